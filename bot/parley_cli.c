@@ -1,0 +1,8 @@
+/* parley: the admin CLI (skeleton). */
+#include <stdio.h>
+
+int main(void)
+{
+    puts("parley " PARLEY_VERSION);
+    return 0;
+}
