@@ -1,8 +1,299 @@
-/* parleyd entry point (skeleton; the server lands in the next commits). */
+/* parleyd: the Parley server. Owns the one libuv loop; wires configuration, the session store
+ * (Redis), the HTTP client and LLM providers, the prompt template and the lws server onto it;
+ * shuts down in order on SIGINT/SIGTERM so that every handle is closed and uv_loop_close()
+ * succeeds (leak reports under sanitizers then mean something). */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-int main(void)
+#include <curl/curl.h>
+#include <openssl/rand.h>
+
+#include "bot/config.h"
+#include "bot/live_session.h"
+#include "bot/server.h"
+#include "bot/turn_prompt.h"
+#include "bot/ws_server.h"
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "connectors/http_client.h"
+#include "connectors/llm_providers.h"
+#include "sessions/session_store.h"
+
+#define DRAIN_MS 10000
+
+static uv_signal_t sig_int, sig_term;
+static uv_timer_t drain_timer;
+static uint64_t drain_started;
+
+static void on_redis_state(void *ud, bool up)
 {
-    puts("parleyd " PARLEY_VERSION);
-    return 0;
+    struct bot_server *srv = ud;
+    (void)srv;
+    PL_LOG(up ? PL_LOG_NOTICE : PL_LOG_WARN, "redis",
+           up ? "storage ready" : "storage unavailable: new messages get retryable errors");
+}
+
+/* Resolve --provider auto as API.md says. */
+static const char *pick_provider(const struct bot_config *cfg)
+{
+    if (strcmp(cfg->provider, "auto") != 0)
+        return cfg->provider;
+    if (cfg->anthropic_api_key && *cfg->anthropic_api_key)
+        return "anthropic";
+    if (cfg->aws_access_key_id && cfg->aws_secret_access_key)
+        PL_LOG(PL_LOG_WARN, "llm",
+               "AWS credentials found, but the bedrock provider is not in this build yet; "
+               "using the offline provider");
+    return "local";
+}
+
+static int make_provider(const struct bot_server *srv, const struct llm_env *env, const char *kind,
+                         const char *model, struct llm_provider **out, char *err, size_t errlen)
+{
+    const struct bot_config *cfg = srv->cfg;
+    struct llm_provider_config pc = {
+        .kind = kind,
+        .model = model,
+        .api_key = cfg->anthropic_api_key,
+        .base_url = cfg->anthropic_base_url,
+        .api_version = cfg->anthropic_version,
+        .connect_timeout_ms = cfg->upstream_connect_timeout_ms,
+        .idle_timeout_ms = cfg->upstream_idle_timeout_ms,
+        .total_timeout_ms = cfg->turn_timeout_ms,
+        .pace_ms = cfg->local_pace_ms,
+    };
+    return llm_provider_create(env, &pc, out, err, errlen);
+}
+
+/* The primary provider, then each --fallback entry, wrapped in a retrying chain. */
+static int build_llm(struct bot_server *srv, char *err, size_t errlen)
+{
+    const struct bot_config *cfg = srv->cfg;
+    struct llm_env env = {.loop = srv->loop, .http = srv->http};
+    struct llm_provider *list[8];
+    size_t n = 0;
+    int rc = make_provider(srv, &env, pick_provider(cfg), cfg->model, &list[n], err, errlen);
+    if (rc)
+        return rc;
+    n++;
+    char *fallback = pl_strdup(cfg->fallback ? cfg->fallback : "");
+    char *save = NULL;
+    for (char *item = strtok_r(fallback, ",", &save); item && n < 8;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        if (colon)
+            *colon = '\0';
+        rc = make_provider(srv, &env, item, colon ? colon + 1 : NULL, &list[n], err, errlen);
+        if (rc)
+            break;
+        n++;
+    }
+    pl_free(fallback);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            llm_provider_destroy(list[i]);
+        return rc;
+    }
+    struct llm_retry_policy policy = {
+        .max_retries = cfg->upstream_retries,
+        .first_token_deadline_ms = cfg->first_token_deadline_ms,
+        .backoff_max_ms = 8000,
+    };
+    srv->llm = llm_chain_create(srv->loop, list, n, &policy);
+    return PL_OK;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        PL_LOG(PL_LOG_WARN, "main", "handle of type %s still open at exit; closing it",
+               uv_handle_type_name(h->type));
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+struct busy_scan {
+    struct bot_session **list;
+    size_t n, cap;
+};
+
+static void collect_busy(const char *sid, void *value, void *ud)
+{
+    (void)sid;
+    struct bot_session *s = value;
+    struct busy_scan *scan = ud;
+    if (!s->active)
+        return;
+    if (scan->n == scan->cap) {
+        scan->cap = scan->cap ? scan->cap * 2 : 16;
+        scan->list = pl_realloc(scan->list, scan->cap * sizeof(*scan->list));
+    }
+    scan->list[scan->n++] = s;
+}
+
+/* Shutdown, second half: once running answers have finished and been stored (or the drain
+ * deadline passed and they were cancelled), release the upstream client and the store. */
+static void on_drain(uv_timer_t *t)
+{
+    struct bot_server *srv = t->data;
+    struct busy_scan scan = {0};
+    pl_map_each(&srv->sessions, collect_busy, &scan);
+    bool late = uv_now(srv->loop) - drain_started >= DRAIN_MS;
+    if (scan.n && !late) {
+        pl_free(scan.list);
+        return;
+    }
+    if (scan.n)
+        PL_LOG(PL_LOG_WARN, "main", "%zu answers still running after %d s; cancelling them", scan.n,
+               DRAIN_MS / 1000);
+    for (size_t i = 0; i < scan.n; i++) {
+        live_session_ref(scan.list[i]);
+        turn_cancel_active(scan.list[i], LLM_STOP_CANCELLED);
+    }
+    for (size_t i = 0; i < scan.n; i++)
+        live_session_unref(scan.list[i]);
+    pl_free(scan.list);
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, NULL);
+    http_client_destroy(srv->http);
+    srv->http = NULL;
+    sess_store_destroy(srv->store); /* flushes what is pending, then closes */
+    srv->store = NULL;
+}
+
+/* Shutdown, first half: stop accepting and close client connections; answers being streamed go
+ * on (without their callers) so that they are stored. */
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct bot_server *srv = sig->data;
+    if (srv->shutting_down) {
+        PL_LOG(PL_LOG_WARN, "main", "second signal: exiting now");
+        _exit(1);
+    }
+    PL_LOG(PL_LOG_NOTICE, "main", "signal %d: shutting down (draining running answers)", signum);
+    srv->shutting_down = true;
+    ws_server_stop(srv);
+    uv_signal_stop(&sig_int);
+    uv_signal_stop(&sig_term);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    drain_started = uv_now(srv->loop);
+    uv_timer_init(srv->loop, &drain_timer);
+    drain_timer.data = srv;
+    uv_timer_start(&drain_timer, on_drain, 0, 50);
+}
+
+int main(int argc, char **argv)
+{
+    struct bot_config cfg;
+    char err[512];
+    bool help;
+    int status = 1;
+    if (config_load(&cfg, argc, argv, &help, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        config_cleanup(&cfg);
+        return 2;
+    }
+    if (help) {
+        config_help("parleyd");
+        config_cleanup(&cfg);
+        return 0;
+    }
+    enum pl_log_level level;
+    if (!pl_log_level_parse(cfg.log_level, &level)) {
+        fprintf(stderr, "parleyd: --log-level must be err, warn, notice, info or debug\n");
+        config_cleanup(&cfg);
+        return 2;
+    }
+    enum pl_log_format fmt = isatty(STDERR_FILENO) ? PL_LOG_TEXT : PL_LOG_JSON;
+    if (cfg.log_format && strcmp(cfg.log_format, "json") == 0)
+        fmt = PL_LOG_JSON;
+    else if (cfg.log_format && strcmp(cfg.log_format, "text") == 0)
+        fmt = PL_LOG_TEXT;
+    else if (cfg.log_format) {
+        fprintf(stderr, "parleyd: --log-format must be text or json\n");
+        config_cleanup(&cfg);
+        return 2;
+    }
+    pl_log_setup(level, fmt);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct bot_server srv;
+    memset(&srv, 0, sizeof(srv));
+    srv.loop = &loop;
+    srv.cfg = &cfg;
+    pl_map_init(&srv.sessions);
+    unsigned char raw[8];
+    RAND_bytes(raw, sizeof(raw));
+    snprintf(srv.instance_id, sizeof(srv.instance_id), "parleyd-%02x%02x%02x%02x%02x%02x%02x%02x",
+             raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+    srand((unsigned)(raw[0] | raw[1] << 8 | raw[2] << 16));
+
+    if (cfg.jwt_secret_generated)
+        PL_LOG(PL_LOG_WARN, "auth",
+               "no --jwt-secret / PARLEY_JWT_SECRET: using a random secret, so tokens stop "
+               "working when this process restarts and other instances reject them");
+    if (turn_prompt_setup(&srv, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    struct sess_store_opts so = {.redis_url = cfg.redis_url,
+                                 .ttl_s = cfg.session_ttl_s,
+                                 .connect_timeout_ms = cfg.redis_timeout_ms,
+                                 .command_timeout_ms = cfg.redis_timeout_ms};
+    if (sess_store_create(&loop, &so, on_redis_state, &srv, &srv.store, err, sizeof(err))) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    if (http_client_create(&loop, &srv.http) != PL_OK) {
+        fprintf(stderr, "parleyd: cannot initialise libcurl\n");
+        goto out;
+    }
+    if (build_llm(&srv, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    if (ws_server_start(&srv, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    uv_signal_init(&loop, &sig_int);
+    uv_signal_init(&loop, &sig_term);
+    sig_int.data = sig_term.data = &srv;
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    PL_LOG(PL_LOG_NOTICE, "main",
+           "parleyd %s listening on %s (provider %s, redis %s, anonymous callers %s)",
+           PARLEY_VERSION, cfg.listen, llm_provider_name(srv.llm), cfg.redis_url,
+           cfg.allow_anonymous ? "allowed" : "not allowed");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    status = 0;
+out:
+    /* Whatever is still open (start-up failures land here too) is closed, then the loop runs
+     * until every close callback has run. */
+    if (srv.lws)
+        ws_server_stop(&srv);
+    http_client_destroy(srv.http);
+    sess_store_destroy(srv.store);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_walk(&loop, close_walk, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0) {
+        PL_LOG(PL_LOG_ERR, "main", "the event loop still had open handles at exit");
+        status = 1;
+    }
+    llm_provider_destroy(srv.llm);
+    turn_prompt_teardown(&srv);
+    pl_map_cleanup(&srv.sessions);
+    curl_global_cleanup();
+    config_cleanup(&cfg);
+    return status;
 }

@@ -15,7 +15,7 @@ char *pl_strndup(const char *s, size_t n);
 /** Accepts NULL. */
 void pl_free(void *p);
 
-#define PL_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-#define PL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define PL_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define PL_ARRAY_LEN(a)                    (sizeof(a) / sizeof((a)[0]))
 
 #endif

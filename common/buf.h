@@ -1,5 +1,6 @@
 /* Growable byte buffer with a hard maximum (curl's dynbuf idea): appending past `max` fails with
- * PL_ETOOBIG instead of growing without bound. The data is always NUL-terminated for convenience. */
+ * PL_ETOOBIG instead of growing without bound. The data is always NUL-terminated for convenience.
+ */
 #ifndef PARLEY_COMMON_BUF_H
 #define PARLEY_COMMON_BUF_H
 

@@ -47,12 +47,12 @@ struct llm_request {
 
 /* How a call ended. Borrowed: valid only during on_finish. */
 struct llm_outcome {
-    int status;          /* PL_OK: the model ended the stream (see `stop`); else PL_E* failure */
-    enum llm_stop stop;  /* on success the model's reason; on failure after text, why it ended */
+    int status;         /* PL_OK: the model ended the stream (see `stop`); else PL_E* failure */
+    enum llm_stop stop; /* on success the model's reason; on failure after text, why it ended */
     struct llm_usage usage;
-    const char *model;   /* the model that answered, when known */
+    const char *model; /* the model that answered, when known */
     const char *provider;
-    bool any_text;       /* at least one on_text was delivered */
+    bool any_text; /* at least one on_text was delivered */
     /* Failure detail (status != PL_OK). */
     const char *error_code;   /* API.md code: upstream_unavailable, upstream_error, rate_limited */
     const char *error_detail; /* one line for people and logs, never a secret */

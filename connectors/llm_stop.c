@@ -6,15 +6,24 @@
 const char *llm_stop_name(enum llm_stop stop)
 {
     switch (stop) {
-    case LLM_STOP_END_TURN: return "end_turn";
-    case LLM_STOP_MAX_TOKENS: return "max_tokens";
-    case LLM_STOP_STOP_SEQUENCE: return "stop_sequence";
-    case LLM_STOP_REFUSAL: return "refusal";
-    case LLM_STOP_CANCELLED: return "cancelled";
-    case LLM_STOP_TAKEOVER: return "takeover";
-    case LLM_STOP_UPSTREAM_CUT: return "upstream_cut";
-    case LLM_STOP_UPSTREAM_ERROR: return "upstream_error";
-    case LLM_STOP_TIMEOUT: return "timeout";
+    case LLM_STOP_END_TURN:
+        return "end_turn";
+    case LLM_STOP_MAX_TOKENS:
+        return "max_tokens";
+    case LLM_STOP_STOP_SEQUENCE:
+        return "stop_sequence";
+    case LLM_STOP_REFUSAL:
+        return "refusal";
+    case LLM_STOP_CANCELLED:
+        return "cancelled";
+    case LLM_STOP_TAKEOVER:
+        return "takeover";
+    case LLM_STOP_UPSTREAM_CUT:
+        return "upstream_cut";
+    case LLM_STOP_UPSTREAM_ERROR:
+        return "upstream_error";
+    case LLM_STOP_TIMEOUT:
+        return "timeout";
     }
     return "end_turn";
 }

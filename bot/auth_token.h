@@ -1,0 +1,49 @@
+/* HS256 JSON Web Tokens (RFC 7519) for callers, agents and admins (API.md "Tokens and roles"):
+ * minting with the configured secret and strict verification (only HS256, constant-time
+ * signature check, bounded claims). */
+#ifndef PARLEY_BOT_AUTH_TOKEN_H
+#define PARLEY_BOT_AUTH_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Ordered: a higher role includes the rights of the lower ones. */
+enum auth_role { AUTH_ROLE_CALLER = 0, AUTH_ROLE_AGENT = 1, AUTH_ROLE_ADMIN = 2 };
+
+/* Longest accepted token, in bytes. */
+#define AUTH_TOKEN_MAX_LEN 4096
+
+struct auth_claims {
+    char sub[129];       /* subject, 1..128 bytes */
+    enum auth_role role; /* "role" claim */
+    char sid[65];        /* session a caller may use, 0..64 bytes ("" when absent) */
+    long long iat;       /* issued at, Unix seconds (0 when absent) */
+    long long exp;       /* expiry, Unix seconds */
+};
+
+/** Static name of `r`: "caller", "agent" or "admin" ("unknown" for other values). */
+const char *auth_role_name(enum auth_role r);
+
+/** Parse an exact role name ("caller", "agent", "admin") into `*out`; false (and `*out`
+ *  untouched) for anything else, including NULL. */
+bool auth_role_parse(const char *s, enum auth_role *out);
+
+/** New token (caller frees with pl_free) signed with the `secret_len` bytes of `secret`
+ *  (borrowed). Header {"alg":"HS256","typ":"JWT"}; payload sub, role, sid (left out when empty),
+ *  iat, exp from `c` (borrowed). Never NULL. */
+char *auth_token_mint(const unsigned char *secret, size_t secret_len, const struct auth_claims *c);
+
+/** Check `token` (borrowed, NUL-terminated) against `secret` and fill `*out` (may be NULL when
+ *  only validity matters). Returns:
+ *  - PL_OK: well formed, signed with `secret` by HS256, and exp > now_s;
+ *  - PL_EAUTH: an empty secret; a NULL, malformed or forged token; longer than
+ *    AUTH_TOKEN_MAX_LEN; a header whose "alg" is not "HS256" (so "none" too) or that has "crit";
+ *    a missing or empty "sub", a missing "role" or "exp", an unknown role, a non-integer iat or
+ *    exp, sub over 128 bytes, sid over 64 bytes, or a claim of the wrong JSON type;
+ *  - PL_EEXPIRED: all of the above fine but exp <= now_s (only reported after the signature
+ *    has been found good, so it never reveals anything about forged tokens).
+ *  `*out` is filled only on PL_OK and PL_EEXPIRED. */
+int auth_token_verify(const unsigned char *secret, size_t secret_len, const char *token,
+                      long long now_s, struct auth_claims *out);
+
+#endif

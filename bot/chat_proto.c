@@ -1,0 +1,407 @@
+/* Caller protocol encoders and frame parser; see chat_proto.h. Encoders write through a small
+ * writer that remembers the first error so that a frame is either complete or not written. */
+#include "bot/chat_proto.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/utf8.h"
+
+#define ID_MAX_BYTES      128
+#define REASON_MAX_CHARS  500
+#define KNOWN_TYPES       "hello, message, cancel, escalate"
+#define QUOTED_NAME_BYTES 40 /* longest piece of a caller's input quoted back in an error */
+
+/* ---- encoders ---- */
+
+struct writer {
+    struct pl_buf *b;
+    size_t start; /* length of b when the message began */
+    int rc;       /* first error */
+};
+
+static void w_begin(struct writer *w, struct pl_buf *b)
+{
+    w->b = b;
+    w->start = b->len;
+    w->rc = PL_OK;
+}
+
+static void w_raw(struct writer *w, const char *s)
+{
+    if (!w->rc)
+        w->rc = pl_buf_append_str(w->b, s);
+}
+
+static void w_printf(struct writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void w_printf(struct writer *w, const char *fmt, ...)
+{
+    if (w->rc)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    w->rc = pl_buf_vprintf(w->b, fmt, ap);
+    va_end(ap);
+}
+
+/* A JSON string of the `n` bytes at `s` (null if s is NULL); invalid UTF-8 becomes U+FFFD. */
+static void w_strn(struct writer *w, const char *s, size_t n)
+{
+    static const char replacement[] = "\xEF\xBF\xBD";
+    if (w->rc)
+        return;
+    if (!s) {
+        w->rc = pl_buf_append_str(w->b, "null");
+        return;
+    }
+    w->rc = pl_buf_append(w->b, "\"", 1);
+    size_t i = 0;
+    while (!w->rc && i < n) {
+        size_t run = i;
+        size_t k;
+        while (run < n && (k = pl_utf8_seq_len(s + run, n - run)) > 0)
+            run += k;
+        w->rc = pl_buf_append_json_escaped(w->b, s + i, run - i);
+        if (!w->rc && run < n) {
+            w->rc = pl_buf_append(w->b, replacement, sizeof(replacement) - 1);
+            run++;
+        }
+        i = run;
+    }
+    if (!w->rc)
+        w->rc = pl_buf_append(w->b, "\"", 1);
+}
+
+static void w_str(struct writer *w, const char *s)
+{
+    w_strn(w, s, s ? strlen(s) : 0);
+}
+
+/* On failure put the buffer back as it was before the message. */
+static void w_end(struct writer *w)
+{
+    if (!w->rc)
+        return;
+    w->b->len = w->start;
+    if (w->b->data)
+        w->b->data[w->start] = '\0';
+}
+
+static const char *bool_name(bool v)
+{
+    return v ? "true" : "false";
+}
+
+void chat_out_ready(struct pl_buf *b, const char *sid, const char *token, bool resumed)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"type\":\"ready\",\"session_id\":");
+    w_str(&w, sid);
+    w_raw(&w, ",\"token\":");
+    w_str(&w, token);
+    w_printf(&w, ",\"resumed\":%s}", bool_name(resumed));
+    w_end(&w);
+}
+
+void chat_out_ack(struct pl_buf *b, const char *client_id, long turn)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"type\":\"ack\",\"id\":");
+    w_str(&w, client_id);
+    w_printf(&w, ",\"turn\":%ld}", turn);
+    w_end(&w);
+}
+
+void chat_out_turn_start(struct pl_buf *b, long turn)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_printf(&w, "{\"type\":\"turn_start\",\"turn\":%ld}", turn);
+    w_end(&w);
+}
+
+void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, size_t len)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_printf(&w, "{\"type\":\"delta\",\"turn\":%ld,\"seq\":%ld,\"text\":", turn, seq);
+    w_strn(&w, text ? text : "", text ? len : 0);
+    w_raw(&w, "}");
+    w_end(&w);
+}
+
+void chat_out_turn_end(struct pl_buf *b, long turn, const char *stop_reason, long input_tokens,
+                       long output_tokens, const struct chat_citation *citations,
+                       size_t n_citations)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_printf(&w, "{\"type\":\"turn_end\",\"turn\":%ld,\"stop_reason\":", turn);
+    w_str(&w, stop_reason);
+    w_printf(&w, ",\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld},\"citations\":[",
+             input_tokens, output_tokens);
+    for (size_t i = 0; i < n_citations; i++) {
+        w_raw(&w, i ? ",{\"source\":" : "{\"source\":");
+        w_str(&w, citations[i].source);
+        w_raw(&w, ",\"title\":");
+        w_str(&w, citations[i].title);
+        w_raw(&w, "}");
+    }
+    w_raw(&w, "]}");
+    w_end(&w);
+}
+
+void chat_out_error(struct pl_buf *b, const char *code, const char *message, bool retryable)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"type\":\"error\",\"code\":");
+    w_str(&w, code);
+    w_raw(&w, ",\"message\":");
+    w_str(&w, message);
+    w_printf(&w, ",\"retryable\":%s}", bool_name(retryable));
+    w_end(&w);
+}
+
+void chat_out_history(struct pl_buf *b, const struct chat_history_item *items, size_t n)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"type\":\"history\",\"messages\":[");
+    for (size_t i = 0; i < n; i++) {
+        const struct chat_history_item *it = &items[i];
+        w_raw(&w, i ? ",{\"role\":" : "{\"role\":");
+        w_str(&w, it->role);
+        w_raw(&w, ",\"text\":");
+        w_str(&w, it->text ? it->text : "");
+        w_printf(&w, ",\"turn\":%ld,\"ts\":%lld", it->turn, it->ts_ms);
+        if (it->stop_reason) {
+            w_raw(&w, ",\"stop_reason\":");
+            w_str(&w, it->stop_reason);
+        }
+        w_raw(&w, "}");
+    }
+    w_raw(&w, "]}");
+    w_end(&w);
+}
+
+/* ---- parser ---- */
+
+/* Fill `err`; the message is cut back to whole UTF-8 characters if it had to be truncated or
+ * quotes something that is not UTF-8. */
+static void set_err(struct chat_error *err, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(struct chat_error *err, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    err->code = code;
+    size_t len = strlen(err->message), i = 0, k;
+    while (i < len && (k = pl_utf8_seq_len(err->message + i, len - i)) > 0)
+        i += k;
+    err->message[i] = '\0';
+}
+
+/* The first QUOTED_NAME_BYTES bytes or fewer of `s`, ending on a character boundary. */
+static int quoted_len(const char *s)
+{
+    size_t len = strlen(s), i = 0, k;
+    while (i < len && (k = pl_utf8_seq_len(s + i, len - i)) > 0 && i + k <= QUOTED_NAME_BYTES)
+        i += k;
+    return (int)i;
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Optional string field: absent or null leaves *dst NULL. false if of another type. */
+static bool opt_string(json_t *obj, const char *key, json_t **dst)
+{
+    json_t *v = json_object_get(obj, key);
+    *dst = NULL;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v))
+        return false;
+    *dst = v;
+    return true;
+}
+
+static int parse_hello(json_t *root, struct chat_in *out, struct chat_error *err)
+{
+    json_t *token;
+    if (!opt_string(root, "token", &token)) {
+        set_err(err, "bad_request",
+                "hello: \"token\" must be a string (the token from ready or "
+                "from the site); leave it out for an anonymous session");
+        return PL_EINVAL;
+    }
+    json_t *resume = json_object_get(root, "resume");
+    if (resume && !json_is_null(resume)) {
+        json_t *turn = json_object_get(resume, "turn");
+        json_t *seq = json_object_get(resume, "seq");
+        if (!json_is_object(resume) || !json_is_integer(turn) || !json_is_integer(seq) ||
+            json_integer_value(turn) < 1 || json_integer_value(turn) > 0x7fffffff ||
+            json_integer_value(seq) < -1 || json_integer_value(seq) > 0x7fffffff) {
+            set_err(err, "bad_request",
+                    "hello: \"resume\" must be {\"turn\":N,\"seq\":M} with integers N >= 1 "
+                    "(the turn) and M >= -1 (the last delta seq received, -1 for none)");
+            return PL_EINVAL;
+        }
+        out->has_resume = true;
+        out->resume_turn = (long)json_integer_value(turn);
+        out->resume_seq = (long)json_integer_value(seq);
+    }
+    if (token)
+        out->token = pl_strndup(json_string_value(token), json_string_length(token));
+    return PL_OK;
+}
+
+static int parse_message(json_t *root, const struct chat_limits *lim, struct chat_in *out,
+                         struct chat_error *err)
+{
+    json_t *text = json_object_get(root, "text");
+    if (!json_is_string(text)) {
+        set_err(err, "bad_request", "message: \"text\" is required and must be a string");
+        return PL_EINVAL;
+    }
+    const char *s = json_string_value(text);
+    size_t n = json_string_length(text);
+    if (memchr(s, '\0', n)) {
+        set_err(err, "bad_request", "message: \"text\" must not contain NUL characters");
+        return PL_EINVAL;
+    }
+    size_t lead = 0;
+    while (lead < n && is_space(s[lead]))
+        lead++;
+    if (lead == n) {
+        set_err(err, "bad_request", "message: \"text\" is empty; type a question and send it");
+        return PL_EINVAL;
+    }
+    size_t chars = pl_utf8_count(s, n);
+    if (chars > lim->max_text_chars) {
+        set_err(err, "too_large",
+                "message: the text has %zu characters and the limit is %zu; shorten it or send "
+                "it as several messages",
+                chars, lim->max_text_chars);
+        return PL_EINVAL;
+    }
+    json_t *id;
+    if (!opt_string(root, "id", &id) ||
+        (id && (json_string_length(id) == 0 || json_string_length(id) > ID_MAX_BYTES ||
+                memchr(json_string_value(id), '\0', json_string_length(id))))) {
+        set_err(err, "bad_request",
+                "message: \"id\" must be a string of 1 to %d bytes (a client id to match the ack)",
+                ID_MAX_BYTES);
+        return PL_EINVAL;
+    }
+    out->text = pl_strndup(s, n);
+    out->text_len = n;
+    if (id)
+        out->id = pl_strndup(json_string_value(id), json_string_length(id));
+    return PL_OK;
+}
+
+static int parse_escalate(json_t *root, struct chat_in *out, struct chat_error *err)
+{
+    json_t *reason;
+    if (!opt_string(root, "reason", &reason) ||
+        (reason &&
+         pl_utf8_count(json_string_value(reason), json_string_length(reason)) > REASON_MAX_CHARS)) {
+        set_err(err, "bad_request",
+                "escalate: \"reason\" must be a string of at most %d characters, or left out",
+                REASON_MAX_CHARS);
+        return PL_EINVAL;
+    }
+    if (reason)
+        out->reason = pl_strndup(json_string_value(reason), json_string_length(reason));
+    return PL_OK;
+}
+
+int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, struct chat_in *out,
+                  struct chat_error *err)
+{
+    int rc = PL_EINVAL;
+    json_t *root = NULL;
+    memset(out, 0, sizeof(*out));
+    err->code = NULL;
+    err->message[0] = '\0';
+    if (len > lim->max_frame_bytes) {
+        set_err(err, "too_large",
+                "the frame is %zu bytes and the limit is %zu bytes; send a shorter message", len,
+                lim->max_frame_bytes);
+        goto out;
+    }
+    if (!pl_utf8_valid(data, len)) {
+        set_err(err, "bad_request", "frame is not valid UTF-8");
+        goto out;
+    }
+    json_error_t jerr;
+    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        if (json_error_code(&jerr) == json_error_null_character)
+            set_err(err, "bad_request",
+                    "strings must not contain NUL characters (\\u0000) (at line %d, column %d)",
+                    jerr.line, jerr.column);
+        else
+            set_err(err, "bad_request",
+                    "frame is not valid JSON (%s at line %d, column %d); send one JSON object per "
+                    "text frame",
+                    jerr.text, jerr.line, jerr.column);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        set_err(err, "bad_request",
+                "frame must be a JSON object such as {\"type\":\"hello\"}, not an array");
+        goto out;
+    }
+    json_t *type = json_object_get(root, "type");
+    if (!json_is_string(type)) {
+        set_err(err, "bad_request",
+                "frame needs a \"type\" string; the known types are " KNOWN_TYPES);
+        goto out;
+    }
+    const char *t = json_string_value(type);
+    if (strcmp(t, "hello") == 0) {
+        out->type = CHAT_IN_HELLO;
+        rc = parse_hello(root, out, err);
+    } else if (strcmp(t, "message") == 0) {
+        out->type = CHAT_IN_MESSAGE;
+        rc = parse_message(root, lim, out, err);
+    } else if (strcmp(t, "cancel") == 0) {
+        out->type = CHAT_IN_CANCEL;
+        rc = PL_OK;
+    } else if (strcmp(t, "escalate") == 0) {
+        out->type = CHAT_IN_ESCALATE;
+        rc = parse_escalate(root, out, err);
+    } else {
+        set_err(err, "bad_request", "unknown type \"%.*s\"; the known types are " KNOWN_TYPES,
+                quoted_len(t), t);
+    }
+out:
+    json_decref(root);
+    if (rc != PL_OK)
+        chat_in_cleanup(out);
+    return rc;
+}
+
+void chat_in_cleanup(struct chat_in *in)
+{
+    if (!in)
+        return;
+    pl_free(in->token);
+    pl_free(in->id);
+    pl_free(in->text);
+    pl_free(in->reason);
+    memset(in, 0, sizeof(*in));
+}

@@ -1,0 +1,91 @@
+/* Wire format of the caller WebSocket protocol (API.md "Caller WebSocket", parley.chat.v1):
+ * encoders for every server-to-client message and the validating parser of client frames.
+ * Pure functions with no I/O; chat.c does the sending and the session logic. */
+#ifndef PARLEY_BOT_CHAT_PROTO_H
+#define PARLEY_BOT_CHAT_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+
+/* ---- server to client ----
+ * Each encoder appends one compact JSON object to `b` (it never resets it, so the caller may
+ * reserve headroom first). Strings are escaped as RFC 8259 requires; bytes that are not valid
+ * UTF-8 are replaced by U+FFFD so that the frame is always valid UTF-8, and a NULL string is
+ * written as null. If the buffer's maximum would be passed, `b` is left exactly as it was. */
+
+/** {"type":"ready","session_id":SID,"token":T,"resumed":bool} */
+void chat_out_ready(struct pl_buf *b, const char *sid, const char *token, bool resumed);
+/** {"type":"ack","id":CLIENT_ID,"turn":N}; a NULL `client_id` gives "id":null. */
+void chat_out_ack(struct pl_buf *b, const char *client_id, long turn);
+/** {"type":"turn_start","turn":N} */
+void chat_out_turn_start(struct pl_buf *b, long turn);
+/** {"type":"delta","turn":N,"seq":K,"text":S} with the `len` bytes of `text`. */
+void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, size_t len);
+
+struct chat_citation {
+    const char *source;
+    const char *title;
+};
+
+/** {"type":"turn_end","turn":N,"stop_reason":S,"usage":{"input_tokens":I,"output_tokens":O},
+ *  "citations":[{"source":S,"title":S}...]}; `citations` may be NULL when `n_citations` is 0. */
+void chat_out_turn_end(struct pl_buf *b, long turn, const char *stop_reason, long input_tokens,
+                       long output_tokens, const struct chat_citation *citations,
+                       size_t n_citations);
+/** {"type":"error","code":C,"message":S,"retryable":bool} */
+void chat_out_error(struct pl_buf *b, const char *code, const char *message, bool retryable);
+
+struct chat_history_item {
+    const char *role; /* "caller", "assistant" or "agent" */
+    const char *text; /* NUL-terminated */
+    long turn;
+    long long ts_ms;
+    const char *stop_reason; /* NULL if none; when set the item gets "stop_reason" */
+};
+
+/** {"type":"history","messages":[{"role":R,"text":S,"turn":N,"ts":MS[,"stop_reason":S]}...]};
+ *  `items` may be NULL when `n` is 0. */
+void chat_out_history(struct pl_buf *b, const struct chat_history_item *items, size_t n);
+
+/* ---- client to server ---- */
+
+struct chat_limits {
+    size_t max_frame_bytes; /* longest frame, in bytes */
+    size_t max_text_chars;  /* longest message text, in code points */
+};
+
+enum chat_in_type { CHAT_IN_HELLO, CHAT_IN_MESSAGE, CHAT_IN_CANCEL, CHAT_IN_ESCALATE };
+
+struct chat_in {
+    enum chat_in_type type;
+    char *token; /* hello: new, NULL when absent or null */
+    bool has_resume;
+    long resume_turn; /* hello with resume: >= 1 */
+    long resume_seq;  /* hello with resume: >= -1 */
+    char *id;         /* message: new client id (1..128 bytes), NULL when absent or null */
+    char *text;       /* message: new, NUL-terminated, as sent (not trimmed) */
+    size_t text_len;  /* bytes of `text` */
+    char *reason;     /* escalate: new, NULL when absent or null */
+};
+
+struct chat_error {
+    const char *code;  /* API.md error code ("bad_request", "too_large"), static */
+    char message[200]; /* for the caller: what is wrong and what to do; valid UTF-8 */
+};
+
+/** Parse and validate one text frame of `len` bytes at `data` (borrowed) under `lim`.
+ *  PL_OK: `*out` is filled (free it with chat_in_cleanup). PL_EINVAL: `err` says why, with code
+ *  "too_large" (frame longer than max_frame_bytes, text longer than max_text_chars) or
+ *  "bad_request" (not UTF-8, not a JSON object, no or unknown "type", a field of the wrong type or
+ *  out of range, an empty text, a NUL character); `*out` then holds nothing to free but
+ *  chat_in_cleanup is still safe. Fields not listed in the protocol are ignored, and an optional
+ *  field given as null counts as absent. */
+int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, struct chat_in *out,
+                  struct chat_error *err);
+
+/** Free the strings of `in` and clear it. Accepts NULL and a cleared struct. */
+void chat_in_cleanup(struct chat_in *in);
+
+#endif

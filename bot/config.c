@@ -1,0 +1,333 @@
+/* The option table and its loader; see config.h. Adding an option is one table row plus a
+ * field in struct bot_config; --help and docs/configuration.md list the rows. */
+#include "bot/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+
+enum opt_type { OPT_STR, OPT_BOOL, OPT_U32 };
+
+struct opt {
+    const char *flag; /* without "--"; NULL: environment only (secrets) */
+    const char *env;
+    const char *key; /* config-file key; NULL: not settable from the file */
+    enum opt_type type;
+    size_t offset;
+    const char *def; /* NULL: unset */
+    uint32_t min, max;
+    const char *help;
+};
+
+#define F(field) offsetof(struct bot_config, field)
+
+static const struct opt opts[] = {
+    {"config", "PARLEY_CONFIG", NULL, OPT_STR, F(config_file), NULL, 0, 0,
+     "JSON file with options (keys as listed in docs/configuration.md)"},
+    {"listen", "PARLEY_LISTEN", "listen", OPT_STR, F(listen), "127.0.0.1:8080", 0, 0,
+     "HTTP + WebSocket address, HOST:PORT or unix:/path"},
+    {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
+     "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
+    {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,
+     "anthropic, bedrock, openai, local or auto (anthropic if ANTHROPIC_API_KEY is set, "
+     "else local)"},
+    {"model", "PARLEY_MODEL", "model", OPT_STR, F(model), NULL, 0, 0,
+     "model id (default: the provider's default Claude model)"},
+    {"fallback", "PARLEY_FALLBACK", "fallback", OPT_STR, F(fallback), NULL, 0, 0,
+     "comma list of provider:model tried in order when the primary fails before its first "
+     "token"},
+    {NULL, "ANTHROPIC_API_KEY", NULL, OPT_STR, F(anthropic_api_key), NULL, 0, 0,
+     "Anthropic API key (environment only)"},
+    {NULL, "ANTHROPIC_BASE_URL", "anthropic_base_url", OPT_STR, F(anthropic_base_url),
+     "https://api.anthropic.com", 0, 0, "Anthropic API base URL"},
+    {"anthropic-version", "PARLEY_ANTHROPIC_VERSION", "anthropic_version", OPT_STR,
+     F(anthropic_version), "2023-06-01", 0, 0, "anthropic-version header sent upstream"},
+    {NULL, "AWS_REGION", "aws_region", OPT_STR, F(aws_region), NULL, 0, 0, "AWS region"},
+    {NULL, "AWS_ACCESS_KEY_ID", NULL, OPT_STR, F(aws_access_key_id), NULL, 0, 0,
+     "AWS access key id (environment only)"},
+    {NULL, "AWS_SECRET_ACCESS_KEY", NULL, OPT_STR, F(aws_secret_access_key), NULL, 0, 0,
+     "AWS secret access key (environment only)"},
+    {"bedrock-api", "PARLEY_BEDROCK_API", "bedrock_api", OPT_STR, F(bedrock_api), "converse", 0, 0,
+     "converse, invoke or messages (Bedrock provider)"},
+    {"bedrock-endpoint", "PARLEY_BEDROCK_ENDPOINT", "bedrock_endpoint", OPT_STR,
+     F(bedrock_endpoint), NULL, 0, 0, "Bedrock runtime endpoint override"},
+    {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url", OPT_STR, F(openai_base_url),
+     NULL, 0, 0, "OpenAI-compatible server base URL"},
+    {"kb", "PARLEY_KB_DIR", "kb", OPT_STR, F(kb_dir), NULL, 0, 0,
+     "folder of knowledge-base documents ingested at start"},
+    {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
+     "folder with prompt templates (system.txt); default: the built-in ones"},
+    {"web", "PARLEY_WEB_DIR", "web", OPT_STR, F(web_dir), NULL, 0, 0,
+     "folder served for the demo pages; default: the built-in ones"},
+    {"jwt-secret", "PARLEY_JWT_SECRET", "jwt_secret", OPT_STR, F(jwt_secret), NULL, 0, 0,
+     "HS256 secret for tokens (default: random per start, tokens die with the process)"},
+    {"allow-anonymous", "PARLEY_ALLOW_ANONYMOUS", "allow_anonymous", OPT_BOOL, F(allow_anonymous),
+     "false", 0, 0, "web callers may open a session without a token"},
+    {"webhook-secret", "PARLEY_WEBHOOK_SECRET", "webhook_secret", OPT_STR, F(webhook_secret), NULL,
+     0, 0, "HMAC secret for /v1/lex and /v1/connect (unset: webhooks disabled)"},
+    {"log-format", "PARLEY_LOG_FORMAT", "log_format", OPT_STR, F(log_format), NULL, 0, 0,
+     "text or json (default: text on a terminal, else json)"},
+    {"log-level", "PARLEY_LOG_LEVEL", "log_level", OPT_STR, F(log_level), "info", 0, 0,
+     "err, warn, notice, info or debug"},
+    {"company-name", "PARLEY_COMPANY_NAME", "company_name", OPT_STR, F(company_name),
+     "Parley Insurance", 0, 0, "company named in the system prompt"},
+    {"assistant-name", "PARLEY_ASSISTANT_NAME", "assistant_name", OPT_STR, F(assistant_name),
+     "Parley", 0, 0, "assistant name used in the system prompt"},
+    {"max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", "max_frame_bytes", OPT_U32, F(max_frame_bytes),
+     "65536", 256, 16777216, "largest WebSocket message accepted (too_large beyond)"},
+    {"max-message-chars", "PARLEY_MAX_MESSAGE_CHARS", "max_message_chars", OPT_U32,
+     F(max_message_chars), "4000", 1, 1000000, "longest caller message, in characters"},
+    {"max-queued-messages", "PARLEY_MAX_QUEUED_MESSAGES", "max_queued_messages", OPT_U32,
+     F(max_queued_messages), "8", 1, 1000,
+     "caller messages waiting for an answer per session (busy beyond)"},
+    {"send-queue-bytes", "PARLEY_SEND_QUEUE_BYTES", "send_queue_bytes", OPT_U32,
+     F(send_queue_bytes), "1048576", 4096, 268435456,
+     "bytes queued to one slow client before it is disconnected"},
+    {"max-output-tokens", "PARLEY_MAX_OUTPUT_TOKENS", "max_output_tokens", OPT_U32,
+     F(max_output_tokens), "1024", 1, 128000, "max_tokens asked of the model per answer"},
+    {"context-tokens", "PARLEY_CONTEXT_TOKENS", "context_tokens", OPT_U32, F(context_tokens),
+     "16000", 256, 1000000, "prompt budget; the oldest history is trimmed to fit"},
+    {"history-entries", "PARLEY_HISTORY_ENTRIES", "history_entries", OPT_U32, F(history_entries),
+     "50", 1, 10000, "transcript entries read for history and prompts"},
+    {"session-ttl", "PARLEY_SESSION_TTL", "session_ttl", OPT_U32, F(session_ttl_s), "604800", 60,
+     315360000, "seconds a session is kept after its last activity"},
+    {"token-ttl", "PARLEY_TOKEN_TTL", "token_ttl", OPT_U32, F(token_ttl_s), "86400", 60, 31536000,
+     "lifetime in seconds of caller tokens issued by the server"},
+    {"turn-timeout-ms", "PARLEY_TURN_TIMEOUT_MS", "turn_timeout_ms", OPT_U32, F(turn_timeout_ms),
+     "120000", 1000, 3600000, "deadline for one whole answer"},
+    {"upstream-idle-timeout-ms", "PARLEY_UPSTREAM_IDLE_TIMEOUT_MS", "upstream_idle_timeout_ms",
+     OPT_U32, F(upstream_idle_timeout_ms), "30000", 100, 600000,
+     "longest silence from the model before the answer ends with stop_reason timeout"},
+    {"upstream-connect-timeout-ms", "PARLEY_UPSTREAM_CONNECT_TIMEOUT_MS",
+     "upstream_connect_timeout_ms", OPT_U32, F(upstream_connect_timeout_ms), "5000", 100, 60000,
+     "connect timeout for model APIs"},
+    {"first-token-deadline-ms", "PARLEY_FIRST_TOKEN_DEADLINE_MS", "first_token_deadline_ms",
+     OPT_U32, F(first_token_deadline_ms), "20000", 100, 600000,
+     "retries and fallbacks before the first token stop after this long"},
+    {"upstream-retries", "PARLEY_UPSTREAM_RETRIES", "upstream_retries", OPT_U32,
+     F(upstream_retries), "2", 0, 10, "retries per provider for retryable failures"},
+    {"redis-timeout-ms", "PARLEY_REDIS_TIMEOUT_MS", "redis_timeout_ms", OPT_U32,
+     F(redis_timeout_ms), "3000", 50, 60000, "Redis connect and command timeout"},
+    {"local-pace-ms", "PARLEY_LOCAL_PACE_MS", "local_pace_ms", OPT_U32, F(local_pace_ms), "40", 0,
+     5000, "delay between words of the offline provider"},
+    {"ping-interval", "PARLEY_PING_INTERVAL", "ping_interval", OPT_U32, F(ping_interval_s), "30", 5,
+     3600, "seconds of WebSocket silence before a ping; no answer for as long again closes"},
+};
+
+#undef F
+
+static int set_value(struct bot_config *cfg, const struct opt *o, const char *value,
+                     const char *origin, char *err, size_t errlen)
+{
+    void *field = (char *)cfg + o->offset;
+    const char *name = o->flag ? o->flag : o->env;
+    switch (o->type) {
+    case OPT_STR: {
+        char **s = field;
+        pl_free(*s);
+        *s = value ? pl_strdup(value) : NULL;
+        return PL_OK;
+    }
+    case OPT_BOOL: {
+        bool *b = field;
+        if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes")) {
+            *b = true;
+        } else if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no")) {
+            *b = false;
+        } else {
+            snprintf(err, errlen, "%s: %s expects true or false, got \"%s\"", origin, name, value);
+            return PL_EINVAL;
+        }
+        return PL_OK;
+    }
+    case OPT_U32: {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (errno || end == value || *end || value[0] == '-' || v < o->min || v > o->max) {
+            snprintf(err, errlen, "%s: %s expects a whole number from %u to %u, got \"%s\"", origin,
+                     name, o->min, o->max, value);
+            return PL_EINVAL;
+        }
+        *(uint32_t *)field = (uint32_t)v;
+        return PL_OK;
+    }
+    }
+    return PL_EINVAL;
+}
+
+static int load_file(struct bot_config *cfg, const char *path, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "config file %s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        return PL_EINVAL;
+    }
+    int rc = PL_OK;
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "config file %s: expected a JSON object", path);
+        rc = PL_EINVAL;
+        goto out;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(root, k, v)
+    {
+        const struct opt *o = NULL;
+        for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+            if (opts[i].key && strcmp(opts[i].key, k) == 0)
+                o = &opts[i];
+        }
+        if (!o) {
+            snprintf(err, errlen, "config file %s: unknown option \"%s\"", path, k);
+            rc = PL_EINVAL;
+            goto out;
+        }
+        char buf[32];
+        const char *s;
+        if (json_is_string(v)) {
+            s = json_string_value(v);
+        } else if (json_is_boolean(v)) {
+            s = json_is_true(v) ? "true" : "false";
+        } else if (json_is_integer(v)) {
+            snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+            s = buf;
+        } else {
+            snprintf(err, errlen, "config file %s: \"%s\" must be a string, number or boolean",
+                     path, k);
+            rc = PL_EINVAL;
+            goto out;
+        }
+        char origin[300];
+        snprintf(origin, sizeof(origin), "config file %s", path);
+        rc = set_value(cfg, o, s, origin, err, errlen);
+        if (rc)
+            goto out;
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+static const struct opt *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if (opts[i].flag && strlen(opts[i].flag) == len && strncmp(opts[i].flag, name, len) == 0)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char *err, size_t errlen)
+{
+    int rc;
+    memset(cfg, 0, sizeof(*cfg));
+    *help = false;
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if (opts[i].def && (rc = set_value(cfg, &opts[i], opts[i].def, "default", err, errlen)))
+            return rc;
+    }
+    /* The config file's path comes from the flag or the environment, before anything else. */
+    const char *file = getenv("PARLEY_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            file = argv[i] + 9;
+    }
+    if (file && *file && (rc = load_file(cfg, file, err, errlen)))
+        return rc;
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        const char *v = getenv(opts[i].env);
+        if (v && *v && (rc = set_value(cfg, &opts[i], v, "environment", err, errlen)))
+            return rc;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = true;
+            return PL_OK;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", a);
+            return PL_EINVAL;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = find_flag(name, nlen);
+        if (!o) {
+            snprintf(err, errlen, "unknown option \"%s\" (see --help)", a);
+            return PL_EINVAL;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value && o->type == OPT_BOOL) {
+            value = "true";
+        } else if (!value) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "option --%s needs a value", o->flag);
+                return PL_EINVAL;
+            }
+            value = argv[++i];
+        }
+        if ((rc = set_value(cfg, o, value, "command line", err, errlen)))
+            return rc;
+    }
+    if (!cfg->jwt_secret || !*cfg->jwt_secret) {
+        unsigned char raw[32];
+        char hex[65];
+        if (RAND_bytes(raw, sizeof(raw)) != 1) {
+            snprintf(err, errlen, "cannot generate a random JWT secret");
+            return PL_EIO;
+        }
+        for (size_t i = 0; i < sizeof(raw); i++)
+            snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+        pl_free(cfg->jwt_secret);
+        cfg->jwt_secret = pl_strdup(hex);
+        cfg->jwt_secret_generated = true;
+    }
+    return PL_OK;
+}
+
+void config_cleanup(struct bot_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if (opts[i].type == OPT_STR) {
+            char **s = (char **)((char *)cfg + opts[i].offset);
+            pl_free(*s);
+            *s = NULL;
+        }
+    }
+}
+
+void config_help(const char *prog)
+{
+    printf("Usage: %s [OPTIONS]\n\n"
+           "Parley contact-centre chatbot server. Every option can also be set by its\n"
+           "environment variable or in a JSON config file (--config); precedence is\n"
+           "flag > environment > config file > default.\n\nOptions:\n",
+           prog);
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        const struct opt *o = &opts[i];
+        char left[64];
+        if (o->flag)
+            snprintf(left, sizeof(left), "--%s%s", o->flag, o->type == OPT_BOOL ? "[=BOOL]" : " V");
+        else
+            snprintf(left, sizeof(left), "(environment only)");
+        printf("  %-32s %s\n", left, o->help);
+        printf("  %-32s env %s%s%s\n", "", o->env, o->def ? ", default " : "",
+               o->def ? o->def : "");
+    }
+    printf("  %-32s %s\n", "--help", "show this help and exit");
+}

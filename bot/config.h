@@ -1,0 +1,67 @@
+/* parleyd configuration: one table of options (config.c) gives each its flag, environment
+ * variable, JSON config-file key, default, bounds and help line. Precedence: flag >
+ * environment > config file (--config) > default. After loading, the struct is read-only. */
+#ifndef PARLEY_BOT_CONFIG_H
+#define PARLEY_BOT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bot_config {
+    char *config_file;
+    char *listen;
+    char *redis_url;
+    char *provider; /* auto, anthropic, bedrock, openai, local */
+    char *model;
+    char *fallback;
+    char *anthropic_api_key; /* environment only: never a flag, never logged */
+    char *anthropic_base_url;
+    char *anthropic_version;
+    char *aws_region;
+    char *aws_access_key_id;
+    char *aws_secret_access_key;
+    char *bedrock_api;
+    char *bedrock_endpoint;
+    char *openai_base_url;
+    char *kb_dir;
+    char *prompts_dir;
+    char *web_dir;
+    char *jwt_secret;
+    bool jwt_secret_generated; /* no secret configured: a random one was made */
+    bool allow_anonymous;
+    char *webhook_secret;
+    char *log_format;
+    char *log_level;
+    char *company_name;
+    char *assistant_name;
+    uint32_t max_frame_bytes;
+    uint32_t max_message_chars;
+    uint32_t max_queued_messages;
+    uint32_t send_queue_bytes;
+    uint32_t max_output_tokens;
+    uint32_t context_tokens;
+    uint32_t history_entries;
+    uint32_t session_ttl_s;
+    uint32_t token_ttl_s;
+    uint32_t turn_timeout_ms;
+    uint32_t upstream_idle_timeout_ms;
+    uint32_t upstream_connect_timeout_ms;
+    uint32_t first_token_deadline_ms;
+    uint32_t upstream_retries;
+    uint32_t redis_timeout_ms;
+    uint32_t local_pace_ms;
+    uint32_t ping_interval_s;
+};
+
+/** Load from defaults, the config file, the environment, then argv. On error (unknown flag, bad
+ *  value, unreadable file) returns PL_EINVAL with a message naming the option in `err`.
+ *  `*help` is set when --help was given (the caller prints config_help and exits). */
+int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char *err,
+                size_t errlen);
+/** Free every string. Accepts NULL. */
+void config_cleanup(struct bot_config *cfg);
+/** Print the --help text (every option, its environment variable and default). */
+void config_help(const char *prog);
+
+#endif

@@ -1,0 +1,82 @@
+/* A session live on this instance: its connected callers, the queue of acknowledged caller
+ * messages waiting for an answer, and the turn being answered (turn.c runs it). It exists while
+ * a caller is connected or a turn is queued, running or being stored; the session itself lives
+ * in Redis and outlives it. Loop thread only. */
+#ifndef PARLEY_BOT_LIVE_SESSION_H
+#define PARLEY_BOT_LIVE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "bot/server.h"
+#include "common/buf.h"
+#include "connectors/llm.h"
+#include "sessions/session_store.h"
+
+struct chat_conn;
+
+enum turn_state {
+    TURN_LOCKING,   /* waiting for the session's turn lock and context */
+    TURN_STREAMING, /* the model is answering */
+    TURN_STORING,   /* the answer is being written to the transcript */
+    TURN_DONE,      /* stored; kept for resume until the next turn ends */
+};
+
+struct bot_turn {
+    long turn;
+    enum turn_state state;
+    struct pl_buf answer; /* the text sent so far */
+    size_t *delta_ends;   /* delta k spans answer[delta_ends[k-1] .. delta_ends[k]) */
+    size_t n_deltas;
+    size_t cap_deltas;
+    struct llm_call *call;
+    enum llm_stop stop;
+    enum llm_stop cancel_reason; /* why we cancelled the call, when we did */
+    bool cancelled;
+    struct llm_usage usage;
+    char model[128];
+    char provider[32];
+    const char *error_code; /* static string; NULL unless the turn failed before any text */
+    unsigned store_attempts;
+    unsigned begin_attempts;
+    uint64_t started_ms;
+};
+
+struct bot_session {
+    struct bot_server *srv;
+    char sid[SESS_ID_LEN + 1];
+    int refs;
+    struct chat_conn *conns; /* linked through chat_conn's session link */
+    long *queue;             /* acknowledged turns waiting for an answer, oldest first */
+    size_t queue_len;
+    size_t queue_cap;
+    struct bot_turn *active;  /* the turn being answered, or NULL */
+    struct bot_turn *last;    /* the last finished turn, kept for resume */
+    size_t appends_in_flight; /* caller messages being stored */
+    uv_timer_t timer;         /* retries or the turn deadline: one at a time */
+    bool timer_closing;
+};
+
+/** The live session for `sid`, created (with one reference for the caller) if absent. */
+struct bot_session *live_session_get(struct bot_server *srv, const char *sid);
+/** The live session for `sid` or NULL, no reference taken. */
+struct bot_session *live_session_find(struct bot_server *srv, const char *sid);
+void live_session_ref(struct bot_session *s);
+/** Drop a reference; the last one removes the session from the server and frees it. */
+void live_session_unref(struct bot_session *s);
+/** True if `turn` is queued or being answered here. */
+bool live_session_has_turn(const struct bot_session *s, long turn);
+
+/* ---- turn engine (turn.c) ---- */
+
+/** Queue an acknowledged caller turn; starts it if nothing is being answered. PL_EBUSY if the
+ *  queue is full. */
+int turn_enqueue(struct bot_session *s, long turn);
+/** Stop the answer being streamed (stop reason `why`); queued turns go on. False if none. */
+bool turn_cancel_active(struct bot_session *s, enum llm_stop why);
+/** Free a finished turn. Accepts NULL. */
+void turn_free(struct bot_turn *t);
+
+#endif

@@ -1,0 +1,353 @@
+/* The turn engine: one conversational turn of a live session, as a state machine.
+ *   LOCKING   take the session's turn lock in Redis and read the record and recent history
+ *   STREAMING the provider streams; each delta is kept (for resume) and sent to the callers
+ *   STORING   the answer, stop reason and usage go to the transcript; the lock is released
+ * then the next queued turn starts. Failures follow ARCHITECTURE.md's rules: storage trouble is
+ * retried with backoff (an acknowledged message and a finished answer are never dropped while
+ * the process lives), upstream trouble before the first token was already retried by the chain
+ * provider, and after the first token the turn ends with a stop reason that says what happened. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bot/chat.h"
+#include "bot/chat_proto.h"
+#include "bot/live_session.h"
+#include "bot/turn_prompt.h"
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#define ANSWER_BYTES_MAX   (1024 * 1024)
+#define LOCK_RETRY_MS      200
+#define STORE_RETRY_MAX_MS 5000
+#define STORE_DEADLINE_MS  (10 * 60 * 1000)
+
+static void begin(struct bot_session *s);
+static void store(struct bot_session *s);
+static void finish_turn(struct bot_session *s, enum llm_stop stop, const char *error_code,
+                        const char *error_message, bool retryable);
+
+static uint64_t now_ms(const struct bot_session *s)
+{
+    return uv_now(s->srv->loop);
+}
+
+void turn_free(struct bot_turn *t)
+{
+    if (!t)
+        return;
+    pl_buf_cleanup(&t->answer);
+    pl_free(t->delta_ends);
+    pl_free(t);
+}
+
+static struct bot_turn *turn_new(long turn, uint64_t now)
+{
+    struct bot_turn *t = pl_calloc(1, sizeof(*t));
+    t->turn = turn;
+    t->state = TURN_LOCKING;
+    t->started_ms = now;
+    pl_buf_init(&t->answer, ANSWER_BYTES_MAX);
+    return t;
+}
+
+static void start_next(struct bot_session *s)
+{
+    if (s->active || s->queue_len == 0)
+        return;
+    if (s->srv->shutting_down) {
+        /* Not started: the messages stay unanswered in the transcript and are answered when
+         * the caller comes back (to this or another instance). */
+        while (s->queue_len) {
+            s->queue_len--;
+            live_session_unref(s);
+        }
+        return;
+    }
+    long turn = s->queue[0];
+    memmove(s->queue, s->queue + 1, (s->queue_len - 1) * sizeof(*s->queue));
+    s->queue_len--;
+    s->active = turn_new(turn, now_ms(s));
+    begin(s);
+}
+
+int turn_enqueue(struct bot_session *s, long turn)
+{
+    if (s->queue_len >= s->srv->cfg->max_queued_messages)
+        return PL_EBUSY;
+    if (s->queue_len == s->queue_cap) {
+        s->queue_cap = s->queue_cap ? s->queue_cap * 2 : 4;
+        s->queue = pl_realloc(s->queue, s->queue_cap * sizeof(*s->queue));
+    }
+    s->queue[s->queue_len++] = turn;
+    live_session_ref(s); /* a queued or active turn keeps the session live */
+    start_next(s);
+    return PL_OK;
+}
+
+/* ---- LOCKING ---- */
+
+static void on_timer_begin(uv_timer_t *t)
+{
+    begin(t->data);
+}
+
+static void retry_begin(struct bot_session *s, uint64_t delay, const char *why)
+{
+    struct bot_turn *t = s->active;
+    if (now_ms(s) + delay - t->started_ms > s->srv->cfg->turn_timeout_ms) {
+        bool busy = strcmp(why, "busy") == 0;
+        PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld could not start: %s", s->sid, t->turn, why);
+        finish_turn(s, LLM_STOP_UPSTREAM_ERROR, busy ? "busy" : "upstream_unavailable",
+                    busy ? "another answer for this conversation is still in progress; "
+                           "please retry"
+                         : "conversation storage is unavailable; your message is saved and "
+                           "will be answered when you retry",
+                    true);
+        return;
+    }
+    uv_timer_start(&s->timer, on_timer_begin, delay, 0);
+}
+
+static void on_text(void *ud, const char *text, size_t len)
+{
+    struct bot_session *s = ud;
+    struct bot_turn *t = s->active;
+    if (pl_buf_append(&t->answer, text, len) != PL_OK)
+        return; /* past the answer cap: max_output_tokens keeps real answers far below it */
+    if (t->n_deltas == t->cap_deltas) {
+        t->cap_deltas = t->cap_deltas ? t->cap_deltas * 2 : 64;
+        t->delta_ends = pl_realloc(t->delta_ends, t->cap_deltas * sizeof(*t->delta_ends));
+    }
+    long seq = (long)t->n_deltas;
+    t->delta_ends[t->n_deltas++] = t->answer.len;
+    struct pl_buf frame;
+    chat_frame_begin(&frame);
+    chat_out_delta(&frame, t->turn, seq, text, len);
+    chat_session_send(s, &frame);
+    pl_buf_cleanup(&frame);
+    s->srv->metrics.deltas_sent++;
+}
+
+static void on_deadline(uv_timer_t *timer)
+{
+    struct bot_session *s = timer->data;
+    PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld reached the %u ms deadline", s->sid,
+           s->active->turn, s->srv->cfg->turn_timeout_ms);
+    turn_cancel_active(s, LLM_STOP_TIMEOUT);
+}
+
+static void on_finish(void *ud, const struct llm_outcome *o)
+{
+    struct bot_session *s = ud;
+    struct bot_turn *t = s->active;
+    t->call = NULL;
+    uv_timer_stop(&s->timer);
+    t->usage = o->usage;
+    if (o->model)
+        snprintf(t->model, sizeof(t->model), "%s", o->model);
+    if (o->provider)
+        snprintf(t->provider, sizeof(t->provider), "%s", o->provider);
+    if (o->status == PL_OK) {
+        finish_turn(s, o->stop, NULL, NULL, false);
+    } else if (o->status == PL_ECANCELED) {
+        finish_turn(s, t->cancel_reason, NULL, NULL, false);
+    } else if (t->n_deltas > 0) {
+        PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld ended after %zu deltas: %s", s->sid, t->turn,
+               t->n_deltas, o->error_detail ? o->error_detail : pl_strerror(o->status));
+        finish_turn(s, o->stop, NULL, NULL, false);
+    } else {
+        PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld failed before any text: %s", s->sid, t->turn,
+               o->error_detail ? o->error_detail : pl_strerror(o->status));
+        char msg[300];
+        snprintf(msg, sizeof(msg), "the assistant could not answer (%s)%s",
+                 o->error_detail ? o->error_detail : pl_strerror(o->status),
+                 o->retryable ? "; please try again in a moment" : "");
+        finish_turn(s, LLM_STOP_UPSTREAM_ERROR,
+                    o->error_code ? o->error_code : "upstream_unavailable", msg, o->retryable);
+    }
+}
+
+static void start_llm(struct bot_session *s, const struct sess_record *rec,
+                      const struct sess_entry *entries, size_t n)
+{
+    struct bot_turn *t = s->active;
+    struct turn_prompt prompt;
+    int rc = turn_prompt_build(s->srv, rec, entries, n, t->turn, &prompt);
+    if (rc) {
+        PL_LOG(PL_LOG_ERR, "turn", "sess=%s turn=%ld: cannot build the prompt (%s)", s->sid,
+               t->turn, pl_strerror(rc));
+        finish_turn(s, LLM_STOP_UPSTREAM_ERROR, "internal", "the prompt could not be built", false);
+        return;
+    }
+    struct llm_sink sink = {.on_text = on_text, .on_finish = on_finish, .ud = s};
+    t->state = TURN_STREAMING;
+    struct pl_buf frame;
+    chat_frame_begin(&frame);
+    chat_out_turn_start(&frame, t->turn);
+    chat_session_send(s, &frame);
+    pl_buf_cleanup(&frame);
+    s->srv->metrics.turns_started++;
+    uint64_t elapsed = now_ms(s) - t->started_ms;
+    uint64_t left =
+        s->srv->cfg->turn_timeout_ms > elapsed ? s->srv->cfg->turn_timeout_ms - elapsed : 1;
+    uv_timer_start(&s->timer, on_deadline, left, 0);
+    t->call = llm_start(s->srv->llm, &prompt.request, &sink);
+    turn_prompt_cleanup(&prompt);
+    if (!t->call) {
+        uv_timer_stop(&s->timer);
+        finish_turn(s, LLM_STOP_UPSTREAM_ERROR, "internal", "the model request was rejected",
+                    false);
+    }
+}
+
+static void on_begin(void *ud, int status, bool acquired, const struct sess_record *rec,
+                     const struct sess_entry *entries, size_t n)
+{
+    struct bot_session *s = ud;
+    struct bot_turn *t = s->active;
+    if (status == PL_ENOTFOUND) {
+        finish_turn(s, LLM_STOP_UPSTREAM_ERROR, "not_found",
+                    "this conversation no longer exists (it may have expired)", false);
+        return;
+    }
+    if (status != PL_OK) {
+        t->begin_attempts++;
+        uint64_t delay = 100u << (t->begin_attempts > 4 ? 4 : t->begin_attempts);
+        retry_begin(s, delay, "storage unavailable");
+        return;
+    }
+    if (!acquired) {
+        retry_begin(s, LOCK_RETRY_MS, "busy");
+        return;
+    }
+    if (rec->answered >= t->turn) {
+        /* Answered meanwhile (by another instance, after a reconnect there): nothing to do. */
+        PL_LOG(PL_LOG_INFO, "turn", "sess=%s turn=%ld already answered", s->sid, t->turn);
+        t->state = TURN_STORING;
+        store(s);
+        return;
+    }
+    start_llm(s, rec, entries, n);
+}
+
+static void begin(struct bot_session *s)
+{
+    struct bot_turn *t = s->active;
+    char owner[80];
+    snprintf(owner, sizeof(owner), "%s", s->srv->instance_id);
+    uint32_t lock_ttl = s->srv->cfg->turn_timeout_ms + 15000;
+    int rc = sess_turn_begin(s->srv->store, s->sid, owner, lock_ttl, s->srv->cfg->history_entries,
+                             on_begin, s);
+    if (rc) {
+        t->begin_attempts++;
+        retry_begin(s, 100u << (t->begin_attempts > 4 ? 4 : t->begin_attempts),
+                    "storage unavailable");
+    }
+}
+
+/* ---- end of a turn ---- */
+
+static void finish_turn(struct bot_session *s, enum llm_stop stop, const char *error_code,
+                        const char *error_message, bool retryable)
+{
+    struct bot_turn *t = s->active;
+    bool started = t->state == TURN_STREAMING;
+    t->stop = stop;
+    t->error_code = error_code;
+    if (error_code) {
+        chat_session_send_error(s, error_code, error_message, retryable);
+        s->srv->metrics.turns_failed++;
+    }
+    if (started) {
+        struct pl_buf frame;
+        chat_frame_begin(&frame);
+        chat_out_turn_end(&frame, t->turn, llm_stop_name(stop), t->usage.input_tokens,
+                          t->usage.output_tokens, NULL, 0);
+        chat_session_send(s, &frame);
+        pl_buf_cleanup(&frame);
+        s->srv->metrics.turns_completed++;
+    }
+    t->state = TURN_STORING;
+    if (!started && error_code) {
+        /* Never started: nothing to store, the message stays unanswered in the transcript
+         * (a later hello re-queues it). Release the lock if we took it. */
+        sess_turn_release(s->srv->store, s->sid, s->srv->instance_id, NULL, NULL);
+        t->state = TURN_DONE;
+        turn_free(s->active);
+        s->active = NULL;
+        start_next(s);
+        live_session_unref(s);
+        return;
+    }
+    store(s);
+}
+
+static void on_timer_store(uv_timer_t *timer)
+{
+    store(timer->data);
+}
+
+static void on_stored(void *ud, int status)
+{
+    struct bot_session *s = ud;
+    struct bot_turn *t = s->active;
+    if (status != PL_OK && status != PL_ENOTFOUND && status != PL_ECANCELED) {
+        t->store_attempts++;
+        s->srv->metrics.stores_retried++;
+        if (now_ms(s) - t->started_ms > STORE_DEADLINE_MS) {
+            PL_LOG(PL_LOG_ERR, "turn", "sess=%s turn=%ld: answer could not be stored for %d s",
+                   s->sid, t->turn, STORE_DEADLINE_MS / 1000);
+        } else {
+            uint64_t delay = 200u << (t->store_attempts > 5 ? 5 : t->store_attempts);
+            if (delay > STORE_RETRY_MAX_MS)
+                delay = STORE_RETRY_MAX_MS;
+            PL_LOG(PL_LOG_WARN, "turn",
+                   "sess=%s turn=%ld: storing the answer failed (%s); "
+                   "retrying in %llu ms",
+                   s->sid, t->turn, pl_strerror(status), (unsigned long long)delay);
+            uv_timer_start(&s->timer, on_timer_store, delay, 0);
+            return;
+        }
+    }
+    t->state = TURN_DONE;
+    turn_free(s->last);
+    s->last = t;
+    s->active = NULL;
+    start_next(s);
+    live_session_unref(s);
+}
+
+static void store(struct bot_session *s)
+{
+    struct bot_turn *t = s->active;
+    if (!s->srv->store) {
+        on_stored(s, PL_ECANCELED); /* shut down past the drain deadline */
+        return;
+    }
+    struct sess_answer a = {
+        .turn = t->turn,
+        .text = t->answer.data ? t->answer.data : "",
+        .text_len = t->answer.len,
+        .stop_reason = llm_stop_name(t->stop),
+        .error = t->error_code,
+        .input_tokens = t->usage.input_tokens,
+        .output_tokens = t->usage.output_tokens,
+        .model = t->model,
+        .provider = t->provider,
+    };
+    int rc = sess_turn_end(s->srv->store, s->sid, s->srv->instance_id, &a, on_stored, s);
+    if (rc)
+        on_stored(s, rc);
+}
+
+bool turn_cancel_active(struct bot_session *s, enum llm_stop why)
+{
+    struct bot_turn *t = s->active;
+    if (!t || t->state != TURN_STREAMING || !t->call || t->cancelled)
+        return false;
+    t->cancelled = true;
+    t->cancel_reason = why;
+    llm_cancel(t->call); /* on_finish runs now and ends the turn */
+    return true;
+}

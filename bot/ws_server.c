@@ -1,0 +1,295 @@
+/* libwebsockets on the libuv loop; see ws_server.h. Protocol 0 serves HTTP; "parley.chat.v1"
+ * is the caller WebSocket, accepted on /v1/chat only. */
+#include "bot/ws_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "bot/chat.h"
+#include "bot/http_req.h"
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#define HTTP_BODY_MAX (1024 * 1024)
+
+struct http_pss {
+    struct http_req *req;
+};
+
+struct chat_pss {
+    struct chat_conn *conn;
+};
+
+static struct bot_server *server_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- HTTP ---- */
+
+void http_req_ref(struct http_req *r)
+{
+    r->refs++;
+}
+
+void http_req_unref(struct http_req *r)
+{
+    if (--r->refs > 0)
+        return;
+    pl_buf_cleanup(&r->body);
+    pl_buf_cleanup(&r->resp);
+    pl_free(r);
+}
+
+void http_reply(struct http_req *r, int status, const char *content_type, const void *body,
+                size_t len)
+{
+    if (r->answered || !r->wsi)
+        return;
+    r->answered = true;
+    r->status = status;
+    snprintf(r->resp_type, sizeof(r->resp_type), "%s",
+             content_type ? content_type : "application/json");
+    pl_buf_reset(&r->resp);
+    pl_buf_append(&r->resp, body, len);
+    lws_callback_on_writable(r->wsi);
+}
+
+static void copy_header(struct lws *wsi, enum lws_token_indexes tok, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    if (lws_hdr_total_length(wsi, tok) > 0 && lws_hdr_total_length(wsi, tok) < (int)outlen)
+        lws_hdr_copy(wsi, out, (int)outlen, tok);
+}
+
+static int http_begin(struct lws *wsi, struct http_pss *pss, const char *uri)
+{
+    struct http_req *r = pl_calloc(1, sizeof(*r));
+    r->srv = server_of(wsi);
+    r->wsi = wsi;
+    r->refs = 1;
+    pss->req = r;
+    pl_buf_init(&r->body, HTTP_BODY_MAX);
+    pl_buf_init(&r->resp, 64 * 1024 * 1024);
+    static const struct {
+        enum lws_token_indexes tok;
+        const char *name;
+    } methods[] = {{WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},
+                   {WSI_TOKEN_PUT_URI, "PUT"},         {WSI_TOKEN_DELETE_URI, "DELETE"},
+                   {WSI_TOKEN_OPTIONS_URI, "OPTIONS"}, {WSI_TOKEN_HEAD_URI, "HEAD"},
+                   {WSI_TOKEN_PATCH_URI, "PATCH"}};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (lws_hdr_total_length(wsi, methods[i].tok) > 0) {
+            snprintf(r->method, sizeof(r->method), "%s", methods[i].name);
+            break;
+        }
+    }
+    snprintf(r->path, sizeof(r->path), "%s", uri);
+    /* lws splits the query into fragments; join them back with '&'. */
+    char frag[512];
+    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+         i++) {
+        size_t used = strlen(r->query);
+        snprintf(r->query + used, sizeof(r->query) - used, "%s%s", used ? "&" : "", frag);
+    }
+    copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, r->authorization, sizeof(r->authorization));
+    copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, r->content_type, sizeof(r->content_type));
+    bool has_body =
+        !strcmp(r->method, "POST") || !strcmp(r->method, "PUT") || !strcmp(r->method, "PATCH");
+    char cl[32];
+    copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
+    if (has_body && cl[0] && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
+        http_reply_error(r, "too_large", "request body is larger than 1 MiB");
+        return 0;
+    }
+    if (!has_body || (cl[0] && strtoull(cl, NULL, 10) == 0) ||
+        (!cl[0] && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0))
+        http_api_dispatch(r);
+    return 0;
+}
+
+static int http_write(struct lws *wsi, struct http_req *r)
+{
+    if (!r || !r->answered)
+        return 0;
+    if (!r->headers_sent) {
+        unsigned char buf[LWS_PRE + 1024];
+        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->resp_type,
+                                        (lws_filepos_t)r->resp.len, &p, end))
+            return -1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                        (const unsigned char *)"no-store", 8, &p, end))
+            return -1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                        (const unsigned char *)"nosniff", 7, &p, end))
+            return -1;
+        if (lws_finalize_write_http_header(wsi, start, &p, end))
+            return -1;
+        r->headers_sent = true;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    /* lws needs LWS_PRE bytes of headroom before the payload. */
+    unsigned char *out = pl_malloc(LWS_PRE + r->resp.len + 1);
+    if (r->resp.len)
+        memcpy(out + LWS_PRE, r->resp.data, r->resp.len);
+    int n = lws_write(wsi, out + LWS_PRE, r->resp.len, LWS_WRITE_HTTP_FINAL);
+    pl_free(out);
+    if (n < (int)r->resp.len)
+        return -1;
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    struct http_pss *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return http_begin(wsi, pss, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (pss->req && !pss->req->body_too_large &&
+            pl_buf_append(&pss->req->body, in, len) != PL_OK)
+            pss->req->body_too_large = true;
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!pss->req)
+            return -1;
+        if (pss->req->body_too_large)
+            http_reply_error(pss->req, "too_large", "request body is larger than 1 MiB");
+        else
+            http_api_dispatch(pss->req);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return http_write(wsi, pss->req);
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss && pss->req) {
+            pss->req->wsi = NULL;
+            http_req_unref(pss->req);
+            pss->req = NULL;
+        }
+        break;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return -1; /* a WebSocket without a subprotocol we speak */
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- caller WebSocket ---- */
+
+static int chat_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    struct chat_pss *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        char uri[64];
+        copy_header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+        return strcmp(uri, "/v1/chat") == 0 ? 0 : -1;
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+        pss->conn = chat_conn_open(server_of(wsi), wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        if (!pss->conn)
+            return -1;
+        return chat_conn_receive(pss->conn, in, len, lws_is_first_fragment(wsi),
+                                 lws_is_final_fragment(wsi) &&
+                                     lws_remaining_packet_payload(wsi) == 0,
+                                 lws_frame_is_binary(wsi));
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return pss->conn ? chat_conn_writeable(pss->conn) : -1;
+    case LWS_CALLBACK_CLOSED:
+        if (pss->conn) {
+            chat_conn_closed(pss->conn);
+            pss->conn = NULL;
+        }
+        return 0;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", http_callback, sizeof(struct http_pss), 0, 0, NULL, 0},
+    {"parley.chat.v1", chat_callback, sizeof(struct chat_pss), 16 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_to_ours(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    PL_LOG(level == LLL_ERR    ? PL_LOG_ERR
+           : level == LLL_WARN ? PL_LOG_WARN
+                               : PL_LOG_DEBUG,
+           "lws", "%.*s", (int)n, line);
+}
+
+int ws_server_start(struct bot_server *srv, char *err, size_t errlen)
+{
+    static lws_retry_bo_t retry;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    char host[256] = "";
+    const char *listen = srv->cfg->listen;
+    if (strncmp(listen, "unix:", 5) == 0) {
+        info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+        info.iface = listen + 5;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        char *end;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!colon || *end || port < 0 || port > 65535 ||
+            (size_t)(colon - listen) >= sizeof(host)) {
+            snprintf(err, errlen, "invalid --listen \"%s\" (expected HOST:PORT or unix:/path)",
+                     listen);
+            return PL_EINVAL;
+        }
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        info.port = (int)port;
+        info.iface = strcmp(host, "0.0.0.0") == 0 || !host[0] ? NULL : host;
+    }
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+    void *loops[1] = {srv->loop};
+    info.foreign_loops = loops;
+    info.options |= LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
+                    LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.protocols = protocols;
+    info.user = srv;
+    info.vhost_name = "parley";
+    info.timeout_secs = 20;
+    retry.secs_since_valid_ping = (uint16_t)srv->cfg->ping_interval_s;
+    retry.secs_since_valid_hangup = (uint16_t)(srv->cfg->ping_interval_s * 2);
+    info.retry_and_idle_policy = &retry;
+    srv->lws = lws_create_context(&info);
+    if (!srv->lws) {
+        snprintf(err, errlen,
+                 "cannot listen on %s (address in use, or the libuv event library of "
+                 "libwebsockets is missing: install libwebsockets-evlib-uv)",
+                 listen);
+        return PL_EIO;
+    }
+    return PL_OK;
+}
+
+void ws_server_stop(struct bot_server *srv)
+{
+    if (srv->lws) {
+        lws_context_destroy(srv->lws);
+        srv->lws = NULL;
+    }
+}

@@ -1,0 +1,62 @@
+/* Strict UTF-8 validation and code point counting; see utf8.h. The accepted sequences are
+ * exactly those of RFC 3629 section 4 (the table of well-formed byte sequences). */
+#include "common/utf8.h"
+
+size_t pl_utf8_seq_len(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (len == 0)
+        return 0;
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong below U+0800 */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates U+D800..U+DFFF */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong below U+10000 */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+    } else {
+        return 0; /* continuation byte, C0/C1 overlong lead, or F5..FF */
+    }
+    if (len - 1 < need || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k <= need; k++) {
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+    }
+    return need + 1;
+}
+
+bool pl_utf8_valid(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t n = pl_utf8_seq_len(s + i, len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+size_t pl_utf8_count(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            n++;
+    }
+    return n;
+}

@@ -1,0 +1,71 @@
+/* Anthropic HTTP error classification; see anthropic_errors.h. */
+#include "connectors/anthropic_errors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+static long parse_retry_after(const char *retry_after, const char *retry_after_ms, long long now_s)
+{
+    char *end;
+    if (retry_after_ms) {
+        double ms = strtod(retry_after_ms, &end);
+        if (end != retry_after_ms && *end == '\0' && ms >= 0)
+            return (long)ms;
+    }
+    if (retry_after) {
+        double s = strtod(retry_after, &end);
+        if (end != retry_after && *end == '\0' && s >= 0)
+            return (long)(s * 1000);
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        const char *rest = strptime(retry_after, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        if (rest && *rest == '\0') {
+            long long at = (long long)timegm(&tm);
+            return at > now_s ? (long)((at - now_s) * 1000) : 0;
+        }
+    }
+    return -1;
+}
+
+void anth_classify_http_error(int status, const char *body, size_t len, const char *retry_after,
+                              const char *retry_after_ms, const char *should_retry, long long now_s,
+                              struct anth_http_error *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->retry_after_ms = parse_retry_after(retry_after, retry_after_ms, now_s);
+
+    char type[64] = "", message[160] = "";
+    json_t *j = json_loadb(body, len, 0, NULL);
+    json_t *e = json_object_get(j, "error");
+    if (json_is_string(json_object_get(e, "type")))
+        snprintf(type, sizeof(type), "%s", json_string_value(json_object_get(e, "type")));
+    if (json_is_string(json_object_get(e, "message")))
+        snprintf(message, sizeof(message), "%s", json_string_value(json_object_get(e, "message")));
+    json_decref(j);
+    if (type[0])
+        snprintf(out->detail, sizeof(out->detail), "Anthropic API %d %s: %s", status, type,
+                 message);
+    else
+        snprintf(out->detail, sizeof(out->detail), "Anthropic API answered HTTP %d", status);
+
+    if (status == 429)
+        out->code = "rate_limited";
+    else if (status == 408 || status == 409 || status >= 500)
+        out->code = "upstream_unavailable";
+    else
+        out->code = "upstream_error";
+
+    if (should_retry && !strcasecmp(should_retry, "true"))
+        out->retryable = true;
+    else if (should_retry && !strcasecmp(should_retry, "false"))
+        out->retryable = false;
+    else if (status == 429)
+        out->retryable = out->retry_after_ms >= 0; /* a spend-cap 429 has no retry-after */
+    else
+        out->retryable = status == 408 || status == 409 || status >= 500;
+}

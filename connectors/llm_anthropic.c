@@ -1,0 +1,281 @@
+/* The anthropic provider: Claude through the Messages API with "stream": true. The request is
+ * built with jansson; the response is fed through the incremental SSE parser (sse.h) and the
+ * Anthropic event interpreter (anthropic_stream.h); HTTP errors are classified by
+ * anthropic_errors.h. Failures inside a 200 stream (an `error` event, a cut, malformed data, a
+ * missing message_stop) are failures, never short answers (PROTOCOLS.md §0). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <jansson.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "connectors/anthropic_errors.h"
+#include "connectors/anthropic_stream.h"
+#include "connectors/http_client.h"
+#include "connectors/llm_internal.h"
+#include "connectors/sse.h"
+
+#define SSE_EVENT_MAX  (1024 * 1024)
+#define ERROR_BODY_MAX (64 * 1024)
+
+struct anth_provider {
+    struct llm_provider super;
+    struct http_client *http;
+    char *url;
+    char *api_key;
+    char *version;
+    uint32_t connect_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t total_timeout_ms;
+};
+
+struct anth_call {
+    struct llm_call super;
+    struct anth_provider *p;
+    struct http_transfer *xfer;
+    struct llm_sink sink;
+    struct sse_parser sse;
+    struct anth_stream stream;
+    struct pl_buf error_body;
+    int http_status;
+    int stream_status; /* PL_OK, or what the stream interpreter reported (EPROTO, EUPSTREAM) */
+    bool any_text;
+    bool cancel_requested;
+};
+
+static void emit_text(void *ud, const char *text, size_t len)
+{
+    struct anth_call *c = ud;
+    if (len == 0)
+        return;
+    c->any_text = true;
+    c->sink.on_text(c->sink.ud, text, len);
+}
+
+static int on_sse_event(void *ud, const char *event, const char *data, size_t len)
+{
+    struct anth_call *c = ud;
+    int rc = anth_stream_event(&c->stream, event, data, len, emit_text, c);
+    if (rc != PL_OK)
+        c->stream_status = rc;
+    return rc;
+}
+
+static int on_headers(void *ud, int status)
+{
+    struct anth_call *c = ud;
+    c->http_status = status;
+    return 0;
+}
+
+static int on_data(void *ud, const char *data, size_t len)
+{
+    struct anth_call *c = ud;
+    if (c->http_status != 200)
+        return pl_buf_append(&c->error_body, data, len) == PL_OK ? 0 : 0; /* keep the head */
+    int rc = sse_parser_feed(&c->sse, data, len, on_sse_event, c);
+    if (rc == PL_ETOOBIG)
+        c->stream_status = PL_EPROTO;
+    return rc != PL_OK; /* stop reading after an error event or malformed data */
+}
+
+static long long now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec;
+}
+
+static void on_done(void *ud, int status, const char *detail)
+{
+    struct anth_call *c = ud;
+    char text[400];
+    struct llm_outcome o = {
+        .status = PL_OK,
+        .stop = LLM_STOP_END_TURN,
+        .usage = {.input_tokens = c->stream.input_tokens, .output_tokens = c->stream.output_tokens},
+        .model = c->stream.model[0] ? c->stream.model : c->p->super.model,
+        .provider = "anthropic",
+        .any_text = c->any_text,
+        .retry_after_ms = -1,
+        .http_status = c->http_status,
+    };
+    if (c->cancel_requested) {
+        o.status = PL_ECANCELED;
+        o.stop = LLM_STOP_CANCELLED;
+    } else if (c->http_status && c->http_status != 200) {
+        char ra[64], ra_ms[64], should[16];
+        bool has_ra = http_response_header(c->xfer, "retry-after", ra, sizeof(ra));
+        bool has_ms = http_response_header(c->xfer, "retry-after-ms", ra_ms, sizeof(ra_ms));
+        bool has_sr = http_response_header(c->xfer, "x-should-retry", should, sizeof(should));
+        struct anth_http_error e;
+        anth_classify_http_error(c->http_status, c->error_body.data ? c->error_body.data : "",
+                                 c->error_body.len, has_ra ? ra : NULL, has_ms ? ra_ms : NULL,
+                                 has_sr ? should : NULL, now_s(), &e);
+        o.status = PL_EUPSTREAM;
+        o.stop = LLM_STOP_UPSTREAM_ERROR;
+        o.error_code = e.code;
+        o.retryable = e.retryable;
+        o.retry_after_ms = e.retry_after_ms;
+        snprintf(text, sizeof(text), "%s", e.detail);
+        o.error_detail = text;
+    } else if (c->stream.finished) {
+        o.stop = llm_stop_from_model(c->stream.stop_reason);
+    } else if (c->stream_status == PL_EUPSTREAM) {
+        bool transient = !strcmp(c->stream.error_type, "overloaded_error") ||
+                         !strcmp(c->stream.error_type, "api_error") ||
+                         !strcmp(c->stream.error_type, "rate_limit_error") ||
+                         !strcmp(c->stream.error_type, "timeout_error");
+        o.status = PL_EUPSTREAM;
+        o.stop = LLM_STOP_UPSTREAM_ERROR;
+        o.error_code = transient ? "upstream_unavailable" : "upstream_error";
+        o.retryable = transient;
+        snprintf(text, sizeof(text), "Anthropic stream error %s: %s", c->stream.error_type,
+                 c->stream.error_message);
+        o.error_detail = text;
+    } else if (c->stream_status == PL_EPROTO) {
+        o.status = PL_EPROTO;
+        o.stop = LLM_STOP_UPSTREAM_ERROR;
+        o.error_code = "upstream_error";
+        o.retryable = true;
+        o.error_detail = "Anthropic stream was malformed";
+    } else if (status == PL_ETIMEDOUT) {
+        o.status = PL_ETIMEDOUT;
+        o.stop = LLM_STOP_TIMEOUT;
+        o.error_code = "upstream_unavailable";
+        o.retryable = true;
+        snprintf(text, sizeof(text), "Anthropic API timed out (%s)", detail);
+        o.error_detail = text;
+    } else {
+        /* Transport error, or the stream ended without message_stop. */
+        o.status = status == PL_OK ? PL_EIO : status;
+        o.stop = LLM_STOP_UPSTREAM_CUT;
+        o.error_code = "upstream_unavailable";
+        o.retryable = true;
+        snprintf(text, sizeof(text), "Anthropic stream ended early (%s)",
+                 status == PL_OK ? "no message_stop" : detail);
+        o.error_detail = text;
+    }
+    c->sink.on_finish(c->sink.ud, &o);
+    sse_parser_cleanup(&c->sse);
+    pl_buf_cleanup(&c->error_body);
+    pl_free(c);
+}
+
+static char *build_body(const struct anth_provider *p, const struct llm_request *req)
+{
+    json_t *messages = json_array();
+    for (size_t i = 0; i < req->n_messages; i++)
+        json_array_append_new(messages, json_pack("{s:s,s:s}", "role", req->messages[i].role,
+                                                  "content", req->messages[i].text));
+    json_t *body = json_pack("{s:s,s:i,s:b,s:o}", "model", p->super.model, "max_tokens",
+                             req->max_tokens, "stream", 1, "messages", messages);
+    if (req->system && *req->system)
+        json_object_set_new(body, "system", json_string(req->system));
+    if (req->user_id && *req->user_id)
+        json_object_set_new(body, "metadata", json_pack("{s:s}", "user_id", req->user_id));
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return s;
+}
+
+static struct llm_call *anth_start(struct llm_provider *base, const struct llm_request *req,
+                                   const struct llm_sink *sink)
+{
+    struct anth_provider *p = (struct anth_provider *)base;
+    char *body = build_body(p, req);
+    if (!body)
+        return NULL;
+    struct anth_call *c = pl_calloc(1, sizeof(*c));
+    c->super.provider = base;
+    c->p = p;
+    c->sink = *sink;
+    sse_parser_init(&c->sse, SSE_EVENT_MAX);
+    anth_stream_init(&c->stream);
+    pl_buf_init(&c->error_body, ERROR_BODY_MAX);
+    char key_header[512], version_header[96];
+    snprintf(key_header, sizeof(key_header), "x-api-key: %s", p->api_key);
+    snprintf(version_header, sizeof(version_header), "anthropic-version: %s", p->version);
+    const char *headers[] = {"content-type: application/json",
+                             "accept: text/event-stream",
+                             version_header,
+                             key_header,
+                             "user-agent: parley/" PARLEY_VERSION,
+                             NULL};
+    struct http_request hr = {
+        .method = "POST",
+        .url = p->url,
+        .headers = headers,
+        .body = body,
+        .body_len = strlen(body),
+        .connect_timeout_ms = p->connect_timeout_ms,
+        .idle_timeout_ms = p->idle_timeout_ms,
+        .total_timeout_ms = p->total_timeout_ms,
+    };
+    struct http_callbacks cbs = {.on_headers = on_headers, .on_data = on_data, .on_done = on_done};
+    c->xfer = http_start(p->http, &hr, &cbs, c);
+    free(body);
+    if (!c->xfer) {
+        sse_parser_cleanup(&c->sse);
+        pl_buf_cleanup(&c->error_body);
+        pl_free(c);
+        return NULL;
+    }
+    return &c->super;
+}
+
+static void anth_cancel(struct llm_call *call)
+{
+    struct anth_call *c = (struct anth_call *)call;
+    c->cancel_requested = true;
+    http_abort(c->xfer); /* on_done runs now */
+}
+
+static void anth_destroy(struct llm_provider *base)
+{
+    struct anth_provider *p = (struct anth_provider *)base;
+    pl_free(p->url);
+    pl_free(p->api_key);
+    pl_free(p->version);
+    llm__provider_cleanup(base);
+    pl_free(p);
+}
+
+static const struct llm_provider_ops anth_ops = {
+    .kind = "anthropic",
+    .start = anth_start,
+    .cancel = anth_cancel,
+    .destroy = anth_destroy,
+};
+
+struct llm_provider *llm__anthropic_create(const struct llm_env *env,
+                                           const struct llm_provider_config *cfg, char *err,
+                                           size_t errlen)
+{
+    if (!cfg->api_key || !*cfg->api_key) {
+        snprintf(err, errlen,
+                 "the anthropic provider needs ANTHROPIC_API_KEY (or use --provider local)");
+        return NULL;
+    }
+    const char *base =
+        cfg->base_url && *cfg->base_url ? cfg->base_url : "https://api.anthropic.com";
+    struct anth_provider *p = pl_calloc(1, sizeof(*p));
+    llm__provider_init(&p->super, &anth_ops, "anthropic",
+                       cfg->model ? cfg->model : llm_default_model("anthropic"));
+    p->http = env->http;
+    size_t n = strlen(base) + sizeof("/v1/messages");
+    p->url = pl_malloc(n);
+    snprintf(p->url, n, "%s%s", base,
+             base[strlen(base) - 1] == '/' ? "v1/messages" : "/v1/messages");
+    p->api_key = pl_strdup(cfg->api_key);
+    p->version = pl_strdup(cfg->api_version ? cfg->api_version : "2023-06-01");
+    p->connect_timeout_ms = cfg->connect_timeout_ms;
+    p->idle_timeout_ms = cfg->idle_timeout_ms;
+    p->total_timeout_ms = cfg->total_timeout_ms;
+    return &p->super;
+}

@@ -1,0 +1,203 @@
+/* The chain provider: tries its providers in order. A retryable failure before any text is
+ * retried on the same provider with exponential backoff and jitter (or the upstream's
+ * retry-after), then the next provider is tried, all within one first-token deadline. Once the
+ * caller has seen text nothing is retried: the outcome goes up as it is. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "connectors/llm_internal.h"
+
+struct chain_provider {
+    struct llm_provider super;
+    uv_loop_t *loop;
+    struct llm_provider **providers;
+    size_t n;
+    struct llm_retry_policy policy;
+};
+
+struct chain_call {
+    struct llm_call super;
+    struct chain_provider *chain;
+    struct llm_sink sink;
+    /* Deep copy of the request, for retries. */
+    char *system;
+    struct llm_message *messages;
+    size_t n_messages;
+    int max_tokens;
+    char *user_id;
+    size_t index;      /* provider in use */
+    unsigned attempts; /* on that provider */
+    uint64_t deadline;
+    struct llm_call *inner; /* NULL while waiting to retry */
+    uv_timer_t timer;
+    bool any_text;
+};
+
+static void attempt(struct chain_call *c);
+
+static void on_closed(uv_handle_t *h)
+{
+    struct chain_call *c = h->data;
+    pl_free(c->system);
+    for (size_t i = 0; i < c->n_messages; i++) {
+        pl_free((char *)c->messages[i].role);
+        pl_free((char *)c->messages[i].text);
+    }
+    pl_free(c->messages);
+    pl_free(c->user_id);
+    pl_free(c);
+}
+
+static void deliver(struct chain_call *c, const struct llm_outcome *o)
+{
+    uv_timer_stop(&c->timer);
+    c->sink.on_finish(c->sink.ud, o);
+    uv_close((uv_handle_t *)&c->timer, on_closed);
+}
+
+static void on_text(void *ud, const char *text, size_t len)
+{
+    struct chain_call *c = ud;
+    c->any_text = true;
+    c->sink.on_text(c->sink.ud, text, len);
+}
+
+static uint32_t backoff_ms(const struct chain_call *c, const struct llm_outcome *o)
+{
+    if (o->retry_after_ms >= 0)
+        return (uint32_t)o->retry_after_ms;
+    uint32_t base = 500u << (c->attempts > 4 ? 4 : c->attempts - 1);
+    if (base > c->chain->policy.backoff_max_ms)
+        base = c->chain->policy.backoff_max_ms;
+    /* Jitter in [75%, 100%] so retries from many turns spread out. */
+    return base - (uint32_t)(rand() % (int)(base / 4 + 1));
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    attempt(t->data);
+}
+
+static void on_finish(void *ud, const struct llm_outcome *o)
+{
+    struct chain_call *c = ud;
+    c->inner = NULL;
+    if (o->status == PL_OK || o->status == PL_ECANCELED || c->any_text || o->any_text) {
+        deliver(c, o);
+        return;
+    }
+    uint64_t now = uv_now(c->chain->loop);
+    uint32_t wait = backoff_ms(c, o);
+    bool in_time = now + wait < c->deadline;
+    if (o->retryable && c->attempts <= c->chain->policy.max_retries && in_time) {
+        PL_LOG(PL_LOG_NOTICE, "llm", "%s failed (%s); retry %u in %u ms",
+               c->chain->providers[c->index]->name, o->error_detail ? o->error_detail : "",
+               c->attempts, wait);
+        uv_timer_start(&c->timer, on_retry_timer, wait, 0);
+        return;
+    }
+    if (c->index + 1 < c->chain->n && now < c->deadline) {
+        PL_LOG(PL_LOG_WARN, "llm", "%s failed (%s); falling back to %s",
+               c->chain->providers[c->index]->name, o->error_detail ? o->error_detail : "",
+               c->chain->providers[c->index + 1]->name);
+        c->index++;
+        c->attempts = 0;
+        attempt(c);
+        return;
+    }
+    deliver(c, o);
+}
+
+static void attempt(struct chain_call *c)
+{
+    struct llm_request req = {
+        .system = c->system,
+        .messages = c->messages,
+        .n_messages = c->n_messages,
+        .max_tokens = c->max_tokens,
+        .user_id = c->user_id,
+    };
+    struct llm_sink inner = {.on_text = on_text, .on_finish = on_finish, .ud = c};
+    c->attempts++;
+    c->inner = llm_start(c->chain->providers[c->index], &req, &inner);
+    if (!c->inner) {
+        struct llm_outcome o = {.status = PL_EINVAL,
+                                .error_code = "internal",
+                                .error_detail = "request rejected by the provider",
+                                .retry_after_ms = -1};
+        deliver(c, &o);
+    }
+}
+
+static struct llm_call *chain_start(struct llm_provider *p, const struct llm_request *req,
+                                    const struct llm_sink *sink)
+{
+    struct chain_provider *cp = (struct chain_provider *)p;
+    struct chain_call *c = pl_calloc(1, sizeof(*c));
+    c->super.provider = p;
+    c->chain = cp;
+    c->sink = *sink;
+    c->system = pl_strdup(req->system);
+    c->messages = pl_calloc(req->n_messages, sizeof(*c->messages));
+    for (size_t i = 0; i < req->n_messages; i++) {
+        c->messages[i].role = pl_strdup(req->messages[i].role);
+        c->messages[i].text = pl_strdup(req->messages[i].text);
+    }
+    c->n_messages = req->n_messages;
+    c->max_tokens = req->max_tokens;
+    c->user_id = pl_strdup(req->user_id);
+    c->deadline = uv_now(cp->loop) + cp->policy.first_token_deadline_ms;
+    uv_timer_init(cp->loop, &c->timer);
+    c->timer.data = c;
+    attempt(c);
+    return &c->super;
+}
+
+static void chain_cancel(struct llm_call *call)
+{
+    struct chain_call *c = (struct chain_call *)call;
+    if (c->inner) {
+        llm_cancel(c->inner); /* its on_finish delivers the cancellation */
+        return;
+    }
+    struct llm_outcome o = {.status = PL_ECANCELED,
+                            .stop = LLM_STOP_CANCELLED,
+                            .provider = c->chain->providers[c->index]->kind,
+                            .retry_after_ms = -1};
+    deliver(c, &o);
+}
+
+static void chain_destroy(struct llm_provider *p)
+{
+    struct chain_provider *cp = (struct chain_provider *)p;
+    for (size_t i = 0; i < cp->n; i++)
+        llm_provider_destroy(cp->providers[i]);
+    pl_free(cp->providers);
+    llm__provider_cleanup(p);
+    pl_free(cp);
+}
+
+static const struct llm_provider_ops chain_ops = {
+    .kind = "chain",
+    .start = chain_start,
+    .cancel = chain_cancel,
+    .destroy = chain_destroy,
+};
+
+struct llm_provider *llm_chain_create(uv_loop_t *loop, struct llm_provider **providers, size_t n,
+                                      const struct llm_retry_policy *policy)
+{
+    struct chain_provider *cp = pl_calloc(1, sizeof(*cp));
+    llm__provider_init(&cp->super, &chain_ops, providers[0]->kind, providers[0]->model);
+    cp->loop = loop;
+    cp->providers = pl_calloc(n, sizeof(*providers));
+    memcpy(cp->providers, providers, n * sizeof(*providers));
+    cp->n = n;
+    cp->policy = *policy;
+    if (!cp->policy.backoff_max_ms)
+        cp->policy.backoff_max_ms = 8000;
+    return &cp->super;
+}

@@ -1,0 +1,57 @@
+/* Creating providers from configuration: anthropic, local (offline default), and the chain that
+ * retries and falls back across them before the first token. Loop thread only. */
+#ifndef PARLEY_CONNECTORS_LLM_PROVIDERS_H
+#define PARLEY_CONNECTORS_LLM_PROVIDERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "connectors/http_client.h"
+#include "connectors/llm.h"
+
+/* Shared services a provider may use; borrowed, must outlive the providers. */
+struct llm_env {
+    uv_loop_t *loop;
+    struct http_client *http;
+};
+
+struct llm_provider_config {
+    const char *kind;  /* "anthropic" or "local" */
+    const char *model; /* NULL: the provider's default */
+    /* anthropic */
+    const char *api_key;
+    const char *base_url;    /* NULL: https://api.anthropic.com */
+    const char *api_version; /* NULL: 2023-06-01 */
+    uint32_t connect_timeout_ms;
+    uint32_t idle_timeout_ms;  /* no bytes for this long ends the call (PL_ETIMEDOUT) */
+    uint32_t total_timeout_ms; /* whole-answer deadline */
+    /* local */
+    uint32_t pace_ms; /* delay between streamed words */
+};
+
+/** Default model per provider kind (NULL for an unknown kind). */
+const char *llm_default_model(const char *kind);
+
+/** New provider, or PL_EINVAL with `err` (unknown kind, missing key). */
+int llm_provider_create(const struct llm_env *env, const struct llm_provider_config *cfg,
+                        struct llm_provider **out, char *err, size_t errlen);
+
+struct llm_retry_policy {
+    unsigned max_retries;             /* per provider, for retryable failures before any text */
+    uint32_t first_token_deadline_ms; /* give up on retries/fallbacks after this long */
+    uint32_t backoff_max_ms;          /* cap on one wait */
+};
+
+/** A provider that tries `providers` in order (taking ownership of them), retrying each one on
+ *  retryable failures with backoff and jitter, never after text was delivered. */
+struct llm_provider *llm_chain_create(uv_loop_t *loop, struct llm_provider **providers, size_t n,
+                                      const struct llm_retry_policy *policy);
+
+/** Accepts NULL. No call may be in flight. */
+void llm_provider_destroy(struct llm_provider *p);
+/** "kind:model", borrowed. For a chain, the first provider's. */
+const char *llm_provider_name(const struct llm_provider *p);
+
+#endif

@@ -1,0 +1,32 @@
+/* The offline default provider's answer: a fixed, deterministic text saying that no model is
+ * configured, echoing a short summary of the question, plus word-sized chunking for streaming. */
+#ifndef PARLEY_CONNECTORS_LOCAL_REPLY_H
+#define PARLEY_CONNECTORS_LOCAL_REPLY_H
+
+#include <stddef.h>
+
+/* Most characters (code points) of the question echoed back; a longer one is cut after a whole
+ * character and gets "\u2026" (an ellipsis) appended. */
+#define LOCAL_REPLY_ECHO_MAX 80
+
+/**
+ * New string (caller frees with pl_free): the offline answer to `question` (borrowed; NULL is
+ * treated as ""). It says no AI model is configured (offline demo mode), echoes the question's
+ * first LOCAL_REPLY_ECHO_MAX characters with runs of whitespace and control characters
+ * collapsed to one space, invisible formatting characters (zero-width, bidi controls) removed
+ * and invalid UTF-8 bytes replaced by U+FFFD, so the text is always valid UTF-8 (the echo
+ * sentence is left out when nothing remains), says how to configure a model, and
+ * offers a human agent. The same question always gives the same bytes. `context` is unused
+ * (reserved; may be NULL).
+ */
+char *local_reply_text(const char *question, const char *context);
+
+/**
+ * Length of the next streaming chunk of `text` (len bytes) starting at `offset`: blanks at
+ * offset, one word, and the whitespace after it, so consecutive chunks concatenate to the text
+ * exactly. Chunks end only next to ASCII whitespace and so never split a UTF-8 sequence
+ * (given an offset on a character boundary). Returns 0 only when offset >= len.
+ */
+size_t local_reply_next_chunk(const char *text, size_t len, size_t offset);
+
+#endif

@@ -1,0 +1,417 @@
+/* Asynchronous Redis connection with deadlines and reconnection; see redis_conn.h.
+ * The only file that includes the hiredis libuv adapter. Commands are tracked in send order
+ * (Redis answers in order), so one sweep timer checking the oldest is enough for deadlines. */
+#include "sessions/redis_conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+
+enum rconn_state { RCONN_DOWN, RCONN_CONNECTING, RCONN_HANDSHAKE, RCONN_UP };
+
+struct rcmd {
+    struct rconn *conn;
+    rconn_reply_cb cb;
+    void *ud;
+    uint64_t deadline_ms;
+    struct rcmd *prev, *next;
+};
+
+struct rconn {
+    uv_loop_t *loop;
+    redisAsyncContext *ac;
+    enum rconn_state state;
+    bool destroying;
+    bool timed_out; /* the current connection is being dropped for a late reply */
+    int handles_open;
+    uv_timer_t retry_timer; /* connect deadline, then reconnect delay */
+    uv_timer_t sweep_timer; /* command deadlines */
+    uint32_t backoff_ms;
+    struct rconn_opts opts;
+    char host[256];
+    int port;
+    char unix_path[256];
+    char user[128];
+    char password[256];
+    int db;
+    char endpoint[300];
+    struct rcmd *head, *tail; /* pending commands, oldest first */
+    rconn_state_cb on_state;
+    void *state_ud;
+};
+
+static void start_connect(struct rconn *c);
+static void close_handles(struct rconn *c);
+
+static int parse_url(struct rconn *c, const char *url, char *err, size_t errlen)
+{
+    const char *p;
+    c->port = 6379;
+    c->db = 0;
+    if (strncmp(url, "unix://", 7) == 0) {
+        p = url + 7;
+        const char *q = strchr(p, '?');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n == 0 || n >= sizeof(c->unix_path))
+            goto bad;
+        memcpy(c->unix_path, p, n);
+        c->unix_path[n] = '\0';
+        if (q && strncmp(q, "?db=", 4) == 0)
+            c->db = (int)strtol(q + 4, NULL, 10);
+        snprintf(c->endpoint, sizeof(c->endpoint), "unix:%s db=%d", c->unix_path, c->db);
+        return PL_OK;
+    }
+    if (strncmp(url, "rediss://", 9) == 0) {
+        snprintf(err, errlen, "rediss:// (TLS) is not supported by this build; use redis://");
+        return PL_EINVAL;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        goto bad;
+    p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pass = colon ? colon + 1 : p;
+        size_t ulen = colon ? (size_t)(colon - p) : 0;
+        size_t plen = (size_t)(at - pass);
+        if (ulen >= sizeof(c->user) || plen >= sizeof(c->password))
+            goto bad;
+        memcpy(c->user, p, ulen);
+        c->user[ulen] = '\0';
+        memcpy(c->password, pass, plen);
+        c->password[plen] = '\0';
+        p = at + 1;
+    }
+    size_t hlen = strcspn(p, ":/");
+    if (hlen == 0 || hlen >= sizeof(c->host))
+        goto bad;
+    memcpy(c->host, p, hlen);
+    c->host[hlen] = '\0';
+    p += hlen;
+    if (*p == ':') {
+        char *end;
+        long port = strtol(p + 1, &end, 10);
+        if (port <= 0 || port > 65535)
+            goto bad;
+        c->port = (int)port;
+        p = end;
+    }
+    if (*p == '/' && p[1]) {
+        char *end;
+        long db = strtol(p + 1, &end, 10);
+        if (db < 0 || *end)
+            goto bad;
+        c->db = (int)db;
+    } else if (*p && strcmp(p, "/") != 0) {
+        goto bad;
+    }
+    snprintf(c->endpoint, sizeof(c->endpoint), "%s:%d db=%d", c->host, c->port, c->db);
+    return PL_OK;
+bad:
+    snprintf(err, errlen,
+             "invalid Redis URL \"%s\" (expected redis://[user:pass@]host:port/db or "
+             "unix:///path)",
+             url);
+    return PL_EINVAL;
+}
+
+static void set_state(struct rconn *c, enum rconn_state st)
+{
+    bool was_up = c->state == RCONN_UP;
+    c->state = st;
+    bool up = st == RCONN_UP;
+    if (was_up != up && c->on_state && !c->destroying)
+        c->on_state(c->state_ud, up);
+}
+
+static void unlink_cmd(struct rconn *c, struct rcmd *cmd)
+{
+    if (cmd->prev)
+        cmd->prev->next = cmd->next;
+    else
+        c->head = cmd->next;
+    if (cmd->next)
+        cmd->next->prev = cmd->prev;
+    else
+        c->tail = cmd->prev;
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void)ac;
+    struct rcmd *cmd = privdata;
+    struct rconn *c = cmd->conn;
+    unlink_cmd(c, cmd);
+    int status = PL_OK;
+    if (!r)
+        status = c->destroying ? PL_ECANCELED : c->timed_out ? PL_ETIMEDOUT : PL_EIO;
+    if (cmd->cb)
+        cmd->cb(cmd->ud, status, r);
+    pl_free(cmd);
+}
+
+static int send_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
+                     const size_t *argvlen)
+{
+    struct rcmd *cmd = pl_calloc(1, sizeof(*cmd));
+    cmd->conn = c;
+    cmd->cb = cb;
+    cmd->ud = ud;
+    cmd->deadline_ms = uv_now(c->loop) + c->opts.command_timeout_ms;
+    if (redisAsyncCommandArgv(c->ac, on_reply, cmd, argc, argv, argvlen) != REDIS_OK) {
+        pl_free(cmd);
+        return PL_EIO;
+    }
+    cmd->prev = c->tail;
+    if (c->tail)
+        c->tail->next = cmd;
+    else
+        c->head = cmd;
+    c->tail = cmd;
+    return PL_OK;
+}
+
+int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
+                       const size_t *argvlen)
+{
+    if (c->state != RCONN_UP || !c->ac)
+        return PL_EIO;
+    return send_argv(c, cb, ud, argc, argv, argvlen);
+}
+
+bool rconn_reply_ok(const redisReply *reply, const char *what)
+{
+    if (reply && reply->type != REDIS_REPLY_ERROR)
+        return true;
+    if (reply)
+        PL_LOG(PL_LOG_WARN, "redis", "%s failed: %s", what, reply->str);
+    return false;
+}
+
+static void schedule_reconnect(struct rconn *c)
+{
+    if (c->destroying)
+        return;
+    uint32_t delay = c->backoff_ms;
+    /* Jitter in [50%, 100%] so a fleet does not reconnect in lockstep. */
+    delay = delay / 2 + (uint32_t)(rand() % (int)(delay / 2 + 1));
+    c->backoff_ms =
+        c->backoff_ms * 2 > c->opts.reconnect_max_ms ? c->opts.reconnect_max_ms : c->backoff_ms * 2;
+    uv_timer_start(&c->retry_timer, (uv_timer_cb)start_connect, delay, 0);
+}
+
+/* The context is gone (hiredis frees it after this returns). */
+static void connection_lost(struct rconn *c, const char *why)
+{
+    c->ac = NULL;
+    if (c->destroying) {
+        close_handles(c);
+        return;
+    }
+    c->timed_out = false;
+    if (c->state == RCONN_UP)
+        PL_LOG(PL_LOG_WARN, "redis", "connection to %s lost: %s; reconnecting", c->endpoint, why);
+    set_state(c, RCONN_DOWN);
+    uv_timer_stop(&c->retry_timer);
+    schedule_reconnect(c);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct rconn *c = ac->data;
+    connection_lost(c, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+static void on_handshake_reply(void *ud, int status, redisReply *reply)
+{
+    struct rconn *c = ud;
+    if (status != PL_OK)
+        return; /* the connection is already being torn down */
+    if (!rconn_reply_ok(reply, "connection set-up (AUTH/SELECT/PING)")) {
+        if (c->ac)
+            redisAsyncDisconnect(c->ac);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0) {
+        uv_timer_stop(&c->retry_timer);
+        c->backoff_ms = c->opts.reconnect_min_ms;
+        PL_LOG(PL_LOG_NOTICE, "redis", "connected to %s", c->endpoint);
+        set_state(c, RCONN_UP);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct rconn *c = ac->data;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback; on_disconnect does not run. */
+        if (c->state == RCONN_CONNECTING)
+            PL_LOG(PL_LOG_WARN, "redis", "cannot connect to %s: %s", c->endpoint, ac->errstr);
+        connection_lost(c, ac->errstr);
+        return;
+    }
+    set_state(c, RCONN_HANDSHAKE);
+    if (c->password[0]) {
+        const char *argv[3] = {"AUTH", c->user[0] ? c->user : c->password, c->password};
+        int argc = c->user[0] ? 3 : 2;
+        send_argv(c, on_handshake_reply, c, argc, argv, NULL);
+    }
+    if (c->db) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", c->db);
+        const char *argv[2] = {"SELECT", db};
+        send_argv(c, on_handshake_reply, c, 2, argv, NULL);
+    }
+    const char *ping[1] = {"PING"};
+    send_argv(c, on_handshake_reply, c, 1, ping, NULL);
+}
+
+static void on_connect_deadline(uv_timer_t *t)
+{
+    struct rconn *c = PL_CONTAINER_OF(t, struct rconn, retry_timer);
+    PL_LOG(PL_LOG_WARN, "redis", "connecting to %s timed out after %u ms", c->endpoint,
+           c->opts.connect_timeout_ms);
+    redisAsyncContext *ac = c->ac;
+    c->ac = NULL;
+    set_state(c, RCONN_DOWN);
+    /* Not connected yet, so freeing runs no disconnect callback; pending set-up replies get
+     * NULL and are ignored. */
+    redisAsyncFree(ac);
+    schedule_reconnect(c);
+}
+
+static void start_connect(struct rconn *c)
+{
+    redisAsyncContext *ac =
+        c->unix_path[0] ? redisAsyncConnectUnix(c->unix_path) : redisAsyncConnect(c->host, c->port);
+    if (!ac || ac->err) {
+        PL_LOG(PL_LOG_WARN, "redis", "cannot connect to %s: %s", c->endpoint,
+               ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(c);
+        return;
+    }
+    ac->data = c;
+    if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_reconnect(c);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    c->ac = ac;
+    set_state(c, RCONN_CONNECTING);
+    uv_timer_start(&c->retry_timer, on_connect_deadline, c->opts.connect_timeout_ms, 0);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct rconn *c = PL_CONTAINER_OF(t, struct rconn, sweep_timer);
+    if (!c->head || !c->ac || uv_now(c->loop) < c->head->deadline_ms)
+        return;
+    PL_LOG(PL_LOG_WARN, "redis", "no reply from %s within %u ms; dropping the connection",
+           c->endpoint, c->opts.command_timeout_ms);
+    c->timed_out = true;
+    redisAsyncFree(c->ac); /* pending replies get NULL (PL_ETIMEDOUT), then on_disconnect */
+}
+
+int rconn_create(uv_loop_t *loop, const struct rconn_opts *opts, rconn_state_cb on_state,
+                 void *state_ud, struct rconn **out, char *err, size_t errlen)
+{
+    struct rconn *c = pl_calloc(1, sizeof(*c));
+    c->loop = loop;
+    c->opts = *opts;
+    if (!c->opts.connect_timeout_ms)
+        c->opts.connect_timeout_ms = 2000;
+    if (!c->opts.command_timeout_ms)
+        c->opts.command_timeout_ms = 3000;
+    if (!c->opts.reconnect_min_ms)
+        c->opts.reconnect_min_ms = 100;
+    if (!c->opts.reconnect_max_ms)
+        c->opts.reconnect_max_ms = 5000;
+    c->backoff_ms = c->opts.reconnect_min_ms;
+    c->on_state = on_state;
+    c->state_ud = state_ud;
+    int rc = parse_url(c, opts->url, err, errlen);
+    if (rc) {
+        pl_free(c);
+        return rc;
+    }
+    c->opts.url = NULL; /* not kept: it may hold the password */
+    uv_timer_init(loop, &c->retry_timer);
+    uv_timer_init(loop, &c->sweep_timer);
+    c->handles_open = 2;
+    uv_timer_start(&c->sweep_timer, on_sweep, 100, 100);
+    start_connect(c);
+    *out = c;
+    return PL_OK;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct rconn *c = h->data;
+    if (--c->handles_open == 0)
+        pl_free(c);
+}
+
+static void close_handles(struct rconn *c)
+{
+    if (uv_is_closing((uv_handle_t *)&c->retry_timer))
+        return;
+    c->retry_timer.data = c;
+    c->sweep_timer.data = c;
+    uv_close((uv_handle_t *)&c->retry_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->sweep_timer, on_handle_closed);
+}
+
+static void on_flush_deadline(uv_timer_t *t)
+{
+    struct rconn *c = PL_CONTAINER_OF(t, struct rconn, retry_timer);
+    if (c->ac) {
+        PL_LOG(PL_LOG_WARN, "redis", "pending commands not flushed in time; closing");
+        redisAsyncContext *ac = c->ac;
+        c->ac = NULL;
+        redisAsyncFree(ac); /* pending replies complete with PL_ECANCELED */
+    }
+    close_handles(c);
+}
+
+void rconn_destroy(struct rconn *c)
+{
+    if (!c)
+        return;
+    c->destroying = true;
+    uv_timer_stop(&c->retry_timer);
+    if (c->ac && c->state == RCONN_UP) {
+        /* Graceful: commands already sent (a just-finished answer, say) are written and their
+         * replies awaited, then hiredis disconnects; a short deadline bounds the wait. */
+        redisAsyncDisconnect(c->ac);
+        if (c->ac) {
+            uv_timer_start(&c->retry_timer, on_flush_deadline, 2000, 0);
+            return;
+        }
+    } else if (c->ac) {
+        redisAsyncContext *ac = c->ac;
+        c->ac = NULL;
+        redisAsyncFree(ac);
+    }
+    close_handles(c);
+}
+
+bool rconn_is_up(const struct rconn *c)
+{
+    return c->state == RCONN_UP;
+}
+
+const char *rconn_endpoint(const struct rconn *c)
+{
+    return c->endpoint;
+}

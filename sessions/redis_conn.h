@@ -1,0 +1,55 @@
+/* One asynchronous Redis connection on the libuv loop: hiredis async with its libuv adapter,
+ * plus what hiredis 0.14.1 lacks: connect and command deadlines on loop timers, and reconnection
+ * with backoff. Internal to sessions/: nothing outside this folder builds a Redis command. */
+#ifndef PARLEY_SESSIONS_REDIS_CONN_H
+#define PARLEY_SESSIONS_REDIS_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+struct rconn;
+
+struct rconn_opts {
+    const char *url;             /* redis://[user:pass@]host:port/db or unix:///path[?db=N] */
+    uint32_t connect_timeout_ms; /* default 2000 */
+    uint32_t command_timeout_ms; /* default 3000: a reply later than this drops the connection */
+    uint32_t reconnect_min_ms;   /* default 100 */
+    uint32_t reconnect_max_ms;   /* default 5000 */
+};
+
+/** Reply callback. `status` is PL_OK with a reply (which may be a Redis error reply, see
+ *  rconn_reply_ok), or PL_EIO (connection lost), PL_ETIMEDOUT (no reply in time) or
+ *  PL_ECANCELED (rconn destroyed) with `reply` NULL. `reply` is borrowed for the call. */
+typedef void (*rconn_reply_cb)(void *ud, int status, redisReply *reply);
+
+/** Called on every change between usable (up) and not. */
+typedef void (*rconn_state_cb)(void *ud, bool up);
+
+/** Parse the URL and start connecting in the background. PL_EINVAL with a message in `err`
+ *  for a bad URL. Loop thread only. */
+int rconn_create(uv_loop_t *loop, const struct rconn_opts *opts, rconn_state_cb on_state,
+                 void *state_ud, struct rconn **out, char *err, size_t errlen);
+
+/** Close the connection: pending commands complete with PL_ECANCELED; memory is released once
+ *  the loop has closed the handles. Accepts NULL. */
+void rconn_destroy(struct rconn *c);
+
+/** True while connected (commands may be sent). */
+bool rconn_is_up(const struct rconn *c);
+
+/** Human-readable endpoint for logs (never includes the password). Borrowed. */
+const char *rconn_endpoint(const struct rconn *c);
+
+/** Send a command given as an argument vector (binary safe). On success `cb` runs exactly once.
+ *  Returns PL_EIO (and never calls `cb`) when the connection is down. */
+int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
+                       const size_t *argvlen);
+
+/** True if `reply` is a successful (non-error) reply; logs the Redis error text otherwise. */
+bool rconn_reply_ok(const redisReply *reply, const char *what);
+
+#endif

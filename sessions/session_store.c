@@ -1,0 +1,483 @@
+/* Session store operations over one Redis connection; see session_store.h for the contract and
+ * session_scripts.h for the atomic scripts. Replies are parsed here into borrowed structs. */
+#include "sessions/session_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <openssl/rand.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "sessions/redis_conn.h"
+#include "sessions/session_scripts.h"
+
+#define KEY_MAX       96
+#define PREVIEW_BYTES 160
+
+struct sess_store {
+    struct rconn *conn;
+    uint32_t ttl_s;
+    sess_state_cb on_state;
+    void *state_ud;
+};
+
+/* One pending operation: the callback to run and what the reply parser needs. */
+struct op {
+    struct sess_store *store;
+    void *ud;
+    union {
+        sess_record_cb record;
+        sess_open_cb open;
+        sess_append_cb append;
+        sess_begin_cb begin;
+        sess_done_cb done;
+    } cb;
+    char sid[SESS_ID_LEN + 1];
+};
+
+static long long now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+bool sess_id_valid(const char *sid)
+{
+    if (!sid || strlen(sid) != SESS_ID_LEN)
+        return false;
+    for (const char *p = sid; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+/* Key layout (docs/redis-keys.md): parley:{SID}:<part>. */
+static void key(char out[KEY_MAX], const char *sid, const char *part)
+{
+    snprintf(out, KEY_MAX, "parley:{%s}:%s", sid, part);
+}
+
+/* A preview for the session list: the first bytes of the text, cut on a UTF-8 boundary. */
+static size_t preview_len(const char *text, size_t len)
+{
+    if (len <= PREVIEW_BYTES)
+        return len;
+    size_t n = PREVIEW_BYTES;
+    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+static void on_state(void *ud, bool up)
+{
+    struct sess_store *s = ud;
+    if (s->on_state)
+        s->on_state(s->state_ud, up);
+}
+
+int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_state_cb cb,
+                      void *state_ud, struct sess_store **out, char *err, size_t errlen)
+{
+    struct sess_store *s = pl_calloc(1, sizeof(*s));
+    s->ttl_s = opts->ttl_s ? opts->ttl_s : 7 * 24 * 3600;
+    s->on_state = cb;
+    s->state_ud = state_ud;
+    struct rconn_opts ro = {
+        .url = opts->redis_url,
+        .connect_timeout_ms = opts->connect_timeout_ms,
+        .command_timeout_ms = opts->command_timeout_ms,
+    };
+    int rc = rconn_create(loop, &ro, on_state, s, &s->conn, err, errlen);
+    if (rc) {
+        pl_free(s);
+        return rc;
+    }
+    *out = s;
+    return PL_OK;
+}
+
+void sess_store_destroy(struct sess_store *s)
+{
+    if (!s)
+        return;
+    rconn_destroy(s->conn);
+    pl_free(s);
+}
+
+bool sess_store_ready(const struct sess_store *s)
+{
+    return rconn_is_up(s->conn);
+}
+
+static struct op *op_new(struct sess_store *s, const char *sid, void *ud)
+{
+    struct op *op = pl_calloc(1, sizeof(*op));
+    op->store = s;
+    op->ud = ud;
+    if (sid)
+        snprintf(op->sid, sizeof(op->sid), "%s", sid);
+    return op;
+}
+
+/* EVAL script with nkeys keys followed by args; args_len may be NULL for C strings. */
+static int eval(struct op *op, rconn_reply_cb cb, const char *script, int nkeys, const char **keys,
+                int nargs, const char **args, const size_t *args_len)
+{
+    const char *argv[24];
+    size_t lens[24];
+    char nkeys_s[8];
+    snprintf(nkeys_s, sizeof(nkeys_s), "%d", nkeys);
+    int argc = 0;
+    argv[argc] = "EVAL";
+    lens[argc++] = 4;
+    argv[argc] = script;
+    lens[argc++] = strlen(script);
+    argv[argc] = nkeys_s;
+    lens[argc++] = strlen(nkeys_s);
+    for (int i = 0; i < nkeys; i++) {
+        argv[argc] = keys[i];
+        lens[argc++] = strlen(keys[i]);
+    }
+    for (int i = 0; i < nargs; i++) {
+        argv[argc] = args[i];
+        lens[argc++] = args_len && args_len[i] != (size_t)-1 ? args_len[i] : strlen(args[i]);
+    }
+    int rc = rconn_command_argv(op->store->conn, cb, op, argc, argv, lens);
+    if (rc)
+        pl_free(op);
+    return rc;
+}
+
+/* ---- reply parsing ---- */
+
+static void copy_field(char *dst, size_t cap, const redisReply *v)
+{
+    size_t n = v->len < cap - 1 ? v->len : cap - 1;
+    memcpy(dst, v->str, n);
+    dst[n] = '\0';
+}
+
+static bool parse_record(const redisReply *r, struct sess_record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
+        return false;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(k->str, "id") == 0)
+            copy_field(rec->id, sizeof(rec->id), v);
+        else if (strcmp(k->str, "channel") == 0)
+            copy_field(rec->channel, sizeof(rec->channel), v);
+        else if (strcmp(k->str, "state") == 0)
+            copy_field(rec->state, sizeof(rec->state), v);
+        else if (strcmp(k->str, "caller_id") == 0)
+            copy_field(rec->caller_id, sizeof(rec->caller_id), v);
+        else if (strcmp(k->str, "caller_name") == 0)
+            copy_field(rec->caller_name, sizeof(rec->caller_name), v);
+        else if (strcmp(k->str, "policy_number") == 0)
+            copy_field(rec->policy_number, sizeof(rec->policy_number), v);
+        else if (strcmp(k->str, "created") == 0)
+            rec->created_ms = strtoll(v->str, NULL, 10);
+        else if (strcmp(k->str, "updated") == 0)
+            rec->updated_ms = strtoll(v->str, NULL, 10);
+        else if (strcmp(k->str, "turns") == 0)
+            rec->turns = strtol(v->str, NULL, 10);
+        else if (strcmp(k->str, "answered") == 0)
+            rec->answered = strtol(v->str, NULL, 10);
+    }
+    return true;
+}
+
+/* Stream entries arrive newest first as [id, [field, value, ...]]; fill `out` oldest first. */
+static size_t parse_entries(const redisReply *r, struct sess_entry **out)
+{
+    *out = NULL;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
+        return 0;
+    struct sess_entry *e = pl_calloc(r->elements, sizeof(*e));
+    size_t n = 0;
+    for (size_t i = r->elements; i-- > 0;) {
+        const redisReply *item = r->element[i];
+        if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 ||
+            item->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        const redisReply *f = item->element[1];
+        struct sess_entry *x = &e[n++];
+        x->role = x->text = x->client_id = x->stop_reason = x->error = x->model = "";
+        for (size_t j = 0; j + 1 < f->elements; j += 2) {
+            const char *k = f->element[j]->str;
+            const redisReply *v = f->element[j + 1];
+            if (!k || v->type != REDIS_REPLY_STRING)
+                continue;
+            if (strcmp(k, "role") == 0)
+                x->role = v->str;
+            else if (strcmp(k, "turn") == 0)
+                x->turn = strtol(v->str, NULL, 10);
+            else if (strcmp(k, "text") == 0) {
+                x->text = v->str;
+                x->text_len = v->len;
+            } else if (strcmp(k, "ts") == 0)
+                x->ts_ms = strtoll(v->str, NULL, 10);
+            else if (strcmp(k, "client_id") == 0)
+                x->client_id = v->str;
+            else if (strcmp(k, "stop_reason") == 0)
+                x->stop_reason = v->str;
+            else if (strcmp(k, "error") == 0)
+                x->error = v->str;
+            else if (strcmp(k, "input_tokens") == 0)
+                x->input_tokens = strtol(v->str, NULL, 10);
+            else if (strcmp(k, "output_tokens") == 0)
+                x->output_tokens = strtol(v->str, NULL, 10);
+            else if (strcmp(k, "model") == 0)
+                x->model = v->str;
+        }
+    }
+    *out = e;
+    return n;
+}
+
+/* ---- create ---- */
+
+static void on_create(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    struct sess_record rec = {0};
+    if (status == PL_OK && !rconn_reply_ok(reply, "session create"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1))
+        status = PL_EBUSY; /* id collision: 128 random bits make this theoretical */
+    if (status == PL_OK)
+        snprintf(rec.id, sizeof(rec.id), "%s", op->sid);
+    op->cb.record(op->ud, status, status == PL_OK ? &rec : NULL);
+    pl_free(op);
+}
+
+int sess_create(struct sess_store *s, const char *channel, const struct sess_caller *caller,
+                sess_record_cb cb, void *ud)
+{
+    unsigned char raw[SESS_ID_LEN / 2];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return PL_EIO;
+    char sid[SESS_ID_LEN + 1];
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(sid + 2 * i, 3, "%02x", raw[i]);
+    struct op *op = op_new(s, sid, ud);
+    op->cb.record = cb;
+    char k[KEY_MAX], now[24], ttl[16];
+    key(k, sid, "session");
+    snprintf(now, sizeof(now), "%lld", now_ms());
+    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
+    const char *keys[] = {k};
+    const char *args[] = {sid,
+                          now,
+                          ttl,
+                          channel ? channel : "web",
+                          caller && caller->id ? caller->id : "",
+                          caller && caller->name ? caller->name : "",
+                          caller && caller->policy_number ? caller->policy_number : ""};
+    return eval(op, on_create, SESS_LUA_CREATE, 1, keys, 7, args, NULL);
+}
+
+/* ---- open ---- */
+
+static void on_open(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    struct sess_record rec;
+    struct sess_entry *entries = NULL;
+    size_t n = 0;
+    if (status == PL_OK && !rconn_reply_ok(reply, "session open"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_NIL)
+        status = PL_ENOTFOUND;
+    if (status == PL_OK && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+                            !parse_record(reply->element[0], &rec)))
+        status = PL_EPROTO;
+    if (status == PL_OK)
+        n = parse_entries(reply->element[1], &entries);
+    op->cb.open(op->ud, status, status == PL_OK ? &rec : NULL, entries, n);
+    pl_free(entries);
+    pl_free(op);
+}
+
+int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_open_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.open = cb;
+    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], max[24], ttl[16];
+    key(k1, sid, "session");
+    key(k2, sid, "transcript");
+    key(k3, sid, "client_ids");
+    snprintf(max, sizeof(max), "%zu", max_entries ? max_entries : 1);
+    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
+    const char *keys[] = {k1, k2, k3};
+    const char *args[] = {max, ttl};
+    return eval(op, on_open, SESS_LUA_OPEN, 3, keys, 2, args, NULL);
+}
+
+/* ---- append caller / agent ---- */
+
+static void on_append(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    long turn = 0;
+    bool dup = false;
+    if (status == PL_OK && !rconn_reply_ok(reply, "append caller message"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER)
+        status = PL_ENOTFOUND;
+    else if (status == PL_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+        turn = (long)reply->element[0]->integer;
+        dup = reply->element[1]->integer == 1;
+    } else if (status == PL_OK) {
+        status = PL_EPROTO;
+    }
+    op->cb.append(op->ud, status, turn, dup);
+    pl_free(op);
+}
+
+int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
+                       const char *text, size_t len, sess_append_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.append = cb;
+    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], now[24], ttl[16];
+    key(k1, sid, "session");
+    key(k2, sid, "transcript");
+    key(k3, sid, "client_ids");
+    snprintf(now, sizeof(now), "%lld", now_ms());
+    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
+    const char *keys[] = {k1, k2, k3};
+    const char *args[] = {client_id ? client_id : "", text, now, ttl, text};
+    size_t lens[] = {(size_t)-1, len, (size_t)-1, (size_t)-1, preview_len(text, len)};
+    return eval(op, on_append, SESS_LUA_APPEND_CALLER, 3, keys, 5, args, lens);
+}
+
+static void on_done(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    if (status == PL_OK && !rconn_reply_ok(reply, "session update"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == -1)
+        status = PL_ENOTFOUND;
+    op->cb.done(op->ud, status);
+    pl_free(op);
+}
+
+int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, const char *text,
+                      size_t len, sess_done_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.done = cb;
+    char k1[KEY_MAX], k2[KEY_MAX], now[24], ttl[16];
+    key(k1, sid, "session");
+    key(k2, sid, "transcript");
+    snprintf(now, sizeof(now), "%lld", now_ms());
+    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
+    const char *keys[] = {k1, k2};
+    const char *args[] = {agent, text, now, ttl, text};
+    size_t lens[] = {(size_t)-1, len, (size_t)-1, (size_t)-1, preview_len(text, len)};
+    return eval(op, on_done, SESS_LUA_APPEND_AGENT, 2, keys, 5, args, lens);
+}
+
+/* ---- turns ---- */
+
+static void on_begin(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    struct sess_record rec;
+    struct sess_entry *entries = NULL;
+    size_t n = 0;
+    bool acquired = false;
+    if (status == PL_OK && !rconn_reply_ok(reply, "turn begin"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER) {
+        if (reply->integer == -1)
+            status = PL_ENOTFOUND;
+    } else if (status == PL_OK) {
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            !parse_record(reply->element[0], &rec)) {
+            status = PL_EPROTO;
+        } else {
+            acquired = true;
+            n = parse_entries(reply->element[1], &entries);
+        }
+    }
+    op->cb.begin(op->ud, status, acquired, acquired ? &rec : NULL, entries, n);
+    pl_free(entries);
+    pl_free(op);
+}
+
+int sess_turn_begin(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
+                    size_t max_entries, sess_begin_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.begin = cb;
+    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], ttl[16], max[24];
+    key(k1, sid, "session");
+    key(k2, sid, "transcript");
+    key(k3, sid, "lock");
+    snprintf(ttl, sizeof(ttl), "%u", lock_ttl_ms);
+    snprintf(max, sizeof(max), "%zu", max_entries ? max_entries : 1);
+    const char *keys[] = {k1, k2, k3};
+    const char *args[] = {owner, ttl, max};
+    return eval(op, on_begin, SESS_LUA_TURN_BEGIN, 3, keys, 3, args, NULL);
+}
+
+int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
+                  const struct sess_answer *a, sess_done_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.done = cb;
+    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], turn[24], in[24], out[24], now[24], ttl[16];
+    key(k1, sid, "session");
+    key(k2, sid, "transcript");
+    key(k3, sid, "lock");
+    snprintf(turn, sizeof(turn), "%ld", a->turn);
+    snprintf(in, sizeof(in), "%ld", a->input_tokens);
+    snprintf(out, sizeof(out), "%ld", a->output_tokens);
+    snprintf(now, sizeof(now), "%lld", now_ms());
+    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
+    const char *keys[] = {k1, k2, k3};
+    const char *args[] = {owner, turn, a->text ? a->text : "",   a->stop_reason,
+                          in,    out,  a->model ? a->model : "", a->provider ? a->provider : "",
+                          now,   ttl,  a->text ? a->text : "",   a->error ? a->error : ""};
+    size_t lens[12];
+    for (int i = 0; i < 12; i++)
+        lens[i] = (size_t)-1;
+    lens[2] = a->text ? a->text_len : 0;
+    lens[10] = a->text ? preview_len(a->text, a->text_len) : 0;
+    return eval(op, on_done, SESS_LUA_TURN_END, 3, keys, 12, args, lens);
+}
+
+int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
+                      void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.done = cb;
+    char k[KEY_MAX];
+    key(k, sid, "lock");
+    const char *keys[] = {k};
+    const char *args[] = {owner};
+    return eval(op, on_done, SESS_LUA_RELEASE, 1, keys, 1, args, NULL);
+}

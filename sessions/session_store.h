@@ -1,0 +1,125 @@
+/* Sessions in Redis: the session record (hash), the transcript (stream), caller message
+ * de-duplication, and the per-session turn lock that serialises turns across instances.
+ * Every key carries the session id as a hash tag, so the layout works on Redis Cluster;
+ * docs/redis-keys.md documents it. All calls are asynchronous and loop-thread only; a call
+ * that returns an error never runs its callback, one that returns PL_OK runs it exactly once. */
+#ifndef PARLEY_SESSIONS_SESSION_STORE_H
+#define PARLEY_SESSIONS_SESSION_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define SESS_ID_LEN 32 /* lower-case hex, 128 random bits */
+
+struct sess_store;
+
+struct sess_store_opts {
+    const char *redis_url;
+    uint32_t ttl_s;              /* sliding retention of a session's keys */
+    uint32_t connect_timeout_ms; /* 0: default */
+    uint32_t command_timeout_ms; /* 0: default */
+};
+
+/** Called whenever Redis becomes reachable (up) or unreachable. */
+typedef void (*sess_state_cb)(void *ud, bool up);
+
+/** Start the store (connects in the background). PL_EINVAL with `err` for a bad URL. */
+int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_state_cb on_state,
+                      void *state_ud, struct sess_store **out, char *err, size_t errlen);
+/** Pending calls complete with PL_ECANCELED. Accepts NULL. */
+void sess_store_destroy(struct sess_store *s);
+/** True while Redis is reachable. */
+bool sess_store_ready(const struct sess_store *s);
+/** True if `sid` has the form of a session id (cheap check before touching Redis). */
+bool sess_id_valid(const char *sid);
+
+struct sess_caller {
+    const char *id; /* each nullable */
+    const char *name;
+    const char *policy_number;
+};
+
+struct sess_record {
+    char id[SESS_ID_LEN + 1];
+    char channel[16]; /* web, voice, chat, ... */
+    char state[16];   /* bot, agent, closed */
+    char caller_id[129];
+    char caller_name[129];
+    char policy_number[65];
+    long long created_ms;
+    long long updated_ms;
+    long turns;    /* last turn number given to a caller message */
+    long answered; /* last turn whose answer is stored */
+};
+
+/* One transcript entry. Strings are borrowed for the duration of the callback. */
+struct sess_entry {
+    const char *role; /* caller, assistant, agent */
+    long turn;
+    const char *text;
+    size_t text_len;
+    long long ts_ms;
+    const char *client_id;   /* caller entries; "" if none */
+    const char *stop_reason; /* assistant entries; "" otherwise */
+    const char *error;       /* assistant entries that failed: the error code; "" otherwise */
+    long input_tokens;
+    long output_tokens;
+    const char *model;
+};
+
+typedef void (*sess_record_cb)(void *ud, int status, const struct sess_record *rec);
+/** `rec`/`entries` borrowed; entries oldest first; status PL_ENOTFOUND for no such session. */
+typedef void (*sess_open_cb)(void *ud, int status, const struct sess_record *rec,
+                             const struct sess_entry *entries, size_t n);
+typedef void (*sess_append_cb)(void *ud, int status, long turn, bool duplicate);
+/** `acquired` false: another owner holds the session's turn lock (status PL_OK). */
+typedef void (*sess_begin_cb)(void *ud, int status, bool acquired, const struct sess_record *rec,
+                              const struct sess_entry *entries, size_t n);
+typedef void (*sess_done_cb)(void *ud, int status);
+
+/** Create a session with a new random id. */
+int sess_create(struct sess_store *s, const char *channel, const struct sess_caller *caller,
+                sess_record_cb cb, void *ud);
+
+/** Load a session record and its last `max_entries` transcript entries; refreshes the TTL. */
+int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_open_cb cb, void *ud);
+
+/** Durably append a caller message and give it the next turn number. A `client_id` already
+ *  seen in this session returns its earlier turn with `duplicate` true and stores nothing. */
+int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
+                       const char *text, size_t len, sess_append_cb cb, void *ud);
+
+/** Append a human agent's message (not a turn of its own: it carries the current turn). */
+int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, const char *text,
+                      size_t len, sess_done_cb cb, void *ud);
+
+/** Take the session's turn lock for `owner` (re-entrant for the same owner) and load the record
+ *  with the last `max_entries` transcript entries for the prompt. */
+int sess_turn_begin(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
+                    size_t max_entries, sess_begin_cb cb, void *ud);
+
+struct sess_answer {
+    long turn;
+    const char *text;
+    size_t text_len;
+    const char *stop_reason;
+    const char *error; /* nullable: error code when the turn failed */
+    long input_tokens;
+    long output_tokens;
+    const char *model;    /* nullable */
+    const char *provider; /* nullable */
+};
+
+/** Store a turn's answer (once: a turn already answered is not stored again) and release the
+ *  lock if `owner` still holds it. */
+int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
+                  const struct sess_answer *a, sess_done_cb cb, void *ud);
+
+/** Release the lock if `owner` holds it, storing nothing. */
+int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
+                      void *ud);
+
+#endif

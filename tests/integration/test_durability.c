@@ -1,0 +1,152 @@
+/* Nothing acknowledged is lost: sessions survive a parleyd restart, and with Redis stopped
+ * mid-run callers get retryable errors (never a false ack) and carry on when it returns. */
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/alloc.h"
+#include "tests/support/caller.h"
+#include "tests/support/fixtures.h"
+
+static struct ts_redis redis;
+static struct ts_upstream upstream;
+static struct ts_parleyd parleyd;
+static char workdir[512];
+static const char *const parleyd_args[] = {"--redis-timeout-ms", "1000", NULL};
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(workdir, sizeof(workdir), "%s", ts_workdir("durability"));
+    const char *up_args[] = {"--pace-ms", "5", NULL};
+    if (ts_redis_start(&redis, workdir) || ts_upstream_start(&upstream, workdir, up_args) ||
+        ts_parleyd_start(&parleyd, workdir, &redis, &upstream, (const char **)parleyd_args))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    int rc = ts_parleyd_stop(&parleyd);
+    ts_upstream_stop(&upstream);
+    ts_redis_stop(&redis);
+    return rc == 0 ? 0 : -1;
+}
+
+static long http_status(const char *path)
+{
+    char url[128];
+    struct ts_http_reply r;
+    snprintf(url, sizeof(url), "%s%s", parleyd.url, path);
+    if (ts_http("GET", url, NULL, NULL, &r))
+        return -1;
+    long s = r.status;
+    ts_http_reply_free(&r);
+    return s;
+}
+
+static void test_parleyd_restart_keeps_sessions(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_ask(&c, "k1", "before restart [[tokens:3]]", 10000, &t), 0);
+    ts_turn_free(&t);
+    /* A turn streaming when SIGTERM comes is finished and stored before parleyd exits. */
+    assert_int_equal(ts_caller_message(&c, "k2", "during restart [[tokens:40]] [[pace:20]]"), 0);
+    json_t *d = ts_caller_expect(&c, "delta", 10000);
+    assert_non_null(d);
+    json_decref(d);
+    char *token = pl_strdup(c.token);
+    char sid[65];
+    snprintf(sid, sizeof(sid), "%s", c.session_id);
+
+    assert_int_equal(ts_parleyd_stop(&parleyd), 0);
+    ts_caller_close(&c);
+    assert_int_equal(
+        ts_parleyd_restart(&parleyd, workdir, &redis, &upstream, (const char **)parleyd_args), 0);
+
+    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, token, 0, 0), 0);
+    assert_string_equal(c.session_id, sid);
+    assert_int_equal(json_array_size(c.history), 4);
+    json_t *last = json_array_get(c.history, 3);
+    assert_string_equal(json_string_value(json_object_get(last, "role")), "assistant");
+    const char *text = json_string_value(json_object_get(last, "text"));
+    assert_int_equal(strncmp(text, "w1 w2 w3", 8), 0);
+    assert_int_equal(ts_caller_ask(&c, "k3", "after restart [[tokens:2]]", 10000, &t), 0);
+    assert_int_equal(t.turn, 3);
+    assert_string_equal(t.text, "w1 w2");
+    ts_turn_free(&t);
+    ts_caller_close(&c);
+    pl_free(token);
+}
+
+static void test_redis_down_then_back(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_ask(&c, "r1", "stored before [[tokens:2]]", 10000, &t), 0);
+    ts_turn_free(&t);
+    char sid[65];
+    snprintf(sid, sizeof(sid), "%s", c.session_id);
+
+    ts_redis_stop(&redis);
+    /* Give parleyd a moment to see the connection drop, then: not ready, and a message gets a
+     * retryable error, not an ack. */
+    for (int i = 0; i < 50 && http_status("/readyz") == 200; i++)
+        poll(NULL, 0, 100);
+    assert_int_equal(http_status("/readyz"), 503);
+    assert_int_equal(http_status("/healthz"), 200);
+    assert_int_equal(ts_caller_message(&c, "r2", "while redis is down"), 0);
+    json_t *f = ts_caller_recv(&c, 10000);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "type")), "error");
+    assert_string_equal(json_string_value(json_object_get(f, "code")), "upstream_unavailable");
+    assert_true(json_is_true(json_object_get(f, "retryable")));
+    json_decref(f);
+    /* A new caller is told the same. */
+    struct ts_caller c2;
+    assert_int_equal(ts_caller_connect(&c2, parleyd.ws_url), 0);
+    assert_int_equal(ts_caller_send(&c2, "{\"type\":\"hello\"}"), 0);
+    f = ts_caller_expect(&c2, "error", 10000);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "code")), "upstream_unavailable");
+    assert_true(json_is_true(json_object_get(f, "retryable")));
+    json_decref(f);
+    ts_caller_close(&c2);
+
+    assert_int_equal(ts_redis_restart(&redis), 0);
+    for (int i = 0; i < 100 && http_status("/readyz") != 200; i++)
+        poll(NULL, 0, 100);
+    assert_int_equal(http_status("/readyz"), 200);
+    /* The resend is acknowledged and answered; what was stored before is still there. */
+    assert_int_equal(ts_caller_ask(&c, "r2", "while redis is down [[tokens:2]]", 10000, &t), 0);
+    assert_int_equal(t.turn, 2);
+    assert_string_equal(t.text, "w1 w2");
+    ts_turn_free(&t);
+    char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", sid);
+    assert_non_null(strstr(x, "stored before [[tokens:2]]"));
+    assert_non_null(strstr(x, "while redis is down [[tokens:2]]"));
+    pl_free(x);
+    ts_caller_close(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parleyd_restart_keeps_sessions),
+        cmocka_unit_test(test_redis_down_then_back),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,254 @@
+/* Integration-test servers and helpers; see fixtures.h. */
+#include "tests/support/fixtures.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <hiredis/hiredis.h>
+
+#include "bot/auth_token.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+
+#define START_TIMEOUT_MS 15000
+
+int ts_redis_start(struct ts_redis *r, const char *workdir)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->dir, sizeof(r->dir), "%s/redis", workdir);
+    mkdir(r->dir, 0755);
+    r->port = ts_free_port();
+    return ts_redis_restart(r);
+}
+
+int ts_redis_restart(struct ts_redis *r)
+{
+    char port[16], log[600];
+    snprintf(port, sizeof(port), "%d", r->port);
+    snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+    char *argv[] = {(char *)"/usr/bin/redis-server",
+                    (char *)"--port",
+                    port,
+                    (char *)"--bind",
+                    (char *)"127.0.0.1",
+                    (char *)"--dir",
+                    r->dir,
+                    (char *)"--appendonly",
+                    (char *)"yes",
+                    (char *)"--appendfsync",
+                    (char *)"always",
+                    (char *)"--save",
+                    (char *)"",
+                    NULL};
+    if (ts_proc_spawn(&r->proc, "redis-server", argv, NULL, log))
+        return -1;
+    return ts_wait_port(&r->proc, r->port, START_TIMEOUT_MS);
+}
+
+void ts_redis_stop(struct ts_redis *r)
+{
+    ts_proc_stop(&r->proc, 10000);
+}
+
+static void reply_text(struct pl_buf *b, const redisReply *rep)
+{
+    switch (rep->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        pl_buf_append(b, rep->str, rep->len);
+        break;
+    case REDIS_REPLY_INTEGER:
+        pl_buf_printf(b, "%lld", rep->integer);
+        break;
+    case REDIS_REPLY_NIL:
+        pl_buf_append_str(b, "(nil)");
+        break;
+    case REDIS_REPLY_ARRAY:
+        for (size_t i = 0; i < rep->elements; i++) {
+            if (i)
+                pl_buf_append_str(b, "\n");
+            reply_text(b, rep->element[i]);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...)
+{
+    struct timeval tv = {5, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    char *out = NULL;
+    if (rep) {
+        struct pl_buf b;
+        pl_buf_init(&b, SIZE_MAX);
+        reply_text(&b, rep);
+        out = pl_buf_take(&b);
+        freeReplyObject(rep);
+    }
+    redisFree(c);
+    return out;
+}
+
+int ts_upstream_start(struct ts_upstream *u, const char *workdir, const char *const *args)
+{
+    memset(u, 0, sizeof(*u));
+    u->port = ts_free_port();
+    char port[16], log[600];
+    snprintf(port, sizeof(port), "%d", u->port);
+    snprintf(u->log, sizeof(u->log), "%s/upstream-requests.jsonl", workdir);
+    snprintf(log, sizeof(log), "%s/upstream.log", workdir);
+    const char *argv[32] = {ts_bin("tests/fakes/fake_upstream"), "--port", port, "--log", u->log};
+    size_t n = 5;
+    for (size_t i = 0; args && args[i] && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    char bin[512];
+    snprintf(bin, sizeof(bin), "%s", argv[0]);
+    argv[0] = bin;
+    if (ts_proc_spawn(&u->proc, "fake_upstream", (char *const *)argv, NULL, log))
+        return -1;
+    return ts_wait_port(&u->proc, u->port, START_TIMEOUT_MS);
+}
+
+void ts_upstream_stop(struct ts_upstream *u)
+{
+    ts_proc_stop(&u->proc, 5000);
+}
+
+static int parleyd_spawn(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                         const struct ts_upstream *upstream, const char *const *args)
+{
+    char listen[64], redis_url[64], base_url[64], log[600], bin[512];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
+    snprintf(redis_url, sizeof(redis_url), "redis://127.0.0.1:%d/0", redis->port);
+    snprintf(log, sizeof(log), "%s/parleyd.log", workdir);
+    snprintf(bin, sizeof(bin), "%s", ts_bin("parleyd"));
+    snprintf(p->url, sizeof(p->url), "http://127.0.0.1:%d", p->port);
+    snprintf(p->ws_url, sizeof(p->ws_url), "ws://127.0.0.1:%d/v1/chat", p->port);
+    const char *argv[48] = {bin,
+                            "--listen",
+                            listen,
+                            "--redis",
+                            redis_url,
+                            "--allow-anonymous",
+                            "--jwt-secret",
+                            TS_JWT_SECRET,
+                            "--log-format",
+                            "text"};
+    size_t n = 10;
+    if (upstream) {
+        snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d", upstream->port);
+        argv[n++] = "--provider";
+        argv[n++] = "anthropic";
+    } else {
+        argv[n++] = "--provider";
+        argv[n++] = "local";
+    }
+    for (size_t i = 0; args && args[i] && n < 47; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    static char env_key[] = "ANTHROPIC_API_KEY=" TS_API_KEY;
+    static char env_url[96];
+    snprintf(env_url, sizeof(env_url), "ANTHROPIC_BASE_URL=%s", upstream ? base_url : "");
+    char *env[] = {env_key, env_url, NULL};
+    if (ts_proc_spawn(&p->proc, "parleyd", (char *const *)argv, upstream ? env : NULL, log))
+        return -1;
+    return ts_wait_port(&p->proc, p->port, START_TIMEOUT_MS);
+}
+
+int ts_parleyd_start(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                     const struct ts_upstream *upstream, const char *const *args)
+{
+    memset(p, 0, sizeof(*p));
+    p->port = ts_free_port();
+    return parleyd_spawn(p, workdir, redis, upstream, args);
+}
+
+int ts_parleyd_restart(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                       const struct ts_upstream *upstream, const char *const *args)
+{
+    return parleyd_spawn(p, workdir, redis, upstream, args);
+}
+
+int ts_parleyd_stop(struct ts_parleyd *p)
+{
+    int rc = ts_proc_stop(&p->proc, 15000);
+    if (rc != 0)
+        ts_proc_dump_log(&p->proc);
+    return rc;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
+{
+    pl_buf_append(ud, ptr, size * n);
+    return size * n;
+}
+
+int ts_http(const char *method, const char *url, const char *bearer, const char *body,
+            struct ts_http_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdrs = NULL;
+    char auth[4200];
+    if (bearer) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    if (body)
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    struct pl_buf b;
+    pl_buf_init(&b, SIZE_MAX);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    if (body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    out->len = b.len;
+    out->body = pl_buf_take(&b);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void ts_http_reply_free(struct ts_http_reply *r)
+{
+    pl_free(r->body);
+    r->body = NULL;
+}
+
+char *ts_token(const char *role, const char *sub, const char *sid, long ttl_s)
+{
+    struct auth_claims c;
+    memset(&c, 0, sizeof(c));
+    auth_role_parse(role, &c.role);
+    snprintf(c.sub, sizeof(c.sub), "%s", sub);
+    if (sid)
+        snprintf(c.sid, sizeof(c.sid), "%s", sid);
+    c.iat = (long long)time(NULL);
+    c.exp = c.iat + ttl_s;
+    return auth_token_mint((const unsigned char *)TS_JWT_SECRET, strlen(TS_JWT_SECRET), &c);
+}

@@ -1,0 +1,74 @@
+/* The three servers of an integration test: a real redis-server (AOF on, restartable on the
+ * same port and data), the upstream double, and parleyd pointed at both. Plus small blocking
+ * helpers to read Redis and make HTTP requests. Test code only. */
+#ifndef PARLEY_TESTS_SUPPORT_FIXTURES_H
+#define PARLEY_TESTS_SUPPORT_FIXTURES_H
+
+#include <stddef.h>
+
+#include "tests/support/process.h"
+
+#define TS_JWT_SECRET "integration-test-secret-0123456789abcdef"
+#define TS_API_KEY    "test-key"
+
+struct ts_redis {
+    struct ts_proc proc;
+    int port;
+    char dir[512];
+};
+
+/** Start redis-server in `workdir`/redis on a free port. 0 or -1. */
+int ts_redis_start(struct ts_redis *r, const char *workdir);
+/** Start it again on the same port with the same data (after ts_redis_stop). */
+int ts_redis_restart(struct ts_redis *r);
+void ts_redis_stop(struct ts_redis *r);
+
+/** Run a Redis command (printf-style, hiredis syntax) and return the reply as text: a string or
+ *  integer as is, an array as its elements joined with '\n', nil as "(nil)". New string, or
+ *  NULL on a connection error. */
+char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...);
+
+struct ts_upstream {
+    struct ts_proc proc;
+    int port;
+    char log[512]; /* its request log (one JSON line per request) */
+};
+
+/** Start the upstream double with extra arguments (NULL-terminated list, may be NULL). */
+int ts_upstream_start(struct ts_upstream *u, const char *workdir, const char *const *args);
+void ts_upstream_stop(struct ts_upstream *u);
+
+struct ts_parleyd {
+    struct ts_proc proc;
+    int port;
+    char url[64];    /* http://127.0.0.1:PORT */
+    char ws_url[64]; /* ws://127.0.0.1:PORT/v1/chat */
+};
+
+/** Start parleyd on a free port against `redis` and `upstream` (NULL: the local provider), with
+ *  --allow-anonymous and TS_JWT_SECRET, plus extra arguments (NULL-terminated, may be NULL).
+ *  Waits until /healthz answers. */
+int ts_parleyd_start(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                     const struct ts_upstream *upstream, const char *const *args);
+/** Same again on the same port (after a stop). */
+int ts_parleyd_restart(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                       const struct ts_upstream *upstream, const char *const *args);
+/** SIGTERM and wait; returns parleyd's exit status (0 = clean, every handle closed). */
+int ts_parleyd_stop(struct ts_parleyd *p);
+
+struct ts_http_reply {
+    long status;
+    char *body; /* new, NUL-terminated */
+    size_t len;
+};
+
+/** Blocking HTTP request (libcurl easy). `bearer` and `body` may be NULL. 0 or -1. */
+int ts_http(const char *method, const char *url, const char *bearer, const char *body,
+            struct ts_http_reply *out);
+void ts_http_reply_free(struct ts_http_reply *r);
+
+/** A caller token for session `sid` (or an admin/agent token when role says so), signed with
+ *  TS_JWT_SECRET, expiring `ttl_s` from now (negative: already expired). New string. */
+char *ts_token(const char *role, const char *sub, const char *sid, long ttl_s);
+
+#endif
