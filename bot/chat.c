@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "sessions/conversation_order.h"
 #include "sessions/session_store.h"
 
 #define FRAME_BYTES_MAX (16 * 1024 * 1024)
@@ -214,9 +215,11 @@ static void send_ready(struct chat_conn *c, const char *sid, bool resumed)
 static void send_history(struct chat_conn *c, const struct sess_entry *entries, size_t n)
 {
     struct chat_history_item *items = pl_calloc(n ? n : 1, sizeof(*items));
+    const struct sess_entry **ordered = pl_calloc(n ? n : 1, sizeof(*ordered));
+    sess_conversation_order(entries, n, ordered);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct sess_entry *e = &entries[i];
+        const struct sess_entry *e = ordered[i];
         if (strcmp(e->role, "assistant") == 0 && e->text_len == 0)
             continue; /* a failed or empty answer: nothing to show */
         items[k].role = e->role;
@@ -232,6 +235,7 @@ static void send_history(struct chat_conn *c, const struct sess_entry *entries, 
     conn_send(c, &b);
     pl_buf_cleanup(&b);
     pl_free(items);
+    pl_free(ordered);
 }
 
 /* Replay a turn kept in memory from delta `from_seq` on, for a reconnecting caller. */
@@ -252,7 +256,7 @@ static void replay_turn(struct chat_conn *c, const struct bot_turn *t, long from
         conn_send(c, &b);
         pl_buf_cleanup(&b);
     }
-    if (t->state >= TURN_STORING) {
+    if (t->end_sent) {
         chat_frame_begin(&b);
         chat_out_turn_end(&b, t->turn, llm_stop_name(t->stop), t->usage.input_tokens,
                           t->usage.output_tokens, NULL, 0);

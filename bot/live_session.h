@@ -39,6 +39,8 @@ struct bot_turn {
     char model[128];
     char provider[32];
     const char *error_code; /* static string; NULL unless the turn failed before any text */
+    bool end_pending;       /* turn_end waits for the answer to be stored */
+    bool end_sent;          /* turn_end was sent (replayed to reconnecting callers) */
     unsigned store_attempts;
     unsigned begin_attempts;
     uint64_t started_ms;

@@ -279,11 +279,13 @@ int main(int argc, char **argv)
 out:
     /* Whatever is still open (start-up failures land here too) is closed, then the loop runs
      * until every close callback has run. */
-    if (srv.lws)
-        ws_server_stop(&srv);
+    ws_server_stop(&srv);
     http_client_destroy(srv.http);
     sess_store_destroy(srv.store);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    /* Every handle is closing now: run until their close callbacks are done, then free the
+     * lws context (its second stage needs its handles closed). */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ws_server_free(&srv);
     uv_walk(&loop, close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0) {

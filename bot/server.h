@@ -40,6 +40,7 @@ struct bot_server {
     struct llm_provider *llm;
     struct prompt_template *system_prompt;
     struct lws_context *lws;
+    bool lws_stopping;      /* first stage of the context's destruction done */
     struct pl_map sessions; /* sid -> struct bot_session *, live on this instance */
     char instance_id[40];   /* random per process: owner of turn locks */
     bool shutting_down;

@@ -259,15 +259,9 @@ static void finish_turn(struct bot_session *s, enum llm_stop stop, const char *e
         chat_session_send_error(s, error_code, error_message, retryable);
         s->srv->metrics.turns_failed++;
     }
-    if (started) {
-        struct pl_buf frame;
-        chat_frame_begin(&frame);
-        chat_out_turn_end(&frame, t->turn, llm_stop_name(stop), t->usage.input_tokens,
-                          t->usage.output_tokens, NULL, 0);
-        chat_session_send(s, &frame);
-        pl_buf_cleanup(&frame);
-        s->srv->metrics.turns_completed++;
-    }
+    /* turn_end goes out once the answer is stored (or its first store attempt failed), so a
+     * caller who saw it can count on finding the answer in the history. */
+    t->end_pending = started;
     t->state = TURN_STORING;
     if (!started && error_code) {
         /* Never started: nothing to store, the message stays unanswered in the transcript
@@ -288,10 +282,25 @@ static void on_timer_store(uv_timer_t *timer)
     store(timer->data);
 }
 
+static void send_turn_end(struct bot_session *s, struct bot_turn *t)
+{
+    struct pl_buf frame;
+    chat_frame_begin(&frame);
+    chat_out_turn_end(&frame, t->turn, llm_stop_name(t->stop), t->usage.input_tokens,
+                      t->usage.output_tokens, NULL, 0);
+    chat_session_send(s, &frame);
+    pl_buf_cleanup(&frame);
+    t->end_pending = false;
+    t->end_sent = true;
+    s->srv->metrics.turns_completed++;
+}
+
 static void on_stored(void *ud, int status)
 {
     struct bot_session *s = ud;
     struct bot_turn *t = s->active;
+    if (t->end_pending)
+        send_turn_end(s, t);
     if (status != PL_OK && status != PL_ENOTFOUND && status != PL_ECANCELED) {
         t->store_attempts++;
         s->srv->metrics.stores_retried++;

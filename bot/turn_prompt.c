@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "prompts/prompt_builder.h"
 #include "prompts/template.h"
+#include "sessions/conversation_order.h"
 
 #define SYSTEM_PROMPT_MAX (256 * 1024)
 
@@ -71,10 +72,12 @@ int turn_prompt_build(struct bot_server *srv, const struct sess_record *rec,
 
     struct prompt_storage *st = pl_calloc(1, sizeof(*st));
     struct llm_message *raw = pl_calloc(n, sizeof(*raw));
+    const struct sess_entry **ordered = pl_calloc(n, sizeof(*ordered));
+    sess_conversation_order(entries, n, ordered);
     st->texts = pl_calloc(n, sizeof(*st->texts));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct sess_entry *e = &entries[i];
+        const struct sess_entry *e = ordered[i];
         if (e->turn > turn)
             break; /* messages queued after this one are answered by their own turns */
         if (strcmp(e->role, "caller") == 0) {
@@ -99,6 +102,7 @@ int turn_prompt_build(struct bot_server *srv, const struct sess_record *rec,
                         : srv->cfg->context_tokens / 2;
     size_t drop = prompt_trim_to_budget(st->system, st->merged.messages, st->merged.n, budget);
     pl_free(raw);
+    pl_free(ordered);
 
     out->request.system = st->system;
     out->request.messages = st->merged.messages + drop;

@@ -288,8 +288,17 @@ int ws_server_start(struct bot_server *srv, char *err, size_t errlen)
 
 void ws_server_stop(struct bot_server *srv)
 {
-    if (srv->lws) {
+    if (srv->lws && !srv->lws_stopping) {
+        srv->lws_stopping = true;
         lws_context_destroy(srv->lws);
-        srv->lws = NULL;
     }
+}
+
+void ws_server_free(struct bot_server *srv)
+{
+    if (!srv->lws)
+        return;
+    ws_server_stop(srv);
+    lws_context_destroy(srv->lws);
+    srv->lws = NULL;
 }

@@ -10,7 +10,10 @@
 
 /** Create the lws context and start listening on cfg->listen. PL_EINVAL/PL_EIO with `err`. */
 int ws_server_start(struct bot_server *srv, char *err, size_t errlen);
-/** Destroy the context: connections close; the loop finishes closing its handles. */
+/** Stop listening and close every connection (lws on a foreign loop destroys in two stages:
+ *  this is the first; its libuv handles finish closing as the loop runs). Idempotent. */
 void ws_server_stop(struct bot_server *srv);
+/** Second stage, once the loop has run: free the context. Calls ws_server_stop if needed. */
+void ws_server_free(struct bot_server *srv);
 
 #endif

@@ -195,6 +195,11 @@ bool rconn_reply_ok(const redisReply *reply, const char *what)
     return false;
 }
 
+static void on_reconnect_timer(uv_timer_t *t)
+{
+    start_connect(PL_CONTAINER_OF(t, struct rconn, retry_timer));
+}
+
 static void schedule_reconnect(struct rconn *c)
 {
     if (c->destroying)
@@ -204,7 +209,7 @@ static void schedule_reconnect(struct rconn *c)
     delay = delay / 2 + (uint32_t)(rand() % (int)(delay / 2 + 1));
     c->backoff_ms =
         c->backoff_ms * 2 > c->opts.reconnect_max_ms ? c->opts.reconnect_max_ms : c->backoff_ms * 2;
-    uv_timer_start(&c->retry_timer, (uv_timer_cb)start_connect, delay, 0);
+    uv_timer_start(&c->retry_timer, on_reconnect_timer, delay, 0);
 }
 
 /* The context is gone (hiredis frees it after this returns). */

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "common/alloc.h"
+#include "common/err.h"
 #include "common/wsc.h"
 #include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
@@ -199,8 +200,8 @@ static void test_invalid_websocket_frame_closes_only_that_connection(void **stat
     (void)state;
     struct ts_caller c;
     assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
-    /* An unmasked client frame breaks RFC 6455: the server closes this connection (1002). */
-    assert_int_equal(wsc_send_raw(c.ws, "\x81\x02hi", 4), 0);
+    /* A reserved opcode breaks RFC 6455: the server closes this connection. */
+    assert_int_equal(wsc_send_frame(c.ws, 0x3, true, "hi", 2), 0);
     char *msg = NULL;
     size_t len;
     int op;

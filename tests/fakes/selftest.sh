@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Self-test of the upstream double: exact bytes of a stream, each fault's status and shape, the
+# request checks, keep-alive. Usage: selftest.sh PATH/TO/fake_upstream
+set -uo pipefail
+bin=$1
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+"$bin" --port 0 --pace-ms 0 --ready-file "$work/port" --log "$work/requests.jsonl" \
+    >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+port=$(cat "$work/port")
+url="http://127.0.0.1:$port/v1/messages"
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+req() { # req BODY [extra curl args...] -> response (headers and body) on stdout
+    local body=$1
+    shift
+    curl -s -N -i -H 'x-api-key: test-key' -H 'anthropic-version: 2023-06-01' \
+        -H 'content-type: application/json' "$@" --data-binary "$body" "$url"
+}
+msg() { printf '{"model":"claude-test","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"%s"}]}' "$1"; }
+
+# 1. A normal stream, byte for byte (the first request of a fresh double).
+expected=$(printf '%s' \
+'event: message_start
+data: {"type":"message_start","message":{"id":"msg_fake_1","type":"message","role":"assistant","content":[],"model":"claude-test","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}
+
+event: content_block_start
+data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"w1 "}}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"w2 "}}
+
+event: ping
+data: {"type":"ping"}
+
+event: content_block_delta
+data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"w3"}}
+
+event: content_block_stop
+data: {"type":"content_block_stop","index":0}
+
+event: message_delta
+data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3}}
+
+event: message_stop
+data: {"type":"message_stop"}
+')
+got=$(curl -s -N -H 'x-api-key: test-key' -H 'anthropic-version: 2023-06-01' \
+    -H 'content-type: application/json' --data-binary "$(msg 'hi [[tokens:3]]')" "$url")
+[ "$got" == "$expected" ] || fail "normal stream bytes differ:
+$(diff <(echo "$expected") <(echo "$got"))"
+
+resp=$(req "$(msg 'hi [[tokens:3]]')")
+grep -q $'^HTTP/1.1 200 OK\r$' <<<"$resp" || fail "normal: no 200"
+grep -q $'^content-type: text/event-stream; charset=utf-8\r$' <<<"$resp" || fail "normal: content-type"
+grep -q $'^transfer-encoding: chunked\r$' <<<"$resp" || fail "normal: not chunked"
+
+# 2. Error statuses and bodies.
+check_status() { # MARKER STATUS TYPE [HEADER]
+    local r
+    r=$(req "$(msg "q [[$1]]")")
+    grep -q "^HTTP/1.1 $2 " <<<"$r" || fail "$1: status is not $2"
+    grep -q "\"type\":\"error\",\"error\":{\"type\":\"$3\"" <<<"$r" || fail "$1: body lacks $3"
+    if [ -n "${4:-}" ]; then grep -qi "^$4" <<<"$r" || fail "$1: header $4 missing"; fi
+}
+check_status 429 429 rate_limit_error 'retry-after: 1'
+check_status 529 529 overloaded_error
+check_status 500 500 api_error
+check_status 400 400 invalid_request_error
+r=$(req "$(msg 'q [[429-noretry]]')")
+grep -qi '^retry-after' <<<"$r" && fail "429-noretry sent retry-after"
+
+# 3. Faults inside a 200 stream.
+r=$(req "$(msg 'q [[error-mid]] [[tokens:10]]')")
+[ "$(grep -c 'text_delta' <<<"$r")" -eq 3 ] || fail "error-mid: not 3 deltas"
+grep -q '^event: error' <<<"$r" || fail "error-mid: no error event"
+grep -q 'message_stop' <<<"$r" && fail "error-mid: message_stop after the error"
+curl -s -N -o "$work/cut" -H 'x-api-key: test-key' -H 'anthropic-version: 2023-06-01' \
+    -H 'content-type: application/json' --data-binary "$(msg 'q [[cut]] [[tokens:10]]')" "$url"
+rc=$?
+[ $rc -eq 18 ] || fail "cut: curl exit $rc, expected 18 (transfer closed with data remaining)"
+[ "$(grep -c 'text_delta' "$work/cut")" -eq 3 ] || fail "cut: not 3 deltas"
+r=$(req "$(msg 'q [[malformed]] [[tokens:4]]')")
+grep -q $'^data: {"type":"content_block_delta",$' <<<"$r" || fail "malformed: no broken JSON line"
+r=$(req "$(msg 'q [[max-tokens]] [[tokens:2]]')")
+grep -q '"stop_reason":"max_tokens"' <<<"$r" || fail "max-tokens: stop reason"
+r=$(req "$(msg 'q [[text:Hello there, friend.]]')")
+[ "$(grep -o '"text":"[^"]*"' <<<"$r" | grep -v '"text":""' | tr -d '\n')" == \
+  '"text":"Hello ""text":"there, ""text":"friend."' ] || fail "text marker tokens"
+timeout 2 curl -s -N -o "$work/stall" -H 'x-api-key: test-key' -H 'anthropic-version: 2023-06-01' \
+    -H 'content-type: application/json' --max-time 1 --data-binary "$(msg 'q [[stall]]')" "$url"
+grep -q message_start "$work/stall" || fail "stall: no message_start"
+grep -q text_delta "$work/stall" && fail "stall: sent a delta"
+start=$(date +%s%N)
+req "$(msg 'q [[slow-first:400]] [[tokens:1]]')" >/dev/null
+[ $(( ($(date +%s%N) - start) / 1000000 )) -ge 400 ] || fail "slow-first: answered too soon"
+for i in 1 2; do check_status 'flaky:2' 529 overloaded_error; done
+r=$(req "$(msg 'q [[flaky:2]] [[tokens:1]]')")
+grep -q '^HTTP/1.1 200' <<<"$r" || fail "flaky: third request not 200"
+
+# 4. Request checks fail loudly.
+r=$(curl -s -i -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \
+    --data-binary "$(msg hi)" "$url")
+grep -q '^HTTP/1.1 401' <<<"$r" || fail "missing key accepted"
+r=$(curl -s -i -H 'authorization: Bearer test-key' -H 'anthropic-version: 2023-06-01' \
+    -H 'content-type: application/json' --data-binary "$(msg 'hi [[tokens:1]]')" "$url")
+grep -q '^HTTP/1.1 200' <<<"$r" || fail "Bearer auth refused"
+r=$(curl -s -i -H 'x-api-key: test-key' -H 'content-type: application/json' \
+    --data-binary "$(msg hi)" "$url")
+grep -q 'anthropic-version header is missing' <<<"$r" || fail "missing anthropic-version accepted"
+r=$(req '{"model":"m","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}')
+grep -q 'roles must alternate' <<<"$r" || fail "non-alternating roles accepted"
+r=$(req '{"model":"m","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}')
+grep -q 'last message must be from the user' <<<"$r" || fail "assistant-last accepted"
+r=$(req '{"max_tokens":5,"stream":true,"messages":[{"role":"user","content":"a"}]}')
+grep -q 'model: field required' <<<"$r" || fail "missing model accepted"
+r=$(req '{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"a"}]}')
+grep -q 'stream: true' <<<"$r" || fail "non-streaming accepted"
+r=$(curl -s -i -H 'x-api-key: test-key' -H 'anthropic-version: 2026-10-21' \
+    -H 'content-type: application/json' \
+    --data-binary '{"model":"m","max_tokens":5,"stream":true,"temperature":1,"messages":[{"role":"user","content":"a"}]}' "$url")
+grep -q 'not accepted under 2026-10-21' <<<"$r" || fail "temperature accepted under 2026-10-21"
+grep -q 'REQUEST CHECK FAILED: roles must alternate\|REQUEST CHECK FAILED: messages.1.role' "$work/err" ||
+    fail "request check failures not reported on stderr"
+
+# 5. Keep-alive: two requests on one connection.
+r=$(curl -s -N -v -H 'x-api-key: test-key' -H 'anthropic-version: 2023-06-01' \
+    -H 'content-type: application/json' --data-binary "$(msg 'a [[tokens:1]]')" "$url" \
+    --next -H 'x-api-key: test-key' -H 'anthropic-version: 2023-06-01' \
+    -H 'content-type: application/json' --data-binary "$(msg 'b [[tokens:1]]')" "$url" 2>&1)
+grep -q 'Re-using existing connection' <<<"$r" || fail "connection not kept alive"
+[ "$(grep -c '^event: message_stop' <<<"$r")" -eq 2 ] || fail "keep-alive: two streams expected"
+
+# 6. The request log and /stats.
+[ "$(grep -c '"behaviour":"cut"' "$work/requests.jsonl")" -eq 1 ] || fail "log lacks the cut request"
+curl -s "http://127.0.0.1:$port/stats" | grep -q '"requests":' || fail "/stats"
+
+# 7. SIGTERM: a clean exit.
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 0 ] || fail "exit status $rc after SIGTERM"
+
+if [ $failures -ne 0 ]; then
+    echo "--- stderr of the double:"
+    cat "$work/err"
+    exit 1
+fi
+echo "fake_upstream self-test passed"
