@@ -1,0 +1,116 @@
+/* Classification of the Anthropic API's HTTP errors (PROTOCOLS.md §1.3): the caller-facing
+ * code, whether to retry, the retry hint, and a detail line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "connectors/anthropic_errors.h"
+
+#define BODY(type, msg)                                                                            \
+    "{\"type\":\"error\",\"error\":{\"type\":\"" type "\",\"message\":\"" msg                      \
+    "\"},\"request_id\":\"req_1\"}"
+
+static struct anth_http_error classify(int status, const char *body, const char *ra,
+                                       const char *ra_ms, const char *should)
+{
+    struct anth_http_error e;
+    anth_classify_http_error(status, body, strlen(body), ra, ra_ms, should, 1795000000, &e);
+    return e;
+}
+
+static void test_rate_limited_with_retry_after(void **state)
+{
+    (void)state;
+    struct anth_http_error e =
+        classify(429, BODY("rate_limit_error", "slow down"), "2", NULL, NULL);
+    assert_string_equal(e.code, "rate_limited");
+    assert_true(e.retryable);
+    assert_int_equal(e.retry_after_ms, 2000);
+    assert_string_equal(e.detail, "Anthropic API 429 rate_limit_error: slow down");
+}
+
+static void test_spend_cap_429_is_not_retried(void **state)
+{
+    (void)state;
+    struct anth_http_error e =
+        classify(429, BODY("rate_limit_error", "spend limit"), NULL, NULL, NULL);
+    assert_string_equal(e.code, "rate_limited");
+    assert_false(e.retryable);
+    assert_int_equal(e.retry_after_ms, -1);
+}
+
+static void test_overloaded_and_server_errors(void **state)
+{
+    (void)state;
+    static const int statuses[] = {500, 502, 503, 504, 529, 408, 409};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        struct anth_http_error e =
+            classify(statuses[i], BODY("overloaded_error", "Overloaded"), NULL, NULL, NULL);
+        assert_string_equal(e.code, "upstream_unavailable");
+        assert_true(e.retryable);
+    }
+}
+
+static void test_client_errors_are_final(void **state)
+{
+    (void)state;
+    static const int statuses[] = {400, 401, 402, 403, 404};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        struct anth_http_error e =
+            classify(statuses[i], BODY("invalid_request_error", "no"), NULL, NULL, NULL);
+        assert_string_equal(e.code, "upstream_error");
+        assert_false(e.retryable);
+    }
+}
+
+static void test_html_413_from_the_proxy(void **state)
+{
+    (void)state;
+    struct anth_http_error e =
+        classify(413, "<html><body>413 Request Entity Too Large</body></html>", NULL, NULL, NULL);
+    assert_string_equal(e.code, "upstream_error");
+    assert_false(e.retryable);
+    assert_string_equal(e.detail, "Anthropic API answered HTTP 413");
+}
+
+static void test_should_retry_header_wins(void **state)
+{
+    (void)state;
+    struct anth_http_error e = classify(500, BODY("api_error", "x"), NULL, NULL, "false");
+    assert_false(e.retryable);
+    e = classify(400, BODY("invalid_request_error", "x"), NULL, NULL, "true");
+    assert_true(e.retryable);
+}
+
+static void test_retry_after_forms(void **state)
+{
+    (void)state;
+    /* retry-after-ms first, then seconds, then an HTTP date relative to now. */
+    struct anth_http_error e = classify(529, "{}", "3", "1500", NULL);
+    assert_int_equal(e.retry_after_ms, 1500);
+    e = classify(529, "{}", "0.5", NULL, NULL);
+    assert_int_equal(e.retry_after_ms, 500);
+    /* 1795000000 is Wed, 18 Nov 2026 11:06:40 GMT; ten seconds later: */
+    e = classify(529, "{}", "Wed, 18 Nov 2026 11:06:50 GMT", NULL, NULL);
+    assert_int_equal(e.retry_after_ms, 10000);
+    e = classify(529, "{}", "soon", NULL, NULL);
+    assert_int_equal(e.retry_after_ms, -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rate_limited_with_retry_after),
+        cmocka_unit_test(test_spend_cap_429_is_not_retried),
+        cmocka_unit_test(test_overloaded_and_server_errors),
+        cmocka_unit_test(test_client_errors_are_final),
+        cmocka_unit_test(test_html_413_from_the_proxy),
+        cmocka_unit_test(test_should_retry_header_wins),
+        cmocka_unit_test(test_retry_after_forms),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
