@@ -16,11 +16,11 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/ws_frame.h"
 
 #define MESSAGE_MAX (64 * 1024 * 1024)
 
@@ -99,16 +99,6 @@ static int parse_url(const char *url, char *host, size_t hostlen, char *port, si
     return 0;
 }
 
-static void accept_key(const char *key, char out[64])
-{
-    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    char cat[128];
-    snprintf(cat, sizeof(cat), "%s%s", key, guid);
-    unsigned char sha[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)cat, strlen(cat), sha);
-    EVP_EncodeBlock((unsigned char *)out, sha, SHA_DIGEST_LENGTH);
-}
-
 struct wsc *wsc_connect(const char *url, const char *subprotocol, int timeout_ms, char *err,
                         size_t errlen)
 {
@@ -137,9 +127,9 @@ struct wsc *wsc_connect(const char *url, const char *subprotocol, int timeout_ms
 
     unsigned char raw[16];
     RAND_bytes(raw, sizeof(raw));
-    char key[32], want[64];
+    char key[32], want[29];
     EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
-    accept_key(key, want);
+    ws_frame_accept_key(key, want);
     char req[2048];
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
@@ -197,29 +187,13 @@ fail:
 
 int wsc_send_frame(struct wsc *w, int opcode, bool fin, const void *data, size_t len)
 {
-    unsigned char *f = pl_malloc(len + 14);
-    size_t h = 0;
-    f[h++] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
-    if (len < 126) {
-        f[h++] = (unsigned char)(0x80 | len);
-    } else if (len <= 0xffff) {
-        f[h++] = 0x80 | 126;
-        f[h++] = (unsigned char)(len >> 8);
-        f[h++] = (unsigned char)len;
-    } else {
-        f[h++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--)
-            f[h++] = (unsigned char)((uint64_t)len >> (8 * i));
-    }
     unsigned char mask[4];
-    RAND_bytes(mask, 4);
-    memcpy(f + h, mask, 4);
-    h += 4;
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++)
-        f[h + i] = p[i] ^ mask[i & 3];
-    int rc = write_all(w->fd, f, h + len);
-    pl_free(f);
+    RAND_bytes(mask, sizeof(mask));
+    struct pl_buf f;
+    pl_buf_init(&f, SIZE_MAX);
+    ws_frame_encode(&f, opcode, fin, data, len, mask);
+    int rc = write_all(w->fd, f.data, f.len);
+    pl_buf_cleanup(&f);
     return rc;
 }
 
@@ -238,89 +212,52 @@ int wsc_close_code(const struct wsc *w)
     return w->close_code;
 }
 
-/* Parse one frame from w->in if complete: 1 = a frame (fields set), 0 = need more bytes. */
-static int next_frame(struct wsc *w, int *opcode, bool *fin, char **payload, size_t *plen,
-                      size_t *total)
-{
-    const unsigned char *b = (const unsigned char *)w->in.data;
-    size_t have = w->in.len;
-    if (have < 2)
-        return 0;
-    size_t h = 2;
-    uint64_t len = b[1] & 0x7f;
-    bool masked = b[1] & 0x80;
-    if (len == 126) {
-        if (have < 4)
-            return 0;
-        len = (uint64_t)b[2] << 8 | b[3];
-        h = 4;
-    } else if (len == 127) {
-        if (have < 10)
-            return 0;
-        len = 0;
-        for (int i = 0; i < 8; i++)
-            len = len << 8 | b[2 + i];
-        h = 10;
-    }
-    if (masked)
-        h += 4;
-    if (have < h + len)
-        return 0;
-    *opcode = b[0] & 0x0f;
-    *fin = b[0] & 0x80;
-    *payload = w->in.data + h;
-    *plen = (size_t)len;
-    *total = h + (size_t)len;
-    return 1;
-}
-
 int wsc_recv(struct wsc *w, int timeout_ms, char **msg, size_t *len, int *opcode)
 {
     long long deadline = now_ms() + timeout_ms;
     *msg = NULL;
     *len = 0;
     for (;;) {
-        int op;
-        bool fin;
-        char *payload;
-        size_t plen, total;
-        while (next_frame(w, &op, &fin, &payload, &plen, &total)) {
-            if (op == 0x8) {
+        struct ws_frame f;
+        int got;
+        while ((got = ws_frame_decode(w->in.data, w->in.len, MESSAGE_MAX, &f)) == 1) {
+            if (f.opcode == WS_CLOSE) {
                 w->close_code =
-                    plen >= 2 ? ((unsigned char)payload[0] << 8 | (unsigned char)payload[1]) : 1005;
-                pl_buf_consume(&w->in, total);
+                    f.len >= 2 ? ((unsigned char)f.payload[0] << 8 | (unsigned char)f.payload[1])
+                               : 1005;
+                pl_buf_consume(&w->in, f.total);
                 if (!w->closed) {
-                    wsc_send_frame(w, 0x8, true, NULL, 0);
+                    wsc_send_frame(w, WS_CLOSE, true, NULL, 0);
                     w->closed = true;
                 }
                 return PL_ECLOSED;
             }
-            if (op == 0x9) {
-                char *copy = pl_malloc(plen + 1);
-                memcpy(copy, payload, plen);
-                pl_buf_consume(&w->in, total);
-                wsc_send_frame(w, 0xA, true, copy, plen);
+            if (f.opcode == WS_PING || f.opcode == WS_PONG) {
+                size_t n = f.len;
+                char *copy = pl_malloc(n + 1);
+                memcpy(copy, f.payload, n);
+                int op = f.opcode;
+                pl_buf_consume(&w->in, f.total);
+                if (op == WS_PING)
+                    wsc_send_frame(w, WS_PONG, true, copy, n);
                 pl_free(copy);
                 continue;
             }
-            if (op == 0xA) {
-                pl_buf_consume(&w->in, total);
-                continue;
-            }
-            if (op != 0x0)
-                w->msg_opcode = op;
-            if (pl_buf_append(&w->msg, payload, plen) != PL_OK)
+            if (f.opcode != WS_CONT)
+                w->msg_opcode = f.opcode;
+            if (pl_buf_append(&w->msg, f.payload, f.len) != PL_OK)
                 return PL_EPROTO;
-            pl_buf_consume(&w->in, total);
+            bool fin = f.fin;
+            pl_buf_consume(&w->in, f.total);
             if (fin) {
-                if (!w->msg.data)
-                    pl_buf_append(&w->msg, "", 0);
                 *len = w->msg.len;
                 *opcode = w->msg_opcode;
                 *msg = w->msg.data ? pl_buf_take(&w->msg) : pl_strdup("");
                 return PL_OK;
             }
         }
+        if (got < 0)
+            return PL_EPROTO;
         if (w->closed)
             return PL_ECLOSED;
         int rc = read_more(w, deadline);
