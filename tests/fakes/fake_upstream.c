@@ -207,8 +207,14 @@ static void on_tick(uv_timer_t *t)
 {
     struct conn *c = t->data;
     if (c->next_event < json_array_size(c->events)) {
-        json_t *e = json_array_get(c->events, c->next_event++);
-        send_chunk(c, json_string_value(e), json_string_length(e));
+        /* One text delta per tick; events between deltas (a ping) go with the next one, so the
+         * deltas themselves keep an exact pace. */
+        while (c->next_event < json_array_size(c->events)) {
+            json_t *e = json_array_get(c->events, c->next_event++);
+            send_chunk(c, json_string_value(e), json_string_length(e));
+            if (strstr(json_string_value(e), "\"text_delta\""))
+                break;
+        }
         uv_timer_start(&c->timer, on_tick, c->pace_ms, 0);
         return;
     }
