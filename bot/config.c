@@ -103,6 +103,10 @@ static const struct opt opts[] = {
      "lifetime in seconds of caller tokens issued by the server"},
     {"turn-timeout-ms", "PARLEY_TURN_TIMEOUT_MS", "turn_timeout_ms", OPT_U32, F(turn_timeout_ms),
      "120000", 1000, 3600000, "deadline for one whole answer"},
+    {"turn-lock-ms", "PARLEY_TURN_LOCK_MS", "turn_lock_ms", OPT_U32, F(turn_lock_ms), "15000", 1000,
+     600000,
+     "lease of a session's answer lock, renewed while answering: a crashed instance delays "
+     "its sessions' answers this long at most"},
     {"upstream-idle-timeout-ms", "PARLEY_UPSTREAM_IDLE_TIMEOUT_MS", "upstream_idle_timeout_ms",
      OPT_U32, F(upstream_idle_timeout_ms), "30000", 100, 600000,
      "longest silence from the model before the answer ends with stop_reason timeout"},

@@ -45,6 +45,7 @@ struct bot_config {
     uint32_t session_ttl_s;
     uint32_t token_ttl_s;
     uint32_t turn_timeout_ms;
+    uint32_t turn_lock_ms;
     uint32_t upstream_idle_timeout_ms;
     uint32_t upstream_connect_timeout_ms;
     uint32_t first_token_deadline_ms;

@@ -78,6 +78,10 @@ bool live_session_has_turn(const struct bot_session *s, long turn);
 int turn_enqueue(struct bot_session *s, long turn);
 /** Stop the answer being streamed (stop reason `why`); queued turns go on. False if none. */
 bool turn_cancel_active(struct bot_session *s, enum llm_stop why);
+/** Start renewing, every third of --turn-lock-ms, the Redis turn locks this instance holds. */
+void turn_leases_start(struct bot_server *srv);
+/** Stop renewing and close the timer. Idempotent. */
+void turn_leases_stop(struct bot_server *srv);
 /** Free a finished turn. Accepts NULL. */
 void turn_free(struct bot_turn *t);
 

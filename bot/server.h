@@ -44,6 +44,8 @@ struct bot_server {
     struct pl_map sessions; /* sid -> struct bot_session *, live on this instance */
     char instance_id[40];   /* random per process: owner of turn locks */
     bool shutting_down;
+    uv_timer_t lease_timer; /* renews the turn locks of running turns (turn.c) */
+    bool lease_timer_open;
     struct bot_metrics metrics;
 };
 

@@ -236,7 +236,7 @@ static void begin(struct bot_session *s)
     struct bot_turn *t = s->active;
     char owner[80];
     snprintf(owner, sizeof(owner), "%s", s->srv->instance_id);
-    uint32_t lock_ttl = s->srv->cfg->turn_timeout_ms + 15000;
+    uint32_t lock_ttl = s->srv->cfg->turn_lock_ms;
     int rc = sess_turn_begin(s->srv->store, s->sid, owner, lock_ttl, s->srv->cfg->history_entries,
                              on_begin, s);
     if (rc) {
@@ -359,4 +359,41 @@ bool turn_cancel_active(struct bot_session *s, enum llm_stop why)
     t->cancel_reason = why;
     llm_cancel(t->call); /* on_finish runs now and ends the turn */
     return true;
+}
+
+/* ---- lock leases ---- */
+
+static void renew_one(const char *sid, void *value, void *ud)
+{
+    (void)sid;
+    struct bot_session *s = value;
+    struct bot_server *srv = ud;
+    struct bot_turn *t = s->active;
+    if (!t || t->state == TURN_LOCKING || t->state == TURN_DONE || !srv->store)
+        return;
+    sess_turn_renew(srv->store, s->sid, srv->instance_id, srv->cfg->turn_lock_ms, NULL, NULL);
+}
+
+static void on_lease_timer(uv_timer_t *timer)
+{
+    struct bot_server *srv = timer->data;
+    pl_map_each(&srv->sessions, renew_one, srv);
+}
+
+void turn_leases_start(struct bot_server *srv)
+{
+    uint64_t every = srv->cfg->turn_lock_ms / 3;
+    uv_timer_init(srv->loop, &srv->lease_timer);
+    srv->lease_timer.data = srv;
+    srv->lease_timer_open = true;
+    uv_timer_start(&srv->lease_timer, on_lease_timer, every, every);
+}
+
+void turn_leases_stop(struct bot_server *srv)
+{
+    if (!srv->lease_timer_open)
+        return;
+    srv->lease_timer_open = false;
+    uv_timer_stop(&srv->lease_timer);
+    uv_close((uv_handle_t *)&srv->lease_timer, NULL);
 }

@@ -84,6 +84,13 @@
     "if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end\n"               \
     "return stored\n"
 
+/* KEYS: lock. ARGV: owner, lock_ttl_ms. Extends the owner's lease; 0 if it holds no lock. */
+#define SESS_LUA_RENEW                                                                             \
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"                                              \
+    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"                                           \
+    "end\n"                                                                                        \
+    "return 0\n"
+
 /* KEYS: lock. ARGV: owner. Deletes the lock if the owner holds it. */
 #define SESS_LUA_RELEASE                                                                           \
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"        \

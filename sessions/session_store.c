@@ -372,7 +372,20 @@ static void on_done(void *ud, int status, redisReply *reply)
         status = PL_EUPSTREAM;
     if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == -1)
         status = PL_ENOTFOUND;
-    op->cb.done(op->ud, status);
+    if (op->cb.done)
+        op->cb.done(op->ud, status);
+    pl_free(op);
+}
+
+static void on_renewed(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    if (status == PL_OK && !rconn_reply_ok(reply, "turn lock renewal"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0)
+        status = PL_EBUSY;
+    if (op->cb.done)
+        op->cb.done(op->ud, status);
     pl_free(op);
 }
 
@@ -480,4 +493,19 @@ int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, 
     const char *keys[] = {k};
     const char *args[] = {owner};
     return eval(op, on_done, SESS_LUA_RELEASE, 1, keys, 1, args, NULL);
+}
+
+int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
+                    sess_done_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.done = cb;
+    char k[KEY_MAX], ttl[16];
+    key(k, sid, "lock");
+    snprintf(ttl, sizeof(ttl), "%u", lock_ttl_ms);
+    const char *keys[] = {k};
+    const char *args[] = {owner, ttl};
+    return eval(op, on_renewed, SESS_LUA_RENEW, 1, keys, 2, args, NULL);
 }

@@ -119,6 +119,11 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
                   const struct sess_answer *a, sess_done_cb cb, void *ud);
 
 /** Release the lock if `owner` holds it, storing nothing. */
+/** Extend the owner's turn lock to `lock_ttl_ms` from now (the lock is a lease, renewed while
+ *  the turn runs, so a crashed instance blocks a session for one lease at most). Status PL_OK,
+ *  or PL_EBUSY if the owner no longer holds the lock. `cb` may be NULL. */
+int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
+                    sess_done_cb cb, void *ud);
 int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
                       void *ud);
 

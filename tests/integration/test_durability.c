@@ -19,7 +19,8 @@ static struct ts_redis redis;
 static struct ts_upstream upstream;
 static struct ts_parleyd parleyd;
 static char workdir[512];
-static const char *const parleyd_args[] = {"--redis-timeout-ms", "1000", NULL};
+static const char *const parleyd_args[] = {"--redis-timeout-ms", "1000", "--turn-lock-ms", "2000",
+                                           NULL};
 
 static int setup(void **state)
 {
@@ -142,10 +143,44 @@ static void test_redis_down_then_back(void **state)
     ts_caller_close(&c);
 }
 
+static void test_crash_mid_answer_is_answered_after_restart(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_message(&c, "x1", "crash test [[tokens:30]] [[pace:40]]"), 0);
+    json_t *ack = ts_caller_expect(&c, "ack", 10000);
+    assert_non_null(ack);
+    json_decref(ack);
+    json_t *d = ts_caller_expect(&c, "delta", 10000);
+    assert_non_null(d);
+    json_decref(d);
+    char *token = pl_strdup(c.token);
+    /* The instance dies with the answer half sent and its turn lock held in Redis. */
+    ts_proc_kill(&parleyd.proc);
+    ts_caller_close(&c);
+    assert_int_equal(
+        ts_parleyd_restart(&parleyd, workdir, &redis, &upstream, (const char **)parleyd_args), 0);
+
+    /* The acknowledged message is answered in full once the dead owner's lease (2 s) expires. */
+    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, token, 0, 0), 0);
+    assert_int_equal(json_array_size(c.history), 1);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_read_turn(&c, 20000, &t), 0);
+    assert_int_equal(t.turn, 1);
+    assert_true(t.seq_ok);
+    assert_int_equal(t.n_deltas, 30);
+    assert_string_equal(t.stop_reason, "end_turn");
+    ts_turn_free(&t);
+    ts_caller_close(&c);
+    pl_free(token);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parleyd_restart_keeps_sessions),
+        cmocka_unit_test(test_crash_mid_answer_is_answered_after_restart),
         cmocka_unit_test(test_redis_down_then_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
