@@ -3,7 +3,9 @@
  * other, each with a marker that makes the upstream double answer with T tokens at its pace.
  * Reports ack latency, time to first token, per-token relay delay (inter-delta gap minus the
  * double's pace), server CPU per delta and server memory, read from /proc/PID of parleyd.
- * --idle: connect and hello only, then report memory per idle session. Not a test. */
+ * Time to first token is reported raw (send -> first delta): it includes the double's own
+ * first-token delay, which bench/run sets to 0. --idle: connect and hello only, hold, then
+ * report memory per idle session. Not a test. */
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +19,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/ws_frame.h"
 
 struct samples {
@@ -31,6 +34,8 @@ struct opts {
     int callers;
     int messages;
     int ramp_per_tick; /* connections opened per 1 ms tick */
+    int ramp_ms;       /* or: spread the connections over this many ms */
+    int timeout_s;     /* give up and report after this long */
     bool idle;
     int hold_s;
     int pid;
@@ -45,7 +50,9 @@ struct caller {
     uv_tcp_t tcp;
     uv_connect_t connect;
     enum cstate state;
-    struct pl_buf in;
+    struct pl_buf hs; /* handshake answer so far */
+    char key[WS_FRAME_KEY_LEN + 1];
+    struct ws_frame_decoder dec;
     int sent, done;
     uint64_t t_send, t_last_delta;
     bool got_first;
@@ -59,6 +66,7 @@ static struct opts o = {.host = "127.0.0.1",
                         .messages = 1,
                         .ramp_per_tick = 20,
                         .hold_s = 5,
+                        .timeout_s = 600,
                         .pace_ms = 50,
                         .marker = "[[tokens:20]]"};
 static uv_loop_t *loop;
@@ -66,7 +74,8 @@ static struct caller *callers;
 static int opened, ready, finished, failed;
 static uint64_t deltas;
 static struct samples ack_us, ttft_us, relay_us;
-static uv_timer_t ramp_timer, hold_timer;
+static uv_timer_t ramp_timer, hold_timer, timeout_timer;
+static bool hold_started;
 static uint64_t t_start, t_stream_start;
 static double cpu_start_s;
 static long rss_before_kb;
@@ -146,12 +155,23 @@ static void on_written(uv_write_t *req, int status)
     pl_free(req);
 }
 
-static void send_frame(struct caller *c, const char *text)
+/* A cheap unpredictable-enough masking key (xorshift; a load generator needs no CSPRNG). */
+static void next_mask(unsigned char mask[4])
 {
-    static const unsigned char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    static uint32_t x = 2463534242u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    memcpy(mask, &x, 4);
+}
+
+static void send_frame(struct caller *c, int opcode, const char *data, size_t len)
+{
+    unsigned char mask[4];
+    next_mask(mask);
     struct pl_buf b;
     pl_buf_init(&b, SIZE_MAX);
-    ws_frame_encode(&b, WS_TEXT, true, text, strlen(text), mask);
+    ws_frame_encode(&b, opcode, true, data, len, mask);
     uv_write_t *req = pl_malloc(sizeof(*req) + b.len);
     memcpy(req + 1, b.data, b.len);
     uv_buf_t buf = uv_buf_init((char *)(req + 1), (unsigned)b.len);
@@ -162,36 +182,51 @@ static void send_frame(struct caller *c, const char *text)
 
 static void report_and_stop(void);
 
-static void caller_failed(struct caller *c, const char *why)
-{
-    if (c->failed || c->state == C_DONE)
-        return;
-    c->failed = true;
-    failed++;
-    json_object_set_new(errors, why,
-                        json_integer(json_integer_value(json_object_get(errors, why)) + 1));
-    c->state = C_DONE;
-    finished++;
-    if (finished == o.callers)
-        report_and_stop();
-}
-
 static void on_hold_done(uv_timer_t *t)
 {
     (void)t;
     report_and_stop();
 }
 
+/* --idle: hold once every caller is ready or has failed. */
+static void maybe_hold(void)
+{
+    if (o.idle && !hold_started && ready + failed >= o.callers) {
+        hold_started = true;
+        uv_timer_start(&hold_timer, on_hold_done, (uint64_t)o.hold_s * 1000, 0);
+    }
+}
+
+static void caller_failed(struct caller *c, const char *why)
+{
+    if (c->failed || c->state == C_DONE)
+        return;
+    if (!why)
+        why = "unknown";
+    c->failed = true;
+    failed++;
+    json_object_set_new(errors, why,
+                        json_integer(json_integer_value(json_object_get(errors, why)) + 1));
+    c->state = C_DONE;
+    finished++;
+    if (!o.idle && finished == o.callers)
+        report_and_stop();
+    maybe_hold();
+}
+
 static void send_message(struct caller *c)
 {
-    char text[256];
-    snprintf(text, sizeof(text),
-             "{\"type\":\"message\",\"id\":\"m%d\",\"text\":\"How do I file a claim? %s\"}",
-             c->sent, o.marker);
+    struct pl_buf b;
+    pl_buf_init(&b, 65536);
+    pl_buf_printf(&b, "{\"type\":\"message\",\"id\":\"m%d\",\"text\":\"How do I file a claim? ",
+                  c->sent);
+    pl_buf_append_json_escaped(&b, o.marker, strlen(o.marker));
+    pl_buf_append_str(&b, "\"}");
     c->sent++;
     c->got_first = false;
     c->t_send = now_us();
-    send_frame(c, text);
+    send_frame(c, WS_TEXT, b.data, b.len);
+    pl_buf_cleanup(&b);
 }
 
 static void on_message(struct caller *c, const char *data, size_t len)
@@ -210,8 +245,8 @@ static void on_message(struct caller *c, const char *data, size_t len)
                 cpu_start_s = server_cpu_s();
             }
             send_message(c);
-        } else if (ready == o.callers) {
-            uv_timer_start(&hold_timer, on_hold_done, (uint64_t)o.hold_s * 1000, 0);
+        } else {
+            maybe_hold();
         }
     } else if (!strcmp(type, "ack")) {
         add(&ack_us, (double)(t - c->t_send));
@@ -257,25 +292,46 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         uv_read_stop(s);
         return;
     }
-    pl_buf_append(&c->in, buf->base, (size_t)n);
+    if (c->state == C_DONE)
+        return;
     if (c->state == C_HANDSHAKE) {
-        char *end = c->in.data ? strstr(c->in.data, "\r\n\r\n") : NULL;
-        if (!end)
-            return;
-        if (strncmp(c->in.data, "HTTP/1.1 101", 12) != 0) {
+        if (pl_buf_append(&c->hs, buf->base, (size_t)n) != PL_OK) {
             caller_failed(c, "handshake");
             return;
         }
-        pl_buf_consume(&c->in, (size_t)(end - c->in.data) + 4);
+        int head =
+            ws_frame_check_response(c->hs.data, c->hs.len, c->key, "parley.chat.v1", NULL, 0);
+        if (head == 0)
+            return;
+        if (head < 0) {
+            caller_failed(c, "handshake");
+            return;
+        }
+        ws_frame_decoder_feed(&c->dec, c->hs.data + head, c->hs.len - (size_t)head);
+        pl_buf_cleanup(&c->hs);
         c->state = C_HELLO;
-        send_frame(c, "{\"type\":\"hello\"}");
+        static const char hello[] = "{\"type\":\"hello\"}";
+        send_frame(c, WS_TEXT, hello, sizeof(hello) - 1);
+    } else if (ws_frame_decoder_feed(&c->dec, buf->base, (size_t)n) != PL_OK) {
+        caller_failed(c, "frame_too_large");
+        return;
     }
-    struct ws_frame f;
-    while (c->in.len && ws_frame_decode(c->in.data, c->in.len, 1 << 24, &f) == 1) {
-        if (f.opcode == WS_TEXT)
-            on_message(c, f.payload, f.len);
-        pl_buf_consume(&c->in, f.total);
+    int op, rc;
+    const char *msg;
+    size_t len;
+    while (c->state != C_DONE && (rc = ws_frame_decoder_next(&c->dec, &op, &msg, &len)) == 1) {
+        if (op == WS_TEXT) {
+            on_message(c, msg, len);
+        } else if (op == WS_PING) {
+            char copy[125];
+            memcpy(copy, msg, len);
+            send_frame(c, WS_PONG, copy, len);
+        } else if (op == WS_CLOSE) {
+            caller_failed(c, "server_close");
+        }
     }
+    if (c->state != C_DONE && rc < 0)
+        caller_failed(c, "bad_frame");
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -286,15 +342,19 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     c->state = C_HANDSHAKE;
-    char hs[512];
-    snprintf(hs, sizeof(hs),
-             "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-             "Sec-WebSocket-Protocol: parley.chat.v1\r\n\r\n",
-             o.path, o.host, o.port);
-    uv_write_t *w = pl_malloc(sizeof(*w) + strlen(hs));
-    memcpy(w + 1, hs, strlen(hs));
-    uv_buf_t buf = uv_buf_init((char *)(w + 1), (unsigned)strlen(hs));
+    char host[96];
+    snprintf(host, sizeof(host), "%s:%d", o.host, o.port);
+    struct pl_buf hs;
+    pl_buf_init(&hs, 4096);
+    if (ws_frame_client_handshake(&hs, host, o.path, "parley.chat.v1", c->key) != PL_OK) {
+        pl_buf_cleanup(&hs);
+        caller_failed(c, "handshake");
+        return;
+    }
+    uv_write_t *w = pl_malloc(sizeof(*w) + hs.len);
+    memcpy(w + 1, hs.data, hs.len);
+    uv_buf_t buf = uv_buf_init((char *)(w + 1), (unsigned)hs.len);
+    pl_buf_cleanup(&hs);
     if (uv_write(w, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0)
         pl_free(w);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -309,12 +369,21 @@ static void on_ramp(uv_timer_t *t)
         uv_tcp_init(loop, &c->tcp);
         c->tcp.data = c;
         c->connect.data = c;
-        pl_buf_init(&c->in, 1 << 24);
+        pl_buf_init(&c->hs, WS_FRAME_RESPONSE_MAX + 4096);
+        ws_frame_decoder_init(&c->dec, 1 << 24);
         uv_tcp_nodelay(&c->tcp, 1);
         uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&addr, on_connect);
     }
     if (opened == o.callers)
         uv_timer_stop(t);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    (void)t;
+    fprintf(stderr, "loadgen: --timeout-s %d reached; reporting what was measured\n", o.timeout_s);
+    json_object_set_new(errors, "loadgen_timeout", json_integer(1));
+    report_and_stop();
 }
 
 static void close_all(uv_handle_t *h, void *arg)
@@ -326,11 +395,15 @@ static void close_all(uv_handle_t *h, void *arg)
 
 static void report_and_stop(void)
 {
+    static bool reported;
+    if (reported)
+        return;
+    reported = true;
     double secs = (double)(now_us() - (t_stream_start ? t_stream_start : t_start)) / 1e6;
     double cpu = server_cpu_s() - cpu_start_s;
     long rss = server_mem_kb("VmRSS"), hwm = server_mem_kb("VmHWM");
     if (o.idle) {
-        double per = o.callers ? (double)(rss - rss_before_kb) * 1024.0 / o.callers : 0;
+        double per = ready ? (double)(rss - rss_before_kb) * 1024.0 / ready : 0;
         printf("idle sessions: %d ready, %d failed\n", ready, failed);
         printf("server RSS before %ld KiB, with sessions %ld KiB: %.0f bytes per idle session "
                "(%.2f KiB)\n",
@@ -338,11 +411,11 @@ static void report_and_stop(void)
         printf("server peak RSS %ld KiB\n", hwm);
         char *e = json_dumps(errors, JSON_COMPACT);
         printf("errors: %s\n", e);
-        free(e);
         if (o.json)
             printf("{\"mode\":\"idle\",\"sessions\":%d,\"failed\":%d,\"rss_before_kb\":%ld,"
-                   "\"rss_kb\":%ld,\"bytes_per_session\":%.0f,\"peak_kb\":%ld}\n",
-                   ready, failed, rss_before_kb, rss, per, hwm);
+                   "\"rss_kb\":%ld,\"bytes_per_session\":%.0f,\"peak_kb\":%ld,\"errors\":%s}\n",
+                   ready, failed, rss_before_kb, rss, per, hwm, e);
+        free(e);
     } else {
         printf("callers %d, messages %d each, marker %s, pace %.0f ms: %.1f s\n", o.callers,
                o.messages, o.marker, o.pace_ms, secs);
@@ -351,24 +424,31 @@ static void report_and_stop(void)
         printf("%-30s %10s %10s %10s\n", "(ms)", "p50", "p99", "max");
         printf("%-30s %10.3f %10.3f %10.3f\n", "ack latency", pct(&ack_us, 50) / 1000,
                pct(&ack_us, 99) / 1000, pct(&ack_us, 100) / 1000);
-        printf("%-30s %10.3f %10.3f %10.3f\n", "time to first token", pct(&ttft_us, 50) / 1000,
-               pct(&ttft_us, 99) / 1000, pct(&ttft_us, 100) / 1000);
+        printf("%-30s %10.3f %10.3f %10.3f\n", "time to first token (raw)",
+               pct(&ttft_us, 50) / 1000, pct(&ttft_us, 99) / 1000, pct(&ttft_us, 100) / 1000);
         printf("%-30s %10.3f %10.3f %10.3f\n", "per-token relay (gap - pace)",
                pct(&relay_us, 50) / 1000, pct(&relay_us, 99) / 1000, pct(&relay_us, 100) / 1000);
+        printf("(time to first token includes the double's first-token delay, 0 in bench/run;"
+               " relay = gap between deltas - %.0f ms pace)\n",
+               o.pace_ms);
         if (o.pid)
-            printf("server CPU %.2f s = %.1f us per delta; RSS %ld KiB, peak %ld KiB\n", cpu,
-                   deltas ? cpu * 1e6 / (double)deltas : 0, rss, hwm);
+            printf("server CPU %.2f s = %.1f us per delta; RSS before %ld KiB, after %ld KiB, "
+                   "peak %ld KiB\n",
+                   cpu, deltas ? cpu * 1e6 / (double)deltas : 0, rss_before_kb, rss, hwm);
         char *e = json_dumps(errors, JSON_COMPACT);
         printf("errors: %s\n", e);
         if (o.json)
             printf("{\"mode\":\"stream\",\"callers\":%d,\"failed\":%d,\"deltas\":%llu,"
                    "\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f,\"ttft_p50_ms\":%.3f,"
                    "\"ttft_p99_ms\":%.3f,\"relay_p50_ms\":%.3f,\"relay_p99_ms\":%.3f,"
-                   "\"cpu_us_per_delta\":%.2f,\"rss_kb\":%ld,\"peak_kb\":%ld,\"errors\":%s}\n",
+                   "\"ack_max_ms\":%.3f,\"ttft_max_ms\":%.3f,\"relay_max_ms\":%.3f,"
+                   "\"cpu_us_per_delta\":%.2f,\"rss_before_kb\":%ld,\"rss_kb\":%ld,"
+                   "\"peak_kb\":%ld,\"errors\":%s}\n",
                    o.callers, failed, (unsigned long long)deltas, pct(&ack_us, 50) / 1000,
                    pct(&ack_us, 99) / 1000, pct(&ttft_us, 50) / 1000, pct(&ttft_us, 99) / 1000,
-                   pct(&relay_us, 50) / 1000, pct(&relay_us, 99) / 1000,
-                   deltas ? cpu * 1e6 / (double)deltas : 0, rss, hwm, e);
+                   pct(&relay_us, 50) / 1000, pct(&relay_us, 99) / 1000, pct(&ack_us, 100) / 1000,
+                   pct(&ttft_us, 100) / 1000, pct(&relay_us, 100) / 1000,
+                   deltas ? cpu * 1e6 / (double)deltas : 0, rss_before_kb, rss, hwm, e);
         free(e);
     }
     fflush(stdout);
@@ -389,8 +469,9 @@ static int num(const char *s)
 static void usage(void)
 {
     printf("Usage: loadgen --url ws://HOST:PORT/v1/chat [--callers N] [--messages M]\n"
-           "               [--token-pace-ms P] [--text-marker \"[[tokens:20]]\"] [--ramp N]\n"
-           "               [--idle [--hold-s S]] [--pid PARLEYD_PID] [--json]\n");
+           "               [--token-pace-ms P] [--text-marker \"[[tokens:20]]\"]\n"
+           "               [--ramp N (connections per ms) | --ramp-ms MS (open all over MS)]\n"
+           "               [--idle [--hold-s S]] [--pid PARLEYD_PID] [--timeout-s S] [--json]\n");
 }
 
 int main(int argc, char **argv)
@@ -416,6 +497,10 @@ int main(int argc, char **argv)
             o.messages = num(v), i++;
         } else if (!strcmp(a, "--ramp")) {
             o.ramp_per_tick = num(v), i++;
+        } else if (!strcmp(a, "--ramp-ms")) {
+            o.ramp_ms = num(v), i++;
+        } else if (!strcmp(a, "--timeout-s")) {
+            o.timeout_s = num(v), i++;
         } else if (!strcmp(a, "--hold-s")) {
             o.hold_s = num(v), i++;
         } else if (!strcmp(a, "--pid")) {
@@ -437,6 +522,16 @@ int main(int argc, char **argv)
     t_start = now_us();
     uv_timer_init(loop, &ramp_timer);
     uv_timer_init(loop, &hold_timer);
+    uv_timer_init(loop, &timeout_timer);
+    if (o.ramp_ms > 0)
+        o.ramp_per_tick = (o.callers + o.ramp_ms - 1) / o.ramp_ms;
+    if (o.ramp_per_tick < 1)
+        o.ramp_per_tick = 1;
+    if (o.callers == 0) {
+        fprintf(stderr, "loadgen: --callers must be at least 1\n");
+        return 2;
+    }
+    uv_timer_start(&timeout_timer, on_timeout, (uint64_t)o.timeout_s * 1000, 0);
     uv_timer_start(&ramp_timer, on_ramp, 0, 1);
     uv_run(loop, UV_RUN_DEFAULT);
     return failed ? 1 : 0;

@@ -56,11 +56,18 @@ static char *ws_url(const char *url)
     return out;
 }
 
+/* Send `j` (taken; NULL when json_pack refused a string that is not UTF-8). 0 or -1. */
 static int send_json(struct chat_cli *c, json_t *j)
 {
+    if (!j) {
+        fprintf(stderr, "parley chat: the text is not valid UTF-8\n");
+        return -1;
+    }
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     int rc = wsc_send_text(c->ws, s, strlen(s));
+    if (rc)
+        fprintf(stderr, "parley chat: cannot send: connection lost\n");
     free(s);
     return rc;
 }
@@ -95,11 +102,17 @@ static const char *type_of(json_t *j)
     return t ? t : "";
 }
 
+/* The string member `key` of `j`, or "" (never NULL, for printing). */
+static const char *str_of(json_t *j, const char *key)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    return s ? s : "";
+}
+
 /* An error frame: print it; the exit status it implies. */
 static int report_error(json_t *j)
 {
-    fprintf(stderr, "error %s: %s\n", json_string_value(json_object_get(j, "code")),
-            json_string_value(json_object_get(j, "message")));
+    fprintf(stderr, "error %s: %s\n", str_of(j, "code"), str_of(j, "message"));
     return json_is_true(json_object_get(j, "retryable")) ? 3 : 1;
 }
 
@@ -111,8 +124,7 @@ static void print_history(struct chat_cli *c, json_t *h)
     json_t *m;
     json_array_foreach(json_object_get(h, "messages"), i, m)
     {
-        fprintf(stderr, "[%s] %s\n", json_string_value(json_object_get(m, "role")),
-                json_string_value(json_object_get(m, "text")));
+        fprintf(stderr, "[%s] %s\n", str_of(m, "role"), str_of(m, "text"));
     }
 }
 
@@ -136,7 +148,7 @@ static int ask(struct chat_cli *c, const char *text)
                 turn = (long)json_integer_value(json_object_get(j, "turn"));
         } else if (!strcmp(t, "delta") && !c->json) {
             if (json_integer_value(json_object_get(j, "turn")) == turn) {
-                fputs(json_string_value(json_object_get(j, "text")), stdout);
+                fputs(str_of(j, "text"), stdout);
                 fflush(stdout);
             }
         } else if (!strcmp(t, "turn_end") &&
@@ -151,7 +163,7 @@ static int ask(struct chat_cli *c, const char *text)
         } else if (!strcmp(t, "error")) {
             rc = report_error(j);
         } else if (!strcmp(t, "agent_message") && !c->json) {
-            printf("[agent] %s\n", json_string_value(json_object_get(j, "text")));
+            printf("[agent] %s\n", str_of(j, "text"));
         }
         json_decref(j);
         if (rc >= 0)
@@ -223,7 +235,8 @@ int cli_chat_main(int argc, char **argv)
     json_t *hello = json_pack("{s:s}", "type", "hello");
     if (token)
         json_object_set_new(hello, "token", json_string(token));
-    send_json(&c, hello);
+    if (send_json(&c, hello))
+        goto out;
     json_t *j;
     while ((j = recv_frame(&c))) {
         const char *t = type_of(j);
@@ -233,9 +246,7 @@ int cli_chat_main(int argc, char **argv)
             goto out;
         }
         if (!strcmp(t, "ready") && !c.json)
-            fprintf(stderr, "session %s\ntoken %s\n",
-                    json_string_value(json_object_get(j, "session_id")),
-                    json_string_value(json_object_get(j, "token")));
+            fprintf(stderr, "session %s\ntoken %s\n", str_of(j, "session_id"), str_of(j, "token"));
         bool done = !strcmp(t, "history");
         if (done)
             print_history(&c, j);

@@ -1,20 +1,20 @@
-/* Blocking WebSocket client; see wsc.h. */
+/* Blocking WebSocket client over ws_frame.h; see wsc.h. Deadlines use poll() on a monotonic
+ * clock; the socket is blocking once connected (a tool may wait on a slow reader). */
 #include "common/wsc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/alloc.h"
@@ -22,15 +22,14 @@
 #include "common/err.h"
 #include "common/ws_frame.h"
 
-#define MESSAGE_MAX (64 * 1024 * 1024)
+#define WSC_MESSAGE_MAX (64 * 1024 * 1024)
 
 struct wsc {
     int fd;
-    struct pl_buf in;  /* bytes received, not yet parsed */
-    struct pl_buf msg; /* a fragmented message being assembled */
-    int msg_opcode;
+    struct ws_frame_decoder dec;
     int close_code;
-    bool closed;
+    bool closed;     /* no more frames will be read */
+    bool close_sent; /* our close frame is out */
 };
 
 static long long now_ms(void)
@@ -38,6 +37,12 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ms_left(long long deadline)
+{
+    long long left = deadline - now_ms();
+    return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -55,151 +60,194 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* Read more bytes into w->in, waiting until `deadline`. PL_OK, PL_ETIMEDOUT or PL_ECLOSED. */
-static int read_more(struct wsc *w, long long deadline)
+/* Wait until `fd` is readable or `deadline`; then read once into buf. Bytes read (> 0),
+ * PL_ETIMEDOUT, PL_ECLOSED (EOF) or PL_EIO. */
+static ssize_t read_some(int fd, char *buf, size_t cap, long long deadline)
 {
-    long long left = deadline - now_ms();
-    if (left < 0)
-        left = 0;
-    struct pollfd pfd = {.fd = w->fd, .events = POLLIN};
-    int r = poll(&pfd, 1, (int)left);
-    if (r == 0)
-        return PL_ETIMEDOUT;
-    if (r < 0)
-        return errno == EINTR ? PL_OK : PL_EIO;
-    char buf[65536];
-    ssize_t n = recv(w->fd, buf, sizeof(buf), 0);
-    if (n <= 0) {
-        w->closed = true;
-        return PL_ECLOSED;
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, ms_left(deadline));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return PL_EIO;
+        if (r == 0)
+            return PL_ETIMEDOUT;
+        ssize_t n = recv(fd, buf, cap, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n == 0)
+            return PL_ECLOSED;
+        return n < 0 ? PL_EIO : n;
     }
-    pl_buf_append(&w->in, buf, (size_t)n);
-    return PL_OK;
 }
 
+/* ws://host[:port][/path]; host may be [v6]. 0 or -1. */
 static int parse_url(const char *url, char *host, size_t hostlen, char *port, size_t portlen,
-                     char *path, size_t pathlen)
+                     const char **path)
 {
     if (strncmp(url, "ws://", 5) != 0)
         return -1;
     const char *h = url + 5;
     const char *slash = strchr(h, '/');
     size_t hp_len = slash ? (size_t)(slash - h) : strlen(h);
-    const char *colon = memchr(h, ':', hp_len);
-    size_t hl = colon ? (size_t)(colon - h) : hp_len;
+    const char *host_start = h, *host_end, *after;
+    if (h[0] == '[') {
+        const char *rb = memchr(h, ']', hp_len);
+        if (!rb)
+            return -1;
+        host_start = h + 1;
+        host_end = rb;
+        after = rb + 1;
+    } else {
+        const char *colon = memchr(h, ':', hp_len);
+        host_end = colon ? colon : h + hp_len;
+        after = host_end;
+    }
+    size_t hl = (size_t)(host_end - host_start);
     if (hl == 0 || hl >= hostlen)
         return -1;
-    memcpy(host, h, hl);
+    memcpy(host, host_start, hl);
     host[hl] = '\0';
-    if (colon)
-        snprintf(port, portlen, "%.*s", (int)(hp_len - hl - 1), colon + 1);
-    else
+    size_t rest = (size_t)(h + hp_len - after);
+    if (rest == 0) {
         snprintf(port, portlen, "80");
-    snprintf(path, pathlen, "%s", slash ? slash : "/");
+    } else {
+        if (after[0] != ':' || rest < 2 || rest - 1 >= portlen)
+            return -1;
+        for (size_t i = 1; i < rest; i++)
+            if (after[i] < '0' || after[i] > '9')
+                return -1;
+        memcpy(port, after + 1, rest - 1);
+        port[rest - 1] = '\0';
+    }
+    *path = slash ? slash : "/";
     return 0;
+}
+
+/* A connected TCP socket to host:port by `deadline`, or -1 with `err` set. */
+static int tcp_connect(const char *host, const char *port, long long deadline, char *err,
+                       size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int gai = getaddrinfo(host, port, &hints, &ai);
+    if (gai) {
+        snprintf(err, errlen, "%s: %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1, last = ECONNREFUSED;
+    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+        if (rc != 0 && errno == EINPROGRESS) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int r;
+            while ((r = poll(&pfd, 1, ms_left(deadline))) < 0 && errno == EINTR)
+                ;
+            int soerr = ETIMEDOUT;
+            socklen_t sl = sizeof(soerr);
+            if (r > 0)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            rc = soerr ? -1 : 0;
+            errno = soerr;
+        }
+        if (rc != 0) {
+            last = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, strerror(last));
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
 }
 
 struct wsc *wsc_connect(const char *url, const char *subprotocol, int timeout_ms, char *err,
                         size_t errlen)
 {
-    char host[256], port[16], path[1024];
-    if (parse_url(url, host, sizeof(host), port, sizeof(port), path, sizeof(path))) {
-        snprintf(err, errlen, "not a ws:// URL: %s", url);
-        return NULL;
+    char host[256], port[16], hostport[300];
+    const char *path;
+    struct wsc *w = NULL;
+    struct pl_buf req, resp;
+    pl_buf_init(&req, 16384);
+    pl_buf_init(&resp, WS_FRAME_RESPONSE_MAX + 65536);
+    if (parse_url(url, host, sizeof(host), port, sizeof(port), &path)) {
+        snprintf(err, errlen, "not a ws://HOST[:PORT][/PATH] URL: %s", url);
+        goto out;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int gai = getaddrinfo(host, port, &hints, &ai);
-    if (gai) {
-        snprintf(err, errlen, "%s: %s", host, gai_strerror(gai));
-        return NULL;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return NULL;
-    }
-    freeaddrinfo(ai);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-
-    unsigned char raw[16];
-    RAND_bytes(raw, sizeof(raw));
-    char key[32], want[29];
-    EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
-    ws_frame_accept_key(key, want);
-    char req[2048];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-                     path, host, port, key, subprotocol ? "Sec-WebSocket-Protocol: " : "",
-                     subprotocol ? subprotocol : "", subprotocol ? "\r\n" : "");
-    struct wsc *w = pl_calloc(1, sizeof(*w));
+    long long deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    int fd = tcp_connect(host, port, deadline, err, errlen);
+    if (fd < 0)
+        goto out;
+    w = pl_calloc(1, sizeof(*w));
     w->fd = fd;
-    pl_buf_init(&w->in, MESSAGE_MAX + 16);
-    pl_buf_init(&w->msg, MESSAGE_MAX);
-    if (write_all(fd, req, (size_t)n)) {
-        snprintf(err, errlen, "cannot send the handshake");
+    ws_frame_decoder_init(&w->dec, WSC_MESSAGE_MAX);
+    snprintf(hostport, sizeof(hostport), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+    char key[WS_FRAME_KEY_LEN + 1];
+    if (ws_frame_client_handshake(&req, hostport, path, subprotocol, key) != PL_OK) {
+        snprintf(err, errlen, "cannot build a handshake for %s", url);
         goto fail;
     }
-    long long deadline = now_ms() + timeout_ms;
-    char *end;
-    while (!(w->in.data && (end = strstr(w->in.data, "\r\n\r\n")))) {
-        if (read_more(w, deadline) != PL_OK) {
-            snprintf(err, errlen, "no handshake answer from %s", url);
+    if (write_all(fd, req.data, req.len)) {
+        snprintf(err, errlen, "cannot send the handshake: %s", strerror(errno));
+        goto fail;
+    }
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read_some(fd, buf, sizeof(buf), deadline);
+        if (n < 0) {
+            snprintf(err, errlen, "%s waiting for the handshake answer from %s",
+                     n == PL_ETIMEDOUT ? "timed out" : "connection lost", url);
             goto fail;
         }
+        pl_buf_append(&resp, buf, (size_t)n);
+        int rc = ws_frame_check_response(resp.data, resp.len, key, subprotocol, err, errlen);
+        if (rc < 0)
+            goto fail;
+        if (rc > 0) { /* bytes after the header are already frames */
+            ws_frame_decoder_feed(&w->dec, resp.data + rc, resp.len - (size_t)rc);
+            goto out;
+        }
     }
-    size_t head_len = (size_t)(end - w->in.data) + 4;
-    char *head = pl_strndup(w->in.data, head_len);
-    pl_buf_consume(&w->in, head_len);
-    bool ok = strncmp(head, "HTTP/1.1 101", 12) == 0;
-    char *acc = strcasestr(head, "\r\nSec-WebSocket-Accept:");
-    if (ok) {
-        acc += 23;
-        while (*acc == ' ')
-            acc++;
-        ok = strncmp(acc, want, strlen(want)) == 0;
-    }
-    if (ok && subprotocol) {
-        char *proto = strcasestr(head, "\r\nSec-WebSocket-Protocol:");
-        ok = proto && strstr(proto, subprotocol) != NULL;
-    }
-    if (!ok) {
-        char *line_end = strstr(head, "\r\n");
-        snprintf(err, errlen, "handshake refused: %.*s", line_end ? (int)(line_end - head) : 40,
-                 head);
-        pl_free(head);
-        goto fail;
-    }
-    pl_free(head);
-    return w;
 fail:
-    close(fd);
-    pl_buf_cleanup(&w->in);
-    pl_buf_cleanup(&w->msg);
+    close(w->fd);
+    ws_frame_decoder_cleanup(&w->dec);
     pl_free(w);
-    return NULL;
+    w = NULL;
+out:
+    pl_buf_cleanup(&req);
+    pl_buf_cleanup(&resp);
+    return w;
 }
 
 int wsc_send_frame(struct wsc *w, int opcode, bool fin, const void *data, size_t len)
 {
     unsigned char mask[4];
-    RAND_bytes(mask, sizeof(mask));
+    if (RAND_bytes(mask, sizeof(mask)) != 1)
+        return -1;
     struct pl_buf f;
     pl_buf_init(&f, SIZE_MAX);
     ws_frame_encode(&f, opcode, fin, data, len, mask);
     int rc = write_all(w->fd, f.data, f.len);
     pl_buf_cleanup(&f);
+    if (rc == 0 && opcode == WS_CLOSE)
+        w->close_sent = true;
     return rc;
 }
 
 int wsc_send_text(struct wsc *w, const void *data, size_t len)
 {
-    return wsc_send_frame(w, 0x1, true, data, len);
+    return wsc_send_frame(w, WS_TEXT, true, data, len);
 }
 
 int wsc_send_raw(struct wsc *w, const void *data, size_t len)
@@ -214,55 +262,59 @@ int wsc_close_code(const struct wsc *w)
 
 int wsc_recv(struct wsc *w, int timeout_ms, char **msg, size_t *len, int *opcode)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
     *msg = NULL;
     *len = 0;
+    if (w->closed)
+        return PL_ECLOSED;
     for (;;) {
-        struct ws_frame f;
-        int got;
-        while ((got = ws_frame_decode(w->in.data, w->in.len, MESSAGE_MAX, &f)) == 1) {
-            if (f.opcode == WS_CLOSE) {
+        int op;
+        const char *data;
+        size_t n;
+        int got = ws_frame_decoder_next(&w->dec, &op, &data, &n);
+        if (got < 0) {
+            w->closed = true;
+            return got;
+        }
+        if (got == 1) {
+            if (op == WS_CLOSE) {
                 w->close_code =
-                    f.len >= 2 ? ((unsigned char)f.payload[0] << 8 | (unsigned char)f.payload[1])
-                               : 1005;
-                pl_buf_consume(&w->in, f.total);
-                if (!w->closed) {
-                    wsc_send_frame(w, WS_CLOSE, true, NULL, 0);
-                    w->closed = true;
+                    n >= 2 ? ((unsigned char)data[0] << 8 | (unsigned char)data[1]) : 1005;
+                w->closed = true;
+                if (!w->close_sent) { /* echo the code, as RFC 6455 §5.5.1 suggests */
+                    unsigned char echo[2] = {(unsigned char)(w->close_code >> 8),
+                                             (unsigned char)w->close_code};
+                    wsc_send_frame(w, WS_CLOSE, true, echo, n >= 2 ? 2 : 0);
                 }
                 return PL_ECLOSED;
             }
-            if (f.opcode == WS_PING || f.opcode == WS_PONG) {
-                size_t n = f.len;
-                char *copy = pl_malloc(n + 1);
-                memcpy(copy, f.payload, n);
-                int op = f.opcode;
-                pl_buf_consume(&w->in, f.total);
-                if (op == WS_PING)
-                    wsc_send_frame(w, WS_PONG, true, copy, n);
-                pl_free(copy);
+            if (op == WS_PING) {
+                char copy[125]; /* the next send must not see a moved buffer */
+                memcpy(copy, data, n);
+                wsc_send_frame(w, WS_PONG, true, copy, n);
                 continue;
             }
-            if (f.opcode != WS_CONT)
-                w->msg_opcode = f.opcode;
-            if (pl_buf_append(&w->msg, f.payload, f.len) != PL_OK)
-                return PL_EPROTO;
-            bool fin = f.fin;
-            pl_buf_consume(&w->in, f.total);
-            if (fin) {
-                *len = w->msg.len;
-                *opcode = w->msg_opcode;
-                *msg = w->msg.data ? pl_buf_take(&w->msg) : pl_strdup("");
-                return PL_OK;
-            }
+            if (op == WS_PONG)
+                continue;
+            *msg = pl_malloc(n + 1);
+            memcpy(*msg, data, n);
+            (*msg)[n] = '\0';
+            *len = n;
+            *opcode = op;
+            return PL_OK;
         }
-        if (got < 0)
-            return PL_EPROTO;
-        if (w->closed)
+        char buf[65536];
+        ssize_t r = read_some(w->fd, buf, sizeof(buf), deadline);
+        if (r == PL_ETIMEDOUT)
+            return PL_ETIMEDOUT;
+        if (r < 0) {
+            w->closed = true;
             return PL_ECLOSED;
-        int rc = read_more(w, deadline);
-        if (rc != PL_OK)
-            return rc;
+        }
+        if (ws_frame_decoder_feed(&w->dec, buf, (size_t)r) != PL_OK) {
+            w->closed = true;
+            return PL_ETOOBIG;
+        }
     }
 }
 
@@ -270,12 +322,11 @@ void wsc_close(struct wsc *w)
 {
     if (!w)
         return;
-    if (!w->closed) {
+    if (!w->close_sent && !w->closed) {
         static const unsigned char normal[2] = {0x03, 0xe8};
-        wsc_send_frame(w, 0x8, true, normal, sizeof(normal));
+        wsc_send_frame(w, WS_CLOSE, true, normal, sizeof(normal));
     }
     close(w->fd);
-    pl_buf_cleanup(&w->in);
-    pl_buf_cleanup(&w->msg);
+    ws_frame_decoder_cleanup(&w->dec);
     pl_free(w);
 }
