@@ -16,20 +16,16 @@
 #include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
 
-static struct ts_redis redis;
-static struct ts_upstream upstream;
-static struct ts_parleyd parleyd;
+static struct ts_stack st;
 static struct ts_caller bystander; /* streams a long answer while the others misbehave */
+static const char *const upstream_args[] = {"--pace-ms", "5", NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    const char *dir = ts_workdir("bad_input");
-    const char *up_args[] = {"--pace-ms", "5", NULL};
-    if (ts_redis_start(&redis, dir) || ts_upstream_start(&upstream, dir, up_args) ||
-        ts_parleyd_start(&parleyd, dir, &redis, &upstream, NULL))
+    if (ts_stack_start(&st, "bad_input", upstream_args, NULL))
         return -1;
-    if (ts_caller_open(&bystander, parleyd.ws_url, NULL, 0, 0))
+    if (ts_caller_open(&bystander, st.parleyd.ws_url, NULL, 0, 0))
         return -1;
     /* 400 tokens at 5 ms: streams for about two seconds, through all the tests below. */
     return ts_caller_message(&bystander, "long", "a long answer please [[tokens:400]]");
@@ -48,9 +44,7 @@ static int teardown(void **state)
     }
     ts_turn_free(&t);
     ts_caller_close(&bystander);
-    int rc = ts_parleyd_stop(&parleyd);
-    ts_upstream_stop(&upstream);
-    ts_redis_stop(&redis);
+    int rc = ts_stack_stop(&st);
     return ok == 0 && rc == 0 ? 0 : -1;
 }
 
@@ -59,9 +53,9 @@ static void expect_error(const char *frame, size_t len, bool ready, const char *
 {
     struct ts_caller c;
     if (ready)
-        assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+        assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     else
-        assert_int_equal(ts_caller_connect(&c, parleyd.ws_url), 0);
+        assert_int_equal(ts_caller_connect(&c, st.parleyd.ws_url), 0);
     assert_int_equal(wsc_send_text(c.ws, frame, len), 0);
     json_t *e = ts_caller_expect(&c, "error", 5000);
     assert_non_null(e);
@@ -155,7 +149,7 @@ static void test_expired_token(void **state)
     char f[2048];
     snprintf(f, sizeof(f), "{\"type\":\"hello\",\"token\":\"%s\"}", tok);
     struct ts_caller c;
-    assert_int_equal(ts_caller_connect(&c, parleyd.ws_url), 0);
+    assert_int_equal(ts_caller_connect(&c, st.parleyd.ws_url), 0);
     assert_int_equal(ts_caller_send(&c, f), 0);
     json_t *e = ts_caller_expect(&c, "error", 5000);
     assert_non_null(e);
@@ -180,7 +174,7 @@ static void test_binary_frame(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     assert_int_equal(wsc_send_frame(c.ws, 0x2, true, "\x01\x02", 2), 0);
     json_t *e = ts_caller_expect(&c, "error", 5000);
     assert_non_null(e);
@@ -199,7 +193,7 @@ static void test_invalid_websocket_frame_closes_only_that_connection(void **stat
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     /* A reserved opcode breaks RFC 6455: the server closes this connection. */
     assert_int_equal(wsc_send_frame(c.ws, 0x3, true, "hi", 2), 0);
     char *msg = NULL;

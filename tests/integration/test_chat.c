@@ -1,4 +1,4 @@
-/* A caller's conversation end to end: real redis-server, the Anthropic double and parleyd.
+/* A caller's conversation end to end: real redis-server, the Anthropic double and st.parleyd.
  * Streams concatenate to exactly the double's text, both sides land in the Redis transcript,
  * reconnecting returns the history, resume replays exactly the missing deltas, queued messages
  * are answered in order, cancel stops an answer and keeps its text. */
@@ -16,36 +16,26 @@
 #include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
 
-static struct ts_redis redis;
-static struct ts_upstream upstream;
-static struct ts_parleyd parleyd;
-static char workdir[512];
+static struct ts_stack st;
+static const char *const upstream_args[] = {"--pace-ms", "5", NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(workdir, sizeof(workdir), "%s", ts_workdir("chat"));
-    const char *up_args[] = {"--pace-ms", "5", NULL};
-    if (ts_redis_start(&redis, workdir) || ts_upstream_start(&upstream, workdir, up_args) ||
-        ts_parleyd_start(&parleyd, workdir, &redis, &upstream, NULL))
-        return -1;
-    return 0;
+    return ts_stack_start(&st, "chat", upstream_args, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = ts_parleyd_stop(&parleyd);
-    ts_upstream_stop(&upstream);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1; /* a clean exit means every handle was closed */
+    return ts_stack_stop(&st); /* fails unless parleyd exited cleanly */
 }
 
 static void test_stream_concatenates_to_upstream_text(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     assert_int_equal(strlen(c.session_id), 32);
     assert_int_equal(json_array_size(c.history), 0);
     struct ts_turn t;
@@ -66,7 +56,7 @@ static void test_stream_concatenates_to_upstream_text(void **state)
     ts_turn_free(&t);
 
     /* Both sides are in the Redis transcript, in order. */
-    char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
+    char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
     assert_non_null(x);
     char *caller = strstr(x, "Is flood covered?");
     char *answer = strstr(x, "Yes, flood is covered — up to 25 000 €, after the 250 € excess. 🌊");
@@ -82,7 +72,7 @@ static void test_second_turn_sends_history_upstream(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&c, "a", "first question [[tokens:3]]", 10000, &t), 0);
     assert_string_equal(t.text, "w1 w2 w3");
@@ -98,7 +88,7 @@ static void test_reconnect_returns_history(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&c, "h1", "hello there [[tokens:4]]", 10000, &t), 0);
     ts_turn_free(&t);
@@ -107,7 +97,7 @@ static void test_reconnect_returns_history(void **state)
     snprintf(sid, sizeof(sid), "%s", c.session_id);
     ts_caller_close(&c);
 
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, token, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
     assert_string_equal(c.session_id, sid);
     assert_int_equal(json_array_size(c.history), 2);
     json_t *m0 = json_array_get(c.history, 0), *m1 = json_array_get(c.history, 1);
@@ -128,7 +118,7 @@ static void test_resume_gets_exactly_the_missing_deltas(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     char *token = pl_strdup(c.token);
     /* 20 tokens, 30 ms apart: read 5 deltas, drop the connection, resume after seq 4. */
     assert_int_equal(ts_caller_message(&c, "r1", "tell me more [[tokens:20]] [[pace:30]]"), 0);
@@ -144,7 +134,7 @@ static void test_resume_gets_exactly_the_missing_deltas(void **state)
     }
     ts_caller_close(&c);
 
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, token, 1, 4), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 1, 4), 0);
     /* Every delta after seq 4 arrives exactly once, in order, then turn_end. */
     long next = 5;
     char text[400] = "";
@@ -177,7 +167,7 @@ static void test_queued_messages_answered_in_order(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     assert_int_equal(ts_caller_message(&c, "q1", "one [[text:first answer]]"), 0);
     assert_int_equal(ts_caller_message(&c, "q2", "two [[text:second answer]]"), 0);
     assert_int_equal(ts_caller_message(&c, "q3", "three [[text:third answer]]"), 0);
@@ -197,7 +187,7 @@ static void test_duplicate_client_id_is_acked_once(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&c, "same", "once [[tokens:2]]", 10000, &t), 0);
     ts_turn_free(&t);
@@ -207,7 +197,7 @@ static void test_duplicate_client_id_is_acked_once(void **state)
     assert_non_null(ack);
     assert_int_equal(json_integer_value(json_object_get(ack, "turn")), 1);
     json_decref(ack);
-    char *len = ts_redis_query(&redis, "XLEN parley:{%s}:transcript", c.session_id);
+    char *len = ts_redis_query(&st.redis, "XLEN parley:{%s}:transcript", c.session_id);
     assert_string_equal(len, "2");
     pl_free(len);
     ts_caller_close(&c);
@@ -217,7 +207,7 @@ static void test_cancel_keeps_partial_answer(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     assert_int_equal(ts_caller_message(&c, "c1", "long one [[tokens:50]] [[pace:40]]"), 0);
     json_t *f;
     int deltas = 0;
@@ -235,7 +225,7 @@ static void test_cancel_keeps_partial_answer(void **state)
     assert_true(total < 50);
     ts_turn_free(&t);
     /* The transcript keeps what was sent, with the stop reason. */
-    char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
+    char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
     assert_non_null(strstr(x, "cancelled"));
     assert_non_null(strstr(x, "w1 w2 w3"));
     pl_free(x);
@@ -247,7 +237,7 @@ static void test_upstream_received_a_valid_request(void **state)
     (void)state;
     /* The double checks every request and answers 400 to a wrong one; its log shows what we
      * sent: the model, the system prompt and alternating roles. */
-    FILE *f = fopen(upstream.log, "r");
+    FILE *f = fopen(st.upstream.log, "r");
     assert_non_null(f);
     char line[65536];
     int n = 0;
@@ -273,17 +263,17 @@ static void test_session_api_and_health(void **state)
     (void)state;
     char url[128];
     struct ts_http_reply r;
-    snprintf(url, sizeof(url), "%s/healthz", parleyd.url);
+    snprintf(url, sizeof(url), "%s/healthz", st.parleyd.url);
     assert_int_equal(ts_http("GET", url, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     ts_http_reply_free(&r);
-    snprintf(url, sizeof(url), "%s/readyz", parleyd.url);
+    snprintf(url, sizeof(url), "%s/readyz", st.parleyd.url);
     assert_int_equal(ts_http("GET", url, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     ts_http_reply_free(&r);
 
     /* A site backend creates a session for a known customer and hands the token over. */
-    snprintf(url, sizeof(url), "%s/v1/sessions", parleyd.url);
+    snprintf(url, sizeof(url), "%s/v1/sessions", st.parleyd.url);
     char *admin = ts_token("admin", "site-backend", NULL, 600);
     assert_int_equal(ts_http("POST", url, NULL, "{}", &r), 0);
     assert_int_equal(r.status, 401);
@@ -304,20 +294,20 @@ static void test_session_api_and_health(void **state)
     ts_http_reply_free(&r);
 
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, token, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
     assert_string_equal(c.session_id, sid);
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&c, "p1", "my policy? [[tokens:2]]", 10000, &t), 0);
     ts_turn_free(&t);
     ts_caller_close(&c);
     /* The caller's own data reached the system prompt. */
-    char *rec = ts_redis_query(&redis, "HGET parley:{%s}:session policy_number", sid);
+    char *rec = ts_redis_query(&st.redis, "HGET parley:{%s}:session policy_number", sid);
     assert_string_equal(rec, "POL-1234");
     pl_free(rec);
 
     /* An agent reads the record and the transcript. */
     char *agent = ts_token("agent", "agent-1", NULL, 600);
-    snprintf(url, sizeof(url), "%s/v1/sessions/%s", parleyd.url, sid);
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s", st.parleyd.url, sid);
     assert_int_equal(ts_http("GET", url, agent, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "my policy? [[tokens:2]]"));

@@ -16,28 +16,19 @@
 
 #define CALLERS 200
 
-static struct ts_redis redis;
-static struct ts_upstream upstream;
-static struct ts_parleyd parleyd;
+static struct ts_stack st;
+static const char *const upstream_args[] = {"--pace-ms", "10", NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    const char *dir = ts_workdir("concurrency");
-    const char *up_args[] = {"--pace-ms", "10", NULL};
-    if (ts_redis_start(&redis, dir) || ts_upstream_start(&upstream, dir, up_args) ||
-        ts_parleyd_start(&parleyd, dir, &redis, &upstream, NULL))
-        return -1;
-    return 0;
+    return ts_stack_start(&st, "concurrency", upstream_args, NULL);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = ts_parleyd_stop(&parleyd);
-    ts_upstream_stop(&upstream);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
+    return ts_stack_stop(&st); /* fails unless parleyd exited cleanly */
 }
 
 static void test_200_callers_stream_at_once(void **state)
@@ -45,7 +36,7 @@ static void test_200_callers_stream_at_once(void **state)
     (void)state;
     struct ts_caller *c = pl_calloc(CALLERS, sizeof(*c));
     for (int i = 0; i < CALLERS; i++)
-        assert_int_equal(ts_caller_open(&c[i], parleyd.ws_url, NULL, 0, 0), 0);
+        assert_int_equal(ts_caller_open(&c[i], st.parleyd.ws_url, NULL, 0, 0), 0);
     /* Every caller asks before anyone reads: all 200 answers stream concurrently. */
     char text[128];
     for (int i = 0; i < CALLERS; i++) {
@@ -64,7 +55,7 @@ static void test_200_callers_stream_at_once(void **state)
         ts_turn_free(&t);
     }
     for (int i = 0; i < CALLERS; i += 37) {
-        char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", c[i].session_id);
+        char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", c[i].session_id);
         snprintf(text, sizeof(text), "answer for caller %d is ready", i);
         assert_non_null(strstr(x, text));
         pl_free(x);

@@ -15,38 +15,28 @@
 #include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
 
-static struct ts_redis redis;
-static struct ts_upstream upstream;
-static struct ts_parleyd parleyd;
-static char workdir[512];
+static struct ts_stack st;
+static const char *const upstream_args[] = {"--pace-ms", "5", NULL};
 static const char *const parleyd_args[] = {"--redis-timeout-ms", "1000", "--turn-lock-ms", "2000",
                                            NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(workdir, sizeof(workdir), "%s", ts_workdir("durability"));
-    const char *up_args[] = {"--pace-ms", "5", NULL};
-    if (ts_redis_start(&redis, workdir) || ts_upstream_start(&upstream, workdir, up_args) ||
-        ts_parleyd_start(&parleyd, workdir, &redis, &upstream, (const char **)parleyd_args))
-        return -1;
-    return 0;
+    return ts_stack_start(&st, "durability", upstream_args, parleyd_args);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = ts_parleyd_stop(&parleyd);
-    ts_upstream_stop(&upstream);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
+    return ts_stack_stop(&st); /* fails unless parleyd exited cleanly */
 }
 
 static long http_status(const char *path)
 {
     char url[128];
     struct ts_http_reply r;
-    snprintf(url, sizeof(url), "%s%s", parleyd.url, path);
+    snprintf(url, sizeof(url), "%s%s", st.parleyd.url, path);
     if (ts_http("GET", url, NULL, NULL, &r))
         return -1;
     long s = r.status;
@@ -58,7 +48,7 @@ static void test_parleyd_restart_keeps_sessions(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&c, "k1", "before restart [[tokens:3]]", 10000, &t), 0);
     ts_turn_free(&t);
@@ -71,12 +61,11 @@ static void test_parleyd_restart_keeps_sessions(void **state)
     char sid[65];
     snprintf(sid, sizeof(sid), "%s", c.session_id);
 
-    assert_int_equal(ts_parleyd_stop(&parleyd), 0);
+    assert_int_equal(ts_parleyd_stop(&st.parleyd), 0);
     ts_caller_close(&c);
-    assert_int_equal(
-        ts_parleyd_restart(&parleyd, workdir, &redis, &upstream, (const char **)parleyd_args), 0);
+    assert_int_equal(ts_stack_restart_parleyd(&st), 0);
 
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, token, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
     assert_string_equal(c.session_id, sid);
     assert_int_equal(json_array_size(c.history), 4);
     json_t *last = json_array_get(c.history, 3);
@@ -95,14 +84,14 @@ static void test_redis_down_then_back(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&c, "r1", "stored before [[tokens:2]]", 10000, &t), 0);
     ts_turn_free(&t);
     char sid[65];
     snprintf(sid, sizeof(sid), "%s", c.session_id);
 
-    ts_redis_stop(&redis);
+    ts_redis_stop(&st.redis);
     /* Give parleyd a moment to see the connection drop, then: not ready, and a message gets a
      * retryable error, not an ack. */
     for (int i = 0; i < 50 && http_status("/readyz") == 200; i++)
@@ -118,7 +107,7 @@ static void test_redis_down_then_back(void **state)
     json_decref(f);
     /* A new caller is told the same. */
     struct ts_caller c2;
-    assert_int_equal(ts_caller_connect(&c2, parleyd.ws_url), 0);
+    assert_int_equal(ts_caller_connect(&c2, st.parleyd.ws_url), 0);
     assert_int_equal(ts_caller_send(&c2, "{\"type\":\"hello\"}"), 0);
     f = ts_caller_expect(&c2, "error", 10000);
     assert_non_null(f);
@@ -127,7 +116,7 @@ static void test_redis_down_then_back(void **state)
     json_decref(f);
     ts_caller_close(&c2);
 
-    assert_int_equal(ts_redis_restart(&redis), 0);
+    assert_int_equal(ts_redis_restart(&st.redis), 0);
     for (int i = 0; i < 100 && http_status("/readyz") != 200; i++)
         poll(NULL, 0, 100);
     assert_int_equal(http_status("/readyz"), 200);
@@ -136,7 +125,7 @@ static void test_redis_down_then_back(void **state)
     assert_int_equal(t.turn, 2);
     assert_string_equal(t.text, "w1 w2");
     ts_turn_free(&t);
-    char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", sid);
+    char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", sid);
     assert_non_null(strstr(x, "stored before [[tokens:2]]"));
     assert_non_null(strstr(x, "while redis is down [[tokens:2]]"));
     pl_free(x);
@@ -147,7 +136,7 @@ static void test_crash_mid_answer_is_answered_after_restart(void **state)
 {
     (void)state;
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     assert_int_equal(ts_caller_message(&c, "x1", "crash test [[tokens:30]] [[pace:40]]"), 0);
     json_t *ack = ts_caller_expect(&c, "ack", 10000);
     assert_non_null(ack);
@@ -157,13 +146,12 @@ static void test_crash_mid_answer_is_answered_after_restart(void **state)
     json_decref(d);
     char *token = pl_strdup(c.token);
     /* The instance dies with the answer half sent and its turn lock held in Redis. */
-    ts_proc_kill(&parleyd.proc);
+    ts_proc_kill(&st.parleyd.proc);
     ts_caller_close(&c);
-    assert_int_equal(
-        ts_parleyd_restart(&parleyd, workdir, &redis, &upstream, (const char **)parleyd_args), 0);
+    assert_int_equal(ts_stack_restart_parleyd(&st), 0);
 
     /* The acknowledged message is answered in full once the dead owner's lease (2 s) expires. */
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, token, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
     assert_int_equal(json_array_size(c.history), 1);
     struct ts_turn t;
     assert_int_equal(ts_caller_read_turn(&c, 20000, &t), 0);

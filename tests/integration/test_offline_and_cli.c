@@ -18,25 +18,19 @@
 #include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
 
-static struct ts_redis redis;
-static struct ts_parleyd parleyd;
+static struct ts_stack st;
+static const char *const parleyd_args[] = {"--local-pace-ms", "2", NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    const char *dir = ts_workdir("offline");
-    const char *args[] = {"--local-pace-ms", "2", NULL};
-    if (ts_redis_start(&redis, dir) || ts_parleyd_start(&parleyd, dir, &redis, NULL, args))
-        return -1;
-    return 0;
+    return ts_stack_start(&st, "offline", NULL, parleyd_args);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = ts_parleyd_stop(&parleyd);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
+    return ts_stack_stop(&st); /* fails unless parleyd exited cleanly */
 }
 
 /* Run a shell command; return its stdout (new) and exit status. */
@@ -50,8 +44,8 @@ static char *run(const char *cmd, int *status)
     size_t n;
     while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
         pl_buf_append(&b, chunk, n);
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int wait_status = pclose(p);
+    *status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
     if (!b.data)
         pl_buf_append_str(&b, "");
     return pl_buf_take(&b);
@@ -63,7 +57,7 @@ static void test_local_provider_streams_its_reply(void **state)
     const char *q = "Does my home insurance cover a burst pipe?";
     char *want = local_reply_text(q, NULL);
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&c, "o1", q, 10000, &t), 0);
     assert_string_equal(t.text, want);
@@ -83,7 +77,7 @@ static void test_parley_chat_prints_the_answer(void **state)
     char *want = local_reply_text(q, NULL);
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "'%s' chat %s --message '%s' 2>/dev/null", ts_bin("parley"),
-             parleyd.url, q);
+             st.parleyd.url, q);
     int status;
     char *out = run(cmd, &status);
     assert_int_equal(status, 0);
@@ -107,7 +101,7 @@ static void test_parley_token_is_accepted(void **state)
     assert_int_equal(status, 0);
     tok[strcspn(tok, "\n")] = 0;
     char url[128];
-    snprintf(url, sizeof(url), "%s/v1/sessions", parleyd.url);
+    snprintf(url, sizeof(url), "%s/v1/sessions", st.parleyd.url);
     struct ts_http_reply r;
     assert_int_equal(ts_http("POST", url, tok, "{}", &r), 0);
     assert_int_equal(r.status, 201);

@@ -15,44 +15,35 @@
 #include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
 
-static struct ts_redis redis;
-static struct ts_upstream upstream;
-static struct ts_parleyd parleyd;
+static struct ts_stack st;
+static const char *const upstream_args[] = {"--pace-ms", "5", NULL};
+static const char *const parleyd_args[] = {"--upstream-idle-timeout-ms",
+                                           "1000",
+                                           "--first-token-deadline-ms",
+                                           "6000",
+                                           "--upstream-retries",
+                                           "2",
+                                           NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    const char *dir = ts_workdir("upstream_faults");
-    const char *up_args[] = {"--pace-ms", "5", NULL};
-    const char *args[] = {"--upstream-idle-timeout-ms",
-                          "1000",
-                          "--first-token-deadline-ms",
-                          "6000",
-                          "--upstream-retries",
-                          "2",
-                          NULL};
-    if (ts_redis_start(&redis, dir) || ts_upstream_start(&upstream, dir, up_args) ||
-        ts_parleyd_start(&parleyd, dir, &redis, &upstream, args))
-        return -1;
-    return 0;
+    return ts_stack_start(&st, "upstream_faults", upstream_args, parleyd_args);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = ts_parleyd_stop(&parleyd);
-    ts_upstream_stop(&upstream);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
+    return ts_stack_stop(&st); /* fails unless parleyd exited cleanly */
 }
 
 /* Ask `text` on a new session; fill `t`; return the transcript (new string). */
 static char *ask(const char *text, struct ts_turn *t)
 {
     struct ts_caller c;
-    assert_int_equal(ts_caller_open(&c, parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
     assert_int_equal(ts_caller_ask(&c, "f1", text, 20000, t), 0);
-    char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
+    char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
     ts_caller_close(&c);
     return x;
 }

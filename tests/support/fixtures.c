@@ -29,7 +29,7 @@ int ts_redis_start(struct ts_redis *r, const char *workdir)
 
 int ts_redis_restart(struct ts_redis *r)
 {
-    char port[16], log[600];
+    char port[16], log[700];
     snprintf(port, sizeof(port), "%d", r->port);
     snprintf(log, sizeof(log), "%s/redis.log", r->dir);
     char *argv[] = {(char *)"/usr/bin/redis-server",
@@ -194,6 +194,36 @@ int ts_parleyd_stop(struct ts_parleyd *p)
     if (rc != 0)
         ts_proc_dump_log(&p->proc);
     return rc;
+}
+
+int ts_stack_start(struct ts_stack *s, const char *name, const char *const *upstream_args,
+                   const char *const *parleyd_args)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->workdir, sizeof(s->workdir), "%s", ts_workdir(name));
+    s->with_upstream = upstream_args != NULL;
+    s->parleyd_args = parleyd_args;
+    if (ts_redis_start(&s->redis, s->workdir))
+        return -1;
+    if (s->with_upstream && ts_upstream_start(&s->upstream, s->workdir, upstream_args))
+        return -1;
+    return ts_parleyd_start(&s->parleyd, s->workdir, &s->redis,
+                            s->with_upstream ? &s->upstream : NULL, parleyd_args);
+}
+
+int ts_stack_restart_parleyd(struct ts_stack *s)
+{
+    return ts_parleyd_restart(&s->parleyd, s->workdir, &s->redis,
+                              s->with_upstream ? &s->upstream : NULL, s->parleyd_args);
+}
+
+int ts_stack_stop(struct ts_stack *s)
+{
+    int rc = ts_parleyd_stop(&s->parleyd);
+    if (s->with_upstream)
+        ts_upstream_stop(&s->upstream);
+    ts_redis_stop(&s->redis);
+    return rc == 0 ? 0 : -1;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud)

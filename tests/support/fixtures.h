@@ -4,6 +4,7 @@
 #ifndef PARLEY_TESTS_SUPPORT_FIXTURES_H
 #define PARLEY_TESTS_SUPPORT_FIXTURES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tests/support/process.h"
@@ -14,7 +15,7 @@
 struct ts_redis {
     struct ts_proc proc;
     int port;
-    char dir[512];
+    char dir[600];
 };
 
 /** Start redis-server in `workdir`/redis on a free port. 0 or -1. */
@@ -55,6 +56,27 @@ int ts_parleyd_restart(struct ts_parleyd *p, const char *workdir, const struct t
                        const struct ts_upstream *upstream, const char *const *args);
 /** SIGTERM and wait; returns parleyd's exit status (0 = clean, every handle closed). */
 int ts_parleyd_stop(struct ts_parleyd *p);
+
+/* The usual set of one test program: redis-server, (optionally) the double, and parleyd. */
+struct ts_stack {
+    char workdir[512];
+    struct ts_redis redis;
+    struct ts_upstream upstream;
+    bool with_upstream;
+    struct ts_parleyd parleyd;
+    const char *const *parleyd_args;
+};
+
+/** Start everything for test program `name`. `upstream_args` NULL: no double (parleyd uses the
+ *  local provider); otherwise the double's extra arguments (NULL-terminated). `parleyd_args`
+ *  (NULL-terminated, may be NULL) must stay valid until ts_stack_stop. 0 or -1. */
+int ts_stack_start(struct ts_stack *s, const char *name, const char *const *upstream_args,
+                   const char *const *parleyd_args);
+/** Start parleyd again on the same port with the same arguments (after a stop or a kill). */
+int ts_stack_restart_parleyd(struct ts_stack *s);
+/** Stop parleyd, the double and Redis. 0 only if parleyd exited cleanly (every handle closed,
+ *  no sanitizer report). */
+int ts_stack_stop(struct ts_stack *s);
 
 struct ts_http_reply {
     long status;
