@@ -19,17 +19,18 @@ struct chat_conn *chat_conn_open(struct bot_server *srv, struct lws *wsi);
 /** A received (possibly partial) WebSocket message fragment. Returns -1 to close the socket. */
 int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool first, bool final,
                       bool binary);
-/** The socket may be written: send one queued frame. Returns -1 to close the socket. */
+/** The socket may be written: send queued frames while it has room. Returns -1 to close. */
 int chat_conn_writeable(struct chat_conn *c);
 /** The socket closed; the conn detaches from its session and is released when unused. */
 void chat_conn_closed(struct chat_conn *c);
 
 /** Frame buffers: chat_frame_begin prepares `b` (reserving the WebSocket header room), an
- *  encoder from chat_proto.h appends one JSON object, then chat_session_send or chat_conn_send
- *  queues it. */
+ *  encoder from chat_proto.h appends one JSON object, then chat_session_send sends it. */
 void chat_frame_begin(struct pl_buf *b);
-/** Queue the frame in `b` to every ready connection of the session. */
-void chat_session_send(struct bot_session *s, const struct pl_buf *frame);
+/** Send the frame to every ready connection of the session: written at once where nothing is
+ *  queued and the socket has room, queued otherwise. The header room of `frame` is written
+ *  to (lws puts the WebSocket header there); its payload is not changed. */
+void chat_session_send(struct bot_session *s, struct pl_buf *frame);
 /** Queue an error frame to every ready connection of the session. */
 void chat_session_send_error(struct bot_session *s, const char *code, const char *message,
                              bool retryable);
