@@ -40,6 +40,7 @@ struct opts {
     int hold_s;
     int pid;
     double pace_ms;
+    int think_ms; /* mean pause before each message (uniform 0..2x), like people typing */
     const char *marker;
     bool json;
 };
@@ -48,6 +49,7 @@ enum cstate { C_CONNECTING, C_HANDSHAKE, C_HELLO, C_READY, C_DONE };
 
 struct caller {
     uv_tcp_t tcp;
+    uv_timer_t think; /* the pause before the next message */
     uv_connect_t connect;
     enum cstate state;
     struct pl_buf hs; /* handshake answer so far */
@@ -229,6 +231,25 @@ static void send_message(struct caller *c)
     pl_buf_cleanup(&b);
 }
 
+static void on_think_done(uv_timer_t *t)
+{
+    send_message(t->data);
+}
+
+/* The next message: at once, or after a think pause. */
+static void next_message(struct caller *c)
+{
+    if (o.think_ms <= 0) {
+        send_message(c);
+        return;
+    }
+    if (!c->think.data) {
+        uv_timer_init(loop, &c->think);
+        c->think.data = c;
+    }
+    uv_timer_start(&c->think, on_think_done, (uint64_t)(rand() % (2 * o.think_ms + 1)), 0);
+}
+
 static void on_message(struct caller *c, const char *data, size_t len)
 {
     json_t *j = json_loadb(data, len, 0, NULL);
@@ -244,7 +265,7 @@ static void on_message(struct caller *c, const char *data, size_t len)
                 t_stream_start = t;
                 cpu_start_s = server_cpu_s();
             }
-            send_message(c);
+            next_message(c);
         } else {
             maybe_hold();
         }
@@ -262,7 +283,7 @@ static void on_message(struct caller *c, const char *data, size_t len)
     } else if (!strcmp(type, "turn_end")) {
         c->done++;
         if (c->done < o.messages) {
-            send_message(c);
+            next_message(c);
         } else {
             c->state = C_DONE;
             finished++;
@@ -469,7 +490,7 @@ static int num(const char *s)
 static void usage(void)
 {
     printf("Usage: loadgen --url ws://HOST:PORT/v1/chat [--callers N] [--messages M]\n"
-           "               [--token-pace-ms P] [--text-marker \"[[tokens:20]]\"]\n"
+           "               [--token-pace-ms P] [--text-marker \"[[tokens:20]]\"] [--think-ms MS]\n"
            "               [--ramp N (connections per ms) | --ramp-ms MS (open all over MS)]\n"
            "               [--idle [--hold-s S]] [--pid PARLEYD_PID] [--timeout-s S] [--json]\n");
 }
@@ -507,6 +528,8 @@ int main(int argc, char **argv)
             o.pid = num(v), i++;
         } else if (!strcmp(a, "--token-pace-ms")) {
             o.pace_ms = (double)num(v), i++;
+        } else if (!strcmp(a, "--think-ms")) {
+            o.think_ms = num(v), i++;
         } else if (!strcmp(a, "--text-marker")) {
             o.marker = v, i++;
         } else {
