@@ -1,0 +1,103 @@
+/* A caller that stops reading: once its send queue passes --send-queue-bytes it is closed (1008
+ * when the close frame fits), the answer goes on and is stored, and the caller finds it whole
+ * when it reconnects. Nothing on the server grows without bound meanwhile. */
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/wsc.h"
+#include "tests/support/caller.h"
+#include "tests/support/fixtures.h"
+
+#define TOKENS 120000 /* about 7 MB of frames, more than loopback buffers hold; 0.94 MB of text */
+
+static struct ts_stack st;
+static const char *const upstream_args[] = {"--pace-ms", "0", NULL};
+static const char *const parleyd_args[] = {"--send-queue-bytes", "4096", NULL};
+
+static int setup(void **state)
+{
+    (void)state;
+    return ts_stack_start(&st, "slow_client", upstream_args, parleyd_args);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return ts_stack_stop(&st);
+}
+
+static void test_reader_that_stalls_is_closed_and_answer_kept(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
+    char *token = pl_strdup(c.token);
+    char sid[65];
+    snprintf(sid, sizeof(sid), "%s", c.session_id);
+    char text[64];
+    snprintf(text, sizeof(text), "everything please [[tokens:%d]]", TOKENS);
+    assert_int_equal(ts_caller_message(&c, "s1", text), 0);
+
+    /* Do not read until the answer is stored. */
+    char *answered = NULL;
+    for (int i = 0; i < 300; i++) {
+        pl_free(answered);
+        answered = ts_redis_query(&st.redis, "HGET parley:{%s}:session answered", sid);
+        if (answered && !strcmp(answered, "1"))
+            break;
+        poll(NULL, 0, 100);
+    }
+    assert_string_equal(answered, "1");
+    pl_free(answered);
+
+    /* What was in flight arrives, then the close, not a normal end of the turn. */
+    char *msg;
+    size_t len;
+    int op, rc;
+    bool saw_turn_end = false;
+    while ((rc = wsc_recv(c.ws, 10000, &msg, &len, &op)) == PL_OK) {
+        if (strstr(msg, "\"type\":\"turn_end\""))
+            saw_turn_end = true;
+        pl_free(msg);
+    }
+    assert_int_equal(rc, PL_ECLOSED);
+    /* Closed at once (not by the idle timeout: wsc_recv would have timed out first), with 1008
+     * when lws can still fit the close frame behind the queued data, else without one. */
+    int code = wsc_close_code(c.ws);
+    if (code != 1008 && code != 0)
+        fail_msg("close code %d", code);
+    assert_false(saw_turn_end);
+    ts_caller_close(&c);
+
+    /* The whole answer was stored and comes back with the history. */
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
+    assert_int_equal(json_array_size(c.history), 2);
+    const char *answer = json_string_value(json_object_get(json_array_get(c.history, 1), "text"));
+    assert_non_null(answer);
+    assert_int_equal(strncmp(answer, "w1 w2 w3 ", 9), 0);
+    char last[16];
+    snprintf(last, sizeof(last), " w%d", TOKENS);
+    size_t n = strlen(answer);
+    assert_true(n > strlen(last));
+    assert_string_equal(answer + n - strlen(last), last);
+    ts_caller_close(&c);
+    pl_free(token);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reader_that_stalls_is_closed_and_answer_kept),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
