@@ -334,4 +334,5 @@ void config_help(const char *prog)
                o->def ? o->def : "");
     }
     printf("  %-32s %s\n", "--help", "show this help and exit");
+    printf("  %-32s %s\n", "--version", "print the version and exit");
 }

@@ -195,6 +195,12 @@ int main(int argc, char **argv)
     char err[512];
     bool help;
     int status = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("parleyd %s\n", PARLEY_VERSION);
+            return 0;
+        }
+    }
     if (config_load(&cfg, argc, argv, &help, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         config_cleanup(&cfg);
