@@ -96,10 +96,11 @@ static void conn_send(struct chat_conn *c, struct pl_buf *frame)
     if (!c->wsi || c->too_slow || c->write_failed || frame->len <= LWS_PRE)
         return;
     size_t payload = frame->len - LWS_PRE;
-    if (!c->out_head && !lws_send_pipe_choked(c->wsi)) {
-        /* Nothing queued and the socket has room: write now. Going through WRITEABLE costs
-         * two poll changes (epoll_ctl) and a loop pass per frame: about a quarter of the
-         * relay's CPU (bench/RESULTS.md). */
+    if (!c->out_head && !lws_partial_buffered(c->wsi)) {
+        /* Nothing queued and lws holds no unsent rest of an earlier write: write now. Going
+         * through WRITEABLE costs two poll changes (epoll_ctl) and a loop pass per frame,
+         * about a quarter of the relay's CPU (bench/RESULTS.md). When the socket is full, lws
+         * keeps the rest of this one frame and the next ones wait in our bounded queue. */
         int n = lws_write(c->wsi, (unsigned char *)frame->data + LWS_PRE, payload, LWS_WRITE_TEXT);
         if (n < (int)payload) {
             c->write_failed = true; /* closed from the WRITEABLE callback */
@@ -177,7 +178,7 @@ int chat_conn_writeable(struct chat_conn *c)
             c->out_tail = NULL;
         c->out_bytes -= f->len;
         pl_free(f);
-    } while (c->out_head && !lws_send_pipe_choked(c->wsi));
+    } while (c->out_head && !lws_partial_buffered(c->wsi));
     if (c->out_head)
         lws_callback_on_writable(c->wsi);
     return 0;
