@@ -1,13 +1,13 @@
 /* Asynchronous Redis connection with deadlines and reconnection; see redis_conn.h.
- * The only file that includes the hiredis libuv adapter. Commands are tracked in send order
+ * The loop glue is redis_uv.c. Commands are tracked in send order
  * (Redis answers in order), so one sweep timer checking the oldest is enough for deadlines. */
 #include "sessions/redis_conn.h"
+#include "sessions/redis_uv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 
 #include "common/alloc.h"
@@ -305,7 +305,7 @@ static void start_connect(struct rconn *c)
         return;
     }
     ac->data = c;
-    if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
+    if (redis_uv_attach(ac, c->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         schedule_reconnect(c);
         return;
