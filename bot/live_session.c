@@ -15,14 +15,9 @@ static void on_timer_closed(uv_handle_t *h)
     pl_free(s);
 }
 
-struct bot_session *live_session_find(struct bot_server *srv, const char *sid)
-{
-    return pl_map_get(&srv->sessions, sid);
-}
-
 struct bot_session *live_session_get(struct bot_server *srv, const char *sid)
 {
-    struct bot_session *s = live_session_find(srv, sid);
+    struct bot_session *s = pl_map_get(&srv->sessions, sid);
     if (s) {
         live_session_ref(s);
         return s;

@@ -63,8 +63,6 @@ struct bot_session {
 
 /** The live session for `sid`, created (with one reference for the caller) if absent. */
 struct bot_session *live_session_get(struct bot_server *srv, const char *sid);
-/** The live session for `sid` or NULL, no reference taken. */
-struct bot_session *live_session_find(struct bot_server *srv, const char *sid);
 void live_session_ref(struct bot_session *s);
 /** Drop a reference; the last one removes the session from the server and frees it. */
 void live_session_unref(struct bot_session *s);

@@ -250,11 +250,6 @@ int wsc_send_text(struct wsc *w, const void *data, size_t len)
     return wsc_send_frame(w, WS_TEXT, true, data, len);
 }
 
-int wsc_send_raw(struct wsc *w, const void *data, size_t len)
-{
-    return write_all(w->fd, data, len);
-}
-
 int wsc_close_code(const struct wsc *w)
 {
     return w->close_code;

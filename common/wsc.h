@@ -21,8 +21,6 @@ int wsc_send_text(struct wsc *w, const void *data, size_t len);
 /** Send one masked frame with any opcode and FIN bit (fragmented, binary, reserved-opcode or
  *  oversized test frames). 0 or -1. */
 int wsc_send_frame(struct wsc *w, int opcode, bool fin, const void *data, size_t len);
-/** Send raw bytes as they are (deliberately broken frames in tests). 0 or -1. */
-int wsc_send_raw(struct wsc *w, const void *data, size_t len);
 /** Wait up to `timeout_ms` for the next whole data message: PL_OK with `*msg` (new,
  *  NUL-terminated, pl_free it), `*len` and `*opcode` (1 text, 2 binary); fragments are joined,
  *  pings answered with pongs on the way, pongs dropped. Otherwise `*msg` is NULL and the result

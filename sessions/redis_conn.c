@@ -415,8 +415,3 @@ bool rconn_is_up(const struct rconn *c)
 {
     return c->state == RCONN_UP;
 }
-
-const char *rconn_endpoint(const struct rconn *c)
-{
-    return c->endpoint;
-}

@@ -41,9 +41,6 @@ void rconn_destroy(struct rconn *c);
 /** True while connected (commands may be sent). */
 bool rconn_is_up(const struct rconn *c);
 
-/** Human-readable endpoint for logs (never includes the password). Borrowed. */
-const char *rconn_endpoint(const struct rconn *c);
-
 /** Send a command given as an argument vector (binary safe). On success `cb` runs exactly once.
  *  Returns PL_EIO (and never calls `cb`) when the connection is down. */
 int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,

@@ -365,28 +365,27 @@ int sess_append_caller(struct sess_store *s, const char *sid, const char *client
     return eval(op, on_append, SESS_LUA_APPEND_CALLER, 3, keys, 5, args, lens);
 }
 
-static void on_done(void *ud, int status, redisReply *reply)
+/* Finish a script whose integer reply `failure` means `failure_status`. */
+static void finish_done(struct op *op, int status, redisReply *reply, const char *what,
+                        long long failure, int failure_status)
 {
-    struct op *op = ud;
-    if (status == PL_OK && !rconn_reply_ok(reply, "session update"))
+    if (status == PL_OK && !rconn_reply_ok(reply, what))
         status = PL_EUPSTREAM;
-    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == -1)
-        status = PL_ENOTFOUND;
+    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == failure)
+        status = failure_status;
     if (op->cb.done)
         op->cb.done(op->ud, status);
     pl_free(op);
 }
 
+static void on_done(void *ud, int status, redisReply *reply)
+{
+    finish_done(ud, status, reply, "session update", -1, PL_ENOTFOUND);
+}
+
 static void on_renewed(void *ud, int status, redisReply *reply)
 {
-    struct op *op = ud;
-    if (status == PL_OK && !rconn_reply_ok(reply, "turn lock renewal"))
-        status = PL_EUPSTREAM;
-    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0)
-        status = PL_EBUSY;
-    if (op->cb.done)
-        op->cb.done(op->ud, status);
-    pl_free(op);
+    finish_done(ud, status, reply, "turn lock renewal", 0, PL_EBUSY);
 }
 
 int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, const char *text,
