@@ -1,8 +1,12 @@
 /* loadgen: N concurrent web callers against parleyd, on one libuv loop (C, so that the harness
  * is not the bottleneck). Each caller connects, says hello, then sends M messages one after the
  * other, each with a marker that makes the upstream double answer with T tokens at its pace.
- * Reports ack latency, time to first token, per-token relay delay (inter-delta gap minus the
- * double's pace), server CPU per delta and server memory, read from /proc/PID of parleyd.
+ * Reports ack latency, time to first token, per-token relay delay, server CPU per delta and
+ * server memory, read from /proc/PID of parleyd. The relay delay is measured two ways: from the
+ * double's send time stamped into each token ([[stamp]], tests/fakes/README.md) to receipt,
+ * which is the delay parleyd adds alone, and as the gap between deltas minus the pace, which
+ * also holds the double's own timer jitter. With --think-ms, messages start once every caller
+ * is ready, so the connection ramp is not measured as message latency.
  * Time to first token is reported raw (send -> first delta): it includes the double's own
  * first-token delay, which bench/run sets to 0. --idle: connect and hello only, hold, then
  * report memory per idle session. Not a test. */
@@ -75,7 +79,7 @@ static uv_loop_t *loop;
 static struct caller *callers;
 static int opened, ready, finished, failed;
 static uint64_t deltas;
-static struct samples ack_us, ttft_us, relay_us;
+static struct samples ack_us, ttft_us, relay_us, added_us;
 static uv_timer_t ramp_timer, hold_timer, timeout_timer;
 static bool hold_started;
 static uint64_t t_start, t_stream_start;
@@ -199,6 +203,8 @@ static void maybe_hold(void)
     }
 }
 
+static void maybe_release(void);
+
 static void caller_failed(struct caller *c, const char *why)
 {
     if (c->failed || c->state == C_DONE)
@@ -214,6 +220,7 @@ static void caller_failed(struct caller *c, const char *why)
     if (!o.idle && finished == o.callers)
         report_and_stop();
     maybe_hold();
+    maybe_release();
 }
 
 static void send_message(struct caller *c)
@@ -250,29 +257,87 @@ static void next_message(struct caller *c)
     uv_timer_start(&c->think, on_think_done, (uint64_t)(rand() % (2 * o.think_ms + 1)), 0);
 }
 
+/* The double's send time stamped into a delta's text ("wN@" and 16 digits), or 0. */
+static uint64_t stamp_of(const char *data, size_t len)
+{
+    const char *at = memchr(data, '@', len);
+    if (!at || (size_t)(data + len - at) < 17)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 1; i <= 16; i++) {
+        if (at[i] < '0' || at[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(at[i] - '0');
+    }
+    return v;
+}
+
+static void start_streaming(void)
+{
+    t_stream_start = now_us();
+    cpu_start_s = server_cpu_s();
+}
+
+/* --think-ms: the first messages wait until every caller is ready or has failed (the ramp is
+ * set-up, not the steady state being measured). */
+static void maybe_release(void)
+{
+    if (o.idle || o.think_ms <= 0 || t_stream_start || ready + failed < o.callers)
+        return;
+    start_streaming();
+    for (int i = 0; i < o.callers; i++)
+        if (callers[i].state == C_READY)
+            next_message(&callers[i]);
+}
+
+/* Without --think-ms each caller starts the moment it is ready (a burst). */
+static void on_ready(struct caller *c)
+{
+    if (o.think_ms > 0) {
+        maybe_release();
+        return;
+    }
+    if (!t_stream_start)
+        start_streaming();
+    next_message(c);
+}
+
+/* The "type" of a server frame: parleyd writes it first, so no JSON parse is needed on this
+ * hot path (the harness shares a core with the double and must stay cheap). */
+static bool frame_type(const char *data, size_t len, char *type, size_t cap)
+{
+    static const char prefix[] = "{\"type\":\"";
+    size_t pl = sizeof(prefix) - 1;
+    if (len <= pl || memcmp(data, prefix, pl) != 0)
+        return false;
+    const char *end = memchr(data + pl, '"', len - pl);
+    if (!end || (size_t)(end - data - pl) >= cap)
+        return false;
+    memcpy(type, data + pl, (size_t)(end - data - pl));
+    type[end - data - pl] = '\0';
+    return true;
+}
+
 static void on_message(struct caller *c, const char *data, size_t len)
 {
-    json_t *j = json_loadb(data, len, 0, NULL);
-    const char *type = json_string_value(json_object_get(j, "type"));
+    char type[32];
     uint64_t t = now_us();
-    if (!type) {
+    if (!frame_type(data, len, type, sizeof(type))) {
         caller_failed(c, "bad_frame");
     } else if (!strcmp(type, "history")) {
         c->state = C_READY;
         ready++;
-        if (!o.idle) {
-            if (!t_stream_start) {
-                t_stream_start = t;
-                cpu_start_s = server_cpu_s();
-            }
-            next_message(c);
-        } else {
+        if (!o.idle)
+            on_ready(c);
+        else
             maybe_hold();
-        }
     } else if (!strcmp(type, "ack")) {
         add(&ack_us, (double)(t - c->t_send));
     } else if (!strcmp(type, "delta")) {
         deltas++;
+        uint64_t stamp = stamp_of(data, len);
+        if (stamp)
+            add(&added_us, (double)t - (double)stamp);
         if (!c->got_first) {
             c->got_first = true;
             add(&ttft_us, (double)(t - c->t_send));
@@ -291,9 +356,10 @@ static void on_message(struct caller *c, const char *data, size_t len)
                 report_and_stop();
         }
     } else if (!strcmp(type, "error")) {
+        json_t *j = json_loadb(data, len, 0, NULL);
         caller_failed(c, json_string_value(json_object_get(j, "code")));
+        json_decref(j);
     }
-    json_decref(j);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -449,8 +515,13 @@ static void report_and_stop(void)
                pct(&ttft_us, 50) / 1000, pct(&ttft_us, 99) / 1000, pct(&ttft_us, 100) / 1000);
         printf("%-30s %10.3f %10.3f %10.3f\n", "per-token relay (gap - pace)",
                pct(&relay_us, 50) / 1000, pct(&relay_us, 99) / 1000, pct(&relay_us, 100) / 1000);
+        if (added_us.n)
+            printf("%-30s %10.3f %10.3f %10.3f\n", "per-token relay (added)",
+                   pct(&added_us, 50) / 1000, pct(&added_us, 99) / 1000,
+                   pct(&added_us, 100) / 1000);
         printf("(time to first token includes the double's first-token delay, 0 in bench/run;"
-               " relay = gap between deltas - %.0f ms pace)\n",
+               " gap - pace = gap between deltas - %.0f ms pace, which holds the double's timer"
+               " jitter too; added = receipt - the double's send time stamped in each delta)\n",
                o.pace_ms);
         if (o.pid)
             printf("server CPU %.2f s = %.1f us per delta; RSS before %ld KiB, after %ld KiB, "
@@ -462,14 +533,16 @@ static void report_and_stop(void)
             printf("{\"mode\":\"stream\",\"callers\":%d,\"failed\":%d,\"deltas\":%llu,"
                    "\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f,\"ttft_p50_ms\":%.3f,"
                    "\"ttft_p99_ms\":%.3f,\"relay_p50_ms\":%.3f,\"relay_p99_ms\":%.3f,"
+                   "\"added_p50_ms\":%.3f,\"added_p99_ms\":%.3f,"
                    "\"ack_max_ms\":%.3f,\"ttft_max_ms\":%.3f,\"relay_max_ms\":%.3f,"
                    "\"cpu_us_per_delta\":%.2f,\"rss_before_kb\":%ld,\"rss_kb\":%ld,"
                    "\"peak_kb\":%ld,\"errors\":%s}\n",
                    o.callers, failed, (unsigned long long)deltas, pct(&ack_us, 50) / 1000,
                    pct(&ack_us, 99) / 1000, pct(&ttft_us, 50) / 1000, pct(&ttft_us, 99) / 1000,
-                   pct(&relay_us, 50) / 1000, pct(&relay_us, 99) / 1000, pct(&ack_us, 100) / 1000,
-                   pct(&ttft_us, 100) / 1000, pct(&relay_us, 100) / 1000,
-                   deltas ? cpu * 1e6 / (double)deltas : 0, rss_before_kb, rss, hwm, e);
+                   pct(&relay_us, 50) / 1000, pct(&relay_us, 99) / 1000, pct(&added_us, 50) / 1000,
+                   pct(&added_us, 99) / 1000, pct(&ack_us, 100) / 1000, pct(&ttft_us, 100) / 1000,
+                   pct(&relay_us, 100) / 1000, deltas ? cpu * 1e6 / (double)deltas : 0,
+                   rss_before_kb, rss, hwm, e);
         free(e);
     }
     fflush(stdout);

@@ -23,6 +23,9 @@
 
 #define REQUEST_MAX (4 * 1024 * 1024 + 64 * 1024)
 #define HEADERS_MAX (64 * 1024)
+/* [[stamp]]: each token carries this placeholder, replaced by the send time when it is sent. */
+#define STAMP_HOLE "################"
+#define STAMP_LEN  (sizeof(STAMP_HOLE) - 1)
 
 struct options {
     const char *host;
@@ -106,6 +109,25 @@ static void send_chunk(struct conn *c, const char *data, size_t len)
     pl_buf_append(&b, "\r\n", 2);
     send_bytes(c, b.data, b.len);
     pl_buf_cleanup(&b);
+}
+
+/* An SSE event as one chunk, with a [[stamp]] placeholder (if any) replaced by the time of
+ * sending: microseconds of CLOCK_MONOTONIC (uv_hrtime), which a load generator on the same
+ * machine subtracts from its time of receipt to get the relay delay alone. */
+static void send_event(struct conn *c, const char *data, size_t len)
+{
+    const char *hole = strstr(data, STAMP_HOLE);
+    if (!hole) {
+        send_chunk(c, data, len);
+        return;
+    }
+    char *copy = pl_strndup(data, len);
+    char stamp[32]; /* 16 digits hold 3,000 years of uptime */
+    snprintf(stamp, sizeof(stamp), "%0*llu", (int)STAMP_LEN,
+             (unsigned long long)(uv_hrtime() / 1000) % 10000000000000000ULL);
+    memcpy(copy + (hole - data), stamp, STAMP_LEN);
+    send_chunk(c, copy, len);
+    pl_free(copy);
 }
 
 static const char *status_text(int status)
@@ -211,7 +233,7 @@ static void on_tick(uv_timer_t *t)
          * deltas themselves keep an exact pace. */
         while (c->next_event < json_array_size(c->events)) {
             json_t *e = json_array_get(c->events, c->next_event++);
-            send_chunk(c, json_string_value(e), json_string_length(e));
+            send_event(c, json_string_value(e), json_string_length(e));
             if (strstr(json_string_value(e), "\"text_delta\""))
                 break;
         }
@@ -285,6 +307,7 @@ static void start_stream(struct conn *c, const char *model, long input_tokens, c
     json_t *tokens;
     const char *tm = strstr(ask, "[[text:");
     long n_tokens = marker_num(ask, "tokens", -1);
+    bool stamp = has_marker(ask, "stamp");
     if (tm) {
         const char *end = strstr(tm + 7, "]]");
         char *t = pl_strndup(tm + 7, end ? (size_t)(end - tm - 7) : strlen(tm + 7));
@@ -293,7 +316,9 @@ static void start_stream(struct conn *c, const char *model, long input_tokens, c
     } else if (n_tokens >= 0) {
         tokens = json_array();
         for (long i = 1; i <= n_tokens; i++)
-            json_array_append_new(tokens, json_sprintf(i < n_tokens ? "w%ld " : "w%ld", i));
+            json_array_append_new(tokens,
+                                  json_sprintf("w%ld%s%s%s", i, stamp ? "@" : "",
+                                               stamp ? STAMP_HOLE : "", i < n_tokens ? " " : ""));
     } else {
         tokens = tokens_of(opt.text);
     }

@@ -61,6 +61,14 @@ grep -q $'^HTTP/1.1 200 OK\r$' <<<"$resp" || fail "normal: no 200"
 grep -q $'^content-type: text/event-stream; charset=utf-8\r$' <<<"$resp" || fail "normal: content-type"
 grep -q $'^transfer-encoding: chunked\r$' <<<"$resp" || fail "normal: not chunked"
 
+# [[stamp]]: every token carries its send time, 16 digits, in order and not in the future.
+r=$(req "$(msg 'hi [[tokens:3]] [[stamp]] [[pace:30]]')")
+stamps=$(grep -o '"text":"w[0-9]*@[0-9]\{16\} \?"' <<<"$r" | grep -o '[0-9]\{16\}')
+[ "$(wc -l <<<"$stamps")" == 3 ] || fail "stamp: expected 3 stamped tokens, got: $(grep text_delta <<<"$r")"
+[ "$(sort -n <<<"$stamps")" == "$stamps" ] || fail "stamp: times out of order: $stamps"
+gap=$(( 10#$(sed -n 3p <<<"$stamps") - 10#$(sed -n 1p <<<"$stamps") ))
+[ "$gap" -ge 60000 ] || fail "stamp: 3 tokens at 30 ms stamped only ${gap} us apart"
+
 # 2. Error statuses and bodies.
 check_status() { # MARKER STATUS TYPE [HEADER]
     local r
