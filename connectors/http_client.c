@@ -16,12 +16,18 @@
 #include "common/log.h"
 
 #define HEADER_BYTES_MAX (64 * 1024)
+/* Easy handles kept for reuse: a new one costs tens of KiB of allocation and set-up (its own
+ * struct and download buffer) on every request; the pool stays small so that a burst does not
+ * pin memory after it. */
+#define EASY_POOL_MAX 32
 
 struct http_client {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
     struct http_transfer *transfers; /* all live transfers, for destroy */
+    CURL *easy_pool[EASY_POOL_MAX];
+    size_t easy_pooled;
     bool destroying;
 };
 
@@ -44,6 +50,7 @@ struct http_transfer {
 
 struct sock_ctx {
     uv_poll_t poll;
+    int events; /* what poll watches now: restarting it for no change costs an epoll_ctl */
     curl_socket_t fd;
     struct http_client *hc;
 };
@@ -101,7 +108,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int action, void *userp, void
         events |= UV_READABLE;
     if (action == CURL_POLL_OUT || action == CURL_POLL_INOUT)
         events |= UV_WRITABLE;
-    uv_poll_start(&sc->poll, events, on_poll);
+    if (events != sc->events || !uv_is_active((uv_handle_t *)&sc->poll)) {
+        sc->events = events;
+        uv_poll_start(&sc->poll, events, on_poll);
+    }
     return 0;
 }
 
@@ -185,10 +195,25 @@ static void unlink_transfer(struct http_transfer *t)
         t->next->prev = t->prev;
 }
 
+static void release_easy(struct http_client *hc, CURL *e)
+{
+    if (hc->destroying || hc->easy_pooled == EASY_POOL_MAX) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    curl_easy_reset(e);
+    hc->easy_pool[hc->easy_pooled++] = e;
+}
+
+static CURL *acquire_easy(struct http_client *hc)
+{
+    return hc->easy_pooled ? hc->easy_pool[--hc->easy_pooled] : curl_easy_init();
+}
+
 static void finish(struct http_transfer *t, int status, const char *detail)
 {
     curl_multi_remove_handle(t->hc->multi, t->easy);
-    curl_easy_cleanup(t->easy);
+    release_easy(t->hc, t->easy);
     curl_slist_free_all(t->headers);
     pl_free(t->body);
     unlink_transfer(t);
@@ -268,6 +293,8 @@ void http_client_destroy(struct http_client *hc)
     hc->destroying = true;
     while (hc->transfers)
         finish(hc->transfers, PL_ECANCELED, "client shutting down");
+    while (hc->easy_pooled)
+        curl_easy_cleanup(hc->easy_pool[--hc->easy_pooled]);
     curl_multi_cleanup(hc->multi);
     uv_timer_stop(&hc->timer);
     uv_close((uv_handle_t *)&hc->timer, on_client_timer_closed);
@@ -286,7 +313,12 @@ struct http_transfer *http_start(struct http_client *hc, const struct http_reque
     pl_buf_init(&t->resp_headers, HEADER_BYTES_MAX);
     uv_timer_init(hc->loop, &t->idle_timer);
     t->idle_timer.data = t;
-    t->easy = curl_easy_init();
+    t->easy = acquire_easy(hc);
+    if (!t->easy) {
+        uv_close((uv_handle_t *)&t->idle_timer, on_handle_free);
+        pl_buf_cleanup(&t->resp_headers);
+        return NULL;
+    }
     CURL *e = t->easy;
     curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
