@@ -1,6 +1,6 @@
-/* The anthropic provider: Claude through the Messages API with "stream": true. The request is
- * built with jansson; the response is fed through the incremental SSE parser (sse.h) and the
- * Anthropic event interpreter (anthropic_stream.h); HTTP errors are classified by
+/* The anthropic provider: Claude through the Messages API with "stream": true. The request body
+ * comes from anthropic_request.h; the response is fed through the incremental SSE parser (sse.h)
+ * and the Anthropic event interpreter (anthropic_stream.h); HTTP errors are classified by
  * anthropic_errors.h. Failures inside a 200 stream (an `error` event, a cut, malformed data, a
  * missing message_stop) are failures, never short answers (PROTOCOLS.md §0). */
 #include <stdio.h>
@@ -8,13 +8,12 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include <jansson.h>
-
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "connectors/anthropic_errors.h"
+#include "connectors/anthropic_request.h"
 #include "connectors/anthropic_stream.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_internal.h"
@@ -22,6 +21,8 @@
 
 #define SSE_EVENT_MAX  (1024 * 1024)
 #define ERROR_BODY_MAX (64 * 1024)
+/* The Messages API takes requests up to 32 MB; a prompt of ours stays far below this. */
+#define REQUEST_BODY_MAX (16 * 1024 * 1024)
 
 struct anth_provider {
     struct llm_provider super;
@@ -167,30 +168,17 @@ static void on_done(void *ud, int status, const char *detail)
     pl_free(c);
 }
 
-static char *build_body(const struct anth_provider *p, const struct llm_request *req)
-{
-    json_t *messages = json_array();
-    for (size_t i = 0; i < req->n_messages; i++)
-        json_array_append_new(messages, json_pack("{s:s,s:s}", "role", req->messages[i].role,
-                                                  "content", req->messages[i].text));
-    json_t *body = json_pack("{s:s,s:i,s:b,s:o}", "model", p->super.model, "max_tokens",
-                             req->max_tokens, "stream", 1, "messages", messages);
-    if (req->system && *req->system)
-        json_object_set_new(body, "system", json_string(req->system));
-    if (req->user_id && *req->user_id)
-        json_object_set_new(body, "metadata", json_pack("{s:s}", "user_id", req->user_id));
-    char *s = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    return s;
-}
-
 static struct llm_call *anth_start(struct llm_provider *base, const struct llm_request *req,
                                    const struct llm_sink *sink)
 {
     struct anth_provider *p = (struct anth_provider *)base;
-    char *body = build_body(p, req);
-    if (!body)
+    struct pl_buf body;
+    pl_buf_init(&body, REQUEST_BODY_MAX);
+    if (anthropic_request_body(&body, p->super.model, req) != PL_OK) {
+        PL_LOG(PL_LOG_ERR, "anthropic", "request body over %d bytes; not sent", REQUEST_BODY_MAX);
+        pl_buf_cleanup(&body);
         return NULL;
+    }
     struct anth_call *c = pl_calloc(1, sizeof(*c));
     c->super.provider = base;
     c->p = p;
@@ -211,15 +199,15 @@ static struct llm_call *anth_start(struct llm_provider *base, const struct llm_r
         .method = "POST",
         .url = p->url,
         .headers = headers,
-        .body = body,
-        .body_len = strlen(body),
+        .body = body.data,
+        .body_len = body.len,
         .connect_timeout_ms = p->connect_timeout_ms,
         .idle_timeout_ms = p->idle_timeout_ms,
         .total_timeout_ms = p->total_timeout_ms,
     };
     struct http_callbacks cbs = {.on_headers = on_headers, .on_data = on_data, .on_done = on_done};
     c->xfer = http_start(p->http, &hr, &cbs, c);
-    free(body);
+    pl_buf_cleanup(&body);
     if (!c->xfer) {
         sse_parser_cleanup(&c->sse);
         pl_buf_cleanup(&c->error_body);

@@ -52,7 +52,8 @@ build() {
 free_port() {
     local p
     for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 20000))
+        # Below Linux's ephemeral range (32768+), so that no outgoing connection holds it.
+        p=$((20000 + RANDOM % 12000))
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
     done
     die "no free port found"

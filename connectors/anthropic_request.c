@@ -1,0 +1,58 @@
+/* Request body of the Messages API; see anthropic_request.h. */
+#include "connectors/anthropic_request.h"
+
+#include <string.h>
+
+#include "common/err.h"
+
+static int put(struct pl_buf *out, const char *s)
+{
+    return pl_buf_append(out, s, strlen(s));
+}
+
+static int put_string(struct pl_buf *out, const char *s)
+{
+    int rc = pl_buf_append(out, "\"", 1);
+    if (!rc)
+        rc = pl_buf_append_json_escaped(out, s, strlen(s));
+    if (!rc)
+        rc = pl_buf_append(out, "\"", 1);
+    return rc;
+}
+
+int anthropic_request_body(struct pl_buf *out, const char *model, const struct llm_request *req)
+{
+    int rc = put(out, "{\"model\":");
+    if (!rc)
+        rc = put_string(out, model);
+    if (!rc)
+        rc = pl_buf_printf(out, ",\"max_tokens\":%d,\"stream\":true", req->max_tokens);
+    if (!rc && req->system && *req->system) {
+        rc = put(out, ",\"system\":");
+        if (!rc)
+            rc = put_string(out, req->system);
+    }
+    if (!rc && req->user_id && *req->user_id) {
+        rc = put(out, ",\"metadata\":{\"user_id\":");
+        if (!rc)
+            rc = put_string(out, req->user_id);
+        if (!rc)
+            rc = put(out, "}");
+    }
+    if (!rc)
+        rc = put(out, ",\"messages\":[");
+    for (size_t i = 0; !rc && i < req->n_messages; i++) {
+        rc = put(out, i ? ",{\"role\":" : "{\"role\":");
+        if (!rc)
+            rc = put_string(out, req->messages[i].role);
+        if (!rc)
+            rc = put(out, ",\"content\":");
+        if (!rc)
+            rc = put_string(out, req->messages[i].text);
+        if (!rc)
+            rc = put(out, "}");
+    }
+    if (!rc)
+        rc = put(out, "]}");
+    return rc;
+}

@@ -1,0 +1,15 @@
+/* The JSON body of a streaming Messages API request (PROTOCOLS.md §1.1), written straight into
+ * a buffer: a turn's prompt carries up to the whole recent history, and building it as a tree
+ * of JSON values first cost more CPU than the rest of the turn's set-up. */
+#ifndef PARLEY_CONNECTORS_ANTHROPIC_REQUEST_H
+#define PARLEY_CONNECTORS_ANTHROPIC_REQUEST_H
+
+#include "common/buf.h"
+#include "connectors/llm.h"
+
+/** Append the body for `model` and `req` to `out`: {"model","max_tokens","stream":true,
+ *  "system" (if any),"metadata":{"user_id"} (if any),"messages":[{"role","content"},...]}.
+ *  Strings must be valid UTF-8 (callers validate at intake). PL_ETOOBIG past out's maximum. */
+int anthropic_request_body(struct pl_buf *out, const char *model, const struct llm_request *req);
+
+#endif
