@@ -60,7 +60,7 @@ struct caller {
     char key[WS_FRAME_KEY_LEN + 1];
     struct ws_frame_decoder dec;
     int sent, done;
-    uint64_t t_send, t_last_delta;
+    uint64_t t_send, t_last_delta, last_stamp;
     bool got_first;
     bool failed;
 };
@@ -79,7 +79,7 @@ static uv_loop_t *loop;
 static struct caller *callers;
 static int opened, ready, finished, failed;
 static uint64_t deltas;
-static struct samples ack_us, ttft_us, relay_us, added_us;
+static struct samples ack_us, ttft_us, relay_us, added_us, double_us;
 static uv_timer_t ramp_timer, hold_timer, timeout_timer;
 static bool hold_started;
 static uint64_t t_start, t_stream_start;
@@ -233,6 +233,7 @@ static void send_message(struct caller *c)
     pl_buf_append_str(&b, "\"}");
     c->sent++;
     c->got_first = false;
+    c->last_stamp = 0;
     c->t_send = now_us();
     send_frame(c, WS_TEXT, b.data, b.len);
     pl_buf_cleanup(&b);
@@ -336,8 +337,12 @@ static void on_message(struct caller *c, const char *data, size_t len)
     } else if (!strcmp(type, "delta")) {
         deltas++;
         uint64_t stamp = stamp_of(data, len);
-        if (stamp)
+        if (stamp) {
             add(&added_us, (double)t - (double)stamp);
+            if (c->got_first && c->last_stamp)
+                add(&double_us, (double)(stamp - c->last_stamp) - o.pace_ms * 1000.0);
+            c->last_stamp = stamp;
+        }
         if (!c->got_first) {
             c->got_first = true;
             add(&ttft_us, (double)(t - c->t_send));
@@ -519,6 +524,10 @@ static void report_and_stop(void)
             printf("%-30s %10.3f %10.3f %10.3f\n", "per-token relay (added)",
                    pct(&added_us, 50) / 1000, pct(&added_us, 99) / 1000,
                    pct(&added_us, 100) / 1000);
+        if (double_us.n)
+            printf("%-30s %10.3f %10.3f %10.3f\n", "(the double's own gap - pace)",
+                   pct(&double_us, 50) / 1000, pct(&double_us, 99) / 1000,
+                   pct(&double_us, 100) / 1000);
         printf("(time to first token includes the double's first-token delay, 0 in bench/run;"
                " gap - pace = gap between deltas - %.0f ms pace, which holds the double's timer"
                " jitter too; added = receipt - the double's send time stamped in each delta)\n",
