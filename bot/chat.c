@@ -22,7 +22,8 @@
 #include "sessions/conversation_order.h"
 #include "sessions/session_store.h"
 
-#define FRAME_BYTES_MAX (16 * 1024 * 1024)
+#define FRAME_BYTES_MAX   (16 * 1024 * 1024)
+#define FRAME_BYTES_USUAL 480 /* with LWS_PRE: a malloc bin of 512 */
 
 enum conn_state { CONN_NEW, CONN_OPENING, CONN_READY };
 
@@ -88,6 +89,7 @@ void chat_frame_begin(struct pl_buf *b)
 {
     static const char pre[LWS_PRE];
     pl_buf_init(b, FRAME_BYTES_MAX);
+    pl_buf_reserve(b, FRAME_BYTES_USUAL); /* one allocation for a delta, ack or turn_end */
     pl_buf_append(b, pre, LWS_PRE);
 }
 

@@ -40,6 +40,11 @@ static int reserve(struct pl_buf *b, size_t extra)
     return PL_OK;
 }
 
+int pl_buf_reserve(struct pl_buf *b, size_t extra)
+{
+    return reserve(b, extra);
+}
+
 int pl_buf_append(struct pl_buf *b, const void *p, size_t n)
 {
     int rc = reserve(b, n);

@@ -18,6 +18,9 @@ struct pl_buf {
 void pl_buf_init(struct pl_buf *b, size_t max);
 /** Free the storage; the buffer may be initialised again. Accepts NULL. */
 void pl_buf_cleanup(struct pl_buf *b);
+/** Make room for `extra` more bytes at once (one allocation instead of several doublings
+ *  for a buffer whose usual size is known). PL_ETOOBIG if that would pass `max`. */
+int pl_buf_reserve(struct pl_buf *b, size_t extra);
 /** Append `n` bytes. PL_ETOOBIG (buffer unchanged) if that would pass `max`. */
 int pl_buf_append(struct pl_buf *b, const void *p, size_t n);
 int pl_buf_append_str(struct pl_buf *b, const char *s);

@@ -7,6 +7,10 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
+
+/* The fast path's unescaped text lives here when it holds escapes (a delta is a few words). */
+#define FAST_TEXT_MAX 1024
 
 void anth_stream_init(struct anth_stream *s)
 {
@@ -83,9 +87,74 @@ static int handle(struct anth_stream *s, const char *event, json_t *j, anth_text
     return PL_OK; /* content_block_start/stop and events added later */
 }
 
+/* The body of a JSON string from `p` up to its closing quote, unescaped into `out` (at most
+ * FAST_TEXT_MAX bytes). Returns the length and sets *end past the quote, or -1 for anything
+ * outside the common subset (\u escapes, raw control bytes, invalid UTF-8, a long text): the
+ * caller then takes the general path, which accepts or rejects exactly as JSON says. */
+static long fast_string(const char *p, const char *limit, char *out, const char **end)
+{
+    size_t n = 0;
+    const char *run = p; /* start of the bytes not yet copied */
+    for (; p < limit; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"' || ch == '\\') {
+            size_t k = (size_t)(p - run);
+            if (n + k > FAST_TEXT_MAX || !pl_utf8_valid(run, k))
+                return -1;
+            memcpy(out + n, run, k);
+            n += k;
+            if (ch == '"') {
+                *end = p + 1;
+                return (long)n;
+            }
+            if (++p == limit || n == FAST_TEXT_MAX)
+                return -1;
+            static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+            const char *e = memchr(from, *p, sizeof(from) - 1);
+            if (!e)
+                return -1; /* \uXXXX or invalid */
+            out[n++] = to[e - from];
+            run = p + 1;
+        } else if (ch < 0x20) {
+            return -1;
+        }
+    }
+    return -1;
+}
+
+/* content_block_delta with a text_delta, in the exact layout the API writes, handled without
+ * building a JSON tree: this event is nearly the whole stream. True if handled. */
+static bool fast_text_delta(struct anth_stream *s, const char *event, const char *data, size_t len,
+                            anth_text_cb on_text, void *ud)
+{
+    static const char head[] = "{\"type\":\"content_block_delta\",\"index\":";
+    static const char mid[] = ",\"delta\":{\"type\":\"text_delta\",\"text\":\"";
+    const char *p = data, *limit = data + len;
+    if (strcmp(event, "content_block_delta") != 0 || !s->started || s->finished ||
+        len < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
+        return false;
+    p += sizeof(head) - 1;
+    const char *digits = p;
+    while (p < limit && *p >= '0' && *p <= '9')
+        p++;
+    if (p == digits || (size_t)(limit - p) < sizeof(mid) - 1 ||
+        memcmp(p, mid, sizeof(mid) - 1) != 0)
+        return false;
+    p += sizeof(mid) - 1;
+    char text[FAST_TEXT_MAX];
+    const char *end;
+    long n = fast_string(p, limit, text, &end);
+    if (n < 0 || limit - end != 2 || end[0] != '}' || end[1] != '}')
+        return false;
+    on_text(ud, text, (size_t)n);
+    return true;
+}
+
 int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t len,
                       anth_text_cb on_text, void *ud)
 {
+    if (fast_text_delta(s, event, data, len, on_text, ud))
+        return PL_OK;
     json_error_t err;
     json_t *j = json_loadb(data, len, 0, &err);
     if (!json_is_object(j)) {

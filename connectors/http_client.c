@@ -44,6 +44,7 @@ struct http_transfer {
     bool callback_failed; /* a callback asked to abort */
     uv_timer_t idle_timer;
     uint32_t idle_timeout_ms;
+    uint64_t last_data_ms; /* loop time of the last body bytes */
     char errbuf[CURL_ERROR_SIZE];
     struct http_transfer *prev, *next;
 };
@@ -173,8 +174,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     struct http_transfer *t = ud;
     size_t len = size * n;
-    if (t->idle_timeout_ms)
-        uv_timer_again(&t->idle_timer); /* data arrived: the idle deadline starts over */
+    t->last_data_ms = uv_now(t->hc->loop); /* the idle deadline starts over (see idle_check) */
     if (t->cbs.on_data && t->cbs.on_data(t->ud, data, len) != 0) {
         t->callback_failed = true;
         return 0;
@@ -252,10 +252,17 @@ static void check_done(struct http_client *hc)
 }
 
 /* Idle deadline: curl's low-speed options have one-second granularity and count bytes per
- * second; a per-transfer timer, re-armed on each body chunk, is exact. */
+ * second; a per-transfer timer is exact. Moving a timer on every body chunk would cost two heap
+ * operations per token, so the chunk only notes its time and the timer, when it fires early,
+ * waits out the rest. */
 static void idle_check(uv_timer_t *timer)
 {
     struct http_transfer *t = timer->data;
+    uint64_t idle = uv_now(t->hc->loop) - t->last_data_ms;
+    if (idle < t->idle_timeout_ms) {
+        uv_timer_start(&t->idle_timer, idle_check, t->idle_timeout_ms - idle, 0);
+        return;
+    }
     PL_LOG(PL_LOG_WARN, "http", "no data for %u ms; aborting the transfer", t->idle_timeout_ms);
     t->errbuf[0] = '\0';
     finish(t, PL_ETIMEDOUT, "no data from upstream within the idle timeout");
@@ -351,8 +358,9 @@ struct http_transfer *http_start(struct http_client *hc, const struct http_reque
     if (hc->transfers)
         hc->transfers->prev = t;
     hc->transfers = t;
+    t->last_data_ms = uv_now(hc->loop);
     if (t->idle_timeout_ms)
-        uv_timer_start(&t->idle_timer, idle_check, t->idle_timeout_ms, t->idle_timeout_ms);
+        uv_timer_start(&t->idle_timer, idle_check, t->idle_timeout_ms, 0);
     curl_multi_add_handle(hc->multi, e);
     return t;
 }

@@ -154,6 +154,19 @@ static void test_idle_gap_after_text_times_out(void **state)
     expect_partial("q [[tokens:3]] [[pace:3000]]", "timeout", "w1 ");
 }
 
+/* Gaps shorter than the idle timeout never end a stream, however long it runs in all. */
+static void test_steady_stream_outlives_the_idle_timeout(void **state)
+{
+    (void)state;
+    struct ts_turn t;
+    char *x = ask("q [[tokens:5]] [[pace:600]]", &t); /* 2.4 s in all, 0.6 s gaps, 1 s idle */
+    assert_string_equal(t.error_code, "");
+    assert_string_equal(t.text, "w1 w2 w3 w4 w5");
+    assert_string_equal(t.stop_reason, "end_turn");
+    ts_turn_free(&t);
+    pl_free(x);
+}
+
 static void test_max_tokens_stop_reason(void **state)
 {
     (void)state;
@@ -179,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_cut_mid_stream),
         cmocka_unit_test(test_malformed_sse_mid_stream),
         cmocka_unit_test(test_idle_gap_after_text_times_out),
+        cmocka_unit_test(test_steady_stream_outlives_the_idle_timeout),
         cmocka_unit_test(test_max_tokens_stop_reason),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

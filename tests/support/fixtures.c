@@ -1,6 +1,7 @@
 /* Integration-test servers and helpers; see fixtures.h. */
 #include "tests/support/fixtures.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -133,6 +134,27 @@ void ts_upstream_stop(struct ts_upstream *u)
     ts_proc_stop(&u->proc, 5000);
 }
 
+/* Ready means connected to Redis: a caller arriving before that is told to retry, which is
+ * right for callers but would make a test's first step depend on timing. */
+static int wait_ready(struct ts_parleyd *p)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/readyz", p->url);
+    for (int waited = 0; waited < START_TIMEOUT_MS; waited += 20) {
+        struct ts_http_reply r;
+        if (ts_http("GET", url, NULL, NULL, &r) == 0) {
+            long status = r.status;
+            ts_http_reply_free(&r);
+            if (status == 200)
+                return 0;
+        }
+        poll(NULL, 0, 20);
+    }
+    fprintf(stderr, "parleyd did not become ready (GET /readyz) in %d ms\n", START_TIMEOUT_MS);
+    ts_proc_dump_log(&p->proc);
+    return -1;
+}
+
 static int parleyd_spawn(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
                          const struct ts_upstream *upstream, const char *const *args)
 {
@@ -171,7 +193,9 @@ static int parleyd_spawn(struct ts_parleyd *p, const char *workdir, const struct
     char *env[] = {env_key, env_url, NULL};
     if (ts_proc_spawn(&p->proc, "parleyd", (char *const *)argv, upstream ? env : NULL, log))
         return -1;
-    return ts_wait_port(&p->proc, p->port, START_TIMEOUT_MS);
+    if (ts_wait_port(&p->proc, p->port, START_TIMEOUT_MS))
+        return -1;
+    return wait_ready(p);
 }
 
 int ts_parleyd_start(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,

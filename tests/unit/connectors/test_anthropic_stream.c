@@ -1,0 +1,143 @@
+/* Text deltas of an Anthropic stream: the text a caller sees must be exactly what the JSON says,
+ * whether the event comes in the API's own layout (decoded without a JSON tree) or in any other
+ * valid layout (decoded by jansson), and invalid JSON is an error either way. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "connectors/anthropic_stream.h"
+
+static const char start[] = "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\","
+                            "\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}";
+
+struct got {
+    struct pl_buf text;
+    int calls;
+};
+
+static void on_text(void *ud, const char *text, size_t len)
+{
+    struct got *g = ud;
+    pl_buf_append(&g->text, text, len);
+    g->calls++;
+}
+
+/* Feed message_start and one content_block_delta whose "text" member is `json_string` (the
+ * quoted JSON, as it appears on the wire); `layout` 0 is the API's, 1 adds spaces, 2 puts an
+ * extra member after "text". Returns the status; the text lands in `g`. */
+static int feed(const char *json_string, int layout, struct got *g)
+{
+    struct anth_stream s;
+    anth_stream_init(&s);
+    pl_buf_init(&g->text, 1 << 20);
+    g->calls = 0;
+    assert_int_equal(anth_stream_event(&s, "message_start", start, strlen(start), on_text, g),
+                     PL_OK);
+    struct pl_buf ev;
+    pl_buf_init(&ev, 1 << 20);
+    if (layout == 0)
+        pl_buf_printf(&ev,
+                      "{\"type\":\"content_block_delta\",\"index\":12,\"delta\":{\"type\":"
+                      "\"text_delta\",\"text\":%s}}",
+                      json_string);
+    else if (layout == 1)
+        pl_buf_printf(&ev,
+                      "{\"type\": \"content_block_delta\", \"index\": 12, \"delta\": {\"type\": "
+                      "\"text_delta\", \"text\": %s}}",
+                      json_string);
+    else
+        pl_buf_printf(&ev,
+                      "{\"type\":\"content_block_delta\",\"index\":12,\"delta\":{\"type\":"
+                      "\"text_delta\",\"text\":%s,\"later\":true}}",
+                      json_string);
+    int rc = anth_stream_event(&s, "content_block_delta", ev.data, ev.len, on_text, g);
+    pl_buf_cleanup(&ev);
+    return rc;
+}
+
+/* Every layout gives `want` (want_len bytes), delivered in one call. */
+static void expect_text(const char *json_string, const char *want, size_t want_len)
+{
+    for (int layout = 0; layout < 3; layout++) {
+        struct got g;
+        assert_int_equal(feed(json_string, layout, &g), PL_OK);
+        assert_int_equal(g.calls, 1);
+        assert_int_equal(g.text.len, want_len);
+        assert_memory_equal(g.text.data ? g.text.data : "", want, want_len);
+        pl_buf_cleanup(&g.text);
+    }
+}
+
+static void expect_error(const char *json_string)
+{
+    for (int layout = 0; layout < 3; layout++) {
+        struct got g;
+        assert_int_equal(feed(json_string, layout, &g), PL_EPROTO);
+        assert_int_equal(g.calls, 0);
+        pl_buf_cleanup(&g.text);
+    }
+}
+
+static void test_plain_and_simple_escapes(void **state)
+{
+    (void)state;
+    expect_text("\"Hello\"", "Hello", 5);
+    expect_text("\"\"", "", 0);
+    expect_text("\" your policy\\n\"", " your policy\n", 13);
+    expect_text("\"a\\\"b\\\\c\\/d\\t\\r\\b\\f\"", "a\"b\\c/d\t\r\b\f", 11);
+    expect_text("\"\\\\\"", "\\", 1);
+}
+
+static void test_unicode(void **state)
+{
+    (void)state;
+    expect_text("\"\xc2\xa3"
+                "2,500 \xf0\x9f\x98\x80\"",
+                "\xc2\xa3"
+                "2,500 \xf0\x9f\x98\x80",
+                12);
+    expect_text("\"caf\\u00e9\"", "caf\xc3\xa9", 5);
+    expect_text("\"\\ud83d\\ude00!\"", "\xf0\x9f\x98\x80!", 5);
+    expect_text("\"\xe2\x82\xac\\n\xe2\x82\xac\"", "\xe2\x82\xac\n\xe2\x82\xac", 7);
+}
+
+static void test_long_text(void **state)
+{
+    (void)state;
+    char quoted[3004], want[3001];
+    memset(want, 'x', 3000);
+    want[3000] = '\0';
+    snprintf(quoted, sizeof(quoted), "\"%s\"", want);
+    expect_text(quoted, want, 3000);
+}
+
+static void test_invalid_json_is_an_error(void **state)
+{
+    (void)state;
+    expect_error("\"raw \x01 control\"");
+    expect_error("\"bad \xff utf-8\"");
+    expect_error("\"overlong \xc0\xaf\"");
+    expect_error("\"nul \\u0000\"");
+    expect_error("\"bad escape \\x\"");
+    expect_error("\"lone surrogate \\ud83d\"");
+    expect_error("\"unterminated");
+    expect_error("42");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_and_simple_escapes),
+        cmocka_unit_test(test_unicode),
+        cmocka_unit_test(test_long_text),
+        cmocka_unit_test(test_invalid_json_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
