@@ -354,7 +354,7 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
          * answer them now. A turn answered meanwhile is skipped by the turn engine. */
         for (long turn = rec->answered + 1; turn <= rec->turns; turn++) {
             if (!live_session_has_turn(c->session, turn))
-                turn_enqueue(c->session, turn);
+                turn_enqueue(c->session, turn, NULL);
         }
         PL_LOG(PL_LOG_INFO, "chat", "sess=%s resumed (%zu entries)", rec->id, n);
     }
@@ -417,11 +417,13 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
 
 /* ---- message ---- */
 
-static void on_appended(void *ud, int status, long turn, bool duplicate)
+static void on_appended(void *ud, int status, long turn, bool duplicate,
+                        const struct sess_turn_context *begun)
 {
     struct append_op *op = ud;
     struct chat_conn *c = op->conn;
     struct bot_session *s = op->session;
+    s->appends_in_flight--;
     if (status == PL_OK) {
         if (c->wsi) {
             struct pl_buf b;
@@ -432,7 +434,7 @@ static void on_appended(void *ud, int status, long turn, bool duplicate)
         }
         c->srv->metrics.messages_total++;
         if (!live_session_has_turn(s, turn))
-            turn_enqueue(s, turn);
+            turn_enqueue(s, turn, begun);
         (void)duplicate;
     } else if (c->wsi) {
         send_error(c, status == PL_ENOTFOUND ? "not_found" : "upstream_unavailable",
@@ -442,7 +444,6 @@ static void on_appended(void *ud, int status, long turn, bool duplicate)
                          "it",
                    status != PL_ENOTFOUND);
     }
-    s->appends_in_flight--;
     live_session_unref(s);
     conn_unref(c);
     pl_free(op->client_id);
@@ -464,8 +465,11 @@ static void handle_message(struct chat_conn *c, struct chat_in *in)
     op->conn = c;
     op->session = s;
     op->client_id = in->id ? pl_strdup(in->id) : NULL;
-    int rc =
-        sess_append_caller(c->srv->store, s->sid, in->id, in->text, in->text_len, on_appended, op);
+    /* With nothing else to answer in this session, the turn begins in the append's round trip. */
+    struct sess_begin_opts begin;
+    bool with_begin = turn_begin_with_append(s, &begin);
+    int rc = sess_append_caller(c->srv->store, s->sid, in->id, in->text, in->text_len,
+                                with_begin ? &begin : NULL, on_appended, op);
     if (rc) {
         pl_free(op->client_id);
         pl_free(op);

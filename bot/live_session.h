@@ -71,9 +71,12 @@ bool live_session_has_turn(const struct bot_session *s, long turn);
 
 /* ---- turn engine (turn.c) ---- */
 
-/** Queue an acknowledged caller turn; starts it if nothing is being answered. PL_EBUSY if the
- *  queue is full. */
-int turn_enqueue(struct bot_session *s, long turn);
+/** True if a caller message appended now would be the next turn to answer, and so could begin
+ *  its turn in the same round trip as the append; fills `o` for sess_append_caller. */
+bool turn_begin_with_append(const struct bot_session *s, struct sess_begin_opts *o);
+/** Queue an acknowledged caller turn; starts it if nothing is being answered, with the lock and
+ *  context `begun` (nullable) that came with its append. PL_EBUSY if the queue is full. */
+int turn_enqueue(struct bot_session *s, long turn, const struct sess_turn_context *begun);
 /** Stop the answer being streamed (stop reason `why`); queued turns go on. False if none. */
 bool turn_cancel_active(struct bot_session *s, enum llm_stop why);
 /** Start renewing, every third of --turn-lock-ms, the Redis turn locks this instance holds. */

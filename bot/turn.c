@@ -23,6 +23,7 @@
 #define STORE_DEADLINE_MS  (10 * 60 * 1000)
 
 static void begin(struct bot_session *s);
+static void on_begin(void *ud, const struct sess_turn_context *ctx);
 static void store(struct bot_session *s);
 static void finish_turn(struct bot_session *s, enum llm_stop stop, const char *error_code,
                         const char *error_message, bool retryable);
@@ -51,13 +52,31 @@ static struct bot_turn *turn_new(long turn, uint64_t now)
     return t;
 }
 
-static void start_next(struct bot_session *s)
+static void begin_opts(const struct bot_session *s, struct sess_begin_opts *o)
+{
+    o->owner = s->srv->instance_id;
+    o->lock_ttl_ms = s->srv->cfg->turn_lock_ms;
+    o->max_entries = s->srv->cfg->history_entries;
+}
+
+bool turn_begin_with_append(const struct bot_session *s, struct sess_begin_opts *o)
+{
+    if (s->active || s->queue_len || s->appends_in_flight || s->srv->shutting_down)
+        return false;
+    begin_opts(s, o);
+    return true;
+}
+
+/* Start the oldest queued turn, with its lock and context when they came with the append. */
+static void start_next(struct bot_session *s, const struct sess_turn_context *begun)
 {
     if (s->active || s->queue_len == 0)
         return;
     if (s->srv->shutting_down) {
         /* Not started: the messages stay unanswered in the transcript and are answered when
          * the caller comes back (to this or another instance). */
+        if (begun && begun->acquired)
+            sess_turn_release(s->srv->store, s->sid, s->srv->instance_id, NULL, NULL);
         while (s->queue_len) {
             s->queue_len--;
             live_session_unref(s);
@@ -68,11 +87,19 @@ static void start_next(struct bot_session *s)
     memmove(s->queue, s->queue + 1, (s->queue_len - 1) * sizeof(*s->queue));
     s->queue_len--;
     s->active = turn_new(turn, now_ms(s));
-    begin(s);
+    if (begun)
+        on_begin(s, begun);
+    else
+        begin(s);
 }
 
-int turn_enqueue(struct bot_session *s, long turn)
+int turn_enqueue(struct bot_session *s, long turn, const struct sess_turn_context *begun)
 {
+    if (begun && (s->active || s->queue_len)) {
+        /* Not the next turn after all: it begins again in its place (the lock is re-entrant
+         * for this instance, so holding it already does no harm). */
+        begun = NULL;
+    }
     if (s->queue_len >= s->srv->cfg->max_queued_messages)
         return PL_EBUSY;
     if (s->queue_len == s->queue_cap) {
@@ -81,7 +108,7 @@ int turn_enqueue(struct bot_session *s, long turn)
     }
     s->queue[s->queue_len++] = turn;
     live_session_ref(s); /* a queued or active turn keeps the session live */
-    start_next(s);
+    start_next(s, begun);
     return PL_OK;
 }
 
@@ -201,11 +228,11 @@ static void start_llm(struct bot_session *s, const struct sess_record *rec,
     }
 }
 
-static void on_begin(void *ud, int status, bool acquired, const struct sess_record *rec,
-                     const struct sess_entry *entries, size_t n)
+static void on_begin(void *ud, const struct sess_turn_context *ctx)
 {
     struct bot_session *s = ud;
     struct bot_turn *t = s->active;
+    int status = ctx->status;
     if (status == PL_ENOTFOUND) {
         finish_turn(s, LLM_STOP_UPSTREAM_ERROR, "not_found",
                     "this conversation no longer exists (it may have expired)", false);
@@ -217,28 +244,26 @@ static void on_begin(void *ud, int status, bool acquired, const struct sess_reco
         retry_begin(s, delay, "storage unavailable");
         return;
     }
-    if (!acquired) {
+    if (!ctx->acquired) {
         retry_begin(s, LOCK_RETRY_MS, "busy");
         return;
     }
-    if (rec->answered >= t->turn) {
+    if (ctx->rec->answered >= t->turn) {
         /* Answered meanwhile (by another instance, after a reconnect there): nothing to do. */
         PL_LOG(PL_LOG_INFO, "turn", "sess=%s turn=%ld already answered", s->sid, t->turn);
         t->state = TURN_STORING;
         store(s);
         return;
     }
-    start_llm(s, rec, entries, n);
+    start_llm(s, ctx->rec, ctx->entries, ctx->n);
 }
 
 static void begin(struct bot_session *s)
 {
     struct bot_turn *t = s->active;
-    char owner[80];
-    snprintf(owner, sizeof(owner), "%s", s->srv->instance_id);
-    uint32_t lock_ttl = s->srv->cfg->turn_lock_ms;
-    int rc = sess_turn_begin(s->srv->store, s->sid, owner, lock_ttl, s->srv->cfg->history_entries,
-                             on_begin, s);
+    struct sess_begin_opts o;
+    begin_opts(s, &o);
+    int rc = sess_turn_begin(s->srv->store, s->sid, &o, on_begin, s);
     if (rc) {
         t->begin_attempts++;
         retry_begin(s, 100u << (t->begin_attempts > 4 ? 4 : t->begin_attempts),
@@ -270,7 +295,7 @@ static void finish_turn(struct bot_session *s, enum llm_stop stop, const char *e
         t->state = TURN_DONE;
         turn_free(s->active);
         s->active = NULL;
-        start_next(s);
+        start_next(s, NULL);
         live_session_unref(s);
         return;
     }
@@ -323,7 +348,7 @@ static void on_stored(void *ud, int status)
     turn_free(s->last);
     s->last = t;
     s->active = NULL;
-    start_next(s);
+    start_next(s, NULL);
     live_session_unref(s);
 }
 

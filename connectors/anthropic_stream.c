@@ -150,10 +150,47 @@ static bool fast_text_delta(struct anth_stream *s, const char *event, const char
     return true;
 }
 
+static bool is(const char *data, size_t len, const char *literal)
+{
+    return len == strlen(literal) && memcmp(data, literal, len) == 0;
+}
+
+/* True if `data` is exactly `head`, one or more digits (an index), then `tail`. */
+static bool is_indexed(const char *data, size_t len, const char *head, const char *tail)
+{
+    size_t h = strlen(head), t = strlen(tail);
+    if (len <= h + t || memcmp(data, head, h) != 0 || memcmp(data + len - t, tail, t) != 0)
+        return false;
+    for (size_t i = h; i < len - t; i++)
+        if (data[i] < '0' || data[i] > '9')
+            return false;
+    return true;
+}
+
+/* The events that carry nothing we keep, in the exact layout the API writes: recognised by
+ * their bytes instead of parsed (a JSON tree costs more than the rest of the event's path). */
+static bool fast_known_event(struct anth_stream *s, const char *event, const char *data, size_t len)
+{
+    if (!s->started || s->finished)
+        return false; /* the general path says what is wrong */
+    if (!strcmp(event, "ping"))
+        return is(data, len, "{\"type\":\"ping\"}");
+    if (!strcmp(event, "content_block_start"))
+        return is_indexed(data, len, "{\"type\":\"content_block_start\",\"index\":",
+                          ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}");
+    if (!strcmp(event, "content_block_stop"))
+        return is_indexed(data, len, "{\"type\":\"content_block_stop\",\"index\":", "}");
+    if (!strcmp(event, "message_stop") && is(data, len, "{\"type\":\"message_stop\"}")) {
+        s->finished = true;
+        return true;
+    }
+    return false;
+}
+
 int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t len,
                       anth_text_cb on_text, void *ud)
 {
-    if (fast_text_delta(s, event, data, len, on_text, ud))
+    if (fast_text_delta(s, event, data, len, on_text, ud) || fast_known_event(s, event, data, len))
         return PL_OK;
     json_error_t err;
     json_t *j = json_loadb(data, len, 0, &err);

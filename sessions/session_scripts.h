@@ -23,9 +23,26 @@
     "for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end\n"                                 \
     "return {rec, entries}\n"
 
-/* KEYS: session, transcript, client_ids. ARGV: client_id, text, now_ms, ttl_s, preview.
- * Returns -1 (no session) or {turn, duplicate}. */
+/* A Lua function shared by the scripts that begin a turn: take the session's turn lock for
+ * `owner` (re-entrant for the same owner, whose lease it extends) and read the record and the
+ * newest `max` transcript entries. Returns 0 if another owner holds the lock, else
+ * {record as flat hash, newest-first entries}. */
+#define SESS_LUA_FN_BEGIN                                                                          \
+    "local function begin_turn(session, transcript, lock, owner, ttl, max)\n"                      \
+    "  if not redis.call('SET', lock, owner, 'NX', 'PX', ttl) then\n"                              \
+    "    if redis.call('GET', lock) ~= owner then return 0 end\n"                                  \
+    "    redis.call('PEXPIRE', lock, ttl)\n"                                                       \
+    "  end\n"                                                                                      \
+    "  return {redis.call('HGETALL', session),\n"                                                  \
+    "          redis.call('XREVRANGE', transcript, '+', '-', 'COUNT', max)}\n"                     \
+    "end\n"
+
+/* KEYS: session, transcript, client_ids, lock. ARGV: client_id, text, now_ms, ttl_s, preview,
+ * owner, lock_ttl_ms, max_entries. Returns -1 (no session), {turn, 1} (a duplicate: nothing
+ * stored), {turn, 0} (stored) or, when owner is not empty, {turn, 0, begin_turn's result}: the
+ * new message's turn begun in the same round trip. */
 #define SESS_LUA_APPEND_CALLER                                                                     \
+    SESS_LUA_FN_BEGIN                                                                              \
     "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"                                   \
     "if ARGV[1] ~= '' then\n"                                                                      \
     "  local t = redis.call('HGET', KEYS[3], ARGV[1])\n"                                           \
@@ -37,7 +54,8 @@
     "if ARGV[1] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], turn) end\n"                       \
     "redis.call('HSET', KEYS[1], 'updated', ARGV[3], 'last_text', ARGV[5])\n"                      \
     "for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end\n"                                 \
-    "return {turn, 0}\n"
+    "if ARGV[6] == '' then return {turn, 0} end\n"                                                 \
+    "return {turn, 0, begin_turn(KEYS[1], KEYS[2], KEYS[4], ARGV[6], ARGV[7], ARGV[8])}\n"
 
 /* KEYS: session, transcript. ARGV: agent, text, now_ms, ttl_s, preview.
  * Returns -1 (no session) or 1. */
@@ -53,13 +71,9 @@
 /* KEYS: session, transcript, lock. ARGV: owner, lock_ttl_ms, max_entries.
  * Returns -1 (no session), 0 (lock held by another owner) or {record, newest-first entries}. */
 #define SESS_LUA_TURN_BEGIN                                                                        \
+    SESS_LUA_FN_BEGIN                                                                              \
     "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"                                   \
-    "if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"                       \
-    "  if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end\n"                               \
-    "  redis.call('PEXPIRE', KEYS[3], ARGV[2])\n"                                                  \
-    "end\n"                                                                                        \
-    "return {redis.call('HGETALL', KEYS[1]),\n"                                                    \
-    "        redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[3])}\n"
+    "return begin_turn(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])\n"
 
 /* KEYS: session, transcript, lock. ARGV: owner, turn, text, stop_reason, input_tokens,
  * output_tokens, model, provider, now_ms, ttl_s, preview, error.

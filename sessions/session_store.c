@@ -327,42 +327,77 @@ int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_op
 
 /* ---- append caller / agent ---- */
 
+/* Parse begin_turn's result (session_scripts.h) into `ctx`; `rec` and `*entries` (to free)
+ * hold what ctx points to. */
+static void parse_begin(const redisReply *r, struct sess_turn_context *ctx, struct sess_record *rec,
+                        struct sess_entry **entries)
+{
+    *entries = NULL;
+    memset(ctx, 0, sizeof(*ctx));
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+        return; /* another owner holds the lock */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !parse_record(r->element[0], rec)) {
+        ctx->status = PL_EPROTO;
+        return;
+    }
+    ctx->acquired = true;
+    ctx->rec = rec;
+    ctx->n = parse_entries(r->element[1], entries);
+    ctx->entries = *entries;
+}
+
 static void on_append(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
     long turn = 0;
     bool dup = false;
+    struct sess_turn_context ctx, *begun = NULL;
+    struct sess_record rec;
+    struct sess_entry *entries = NULL;
     if (status == PL_OK && !rconn_reply_ok(reply, "append caller message"))
         status = PL_EUPSTREAM;
     if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER)
         status = PL_ENOTFOUND;
-    else if (status == PL_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+    else if (status == PL_OK && reply->type == REDIS_REPLY_ARRAY &&
+             (reply->elements == 2 || reply->elements == 3)) {
         turn = (long)reply->element[0]->integer;
         dup = reply->element[1]->integer == 1;
+        if (reply->elements == 3) {
+            parse_begin(reply->element[2], &ctx, &rec, &entries);
+            begun = &ctx;
+        }
     } else if (status == PL_OK) {
         status = PL_EPROTO;
     }
-    op->cb.append(op->ud, status, turn, dup);
+    op->cb.append(op->ud, status, turn, dup, begun);
+    pl_free(entries);
     pl_free(op);
 }
 
 int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
-                       const char *text, size_t len, sess_append_cb cb, void *ud)
+                       const char *text, size_t len, const struct sess_begin_opts *begin,
+                       sess_append_cb cb, void *ud)
 {
     if (!sess_id_valid(sid))
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.append = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], now[24], ttl[16];
+    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], k4[KEY_MAX], now[24], ttl[16], lock_ttl[16],
+        max[24];
     key(k1, sid, "session");
     key(k2, sid, "transcript");
     key(k3, sid, "client_ids");
+    key(k4, sid, "lock");
     snprintf(now, sizeof(now), "%lld", now_ms());
     snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k1, k2, k3};
-    const char *args[] = {client_id ? client_id : "", text, now, ttl, text};
-    size_t lens[] = {(size_t)-1, len, (size_t)-1, (size_t)-1, preview_len(text, len)};
-    return eval(op, on_append, SESS_LUA_APPEND_CALLER, 3, keys, 5, args, lens);
+    snprintf(lock_ttl, sizeof(lock_ttl), "%u", begin ? begin->lock_ttl_ms : 0);
+    snprintf(max, sizeof(max), "%zu", begin && begin->max_entries ? begin->max_entries : 1);
+    const char *keys[] = {k1, k2, k3, k4};
+    const char *args[] = {client_id ? client_id : "", text,     now, ttl, text,
+                          begin ? begin->owner : "",  lock_ttl, max};
+    size_t lens[] = {(size_t)-1, len,        (size_t)-1, (size_t)-1, preview_len(text, len),
+                     (size_t)-1, (size_t)-1, (size_t)-1};
+    return eval(op, on_append, SESS_LUA_APPEND_CALLER, 4, keys, 8, args, lens);
 }
 
 /* Finish a script whose integer reply `failure` means `failure_status`. */
@@ -411,31 +446,22 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
 static void on_begin(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
+    struct sess_turn_context ctx = {.status = status};
     struct sess_record rec;
     struct sess_entry *entries = NULL;
-    size_t n = 0;
-    bool acquired = false;
     if (status == PL_OK && !rconn_reply_ok(reply, "turn begin"))
-        status = PL_EUPSTREAM;
-    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER) {
-        if (reply->integer == -1)
-            status = PL_ENOTFOUND;
-    } else if (status == PL_OK) {
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-            !parse_record(reply->element[0], &rec)) {
-            status = PL_EPROTO;
-        } else {
-            acquired = true;
-            n = parse_entries(reply->element[1], &entries);
-        }
-    }
-    op->cb.begin(op->ud, status, acquired, acquired ? &rec : NULL, entries, n);
+        ctx.status = PL_EUPSTREAM;
+    else if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == -1)
+        ctx.status = PL_ENOTFOUND;
+    else if (status == PL_OK)
+        parse_begin(reply, &ctx, &rec, &entries);
+    op->cb.begin(op->ud, &ctx);
     pl_free(entries);
     pl_free(op);
 }
 
-int sess_turn_begin(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
-                    size_t max_entries, sess_begin_cb cb, void *ud)
+int sess_turn_begin(struct sess_store *s, const char *sid, const struct sess_begin_opts *begin,
+                    sess_begin_cb cb, void *ud)
 {
     if (!sess_id_valid(sid))
         return PL_EINVAL;
@@ -445,10 +471,10 @@ int sess_turn_begin(struct sess_store *s, const char *sid, const char *owner, ui
     key(k1, sid, "session");
     key(k2, sid, "transcript");
     key(k3, sid, "lock");
-    snprintf(ttl, sizeof(ttl), "%u", lock_ttl_ms);
-    snprintf(max, sizeof(max), "%zu", max_entries ? max_entries : 1);
+    snprintf(ttl, sizeof(ttl), "%u", begin->lock_ttl_ms);
+    snprintf(max, sizeof(max), "%zu", begin->max_entries ? begin->max_entries : 1);
     const char *keys[] = {k1, k2, k3};
-    const char *args[] = {owner, ttl, max};
+    const char *args[] = {begin->owner, ttl, max};
     return eval(op, on_begin, SESS_LUA_TURN_BEGIN, 3, keys, 3, args, NULL);
 }
 

@@ -70,14 +70,31 @@ struct sess_entry {
     const char *model;
 };
 
+/* What a turn needs to start: its lock and its context. Borrowed for the callback. */
+struct sess_turn_context {
+    int status;    /* PL_OK; PL_ENOTFOUND (no such session) or a storage error otherwise */
+    bool acquired; /* false: another owner holds the session's turn lock (status PL_OK) */
+    const struct sess_record *rec;    /* when acquired */
+    const struct sess_entry *entries; /* when acquired: oldest first */
+    size_t n;
+};
+
+/* The lock owner and context size for beginning a turn. */
+struct sess_begin_opts {
+    const char *owner;
+    uint32_t lock_ttl_ms; /* the lease */
+    size_t max_entries;   /* transcript entries to read for the prompt */
+};
+
 typedef void (*sess_record_cb)(void *ud, int status, const struct sess_record *rec);
 /** `rec`/`entries` borrowed; entries oldest first; status PL_ENOTFOUND for no such session. */
 typedef void (*sess_open_cb)(void *ud, int status, const struct sess_record *rec,
                              const struct sess_entry *entries, size_t n);
-typedef void (*sess_append_cb)(void *ud, int status, long turn, bool duplicate);
-/** `acquired` false: another owner holds the session's turn lock (status PL_OK). */
-typedef void (*sess_begin_cb)(void *ud, int status, bool acquired, const struct sess_record *rec,
-                              const struct sess_entry *entries, size_t n);
+/** `begun`: the new message's turn begun in the same round trip (see sess_append_caller), or
+ *  NULL when that was not asked for or the message was not stored as new. */
+typedef void (*sess_append_cb)(void *ud, int status, long turn, bool duplicate,
+                               const struct sess_turn_context *begun);
+typedef void (*sess_begin_cb)(void *ud, const struct sess_turn_context *ctx);
 typedef void (*sess_done_cb)(void *ud, int status);
 
 /** Create a session with a new random id. */
@@ -88,9 +105,12 @@ int sess_create(struct sess_store *s, const char *channel, const struct sess_cal
 int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_open_cb cb, void *ud);
 
 /** Durably append a caller message and give it the next turn number. A `client_id` already
- *  seen in this session returns its earlier turn with `duplicate` true and stores nothing. */
+ *  seen in this session returns its earlier turn with `duplicate` true and stores nothing.
+ *  With `begin` (nullable), a new message's turn is also begun as by sess_turn_begin, in the
+ *  same script: one round trip instead of two when the session has nothing else to answer. */
 int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
-                       const char *text, size_t len, sess_append_cb cb, void *ud);
+                       const char *text, size_t len, const struct sess_begin_opts *begin,
+                       sess_append_cb cb, void *ud);
 
 /** Append a human agent's message (not a turn of its own: it carries the current turn). */
 int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, const char *text,
@@ -98,8 +118,8 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
 
 /** Take the session's turn lock for `owner` (re-entrant for the same owner) and load the record
  *  with the last `max_entries` transcript entries for the prompt. */
-int sess_turn_begin(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
-                    size_t max_entries, sess_begin_cb cb, void *ud);
+int sess_turn_begin(struct sess_store *s, const char *sid, const struct sess_begin_opts *begin,
+                    sess_begin_cb cb, void *ud);
 
 struct sess_answer {
     long turn;

@@ -84,6 +84,40 @@ static void test_second_turn_sends_history_upstream(void **state)
     ts_caller_close(&c);
 }
 
+/* Calls of a Redis command so far (INFO commandstats counts those made inside scripts too). */
+static long redis_calls(const char *command)
+{
+    char *info = ts_redis_query(&st.redis, "INFO commandstats");
+    assert_non_null(info);
+    char key[64];
+    snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
+    const char *p = strstr(info, key);
+    long n = p ? strtol(p + strlen(key), NULL, 10) : 0;
+    pl_free(info);
+    return n;
+}
+
+/* A message to a session with nothing else to answer is stored and its turn begun in one
+ * script, so a turn costs two round trips to Redis (append + begin, then the answer). */
+static void test_turn_costs_two_redis_round_trips(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_ask(&c, "r1", "first [[tokens:2]]", 10000, &t), 0);
+    ts_turn_free(&t);
+    /* A lease renewal (one script that PEXPIREs) may fall inside the turn: leave it out. */
+    long evals = redis_calls("eval"), renewals = redis_calls("pexpire");
+    assert_int_equal(ts_caller_ask(&c, "r2", "second [[tokens:2]]", 10000, &t), 0);
+    assert_int_equal(t.turn, 2);
+    assert_string_equal(t.text, "w1 w2");
+    ts_turn_free(&t);
+    long scripts = (redis_calls("eval") - evals) - (redis_calls("pexpire") - renewals);
+    assert_int_equal(scripts, 2);
+    ts_caller_close(&c);
+}
+
 static void test_reconnect_returns_history(void **state)
 {
     (void)state;
@@ -323,6 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stream_concatenates_to_upstream_text),
         cmocka_unit_test(test_second_turn_sends_history_upstream),
+        cmocka_unit_test(test_turn_costs_two_redis_round_trips),
         cmocka_unit_test(test_reconnect_returns_history),
         cmocka_unit_test(test_resume_gets_exactly_the_missing_deltas),
         cmocka_unit_test(test_queued_messages_answered_in_order),

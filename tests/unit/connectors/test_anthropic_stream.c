@@ -131,6 +131,61 @@ static void test_invalid_json_is_an_error(void **state)
     expect_error("42");
 }
 
+static int ev(struct anth_stream *s, const char *event, const char *data, struct got *g)
+{
+    return anth_stream_event(s, event, data, strlen(data), on_text, g);
+}
+
+/* The events without text, in the API's layout and in others: same outcome, same state. */
+static void test_events_without_text(void **state)
+{
+    (void)state;
+    struct got g = {.calls = 0};
+    pl_buf_init(&g.text, 1024);
+    struct anth_stream s;
+    anth_stream_init(&s);
+    assert_int_equal(ev(&s, "ping", "{\"type\":\"ping\"}", &g), PL_OK); /* before the start too */
+    assert_int_equal(ev(&s, "content_block_start",
+                        "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+                        "{\"type\":\"text\",\"text\":\"\"}}",
+                        &g),
+                     PL_EPROTO); /* not before message_start */
+    assert_int_equal(ev(&s, "message_start", start, &g), PL_OK);
+    assert_int_equal(ev(&s, "content_block_start",
+                        "{\"type\":\"content_block_start\",\"index\":10,\"content_block\":"
+                        "{\"type\":\"text\",\"text\":\"\"}}",
+                        &g),
+                     PL_OK);
+    assert_int_equal(ev(&s, "content_block_start",
+                        "{\"type\": \"content_block_start\", \"index\": 1, \"content_block\": "
+                        "{\"type\": \"tool_use\"}}",
+                        &g),
+                     PL_OK);
+    assert_int_equal(ev(&s, "ping", "{\"type\":\"ping\"}123", &g), PL_EPROTO);
+    assert_int_equal(
+        ev(&s, "content_block_stop", "{\"type\":\"content_block_stop\",\"index\":}", &g),
+        PL_EPROTO);
+    assert_int_equal(
+        ev(&s, "content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}", &g), PL_OK);
+    assert_false(s.finished);
+    assert_int_equal(ev(&s, "message_stop", "{\"type\":\"message_stop\"}", &g), PL_OK);
+    assert_true(s.finished);
+    /* Nothing may follow message_stop, in any layout. */
+    assert_int_equal(ev(&s, "ping", "{\"type\":\"ping\"}", &g), PL_EPROTO);
+    assert_int_equal(ev(&s, "content_block_delta",
+                        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+                        "\"text_delta\",\"text\":\"late\"}}",
+                        &g),
+                     PL_EPROTO);
+    assert_int_equal(g.calls, 0);
+    /* And the same end in another layout. */
+    anth_stream_init(&s);
+    assert_int_equal(ev(&s, "message_start", start, &g), PL_OK);
+    assert_int_equal(ev(&s, "message_stop", "{ \"type\" : \"message_stop\" }", &g), PL_OK);
+    assert_true(s.finished);
+    pl_buf_cleanup(&g.text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_unicode),
         cmocka_unit_test(test_long_text),
         cmocka_unit_test(test_invalid_json_is_an_error),
+        cmocka_unit_test(test_events_without_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
