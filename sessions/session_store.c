@@ -196,49 +196,80 @@ static bool parse_record(const redisReply *r, struct sess_record *rec)
     return true;
 }
 
-/* Stream entries arrive newest first as [id, [field, value, ...]]; fill `out` oldest first. */
+enum entry_field {
+    F_ROLE,
+    F_TURN,
+    F_TEXT,
+    F_TS,
+    F_CLIENT_ID,
+    F_STOP_REASON,
+    F_ERROR,
+    F_INPUT_TOKENS,
+    F_OUTPUT_TOKENS,
+    F_MODEL,
+    F_COUNT
+};
+static const char *const entry_fields[] = {SESS_ENTRY_FIELDS};
+_Static_assert(sizeof(entry_fields) / sizeof(entry_fields[0]) == F_COUNT,
+               "SESS_ENTRY_FIELDS and enum entry_field differ");
+
+/* Unpack one entry ("<length>:<bytes>" per field, session_scripts.h) into `x`, copying each
+ * value NUL-terminated to *arena. False if the entry is malformed. */
+static bool unpack_entry(const char *p, size_t len, struct sess_entry *x, char **arena)
+{
+    const char *end = p + len;
+    const char *v[F_COUNT];
+    size_t vlen[F_COUNT];
+    for (int f = 0; f < F_COUNT; f++) {
+        size_t n = 0;
+        const char *digits = p;
+        while (p < end && *p >= '0' && *p <= '9' && p - digits < 10)
+            n = n * 10 + (size_t)(*p++ - '0');
+        if (p == digits || p == end || *p++ != ':' || (size_t)(end - p) < n)
+            return false;
+        char *copy = *arena;
+        memcpy(copy, p, n);
+        copy[n] = '\0';
+        *arena += n + 1;
+        v[f] = copy;
+        vlen[f] = n;
+        p += n;
+    }
+    if (p != end)
+        return false;
+    x->role = v[F_ROLE];
+    x->turn = strtol(v[F_TURN], NULL, 10);
+    x->text = v[F_TEXT];
+    x->text_len = vlen[F_TEXT];
+    x->ts_ms = strtoll(v[F_TS], NULL, 10);
+    x->client_id = v[F_CLIENT_ID];
+    x->stop_reason = v[F_STOP_REASON];
+    x->error = v[F_ERROR];
+    x->input_tokens = strtol(v[F_INPUT_TOKENS], NULL, 10);
+    x->output_tokens = strtol(v[F_OUTPUT_TOKENS], NULL, 10);
+    x->model = v[F_MODEL];
+    return true;
+}
+
+/* Packed entries arrive newest first; fill `out` (one allocation, freed with pl_free) oldest
+ * first. Malformed entries are skipped. */
 static size_t parse_entries(const redisReply *r, struct sess_entry **out)
 {
     *out = NULL;
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
         return 0;
-    struct sess_entry *e = pl_calloc(r->elements, sizeof(*e));
+    size_t bytes = r->elements * sizeof(struct sess_entry);
+    for (size_t i = 0; i < r->elements; i++)
+        bytes += r->element[i]->len + F_COUNT;
+    struct sess_entry *e = pl_malloc(bytes);
+    char *arena = (char *)(e + r->elements);
     size_t n = 0;
     for (size_t i = r->elements; i-- > 0;) {
         const redisReply *item = r->element[i];
-        if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 ||
-            item->element[1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        const redisReply *f = item->element[1];
-        struct sess_entry *x = &e[n++];
-        x->role = x->text = x->client_id = x->stop_reason = x->error = x->model = "";
-        for (size_t j = 0; j + 1 < f->elements; j += 2) {
-            const char *k = f->element[j]->str;
-            const redisReply *v = f->element[j + 1];
-            if (!k || v->type != REDIS_REPLY_STRING)
-                continue;
-            if (strcmp(k, "role") == 0)
-                x->role = v->str;
-            else if (strcmp(k, "turn") == 0)
-                x->turn = strtol(v->str, NULL, 10);
-            else if (strcmp(k, "text") == 0) {
-                x->text = v->str;
-                x->text_len = v->len;
-            } else if (strcmp(k, "ts") == 0)
-                x->ts_ms = strtoll(v->str, NULL, 10);
-            else if (strcmp(k, "client_id") == 0)
-                x->client_id = v->str;
-            else if (strcmp(k, "stop_reason") == 0)
-                x->stop_reason = v->str;
-            else if (strcmp(k, "error") == 0)
-                x->error = v->str;
-            else if (strcmp(k, "input_tokens") == 0)
-                x->input_tokens = strtol(v->str, NULL, 10);
-            else if (strcmp(k, "output_tokens") == 0)
-                x->output_tokens = strtol(v->str, NULL, 10);
-            else if (strcmp(k, "model") == 0)
-                x->model = v->str;
-        }
+        if (item->type == REDIS_REPLY_STRING && unpack_entry(item->str, item->len, &e[n], &arena))
+            n++;
+        else
+            PL_LOG(PL_LOG_WARN, "sessions", "skipping a malformed transcript entry");
     }
     *out = e;
     return n;

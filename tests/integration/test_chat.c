@@ -140,10 +140,20 @@ static void test_reconnect_returns_history(void **state)
     assert_int_equal(json_integer_value(json_object_get(m0, "turn")), 1);
     assert_string_equal(json_string_value(json_object_get(m1, "role")), "assistant");
     assert_string_equal(json_string_value(json_object_get(m1, "text")), "w1 w2 w3 w4");
-    /* The session goes on where it was. */
-    assert_int_equal(ts_caller_ask(&c, "h2", "and then? [[tokens:1]]", 10000, &t), 0);
+    assert_string_equal(json_string_value(json_object_get(m1, "stop_reason")), "end_turn");
+    /* The session goes on where it was; text that looks like the packed history format itself
+     * (lengths, colons), with newlines, quotes and 4-byte UTF-8, comes back byte for byte. */
+    static const char tricky[] = "12:ab:c 3: \"quoted\"\nline two \xf0\x9f\x8c\x8a 0: [[tokens:1]]";
+    assert_int_equal(ts_caller_ask(&c, "h2", tricky, 10000, &t), 0);
     assert_int_equal(t.turn, 2);
     ts_turn_free(&t);
+    ts_caller_close(&c);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
+    assert_int_equal(json_array_size(c.history), 4);
+    json_t *m2 = json_array_get(c.history, 2);
+    assert_string_equal(json_string_value(json_object_get(m2, "text")), tricky);
+    assert_int_equal(json_integer_value(json_object_get(m2, "turn")), 2);
+    assert_string_equal(json_string_value(json_object_get(m2, "role")), "caller");
     ts_caller_close(&c);
     pl_free(token);
 }
