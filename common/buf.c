@@ -93,6 +93,8 @@ int pl_buf_append_json_escaped(struct pl_buf *b, const char *s, size_t n)
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue; /* nearly every byte needs no escape: settle that first */
         char esc[7];
         size_t esc_len = 2;
         if (c == '"' || c == '\\') {
@@ -104,13 +106,11 @@ int pl_buf_append_json_escaped(struct pl_buf *b, const char *s, size_t n)
             memcpy(esc, "\\r", 2);
         } else if (c == '\t') {
             memcpy(esc, "\\t", 2);
-        } else if (c < 0x20) {
+        } else { /* the other control characters */
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             esc_len = 6;
-        } else {
-            continue;
         }
         int rc = pl_buf_append(b, s + start, i - start);
         if (!rc)
