@@ -48,6 +48,21 @@ static void w_printf(struct writer *w, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A decimal integer, without printf: the delta frame is written once per token. */
+static void w_long(struct writer *w, long v)
+{
+    char digits[24];
+    char *p = digits + sizeof(digits);
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        *--p = '-';
+    if (!w->rc)
+        w->rc = pl_buf_append(w->b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 /* A JSON string of the `n` bytes at `s` (null if s is NULL); invalid UTF-8 becomes U+FFFD. */
 static void w_strn(struct writer *w, const char *s, size_t n)
 {
@@ -130,7 +145,11 @@ void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, siz
 {
     struct writer w;
     w_begin(&w, b);
-    w_printf(&w, "{\"type\":\"delta\",\"turn\":%ld,\"seq\":%ld,\"text\":", turn, seq);
+    w_raw(&w, "{\"type\":\"delta\",\"turn\":");
+    w_long(&w, turn);
+    w_raw(&w, ",\"seq\":");
+    w_long(&w, seq);
+    w_raw(&w, ",\"text\":");
     w_strn(&w, text ? text : "", text ? len : 0);
     w_raw(&w, "}");
     w_end(&w);

@@ -93,10 +93,11 @@ int sse_parser_feed(struct sse_parser *p, const char *buf, size_t len, sse_event
                 continue;
             }
         }
-        /* Find the next line end in this chunk. */
-        size_t j = i;
-        while (j < len && buf[j] != '\n' && buf[j] != '\r')
-            j++;
+        /* Find the next line end (CR, LF or CRLF) in this chunk; memchr scans words at a time. */
+        const char *lf = memchr(buf + i, '\n', len - i);
+        size_t end = lf ? (size_t)(lf - buf) : len;
+        const char *cr = memchr(buf + i, '\r', end - i);
+        size_t j = cr ? (size_t)(cr - buf) : end;
         if (j == len) {
             if (pl_buf_append(&p->line, buf + i, len - i) != PL_OK)
                 return PL_ETOOBIG;

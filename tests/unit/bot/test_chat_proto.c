@@ -91,6 +91,11 @@ static void test_delta(void **state)
     /* An embedded NUL inside the length is escaped, not a terminator. */
     chat_out_delta(&out_buf, 1, 0, "a\0b", 3);
     expect("{\"type\":\"delta\",\"turn\":1,\"seq\":0,\"text\":\"a\\u0000b\"}");
+    /* Numbers of every width. */
+    chat_out_delta(&out_buf, 10, 109, "x", 1);
+    expect("{\"type\":\"delta\",\"turn\":10,\"seq\":109,\"text\":\"x\"}");
+    chat_out_delta(&out_buf, 2147483647, 9223372036854775807L, "x", 1);
+    expect("{\"type\":\"delta\",\"turn\":2147483647,\"seq\":9223372036854775807,\"text\":\"x\"}");
 }
 
 static void test_invalid_utf8_replaced(void **state)
