@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <hiredis/async.h>
+#include <openssl/evp.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
@@ -21,6 +22,10 @@ struct rcmd {
     rconn_reply_cb cb;
     void *ud;
     uint64_t deadline_ms;
+    /* An EVALSHA: its script and formatted command, to send again as EVAL if Redis has no
+     * cached copy of the script. */
+    const struct rconn_script *script;
+    sds evalsha;
     struct rcmd *prev, *next;
 };
 
@@ -143,12 +148,65 @@ static void unlink_cmd(struct rconn *c, struct rcmd *cmd)
         c->tail = cmd->prev;
 }
 
+static void link_cmd(struct rconn *c, struct rcmd *cmd)
+{
+    cmd->deadline_ms = uv_now(c->loop) + c->opts.command_timeout_ms;
+    cmd->next = NULL;
+    cmd->prev = c->tail;
+    if (c->tail)
+        c->tail->next = cmd;
+    else
+        c->head = cmd;
+    c->tail = cmd;
+}
+
+static bool is_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && r->len >= 8 && memcmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata);
+
+/* Send an EVALSHA that found no cached script again as EVAL with the script's text (which
+ * caches it): "*N" "$7 EVALSHA" "$40 <sha1>" <rest> becomes "*N" "$4 EVAL" "$L <text>" <rest>. */
+static bool resend_as_eval(struct rconn *c, struct rcmd *cmd)
+{
+    const char *p = cmd->evalsha, *end = p + sdslen(cmd->evalsha);
+    const char *first = memchr(p, '\n', (size_t)(end - p));
+    size_t head = first ? (size_t)(first + 1 - p) : 0;
+    size_t skip = head + 13 + 47; /* "$7\r\nEVALSHA\r\n", "$40\r\n" + 40 hex + "\r\n" */
+    if (!first || (size_t)(end - p) < skip || !c->ac)
+        return false;
+    size_t text_len = strlen(cmd->script->text);
+    sds eval = sdsnewlen(p, head);
+    eval = sdscatfmt(eval, "$4\r\nEVAL\r\n$%u\r\n", (unsigned)text_len);
+    eval = sdscatlen(eval, cmd->script->text, text_len);
+    eval = sdscatlen(eval, "\r\n", 2);
+    eval = sdscatlen(eval, p + skip, (size_t)(end - p) - skip);
+    int rc = redisAsyncFormattedCommand(c->ac, on_reply, cmd, eval, sdslen(eval));
+    sdsfree(eval);
+    if (rc != REDIS_OK)
+        return false;
+    sdsfree(cmd->evalsha);
+    cmd->evalsha = NULL;
+    cmd->script = NULL;
+    link_cmd(c, cmd);
+    return true;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     (void)ac;
     struct rcmd *cmd = privdata;
     struct rconn *c = cmd->conn;
     unlink_cmd(c, cmd);
+    if (cmd->script && is_noscript(r) && !c->destroying) {
+        PL_LOG(PL_LOG_INFO, "redis",
+               "Redis had no cached copy of a script (restarted or SCRIPT FLUSH): sending it");
+        if (resend_as_eval(c, cmd))
+            return;
+    }
+    sdsfree(cmd->evalsha);
     int status = PL_OK;
     if (!r)
         status = c->destroying ? PL_ECANCELED : c->timed_out ? PL_ETIMEDOUT : PL_EIO;
@@ -164,17 +222,51 @@ static int send_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, con
     cmd->conn = c;
     cmd->cb = cb;
     cmd->ud = ud;
-    cmd->deadline_ms = uv_now(c->loop) + c->opts.command_timeout_ms;
     if (redisAsyncCommandArgv(c->ac, on_reply, cmd, argc, argv, argvlen) != REDIS_OK) {
         pl_free(cmd);
         return PL_EIO;
     }
-    cmd->prev = c->tail;
-    if (c->tail)
-        c->tail->next = cmd;
-    else
-        c->head = cmd;
-    c->tail = cmd;
+    link_cmd(c, cmd);
+    return PL_OK;
+}
+
+void rconn_script_init(struct rconn_script *s, const char *text)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    s->text = text;
+    EVP_Digest(text, strlen(text), md, &n, EVP_sha1(), NULL);
+    for (unsigned int i = 0; i < n && i < 20; i++)
+        snprintf(s->sha1 + 2 * i, 3, "%02x", md[i]);
+}
+
+int rconn_eval(struct rconn *c, const struct rconn_script *script, rconn_reply_cb cb, void *ud,
+               int argc, const char **argv, const size_t *argvlen)
+{
+    if (c->state != RCONN_UP || !c->ac || argc > RCONN_EVAL_ARGS_MAX)
+        return PL_EIO;
+    const char *full[RCONN_EVAL_ARGS_MAX + 2] = {"EVALSHA", script->sha1};
+    size_t lens[RCONN_EVAL_ARGS_MAX + 2] = {7, 40};
+    for (int i = 0; i < argc; i++) {
+        full[i + 2] = argv[i];
+        lens[i + 2] = argvlen[i];
+    }
+    sds formatted = NULL;
+    if (redisFormatSdsCommandArgv(&formatted, argc + 2, full, lens) < 0)
+        return PL_ENOMEM;
+    struct rcmd *cmd = pl_calloc(1, sizeof(*cmd));
+    cmd->conn = c;
+    cmd->cb = cb;
+    cmd->ud = ud;
+    cmd->script = script;
+    cmd->evalsha = formatted;
+    if (redisAsyncFormattedCommand(c->ac, on_reply, cmd, formatted, sdslen(formatted)) !=
+        REDIS_OK) {
+        sdsfree(formatted);
+        pl_free(cmd);
+        return PL_EIO;
+    }
+    link_cmd(c, cmd);
     return PL_OK;
 }
 

@@ -46,6 +46,24 @@ bool rconn_is_up(const struct rconn *c);
 int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
                        const size_t *argvlen);
 
+/* A Lua script run by its SHA1 (EVALSHA): its text goes to Redis only when Redis has no cached
+ * copy (after a restart or SCRIPT FLUSH), instead of with every call. */
+struct rconn_script {
+    const char *text; /* borrowed: outlives every call that uses it */
+    char sha1[41];    /* lower-case hex */
+};
+
+#define RCONN_EVAL_ARGS_MAX 32
+
+/** Prepare `s` for `text`. */
+void rconn_script_init(struct rconn_script *s, const char *text);
+
+/** Run `script` with `argv` (numkeys, the keys, then the arguments, as after the script in
+ *  EVAL). A NOSCRIPT answer is handled here: the call is sent again with the script's text, and
+ *  `cb` sees only the final reply. Otherwise as rconn_command_argv. */
+int rconn_eval(struct rconn *c, const struct rconn_script *script, rconn_reply_cb cb, void *ud,
+               int argc, const char **argv, const size_t *argvlen);
+
 /** True if `reply` is a successful (non-error) reply; logs the Redis error text otherwise. */
 bool rconn_reply_ok(const redisReply *reply, const char *what);
 

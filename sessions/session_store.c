@@ -18,8 +18,32 @@
 #define KEY_MAX       96
 #define PREVIEW_BYTES 160
 
+enum script {
+    SCRIPT_CREATE,
+    SCRIPT_OPEN,
+    SCRIPT_APPEND_CALLER,
+    SCRIPT_APPEND_AGENT,
+    SCRIPT_TURN_BEGIN,
+    SCRIPT_TURN_END,
+    SCRIPT_RENEW,
+    SCRIPT_RELEASE,
+    SCRIPT_COUNT
+};
+
+static const char *const script_text[SCRIPT_COUNT] = {
+    [SCRIPT_CREATE] = SESS_LUA_CREATE,
+    [SCRIPT_OPEN] = SESS_LUA_OPEN,
+    [SCRIPT_APPEND_CALLER] = SESS_LUA_APPEND_CALLER,
+    [SCRIPT_APPEND_AGENT] = SESS_LUA_APPEND_AGENT,
+    [SCRIPT_TURN_BEGIN] = SESS_LUA_TURN_BEGIN,
+    [SCRIPT_TURN_END] = SESS_LUA_TURN_END,
+    [SCRIPT_RENEW] = SESS_LUA_RENEW,
+    [SCRIPT_RELEASE] = SESS_LUA_RELEASE,
+};
+
 struct sess_store {
     struct rconn *conn;
+    struct rconn_script scripts[SCRIPT_COUNT];
     uint32_t ttl_s;
     sess_state_cb on_state;
     void *state_ud;
@@ -88,6 +112,8 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
     s->ttl_s = opts->ttl_s ? opts->ttl_s : 7 * 24 * 3600;
     s->on_state = cb;
     s->state_ud = state_ud;
+    for (int i = 0; i < SCRIPT_COUNT; i++)
+        rconn_script_init(&s->scripts[i], script_text[i]);
     struct rconn_opts ro = {
         .url = opts->redis_url,
         .connect_timeout_ms = opts->connect_timeout_ms,
@@ -125,19 +151,15 @@ static struct op *op_new(struct sess_store *s, const char *sid, void *ud)
     return op;
 }
 
-/* EVAL script with nkeys keys followed by args; args_len may be NULL for C strings. */
-static int eval(struct op *op, rconn_reply_cb cb, const char *script, int nkeys, const char **keys,
+/* Run a script with nkeys keys followed by args; args_len may be NULL for C strings. */
+static int eval(struct op *op, rconn_reply_cb cb, enum script script, int nkeys, const char **keys,
                 int nargs, const char **args, const size_t *args_len)
 {
-    const char *argv[24];
-    size_t lens[24];
+    const char *argv[RCONN_EVAL_ARGS_MAX];
+    size_t lens[RCONN_EVAL_ARGS_MAX];
     char nkeys_s[8];
     snprintf(nkeys_s, sizeof(nkeys_s), "%d", nkeys);
     int argc = 0;
-    argv[argc] = "EVAL";
-    lens[argc++] = 4;
-    argv[argc] = script;
-    lens[argc++] = strlen(script);
     argv[argc] = nkeys_s;
     lens[argc++] = strlen(nkeys_s);
     for (int i = 0; i < nkeys; i++) {
@@ -148,7 +170,7 @@ static int eval(struct op *op, rconn_reply_cb cb, const char *script, int nkeys,
         argv[argc] = args[i];
         lens[argc++] = args_len && args_len[i] != (size_t)-1 ? args_len[i] : strlen(args[i]);
     }
-    int rc = rconn_command_argv(op->store->conn, cb, op, argc, argv, lens);
+    int rc = rconn_eval(op->store->conn, &op->store->scripts[script], cb, op, argc, argv, lens);
     if (rc)
         pl_free(op);
     return rc;
@@ -314,7 +336,7 @@ int sess_create(struct sess_store *s, const char *channel, const struct sess_cal
                           caller && caller->id ? caller->id : "",
                           caller && caller->name ? caller->name : "",
                           caller && caller->policy_number ? caller->policy_number : ""};
-    return eval(op, on_create, SESS_LUA_CREATE, 1, keys, 7, args, NULL);
+    return eval(op, on_create, SCRIPT_CREATE, 1, keys, 7, args, NULL);
 }
 
 /* ---- open ---- */
@@ -353,7 +375,7 @@ int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_op
     snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
     const char *keys[] = {k1, k2, k3};
     const char *args[] = {max, ttl};
-    return eval(op, on_open, SESS_LUA_OPEN, 3, keys, 2, args, NULL);
+    return eval(op, on_open, SCRIPT_OPEN, 3, keys, 2, args, NULL);
 }
 
 /* ---- append caller / agent ---- */
@@ -428,7 +450,7 @@ int sess_append_caller(struct sess_store *s, const char *sid, const char *client
                           begin ? begin->owner : "",  lock_ttl, max};
     size_t lens[] = {(size_t)-1, len,        (size_t)-1, (size_t)-1, preview_len(text, len),
                      (size_t)-1, (size_t)-1, (size_t)-1};
-    return eval(op, on_append, SESS_LUA_APPEND_CALLER, 4, keys, 8, args, lens);
+    return eval(op, on_append, SCRIPT_APPEND_CALLER, 4, keys, 8, args, lens);
 }
 
 /* Finish a script whose integer reply `failure` means `failure_status`. */
@@ -469,7 +491,7 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
     const char *keys[] = {k1, k2};
     const char *args[] = {agent, text, now, ttl, text};
     size_t lens[] = {(size_t)-1, len, (size_t)-1, (size_t)-1, preview_len(text, len)};
-    return eval(op, on_done, SESS_LUA_APPEND_AGENT, 2, keys, 5, args, lens);
+    return eval(op, on_done, SCRIPT_APPEND_AGENT, 2, keys, 5, args, lens);
 }
 
 /* ---- turns ---- */
@@ -506,7 +528,7 @@ int sess_turn_begin(struct sess_store *s, const char *sid, const struct sess_beg
     snprintf(max, sizeof(max), "%zu", begin->max_entries ? begin->max_entries : 1);
     const char *keys[] = {k1, k2, k3};
     const char *args[] = {begin->owner, ttl, max};
-    return eval(op, on_begin, SESS_LUA_TURN_BEGIN, 3, keys, 3, args, NULL);
+    return eval(op, on_begin, SCRIPT_TURN_BEGIN, 3, keys, 3, args, NULL);
 }
 
 int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
@@ -534,7 +556,7 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
         lens[i] = (size_t)-1;
     lens[2] = a->text ? a->text_len : 0;
     lens[10] = a->text ? preview_len(a->text, a->text_len) : 0;
-    return eval(op, on_done, SESS_LUA_TURN_END, 3, keys, 12, args, lens);
+    return eval(op, on_done, SCRIPT_TURN_END, 3, keys, 12, args, lens);
 }
 
 int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
@@ -548,7 +570,7 @@ int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, 
     key(k, sid, "lock");
     const char *keys[] = {k};
     const char *args[] = {owner};
-    return eval(op, on_done, SESS_LUA_RELEASE, 1, keys, 1, args, NULL);
+    return eval(op, on_done, SCRIPT_RELEASE, 1, keys, 1, args, NULL);
 }
 
 int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
@@ -563,5 +585,5 @@ int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, ui
     snprintf(ttl, sizeof(ttl), "%u", lock_ttl_ms);
     const char *keys[] = {k};
     const char *args[] = {owner, ttl};
-    return eval(op, on_renewed, SESS_LUA_RENEW, 1, keys, 2, args, NULL);
+    return eval(op, on_renewed, SCRIPT_RENEW, 1, keys, 2, args, NULL);
 }

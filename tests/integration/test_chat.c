@@ -108,13 +108,39 @@ static void test_turn_costs_two_redis_round_trips(void **state)
     assert_int_equal(ts_caller_ask(&c, "r1", "first [[tokens:2]]", 10000, &t), 0);
     ts_turn_free(&t);
     /* A lease renewal (one script that PEXPIREs) may fall inside the turn: leave it out. */
-    long evals = redis_calls("eval"), renewals = redis_calls("pexpire");
+    long evals = redis_calls("evalsha"), renewals = redis_calls("pexpire");
     assert_int_equal(ts_caller_ask(&c, "r2", "second [[tokens:2]]", 10000, &t), 0);
     assert_int_equal(t.turn, 2);
     assert_string_equal(t.text, "w1 w2");
     ts_turn_free(&t);
-    long scripts = (redis_calls("eval") - evals) - (redis_calls("pexpire") - renewals);
+    long scripts = (redis_calls("evalsha") - evals) - (redis_calls("pexpire") - renewals);
     assert_int_equal(scripts, 2);
+    ts_caller_close(&c);
+}
+
+/* Scripts go by their SHA1; when Redis has lost them (a restart without persistence of the
+ * script cache, SCRIPT FLUSH) the call is sent again with the text, and nobody notices. */
+static void test_scripts_flushed_from_redis_are_sent_again(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_ask(&c, "f1", "before the flush [[tokens:2]]", 10000, &t), 0);
+    ts_turn_free(&t);
+    pl_free(ts_redis_query(&st.redis, "SCRIPT FLUSH"));
+    long evals = redis_calls("eval");
+    assert_int_equal(ts_caller_ask(&c, "f2", "after the flush [[tokens:3]]", 10000, &t), 0);
+    assert_string_equal(t.error_code, "");
+    assert_int_equal(t.turn, 2);
+    assert_string_equal(t.text, "w1 w2 w3");
+    assert_string_equal(t.stop_reason, "end_turn");
+    ts_turn_free(&t);
+    assert_true(redis_calls("eval") - evals >= 1); /* the text went along, once per script */
+    char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
+    assert_non_null(strstr(x, "after the flush [[tokens:3]]"));
+    assert_non_null(strstr(x, "w1 w2 w3"));
+    pl_free(x);
     ts_caller_close(&c);
 }
 
@@ -368,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_stream_concatenates_to_upstream_text),
         cmocka_unit_test(test_second_turn_sends_history_upstream),
         cmocka_unit_test(test_turn_costs_two_redis_round_trips),
+        cmocka_unit_test(test_scripts_flushed_from_redis_are_sent_again),
         cmocka_unit_test(test_reconnect_returns_history),
         cmocka_unit_test(test_resume_gets_exactly_the_missing_deltas),
         cmocka_unit_test(test_queued_messages_answered_in_order),
