@@ -44,6 +44,7 @@ struct bot_turn {
     unsigned store_attempts;
     unsigned begin_attempts;
     uint64_t started_ms;
+    uint64_t lease_ms; /* loop time the turn lock was taken or last renewed */
 };
 
 struct bot_session {

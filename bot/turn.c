@@ -255,6 +255,7 @@ static void on_begin(void *ud, const struct sess_turn_context *ctx)
         store(s);
         return;
     }
+    t->lease_ms = now_ms(s);
     start_llm(s, ctx->rec, ctx->entries, ctx->n);
 }
 
@@ -396,6 +397,13 @@ static void renew_one(const char *sid, void *value, void *ud)
     struct bot_turn *t = s->active;
     if (!t || t->state == TURN_LOCKING || t->state == TURN_DONE || !srv->store)
         return;
+    /* Only leases at least a third old: most answers end long before, and renewing every
+     * running turn at once made a burst of Redis calls on every tick. Checked every third of
+     * the lease, a lease is renewed before two thirds of it have passed. */
+    uint64_t now = uv_now(srv->loop);
+    if (now - t->lease_ms < srv->cfg->turn_lock_ms / 3)
+        return;
+    t->lease_ms = now;
     sess_turn_renew(srv->store, s->sid, srv->instance_id, srv->cfg->turn_lock_ms, NULL, NULL);
 }
 

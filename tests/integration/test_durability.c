@@ -132,6 +132,35 @@ static void test_redis_down_then_back(void **state)
     ts_caller_close(&c);
 }
 
+/* An answer that outlasts the lease (--turn-lock-ms 2000) keeps its turn lock: the lease is
+ * renewed while it streams, and the lock goes when the answer is stored. */
+static void test_long_answer_keeps_its_lock(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_message(&c, "l1", "long one [[tokens:36]] [[pace:100]]"), 0);
+    json_t *d = ts_caller_expect(&c, "delta", 10000);
+    assert_non_null(d);
+    json_decref(d);
+    for (int waited = 0; waited < 3000; waited += 500) {
+        poll(NULL, 0, 500);
+        char *owner = ts_redis_query(&st.redis, "GET parley:{%s}:lock", c.session_id);
+        assert_non_null(owner);
+        assert_int_equal(strncmp(owner, "parleyd-", 8), 0); /* still held, 3 s into a 2 s lease */
+        pl_free(owner);
+    }
+    struct ts_turn t;
+    assert_int_equal(ts_caller_read_turn(&c, 20000, &t), 0);
+    assert_int_equal(t.n_deltas, 35); /* the first was read above */
+    assert_string_equal(t.stop_reason, "end_turn");
+    ts_turn_free(&t);
+    char *gone = ts_redis_query(&st.redis, "EXISTS parley:{%s}:lock", c.session_id);
+    assert_string_equal(gone, "0");
+    pl_free(gone);
+    ts_caller_close(&c);
+}
+
 static void test_crash_mid_answer_is_answered_after_restart(void **state)
 {
     (void)state;
@@ -168,6 +197,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parleyd_restart_keeps_sessions),
+        cmocka_unit_test(test_long_answer_keeps_its_lock),
         cmocka_unit_test(test_crash_mid_answer_is_answered_after_restart),
         cmocka_unit_test(test_redis_down_then_back),
     };
