@@ -414,6 +414,12 @@ static void on_sweep(uv_timer_t *t)
     struct rconn *c = PL_CONTAINER_OF(t, struct rconn, sweep_timer);
     if (!c->head || !c->ac || uv_now(c->loop) < c->head->deadline_ms)
         return;
+    /* libuv runs timers before it polls: after a long loop pass the answer may be waiting in
+     * the socket. Read what is there first; late means Redis did not answer, not that we were
+     * busy. */
+    redisAsyncHandleRead(c->ac);
+    if (!c->head || !c->ac || uv_now(c->loop) < c->head->deadline_ms)
+        return;
     PL_LOG(PL_LOG_WARN, "redis", "no reply from %s within %u ms; dropping the connection",
            c->endpoint, c->opts.command_timeout_ms);
     c->timed_out = true;

@@ -1,0 +1,94 @@
+/* The Redis connection's own deadlines (hiredis 0.14 has none): a command deadline means Redis
+ * did not answer, never that the loop was too busy to read an answer that had arrived. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "sessions/redis_conn.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/process.h"
+
+struct result {
+    bool done;
+    int status;
+    char text[32];
+};
+
+static void on_state(void *ud, bool up)
+{
+    *(bool *)ud = up;
+}
+
+static void on_reply(void *ud, int status, redisReply *reply)
+{
+    struct result *r = ud;
+    r->done = true;
+    r->status = status;
+    if (reply && reply->str)
+        snprintf(r->text, sizeof(r->text), "%s", reply->str);
+}
+
+static void block_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void test_reply_behind_a_busy_loop_is_not_a_timeout(void **state)
+{
+    (void)state;
+    struct ts_redis redis;
+    assert_int_equal(ts_redis_start(&redis, ts_workdir("redis_conn")), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char url[64], err[256];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
+    struct rconn_opts opts = {.url = url, .command_timeout_ms = 500};
+    bool up = false;
+    struct rconn *c;
+    assert_int_equal(rconn_create(&loop, &opts, on_state, &up, &c, err, sizeof(err)), PL_OK);
+    for (int i = 0; i < 500 && !up; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_true(up);
+
+    /* Send PING and let one loop pass write it; until the reply has not been read in that same
+     * pass (it usually is not: Redis needs a moment), try again. */
+    struct result r = {0};
+    const char *argv[] = {"PING"};
+    size_t lens[] = {4};
+    for (int attempt = 0; attempt < 20; attempt++) {
+        memset(&r, 0, sizeof(r));
+        assert_int_equal(rconn_command_argv(c, on_reply, &r, 1, argv, lens), PL_OK);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        if (!r.done)
+            break;
+    }
+    assert_false(r.done);
+    /* The loop is busy elsewhere for three deadlines; the answer waits in the socket. */
+    block_ms(1500);
+    while (!r.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(r.status, PL_OK);
+    assert_string_equal(r.text, "PONG");
+    assert_true(rconn_is_up(c));
+
+    rconn_destroy(c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    ts_redis_stop(&redis);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reply_behind_a_busy_loop_is_not_a_timeout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
