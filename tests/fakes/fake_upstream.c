@@ -208,6 +208,21 @@ static void add_event(json_t *events, const char *name, json_t *data)
     free(d);
 }
 
+/* A content_block_delta, written directly: the same bytes json_pack + json_dumps give for the
+ * texts this double sends, at a fraction of the cost (a benchmark asks for thousands of
+ * answers of hundreds of tokens at once). */
+static void add_text_delta(json_t *events, const char *text)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, SIZE_MAX);
+    pl_buf_append_str(&b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+                          "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"");
+    pl_buf_append_json_escaped(&b, text, strlen(text));
+    pl_buf_append_str(&b, "\"}}\n\n");
+    json_array_append_new(events, json_stringn_nocheck(b.data, b.len));
+    pl_buf_cleanup(&b);
+}
+
 static void stream_done(struct conn *c)
 {
     uv_timer_stop(&c->timer);
@@ -346,9 +361,7 @@ static void start_stream(struct conn *c, const char *model, long input_tokens, c
             if (malformed && i == 2)
                 json_array_append_new(ev, json_string("event: content_block_delta\ndata: "
                                                       "{\"type\":\"content_block_delta\",\n\n"));
-            add_event(ev, "content_block_delta",
-                      json_pack("{s:s,s:i,s:{s:s,s:O}}", "type", "content_block_delta", "index", 0,
-                                "delta", "type", "text_delta", "text", json_array_get(tokens, i)));
+            add_text_delta(ev, json_string_value(json_array_get(tokens, i)));
             if (i == 1)
                 add_event(ev, "ping", json_pack("{s:s}", "type", "ping"));
         }
