@@ -418,7 +418,7 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
 /* ---- message ---- */
 
 static void on_appended(void *ud, int status, long turn, bool duplicate,
-                        const struct sess_turn_context *begun)
+                        struct sess_turn_context *begun)
 {
     struct append_op *op = ud;
     struct chat_conn *c = op->conn;

@@ -45,6 +45,13 @@ struct bot_turn {
     unsigned begin_attempts;
     uint64_t started_ms;
     uint64_t lease_ms; /* loop time the turn lock was taken or last renewed */
+    /* The lock and context that came with the append, kept until the loop pass has sent every
+     * ack it has to send (turn.c starts the turn from its check handle). */
+    bool begun_pending;
+    struct sess_record begun_rec;
+    struct sess_entry *begun_entries;
+    size_t begun_n;
+    void *begun_storage;
 };
 
 struct bot_session {
@@ -60,6 +67,7 @@ struct bot_session {
     size_t appends_in_flight; /* caller messages being stored */
     uv_timer_t timer;         /* retries or the turn deadline: one at a time */
     bool timer_closing;
+    struct bot_session *next_starting; /* in the server's list of turns to start (turn.c) */
 };
 
 /** The live session for `sid`, created (with one reference for the caller) if absent. */
@@ -76,14 +84,16 @@ bool live_session_has_turn(const struct bot_session *s, long turn);
  *  its turn in the same round trip as the append; fills `o` for sess_append_caller. */
 bool turn_begin_with_append(const struct bot_session *s, struct sess_begin_opts *o);
 /** Queue an acknowledged caller turn; starts it if nothing is being answered, with the lock and
- *  context `begun` (nullable) that came with its append. PL_EBUSY if the queue is full. */
-int turn_enqueue(struct bot_session *s, long turn, const struct sess_turn_context *begun);
+ *  context `begun` (nullable) that came with its append (taking its storage). PL_EBUSY if the
+ *  queue is full. */
+int turn_enqueue(struct bot_session *s, long turn, struct sess_turn_context *begun);
 /** Stop the answer being streamed (stop reason `why`); queued turns go on. False if none. */
 bool turn_cancel_active(struct bot_session *s, enum llm_stop why);
-/** Start renewing, every third of --turn-lock-ms, the Redis turn locks this instance holds. */
-void turn_leases_start(struct bot_server *srv);
-/** Stop renewing and close the timer. Idempotent. */
-void turn_leases_stop(struct bot_server *srv);
+/** Start the turn engine's handles: the lease timer (renews, every third of --turn-lock-ms, the
+ *  Redis turn locks this instance holds) and the check handle that starts begun turns. */
+void turn_engine_start(struct bot_server *srv);
+/** Close those handles. Idempotent. */
+void turn_engine_stop(struct bot_server *srv);
 /** Free a finished turn. Accepts NULL. */
 void turn_free(struct bot_turn *t);
 

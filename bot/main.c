@@ -160,7 +160,7 @@ static void on_drain(uv_timer_t *t)
     pl_free(scan.list);
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);
-    turn_leases_stop(srv);
+    turn_engine_stop(srv);
     http_client_destroy(srv->http);
     srv->http = NULL;
     sess_store_destroy(srv->store); /* flushes what is pending, then closes */
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
-    turn_leases_start(&srv);
+    turn_engine_start(&srv);
     if (http_client_create(&loop, &srv.http) != PL_OK) {
         fprintf(stderr, "parleyd: cannot initialise libcurl\n");
         goto out;
@@ -288,7 +288,7 @@ out:
     /* Whatever is still open (start-up failures land here too) is closed, then the loop runs
      * until every close callback has run. */
     ws_server_stop(&srv);
-    turn_leases_stop(&srv);
+    turn_engine_stop(&srv);
     http_client_destroy(srv.http);
     sess_store_destroy(srv.store);
     /* Every handle is closing now: run until their close callbacks are done, then free the

@@ -44,8 +44,10 @@ struct bot_server {
     struct pl_map sessions; /* sid -> struct bot_session *, live on this instance */
     char instance_id[40];   /* random per process: owner of turn locks */
     bool shutting_down;
-    uv_timer_t lease_timer; /* renews the turn locks of running turns (turn.c) */
-    bool lease_timer_open;
+    uv_timer_t lease_timer;       /* renews the turn locks of running turns (turn.c) */
+    uv_check_t start_check;       /* starts begun turns once a loop pass's acks are out (turn.c) */
+    struct bot_session *starting; /* sessions whose begun turn waits for start_check */
+    bool turn_engine_open;
     struct bot_metrics metrics;
 };
 

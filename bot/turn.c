@@ -24,6 +24,7 @@
 
 static void begin(struct bot_session *s);
 static void on_begin(void *ud, const struct sess_turn_context *ctx);
+static void on_start_check(uv_check_t *check);
 static void store(struct bot_session *s);
 static void finish_turn(struct bot_session *s, enum llm_stop stop, const char *error_code,
                         const char *error_message, bool retryable);
@@ -37,6 +38,7 @@ void turn_free(struct bot_turn *t)
 {
     if (!t)
         return;
+    pl_free(t->begun_storage);
     pl_buf_cleanup(&t->answer);
     pl_free(t->delta_ends);
     pl_free(t);
@@ -67,8 +69,26 @@ bool turn_begin_with_append(const struct bot_session *s, struct sess_begin_opts 
     return true;
 }
 
+/* Keep the context that came with the append (taking its storage) and start the turn from the
+ * check handle: the other replies of this loop pass get their acks first, instead of each
+ * waiting for the turns before it to build their prompts and open their requests. */
+static void defer_begun(struct bot_session *s, struct sess_turn_context *begun)
+{
+    struct bot_turn *t = s->active;
+    t->begun_pending = true;
+    t->begun_rec = *begun->rec;
+    t->begun_entries = (struct sess_entry *)begun->entries;
+    t->begun_n = begun->n;
+    t->begun_storage = begun->storage;
+    begun->storage = NULL;
+    if (!s->srv->starting)
+        uv_check_start(&s->srv->start_check, on_start_check);
+    s->next_starting = s->srv->starting;
+    s->srv->starting = s;
+}
+
 /* Start the oldest queued turn, with its lock and context when they came with the append. */
-static void start_next(struct bot_session *s, const struct sess_turn_context *begun)
+static void start_next(struct bot_session *s, struct sess_turn_context *begun)
 {
     if (s->active || s->queue_len == 0)
         return;
@@ -87,13 +107,15 @@ static void start_next(struct bot_session *s, const struct sess_turn_context *be
     memmove(s->queue, s->queue + 1, (s->queue_len - 1) * sizeof(*s->queue));
     s->queue_len--;
     s->active = turn_new(turn, now_ms(s));
-    if (begun)
-        on_begin(s, begun);
+    if (begun && begun->status == PL_OK && begun->acquired)
+        defer_begun(s, begun);
+    else if (begun)
+        on_begin(s, begun); /* nothing to build: busy or failed, handled at once */
     else
         begin(s);
 }
 
-int turn_enqueue(struct bot_session *s, long turn, const struct sess_turn_context *begun)
+int turn_enqueue(struct bot_session *s, long turn, struct sess_turn_context *begun)
 {
     if (begun && (s->active || s->queue_len)) {
         /* Not the next turn after all: it begins again in its place (the lock is re-entrant
@@ -413,20 +435,52 @@ static void on_lease_timer(uv_timer_t *timer)
     pl_map_each(&srv->sessions, renew_one, srv);
 }
 
-void turn_leases_start(struct bot_server *srv)
+/* ---- turns begun with their append ---- */
+
+static void on_start_check(uv_check_t *check)
+{
+    struct bot_server *srv = check->data;
+    struct bot_session *list = srv->starting;
+    srv->starting = NULL;
+    uv_check_stop(check);
+    while (list) {
+        struct bot_session *s = list;
+        list = s->next_starting;
+        s->next_starting = NULL;
+        struct bot_turn *t = s->active;
+        if (!t || !t->begun_pending)
+            continue; /* cancelled meanwhile */
+        t->begun_pending = false;
+        struct sess_turn_context ctx = {.status = PL_OK,
+                                        .acquired = true,
+                                        .rec = &t->begun_rec,
+                                        .entries = t->begun_entries,
+                                        .n = t->begun_n};
+        on_begin(s, &ctx);
+        pl_free(t->begun_storage);
+        t->begun_storage = NULL;
+        t->begun_entries = NULL;
+    }
+}
+
+void turn_engine_start(struct bot_server *srv)
 {
     uint64_t every = srv->cfg->turn_lock_ms / 3;
     uv_timer_init(srv->loop, &srv->lease_timer);
     srv->lease_timer.data = srv;
-    srv->lease_timer_open = true;
     uv_timer_start(&srv->lease_timer, on_lease_timer, every, every);
+    uv_check_init(srv->loop, &srv->start_check);
+    srv->start_check.data = srv;
+    srv->turn_engine_open = true;
 }
 
-void turn_leases_stop(struct bot_server *srv)
+void turn_engine_stop(struct bot_server *srv)
 {
-    if (!srv->lease_timer_open)
+    if (!srv->turn_engine_open)
         return;
-    srv->lease_timer_open = false;
+    srv->turn_engine_open = false;
     uv_timer_stop(&srv->lease_timer);
     uv_close((uv_handle_t *)&srv->lease_timer, NULL);
+    uv_check_stop(&srv->start_check);
+    uv_close((uv_handle_t *)&srv->start_check, NULL);
 }

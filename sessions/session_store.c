@@ -397,6 +397,7 @@ static void parse_begin(const redisReply *r, struct sess_turn_context *ctx, stru
     ctx->rec = rec;
     ctx->n = parse_entries(r->element[1], entries);
     ctx->entries = *entries;
+    ctx->storage = *entries;
 }
 
 static void on_append(void *ud, int status, redisReply *reply)
@@ -423,7 +424,7 @@ static void on_append(void *ud, int status, redisReply *reply)
         status = PL_EPROTO;
     }
     op->cb.append(op->ud, status, turn, dup, begun);
-    pl_free(entries);
+    pl_free(begun ? begun->storage : entries); /* unless the callback took it */
     pl_free(op);
 }
 

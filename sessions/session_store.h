@@ -77,6 +77,9 @@ struct sess_turn_context {
     const struct sess_record *rec;    /* when acquired */
     const struct sess_entry *entries; /* when acquired: oldest first */
     size_t n;
+    /* The one allocation behind `entries` and their strings. A callback that keeps them past
+     * its return takes it (sets this to NULL) and frees it with pl_free when done. */
+    void *storage;
 };
 
 /* The lock owner and context size for beginning a turn. */
@@ -93,7 +96,7 @@ typedef void (*sess_open_cb)(void *ud, int status, const struct sess_record *rec
 /** `begun`: the new message's turn begun in the same round trip (see sess_append_caller), or
  *  NULL when that was not asked for or the message was not stored as new. */
 typedef void (*sess_append_cb)(void *ud, int status, long turn, bool duplicate,
-                               const struct sess_turn_context *begun);
+                               struct sess_turn_context *begun);
 typedef void (*sess_begin_cb)(void *ud, const struct sess_turn_context *ctx);
 typedef void (*sess_done_cb)(void *ud, int status);
 
