@@ -20,6 +20,7 @@
  * struct and download buffer) on every request; the pool stays small so that a burst does not
  * pin memory after it. */
 #define EASY_POOL_MAX 32
+#define RECEIVE_BUFFER_BYTES 4096L
 
 struct http_client {
     uv_loop_t *loop;
@@ -340,6 +341,10 @@ struct http_transfer *http_start(struct http_client *hc, const struct http_reque
     if (req->total_timeout_ms)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->total_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    /* Streams come as small events; curl's default 16 KiB receive buffer per transfer was an
+     * eighth of parleyd's memory with 1000 answers streaming (bench/RESULTS.md). Set on every
+     * transfer: curl_easy_reset puts the size back to the default. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECEIVE_BUFFER_BYTES);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     /* "Expect: 100-continue" would cost a round trip on every request body over 1 KiB. */
     t->headers = curl_slist_append(NULL, "Expect:");
