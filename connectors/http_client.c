@@ -19,7 +19,7 @@
 /* Easy handles kept for reuse: a new one costs tens of KiB of allocation and set-up (its own
  * struct and download buffer) on every request; the pool stays small so that a burst does not
  * pin memory after it. */
-#define EASY_POOL_MAX 32
+#define EASY_POOL_MAX        32
 #define RECEIVE_BUFFER_BYTES 4096L
 
 struct http_client {
