@@ -19,6 +19,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/ws_frame.h"
 #include "sessions/conversation_order.h"
 #include "sessions/session_store.h"
 
@@ -46,7 +47,8 @@ struct chat_conn {
     size_t out_bytes;
     bool too_slow;
     bool write_failed;
-    char sub[129]; /* token subject, carried into refreshed tokens */
+    bool close_sent; /* our close frame is out: nothing more is sent */
+    char sub[129];   /* token subject, carried into refreshed tokens */
     bool has_resume;
     long resume_turn, resume_seq;
 };
@@ -95,7 +97,7 @@ void chat_frame_begin(struct pl_buf *b)
 
 static void conn_send(struct chat_conn *c, struct pl_buf *frame)
 {
-    if (!c->wsi || c->too_slow || c->write_failed || frame->len <= LWS_PRE)
+    if (!c->wsi || c->too_slow || c->write_failed || c->close_sent || frame->len <= LWS_PRE)
         return;
     size_t payload = frame->len - LWS_PRE;
     if (!c->out_head && !lws_partial_buffered(c->wsi)) {
@@ -157,21 +159,62 @@ void chat_session_send_error(struct bot_session *s, const char *code, const char
     }
 }
 
+/* Close with `code` and `why`, writing the close frame ourselves (as raw bytes: the lws 4.1.6
+ * API has no close opcode for lws_write). lws_close_reason + returning -1 does not work there:
+ * built with _DEBUG on libuv, lws closes a connection twice when a callback returns -1 (its "uv
+ * repeat test"), and the second close kills the socket before the close frame is sent. The
+ * caller's answering close is not waited for: reading stops, and the connection goes after a
+ * second at most. */
+static int close_with(struct chat_conn *c, uint16_t code, const char *why)
+{
+    if (c->close_sent)
+        return 0;
+    unsigned char payload[125];
+    size_t n = strlen(why);
+    if (n > sizeof(payload) - 2)
+        n = sizeof(payload) - 2;
+    payload[0] = (unsigned char)(code >> 8);
+    payload[1] = (unsigned char)code;
+    memcpy(payload + 2, why, n);
+    struct pl_buf frame;
+    pl_buf_init(&frame, LWS_PRE + 256);
+    static const char pre[LWS_PRE];
+    pl_buf_append(&frame, pre, LWS_PRE);
+    ws_frame_encode(&frame, WS_CLOSE, true, payload, n + 2, NULL);
+    size_t len = frame.len - LWS_PRE;
+    int written = lws_write(c->wsi, (unsigned char *)frame.data + LWS_PRE, len, LWS_WRITE_RAW);
+    pl_buf_cleanup(&frame);
+    c->close_sent = true;
+    if (written < (int)len)
+        return -1;
+    lws_rx_flow_control(c->wsi, 0);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 1);
+    return 0;
+}
+
+/* With nothing left to send: during shutdown, close with 1001 so that the caller knows to
+ * reconnect (the answer it was getting is finished and stored meanwhile). */
+static int going_away(struct chat_conn *c)
+{
+    if (!c->srv->shutting_down)
+        return 0;
+    return close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "server restarting; reconnect to continue");
+}
+
 int chat_conn_writeable(struct chat_conn *c)
 {
     if (c->write_failed)
         return -1;
-    if (c->too_slow) {
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                         (unsigned char *)"client too slow", 15);
-        return -1;
-    }
+    if (c->close_sent)
+        return 0; /* waiting for the connection to go */
+    if (c->too_slow)
+        return close_with(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client too slow");
     /* A caller that lagged has several frames queued: send them while the socket has room. */
     struct out_frame *f;
     do {
         f = c->out_head;
         if (!f)
-            return 0;
+            return going_away(c);
         int n = lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
         if (n < (int)f->len)
             return -1;
@@ -183,6 +226,8 @@ int chat_conn_writeable(struct chat_conn *c)
     } while (c->out_head && !lws_partial_buffered(c->wsi));
     if (c->out_head)
         lws_callback_on_writable(c->wsi);
+    else
+        return going_away(c);
     return 0;
 }
 
@@ -556,6 +601,8 @@ struct chat_conn *chat_conn_open(struct bot_server *srv, struct lws *wsi)
     pl_buf_init(&c->rx, srv->cfg->max_frame_bytes);
     srv->metrics.connections_total++;
     srv->metrics.connections_open++;
+    if (srv->shutting_down)
+        lws_callback_on_writable(wsi); /* in the last moments: closed at once with 1001 */
     return c;
 }
 

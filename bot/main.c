@@ -23,7 +23,8 @@
 #include "connectors/llm_providers.h"
 #include "sessions/session_store.h"
 
-#define DRAIN_MS 10000
+#define DRAIN_MS            10000
+#define GOING_AWAY_GRACE_MS 500 /* for callers to take their last frames and the close */
 
 static uv_signal_t sig_int, sig_term;
 static uv_timer_t drain_timer;
@@ -141,6 +142,14 @@ static void collect_busy(const char *sid, void *value, void *ud)
 static void on_drain(uv_timer_t *t)
 {
     struct bot_server *srv = t->data;
+    /* Callers first: each is closed with 1001 once its queued frames are out; whoever is not
+     * gone after the grace period is cut off when the context goes. */
+    if (!srv->lws_stopping) {
+        if (srv->metrics.connections_open > 0 &&
+            uv_now(srv->loop) - drain_started < GOING_AWAY_GRACE_MS)
+            return;
+        ws_server_stop(srv);
+    }
     struct busy_scan scan = {0};
     pl_map_each(&srv->sessions, collect_busy, &scan);
     bool late = uv_now(srv->loop) - drain_started >= DRAIN_MS;
@@ -167,8 +176,8 @@ static void on_drain(uv_timer_t *t)
     srv->store = NULL;
 }
 
-/* Shutdown, first half: stop accepting and close client connections; answers being streamed go
- * on (without their callers) so that they are stored. */
+/* Shutdown, first half: close the callers' connections (1001, going away) and then stop
+ * listening; answers being streamed go on (without their callers) so that they are stored. */
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct bot_server *srv = sig->data;
@@ -178,7 +187,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     }
     PL_LOG(PL_LOG_NOTICE, "main", "signal %d: shutting down (draining running answers)", signum);
     srv->shutting_down = true;
-    ws_server_stop(srv);
+    ws_server_close_callers(srv);
     uv_signal_stop(&sig_int);
     uv_signal_stop(&sig_term);
     uv_close((uv_handle_t *)&sig_int, NULL);

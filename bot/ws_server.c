@@ -286,6 +286,12 @@ int ws_server_start(struct bot_server *srv, char *err, size_t errlen)
     return PL_OK;
 }
 
+void ws_server_close_callers(struct bot_server *srv)
+{
+    if (srv->lws && !srv->lws_stopping)
+        lws_callback_on_writable_all_protocol(srv->lws, &protocols[1]);
+}
+
 void ws_server_stop(struct bot_server *srv)
 {
     if (srv->lws && !srv->lws_stopping) {

@@ -10,6 +10,9 @@
 
 /** Create the lws context and start listening on cfg->listen. PL_EINVAL/PL_EIO with `err`. */
 int ws_server_start(struct bot_server *srv, char *err, size_t errlen);
+/** Ask every caller connection to close with 1001 (going away) once its queued frames are
+ *  written (chat.c does it from the connection's next WRITEABLE). */
+void ws_server_close_callers(struct bot_server *srv);
 /** Stop listening and close every connection (lws on a foreign loop destroys in two stages:
  *  this is the first; its libuv handles finish closing as the loop runs). Idempotent. */
 void ws_server_stop(struct bot_server *srv);

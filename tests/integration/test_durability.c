@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "common/alloc.h"
+#include "common/err.h"
+#include "common/wsc.h"
 #include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
 
@@ -62,6 +64,14 @@ static void test_parleyd_restart_keeps_sessions(void **state)
     snprintf(sid, sizeof(sid), "%s", c.session_id);
 
     assert_int_equal(ts_parleyd_stop(&st.parleyd), 0);
+    /* The caller was told: a close with 1001 (going away), after whatever was on its way. */
+    char *msg;
+    size_t len;
+    int op, rc;
+    while ((rc = wsc_recv(c.ws, 5000, &msg, &len, &op)) == PL_OK)
+        pl_free(msg);
+    assert_int_equal(rc, PL_ECLOSED);
+    assert_int_equal(wsc_close_code(c.ws), 1001);
     ts_caller_close(&c);
     assert_int_equal(ts_stack_restart_parleyd(&st), 0);
 
