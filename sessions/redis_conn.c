@@ -414,10 +414,16 @@ static void on_sweep(uv_timer_t *t)
     struct rconn *c = PL_CONTAINER_OF(t, struct rconn, sweep_timer);
     if (!c->head || !c->ac || uv_now(c->loop) < c->head->deadline_ms)
         return;
-    /* libuv runs timers before it polls: after a long loop pass the answer may be waiting in
-     * the socket. Read what is there first; late means Redis did not answer, not that we were
-     * busy. */
-    redisAsyncHandleRead(c->ac);
+    /* libuv runs timers before it polls: after a long loop pass the answers may be waiting in
+     * the socket. Read what is there first (one read takes at most 16 KiB, so read while the
+     * oldest command is still overdue and replies keep coming); late means Redis did not
+     * answer, not that we were busy. */
+    while (c->ac && c->head && uv_now(c->loop) >= c->head->deadline_ms) {
+        const struct rcmd *oldest = c->head;
+        redisAsyncHandleRead(c->ac);
+        if (c->head == oldest)
+            break; /* nothing more has arrived for it */
+    }
     if (!c->head || !c->ac || uv_now(c->loop) < c->head->deadline_ms)
         return;
     PL_LOG(PL_LOG_WARN, "redis", "no reply from %s within %u ms; dropping the connection",

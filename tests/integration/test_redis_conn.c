@@ -95,10 +95,53 @@ static void test_reply_behind_a_busy_loop_is_not_a_timeout(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The same with many answers waiting, more than one read takes (16 KiB): all are read. */
+static void test_many_replies_behind_a_busy_loop(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char url[64], err[256];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
+    struct rconn_opts opts = {.url = url, .command_timeout_ms = 500};
+    bool up = false;
+    struct rconn *c;
+    assert_int_equal(rconn_create(&loop, &opts, on_state, &up, &c, err, sizeof(err)), PL_OK);
+    for (uint64_t end = uv_now(&loop) + 10000; !up && uv_now(&loop) < end;)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_true(up);
+
+    enum { N = 64 };
+    static char big[1024];
+    memset(big, 'x', sizeof(big));
+    char *ok = ts_redis_query(&redis, "CLIENT PAUSE 300 ALL");
+    assert_string_equal(ok, "OK");
+    pl_free(ok);
+    struct result r[N];
+    memset(r, 0, sizeof(r));
+    const char *argv[] = {"ECHO", big};
+    size_t lens[] = {4, sizeof(big)};
+    for (int i = 0; i < N; i++) /* 64 KiB of answers */
+        assert_int_equal(rconn_command_argv(c, on_reply, &r[i], 2, argv, lens), PL_OK);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_false(r[0].done);
+    block_ms(1500);
+    while (!r[N - 1].done)
+        uv_run(&loop, UV_RUN_ONCE);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(r[i].status, PL_OK);
+    assert_true(rconn_is_up(c));
+
+    rconn_destroy(c);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_behind_a_busy_loop_is_not_a_timeout),
+        cmocka_unit_test(test_many_replies_behind_a_busy_loop),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
