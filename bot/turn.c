@@ -1,5 +1,6 @@
 /* The turn engine: one conversational turn of a live session, as a state machine.
  *   LOCKING   take the session's turn lock in Redis and read the record and recent history
+ *             (already done by the append's script when the session had nothing else to answer)
  *   STREAMING the provider streams; each delta is kept (for resume) and sent to the callers
  *   STORING   the answer, stop reason and usage go to the transcript; the lock is released
  * then the next queued turn starts. Failures follow ARCHITECTURE.md's rules: storage trouble is
