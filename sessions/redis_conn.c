@@ -202,7 +202,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     unlink_cmd(c, cmd);
     if (cmd->script && is_noscript(r) && !c->destroying) {
         PL_LOG(PL_LOG_INFO, "redis",
-               "Redis had no cached copy of a script (restarted or SCRIPT FLUSH): sending it");
+               "Redis has no cached copy of a script yet (first use, a restart or SCRIPT FLUSH): "
+               "sending its text");
         if (resend_as_eval(c, cmd))
             return;
     }
