@@ -89,9 +89,15 @@ static void conn_unref(struct chat_conn *c)
 
 void chat_frame_begin(struct pl_buf *b)
 {
-    static const char pre[LWS_PRE];
     pl_buf_init(b, FRAME_BYTES_MAX);
     pl_buf_reserve(b, FRAME_BYTES_USUAL); /* one allocation for a delta, ack or turn_end */
+    chat_frame_restart(b);
+}
+
+void chat_frame_restart(struct pl_buf *b)
+{
+    static const char pre[LWS_PRE];
+    pl_buf_reset(b);
     pl_buf_append(b, pre, LWS_PRE);
 }
 
@@ -177,9 +183,7 @@ static int close_with(struct chat_conn *c, uint16_t code, const char *why)
     payload[1] = (unsigned char)code;
     memcpy(payload + 2, why, n);
     struct pl_buf frame;
-    pl_buf_init(&frame, LWS_PRE + 256);
-    static const char pre[LWS_PRE];
-    pl_buf_append(&frame, pre, LWS_PRE);
+    chat_frame_begin(&frame);
     ws_frame_encode(&frame, WS_CLOSE, true, payload, n + 2, NULL);
     size_t len = frame.len - LWS_PRE;
     int written = lws_write(c->wsi, (unsigned char *)frame.data + LWS_PRE, len, LWS_WRITE_RAW);

@@ -27,6 +27,9 @@ void chat_conn_closed(struct chat_conn *c);
 /** Frame buffers: chat_frame_begin prepares `b` (reserving the WebSocket header room), an
  *  encoder from chat_proto.h appends one JSON object, then chat_session_send sends it. */
 void chat_frame_begin(struct pl_buf *b);
+/** Empty a frame begun with chat_frame_begin for the next one, keeping its storage (the turn
+ *  engine writes every delta through one buffer: no allocation per token). */
+void chat_frame_restart(struct pl_buf *b);
 /** Send the frame to every ready connection of the session: written at once where nothing is
  *  queued and the socket has room, queued otherwise. The header room of `frame` is written
  *  to (lws puts the WebSocket header there); its payload is not changed. */

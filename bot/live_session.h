@@ -46,12 +46,10 @@ struct bot_turn {
     uint64_t started_ms;
     uint64_t lease_ms; /* loop time the turn lock was taken or last renewed */
     /* The lock and context that came with the append, kept until the loop pass has sent every
-     * ack it has to send (turn.c starts the turn from its check handle). */
-    bool begun_pending;
+     * ack it has to send (turn.c starts the turn from its check handle). begun.rec points at
+     * begun_rec while the turn waits, NULL otherwise; begun.storage is ours to free. */
+    struct sess_turn_context begun;
     struct sess_record begun_rec;
-    struct sess_entry *begun_entries;
-    size_t begun_n;
-    void *begun_storage;
 };
 
 struct bot_session {

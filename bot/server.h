@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "bot/config.h"
+#include "common/buf.h"
 #include "common/map.h"
 
 struct sess_store;
@@ -45,6 +46,7 @@ struct bot_server {
     char instance_id[40];   /* random per process: owner of turn locks */
     bool shutting_down;
     uv_timer_t lease_timer;       /* renews the turn locks of running turns (turn.c) */
+    struct pl_buf delta_frame;    /* every delta frame is built here in turn (turn.c) */
     uv_check_t start_check;       /* starts begun turns once a loop pass's acks are out (turn.c) */
     struct bot_session *starting; /* sessions whose begun turn waits for start_check */
     bool turn_engine_open;

@@ -39,7 +39,7 @@ void turn_free(struct bot_turn *t)
 {
     if (!t)
         return;
-    pl_free(t->begun_storage);
+    pl_free(t->begun.storage);
     pl_buf_cleanup(&t->answer);
     pl_free(t->delta_ends);
     pl_free(t);
@@ -76,12 +76,10 @@ bool turn_begin_with_append(const struct bot_session *s, struct sess_begin_opts 
 static void defer_begun(struct bot_session *s, struct sess_turn_context *begun)
 {
     struct bot_turn *t = s->active;
-    t->begun_pending = true;
+    t->begun = *begun;
     t->begun_rec = *begun->rec;
-    t->begun_entries = (struct sess_entry *)begun->entries;
-    t->begun_n = begun->n;
-    t->begun_storage = begun->storage;
-    begun->storage = NULL;
+    t->begun.rec = &t->begun_rec;
+    begun->storage = NULL; /* taken */
     if (!s->srv->starting)
         uv_check_start(&s->srv->start_check, on_start_check);
     s->next_starting = s->srv->starting;
@@ -171,11 +169,10 @@ static void on_text(void *ud, const char *text, size_t len)
     }
     long seq = (long)t->n_deltas;
     t->delta_ends[t->n_deltas++] = t->answer.len;
-    struct pl_buf frame;
-    chat_frame_begin(&frame);
-    chat_out_delta(&frame, t->turn, seq, text, len);
-    chat_session_send(s, &frame);
-    pl_buf_cleanup(&frame);
+    struct pl_buf *frame = &s->srv->delta_frame;
+    chat_frame_restart(frame);
+    chat_out_delta(frame, t->turn, seq, text, len);
+    chat_session_send(s, frame);
     s->srv->metrics.deltas_sent++;
 }
 
@@ -448,19 +445,11 @@ static void on_start_check(uv_check_t *check)
         struct bot_session *s = list;
         list = s->next_starting;
         s->next_starting = NULL;
-        struct bot_turn *t = s->active;
-        if (!t || !t->begun_pending)
-            continue; /* cancelled meanwhile */
-        t->begun_pending = false;
-        struct sess_turn_context ctx = {.status = PL_OK,
-                                        .acquired = true,
-                                        .rec = &t->begun_rec,
-                                        .entries = t->begun_entries,
-                                        .n = t->begun_n};
+        struct bot_turn *t = s->active; /* still the deferred one: LOCKING turns don't end */
+        struct sess_turn_context ctx = t->begun;
+        memset(&t->begun, 0, sizeof(t->begun));
         on_begin(s, &ctx);
-        pl_free(t->begun_storage);
-        t->begun_storage = NULL;
-        t->begun_entries = NULL;
+        pl_free(ctx.storage);
     }
 }
 
@@ -472,6 +461,7 @@ void turn_engine_start(struct bot_server *srv)
     uv_timer_start(&srv->lease_timer, on_lease_timer, every, every);
     uv_check_init(srv->loop, &srv->start_check);
     srv->start_check.data = srv;
+    chat_frame_begin(&srv->delta_frame);
     srv->turn_engine_open = true;
 }
 
@@ -484,4 +474,5 @@ void turn_engine_stop(struct bot_server *srv)
     uv_close((uv_handle_t *)&srv->lease_timer, NULL);
     uv_check_stop(&srv->start_check);
     uv_close((uv_handle_t *)&srv->start_check, NULL);
+    pl_buf_cleanup(&srv->delta_frame);
 }

@@ -48,6 +48,7 @@ struct rconn {
     int db;
     char endpoint[300];
     struct rcmd *head, *tail; /* pending commands, oldest first */
+    uint64_t replies;         /* replies read so far: progress for the deadline sweep */
     rconn_state_cb on_state;
     void *state_ud;
 };
@@ -199,6 +200,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     (void)ac;
     struct rcmd *cmd = privdata;
     struct rconn *c = cmd->conn;
+    c->replies++;
     unlink_cmd(c, cmd);
     if (cmd->script && is_noscript(r) && !c->destroying) {
         PL_LOG(PL_LOG_INFO, "redis",
@@ -216,16 +218,29 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     pl_free(cmd);
 }
 
+/* Format and queue a command. With `script`, the formatted EVALSHA is kept until the reply, to
+ * be sent again as EVAL if Redis answers NOSCRIPT. */
 static int send_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
-                     const size_t *argvlen)
+                     const size_t *argvlen, const struct rconn_script *script)
 {
+    sds formatted = NULL;
+    if (redisFormatSdsCommandArgv(&formatted, argc, argv, argvlen) < 0)
+        return PL_ENOMEM;
     struct rcmd *cmd = pl_calloc(1, sizeof(*cmd));
     cmd->conn = c;
     cmd->cb = cb;
     cmd->ud = ud;
-    if (redisAsyncCommandArgv(c->ac, on_reply, cmd, argc, argv, argvlen) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(c->ac, on_reply, cmd, formatted, sdslen(formatted)) !=
+        REDIS_OK) {
+        sdsfree(formatted);
         pl_free(cmd);
         return PL_EIO;
+    }
+    if (script) {
+        cmd->script = script;
+        cmd->evalsha = formatted;
+    } else {
+        sdsfree(formatted);
     }
     link_cmd(c, cmd);
     return PL_OK;
@@ -252,23 +267,7 @@ int rconn_eval(struct rconn *c, const struct rconn_script *script, rconn_reply_c
         full[i + 2] = argv[i];
         lens[i + 2] = argvlen[i];
     }
-    sds formatted = NULL;
-    if (redisFormatSdsCommandArgv(&formatted, argc + 2, full, lens) < 0)
-        return PL_ENOMEM;
-    struct rcmd *cmd = pl_calloc(1, sizeof(*cmd));
-    cmd->conn = c;
-    cmd->cb = cb;
-    cmd->ud = ud;
-    cmd->script = script;
-    cmd->evalsha = formatted;
-    if (redisAsyncFormattedCommand(c->ac, on_reply, cmd, formatted, sdslen(formatted)) !=
-        REDIS_OK) {
-        sdsfree(formatted);
-        pl_free(cmd);
-        return PL_EIO;
-    }
-    link_cmd(c, cmd);
-    return PL_OK;
+    return send_argv(c, cb, ud, argc + 2, full, lens, script);
 }
 
 int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
@@ -276,7 +275,7 @@ int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, c
 {
     if (c->state != RCONN_UP || !c->ac)
         return PL_EIO;
-    return send_argv(c, cb, ud, argc, argv, argvlen);
+    return send_argv(c, cb, ud, argc, argv, argvlen, NULL);
 }
 
 bool rconn_reply_ok(const redisReply *reply, const char *what)
@@ -359,16 +358,16 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (c->password[0]) {
         const char *argv[3] = {"AUTH", c->user[0] ? c->user : c->password, c->password};
         int argc = c->user[0] ? 3 : 2;
-        send_argv(c, on_handshake_reply, c, argc, argv, NULL);
+        send_argv(c, on_handshake_reply, c, argc, argv, NULL, NULL);
     }
     if (c->db) {
         char db[16];
         snprintf(db, sizeof(db), "%d", c->db);
         const char *argv[2] = {"SELECT", db};
-        send_argv(c, on_handshake_reply, c, 2, argv, NULL);
+        send_argv(c, on_handshake_reply, c, 2, argv, NULL, NULL);
     }
     const char *ping[1] = {"PING"};
-    send_argv(c, on_handshake_reply, c, 1, ping, NULL);
+    send_argv(c, on_handshake_reply, c, 1, ping, NULL, NULL);
 }
 
 static void on_connect_deadline(uv_timer_t *t)
@@ -413,17 +412,15 @@ static void start_connect(struct rconn *c)
 static void on_sweep(uv_timer_t *t)
 {
     struct rconn *c = PL_CONTAINER_OF(t, struct rconn, sweep_timer);
-    if (!c->head || !c->ac || uv_now(c->loop) < c->head->deadline_ms)
-        return;
     /* libuv runs timers before it polls: after a long loop pass the answers may be waiting in
      * the socket. Read what is there first (one read takes at most 16 KiB, so read while the
      * oldest command is still overdue and replies keep coming); late means Redis did not
      * answer, not that we were busy. */
     while (c->ac && c->head && uv_now(c->loop) >= c->head->deadline_ms) {
-        const struct rcmd *oldest = c->head;
+        uint64_t before = c->replies;
         redisAsyncHandleRead(c->ac);
-        if (c->head == oldest)
-            break; /* nothing more has arrived for it */
+        if (c->replies == before)
+            break; /* nothing more has arrived */
     }
     if (!c->head || !c->ac || uv_now(c->loop) < c->head->deadline_ms)
         return;

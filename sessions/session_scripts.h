@@ -14,13 +14,28 @@
     "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"                                                     \
     "return 1\n"
 
+/* The fields of a packed transcript entry, in order: X(C name, stream field). The Lua below and
+ * session_store.c's unpacking both expand this one list. */
+#define SESS_ENTRY_FIELDS(X)                                                                       \
+    X(ROLE, "role")                                                                                \
+    X(TURN, "turn")                                                                                \
+    X(TEXT, "text")                                                                                \
+    X(TS, "ts")                                                                                    \
+    X(CLIENT_ID, "client_id")                                                                      \
+    X(STOP_REASON, "stop_reason")                                                                  \
+    X(ERROR, "error")                                                                              \
+    X(INPUT_TOKENS, "input_tokens")                                                                \
+    X(OUTPUT_TOKENS, "output_tokens")                                                              \
+    X(MODEL, "model")
+#define SESS_LUA_FIELD_NAME(id, name) "'" name "', "
+#define SESS_LUA_FIELDS               "local FIELDS = {" SESS_ENTRY_FIELDS(SESS_LUA_FIELD_NAME) "}\n"
+
 /* A Lua function shared by the scripts that read history: the newest `max` transcript entries,
  * newest first, each packed into one string of its fields in SESS_ENTRY_FIELDS order, each as
  * "<byte length>:<bytes>" (absent fields empty). One reply object per entry instead of two
  * dozen: parsing and freeing hiredis's objects was a quarter of parleyd's CPU per turn. */
 #define SESS_LUA_FN_HISTORY                                                                        \
-    "local FIELDS = {'role', 'turn', 'text', 'ts', 'client_id', 'stop_reason', 'error',\n"         \
-    "  'input_tokens', 'output_tokens', 'model'}\n"                                                \
+    SESS_LUA_FIELDS                                                                                \
     "local function history(transcript, max)\n"                                                    \
     "  local out = {}\n"                                                                           \
     "  for i, e in ipairs(redis.call('XREVRANGE', transcript, '+', '-', 'COUNT', max)) do\n"       \
@@ -34,11 +49,6 @@
     "  end\n"                                                                                      \
     "  return out\n"                                                                               \
     "end\n"
-
-/* The fields of a packed entry, in order (session_store.c unpacks them). */
-#define SESS_ENTRY_FIELDS                                                                          \
-    "role", "turn", "text", "ts", "client_id", "stop_reason", "error", "input_tokens",             \
-        "output_tokens", "model"
 
 /* KEYS: session, transcript, client_ids. ARGV: max_entries, ttl_s.
  * Returns nil (no session) or {record as flat hash, newest-first packed entries}. */

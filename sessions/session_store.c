@@ -218,22 +218,9 @@ static bool parse_record(const redisReply *r, struct sess_record *rec)
     return true;
 }
 
-enum entry_field {
-    F_ROLE,
-    F_TURN,
-    F_TEXT,
-    F_TS,
-    F_CLIENT_ID,
-    F_STOP_REASON,
-    F_ERROR,
-    F_INPUT_TOKENS,
-    F_OUTPUT_TOKENS,
-    F_MODEL,
-    F_COUNT
-};
-static const char *const entry_fields[] = {SESS_ENTRY_FIELDS};
-_Static_assert(sizeof(entry_fields) / sizeof(entry_fields[0]) == F_COUNT,
-               "SESS_ENTRY_FIELDS and enum entry_field differ");
+#define ENTRY_FIELD_ID(id, name) F_##id,
+enum entry_field { SESS_ENTRY_FIELDS(ENTRY_FIELD_ID) F_COUNT };
+#undef ENTRY_FIELD_ID
 
 /* Unpack one entry ("<length>:<bytes>" per field, session_scripts.h) into `x`, copying each
  * value NUL-terminated to *arena. False if the entry is malformed. */

@@ -46,6 +46,18 @@ static long http_status(const char *path)
     return s;
 }
 
+/* Send a message and wait until its answer is streaming (its ack and first delta are in). */
+static void start_answer(struct ts_caller *c, const char *id, const char *text)
+{
+    assert_int_equal(ts_caller_message(c, id, text), 0);
+    json_t *ack = ts_caller_expect(c, "ack", 10000);
+    assert_non_null(ack);
+    json_decref(ack);
+    json_t *d = ts_caller_expect(c, "delta", 10000);
+    assert_non_null(d);
+    json_decref(d);
+}
+
 static void test_parleyd_restart_keeps_sessions(void **state)
 {
     (void)state;
@@ -55,10 +67,7 @@ static void test_parleyd_restart_keeps_sessions(void **state)
     assert_int_equal(ts_caller_ask(&c, "k1", "before restart [[tokens:3]]", 10000, &t), 0);
     ts_turn_free(&t);
     /* A turn streaming when SIGTERM comes is finished and stored before parleyd exits. */
-    assert_int_equal(ts_caller_message(&c, "k2", "during restart [[tokens:40]] [[pace:20]]"), 0);
-    json_t *d = ts_caller_expect(&c, "delta", 10000);
-    assert_non_null(d);
-    json_decref(d);
+    start_answer(&c, "k2", "during restart [[tokens:40]] [[pace:20]]");
     char *token = pl_strdup(c.token);
     char sid[65];
     snprintf(sid, sizeof(sid), "%s", c.session_id);
@@ -149,10 +158,7 @@ static void test_long_answer_keeps_its_lock(void **state)
     (void)state;
     struct ts_caller c;
     assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
-    assert_int_equal(ts_caller_message(&c, "l1", "long one [[tokens:36]] [[pace:100]]"), 0);
-    json_t *d = ts_caller_expect(&c, "delta", 10000);
-    assert_non_null(d);
-    json_decref(d);
+    start_answer(&c, "l1", "long one [[tokens:36]] [[pace:100]]");
     for (int waited = 0; waited < 3000; waited += 500) {
         poll(NULL, 0, 500);
         char *owner = ts_redis_query(&st.redis, "GET parley:{%s}:lock", c.session_id);
@@ -176,13 +182,7 @@ static void test_crash_mid_answer_is_answered_after_restart(void **state)
     (void)state;
     struct ts_caller c;
     assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
-    assert_int_equal(ts_caller_message(&c, "x1", "crash test [[tokens:30]] [[pace:40]]"), 0);
-    json_t *ack = ts_caller_expect(&c, "ack", 10000);
-    assert_non_null(ack);
-    json_decref(ack);
-    json_t *d = ts_caller_expect(&c, "delta", 10000);
-    assert_non_null(d);
-    json_decref(d);
+    start_answer(&c, "x1", "crash test [[tokens:30]] [[pace:40]]");
     char *token = pl_strdup(c.token);
     /* The instance dies with the answer half sent and its turn lock held in Redis. */
     ts_proc_kill(&st.parleyd.proc);

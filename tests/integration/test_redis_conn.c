@@ -57,25 +57,45 @@ static int teardown(void **state)
     return 0;
 }
 
+/* An rconn on its own loop, connected, with a 500 ms command deadline. */
+static struct rconn *connect_with_short_deadline(uv_loop_t *loop)
+{
+    uv_loop_init(loop);
+    char url[64], err[256];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
+    struct rconn_opts opts = {.url = url, .command_timeout_ms = 500};
+    static bool up; /* outlives this call: the state callback writes it while c lives */
+    up = false;
+    struct rconn *c;
+    assert_int_equal(rconn_create(loop, &opts, on_state, &up, &c, err, sizeof(err)), PL_OK);
+    for (uint64_t end = uv_now(loop) + 10000; !up && uv_now(loop) < end;)
+        uv_run(loop, UV_RUN_ONCE);
+    assert_true(up);
+    return c;
+}
+
+static void close_cleanly(uv_loop_t *loop, struct rconn *c)
+{
+    rconn_destroy(c);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+/* Redis holds every answer for `ms`, so the loop pass that writes a command cannot read it. */
+static void pause_redis_answers(int ms)
+{
+    char *ok = ts_redis_query(&redis, "CLIENT PAUSE %d ALL", ms);
+    assert_string_equal(ok, "OK");
+    pl_free(ok);
+}
+
 static void test_reply_behind_a_busy_loop_is_not_a_timeout(void **state)
 {
     (void)state;
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
-    struct rconn_opts opts = {.url = url, .command_timeout_ms = 500};
-    bool up = false;
-    struct rconn *c;
-    assert_int_equal(rconn_create(&loop, &opts, on_state, &up, &c, err, sizeof(err)), PL_OK);
-    for (uint64_t end = uv_now(&loop) + 10000; !up && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_true(up);
+    struct rconn *c = connect_with_short_deadline(&loop);
 
-    /* Redis holds its answer for 300 ms, so the loop pass that writes PING cannot read it. */
-    char *ok = ts_redis_query(&redis, "CLIENT PAUSE 300 ALL");
-    assert_string_equal(ok, "OK");
-    pl_free(ok);
+    pause_redis_answers(300);
     struct result r = {0};
     const char *argv[] = {"PING"};
     size_t lens[] = {4};
@@ -90,9 +110,7 @@ static void test_reply_behind_a_busy_loop_is_not_a_timeout(void **state)
     assert_string_equal(r.text, "PONG");
     assert_true(rconn_is_up(c));
 
-    rconn_destroy(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_cleanly(&loop, c);
 }
 
 /* The same with many answers waiting, more than one read takes (16 KiB): all are read. */
@@ -100,23 +118,12 @@ static void test_many_replies_behind_a_busy_loop(void **state)
 {
     (void)state;
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
-    struct rconn_opts opts = {.url = url, .command_timeout_ms = 500};
-    bool up = false;
-    struct rconn *c;
-    assert_int_equal(rconn_create(&loop, &opts, on_state, &up, &c, err, sizeof(err)), PL_OK);
-    for (uint64_t end = uv_now(&loop) + 10000; !up && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_true(up);
+    struct rconn *c = connect_with_short_deadline(&loop);
 
     enum { N = 64 };
     static char big[1024];
     memset(big, 'x', sizeof(big));
-    char *ok = ts_redis_query(&redis, "CLIENT PAUSE 300 ALL");
-    assert_string_equal(ok, "OK");
-    pl_free(ok);
+    pause_redis_answers(300);
     struct result r[N];
     memset(r, 0, sizeof(r));
     const char *argv[] = {"ECHO", big};
@@ -132,9 +139,7 @@ static void test_many_replies_behind_a_busy_loop(void **state)
         assert_int_equal(r[i].status, PL_OK);
     assert_true(rconn_is_up(c));
 
-    rconn_destroy(c);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_cleanly(&loop, c);
 }
 
 int main(void)
