@@ -1,0 +1,100 @@
+/* The model request of one turn, and how it is built. prompts/ owns the prompt: its types are
+ * defined here and connectors/ turns them into each provider's wire format. The builder renders
+ * the system template with the caller's data, maps the transcript to user/assistant messages,
+ * merges consecutive messages of one role, trims the oldest history to the token budget, and
+ * says which documents it placed in the prompt (citations). Loop thread only; no I/O after
+ * prompt_builder_create. */
+#ifndef PARLEY_PROMPTS_PROMPT_H
+#define PARLEY_PROMPTS_PROMPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One message of a request. */
+struct prompt_message {
+    const char *role; /* "user" or "assistant" */
+    const char *text; /* NUL-terminated, valid UTF-8 */
+};
+
+/* A document the builder placed in the prompt: shown to the caller in turn_end.citations and
+ * stored with the answer. */
+struct prompt_citation {
+    const char *source; /* where it comes from: a file name, a URL, "policy:POL-1234" */
+    const char *title;
+};
+
+/* A request for a model. Built by prompt_build (then owned by it until prompt_cleanup), or
+ * filled by hand (tests, connectors' own copies) with _storage NULL. Providers read it only
+ * during llm_start and copy what they keep. */
+struct prompt {
+    const char *system; /* may be NULL */
+    const struct prompt_message *messages;
+    size_t n_messages; /* >= 1, alternating, first and last "user" */
+    int max_tokens;
+    const char *user_id; /* opaque id for upstream metadata (the session id); may be NULL */
+    const struct prompt_citation *citations; /* may be NULL when n_citations is 0 */
+    size_t n_citations;
+    void *_storage; /* private to prompt_build */
+};
+
+/* The transcript as the builder reads it: in conversation order (sessions/conversation_order.h:
+ * by turn, each turn's caller message first, then what answered it). */
+enum prompt_role { PROMPT_ROLE_CALLER, PROMPT_ROLE_ASSISTANT, PROMPT_ROLE_AGENT };
+
+struct prompt_history_item {
+    enum prompt_role role;
+    long turn;
+    const char *text; /* NUL-terminated; borrowed for the call */
+    size_t text_len;
+};
+
+/* What the system template may say about the caller. Each string nullable; "" counts as absent. */
+struct prompt_caller {
+    const char *session_id;
+    const char *name;
+    const char *policy_number;
+    const char *channel; /* web, voice, chat, ... */
+};
+
+struct prompt_builder_opts {
+    const char *templates_dir;  /* NULL: the built-in templates (prompts/templates/) */
+    const char *assistant_name; /* {{assistant_name}} */
+    const char *company_name;   /* {{company_name}} */
+    uint32_t context_tokens;    /* budget of the whole prompt plus the answer */
+    uint32_t max_output_tokens; /* max_tokens of each request */
+};
+
+struct prompt_builder;
+
+/** Load the templates (a blocking read of templates_dir: call at start-up only). PL_OK, or
+ *  PL_EINVAL / PL_ENOTFOUND / PL_EIO with a message naming the file in `err`. */
+int prompt_builder_create(const struct prompt_builder_opts *opts, struct prompt_builder **out,
+                          char *err, size_t errlen);
+/** Accepts NULL. */
+void prompt_builder_free(struct prompt_builder *b);
+
+/**
+ * Build the request that answers caller turn `turn` from `items` (n of them, conversation
+ * order, borrowed for the call):
+ *  - items of later turns are left out (queued messages are answered by their own turns);
+ *  - caller items become "user" messages; every caller message up to `turn` is included, so an
+ *    answer covers the earlier messages that have no answer of their own;
+ *  - assistant items become "assistant" messages, except empty ones (failed answers) and any
+ *    of `turn` itself;
+ *  - a human agent's words become "assistant" messages marked as the agent's
+ *    ("[A human agent wrote to the caller:] ..."), so the model does not claim them;
+ *  - consecutive messages of one role are merged (joined by a blank line), the oldest dropped
+ *    until system + history fit context_tokens - max_output_tokens (the question is never
+ *    dropped, and the kept history starts with a user message).
+ * The system prompt is the "system" template rendered with assistant_name, company_name,
+ * caller_name, policy_number, channel and today (UTC date, YYYY-MM-DD).
+ * Returns PL_OK with `out` filled (release with prompt_cleanup), or PL_ENOTFOUND when no caller
+ * item of `turn` is among `items` (`out` then needs no cleanup).
+ */
+int prompt_build(const struct prompt_builder *b, const struct prompt_caller *caller,
+                 const struct prompt_history_item *items, size_t n, long turn, struct prompt *out);
+
+/** Release what prompt_build allocated and clear `p`. Accepts a cleared or hand-filled prompt. */
+void prompt_cleanup(struct prompt *p);
+
+#endif
