@@ -71,7 +71,7 @@ int turn_prompt_build(struct bot_server *srv, const struct sess_record *rec,
         return PL_ENOTFOUND;
 
     struct prompt_storage *st = pl_calloc(1, sizeof(*st));
-    struct llm_message *raw = pl_calloc(n, sizeof(*raw));
+    struct prompt_message *raw = pl_calloc(n, sizeof(*raw));
     const struct sess_entry **ordered = pl_calloc(n, sizeof(*ordered));
     sess_conversation_order(entries, n, ordered);
     st->texts = pl_calloc(n, sizeof(*st->texts));
@@ -81,17 +81,17 @@ int turn_prompt_build(struct bot_server *srv, const struct sess_record *rec,
         if (e->turn > turn)
             break; /* messages queued after this one are answered by their own turns */
         if (strcmp(e->role, "caller") == 0) {
-            raw[k++] = (struct llm_message){"user", e->text};
+            raw[k++] = (struct prompt_message){"user", e->text};
         } else if (strcmp(e->role, "assistant") == 0) {
             if (e->text_len == 0 || e->turn == turn)
                 continue;
-            raw[k++] = (struct llm_message){"assistant", e->text};
+            raw[k++] = (struct prompt_message){"assistant", e->text};
         } else if (strcmp(e->role, "agent") == 0) {
             struct pl_buf b;
             pl_buf_init(&b, SIZE_MAX);
             pl_buf_printf(&b, "[A human agent wrote to the caller:] %s", e->text);
             st->texts[st->n_texts] = pl_buf_take(&b);
-            raw[k++] = (struct llm_message){"assistant", st->texts[st->n_texts++]};
+            raw[k++] = (struct prompt_message){"assistant", st->texts[st->n_texts++]};
         }
     }
     st->system = render_system(srv, rec);

@@ -6,11 +6,11 @@
 #include <stddef.h>
 
 #include "bot/server.h"
-#include "connectors/llm.h"
+#include "prompts/prompt.h"
 #include "sessions/session_store.h"
 
 struct turn_prompt {
-    struct llm_request request; /* valid until turn_prompt_cleanup */
+    struct prompt request; /* valid until turn_prompt_cleanup */
     void *_storage;
 };
 

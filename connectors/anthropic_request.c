@@ -20,7 +20,7 @@ static int put_string(struct pl_buf *out, const char *s)
     return rc;
 }
 
-int anthropic_request_body(struct pl_buf *out, const char *model, const struct llm_request *req)
+int anthropic_request_body(struct pl_buf *out, const char *model, const struct prompt *req)
 {
     int rc = put(out, "{\"model\":");
     if (!rc)

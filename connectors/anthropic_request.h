@@ -5,11 +5,11 @@
 #define PARLEY_CONNECTORS_ANTHROPIC_REQUEST_H
 
 #include "common/buf.h"
-#include "connectors/llm.h"
+#include "prompts/prompt.h"
 
 /** Append the body for `model` and `req` to `out`: {"model","max_tokens","stream":true,
  *  "system" (if any),"metadata":{"user_id"} (if any),"messages":[{"role","content"},...]}.
  *  Strings must be valid UTF-8 (callers validate at intake). PL_ETOOBIG past out's maximum. */
-int anthropic_request_body(struct pl_buf *out, const char *model, const struct llm_request *req);
+int anthropic_request_body(struct pl_buf *out, const char *model, const struct prompt *req);
 
 #endif

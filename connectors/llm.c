@@ -25,7 +25,7 @@ void llm__provider_cleanup(struct llm_provider *p)
     pl_free(p->model);
 }
 
-long llm__estimate_tokens(const struct llm_request *req)
+long llm__estimate_tokens(const struct prompt *req)
 {
     size_t bytes = req->system ? strlen(req->system) : 0;
     for (size_t i = 0; i < req->n_messages; i++)
@@ -60,7 +60,7 @@ int llm_provider_create(const struct llm_env *env, const struct llm_provider_con
     return PL_OK;
 }
 
-struct llm_call *llm_start(struct llm_provider *p, const struct llm_request *req,
+struct llm_call *llm_start(struct llm_provider *p, const struct prompt *req,
                            const struct llm_sink *sink)
 {
     if (!req || req->n_messages == 0 || !sink || !sink->on_finish)

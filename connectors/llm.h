@@ -1,11 +1,14 @@
-/* LLM providers behind one interface. A provider turns an llm_request into a stream of text
- * deltas delivered to an llm_sink, then exactly one on_finish. Providers: anthropic (Messages
- * API over SSE), local (offline default); more come later (bedrock, openai). Loop thread only. */
+/* LLM providers behind one interface. A provider turns a prompt (prompts/prompt.h: the
+ * request's types belong to prompts/) into a stream of text deltas delivered to an llm_sink,
+ * then exactly one on_finish. Providers: anthropic (Messages API over SSE), local (offline
+ * default); more come later (bedrock, openai). Loop thread only. */
 #ifndef PARLEY_CONNECTORS_LLM_H
 #define PARLEY_CONNECTORS_LLM_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "prompts/prompt.h"
 
 /* Why a turn's answer ended. The names (llm_stop_name) are API.md's `stop_reason` values. */
 enum llm_stop {
@@ -29,20 +32,6 @@ enum llm_stop llm_stop_from_model(const char *s);
 struct llm_usage {
     long input_tokens;
     long output_tokens;
-};
-
-struct llm_message {
-    const char *role; /* "user" or "assistant" */
-    const char *text;
-};
-
-/* Everything borrowed: valid only during llm_start (providers copy what they keep). */
-struct llm_request {
-    const char *system; /* may be NULL */
-    const struct llm_message *messages;
-    size_t n_messages; /* >= 1, alternating, first and last "user" */
-    int max_tokens;
-    const char *user_id; /* opaque id for upstream metadata; may be NULL; never PII */
 };
 
 /* How a call ended. Borrowed: valid only during on_finish. */
@@ -72,8 +61,10 @@ struct llm_sink {
 struct llm_call;
 struct llm_provider;
 
-/** Start a streaming call. Returns NULL (sink never called) only when the request is invalid. */
-struct llm_call *llm_start(struct llm_provider *p, const struct llm_request *req,
+/** Start a streaming call for `req`, borrowed for the call only (providers copy what they keep;
+ *  its user_id goes upstream as opaque metadata and must never be PII). Returns NULL (sink never
+ *  called) only when the request is invalid or cannot be sent. */
+struct llm_call *llm_start(struct llm_provider *p, const struct prompt *req,
                            const struct llm_sink *sink);
 
 /** Stop a call: on_finish runs before this returns, with status PL_ECANCELED and

@@ -168,7 +168,7 @@ static void on_done(void *ud, int status, const char *detail)
     pl_free(c);
 }
 
-static struct llm_call *anth_start(struct llm_provider *base, const struct llm_request *req,
+static struct llm_call *anth_start(struct llm_provider *base, const struct prompt *req,
                                    const struct llm_sink *sink)
 {
     struct anth_provider *p = (struct anth_provider *)base;

@@ -22,9 +22,10 @@ struct chain_call {
     struct llm_call super;
     struct chain_provider *chain;
     struct llm_sink sink;
-    /* Deep copy of the request, for retries. */
+    /* Deep copy of what providers read of the request, for retries (the citations are the
+     * caller's business, not the providers'). */
     char *system;
-    struct llm_message *messages;
+    struct prompt_message *messages;
     size_t n_messages;
     int max_tokens;
     char *user_id;
@@ -113,7 +114,7 @@ static void on_finish(void *ud, const struct llm_outcome *o)
 
 static void attempt(struct chain_call *c)
 {
-    struct llm_request req = {
+    struct prompt req = {
         .system = c->system,
         .messages = c->messages,
         .n_messages = c->n_messages,
@@ -132,7 +133,7 @@ static void attempt(struct chain_call *c)
     }
 }
 
-static struct llm_call *chain_start(struct llm_provider *p, const struct llm_request *req,
+static struct llm_call *chain_start(struct llm_provider *p, const struct prompt *req,
                                     const struct llm_sink *sink)
 {
     struct chain_provider *cp = (struct chain_provider *)p;

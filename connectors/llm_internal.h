@@ -8,7 +8,7 @@
 
 struct llm_provider_ops {
     const char *kind;
-    struct llm_call *(*start)(struct llm_provider *p, const struct llm_request *req,
+    struct llm_call *(*start)(struct llm_provider *p, const struct prompt *req,
                               const struct llm_sink *sink);
     void (*cancel)(struct llm_call *call);
     void (*destroy)(struct llm_provider *p);
@@ -31,7 +31,7 @@ void llm__provider_init(struct llm_provider *p, const struct llm_provider_ops *o
 void llm__provider_cleanup(struct llm_provider *p);
 
 /** Estimate of a request's input tokens (bytes / 4), for providers that report none. */
-long llm__estimate_tokens(const struct llm_request *req);
+long llm__estimate_tokens(const struct prompt *req);
 
 /* Constructors of the concrete providers (llm_provider_create picks by kind). */
 struct llm_provider *llm__anthropic_create(const struct llm_env *env,

@@ -65,7 +65,7 @@ static void on_tick(uv_timer_t *t)
     c->sink.on_text(c->sink.ud, chunk, n);
 }
 
-static struct llm_call *local_start(struct llm_provider *p, const struct llm_request *req,
+static struct llm_call *local_start(struct llm_provider *p, const struct prompt *req,
                                     const struct llm_sink *sink)
 {
     struct local_provider *lp = (struct local_provider *)p;

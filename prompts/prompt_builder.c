@@ -24,7 +24,7 @@ static bool same_role(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-void prompt_merge_roles(const struct llm_message *in, size_t n, struct prompt_merged *out)
+void prompt_merge_roles(const struct prompt_message *in, size_t n, struct prompt_merged *out)
 {
     memset(out, 0, sizeof(*out));
     if (n == 0)
@@ -44,7 +44,7 @@ void prompt_merge_roles(const struct llm_message *in, size_t n, struct prompt_me
         }
         char *text = pl_buf_take(&b);
         out->_texts[out->n] = text;
-        out->messages[out->n] = (struct llm_message){.role = in[i].role, .text = text};
+        out->messages[out->n] = (struct prompt_message){.role = in[i].role, .text = text};
         out->n++;
         i = j;
     }
@@ -59,12 +59,12 @@ void prompt_merged_cleanup(struct prompt_merged *m)
     memset(m, 0, sizeof(*m));
 }
 
-static bool is_user(const struct llm_message *m)
+static bool is_user(const struct prompt_message *m)
 {
     return m->role && strcmp(m->role, "user") == 0;
 }
 
-size_t prompt_trim_to_budget(const char *system, const struct llm_message *msgs, size_t n,
+size_t prompt_trim_to_budget(const char *system, const struct prompt_message *msgs, size_t n,
                              size_t budget_tokens)
 {
     if (n == 0)

@@ -1,17 +1,18 @@
-/* Helpers that shape a conversation history into a valid model request: merging consecutive
- * messages of one role (the Messages API wants user/assistant alternation) and dropping the
- * oldest messages so the system prompt plus the history fit a token budget. */
+/* Helpers of the prompt builder (prompt.c) that shape a conversation history into a valid model
+ * request: merging consecutive messages of one role (models want user/assistant alternation)
+ * and dropping the oldest messages so the system prompt plus the history fit a token budget.
+ * Internal to prompts/: the rest of Parley uses prompts/prompt.h. */
 #ifndef PARLEY_PROMPTS_PROMPT_BUILDER_H
 #define PARLEY_PROMPTS_PROMPT_BUILDER_H
 
 #include <stddef.h>
 
-#include "connectors/llm.h"
+#include "prompts/prompt.h"
 
 /* The result of prompt_merge_roles. Owns every messages[i].text (and the array); each
  * messages[i].role is borrowed from the input messages. Release with prompt_merged_cleanup. */
 struct prompt_merged {
-    struct llm_message *messages; /* NULL when n == 0 */
+    struct prompt_message *messages; /* NULL when n == 0 */
     size_t n;
     char **_texts; /* private: the owned texts, _texts[i] == messages[i].text */
 };
@@ -25,7 +26,7 @@ size_t prompt_estimate_tokens(const char *text);
  * text in `out` is a new copy, so `in` may be freed afterwards (its role strings may not:
  * they are borrowed). `out` is overwritten; n == 0 gives an empty result.
  */
-void prompt_merge_roles(const struct llm_message *in, size_t n, struct prompt_merged *out);
+void prompt_merge_roles(const struct prompt_message *in, size_t n, struct prompt_merged *out);
 
 /** Free what prompt_merge_roles allocated and empty `m`. Accepts an empty or zeroed `m`. */
 void prompt_merged_cleanup(struct prompt_merged *m);
@@ -38,7 +39,7 @@ void prompt_merged_cleanup(struct prompt_merged *m);
  * when the budget would allow them). Without any "user" message the last message is kept.
  * Returns 0..n-1 (0 when n == 0); the kept messages are msgs[drop..n-1].
  */
-size_t prompt_trim_to_budget(const char *system, const struct llm_message *msgs, size_t n,
+size_t prompt_trim_to_budget(const char *system, const struct prompt_message *msgs, size_t n,
                              size_t budget_tokens);
 
 #endif

@@ -13,7 +13,7 @@
 #include "common/err.h"
 #include "connectors/anthropic_request.h"
 
-static const struct llm_message three[] = {
+static const struct prompt_message three[] = {
     {"user", "Is my shed covered?"},
     {"assistant", "Yes, up to \xc2\xa3"
                   "2,500."},
@@ -23,11 +23,11 @@ static const struct llm_message three[] = {
 static void test_exact_bytes(void **state)
 {
     (void)state;
-    struct llm_request req = {.system = "You help callers of Acme Insurance.\n",
-                              .messages = three,
-                              .n_messages = 3,
-                              .max_tokens = 1024,
-                              .user_id = "9f2c"};
+    struct prompt req = {.system = "You help callers of Acme Insurance.\n",
+                         .messages = three,
+                         .n_messages = 3,
+                         .max_tokens = 1024,
+                         .user_id = "9f2c"};
     struct pl_buf b;
     pl_buf_init(&b, 1 << 20);
     assert_int_equal(anthropic_request_body(&b, "claude-sonnet-4-5", &req), PL_OK);
@@ -55,7 +55,7 @@ static void test_exact_bytes(void **state)
 static void test_optional_fields_left_out(void **state)
 {
     (void)state;
-    struct llm_request req = {
+    struct prompt req = {
         .system = "", .messages = three, .n_messages = 1, .max_tokens = 5, .user_id = NULL};
     struct pl_buf b;
     pl_buf_init(&b, 1 << 20);
@@ -69,7 +69,7 @@ static void test_optional_fields_left_out(void **state)
 static void test_bound_is_kept(void **state)
 {
     (void)state;
-    struct llm_request req = {.messages = three, .n_messages = 3, .max_tokens = 5};
+    struct prompt req = {.messages = three, .n_messages = 3, .max_tokens = 5};
     struct pl_buf b;
     pl_buf_init(&b, 100);
     assert_int_equal(anthropic_request_body(&b, "m", &req), PL_ETOOBIG);

@@ -28,7 +28,7 @@ static void test_merge(void **state)
 {
     (void)state;
     char *owned = pl_strdup("second");
-    const struct llm_message in[] = {
+    const struct prompt_message in[] = {
         {"user", "first"},   {"user", owned},     {"assistant", "a1"}, {"user", "q2"},
         {"assistant", "a2"}, {"assistant", NULL}, {"assistant", "a3"}, {"user", "q3"},
     };
@@ -53,7 +53,7 @@ static void test_merge(void **state)
     assert_null(m.messages);
     prompt_merged_cleanup(&m);
 
-    const struct llm_message one[] = {{"user", "only"}};
+    const struct prompt_message one[] = {{"user", "only"}};
     prompt_merge_roles(one, 1, &m);
     assert_int_equal(m.n, 1);
     assert_string_equal(m.messages[0].text, "only");
@@ -61,7 +61,7 @@ static void test_merge(void **state)
 }
 
 /* Texts of 4, 8, 12, ... bytes so each costs 1, 2, 3, ... tokens. */
-static const struct llm_message hist[] = {
+static const struct prompt_message hist[] = {
     {"user", "u1.."},                  /* 1 */
     {"assistant", "a1......"},         /* 2 */
     {"user", "u2.........."},          /* 3 */
@@ -97,15 +97,15 @@ static void test_trim_keeps_last_user(void **state)
     /* nothing fits: still the last user message stays */
     assert_int_equal(prompt_trim_to_budget(SYS, hist, 5, 6), 4);
     assert_int_equal(prompt_trim_to_budget(SYS, hist, 5, 0), 4);
-    const struct llm_message one[] = {{"user", "a very long question indeed"}};
+    const struct prompt_message one[] = {{"user", "a very long question indeed"}};
     assert_int_equal(prompt_trim_to_budget(SYS, one, 1, 0), 0);
     /* a history ending with an assistant message keeps the last user and what follows */
-    const struct llm_message tail[] = {
+    const struct prompt_message tail[] = {
         {"user", "u1.."}, {"assistant", "a1.."}, {"user", "u2.."}, {"assistant", "a2.."}};
     assert_int_equal(prompt_trim_to_budget(NULL, tail, 4, 0), 2);
     assert_int_equal(prompt_trim_to_budget(NULL, tail, 4, 3), 2);
     /* no user message at all: the last message stays */
-    const struct llm_message bots[] = {{"assistant", "a1.."}, {"assistant", "a2.."}};
+    const struct prompt_message bots[] = {{"assistant", "a1.."}, {"assistant", "a2.."}};
     assert_int_equal(prompt_trim_to_budget(NULL, bots, 2, 0), 1);
 }
 
@@ -113,10 +113,10 @@ static void test_trim_leading_assistant(void **state)
 {
     (void)state;
     /* a greeting from the assistant first: dropped even with room to spare */
-    const struct llm_message greet[] = {{"assistant", "Hello! How can I help?"},
-                                        {"user", "u1.."},
-                                        {"assistant", "a1.."},
-                                        {"user", "u2.."}};
+    const struct prompt_message greet[] = {{"assistant", "Hello! How can I help?"},
+                                           {"user", "u1.."},
+                                           {"assistant", "a1.."},
+                                           {"user", "u2.."}};
     assert_int_equal(prompt_trim_to_budget(SYS, greet, 4, 1000), 1);
     /* budget drops the greeting and u1; a1 would then lead, so it goes too */
     assert_int_equal(prompt_trim_to_budget(NULL, greet, 4, 2), 3);
