@@ -1,5 +1,5 @@
 /* parleyd: the Parley server. Owns the one libuv loop; wires configuration, the session store
- * (Redis), the HTTP client and LLM providers, the prompt template and the lws server onto it;
+ * (Redis), the HTTP client and LLM providers, the prompt builder and the lws server onto it;
  * shuts down in order on SIGINT/SIGTERM so that every handle is closed and uv_loop_close()
  * succeeds (leak reports under sanitizers then mean something). */
 #include <signal.h>
@@ -14,13 +14,13 @@
 #include "bot/config.h"
 #include "bot/live_session.h"
 #include "bot/server.h"
-#include "bot/turn_prompt.h"
 #include "bot/ws_server.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_providers.h"
+#include "prompts/prompt.h"
 #include "sessions/session_store.h"
 
 #define DRAIN_MS            10000
@@ -257,7 +257,12 @@ int main(int argc, char **argv)
         PL_LOG(PL_LOG_WARN, "auth",
                "no --jwt-secret / PARLEY_JWT_SECRET: using a random secret, so tokens stop "
                "working when this process restarts and other instances reject them");
-    if (turn_prompt_setup(&srv, err, sizeof(err)) != PL_OK) {
+    struct prompt_builder_opts po = {.templates_dir = cfg.prompts_dir,
+                                     .assistant_name = cfg.assistant_name,
+                                     .company_name = cfg.company_name,
+                                     .context_tokens = cfg.context_tokens,
+                                     .max_output_tokens = cfg.max_output_tokens};
+    if (prompt_builder_create(&po, &srv.prompts, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
@@ -311,7 +316,7 @@ out:
         status = 1;
     }
     llm_provider_destroy(srv.llm);
-    turn_prompt_teardown(&srv);
+    prompt_builder_free(srv.prompts);
     pl_map_cleanup(&srv.sessions);
     curl_global_cleanup();
     config_cleanup(&cfg);

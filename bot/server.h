@@ -15,7 +15,7 @@
 struct sess_store;
 struct http_client;
 struct llm_provider;
-struct prompt_template;
+struct prompt_builder;
 struct lws_context;
 
 /* Counters exported on /metrics. */
@@ -39,7 +39,7 @@ struct bot_server {
     struct sess_store *store;
     struct http_client *http;
     struct llm_provider *llm;
-    struct prompt_template *system_prompt;
+    struct prompt_builder *prompts;
     struct lws_context *lws;
     bool lws_stopping;      /* first stage of the context's destruction done */
     struct pl_map sessions; /* sid -> struct bot_session *, live on this instance */

@@ -13,10 +13,11 @@
 #include "bot/chat.h"
 #include "bot/chat_proto.h"
 #include "bot/live_session.h"
-#include "bot/turn_prompt.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "prompts/prompt.h"
+#include "sessions/conversation_order.h"
 
 #define ANSWER_BYTES_MAX   (1024 * 1024)
 #define LOCK_RETRY_MS      200
@@ -215,12 +216,44 @@ static void on_finish(void *ud, const struct llm_outcome *o)
     }
 }
 
+/* The prompt of caller turn `turn`: the transcript in conversation order, as prompts/ reads it,
+ * and what the system template may say about the caller. */
+static int build_prompt(const struct bot_server *srv, const struct sess_record *rec,
+                        const struct sess_entry *entries, size_t n, long turn, struct prompt *out)
+{
+    const struct sess_entry **ordered = pl_calloc(n, sizeof(*ordered));
+    struct prompt_history_item *items = pl_calloc(n, sizeof(*items));
+    sess_conversation_order(entries, n, ordered);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct sess_entry *e = ordered[i];
+        enum prompt_role role;
+        if (strcmp(e->role, "caller") == 0)
+            role = PROMPT_ROLE_CALLER;
+        else if (strcmp(e->role, "assistant") == 0)
+            role = PROMPT_ROLE_ASSISTANT;
+        else if (strcmp(e->role, "agent") == 0)
+            role = PROMPT_ROLE_AGENT;
+        else
+            continue;
+        items[k++] = (struct prompt_history_item){role, e->turn, e->text, e->text_len};
+    }
+    const struct prompt_caller caller = {.session_id = rec->id,
+                                         .name = rec->caller_name,
+                                         .policy_number = rec->policy_number,
+                                         .channel = rec->channel};
+    int rc = prompt_build(srv->prompts, &caller, items, k, turn, out);
+    pl_free(items);
+    pl_free(ordered);
+    return rc;
+}
+
 static void start_llm(struct bot_session *s, const struct sess_record *rec,
                       const struct sess_entry *entries, size_t n)
 {
     struct bot_turn *t = s->active;
-    struct turn_prompt prompt;
-    int rc = turn_prompt_build(s->srv, rec, entries, n, t->turn, &prompt);
+    struct prompt prompt;
+    int rc = build_prompt(s->srv, rec, entries, n, t->turn, &prompt);
     if (rc) {
         PL_LOG(PL_LOG_ERR, "turn", "sess=%s turn=%ld: cannot build the prompt (%s)", s->sid,
                t->turn, pl_strerror(rc));
@@ -239,8 +272,8 @@ static void start_llm(struct bot_session *s, const struct sess_record *rec,
     uint64_t left =
         s->srv->cfg->turn_timeout_ms > elapsed ? s->srv->cfg->turn_timeout_ms - elapsed : 1;
     uv_timer_start(&s->timer, on_deadline, left, 0);
-    t->call = llm_start(s->srv->llm, &prompt.request, &sink);
-    turn_prompt_cleanup(&prompt);
+    t->call = llm_start(s->srv->llm, &prompt, &sink);
+    prompt_cleanup(&prompt);
     if (!t->call) {
         uv_timer_stop(&s->timer);
         finish_turn(s, LLM_STOP_UPSTREAM_ERROR, "internal", "the model request was rejected",

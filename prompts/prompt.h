@@ -67,7 +67,8 @@ struct prompt_builder_opts {
 struct prompt_builder;
 
 /** Load the templates (a blocking read of templates_dir: call at start-up only). PL_OK, or
- *  PL_EINVAL / PL_ENOTFOUND / PL_EIO with a message naming the file in `err`. */
+ *  PL_EINVAL / PL_ENOTFOUND / PL_EIO with a message naming the file in `err` (PL_EINVAL also
+ *  for a max_output_tokens of 0 or above INT_MAX). `opts` and its strings are copied. */
 int prompt_builder_create(const struct prompt_builder_opts *opts, struct prompt_builder **out,
                           char *err, size_t errlen);
 /** Accepts NULL. */
@@ -89,7 +90,9 @@ void prompt_builder_free(struct prompt_builder *b);
  * The system prompt is the "system" template rendered with assistant_name, company_name,
  * caller_name, policy_number, channel and today (UTC date, YYYY-MM-DD).
  * Returns PL_OK with `out` filled (release with prompt_cleanup), or PL_ENOTFOUND when no caller
- * item of `turn` is among `items` (`out` then needs no cleanup).
+ * item of `turn` is among `items`, or PL_ETOOBIG when the rendered system prompt passes 1 MiB
+ * (a template repeating long values); `out` then needs no cleanup. `caller` may be NULL (all
+ * absent); its session_id becomes the prompt's user_id.
  */
 int prompt_build(const struct prompt_builder *b, const struct prompt_caller *caller,
                  const struct prompt_history_item *items, size_t n, long turn, struct prompt *out);

@@ -1,7 +1,8 @@
 /* Prompt templates: a small mustache-like language. {{name}} inserts a value, {{#name}}..{{/name}}
  * keeps its inside when the value is present and non-empty, {{^name}}..{{/name}} when it is not,
  * {{! text }} is a comment. A line holding only one section or comment tag (and blanks) is removed
- * whole, so such tags can sit on their own lines without leaving empty lines behind. */
+ * whole, so such tags can sit on their own lines without leaving empty lines behind. Internal to
+ * prompts/: the rest of Parley uses prompts/prompt.h. */
 #ifndef PARLEY_PROMPTS_TEMPLATE_H
 #define PARLEY_PROMPTS_TEMPLATE_H
 

@@ -1,0 +1,219 @@
+/* The prompt builder; see prompt.h. Transcript roles map to model roles: caller -> user,
+ * assistant -> assistant, a human agent's words -> assistant, marked as the agent's so the model
+ * does not claim them. Failed (empty) answers are skipped, consecutive same-role messages merged
+ * and the oldest dropped to fit the budget (prompt_builder.h); the system prompt is the "system"
+ * template (template.h) rendered with the caller's data. */
+#include "prompts/prompt.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "prompts/prompt_builder.h"
+#include "prompts/template.h"
+
+/* Bound on a rendered system prompt: far above any sensible template, it only stops a template
+ * that repeats a long value many times from growing without limit. */
+#define SYSTEM_PROMPT_MAX (1024 * 1024)
+#define AGENT_MARK        "[A human agent wrote to the caller:] "
+
+struct prompt_builder {
+    struct prompt_template *system;
+    char *assistant_name;
+    char *company_name;
+    uint32_t context_tokens;
+    uint32_t max_output_tokens;
+};
+
+/* Everything prompt_build allocates for one prompt; struct prompt._storage points here. */
+struct prompt_storage {
+    char *system;
+    char *user_id;
+    struct prompt_merged merged; /* the messages; the prompt shows a tail of them */
+    char **marked;               /* agent texts with their mark */
+    size_t n_marked;
+    struct prompt_citation *citations; /* the array and its strings are ours */
+    size_t n_citations;
+};
+
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+                                                          ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+int prompt_builder_create(const struct prompt_builder_opts *opts, struct prompt_builder **out,
+                          char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!opts) {
+        set_err(err, errlen, "no prompt builder options");
+        return PL_EINVAL;
+    }
+    /* struct prompt carries max_tokens as an int. */
+    if (opts->max_output_tokens == 0 || opts->max_output_tokens > INT_MAX) {
+        set_err(err, errlen, "max output tokens must be between 1 and %d", INT_MAX);
+        return PL_EINVAL;
+    }
+    struct prompt_template *system = NULL;
+    int rc = prompt_template_load(opts->templates_dir, "system", &system, err, errlen);
+    if (rc != PL_OK)
+        return rc;
+    struct prompt_builder *b = pl_calloc(1, sizeof(*b));
+    b->system = system;
+    b->assistant_name = pl_strdup(opts->assistant_name);
+    b->company_name = pl_strdup(opts->company_name);
+    b->context_tokens = opts->context_tokens;
+    b->max_output_tokens = opts->max_output_tokens;
+    *out = b;
+    return PL_OK;
+}
+
+void prompt_builder_free(struct prompt_builder *b)
+{
+    if (!b)
+        return;
+    prompt_template_free(b->system);
+    pl_free(b->assistant_name);
+    pl_free(b->company_name);
+    pl_free(b);
+}
+
+static bool has_question(const struct prompt_history_item *items, size_t n, long turn)
+{
+    for (size_t i = 0; i < n; i++)
+        if (items[i].role == PROMPT_ROLE_CALLER && items[i].turn == turn)
+            return true;
+    return false;
+}
+
+/* A new string with the rendered system prompt in *out; PL_ETOOBIG past SYSTEM_PROMPT_MAX. */
+static int render_system(const struct prompt_builder *b, const struct prompt_caller *caller,
+                         char **out)
+{
+    static const struct prompt_caller nobody;
+    if (!caller)
+        caller = &nobody;
+    char today[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+    /* The renderer treats NULL and "" alike: both are absent. */
+    const struct prompt_var vars[] = {
+        {"assistant_name", b->assistant_name}, {"company_name", b->company_name},
+        {"caller_name", caller->name},         {"policy_number", caller->policy_number},
+        {"channel", caller->channel},          {"today", today},
+    };
+    struct pl_buf buf;
+    pl_buf_init(&buf, SYSTEM_PROMPT_MAX);
+    int rc = prompt_template_render(b->system, vars, PL_ARRAY_LEN(vars), &buf);
+    if (rc != PL_OK) {
+        pl_buf_cleanup(&buf);
+        return rc;
+    }
+    *out = pl_buf_take(&buf);
+    return PL_OK;
+}
+
+static void storage_free(struct prompt_storage *st)
+{
+    if (!st)
+        return;
+    prompt_merged_cleanup(&st->merged);
+    for (size_t i = 0; i < st->n_marked; i++)
+        pl_free(st->marked[i]);
+    pl_free(st->marked);
+    for (size_t i = 0; i < st->n_citations; i++) {
+        pl_free((char *)st->citations[i].source);
+        pl_free((char *)st->citations[i].title);
+    }
+    pl_free(st->citations);
+    pl_free(st->system);
+    pl_free(st->user_id);
+    pl_free(st);
+}
+
+int prompt_build(const struct prompt_builder *b, const struct prompt_caller *caller,
+                 const struct prompt_history_item *items, size_t n, long turn, struct prompt *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!has_question(items, n, turn))
+        return PL_ENOTFOUND;
+
+    struct prompt_storage *st = pl_calloc(1, sizeof(*st));
+    int rc = render_system(b, caller, &st->system);
+    if (rc != PL_OK) {
+        storage_free(st);
+        return rc;
+    }
+    struct prompt_message *raw = pl_calloc(n, sizeof(*raw));
+    st->marked = pl_calloc(n, sizeof(*st->marked));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct prompt_history_item *it = &items[i];
+        bool empty = !it->text || it->text_len == 0;
+        if (it->turn > turn)
+            continue; /* messages queued after this one are answered by their own turns */
+        switch (it->role) {
+        case PROMPT_ROLE_CALLER:
+            raw[k++] = (struct prompt_message){"user", it->text ? it->text : ""};
+            break;
+        case PROMPT_ROLE_ASSISTANT:
+            /* An empty answer is a failed one; this turn's own answer is being written. */
+            if (!empty && it->turn != turn)
+                raw[k++] = (struct prompt_message){"assistant", it->text};
+            break;
+        case PROMPT_ROLE_AGENT:
+            if (!empty) {
+                struct pl_buf m;
+                pl_buf_init(&m, SIZE_MAX);
+                pl_buf_append_str(&m, AGENT_MARK);
+                pl_buf_append_str(&m, it->text);
+                st->marked[st->n_marked] = pl_buf_take(&m);
+                raw[k++] = (struct prompt_message){"assistant", st->marked[st->n_marked++]};
+            }
+            break;
+        }
+    }
+    prompt_merge_roles(raw, k, &st->merged);
+    pl_free(raw);
+
+    /* The answer's room comes out of the window; a window smaller than that (a configuration
+     * the options' bounds allow) still leaves the history half of it. */
+    size_t budget = b->context_tokens > b->max_output_tokens
+                        ? b->context_tokens - b->max_output_tokens
+                        : b->context_tokens / 2;
+    size_t drop = prompt_trim_to_budget(st->system, st->merged.messages, st->merged.n, budget);
+    if (caller && caller->session_id && *caller->session_id)
+        st->user_id = pl_strdup(caller->session_id);
+
+    out->system = st->system;
+    out->messages = st->merged.messages + drop;
+    out->n_messages = st->merged.n - drop;
+    out->max_tokens = (int)b->max_output_tokens;
+    out->user_id = st->user_id;
+    out->citations = st->citations; /* none placed yet */
+    out->n_citations = st->n_citations;
+    out->_storage = st;
+    return PL_OK;
+}
+
+void prompt_cleanup(struct prompt *p)
+{
+    if (!p)
+        return;
+    storage_free(p->_storage);
+    memset(p, 0, sizeof(*p));
+}
