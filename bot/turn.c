@@ -14,6 +14,7 @@
 #include "bot/chat_proto.h"
 #include "bot/live_session.h"
 #include "common/alloc.h"
+#include "common/api_error.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "prompts/prompt.h"
@@ -212,7 +213,8 @@ static void on_finish(void *ud, const struct llm_outcome *o)
                  o->error_detail ? o->error_detail : pl_strerror(o->status),
                  o->retryable ? "; please try again in a moment" : "");
         finish_turn(s, LLM_STOP_UPSTREAM_ERROR,
-                    o->error_code ? o->error_code : "upstream_unavailable", msg, o->retryable);
+                    o->error != API_ERR_NONE ? api_error_code(o->error) : "upstream_unavailable",
+                    msg, o->retryable);
     }
 }
 

@@ -1,4 +1,4 @@
-/* Anthropic HTTP error classification; see anthropic_errors.h. */
+/* Anthropic error classification; see anthropic_errors.h. */
 #include "connectors/anthropic_errors.h"
 
 #include <stdio.h>
@@ -54,11 +54,11 @@ void anth_classify_http_error(int status, const char *body, size_t len, const ch
         snprintf(out->detail, sizeof(out->detail), "Anthropic API answered HTTP %d", status);
 
     if (status == 429)
-        out->code = "rate_limited";
+        out->error = API_ERR_RATE_LIMITED;
     else if (status == 408 || status == 409 || status >= 500)
-        out->code = "upstream_unavailable";
+        out->error = API_ERR_UPSTREAM_UNAVAILABLE;
     else
-        out->code = "upstream_error";
+        out->error = API_ERR_UPSTREAM_ERROR;
 
     if (should_retry && !strcasecmp(should_retry, "true"))
         out->retryable = true;
@@ -68,4 +68,26 @@ void anth_classify_http_error(int status, const char *body, size_t len, const ch
         out->retryable = out->retry_after_ms >= 0; /* a spend-cap 429 has no retry-after */
     else
         out->retryable = status == 408 || status == 409 || status >= 500;
+}
+
+/* The in-stream types that say "try again": the situations that, before a stream starts, come as
+ * 429 (rate_limit_error), 500 (api_error), 504 (timeout_error) and 529 (overloaded_error). */
+static const char *const transient_stream_errors[] = {"overloaded_error", "api_error",
+                                                      "rate_limit_error", "timeout_error"};
+
+void anth_classify_stream_error(const char *type, const char *message, struct anth_http_error *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->retry_after_ms = -1;
+    out->error = API_ERR_UPSTREAM_ERROR;
+    for (size_t i = 0;
+         type && i < sizeof(transient_stream_errors) / sizeof(*transient_stream_errors); i++) {
+        if (strcmp(type, transient_stream_errors[i]) == 0) {
+            out->error = API_ERR_UPSTREAM_UNAVAILABLE;
+            out->retryable = true;
+            break;
+        }
+    }
+    snprintf(out->detail, sizeof(out->detail), "Anthropic stream error %s: %s",
+             type && *type ? type : "(no type)", message ? message : "");
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/api_error.h"
 #include "prompts/prompt.h"
 
 /* Why a turn's answer ended. The names (llm_stop_name) are API.md's `stop_reason` values. */
@@ -42,8 +43,10 @@ struct llm_outcome {
     const char *model; /* the model that answered, when known */
     const char *provider;
     bool any_text; /* at least one on_text was delivered */
-    /* Failure detail (status != PL_OK). */
-    const char *error_code;   /* API.md code: upstream_unavailable, upstream_error, rate_limited */
+    /* Failure detail (status != PL_OK). `error` is API_ERR_NONE on success and cancellation;
+     * on failure what callers are told: API_ERR_RATE_LIMITED, _UPSTREAM_UNAVAILABLE,
+     * _UPSTREAM_ERROR or _INTERNAL. */
+    enum api_error error;
     const char *error_detail; /* one line for people and logs, never a secret */
     bool retryable;           /* the same request may succeed later */
     long retry_after_ms;      /* upstream's hint, or -1 */

@@ -1,8 +1,9 @@
 /* The anthropic provider: Claude through the Messages API with "stream": true. The request body
  * comes from anthropic_request.h; the response is fed through the incremental SSE parser (sse.h)
- * and the Anthropic event interpreter (anthropic_stream.h); HTTP errors are classified by
- * anthropic_errors.h. Failures inside a 200 stream (an `error` event, a cut, malformed data, a
- * missing message_stop) are failures, never short answers (PROTOCOLS.md §0). */
+ * and the Anthropic event interpreter (anthropic_stream.h); HTTP errors and in-stream `error`
+ * events are classified by anthropic_errors.h. Failures inside a 200 stream (an `error` event, a
+ * cut, malformed data, a missing message_stop) are failures, never short answers (PROTOCOLS.md §0).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ static void on_done(void *ud, int status, const char *detail)
                                  has_sr ? should : NULL, now_s(), &e);
         o.status = PL_EUPSTREAM;
         o.stop = LLM_STOP_UPSTREAM_ERROR;
-        o.error_code = e.code;
+        o.error = e.error;
         o.retryable = e.retryable;
         o.retry_after_ms = e.retry_after_ms;
         snprintf(text, sizeof(text), "%s", e.detail);
@@ -128,27 +129,24 @@ static void on_done(void *ud, int status, const char *detail)
     } else if (c->stream.finished) {
         o.stop = llm_stop_from_model(c->stream.stop_reason);
     } else if (c->stream_status == PL_EUPSTREAM) {
-        bool transient = !strcmp(c->stream.error_type, "overloaded_error") ||
-                         !strcmp(c->stream.error_type, "api_error") ||
-                         !strcmp(c->stream.error_type, "rate_limit_error") ||
-                         !strcmp(c->stream.error_type, "timeout_error");
+        struct anth_http_error e;
+        anth_classify_stream_error(c->stream.error_type, c->stream.error_message, &e);
         o.status = PL_EUPSTREAM;
         o.stop = LLM_STOP_UPSTREAM_ERROR;
-        o.error_code = transient ? "upstream_unavailable" : "upstream_error";
-        o.retryable = transient;
-        snprintf(text, sizeof(text), "Anthropic stream error %s: %s", c->stream.error_type,
-                 c->stream.error_message);
+        o.error = e.error;
+        o.retryable = e.retryable;
+        snprintf(text, sizeof(text), "%s", e.detail);
         o.error_detail = text;
     } else if (c->stream_status == PL_EPROTO) {
         o.status = PL_EPROTO;
         o.stop = LLM_STOP_UPSTREAM_ERROR;
-        o.error_code = "upstream_error";
+        o.error = API_ERR_UPSTREAM_ERROR;
         o.retryable = true;
         o.error_detail = "Anthropic stream was malformed";
     } else if (status == PL_ETIMEDOUT) {
         o.status = PL_ETIMEDOUT;
         o.stop = LLM_STOP_TIMEOUT;
-        o.error_code = "upstream_unavailable";
+        o.error = API_ERR_UPSTREAM_UNAVAILABLE;
         o.retryable = true;
         snprintf(text, sizeof(text), "Anthropic API timed out (%s)", detail);
         o.error_detail = text;
@@ -156,7 +154,7 @@ static void on_done(void *ud, int status, const char *detail)
         /* Transport error, or the stream ended without message_stop. */
         o.status = status == PL_OK ? PL_EIO : status;
         o.stop = LLM_STOP_UPSTREAM_CUT;
-        o.error_code = "upstream_unavailable";
+        o.error = API_ERR_UPSTREAM_UNAVAILABLE;
         o.retryable = true;
         snprintf(text, sizeof(text), "Anthropic stream ended early (%s)",
                  status == PL_OK ? "no message_stop" : detail);

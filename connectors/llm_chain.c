@@ -126,7 +126,7 @@ static void attempt(struct chain_call *c)
     c->inner = llm_start(c->chain->providers[c->index], &req, &inner);
     if (!c->inner) {
         struct llm_outcome o = {.status = PL_EINVAL,
-                                .error_code = "internal",
+                                .error = API_ERR_INTERNAL,
                                 .error_detail = "request rejected by the provider",
                                 .retry_after_ms = -1};
         deliver(c, &o);

@@ -1,5 +1,6 @@
-/* Classification of the Anthropic API's HTTP errors (PROTOCOLS.md §1.3): the caller-facing
- * code, whether to retry, the retry hint, and a detail line. */
+/* Classification of the Anthropic API's failures (docs/upstream-anthropic.md, Errors and
+ * Retries): HTTP errors and in-stream `error` events, each to the situation callers are told,
+ * whether to retry, the retry hint, and a detail line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +28,7 @@ static void test_rate_limited_with_retry_after(void **state)
     (void)state;
     struct anth_http_error e =
         classify(429, BODY("rate_limit_error", "slow down"), "2", NULL, NULL);
-    assert_string_equal(e.code, "rate_limited");
+    assert_int_equal(e.error, API_ERR_RATE_LIMITED);
     assert_true(e.retryable);
     assert_int_equal(e.retry_after_ms, 2000);
     assert_string_equal(e.detail, "Anthropic API 429 rate_limit_error: slow down");
@@ -38,7 +39,7 @@ static void test_spend_cap_429_is_not_retried(void **state)
     (void)state;
     struct anth_http_error e =
         classify(429, BODY("rate_limit_error", "spend limit"), NULL, NULL, NULL);
-    assert_string_equal(e.code, "rate_limited");
+    assert_int_equal(e.error, API_ERR_RATE_LIMITED);
     assert_false(e.retryable);
     assert_int_equal(e.retry_after_ms, -1);
 }
@@ -50,7 +51,7 @@ static void test_overloaded_and_server_errors(void **state)
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         struct anth_http_error e =
             classify(statuses[i], BODY("overloaded_error", "Overloaded"), NULL, NULL, NULL);
-        assert_string_equal(e.code, "upstream_unavailable");
+        assert_int_equal(e.error, API_ERR_UPSTREAM_UNAVAILABLE);
         assert_true(e.retryable);
     }
 }
@@ -62,7 +63,7 @@ static void test_client_errors_are_final(void **state)
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         struct anth_http_error e =
             classify(statuses[i], BODY("invalid_request_error", "no"), NULL, NULL, NULL);
-        assert_string_equal(e.code, "upstream_error");
+        assert_int_equal(e.error, API_ERR_UPSTREAM_ERROR);
         assert_false(e.retryable);
     }
 }
@@ -72,7 +73,7 @@ static void test_html_413_from_the_proxy(void **state)
     (void)state;
     struct anth_http_error e =
         classify(413, "<html><body>413 Request Entity Too Large</body></html>", NULL, NULL, NULL);
-    assert_string_equal(e.code, "upstream_error");
+    assert_int_equal(e.error, API_ERR_UPSTREAM_ERROR);
     assert_false(e.retryable);
     assert_string_equal(e.detail, "Anthropic API answered HTTP 413");
 }
@@ -101,6 +102,58 @@ static void test_retry_after_forms(void **state)
     assert_int_equal(e.retry_after_ms, -1);
 }
 
+static struct anth_http_error stream_error(const char *type, const char *message)
+{
+    struct anth_http_error e;
+    memset(&e, 0x5a, sizeof(e));
+    anth_classify_stream_error(type, message, &e);
+    return e;
+}
+
+static void test_stream_errors_transient(void **state)
+{
+    (void)state;
+    static const char *const types[] = {"overloaded_error", "api_error", "rate_limit_error",
+                                        "timeout_error"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        struct anth_http_error e = stream_error(types[i], "try later");
+        assert_int_equal(e.error, API_ERR_UPSTREAM_UNAVAILABLE);
+        assert_true(e.retryable);
+        assert_int_equal(e.retry_after_ms, -1);
+    }
+    struct anth_http_error e = stream_error("overloaded_error", "Overloaded");
+    assert_string_equal(e.detail, "Anthropic stream error overloaded_error: Overloaded");
+}
+
+static void test_stream_errors_final(void **state)
+{
+    (void)state;
+    static const char *const types[] = {"invalid_request_error",
+                                        "authentication_error",
+                                        "billing_error",
+                                        "permission_error",
+                                        "not_found_error",
+                                        "request_too_large",
+                                        "unknown_error",
+                                        "a_type_added_later",
+                                        "",
+                                        "Overloaded_Error",
+                                        "overloaded"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        struct anth_http_error e = stream_error(types[i], "no");
+        assert_int_equal(e.error, API_ERR_UPSTREAM_ERROR);
+        assert_false(e.retryable);
+        assert_int_equal(e.retry_after_ms, -1);
+    }
+    struct anth_http_error e = stream_error("invalid_request_error", "prompt is too long");
+    assert_string_equal(e.detail,
+                        "Anthropic stream error invalid_request_error: prompt is too long");
+    e = stream_error(NULL, NULL);
+    assert_int_equal(e.error, API_ERR_UPSTREAM_ERROR);
+    assert_false(e.retryable);
+    assert_string_equal(e.detail, "Anthropic stream error (no type): ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +164,8 @@ int main(void)
         cmocka_unit_test(test_html_413_from_the_proxy),
         cmocka_unit_test(test_should_retry_header_wins),
         cmocka_unit_test(test_retry_after_forms),
+        cmocka_unit_test(test_stream_errors_transient),
+        cmocka_unit_test(test_stream_errors_final),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
