@@ -2,10 +2,11 @@
  * retried on the same provider with exponential backoff and jitter (or the upstream's
  * retry-after), then the next provider is tried, all within one first-token deadline. Once the
  * caller has seen text nothing is retried: the outcome goes up as it is. */
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "connectors/llm_internal.h"
@@ -66,15 +67,13 @@ static void on_text(void *ud, const char *text, size_t len)
     c->sink.on_text(c->sink.ud, text, len);
 }
 
+/* The upstream's retry-after wins; otherwise 500 ms doubling per attempt, capped, shortened by
+ * up to a quarter so that retries from many turns spread out. */
 static uint32_t backoff_ms(const struct chain_call *c, const struct llm_outcome *o)
 {
     if (o->retry_after_ms >= 0)
-        return (uint32_t)o->retry_after_ms;
-    uint32_t base = 500u << (c->attempts > 4 ? 4 : c->attempts - 1);
-    if (base > c->chain->policy.backoff_max_ms)
-        base = c->chain->policy.backoff_max_ms;
-    /* Jitter in [75%, 100%] so retries from many turns spread out. */
-    return base - (uint32_t)(rand() % (int)(base / 4 + 1));
+        return o->retry_after_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)o->retry_after_ms;
+    return pl_backoff_ms(c->attempts, 500, c->chain->policy.backoff_max_ms, 25);
 }
 
 static void on_retry_timer(uv_timer_t *t)
