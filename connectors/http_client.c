@@ -26,18 +26,18 @@ struct http_client {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
-    struct http_transfer *transfers; /* all live transfers, for destroy */
+    struct http_client_transfer *transfers; /* all live transfers, for destroy */
     CURL *easy_pool[EASY_POOL_MAX];
     size_t easy_pooled;
     bool destroying;
 };
 
-struct http_transfer {
+struct http_client_transfer {
     struct http_client *hc;
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    struct http_callbacks cbs;
+    struct http_client_callbacks cbs;
     void *ud;
     struct pl_buf resp_headers; /* "name: value\n" lines of the final response */
     int status;
@@ -47,7 +47,7 @@ struct http_transfer {
     uint32_t idle_timeout_ms;
     uint64_t last_data_ms; /* loop time of the last body bytes */
     char errbuf[CURL_ERROR_SIZE];
-    struct http_transfer *prev, *next;
+    struct http_client_transfer *prev, *next;
 };
 
 struct sock_ctx {
@@ -140,7 +140,7 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
 
 static size_t on_header_line(char *data, size_t size, size_t n, void *ud)
 {
-    struct http_transfer *t = ud;
+    struct http_client_transfer *t = ud;
     size_t len = size * n;
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* A new response (after 100 Continue or a redirect): start over. */
@@ -173,7 +173,7 @@ static size_t on_header_line(char *data, size_t size, size_t n, void *ud)
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
-    struct http_transfer *t = ud;
+    struct http_client_transfer *t = ud;
     size_t len = size * n;
     t->last_data_ms = uv_now(t->hc->loop); /* the idle deadline starts over (see idle_check) */
     if (t->cbs.on_data && t->cbs.on_data(t->ud, data, len) != 0) {
@@ -185,7 +185,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 
 /* ---- lifecycle ---- */
 
-static void unlink_transfer(struct http_transfer *t)
+static void unlink_transfer(struct http_client_transfer *t)
 {
     struct http_client *hc = t->hc;
     if (t->prev)
@@ -211,7 +211,7 @@ static CURL *acquire_easy(struct http_client *hc)
     return hc->easy_pooled ? hc->easy_pool[--hc->easy_pooled] : curl_easy_init();
 }
 
-static void finish(struct http_transfer *t, int status, const char *detail)
+static void finish(struct http_client_transfer *t, int status, const char *detail)
 {
     curl_multi_remove_handle(t->hc->multi, t->easy);
     release_easy(t->hc, t->easy);
@@ -232,7 +232,7 @@ static void check_done(struct http_client *hc)
     while ((msg = curl_multi_info_read(hc->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
-        struct http_transfer *t;
+        struct http_client_transfer *t;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         CURLcode res = msg->data.result;
         int status = PL_OK;
@@ -258,7 +258,7 @@ static void check_done(struct http_client *hc)
  * waits out the rest. */
 static void idle_check(uv_timer_t *timer)
 {
-    struct http_transfer *t = timer->data;
+    struct http_client_transfer *t = timer->data;
     uint64_t idle = uv_now(t->hc->loop) - t->last_data_ms;
     if (idle < t->idle_timeout_ms) {
         uv_timer_start(&t->idle_timer, idle_check, t->idle_timeout_ms - idle, 0);
@@ -308,12 +308,13 @@ void http_client_destroy(struct http_client *hc)
     uv_close((uv_handle_t *)&hc->timer, on_client_timer_closed);
 }
 
-struct http_transfer *http_start(struct http_client *hc, const struct http_request *req,
-                                 const struct http_callbacks *cbs, void *ud)
+struct http_client_transfer *http_client_start(struct http_client *hc,
+                                               const struct http_client_request *req,
+                                               const struct http_client_callbacks *cbs, void *ud)
 {
     if (!req->url || !cbs->on_done || hc->destroying)
         return NULL;
-    struct http_transfer *t = pl_calloc(1, sizeof(*t));
+    struct http_client_transfer *t = pl_calloc(1, sizeof(*t));
     t->hc = hc;
     t->cbs = *cbs;
     t->ud = ud;
@@ -370,12 +371,13 @@ struct http_transfer *http_start(struct http_client *hc, const struct http_reque
     return t;
 }
 
-void http_abort(struct http_transfer *t)
+void http_client_abort(struct http_client_transfer *t)
 {
     finish(t, PL_ECANCELED, "aborted");
 }
 
-bool http_response_header(const struct http_transfer *t, const char *name, char *out, size_t outlen)
+bool http_client_response_header(const struct http_client_transfer *t, const char *name, char *out,
+                                 size_t outlen)
 {
     size_t nlen = strlen(name);
     const char *p = t->resp_headers.data;

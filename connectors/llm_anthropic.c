@@ -39,7 +39,7 @@ struct anth_provider {
 struct anth_call {
     struct llm_call super;
     struct anth_provider *p;
-    struct http_transfer *xfer;
+    struct http_client_transfer *xfer;
     struct llm_sink sink;
     struct sse_parser sse;
     struct anth_stream stream;
@@ -112,9 +112,10 @@ static void on_done(void *ud, int status, const char *detail)
         o.stop = LLM_STOP_CANCELLED;
     } else if (c->http_status && c->http_status != 200) {
         char ra[64], ra_ms[64], should[16];
-        bool has_ra = http_response_header(c->xfer, "retry-after", ra, sizeof(ra));
-        bool has_ms = http_response_header(c->xfer, "retry-after-ms", ra_ms, sizeof(ra_ms));
-        bool has_sr = http_response_header(c->xfer, "x-should-retry", should, sizeof(should));
+        bool has_ra = http_client_response_header(c->xfer, "retry-after", ra, sizeof(ra));
+        bool has_ms = http_client_response_header(c->xfer, "retry-after-ms", ra_ms, sizeof(ra_ms));
+        bool has_sr =
+            http_client_response_header(c->xfer, "x-should-retry", should, sizeof(should));
         struct anth_http_error e;
         anth_classify_http_error(c->http_status, c->error_body.data ? c->error_body.data : "",
                                  c->error_body.len, has_ra ? ra : NULL, has_ms ? ra_ms : NULL,
@@ -193,7 +194,7 @@ static struct llm_call *anth_start(struct llm_provider *base, const struct promp
                              key_header,
                              "user-agent: parley/" PARLEY_VERSION,
                              NULL};
-    struct http_request hr = {
+    struct http_client_request hr = {
         .method = "POST",
         .url = p->url,
         .headers = headers,
@@ -203,8 +204,9 @@ static struct llm_call *anth_start(struct llm_provider *base, const struct promp
         .idle_timeout_ms = p->idle_timeout_ms,
         .total_timeout_ms = p->total_timeout_ms,
     };
-    struct http_callbacks cbs = {.on_headers = on_headers, .on_data = on_data, .on_done = on_done};
-    c->xfer = http_start(p->http, &hr, &cbs, c);
+    struct http_client_callbacks cbs = {
+        .on_headers = on_headers, .on_data = on_data, .on_done = on_done};
+    c->xfer = http_client_start(p->http, &hr, &cbs, c);
     pl_buf_cleanup(&body);
     if (!c->xfer) {
         sse_parser_cleanup(&c->sse);
@@ -219,7 +221,7 @@ static void anth_cancel(struct llm_call *call)
 {
     struct anth_call *c = (struct anth_call *)call;
     c->cancel_requested = true;
-    http_abort(c->xfer); /* on_done runs now */
+    http_client_abort(c->xfer); /* on_done runs now */
 }
 
 static void anth_destroy(struct llm_provider *base)
