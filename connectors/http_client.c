@@ -360,6 +360,20 @@ struct http_client_transfer *http_client_start(struct http_client *hc,
     }
     if (req->method && strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    /* curl refuses a handle when it runs out of memory, or when called from inside one of its
+     * own callbacks (a start from on_headers or on_data: CURLM_RECURSIVE_API_CALL). A refused
+     * transfer would never finish, so it would never call on_done: undo it whole (it is not yet
+     * linked nor timed) and report a failed start instead. */
+    CURLMcode mc = curl_multi_add_handle(hc->multi, e);
+    if (mc != CURLM_OK) {
+        PL_LOG(PL_LOG_ERR, "http", "curl refused a transfer: %s", curl_multi_strerror(mc));
+        curl_easy_cleanup(e);
+        curl_slist_free_all(t->headers);
+        pl_free(t->body);
+        pl_buf_cleanup(&t->resp_headers);
+        uv_close((uv_handle_t *)&t->idle_timer, on_handle_free);
+        return NULL;
+    }
     t->next = hc->transfers;
     if (hc->transfers)
         hc->transfers->prev = t;
@@ -367,7 +381,6 @@ struct http_client_transfer *http_client_start(struct http_client *hc,
     t->last_data_ms = uv_now(hc->loop);
     if (t->idle_timeout_ms)
         uv_timer_start(&t->idle_timer, idle_check, t->idle_timeout_ms, 0);
-    curl_multi_add_handle(hc->multi, e);
     return t;
 }
 

@@ -42,7 +42,9 @@ int http_client_create(uv_loop_t *loop, struct http_client **out);
  *  has closed its handles. Accepts NULL. */
 void http_client_destroy(struct http_client *hc);
 
-/** Start a transfer. Returns NULL only on invalid arguments (callbacks never run). */
+/** Start a transfer (`req` is borrowed for the call, its body copied). Returns NULL, and the
+ *  callbacks never run, on invalid arguments, once http_client_destroy has begun, or when curl
+ *  refuses the transfer (out of memory, or a start from inside this client's own callbacks). */
 struct http_client_transfer *http_client_start(struct http_client *hc,
                                                const struct http_client_request *req,
                                                const struct http_client_callbacks *cbs, void *ud);
