@@ -1,4 +1,4 @@
-/* HS256 JSON Web Tokens (RFC 7519) for callers, agents and admins (API.md "Tokens and roles"):
+/* HS256 JSON Web Tokens (RFC 7519) for callers, agents and admins (docs/protocol.md, "Tokens"):
  * minting with the configured secret and strict verification (only HS256, constant-time
  * signature check, bounded claims). */
 #ifndef PARLEY_BOT_AUTH_TOKEN_H

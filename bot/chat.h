@@ -1,4 +1,4 @@
-/* The caller WebSocket protocol (API.md "Caller WebSocket", subprotocol parley.chat.v1): one
+/* The caller WebSocket protocol (docs/protocol.md, "Caller WebSocket"; parley.chat.v1): one
  * chat_conn per connection, its hello/message/cancel handling, and its bounded send queue.
  * ws_server.c feeds it lws events; turn.c sends through chat_session_send. Loop thread only. */
 #ifndef PARLEY_BOT_CHAT_H

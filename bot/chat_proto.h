@@ -1,6 +1,6 @@
-/* Wire format of the caller WebSocket protocol (API.md "Caller WebSocket", parley.chat.v1):
- * encoders for every server-to-client message and the validating parser of client frames.
- * Pure functions with no I/O; chat.c does the sending and the session logic. */
+/* Wire format of the caller WebSocket protocol (docs/protocol.md, "Caller WebSocket";
+ * parley.chat.v1): encoders for every server-to-client message and the validating parser of client
+ * frames. Pure functions with no I/O; chat.c does the sending and the session logic. */
 #ifndef PARLEY_BOT_CHAT_PROTO_H
 #define PARLEY_BOT_CHAT_PROTO_H
 
@@ -71,7 +71,7 @@ struct chat_in {
 };
 
 struct chat_error {
-    const char *code;  /* API.md error code ("bad_request", "too_large"), static */
+    const char *code;  /* docs/protocol.md error code ("bad_request"), static */
     char message[200]; /* for the caller: what is wrong and what to do; valid UTF-8 */
 };
 

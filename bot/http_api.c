@@ -1,5 +1,6 @@
-/* HTTP routes (API.md "HTTP"): health and readiness, metrics, the demo pages, and the session
- * API. Handlers answer through http_reply; those that wait for Redis hold a request reference. */
+/* HTTP routes (docs/protocol.md, "HTTP"): health and readiness, metrics, the demo pages, and the
+ * session API. Handlers answer through http_reply; those that wait for Redis hold a request
+ * reference. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>

@@ -37,7 +37,8 @@ void http_req_unref(struct http_req *r);
 /** Answer with `status` and a body (copied). Content type NULL: application/json. */
 void http_reply(struct http_req *r, int status, const char *content_type, const void *body,
                 size_t len);
-/** Answer with API.md's error shape {"error":{"code","message"}} and the code's status. */
+/** Answer with the error shape of docs/protocol.md ("HTTP"), {"error":{"code","message"}},
+ *  and the code's status. */
 void http_reply_error(struct http_req *r, const char *code, const char *message);
 
 /** Route a complete request (http_api.c). */

@@ -38,7 +38,7 @@ static void on_redis_state(void *ud, bool up)
            up ? "storage ready" : "storage unavailable: new messages get retryable errors");
 }
 
-/* Resolve --provider auto as API.md says. */
+/* Resolve --provider auto as docs/configuration.md ("Notes") says. */
 static const char *pick_provider(const struct bot_config *cfg)
 {
     if (strcmp(cfg->provider, "auto") != 0)

@@ -3,10 +3,11 @@
  *             (already done by the append's script when the session had nothing else to answer)
  *   STREAMING the provider streams; each delta is kept (for resume) and sent to the callers
  *   STORING   the answer, stop reason and usage go to the transcript; the lock is released
- * then the next queued turn starts. Failures follow ARCHITECTURE.md's rules: storage trouble is
- * retried with backoff (an acknowledged message and a finished answer are never dropped while
- * the process lives), upstream trouble before the first token was already retried by the chain
- * provider, and after the first token the turn ends with a stop reason that says what happened. */
+ * then the next queued turn starts. Failures follow docs/architecture.md ("Failure rules, as
+ * built"): storage trouble is retried with backoff (an acknowledged message and a finished answer
+ * are never dropped while the process lives), upstream trouble before the first token was already
+ * retried by the chain provider, and after the first token the turn ends with a stop reason that
+ * says what happened. */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
-/* The JSON body of a streaming Messages API request (PROTOCOLS.md §1.1), written straight into
- * a buffer: a turn's prompt carries up to the whole recent history, and building it as a tree
- * of JSON values first cost more CPU than the rest of the turn's set-up. */
+/* The JSON body of a streaming Messages API request (docs/upstream-anthropic.md, Request), written
+ * straight into a buffer: a turn's prompt carries up to the whole recent history, and building it
+ * as a tree of JSON values first cost more CPU than the rest of the turn's set-up. */
 #ifndef PARLEY_CONNECTORS_ANTHROPIC_REQUEST_H
 #define PARLEY_CONNECTORS_ANTHROPIC_REQUEST_H
 

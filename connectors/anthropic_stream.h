@@ -1,6 +1,7 @@
-/* Interprets the events of an Anthropic Messages stream (PROTOCOLS.md §1.2): text deltas go to
- * a callback; model, usage and stop reason are collected; an `error` event or malformed data is
- * reported. Unknown events, delta types and keys are ignored, as the API may add them. */
+/* Interprets the events of an Anthropic Messages stream (docs/upstream-anthropic.md, Stream): text
+ * deltas go to a callback; model, usage and stop reason are collected; an `error` event or
+ * malformed data is reported. Unknown events, delta types and keys are ignored, as the API may add
+ * them. */
 #ifndef PARLEY_CONNECTORS_ANTHROPIC_STREAM_H
 #define PARLEY_CONNECTORS_ANTHROPIC_STREAM_H
 

@@ -11,7 +11,8 @@
 #include "common/api_error.h"
 #include "prompts/prompt.h"
 
-/* Why a turn's answer ended. The names (llm_stop_name) are API.md's `stop_reason` values. */
+/* Why a turn's answer ended. The names (llm_stop_name) are the `stop_reason` values of
+ * docs/protocol.md ("Stop reasons"). */
 enum llm_stop {
     LLM_STOP_END_TURN = 0,
     LLM_STOP_MAX_TOKENS,
@@ -24,7 +25,7 @@ enum llm_stop {
     LLM_STOP_TIMEOUT,        /* idle gap or deadline */
 };
 
-/** API.md name of a stop reason ("end_turn", ...). */
+/** The docs/protocol.md name of a stop reason ("end_turn", ...). */
 const char *llm_stop_name(enum llm_stop stop);
 /** Map a model's own stop_reason string; unknown values (tool_use, pause_turn, ...) map to
  *  LLM_STOP_END_TURN, model_context_window_exceeded to LLM_STOP_MAX_TOKENS. */

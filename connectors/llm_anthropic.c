@@ -2,8 +2,8 @@
  * comes from anthropic_request.h; the response is fed through the incremental SSE parser (sse.h)
  * and the Anthropic event interpreter (anthropic_stream.h); HTTP errors and in-stream `error`
  * events are classified by anthropic_errors.h. Failures inside a 200 stream (an `error` event, a
- * cut, malformed data, a missing message_stop) are failures, never short answers (PROTOCOLS.md §0).
- */
+ * cut, malformed data, a missing message_stop) are failures, never short answers
+ * (docs/upstream-anthropic.md, Stream). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* Stop reasons: API.md names and the mapping from a model's own stop_reason. */
+/* Stop reasons: their names in docs/protocol.md ("Stop reasons") and the mapping from a model's own
+ * stop_reason. */
 #include <string.h>
 
 #include "connectors/llm.h"

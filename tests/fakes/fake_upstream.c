@@ -1,9 +1,10 @@
 /* fake_upstream: a test double of the Anthropic Messages API (POST /v1/messages, "stream":
- * true) that speaks its wire format exactly (PROTOCOLS.md §1): chunked SSE with message_start,
- * content_block_*, ping, message_delta, message_stop, and the error shapes and statuses of
- * §1.3. It checks every request (auth, anthropic-version, body, role order) and answers a wrong
- * one with a loud 400. Behaviour is chosen by markers in the last user message (README.md).
- * One libuv loop, no blocking: it serves thousands of concurrent streams for benchmarks. */
+ * true) that speaks its wire format exactly (docs/upstream-anthropic.md): chunked SSE with
+ * message_start, content_block_*, ping, message_delta, message_stop ("Stream"), and the error
+ * shapes and statuses of "Errors". It checks every request (auth, anthropic-version, body, role
+ * order; "Request") and answers a wrong one with a loud 400. Behaviour is chosen by markers in the
+ * last user message (README.md). One libuv loop, no blocking: it serves thousands of concurrent
+ * streams for benchmarks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>

@@ -1,6 +1,7 @@
-/* Each upstream fault has its documented outcome (API.md): failures before the first token are
- * retried, then reported as an `error` with the right code; a fault after the first token ends
- * the turn with its stop reason and keeps the partial answer in the transcript. */
+/* Each upstream fault (docs/upstream-anthropic.md) has its documented outcome (docs/protocol.md,
+ * "Stop reasons" and "Errors"): failures before the first token are retried, then reported as an
+ * `error` with the right code; a fault after the first token ends the turn with its stop reason
+ * and keeps the partial answer in the transcript. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

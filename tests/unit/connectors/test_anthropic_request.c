@@ -1,5 +1,5 @@
-/* The Messages API request body (PROTOCOLS.md §1.1): exact bytes, escaping of every character
- * JSON requires, optional fields, and the size bound. */
+/* The Messages API request body (docs/upstream-anthropic.md, Request): exact bytes, escaping of
+ * every character JSON requires, optional fields, and the size bound. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
