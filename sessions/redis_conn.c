@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "common/alloc.h"
+#include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -38,7 +39,7 @@ struct rconn {
     int handles_open;
     uv_timer_t retry_timer; /* connect deadline, then reconnect delay */
     uv_timer_t sweep_timer; /* command deadlines */
-    uint32_t backoff_ms;
+    unsigned reconnects;    /* failed attempts since the last good connection */
     struct rconn_opts opts;
     char host[256];
     int port;
@@ -296,11 +297,9 @@ static void schedule_reconnect(struct rconn *c)
 {
     if (c->destroying)
         return;
-    uint32_t delay = c->backoff_ms;
     /* Jitter in [50%, 100%] so a fleet does not reconnect in lockstep. */
-    delay = delay / 2 + (uint32_t)(rand() % (int)(delay / 2 + 1));
-    c->backoff_ms =
-        c->backoff_ms * 2 > c->opts.reconnect_max_ms ? c->opts.reconnect_max_ms : c->backoff_ms * 2;
+    uint32_t delay =
+        pl_backoff_ms(++c->reconnects, c->opts.reconnect_min_ms, c->opts.reconnect_max_ms, 50);
     uv_timer_start(&c->retry_timer, on_reconnect_timer, delay, 0);
 }
 
@@ -338,7 +337,7 @@ static void on_handshake_reply(void *ud, int status, redisReply *reply)
     }
     if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0) {
         uv_timer_stop(&c->retry_timer);
-        c->backoff_ms = c->opts.reconnect_min_ms;
+        c->reconnects = 0;
         PL_LOG(PL_LOG_NOTICE, "redis", "connected to %s", c->endpoint);
         set_state(c, RCONN_UP);
     }
@@ -444,7 +443,6 @@ int rconn_create(uv_loop_t *loop, const struct rconn_opts *opts, rconn_state_cb 
         c->opts.reconnect_min_ms = 100;
     if (!c->opts.reconnect_max_ms)
         c->opts.reconnect_max_ms = 5000;
-    c->backoff_ms = c->opts.reconnect_min_ms;
     c->on_state = on_state;
     c->state_ud = state_ud;
     int rc = parse_url(c, opts->url, err, errlen);
