@@ -15,8 +15,9 @@
 #include "sessions/redis_conn.h"
 #include "sessions/session_scripts.h"
 
-#define KEY_MAX       96
-#define PREVIEW_BYTES 160
+#define KEY_MAX         96
+#define PREVIEW_BYTES   160
+#define SCRIPT_ARGS_MAX 32
 
 enum script {
     SCRIPT_CREATE,
@@ -155,8 +156,8 @@ static struct op *op_new(struct sess_store *s, const char *sid, void *ud)
 static int eval(struct op *op, rconn_reply_cb cb, enum script script, int nkeys, const char **keys,
                 int nargs, const char **args, const size_t *args_len)
 {
-    const char *argv[RCONN_EVAL_ARGS_MAX];
-    size_t lens[RCONN_EVAL_ARGS_MAX];
+    const char *argv[SCRIPT_ARGS_MAX];
+    size_t lens[SCRIPT_ARGS_MAX];
     char nkeys_s[8];
     snprintf(nkeys_s, sizeof(nkeys_s), "%d", nkeys);
     int argc = 0;
