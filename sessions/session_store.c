@@ -13,34 +13,24 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "sessions/redis_conn.h"
+#include "sessions/script_args.h"
 #include "sessions/session_scripts.h"
 
-#define KEY_MAX         96
-#define PREVIEW_BYTES   160
-#define SCRIPT_ARGS_MAX 32
+#define PREVIEW_BYTES 160
 
-enum script {
-    SCRIPT_CREATE,
-    SCRIPT_OPEN,
-    SCRIPT_APPEND_CALLER,
-    SCRIPT_APPEND_AGENT,
-    SCRIPT_TURN_BEGIN,
-    SCRIPT_TURN_END,
-    SCRIPT_RENEW,
-    SCRIPT_RELEASE,
-    SCRIPT_COUNT
-};
+/* Each script of session_scripts.h: SCRIPT_<NAME>, its text, its argument indices
+ * (<NAME>_<name>, script_args.h) and its spec for the builder. */
+#define SCRIPT_ENUM(S) SCRIPT_##S,
+enum script { SESS_SCRIPTS(SCRIPT_ENUM) SCRIPT_COUNT };
 
-static const char *const script_text[SCRIPT_COUNT] = {
-    [SCRIPT_CREATE] = SESS_LUA_CREATE,
-    [SCRIPT_OPEN] = SESS_LUA_OPEN,
-    [SCRIPT_APPEND_CALLER] = SESS_LUA_APPEND_CALLER,
-    [SCRIPT_APPEND_AGENT] = SESS_LUA_APPEND_AGENT,
-    [SCRIPT_TURN_BEGIN] = SESS_LUA_TURN_BEGIN,
-    [SCRIPT_TURN_END] = SESS_LUA_TURN_END,
-    [SCRIPT_RENEW] = SESS_LUA_RENEW,
-    [SCRIPT_RELEASE] = SESS_LUA_RELEASE,
-};
+#define ARG_INDICES(S) SCRIPT_ARG_INDICES(S, SESS_##S##_ARGS)
+SESS_SCRIPTS(ARG_INDICES)
+
+#define SPEC(S) [SCRIPT_##S] = SCRIPT_SPEC_INIT(S, SESS_##S##_ARGS),
+static const struct script_spec script_specs[SCRIPT_COUNT] = {SESS_SCRIPTS(SPEC)};
+
+#define SCRIPT_TEXT(S) [SCRIPT_##S] = SESS_LUA_##S,
+static const char *const script_text[SCRIPT_COUNT] = {SESS_SCRIPTS(SCRIPT_TEXT)};
 
 struct sess_store {
     struct rconn *conn;
@@ -80,12 +70,6 @@ bool sess_id_valid(const char *sid)
             return false;
     }
     return true;
-}
-
-/* Key layout (docs/redis-keys.md): parley:{SID}:<part>. */
-static void key(char out[KEY_MAX], const char *sid, const char *part)
-{
-    snprintf(out, KEY_MAX, "parley:{%s}:%s", sid, part);
 }
 
 /* A preview for the session list: the first bytes of the text, cut on a UTF-8 boundary. */
@@ -152,26 +136,23 @@ static struct op *op_new(struct sess_store *s, const char *sid, void *ud)
     return op;
 }
 
-/* Run a script with nkeys keys followed by args; args_len may be NULL for C strings. */
-static int eval(struct op *op, rconn_reply_cb cb, enum script script, int nkeys, const char **keys,
-                int nargs, const char **args, const size_t *args_len)
+/* Start a call of `script` for the session of `op`. */
+static void call_begin(struct script_args *a, const struct op *op, enum script script)
 {
-    const char *argv[SCRIPT_ARGS_MAX];
-    size_t lens[SCRIPT_ARGS_MAX];
-    char nkeys_s[8];
-    snprintf(nkeys_s, sizeof(nkeys_s), "%d", nkeys);
-    int argc = 0;
-    argv[argc] = nkeys_s;
-    lens[argc++] = strlen(nkeys_s);
-    for (int i = 0; i < nkeys; i++) {
-        argv[argc] = keys[i];
-        lens[argc++] = strlen(keys[i]);
-    }
-    for (int i = 0; i < nargs; i++) {
-        argv[argc] = args[i];
-        lens[argc++] = args_len && args_len[i] != (size_t)-1 ? args_len[i] : strlen(args[i]);
-    }
-    int rc = rconn_eval(op->store->conn, &op->store->scripts[script], cb, op, argc, argv, lens);
+    script_args_begin(a, &script_specs[script], op->sid);
+}
+
+/* Send the call built in `a` (script_args.h), `op` as the reply's context; on failure `op` is
+ * freed and `cb` never runs. */
+static int call_send(struct op *op, struct script_args *a, rconn_reply_cb cb)
+{
+    int argc;
+    const char **argv;
+    const size_t *lens;
+    int rc = script_args_finish(a, &argc, &argv, &lens);
+    if (rc == PL_OK) /* the spec's index is its script's */
+        rc = rconn_eval(op->store->conn, &op->store->scripts[a->spec - script_specs], cb, op, argc,
+                        argv, lens);
     if (rc)
         pl_free(op);
     return rc;
@@ -312,19 +293,16 @@ int sess_create(struct sess_store *s, const char *channel, const struct sess_cal
         snprintf(sid + 2 * i, 3, "%02x", raw[i]);
     struct op *op = op_new(s, sid, ud);
     op->cb.record = cb;
-    char k[KEY_MAX], now[24], ttl[16];
-    key(k, sid, "session");
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k};
-    const char *args[] = {sid,
-                          now,
-                          ttl,
-                          channel ? channel : "web",
-                          caller && caller->id ? caller->id : "",
-                          caller && caller->name ? caller->name : "",
-                          caller && caller->policy_number ? caller->policy_number : ""};
-    return eval(op, on_create, SCRIPT_CREATE, 1, keys, 7, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_CREATE);
+    script_arg_str(&a, CREATE_id, sid);
+    script_arg_int(&a, CREATE_now, now_ms());
+    script_arg_int(&a, CREATE_ttl, s->ttl_s);
+    script_arg_str(&a, CREATE_channel, channel ? channel : "web");
+    script_arg_str(&a, CREATE_caller_id, caller ? caller->id : NULL);
+    script_arg_str(&a, CREATE_caller_name, caller ? caller->name : NULL);
+    script_arg_str(&a, CREATE_policy_number, caller ? caller->policy_number : NULL);
+    return call_send(op, &a, on_create);
 }
 
 /* ---- open ---- */
@@ -355,15 +333,11 @@ int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_op
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.open = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], max[24], ttl[16];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    key(k3, sid, "client_ids");
-    snprintf(max, sizeof(max), "%zu", max_entries ? max_entries : 1);
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k1, k2, k3};
-    const char *args[] = {max, ttl};
-    return eval(op, on_open, SCRIPT_OPEN, 3, keys, 2, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_OPEN);
+    script_arg_int(&a, OPEN_max_entries, max_entries ? (long long)max_entries : 1);
+    script_arg_int(&a, OPEN_ttl, s->ttl_s);
+    return call_send(op, &a, on_open);
 }
 
 /* ---- append caller / agent ---- */
@@ -424,22 +398,18 @@ int sess_append_caller(struct sess_store *s, const char *sid, const char *client
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.append = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], k4[KEY_MAX], now[24], ttl[16], lock_ttl[16],
-        max[24];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    key(k3, sid, "client_ids");
-    key(k4, sid, "lock");
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    snprintf(lock_ttl, sizeof(lock_ttl), "%u", begin ? begin->lock_ttl_ms : 0);
-    snprintf(max, sizeof(max), "%zu", begin && begin->max_entries ? begin->max_entries : 1);
-    const char *keys[] = {k1, k2, k3, k4};
-    const char *args[] = {client_id ? client_id : "", text,     now, ttl, text,
-                          begin ? begin->owner : "",  lock_ttl, max};
-    size_t lens[] = {(size_t)-1, len,        (size_t)-1, (size_t)-1, preview_len(text, len),
-                     (size_t)-1, (size_t)-1, (size_t)-1};
-    return eval(op, on_append, SCRIPT_APPEND_CALLER, 4, keys, 8, args, lens);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_APPEND_CALLER);
+    script_arg_str(&a, APPEND_CALLER_client_id, client_id);
+    script_arg_bin(&a, APPEND_CALLER_text, text, len);
+    script_arg_int(&a, APPEND_CALLER_now, now_ms());
+    script_arg_int(&a, APPEND_CALLER_ttl, s->ttl_s);
+    script_arg_bin(&a, APPEND_CALLER_preview, text, preview_len(text, len));
+    script_arg_str(&a, APPEND_CALLER_owner, begin ? begin->owner : NULL);
+    script_arg_int(&a, APPEND_CALLER_lock_ttl, begin ? begin->lock_ttl_ms : 0);
+    script_arg_int(&a, APPEND_CALLER_max_entries,
+                   begin && begin->max_entries ? (long long)begin->max_entries : 1);
+    return call_send(op, &a, on_append);
 }
 
 /* Finish a script whose integer reply `failure` means `failure_status`. */
@@ -472,15 +442,14 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.done = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], now[24], ttl[16];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k1, k2};
-    const char *args[] = {agent, text, now, ttl, text};
-    size_t lens[] = {(size_t)-1, len, (size_t)-1, (size_t)-1, preview_len(text, len)};
-    return eval(op, on_done, SCRIPT_APPEND_AGENT, 2, keys, 5, args, lens);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_APPEND_AGENT);
+    script_arg_str(&a, APPEND_AGENT_agent, agent);
+    script_arg_bin(&a, APPEND_AGENT_text, text, len);
+    script_arg_int(&a, APPEND_AGENT_now, now_ms());
+    script_arg_int(&a, APPEND_AGENT_ttl, s->ttl_s);
+    script_arg_bin(&a, APPEND_AGENT_preview, text, preview_len(text, len));
+    return call_send(op, &a, on_done);
 }
 
 /* ---- turns ---- */
@@ -509,15 +478,13 @@ int sess_turn_begin(struct sess_store *s, const char *sid, const struct sess_beg
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.begin = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], ttl[16], max[24];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    key(k3, sid, "lock");
-    snprintf(ttl, sizeof(ttl), "%u", begin->lock_ttl_ms);
-    snprintf(max, sizeof(max), "%zu", begin->max_entries ? begin->max_entries : 1);
-    const char *keys[] = {k1, k2, k3};
-    const char *args[] = {begin->owner, ttl, max};
-    return eval(op, on_begin, SCRIPT_TURN_BEGIN, 3, keys, 3, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_TURN_BEGIN);
+    script_arg_str(&a, TURN_BEGIN_owner, begin->owner);
+    script_arg_int(&a, TURN_BEGIN_lock_ttl, begin->lock_ttl_ms);
+    script_arg_int(&a, TURN_BEGIN_max_entries,
+                   begin->max_entries ? (long long)begin->max_entries : 1);
+    return call_send(op, &a, on_begin);
 }
 
 int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
@@ -527,25 +494,21 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.done = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], turn[24], in[24], out[24], now[24], ttl[16];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    key(k3, sid, "lock");
-    snprintf(turn, sizeof(turn), "%ld", a->turn);
-    snprintf(in, sizeof(in), "%ld", a->input_tokens);
-    snprintf(out, sizeof(out), "%ld", a->output_tokens);
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k1, k2, k3};
-    const char *args[] = {owner, turn, a->text ? a->text : "",   a->stop_reason,
-                          in,    out,  a->model ? a->model : "", a->provider ? a->provider : "",
-                          now,   ttl,  a->text ? a->text : "",   a->error ? a->error : ""};
-    size_t lens[12];
-    for (int i = 0; i < 12; i++)
-        lens[i] = (size_t)-1;
-    lens[2] = a->text ? a->text_len : 0;
-    lens[10] = a->text ? preview_len(a->text, a->text_len) : 0;
-    return eval(op, on_done, SCRIPT_TURN_END, 3, keys, 12, args, lens);
+    struct script_args c;
+    call_begin(&c, op, SCRIPT_TURN_END);
+    script_arg_str(&c, TURN_END_owner, owner);
+    script_arg_int(&c, TURN_END_turn, a->turn);
+    script_arg_bin(&c, TURN_END_text, a->text, a->text_len);
+    script_arg_str(&c, TURN_END_stop_reason, a->stop_reason);
+    script_arg_int(&c, TURN_END_input_tokens, a->input_tokens);
+    script_arg_int(&c, TURN_END_output_tokens, a->output_tokens);
+    script_arg_str(&c, TURN_END_model, a->model);
+    script_arg_str(&c, TURN_END_provider, a->provider);
+    script_arg_int(&c, TURN_END_now, now_ms());
+    script_arg_int(&c, TURN_END_ttl, s->ttl_s);
+    script_arg_bin(&c, TURN_END_preview, a->text, a->text ? preview_len(a->text, a->text_len) : 0);
+    script_arg_str(&c, TURN_END_error_code, a->error);
+    return call_send(op, &c, on_done);
 }
 
 int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
@@ -555,11 +518,10 @@ int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, 
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.done = cb;
-    char k[KEY_MAX];
-    key(k, sid, "lock");
-    const char *keys[] = {k};
-    const char *args[] = {owner};
-    return eval(op, on_done, SCRIPT_RELEASE, 1, keys, 1, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_RELEASE);
+    script_arg_str(&a, RELEASE_owner, owner);
+    return call_send(op, &a, on_done);
 }
 
 int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
@@ -569,10 +531,9 @@ int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, ui
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.done = cb;
-    char k[KEY_MAX], ttl[16];
-    key(k, sid, "lock");
-    snprintf(ttl, sizeof(ttl), "%u", lock_ttl_ms);
-    const char *keys[] = {k};
-    const char *args[] = {owner, ttl};
-    return eval(op, on_renewed, SCRIPT_RENEW, 1, keys, 2, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_RENEW);
+    script_arg_str(&a, RENEW_owner, owner);
+    script_arg_int(&a, RENEW_lock_ttl, lock_ttl_ms);
+    return call_send(op, &a, on_renewed);
 }
