@@ -32,7 +32,8 @@
     X(ERROR, "error")                                                                              \
     X(INPUT_TOKENS, "input_tokens")                                                                \
     X(OUTPUT_TOKENS, "output_tokens")                                                              \
-    X(MODEL, "model")
+    X(MODEL, "model")                                                                              \
+    X(CITATIONS, "citations")
 #define SESS_LUA_FIELD_NAME(id, name) "'" name "', "
 #define SESS_LUA_FIELDS               "local FIELDS = {" SESS_ENTRY_FIELDS(SESS_LUA_FIELD_NAME) "}\n"
 
@@ -172,7 +173,8 @@
     "return begin_turn(session, transcript, lock, owner, lock_ttl, max_entries)\n"
 
 /* Stores the answer unless the turn is already answered; releases the owner's lock. `error_code`
- * is the error code of a turn that failed before any text, else empty.
+ * is the error code of a turn that failed before any text, else empty; `citations` (a JSON array)
+ * is stored only when not empty.
  * Returns 1 (stored), 0 (already answered) or -1 (no session). */
 #define SESS_TURN_END_ARGS(K, A, s)                                                                \
     K(s, session)                                                                                  \
@@ -186,6 +188,7 @@
     A(s, output_tokens)                                                                            \
     A(s, model)                                                                                    \
     A(s, provider)                                                                                 \
+    A(s, citations)                                                                                \
     A(s, now)                                                                                      \
     A(s, ttl)                                                                                      \
     A(s, preview)                                                                                  \
@@ -197,10 +200,15 @@
     "  stored = 0\n"                                                                               \
     "  local answered = tonumber(redis.call('HGET', session, 'answered') or '0')\n"                \
     "  if answered < tonumber(turn) then\n"                                                        \
-    "    redis.call('XADD', transcript, '*', 'role', 'assistant', 'turn', turn, 'text', text,\n"   \
-    "      'ts', now, 'stop_reason', stop_reason, 'input_tokens', input_tokens,\n"                 \
+    "    local entry = {'role', 'assistant', 'turn', turn, 'text', text, 'ts', now,\n"             \
+    "      'stop_reason', stop_reason, 'input_tokens', input_tokens,\n"                            \
     "      'output_tokens', output_tokens, 'model', model, 'provider', provider,\n"                \
-    "      'error', error_code)\n"                                                                 \
+    "      'error', error_code}\n"                                                                 \
+    "    if citations ~= '' then\n"                                                                \
+    "      entry[#entry + 1] = 'citations'\n"                                                      \
+    "      entry[#entry + 1] = citations\n"                                                        \
+    "    end\n"                                                                                    \
+    "    redis.call('XADD', transcript, '*', unpack(entry))\n"                                     \
     "    redis.call('HSET', session, 'answered', turn, 'updated', now)\n"                          \
     "    if preview ~= '' then redis.call('HSET', session, 'last_text', preview) end\n"            \
     "    for _, k in ipairs({session, transcript}) do redis.call('EXPIRE', k, ttl) end\n"          \

@@ -239,6 +239,7 @@ static bool unpack_entry(const char *p, size_t len, struct sess_entry *x, char *
     x->input_tokens = strtol(v[F_INPUT_TOKENS], NULL, 10);
     x->output_tokens = strtol(v[F_OUTPUT_TOKENS], NULL, 10);
     x->model = v[F_MODEL];
+    x->citations = v[F_CITATIONS];
     return true;
 }
 
@@ -504,6 +505,7 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
     script_arg_int(&c, TURN_END_output_tokens, a->output_tokens);
     script_arg_str(&c, TURN_END_model, a->model);
     script_arg_str(&c, TURN_END_provider, a->provider);
+    script_arg_str(&c, TURN_END_citations, a->citations);
     script_arg_int(&c, TURN_END_now, now_ms());
     script_arg_int(&c, TURN_END_ttl, s->ttl_s);
     script_arg_bin(&c, TURN_END_preview, a->text, a->text ? preview_len(a->text, a->text_len) : 0);

@@ -68,6 +68,7 @@ struct sess_entry {
     long input_tokens;
     long output_tokens;
     const char *model;
+    const char *citations; /* assistant entries: a JSON array of {"source","title"}, "" when none */
 };
 
 /* What a turn needs to start: its lock and its context. Borrowed for the callback. */
@@ -132,8 +133,9 @@ struct sess_answer {
     const char *error; /* nullable: error code when the turn failed */
     long input_tokens;
     long output_tokens;
-    const char *model;    /* nullable */
-    const char *provider; /* nullable */
+    const char *model;     /* nullable */
+    const char *provider;  /* nullable */
+    const char *citations; /* nullable: JSON array text; NULL or "" stores nothing */
 };
 
 /** Store a turn's answer (once: a turn already answered is not stored again) and release the
