@@ -37,39 +37,78 @@
 #define SESS_LUA_FIELD_NAME(id, name) "'" name "', "
 #define SESS_LUA_FIELDS               "local FIELDS = {" SESS_ENTRY_FIELDS(SESS_LUA_FIELD_NAME) "}\n"
 
-/* A Lua function shared by the scripts that read history: the newest `max` transcript entries,
- * newest first, each packed into one string of its fields in SESS_ENTRY_FIELDS order, each as
- * "<byte length>:<bytes>" (absent fields empty). One reply object per entry instead of two
- * dozen: parsing and freeing hiredis's objects was a quarter of parleyd's CPU per turn. */
-#define SESS_LUA_FN_HISTORY                                                                        \
+/* Lua functions shared by the scripts that read the transcript. by_name: a stream entry's
+ * fields by name. pack: an entry as one string, its fields in SESS_ENTRY_FIELDS order, each as
+ * "<byte length>:<bytes>" (absent fields empty): one reply object per entry instead of two dozen
+ * (parsing and freeing hiredis's objects was a quarter of parleyd's CPU per turn). */
+#define SESS_LUA_FN_PACK                                                                           \
     SESS_LUA_FIELDS                                                                                \
+    "local function by_name(f)\n"                                                                  \
+    "  local x = {}\n"                                                                             \
+    "  for j = 1, #f, 2 do x[f[j]] = f[j + 1] end\n"                                               \
+    "  return x\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function pack(x)\n"                                                                     \
+    "  local parts = {}\n"                                                                         \
+    "  for k, name in ipairs(FIELDS) do\n"                                                         \
+    "    local v = x[name] or ''\n"                                                                \
+    "    parts[k] = #v .. ':' .. v\n"                                                              \
+    "  end\n"                                                                                      \
+    "  return table.concat(parts)\n"                                                               \
+    "end\n"
+
+/* The newest `max` transcript entries, newest first, packed. Needs SESS_LUA_FN_PACK. */
+#define SESS_LUA_FN_HISTORY                                                                        \
     "local function history(transcript, max)\n"                                                    \
     "  local out = {}\n"                                                                           \
     "  for i, e in ipairs(redis.call('XREVRANGE', transcript, '+', '-', 'COUNT', max)) do\n"       \
-    "    local f, byname, parts = e[2], {}, {}\n"                                                  \
-    "    for j = 1, #f, 2 do byname[f[j]] = f[j + 1] end\n"                                        \
-    "    for k, name in ipairs(FIELDS) do\n"                                                       \
-    "      local v = byname[name] or ''\n"                                                         \
-    "      parts[k] = #v .. ':' .. v\n"                                                            \
-    "    end\n"                                                                                    \
-    "    out[i] = table.concat(parts)\n"                                                           \
+    "    out[i] = pack(by_name(e[2]))\n"                                                           \
     "  end\n"                                                                                      \
     "  return out\n"                                                                               \
     "end\n"
 
-/* A Lua function shared by the scripts that begin a turn: take the session's turn lock for
- * `owner` (re-entrant for the same owner, whose lease it extends) and read the record and the
- * newest `max` transcript entries. Returns 0 if another owner holds the lock, else
- * {record as flat hash, newest-first packed entries}. */
-#define SESS_LUA_FN_BEGIN                                                                          \
-    SESS_LUA_FN_HISTORY                                                                            \
-    "local function begin_turn(session, transcript, lock, owner, ttl, max)\n"                      \
-    "  if not redis.call('SET', lock, owner, 'NX', 'PX', ttl) then\n"                              \
-    "    if redis.call('GET', lock) ~= owner then return 0 end\n"                                  \
-    "    redis.call('PEXPIRE', lock, ttl)\n"                                                       \
-    "  end\n"                                                                                      \
-    "  return {redis.call('HGETALL', session), history(transcript, max)}\n"                        \
+/* The answer that covers caller turn `turn` (docs/redis-keys.md): among the entries stored after
+ * that turn's caller entry, the assistant entry with the smallest turn >= `turn` (an answer
+ * covers every caller message its prompt included). Read newest first, 64 entries a page, until
+ * the caller entry. Returns the answer packed, or false. Needs SESS_LUA_FN_PACK. */
+#define SESS_LUA_FN_COVERING                                                                       \
+    "local function covering_answer(transcript, turn)\n"                                           \
+    "  turn = tonumber(turn)\n"                                                                    \
+    "  local best, best_turn, from = false, nil, '+'\n"                                            \
+    "  repeat\n"                                                                                   \
+    "    local page = redis.call('XREVRANGE', transcript, from, '-', 'COUNT', 64)\n"               \
+    "    for _, e in ipairs(page) do\n"                                                            \
+    "      local x = by_name(e[2])\n"                                                              \
+    "      local t = tonumber(x.turn)\n"                                                           \
+    "      if x.role == 'caller' and t == turn then return best and pack(best) end\n"              \
+    "      if x.role == 'assistant' and t and t >= turn and (not best_turn or t <= best_turn) "    \
+    "then\n"                                                                                       \
+    "        best, best_turn = x, t\n"                                                             \
+    "      end\n"                                                                                  \
+    "    end\n"                                                                                    \
+    "    if #page > 0 then from = '(' .. page[#page][1] end\n"                                     \
+    "  until #page < 64\n"                                                                         \
+    "  return best and pack(best)\n"                                                               \
     "end\n"
+
+/* Begin caller turn `turn` for `owner`. When the session's `answered` already covers the turn:
+ * {'answered', record as flat hash, the covering answer or false}, and no lock is taken (even if
+ * another owner holds it). Otherwise take the session's turn lock (re-entrant for the same
+ * owner, whose lease it extends): {'locked', record, the newest `max` entries newest first}, or
+ * {'held'} when another owner holds it. Needs the three functions above. */
+#define SESS_LUA_FN_BEGIN                                                                          \
+    "local function begin_turn(session, transcript, lock, owner, lock_ttl, max, turn)\n"           \
+    "  if tonumber(redis.call('HGET', session, 'answered') or '0') >= tonumber(turn) then\n"       \
+    "    return {'answered', redis.call('HGETALL', session), covering_answer(transcript, turn)}\n" \
+    "  end\n"                                                                                      \
+    "  if not redis.call('SET', lock, owner, 'NX', 'PX', lock_ttl) then\n"                         \
+    "    if redis.call('GET', lock) ~= owner then return {'held'} end\n"                           \
+    "    redis.call('PEXPIRE', lock, lock_ttl)\n"                                                  \
+    "  end\n"                                                                                      \
+    "  return {'locked', redis.call('HGETALL', session), history(transcript, max)}\n"              \
+    "end\n"
+#define SESS_LUA_FNS_BEGIN                                                                         \
+    SESS_LUA_FN_PACK SESS_LUA_FN_HISTORY SESS_LUA_FN_COVERING SESS_LUA_FN_BEGIN
 
 /* Returns 1, or 0 if the id exists. */
 #define SESS_CREATE_ARGS(K, A, s)                                                                  \
@@ -98,6 +137,7 @@
     A(s, max_entries)                                                                              \
     A(s, ttl)
 #define SESS_LUA_OPEN                                                                              \
+    SESS_LUA_FN_PACK                                                                               \
     SESS_LUA_FN_HISTORY                                                                            \
     SESS_LUA_PROLOGUE(SESS_OPEN_ARGS)                                                              \
     "local rec = redis.call('HGETALL', session)\n"                                                 \
@@ -123,7 +163,7 @@
     A(s, lock_ttl)                                                                                 \
     A(s, max_entries)
 #define SESS_LUA_APPEND_CALLER                                                                     \
-    SESS_LUA_FN_BEGIN                                                                              \
+    SESS_LUA_FNS_BEGIN                                                                             \
     SESS_LUA_PROLOGUE(SESS_APPEND_CALLER_ARGS)                                                     \
     "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
     "if client_id ~= '' then\n"                                                                    \
@@ -137,7 +177,8 @@
     "redis.call('HSET', session, 'updated', now, 'last_text', preview)\n"                          \
     "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
     "if owner == '' then return {turn, 0} end\n"                                                   \
-    "return {turn, 0, begin_turn(session, transcript, lock, owner, lock_ttl, max_entries)}\n"
+    "return {turn, 0, begin_turn(session, transcript, lock, owner, lock_ttl, max_entries, "        \
+    "turn)}\n"
 
 /* Returns -1 (no session) or 1. */
 #define SESS_APPEND_AGENT_ARGS(K, A, s)                                                            \
@@ -158,19 +199,38 @@
     "for _, k in ipairs({session, transcript}) do redis.call('EXPIRE', k, ttl) end\n"              \
     "return 1\n"
 
-/* Returns -1 (no session), 0 (lock held by another owner) or {record, newest-first entries}. */
+/* Returns -1 (no session) or begin_turn's result. */
 #define SESS_TURN_BEGIN_ARGS(K, A, s)                                                              \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
     K(s, lock)                                                                                     \
     A(s, owner)                                                                                    \
     A(s, lock_ttl)                                                                                 \
-    A(s, max_entries)
+    A(s, max_entries)                                                                              \
+    A(s, turn)
 #define SESS_LUA_TURN_BEGIN                                                                        \
-    SESS_LUA_FN_BEGIN                                                                              \
+    SESS_LUA_FNS_BEGIN                                                                             \
     SESS_LUA_PROLOGUE(SESS_TURN_BEGIN_ARGS)                                                        \
     "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
-    "return begin_turn(session, transcript, lock, owner, lock_ttl, max_entries)\n"
+    "return begin_turn(session, transcript, lock, owner, lock_ttl, max_entries, turn)\n"
+
+/* Read only (refreshes no expiry). Returns nil (no session) or {record as flat hash, the
+ * covering answer packed, or false when `answered` does not cover the turn or the transcript no
+ * longer holds its answer}. */
+#define SESS_TURN_ANSWER_ARGS(K, A, s)                                                             \
+    K(s, session)                                                                                  \
+    K(s, transcript)                                                                               \
+    A(s, turn)
+#define SESS_LUA_TURN_ANSWER                                                                       \
+    SESS_LUA_FN_PACK                                                                               \
+    SESS_LUA_FN_COVERING                                                                           \
+    SESS_LUA_PROLOGUE(SESS_TURN_ANSWER_ARGS)                                                       \
+    "local rec = redis.call('HGETALL', session)\n"                                                 \
+    "if #rec == 0 then return false end\n"                                                         \
+    "if tonumber(redis.call('HGET', session, 'answered') or '0') < tonumber(turn) then\n"          \
+    "  return {rec, false}\n"                                                                      \
+    "end\n"                                                                                        \
+    "return {rec, covering_answer(transcript, turn)}\n"
 
 /* Stores the answer unless the turn is already answered; releases the owner's lock. `error_code`
  * is the error code of a turn that failed before any text, else empty; `citations` (a JSON array)
@@ -247,6 +307,7 @@
     X(APPEND_AGENT)                                                                                \
     X(TURN_BEGIN)                                                                                  \
     X(TURN_END)                                                                                    \
+    X(TURN_ANSWER)                                                                                 \
     X(RENEW)                                                                                       \
     X(RELEASE)
 

@@ -49,6 +49,7 @@ struct op {
         sess_open_cb open;
         sess_append_cb append;
         sess_begin_cb begin;
+        sess_answer_cb answer;
         sess_done_cb done;
     } cb;
     char sid[SESS_ID_LEN + 1];
@@ -243,28 +244,40 @@ static bool unpack_entry(const char *p, size_t len, struct sess_entry *x, char *
     return true;
 }
 
-/* Packed entries arrive newest first; fill `out` (one allocation, freed with pl_free) oldest
- * first. Malformed entries are skipped. */
+/* Bytes to unpack `n` packed entries into: the structs, then every field NUL-terminated. */
+static size_t entries_bytes(redisReply *const *items, size_t n)
+{
+    size_t bytes = n * sizeof(struct sess_entry);
+    for (size_t i = 0; i < n; i++)
+        bytes += items[i]->len + F_COUNT;
+    return bytes;
+}
+
+/* Unpack `n` packed entries, newest first in `items`, oldest first into `out` (entries_bytes
+ * long: their strings follow the structs). Malformed entries are skipped. Returns how many. */
+static size_t unpack_entries(redisReply *const *items, size_t n, struct sess_entry *out)
+{
+    char *arena = (char *)(out + n);
+    size_t k = 0;
+    for (size_t i = n; i-- > 0;) {
+        const redisReply *item = items[i];
+        if (item->type == REDIS_REPLY_STRING && unpack_entry(item->str, item->len, &out[k], &arena))
+            k++;
+        else
+            PL_LOG(PL_LOG_WARN, "sessions", "skipping a malformed transcript entry");
+    }
+    return k;
+}
+
+/* The packed entries of `r` (an array, newest first) oldest first in `*out` (one allocation,
+ * freed with pl_free). */
 static size_t parse_entries(const redisReply *r, struct sess_entry **out)
 {
     *out = NULL;
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
         return 0;
-    size_t bytes = r->elements * sizeof(struct sess_entry);
-    for (size_t i = 0; i < r->elements; i++)
-        bytes += r->element[i]->len + F_COUNT;
-    struct sess_entry *e = pl_malloc(bytes);
-    char *arena = (char *)(e + r->elements);
-    size_t n = 0;
-    for (size_t i = r->elements; i-- > 0;) {
-        const redisReply *item = r->element[i];
-        if (item->type == REDIS_REPLY_STRING && unpack_entry(item->str, item->len, &e[n], &arena))
-            n++;
-        else
-            PL_LOG(PL_LOG_WARN, "sessions", "skipping a malformed transcript entry");
-    }
-    *out = e;
-    return n;
+    *out = pl_malloc(entries_bytes(r->element, r->elements));
+    return unpack_entries(r->element, r->elements, *out);
 }
 
 /* ---- create ---- */
@@ -341,36 +354,74 @@ int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_op
     return call_send(op, &a, on_open);
 }
 
-/* ---- append caller / agent ---- */
+/* ---- turn contexts ---- */
 
-/* Parse begin_turn's result (session_scripts.h) into `ctx`; `rec` and `*entries` (to free)
- * hold what ctx points to. */
-static void parse_begin(const redisReply *r, struct sess_turn_context *ctx, struct sess_record *rec,
-                        struct sess_entry **entries)
+/* Where a context's entries start in its allocation. */
+#define CTX_HEAD                                                                                   \
+    ((sizeof(struct sess_turn_context) + _Alignof(struct sess_entry) - 1) /                        \
+     _Alignof(struct sess_entry) * _Alignof(struct sess_entry))
+
+/* A context with `status` and the `n` packed entries of `items` (newest first) unpacked into
+ * `entries`: one allocation, freed by sess_turn_context_free. */
+static struct sess_turn_context *ctx_new(int status, redisReply *const *items, size_t n)
 {
-    *entries = NULL;
-    memset(ctx, 0, sizeof(*ctx));
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
-        return; /* another owner holds the lock */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !parse_record(r->element[0], rec)) {
-        ctx->status = PL_EPROTO;
-        return;
+    struct sess_turn_context *ctx = pl_calloc(1, CTX_HEAD + entries_bytes(items, n));
+    ctx->status = status;
+    if (n) {
+        struct sess_entry *e = (struct sess_entry *)((char *)ctx + CTX_HEAD);
+        ctx->n = unpack_entries(items, n, e);
+        ctx->entries = e;
     }
-    ctx->acquired = true;
-    ctx->rec = rec;
-    ctx->n = parse_entries(r->element[1], entries);
-    ctx->entries = *entries;
-    ctx->storage = *entries;
+    return ctx;
 }
+
+void sess_turn_context_free(struct sess_turn_context *ctx)
+{
+    pl_free(ctx);
+}
+
+/* The context of begin_turn's result (session_scripts.h). */
+static struct sess_turn_context *parse_begin(const redisReply *r)
+{
+    const redisReply *kind = r->type == REDIS_REPLY_ARRAY && r->elements ? r->element[0] : NULL;
+    if (!kind || kind->type != REDIS_REPLY_STRING)
+        return ctx_new(PL_EPROTO, NULL, 0);
+    if (strcmp(kind->str, "held") == 0) {
+        struct sess_turn_context *ctx = ctx_new(PL_OK, NULL, 0);
+        ctx->result = SESS_BEGIN_HELD_ELSEWHERE;
+        return ctx;
+    }
+    bool locked = strcmp(kind->str, "locked") == 0;
+    if ((!locked && strcmp(kind->str, "answered") != 0) || r->elements != 3)
+        return ctx_new(PL_EPROTO, NULL, 0);
+    const redisReply *x = r->element[2];
+    struct sess_turn_context *ctx;
+    if (locked)
+        ctx = ctx_new(PL_OK, x->element, x->type == REDIS_REPLY_ARRAY ? x->elements : 0);
+    else /* the covering answer, or nil */
+        ctx = ctx_new(PL_OK, &r->element[2], x->type == REDIS_REPLY_STRING ? 1 : 0);
+    if (!parse_record(r->element[1], &ctx->rec)) {
+        memset(ctx, 0, sizeof(*ctx));
+        ctx->status = PL_EPROTO;
+        return ctx;
+    }
+    ctx->result = locked ? SESS_BEGIN_LOCKED : SESS_BEGIN_ANSWERED;
+    if (!locked) {
+        ctx->answer = ctx->n ? ctx->entries : NULL;
+        ctx->entries = NULL;
+        ctx->n = 0;
+    }
+    return ctx;
+}
+
+/* ---- append caller / agent ---- */
 
 static void on_append(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
     long turn = 0;
     bool dup = false;
-    struct sess_turn_context ctx, *begun = NULL;
-    struct sess_record rec;
-    struct sess_entry *entries = NULL;
+    struct sess_turn_context *begun = NULL;
     if (status == PL_OK && !rconn_reply_ok(reply, "append caller message"))
         status = PL_EUPSTREAM;
     if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER)
@@ -379,15 +430,12 @@ static void on_append(void *ud, int status, redisReply *reply)
              (reply->elements == 2 || reply->elements == 3)) {
         turn = (long)reply->element[0]->integer;
         dup = reply->element[1]->integer == 1;
-        if (reply->elements == 3) {
-            parse_begin(reply->element[2], &ctx, &rec, &entries);
-            begun = &ctx;
-        }
+        if (reply->elements == 3)
+            begun = parse_begin(reply->element[2]);
     } else if (status == PL_OK) {
         status = PL_EPROTO;
     }
     op->cb.append(op->ud, status, turn, dup, begun);
-    pl_free(begun ? begun->storage : entries); /* unless the callback took it */
     pl_free(op);
 }
 
@@ -458,17 +506,16 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
 static void on_begin(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
-    struct sess_turn_context ctx = {.status = status};
-    struct sess_record rec;
-    struct sess_entry *entries = NULL;
+    struct sess_turn_context *ctx;
     if (status == PL_OK && !rconn_reply_ok(reply, "turn begin"))
-        ctx.status = PL_EUPSTREAM;
-    else if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == -1)
-        ctx.status = PL_ENOTFOUND;
-    else if (status == PL_OK)
-        parse_begin(reply, &ctx, &rec, &entries);
-    op->cb.begin(op->ud, &ctx);
-    pl_free(entries);
+        ctx = ctx_new(PL_EUPSTREAM, NULL, 0);
+    else if (status != PL_OK)
+        ctx = ctx_new(status, NULL, 0);
+    else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -1)
+        ctx = ctx_new(PL_ENOTFOUND, NULL, 0);
+    else
+        ctx = parse_begin(reply);
+    op->cb.begin(op->ud, ctx);
     pl_free(op);
 }
 
@@ -485,7 +532,44 @@ int sess_turn_begin(struct sess_store *s, const char *sid, const struct sess_beg
     script_arg_int(&a, TURN_BEGIN_lock_ttl, begin->lock_ttl_ms);
     script_arg_int(&a, TURN_BEGIN_max_entries,
                    begin->max_entries ? (long long)begin->max_entries : 1);
+    script_arg_int(&a, TURN_BEGIN_turn, begin->turn);
     return call_send(op, &a, on_begin);
+}
+
+static void on_turn_answer(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    struct sess_record rec;
+    struct sess_entry *answer = NULL;
+    if (status == PL_OK && !rconn_reply_ok(reply, "turn answer"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_NIL)
+        status = PL_ENOTFOUND;
+    if (status == PL_OK && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+                            !parse_record(reply->element[0], &rec)))
+        status = PL_EPROTO;
+    if (status == PL_OK && reply->element[1]->type == REDIS_REPLY_STRING) {
+        answer = pl_malloc(entries_bytes(&reply->element[1], 1));
+        if (unpack_entries(&reply->element[1], 1, answer) == 0) {
+            pl_free(answer);
+            answer = NULL;
+        }
+    }
+    op->cb.answer(op->ud, status, status == PL_OK ? &rec : NULL, answer);
+    pl_free(answer);
+    pl_free(op);
+}
+
+int sess_turn_answer(struct sess_store *s, const char *sid, long turn, sess_answer_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.answer = cb;
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_TURN_ANSWER);
+    script_arg_int(&a, TURN_ANSWER_turn, turn);
+    return call_send(op, &a, on_turn_answer);
 }
 
 int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,

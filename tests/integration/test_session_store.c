@@ -1,5 +1,6 @@
 /* The session store against a real redis-server, through its API: what the scripts store and
- * what they give back (docs/redis-keys.md). */
+ * what they give back (docs/redis-keys.md): citations, how beginning a turn comes out (locked,
+ * held elsewhere, already answered), and the answer that covers a caller turn. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -148,36 +149,6 @@ static void opened_free(struct opened *o)
     o->n = 0;
 }
 
-struct appended {
-    bool done;
-    int status;
-    long turn;
-    bool duplicate;
-};
-
-static void on_appended(void *ud, int status, long turn, bool duplicate,
-                        struct sess_turn_context *begun)
-{
-    struct appended *a = ud;
-    a->done = true;
-    a->status = status;
-    a->turn = turn;
-    a->duplicate = duplicate;
-    assert_null(begun);
-}
-
-static long append(const char *sid, const char *client_id, const char *text)
-{
-    struct appended a = {0};
-    assert_int_equal(
-        sess_append_caller(store, sid, client_id, text, strlen(text), NULL, on_appended, &a),
-        PL_OK);
-    wait_for(&a.done);
-    assert_int_equal(a.status, PL_OK);
-    assert_false(a.duplicate);
-    return a.turn;
-}
-
 struct done {
     bool done;
     int status;
@@ -188,6 +159,113 @@ static void on_done(void *ud, int status)
     struct done *d = ud;
     d->done = true;
     d->status = status;
+}
+
+struct appended {
+    bool done;
+    int status;
+    long turn;
+    bool duplicate;
+    struct sess_turn_context *begun; /* taken from the callback */
+};
+
+static void on_appended(void *ud, int status, long turn, bool duplicate,
+                        struct sess_turn_context *begun)
+{
+    struct appended *a = ud;
+    a->done = true;
+    a->status = status;
+    a->turn = turn;
+    a->duplicate = duplicate;
+    a->begun = begun;
+}
+
+static void append_begin(const char *sid, const char *client_id, const char *text,
+                         const struct sess_begin_opts *begin, struct appended *a)
+{
+    memset(a, 0, sizeof(*a));
+    assert_int_equal(
+        sess_append_caller(store, sid, client_id, text, strlen(text), begin, on_appended, a),
+        PL_OK);
+    wait_for(&a->done);
+    assert_int_equal(a->status, PL_OK);
+}
+
+static long append(const char *sid, const char *client_id, const char *text)
+{
+    struct appended a;
+    append_begin(sid, client_id, text, NULL, &a);
+    assert_false(a.duplicate);
+    assert_null(a.begun);
+    return a.turn;
+}
+
+static void append_agent(const char *sid, const char *text)
+{
+    struct done d = {0};
+    assert_int_equal(sess_append_agent(store, sid, "ann", text, strlen(text), on_done, &d), PL_OK);
+    wait_for(&d.done);
+    assert_int_equal(d.status, PL_OK);
+}
+
+struct begun {
+    bool done;
+    struct sess_turn_context *ctx; /* taken from the callback */
+};
+
+static void on_begun(void *ud, struct sess_turn_context *ctx)
+{
+    struct begun *b = ud;
+    b->done = true;
+    b->ctx = ctx;
+}
+
+/* Begin caller turn `turn` for `owner`; the caller frees the context. */
+static struct sess_turn_context *begin(const char *sid, const char *owner, long turn)
+{
+    struct sess_begin_opts o = {
+        .owner = owner, .lock_ttl_ms = 15000, .max_entries = 10, .turn = turn};
+    struct begun b = {0};
+    assert_int_equal(sess_turn_begin(store, sid, &o, on_begun, &b), PL_OK);
+    wait_for(&b.done);
+    assert_non_null(b.ctx);
+    return b.ctx;
+}
+
+/* The answer that covers a turn, copied out. */
+struct covering {
+    bool done;
+    int status;
+    struct sess_record rec;
+    bool has_answer;
+    struct entry_copy answer;
+};
+
+static void on_covering(void *ud, int status, const struct sess_record *rec,
+                        const struct sess_entry *answer)
+{
+    struct covering *c = ud;
+    c->done = true;
+    c->status = status;
+    if (rec)
+        c->rec = *rec;
+    c->has_answer = answer != NULL;
+    if (answer)
+        copy_entry(&c->answer, answer);
+}
+
+static void covering_answer(const char *sid, long turn, struct covering *c)
+{
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(sess_turn_answer(store, sid, turn, on_covering, c), PL_OK);
+    wait_for(&c->done);
+}
+
+static char *lock_owner(const char *sid)
+{
+    char *x = ts_redis_query(&redis, "GET parley:{%s}:lock", sid);
+    assert_non_null(x);
+    return x;
 }
 
 static int end_turn(const char *sid, const char *owner, const struct sess_answer *a)
@@ -203,6 +281,13 @@ static char *transcript(const char *sid)
     char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", sid);
     assert_non_null(x);
     return x;
+}
+
+static void answer(const char *sid, const char *owner, long turn, const char *text)
+{
+    struct sess_answer a = {
+        .turn = turn, .text = text, .text_len = strlen(text), .stop_reason = "end_turn"};
+    assert_int_equal(end_turn(sid, owner, &a), PL_OK);
 }
 
 /* ---- citations ---- */
@@ -243,10 +328,216 @@ static void test_citations_are_stored_with_the_answer_and_read_back(void **state
     pl_free(x);
 }
 
+/* ---- beginning a turn ---- */
+
+static void test_begin_locks_reenters_and_is_held_elsewhere(void **state)
+{
+    (void)state;
+    char sid[SESS_ID_LEN + 1];
+    new_session(sid);
+    assert_int_equal(append(sid, "c1", "hello"), 1);
+
+    struct sess_turn_context *a = begin(sid, "owner-a", 1);
+    assert_int_equal(a->status, PL_OK);
+    assert_int_equal(a->result, SESS_BEGIN_LOCKED);
+    assert_string_equal(a->rec.id, sid);
+    assert_int_equal(a->rec.turns, 1);
+    assert_int_equal(a->rec.answered, 0);
+    assert_int_equal(a->n, 1);
+    assert_string_equal(a->entries[0].role, "caller");
+    assert_string_equal(a->entries[0].text, "hello");
+    assert_null(a->answer);
+    char *owner = lock_owner(sid);
+    assert_string_equal(owner, "owner-a");
+    pl_free(owner);
+
+    struct sess_turn_context *b = begin(sid, "owner-b", 1);
+    assert_int_equal(b->status, PL_OK);
+    assert_int_equal(b->result, SESS_BEGIN_HELD_ELSEWHERE);
+    assert_int_equal(b->n, 0);
+    assert_null(b->entries);
+    assert_null(b->answer);
+    sess_turn_context_free(b);
+
+    struct sess_turn_context *again = begin(sid, "owner-a", 1); /* re-entrant */
+    assert_int_equal(again->result, SESS_BEGIN_LOCKED);
+    sess_turn_context_free(again);
+    sess_turn_context_free(a); /* kept past its callback */
+    sess_turn_context_free(NULL);
+}
+
+static void test_begin_of_an_answered_turn_takes_no_lock(void **state)
+{
+    (void)state;
+    char sid[SESS_ID_LEN + 1];
+    new_session(sid);
+    assert_int_equal(append(sid, "c1", "first"), 1);
+    sess_turn_context_free(begin(sid, "owner-a", 1));
+    answer(sid, "owner-a", 1, "answer one");
+    assert_int_equal(append(sid, "c2", "second"), 2);
+    struct sess_turn_context *b = begin(sid, "owner-b", 2);
+    assert_int_equal(b->result, SESS_BEGIN_LOCKED);
+    sess_turn_context_free(b);
+
+    /* Turn 1 is answered: owner-a learns it with the answer, though owner-b holds the lock. */
+    struct sess_turn_context *a = begin(sid, "owner-a", 1);
+    assert_int_equal(a->status, PL_OK);
+    assert_int_equal(a->result, SESS_BEGIN_ANSWERED);
+    assert_int_equal(a->rec.answered, 1);
+    assert_int_equal(a->rec.turns, 2);
+    assert_int_equal(a->n, 0);
+    assert_null(a->entries);
+    assert_non_null(a->answer);
+    assert_string_equal(a->answer->role, "assistant");
+    assert_int_equal(a->answer->turn, 1);
+    assert_string_equal(a->answer->text, "answer one");
+    sess_turn_context_free(a);
+    char *owner = lock_owner(sid);
+    assert_string_equal(owner, "owner-b");
+    pl_free(owner);
+}
+
+static void test_append_begins_the_new_turn_in_the_same_call(void **state)
+{
+    (void)state;
+    char sid[SESS_ID_LEN + 1];
+    new_session(sid);
+    struct sess_begin_opts o = {
+        .owner = "owner-a", .lock_ttl_ms = 15000, .max_entries = 10, .turn = 99 /* ignored */};
+    struct appended a;
+    append_begin(sid, "c1", "question one", &o, &a);
+    assert_int_equal(a.turn, 1);
+    assert_false(a.duplicate);
+    assert_non_null(a.begun);
+    assert_int_equal(a.begun->status, PL_OK);
+    assert_int_equal(a.begun->result, SESS_BEGIN_LOCKED);
+    assert_int_equal(a.begun->rec.turns, 1);
+    assert_int_equal(a.begun->n, 1);
+    assert_string_equal(a.begun->entries[0].text, "question one");
+    sess_turn_context_free(a.begun);
+
+    append_begin(sid, "c1", "question one", &o, &a); /* the same client id again */
+    assert_true(a.duplicate);
+    assert_int_equal(a.turn, 1);
+    assert_null(a.begun);
+
+    o.owner = "owner-b";
+    append_begin(sid, "c2", "question two", &o, &a);
+    assert_int_equal(a.turn, 2);
+    assert_non_null(a.begun);
+    assert_int_equal(a.begun->status, PL_OK);
+    assert_int_equal(a.begun->result, SESS_BEGIN_HELD_ELSEWHERE);
+    sess_turn_context_free(a.begun);
+}
+
+static void test_begin_of_a_missing_session(void **state)
+{
+    (void)state;
+    struct sess_turn_context *c = begin("00000000000000000000000000000000", "owner-a", 1);
+    assert_int_equal(c->status, PL_ENOTFOUND);
+    assert_int_equal(c->n, 0);
+    assert_null(c->entries);
+    assert_null(c->answer);
+    sess_turn_context_free(c);
+}
+
+/* ---- the covering answer ---- */
+
+static void expect_covered_by(const char *sid, long turn, long answer_turn, const char *text)
+{
+    struct covering c;
+    covering_answer(sid, turn, &c);
+    assert_int_equal(c.status, PL_OK);
+    assert_string_equal(c.rec.id, sid);
+    assert_true(c.has_answer);
+    assert_string_equal(c.answer.role, "assistant");
+    assert_int_equal(c.answer.turn, answer_turn);
+    assert_string_equal(c.answer.text, text);
+    free_entry(&c.answer);
+}
+
+static void test_covering_answer_of_each_turn(void **state)
+{
+    (void)state;
+    char sid[SESS_ID_LEN + 1];
+    new_session(sid);
+    struct covering c;
+    covering_answer("00000000000000000000000000000000", 1, &c);
+    assert_int_equal(c.status, PL_ENOTFOUND);
+
+    /* Two messages, one answer for both (the prompt of turn 2 held them both). */
+    assert_int_equal(append(sid, "c1", "one"), 1);
+    covering_answer(sid, 1, &c);
+    assert_int_equal(c.status, PL_OK);
+    assert_int_equal(c.rec.turns, 1);
+    assert_false(c.has_answer); /* not answered yet */
+    assert_int_equal(append(sid, "c2", "two"), 2);
+    answer(sid, "owner-a", 2, "answer to one and two");
+    /* Two messages answered one by one, the second sent while the first was answered. */
+    assert_int_equal(append(sid, "c3", "three"), 3);
+    assert_int_equal(append(sid, "c4", "four"), 4);
+    answer(sid, "owner-a", 3, "answer to three");
+    answer(sid, "owner-a", 4, "answer to four");
+    assert_int_equal(append(sid, "c5", "five"), 5);
+
+    expect_covered_by(sid, 1, 2, "answer to one and two");
+    expect_covered_by(sid, 2, 2, "answer to one and two");
+    expect_covered_by(sid, 3, 3, "answer to three");
+    expect_covered_by(sid, 4, 4, "answer to four");
+    covering_answer(sid, 5, &c);
+    assert_int_equal(c.status, PL_OK);
+    assert_int_equal(c.rec.answered, 4);
+    assert_false(c.has_answer);
+}
+
+static void test_covering_answer_far_back_and_gone(void **state)
+{
+    (void)state;
+    char sid[SESS_ID_LEN + 1];
+    new_session(sid);
+    assert_int_equal(append(sid, "c1", "one"), 1);
+    answer(sid, "owner-a", 1, "answer one");
+    for (int i = 0; i < 150; i++) /* more than two pages of the scan */
+        append_agent(sid, "an agent's note");
+    expect_covered_by(sid, 1, 1, "answer one");
+    struct sess_turn_context *ctx = begin(sid, "owner-a", 1);
+    assert_int_equal(ctx->result, SESS_BEGIN_ANSWERED);
+    assert_non_null(ctx->answer);
+    assert_string_equal(ctx->answer->text, "answer one");
+    sess_turn_context_free(ctx);
+
+    /* Read only: the session's expiry is not refreshed. */
+    pl_free(ts_redis_query(&redis, "PEXPIRE parley:{%s}:session 100000", sid));
+    expect_covered_by(sid, 1, 1, "answer one");
+    char *pttl = ts_redis_query(&redis, "PTTL parley:{%s}:session", sid);
+    long left = strtol(pttl, NULL, 10);
+    pl_free(pttl);
+    assert_true(left > 0 && left <= 100000);
+
+    /* The transcript no longer holds the answer: answered, but no answer to give. */
+    pl_free(ts_redis_query(&redis, "XTRIM parley:{%s}:transcript MAXLEN 0", sid));
+    struct covering c;
+    covering_answer(sid, 1, &c);
+    assert_int_equal(c.status, PL_OK);
+    assert_int_equal(c.rec.answered, 1);
+    assert_false(c.has_answer);
+    ctx = begin(sid, "owner-a", 1);
+    assert_int_equal(ctx->status, PL_OK);
+    assert_int_equal(ctx->result, SESS_BEGIN_ANSWERED);
+    assert_null(ctx->answer);
+    sess_turn_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_citations_are_stored_with_the_answer_and_read_back),
+        cmocka_unit_test(test_begin_locks_reenters_and_is_held_elsewhere),
+        cmocka_unit_test(test_begin_of_an_answered_turn_takes_no_lock),
+        cmocka_unit_test(test_append_begins_the_new_turn_in_the_same_call),
+        cmocka_unit_test(test_begin_of_a_missing_session),
+        cmocka_unit_test(test_covering_answer_of_each_turn),
+        cmocka_unit_test(test_covering_answer_far_back_and_gone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
