@@ -483,7 +483,9 @@ static void on_appended(void *ud, int status, long turn, bool duplicate,
         }
         c->srv->metrics.messages_total++;
         if (!live_session_has_turn(s, turn))
-            turn_enqueue(s, turn, begun);
+            turn_enqueue(s, turn, begun); /* takes begun */
+        else
+            sess_turn_context_free(begun);
         (void)duplicate;
     } else if (c->wsi) {
         send_error(c, status == PL_ENOTFOUND ? "not_found" : "upstream_unavailable",

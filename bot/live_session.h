@@ -46,10 +46,8 @@ struct bot_turn {
     uint64_t started_ms;
     uint64_t lease_ms; /* loop time the turn lock was taken or last renewed */
     /* The lock and context that came with the append, kept until the loop pass has sent every
-     * ack it has to send (turn.c starts the turn from its check handle). begun.rec points at
-     * begun_rec while the turn waits, NULL otherwise; begun.storage is ours to free. */
-    struct sess_turn_context begun;
-    struct sess_record begun_rec;
+     * ack it has to send (turn.c starts the turn from its check handle); ours to free. */
+    struct sess_turn_context *begun;
 };
 
 struct bot_session {
@@ -82,7 +80,7 @@ bool live_session_has_turn(const struct bot_session *s, long turn);
  *  its turn in the same round trip as the append; fills `o` for sess_append_caller. */
 bool turn_begin_with_append(const struct bot_session *s, struct sess_begin_opts *o);
 /** Queue an acknowledged caller turn; starts it if nothing is being answered, with the lock and
- *  context `begun` (nullable) that came with its append (taking its storage). PL_EBUSY if the
+ *  context `begun` (nullable) that came with its append (taking it, on every path). PL_EBUSY if the
  *  queue is full. */
 int turn_enqueue(struct bot_session *s, long turn, struct sess_turn_context *begun);
 /** Stop the answer being streamed (stop reason `why`); queued turns go on. False if none. */

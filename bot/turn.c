@@ -27,7 +27,7 @@
 #define STORE_DEADLINE_MS  (10 * 60 * 1000)
 
 static void begin(struct bot_session *s);
-static void on_begin(void *ud, const struct sess_turn_context *ctx);
+static void on_begin(void *ud, struct sess_turn_context *ctx);
 static void on_start_check(uv_check_t *check);
 static void store(struct bot_session *s);
 static void finish_turn(struct bot_session *s, enum llm_stop stop, const char *error_code,
@@ -42,7 +42,7 @@ void turn_free(struct bot_turn *t)
 {
     if (!t)
         return;
-    pl_free(t->begun.storage);
+    sess_turn_context_free(t->begun);
     pl_buf_cleanup(&t->answer);
     pl_free(t->delta_ends);
     pl_free(t);
@@ -63,6 +63,7 @@ static void begin_opts(const struct bot_session *s, struct sess_begin_opts *o)
     o->owner = s->srv->instance_id;
     o->lock_ttl_ms = s->srv->cfg->turn_lock_ms;
     o->max_entries = s->srv->cfg->history_entries;
+    o->turn = s->active ? s->active->turn : 0;
 }
 
 bool turn_begin_with_append(const struct bot_session *s, struct sess_begin_opts *o)
@@ -73,16 +74,13 @@ bool turn_begin_with_append(const struct bot_session *s, struct sess_begin_opts 
     return true;
 }
 
-/* Keep the context that came with the append (taking its storage) and start the turn from the
+/* Keep the context that came with the append (taking it) and start the turn from the
  * check handle: the other replies of this loop pass get their acks first, instead of each
  * waiting for the turns before it to build their prompts and open their requests. */
 static void defer_begun(struct bot_session *s, struct sess_turn_context *begun)
 {
     struct bot_turn *t = s->active;
-    t->begun = *begun;
-    t->begun_rec = *begun->rec;
-    t->begun.rec = &t->begun_rec;
-    begun->storage = NULL; /* taken */
+    t->begun = begun;
     if (!s->srv->starting)
         uv_check_start(&s->srv->start_check, on_start_check);
     s->next_starting = s->srv->starting;
@@ -97,8 +95,9 @@ static void start_next(struct bot_session *s, struct sess_turn_context *begun)
     if (s->srv->shutting_down) {
         /* Not started: the messages stay unanswered in the transcript and are answered when
          * the caller comes back (to this or another instance). */
-        if (begun && begun->acquired)
+        if (begun && begun->status == PL_OK && begun->result == SESS_BEGIN_LOCKED)
             sess_turn_release(s->srv->store, s->sid, s->srv->instance_id, NULL, NULL);
+        sess_turn_context_free(begun);
         while (s->queue_len) {
             s->queue_len--;
             live_session_unref(s);
@@ -109,7 +108,7 @@ static void start_next(struct bot_session *s, struct sess_turn_context *begun)
     memmove(s->queue, s->queue + 1, (s->queue_len - 1) * sizeof(*s->queue));
     s->queue_len--;
     s->active = turn_new(turn, now_ms(s));
-    if (begun && begun->status == PL_OK && begun->acquired)
+    if (begun && begun->status == PL_OK && begun->result == SESS_BEGIN_LOCKED)
         defer_begun(s, begun);
     else if (begun)
         on_begin(s, begun); /* nothing to build: busy or failed, handled at once */
@@ -122,10 +121,13 @@ int turn_enqueue(struct bot_session *s, long turn, struct sess_turn_context *beg
     if (begun && (s->active || s->queue_len)) {
         /* Not the next turn after all: it begins again in its place (the lock is re-entrant
          * for this instance, so holding it already does no harm). */
+        sess_turn_context_free(begun);
         begun = NULL;
     }
-    if (s->queue_len >= s->srv->cfg->max_queued_messages)
+    if (s->queue_len >= s->srv->cfg->max_queued_messages) {
+        sess_turn_context_free(begun);
         return PL_EBUSY;
+    }
     if (s->queue_len == s->queue_cap) {
         s->queue_cap = s->queue_cap ? s->queue_cap * 2 : 4;
         s->queue = pl_realloc(s->queue, s->queue_cap * sizeof(*s->queue));
@@ -284,9 +286,8 @@ static void start_llm(struct bot_session *s, const struct sess_record *rec,
     }
 }
 
-static void on_begin(void *ud, const struct sess_turn_context *ctx)
+static void handle_begin(struct bot_session *s, const struct sess_turn_context *ctx)
 {
-    struct bot_session *s = ud;
     struct bot_turn *t = s->active;
     int status = ctx->status;
     if (status == PL_ENOTFOUND) {
@@ -300,11 +301,11 @@ static void on_begin(void *ud, const struct sess_turn_context *ctx)
         retry_begin(s, delay, "storage unavailable");
         return;
     }
-    if (!ctx->acquired) {
+    if (ctx->result == SESS_BEGIN_HELD_ELSEWHERE) {
         retry_begin(s, LOCK_RETRY_MS, "busy");
         return;
     }
-    if (ctx->rec->answered >= t->turn) {
+    if (ctx->result == SESS_BEGIN_ANSWERED) {
         /* Answered meanwhile (by another instance, after a reconnect there): nothing to do. */
         PL_LOG(PL_LOG_INFO, "turn", "sess=%s turn=%ld already answered", s->sid, t->turn);
         t->state = TURN_STORING;
@@ -312,7 +313,13 @@ static void on_begin(void *ud, const struct sess_turn_context *ctx)
         return;
     }
     t->lease_ms = now_ms(s);
-    start_llm(s, ctx->rec, ctx->entries, ctx->n);
+    start_llm(s, &ctx->rec, ctx->entries, ctx->n);
+}
+
+static void on_begin(void *ud, struct sess_turn_context *ctx)
+{
+    handle_begin(ud, ctx);
+    sess_turn_context_free(ctx);
 }
 
 static void begin(struct bot_session *s)
@@ -482,10 +489,9 @@ static void on_start_check(uv_check_t *check)
         list = s->next_starting;
         s->next_starting = NULL;
         struct bot_turn *t = s->active; /* still the deferred one: LOCKING turns don't end */
-        struct sess_turn_context ctx = t->begun;
-        memset(&t->begun, 0, sizeof(t->begun));
-        on_begin(s, &ctx);
-        pl_free(ctx.storage);
+        struct sess_turn_context *ctx = t->begun;
+        t->begun = NULL;
+        on_begin(s, ctx);
     }
 }
 

@@ -12,20 +12,28 @@
 #include <openssl/evp.h>
 
 #include "common/alloc.h"
+#include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
 
 enum rconn_state { RCONN_DOWN, RCONN_CONNECTING, RCONN_HANDSHAKE, RCONN_UP };
+
+/* A script call's arguments, kept until its reply so that a NOSCRIPT answer can be sent again as
+ * EVAL: one allocation holding the argument vector (slots 0 and 1 are EVALSHA and the SHA1, or
+ * EVAL and the script's text), the lengths, then the argument bytes. */
+struct script_call {
+    const struct rconn_script *script;
+    int argc;
+    const char **argv;
+    size_t *lens;
+};
 
 struct rcmd {
     struct rconn *conn;
     rconn_reply_cb cb;
     void *ud;
     uint64_t deadline_ms;
-    /* An EVALSHA: its script and formatted command, to send again as EVAL if Redis has no
-     * cached copy of the script. */
-    const struct rconn_script *script;
-    sds evalsha;
+    struct script_call *call; /* an EVALSHA not yet answered; NULL otherwise */
     struct rcmd *prev, *next;
 };
 
@@ -38,7 +46,7 @@ struct rconn {
     int handles_open;
     uv_timer_t retry_timer; /* connect deadline, then reconnect delay */
     uv_timer_t sweep_timer; /* command deadlines */
-    uint32_t backoff_ms;
+    unsigned reconnects;    /* failed attempts since the last good connection */
     struct rconn_opts opts;
     char host[256];
     int port;
@@ -168,31 +176,54 @@ static bool is_noscript(const redisReply *r)
 
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata);
 
-/* Send an EVALSHA that found no cached script again as EVAL with the script's text (which
- * caches it): "*N" "$7 EVALSHA" "$40 <sha1>" <rest> becomes "*N" "$4 EVAL" "$L <text>" <rest>. */
-static bool resend_as_eval(struct rconn *c, struct rcmd *cmd)
+/* Format `argv` and queue it with `cmd` as its reply's privdata. */
+static int queue_cmd(struct rconn *c, struct rcmd *cmd, int argc, const char **argv,
+                     const size_t *argvlen)
 {
-    const char *p = cmd->evalsha, *end = p + sdslen(cmd->evalsha);
-    const char *first = memchr(p, '\n', (size_t)(end - p));
-    size_t head = first ? (size_t)(first + 1 - p) : 0;
-    size_t skip = head + 13 + 47; /* "$7\r\nEVALSHA\r\n", "$40\r\n" + 40 hex + "\r\n" */
-    if (!first || (size_t)(end - p) < skip || !c->ac)
-        return false;
-    size_t text_len = strlen(cmd->script->text);
-    sds eval = sdsnewlen(p, head);
-    eval = sdscatfmt(eval, "$4\r\nEVAL\r\n$%u\r\n", (unsigned)text_len);
-    eval = sdscatlen(eval, cmd->script->text, text_len);
-    eval = sdscatlen(eval, "\r\n", 2);
-    eval = sdscatlen(eval, p + skip, (size_t)(end - p) - skip);
-    int rc = redisAsyncFormattedCommand(c->ac, on_reply, cmd, eval, sdslen(eval));
-    sdsfree(eval);
+    sds formatted = NULL;
+    if (redisFormatSdsCommandArgv(&formatted, argc, argv, argvlen) < 0)
+        return PL_ENOMEM;
+    int rc = redisAsyncFormattedCommand(c->ac, on_reply, cmd, formatted, sdslen(formatted));
+    sdsfree(formatted);
     if (rc != REDIS_OK)
-        return false;
-    sdsfree(cmd->evalsha);
-    cmd->evalsha = NULL;
-    cmd->script = NULL;
+        return PL_EIO;
     link_cmd(c, cmd);
-    return true;
+    return PL_OK;
+}
+
+static struct script_call *script_call_new(const struct rconn_script *script, int argc,
+                                           const char **argv, const size_t *argvlen)
+{
+    int n = argc + 2;
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++)
+        bytes += argvlen[i];
+    struct script_call *k =
+        pl_malloc(sizeof(*k) + (size_t)n * (sizeof(*k->argv) + sizeof(*k->lens)) + bytes);
+    k->script = script;
+    k->argc = n;
+    k->argv = (const char **)(k + 1);
+    k->lens = (size_t *)(k->argv + n);
+    char *p = (char *)(k->lens + n);
+    for (int i = 0; i < argc; i++) {
+        if (argvlen[i])
+            memcpy(p, argv[i], argvlen[i]);
+        k->argv[i + 2] = p;
+        k->lens[i + 2] = argvlen[i];
+        p += argvlen[i];
+    }
+    return k;
+}
+
+/* Run the call by the script's SHA1 (EVALSHA) or with its text (EVAL, which caches it). */
+static int send_script_call(struct rconn *c, struct rcmd *cmd, bool with_text)
+{
+    struct script_call *k = cmd->call;
+    k->argv[0] = with_text ? "EVAL" : "EVALSHA";
+    k->lens[0] = strlen(k->argv[0]);
+    k->argv[1] = with_text ? k->script->text : k->script->sha1;
+    k->lens[1] = with_text ? strlen(k->script->text) : 40;
+    return queue_cmd(c, cmd, k->argc, k->argv, k->lens);
 }
 
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
@@ -202,14 +233,17 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     struct rconn *c = cmd->conn;
     c->replies++;
     unlink_cmd(c, cmd);
-    if (cmd->script && is_noscript(r) && !c->destroying) {
+    if (cmd->call && is_noscript(r) && !c->destroying && c->ac) {
         PL_LOG(PL_LOG_INFO, "redis",
                "Redis has no cached copy of a script yet (first use, a restart or SCRIPT FLUSH): "
                "sending its text");
-        if (resend_as_eval(c, cmd))
+        int rc = send_script_call(c, cmd, true);
+        pl_free(cmd->call); /* an EVAL is not answered NOSCRIPT: nothing more to resend */
+        cmd->call = NULL;
+        if (rc == PL_OK)
             return;
     }
-    sdsfree(cmd->evalsha);
+    pl_free(cmd->call);
     int status = PL_OK;
     if (!r)
         status = c->destroying ? PL_ECANCELED : c->timed_out ? PL_ETIMEDOUT : PL_EIO;
@@ -218,32 +252,23 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     pl_free(cmd);
 }
 
-/* Format and queue a command. With `script`, the formatted EVALSHA is kept until the reply, to
- * be sent again as EVAL if Redis answers NOSCRIPT. */
-static int send_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
-                     const size_t *argvlen, const struct rconn_script *script)
+static struct rcmd *rcmd_new(struct rconn *c, rconn_reply_cb cb, void *ud)
 {
-    sds formatted = NULL;
-    if (redisFormatSdsCommandArgv(&formatted, argc, argv, argvlen) < 0)
-        return PL_ENOMEM;
     struct rcmd *cmd = pl_calloc(1, sizeof(*cmd));
     cmd->conn = c;
     cmd->cb = cb;
     cmd->ud = ud;
-    if (redisAsyncFormattedCommand(c->ac, on_reply, cmd, formatted, sdslen(formatted)) !=
-        REDIS_OK) {
-        sdsfree(formatted);
+    return cmd;
+}
+
+static int send_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
+                     const size_t *argvlen)
+{
+    struct rcmd *cmd = rcmd_new(c, cb, ud);
+    int rc = queue_cmd(c, cmd, argc, argv, argvlen);
+    if (rc)
         pl_free(cmd);
-        return PL_EIO;
-    }
-    if (script) {
-        cmd->script = script;
-        cmd->evalsha = formatted;
-    } else {
-        sdsfree(formatted);
-    }
-    link_cmd(c, cmd);
-    return PL_OK;
+    return rc;
 }
 
 void rconn_script_init(struct rconn_script *s, const char *text)
@@ -259,15 +284,16 @@ void rconn_script_init(struct rconn_script *s, const char *text)
 int rconn_eval(struct rconn *c, const struct rconn_script *script, rconn_reply_cb cb, void *ud,
                int argc, const char **argv, const size_t *argvlen)
 {
-    if (c->state != RCONN_UP || !c->ac || argc > RCONN_EVAL_ARGS_MAX)
+    if (c->state != RCONN_UP || !c->ac)
         return PL_EIO;
-    const char *full[RCONN_EVAL_ARGS_MAX + 2] = {"EVALSHA", script->sha1};
-    size_t lens[RCONN_EVAL_ARGS_MAX + 2] = {7, 40};
-    for (int i = 0; i < argc; i++) {
-        full[i + 2] = argv[i];
-        lens[i + 2] = argvlen[i];
+    struct rcmd *cmd = rcmd_new(c, cb, ud);
+    cmd->call = script_call_new(script, argc, argv, argvlen);
+    int rc = send_script_call(c, cmd, false);
+    if (rc) {
+        pl_free(cmd->call);
+        pl_free(cmd);
     }
-    return send_argv(c, cb, ud, argc + 2, full, lens, script);
+    return rc;
 }
 
 int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
@@ -275,7 +301,7 @@ int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, c
 {
     if (c->state != RCONN_UP || !c->ac)
         return PL_EIO;
-    return send_argv(c, cb, ud, argc, argv, argvlen, NULL);
+    return send_argv(c, cb, ud, argc, argv, argvlen);
 }
 
 bool rconn_reply_ok(const redisReply *reply, const char *what)
@@ -296,11 +322,9 @@ static void schedule_reconnect(struct rconn *c)
 {
     if (c->destroying)
         return;
-    uint32_t delay = c->backoff_ms;
     /* Jitter in [50%, 100%] so a fleet does not reconnect in lockstep. */
-    delay = delay / 2 + (uint32_t)(rand() % (int)(delay / 2 + 1));
-    c->backoff_ms =
-        c->backoff_ms * 2 > c->opts.reconnect_max_ms ? c->opts.reconnect_max_ms : c->backoff_ms * 2;
+    uint32_t delay =
+        pl_backoff_ms(++c->reconnects, c->opts.reconnect_min_ms, c->opts.reconnect_max_ms, 50);
     uv_timer_start(&c->retry_timer, on_reconnect_timer, delay, 0);
 }
 
@@ -338,7 +362,7 @@ static void on_handshake_reply(void *ud, int status, redisReply *reply)
     }
     if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0) {
         uv_timer_stop(&c->retry_timer);
-        c->backoff_ms = c->opts.reconnect_min_ms;
+        c->reconnects = 0;
         PL_LOG(PL_LOG_NOTICE, "redis", "connected to %s", c->endpoint);
         set_state(c, RCONN_UP);
     }
@@ -358,16 +382,16 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (c->password[0]) {
         const char *argv[3] = {"AUTH", c->user[0] ? c->user : c->password, c->password};
         int argc = c->user[0] ? 3 : 2;
-        send_argv(c, on_handshake_reply, c, argc, argv, NULL, NULL);
+        send_argv(c, on_handshake_reply, c, argc, argv, NULL);
     }
     if (c->db) {
         char db[16];
         snprintf(db, sizeof(db), "%d", c->db);
         const char *argv[2] = {"SELECT", db};
-        send_argv(c, on_handshake_reply, c, 2, argv, NULL, NULL);
+        send_argv(c, on_handshake_reply, c, 2, argv, NULL);
     }
     const char *ping[1] = {"PING"};
-    send_argv(c, on_handshake_reply, c, 1, ping, NULL, NULL);
+    send_argv(c, on_handshake_reply, c, 1, ping, NULL);
 }
 
 static void on_connect_deadline(uv_timer_t *t)
@@ -444,7 +468,6 @@ int rconn_create(uv_loop_t *loop, const struct rconn_opts *opts, rconn_state_cb 
         c->opts.reconnect_min_ms = 100;
     if (!c->opts.reconnect_max_ms)
         c->opts.reconnect_max_ms = 5000;
-    c->backoff_ms = c->opts.reconnect_min_ms;
     c->on_state = on_state;
     c->state_ud = state_ud;
     int rc = parse_url(c, opts->url, err, errlen);

@@ -53,14 +53,13 @@ struct rconn_script {
     char sha1[41];    /* lower-case hex */
 };
 
-#define RCONN_EVAL_ARGS_MAX 32
-
 /** Prepare `s` for `text`. */
 void rconn_script_init(struct rconn_script *s, const char *text);
 
 /** Run `script` with `argv` (numkeys, the keys, then the arguments, as after the script in
- *  EVAL). A NOSCRIPT answer is handled here: the call is sent again with the script's text, and
- *  `cb` sees only the final reply. Otherwise as rconn_command_argv. */
+ *  EVAL; binary safe). The arguments are kept (copied) until the reply: a NOSCRIPT answer is
+ *  handled here by sending them again as EVAL with the script's text, and `cb` sees only the
+ *  final reply. Otherwise as rconn_command_argv. */
 int rconn_eval(struct rconn *c, const struct rconn_script *script, rconn_reply_cb cb, void *ud,
                int argc, const char **argv, const size_t *argvlen);
 

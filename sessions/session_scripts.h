@@ -1,18 +1,24 @@
 /* Lua scripts run by session_store.c. Each is atomic in Redis, so a multi-key update (append and
  * number a message, take a lock and read the history) is one round trip and never half-done.
- * KEYS are always the session's own keys (same hash tag), as Redis Cluster requires. */
+ * KEYS are always the session's own keys (same hash tag), as Redis Cluster requires.
+ *
+ * Each script's keys and arguments are named once, in a list SESS_<SCRIPT>_ARGS(K, A, s) of
+ * K(s, name) for each key, the session's key parley:{SID}:<name> (docs/redis-keys.md), and
+ * A(s, name) for each argument, in call order (keys first). `s` is handed to K and A untouched.
+ * The list gives both the script's Lua prologue (SESS_LUA_PROLOGUE: one named local per key and
+ * argument, so the script's body uses names only) and, in session_store.c, the C indices by
+ * which its builder sets each argument, so the two sides cannot disagree. */
 #ifndef PARLEY_SESSIONS_SESSION_SCRIPTS_H
 #define PARLEY_SESSIONS_SESSION_SCRIPTS_H
 
-/* KEYS: session. ARGV: id, now_ms, ttl_s, channel, caller_id, caller_name, policy_number.
- * Returns 1, or 0 if the id exists. */
-#define SESS_LUA_CREATE                                                                            \
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"                                    \
-    "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'created', ARGV[2], 'updated', ARGV[2],\n"         \
-    "  'channel', ARGV[4], 'caller_id', ARGV[5], 'caller_name', ARGV[6],\n"                        \
-    "  'policy_number', ARGV[7], 'state', 'bot', 'turns', 0, 'answered', 0)\n"                     \
-    "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"                                                     \
-    "return 1\n"
+#define SESS_LUA_NAME(s, name) #name ", "
+#define SESS_LUA_SKIP(s, name)
+/* `local session, transcript, _ = unpack(KEYS)`, then the same for ARGV (`_` ends each list). */
+#define SESS_LUA_PROLOGUE(ARGS)                                                                    \
+    "local " ARGS(SESS_LUA_NAME,                                                                   \
+                  SESS_LUA_SKIP, ) "_ = unpack(KEYS)\n"                                            \
+                                   "local " ARGS(SESS_LUA_SKIP,                                    \
+                                                 SESS_LUA_NAME, ) "_ = unpack(ARGV)\n"
 
 /* The fields of a packed transcript entry, in order: X(C name, stream field). The Lua below and
  * session_store.c's unpacking both expand this one list. */
@@ -26,125 +32,283 @@
     X(ERROR, "error")                                                                              \
     X(INPUT_TOKENS, "input_tokens")                                                                \
     X(OUTPUT_TOKENS, "output_tokens")                                                              \
-    X(MODEL, "model")
+    X(MODEL, "model")                                                                              \
+    X(CITATIONS, "citations")
 #define SESS_LUA_FIELD_NAME(id, name) "'" name "', "
 #define SESS_LUA_FIELDS               "local FIELDS = {" SESS_ENTRY_FIELDS(SESS_LUA_FIELD_NAME) "}\n"
 
-/* A Lua function shared by the scripts that read history: the newest `max` transcript entries,
- * newest first, each packed into one string of its fields in SESS_ENTRY_FIELDS order, each as
- * "<byte length>:<bytes>" (absent fields empty). One reply object per entry instead of two
- * dozen: parsing and freeing hiredis's objects was a quarter of parleyd's CPU per turn. */
-#define SESS_LUA_FN_HISTORY                                                                        \
+/* Lua functions shared by the scripts that read the transcript. by_name: a stream entry's
+ * fields by name. pack: an entry as one string, its fields in SESS_ENTRY_FIELDS order, each as
+ * "<byte length>:<bytes>" (absent fields empty): one reply object per entry instead of two dozen
+ * (parsing and freeing hiredis's objects was a quarter of parleyd's CPU per turn). */
+#define SESS_LUA_FN_PACK                                                                           \
     SESS_LUA_FIELDS                                                                                \
+    "local function by_name(f)\n"                                                                  \
+    "  local x = {}\n"                                                                             \
+    "  for j = 1, #f, 2 do x[f[j]] = f[j + 1] end\n"                                               \
+    "  return x\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function pack(x)\n"                                                                     \
+    "  local parts = {}\n"                                                                         \
+    "  for k, name in ipairs(FIELDS) do\n"                                                         \
+    "    local v = x[name] or ''\n"                                                                \
+    "    parts[k] = #v .. ':' .. v\n"                                                              \
+    "  end\n"                                                                                      \
+    "  return table.concat(parts)\n"                                                               \
+    "end\n"
+
+/* The newest `max` transcript entries, newest first, packed. Needs SESS_LUA_FN_PACK. */
+#define SESS_LUA_FN_HISTORY                                                                        \
     "local function history(transcript, max)\n"                                                    \
     "  local out = {}\n"                                                                           \
     "  for i, e in ipairs(redis.call('XREVRANGE', transcript, '+', '-', 'COUNT', max)) do\n"       \
-    "    local f, byname, parts = e[2], {}, {}\n"                                                  \
-    "    for j = 1, #f, 2 do byname[f[j]] = f[j + 1] end\n"                                        \
-    "    for k, name in ipairs(FIELDS) do\n"                                                       \
-    "      local v = byname[name] or ''\n"                                                         \
-    "      parts[k] = #v .. ':' .. v\n"                                                            \
-    "    end\n"                                                                                    \
-    "    out[i] = table.concat(parts)\n"                                                           \
+    "    out[i] = pack(by_name(e[2]))\n"                                                           \
     "  end\n"                                                                                      \
     "  return out\n"                                                                               \
     "end\n"
 
-/* KEYS: session, transcript, client_ids. ARGV: max_entries, ttl_s.
- * Returns nil (no session) or {record as flat hash, newest-first packed entries}. */
-#define SESS_LUA_OPEN                                                                              \
-    SESS_LUA_FN_HISTORY                                                                            \
-    "local rec = redis.call('HGETALL', KEYS[1])\n"                                                 \
-    "if #rec == 0 then return false end\n"                                                         \
-    "local entries = history(KEYS[2], ARGV[1])\n"                                                  \
-    "for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[2]) end\n"                                 \
-    "return {rec, entries}\n"
-
-/* A Lua function shared by the scripts that begin a turn: take the session's turn lock for
- * `owner` (re-entrant for the same owner, whose lease it extends) and read the record and the
- * newest `max` transcript entries. Returns 0 if another owner holds the lock, else
- * {record as flat hash, newest-first packed entries}. */
-#define SESS_LUA_FN_BEGIN                                                                          \
-    SESS_LUA_FN_HISTORY                                                                            \
-    "local function begin_turn(session, transcript, lock, owner, ttl, max)\n"                      \
-    "  if not redis.call('SET', lock, owner, 'NX', 'PX', ttl) then\n"                              \
-    "    if redis.call('GET', lock) ~= owner then return 0 end\n"                                  \
-    "    redis.call('PEXPIRE', lock, ttl)\n"                                                       \
-    "  end\n"                                                                                      \
-    "  return {redis.call('HGETALL', session), history(transcript, max)}\n"                        \
+/* The answer that covers caller turn `turn` (docs/redis-keys.md): among the entries stored after
+ * that turn's caller entry, the assistant entry with the smallest turn >= `turn` (an answer
+ * covers every caller message its prompt included). Read newest first, 64 entries a page, until
+ * the caller entry. Returns the answer packed, or false. Needs SESS_LUA_FN_PACK. */
+#define SESS_LUA_FN_COVERING                                                                       \
+    "local function covering_answer(transcript, turn)\n"                                           \
+    "  turn = tonumber(turn)\n"                                                                    \
+    "  local best, best_turn, from = false, nil, '+'\n"                                            \
+    "  repeat\n"                                                                                   \
+    "    local page = redis.call('XREVRANGE', transcript, from, '-', 'COUNT', 64)\n"               \
+    "    for _, e in ipairs(page) do\n"                                                            \
+    "      local x = by_name(e[2])\n"                                                              \
+    "      local t = tonumber(x.turn)\n"                                                           \
+    "      if x.role == 'caller' and t == turn then return best and pack(best) end\n"              \
+    "      if x.role == 'assistant' and t and t >= turn and (not best_turn or t <= best_turn) "    \
+    "then\n"                                                                                       \
+    "        best, best_turn = x, t\n"                                                             \
+    "      end\n"                                                                                  \
+    "    end\n"                                                                                    \
+    "    if #page > 0 then from = '(' .. page[#page][1] end\n"                                     \
+    "  until #page < 64\n"                                                                         \
+    "  return best and pack(best)\n"                                                               \
     "end\n"
 
-/* KEYS: session, transcript, client_ids, lock. ARGV: client_id, text, now_ms, ttl_s, preview,
- * owner, lock_ttl_ms, max_entries. Returns -1 (no session), {turn, 1} (a duplicate: nothing
- * stored), {turn, 0} (stored) or, when owner is not empty, {turn, 0, begin_turn's result}: the
- * new message's turn begun in the same round trip. */
-#define SESS_LUA_APPEND_CALLER                                                                     \
-    SESS_LUA_FN_BEGIN                                                                              \
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"                                   \
-    "if ARGV[1] ~= '' then\n"                                                                      \
-    "  local t = redis.call('HGET', KEYS[3], ARGV[1])\n"                                           \
-    "  if t then return {tonumber(t), 1} end\n"                                                    \
-    "end\n"                                                                                        \
-    "local turn = redis.call('HINCRBY', KEYS[1], 'turns', 1)\n"                                    \
-    "redis.call('XADD', KEYS[2], '*', 'role', 'caller', 'turn', turn, 'text', ARGV[2],\n"          \
-    "  'ts', ARGV[3], 'client_id', ARGV[1])\n"                                                     \
-    "if ARGV[1] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], turn) end\n"                       \
-    "redis.call('HSET', KEYS[1], 'updated', ARGV[3], 'last_text', ARGV[5])\n"                      \
-    "for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end\n"                                 \
-    "if ARGV[6] == '' then return {turn, 0} end\n"                                                 \
-    "return {turn, 0, begin_turn(KEYS[1], KEYS[2], KEYS[4], ARGV[6], ARGV[7], ARGV[8])}\n"
+/* Begin caller turn `turn` for `owner`. When the session's `answered` already covers the turn:
+ * {'answered', record as flat hash, the covering answer or false}, and no lock is taken (even if
+ * another owner holds it). Otherwise take the session's turn lock (re-entrant for the same
+ * owner, whose lease it extends): {'locked', record, the newest `max` entries newest first}, or
+ * {'held'} when another owner holds it. Needs the three functions above. */
+#define SESS_LUA_FN_BEGIN                                                                          \
+    "local function begin_turn(session, transcript, lock, owner, lock_ttl, max, turn)\n"           \
+    "  if tonumber(redis.call('HGET', session, 'answered') or '0') >= tonumber(turn) then\n"       \
+    "    return {'answered', redis.call('HGETALL', session), covering_answer(transcript, turn)}\n" \
+    "  end\n"                                                                                      \
+    "  if not redis.call('SET', lock, owner, 'NX', 'PX', lock_ttl) then\n"                         \
+    "    if redis.call('GET', lock) ~= owner then return {'held'} end\n"                           \
+    "    redis.call('PEXPIRE', lock, lock_ttl)\n"                                                  \
+    "  end\n"                                                                                      \
+    "  return {'locked', redis.call('HGETALL', session), history(transcript, max)}\n"              \
+    "end\n"
+#define SESS_LUA_FNS_BEGIN                                                                         \
+    SESS_LUA_FN_PACK SESS_LUA_FN_HISTORY SESS_LUA_FN_COVERING SESS_LUA_FN_BEGIN
 
-/* KEYS: session, transcript. ARGV: agent, text, now_ms, ttl_s, preview.
- * Returns -1 (no session) or 1. */
-#define SESS_LUA_APPEND_AGENT                                                                      \
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"                                   \
-    "local turn = redis.call('HGET', KEYS[1], 'turns')\n"                                          \
-    "redis.call('XADD', KEYS[2], '*', 'role', 'agent', 'turn', turn, 'text', ARGV[2],\n"           \
-    "  'ts', ARGV[3], 'agent', ARGV[1])\n"                                                         \
-    "redis.call('HSET', KEYS[1], 'updated', ARGV[3], 'last_text', ARGV[5])\n"                      \
-    "for i = 1, 2 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end\n"                                 \
+/* Returns 1, or 0 if the id exists. */
+#define SESS_CREATE_ARGS(K, A, s)                                                                  \
+    K(s, session)                                                                                  \
+    A(s, id)                                                                                       \
+    A(s, now)                                                                                      \
+    A(s, ttl)                                                                                      \
+    A(s, channel)                                                                                  \
+    A(s, caller_id)                                                                                \
+    A(s, caller_name)                                                                              \
+    A(s, policy_number)
+#define SESS_LUA_CREATE                                                                            \
+    SESS_LUA_PROLOGUE(SESS_CREATE_ARGS)                                                            \
+    "if redis.call('EXISTS', session) == 1 then return 0 end\n"                                    \
+    "redis.call('HSET', session, 'id', id, 'created', now, 'updated', now,\n"                      \
+    "  'channel', channel, 'caller_id', caller_id, 'caller_name', caller_name,\n"                  \
+    "  'policy_number', policy_number, 'state', 'bot', 'turns', 0, 'answered', 0)\n"               \
+    "redis.call('EXPIRE', session, ttl)\n"                                                         \
     "return 1\n"
 
-/* KEYS: session, transcript, lock. ARGV: owner, lock_ttl_ms, max_entries.
- * Returns -1 (no session), 0 (lock held by another owner) or {record, newest-first entries}. */
-#define SESS_LUA_TURN_BEGIN                                                                        \
-    SESS_LUA_FN_BEGIN                                                                              \
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"                                   \
-    "return begin_turn(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])\n"
+/* Returns nil (no session) or {record as flat hash, newest-first packed entries}. */
+#define SESS_OPEN_ARGS(K, A, s)                                                                    \
+    K(s, session)                                                                                  \
+    K(s, transcript)                                                                               \
+    K(s, client_ids)                                                                               \
+    A(s, max_entries)                                                                              \
+    A(s, ttl)
+#define SESS_LUA_OPEN                                                                              \
+    SESS_LUA_FN_PACK                                                                               \
+    SESS_LUA_FN_HISTORY                                                                            \
+    SESS_LUA_PROLOGUE(SESS_OPEN_ARGS)                                                              \
+    "local rec = redis.call('HGETALL', session)\n"                                                 \
+    "if #rec == 0 then return false end\n"                                                         \
+    "local entries = history(transcript, max_entries)\n"                                           \
+    "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
+    "return {rec, entries}\n"
 
-/* KEYS: session, transcript, lock. ARGV: owner, turn, text, stop_reason, input_tokens,
- * output_tokens, model, provider, now_ms, ttl_s, preview, error.
- * Stores the answer unless the turn is already answered; releases the owner's lock.
+/* `preview` is the start of `text` for the session list. Returns -1 (no session), {turn, 1} (a
+ * duplicate client_id: nothing stored), {turn, 0} (stored) or, when owner is not empty,
+ * {turn, 0, begin_turn's result}: the new message's turn begun in the same round trip. */
+#define SESS_APPEND_CALLER_ARGS(K, A, s)                                                           \
+    K(s, session)                                                                                  \
+    K(s, transcript)                                                                               \
+    K(s, client_ids)                                                                               \
+    K(s, lock)                                                                                     \
+    A(s, client_id)                                                                                \
+    A(s, text)                                                                                     \
+    A(s, now)                                                                                      \
+    A(s, ttl)                                                                                      \
+    A(s, preview)                                                                                  \
+    A(s, owner)                                                                                    \
+    A(s, lock_ttl)                                                                                 \
+    A(s, max_entries)
+#define SESS_LUA_APPEND_CALLER                                                                     \
+    SESS_LUA_FNS_BEGIN                                                                             \
+    SESS_LUA_PROLOGUE(SESS_APPEND_CALLER_ARGS)                                                     \
+    "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
+    "if client_id ~= '' then\n"                                                                    \
+    "  local t = redis.call('HGET', client_ids, client_id)\n"                                      \
+    "  if t then return {tonumber(t), 1} end\n"                                                    \
+    "end\n"                                                                                        \
+    "local turn = redis.call('HINCRBY', session, 'turns', 1)\n"                                    \
+    "redis.call('XADD', transcript, '*', 'role', 'caller', 'turn', turn, 'text', text,\n"          \
+    "  'ts', now, 'client_id', client_id)\n"                                                       \
+    "if client_id ~= '' then redis.call('HSET', client_ids, client_id, turn) end\n"                \
+    "redis.call('HSET', session, 'updated', now, 'last_text', preview)\n"                          \
+    "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
+    "if owner == '' then return {turn, 0} end\n"                                                   \
+    "return {turn, 0, begin_turn(session, transcript, lock, owner, lock_ttl, max_entries, "        \
+    "turn)}\n"
+
+/* Returns -1 (no session) or 1. */
+#define SESS_APPEND_AGENT_ARGS(K, A, s)                                                            \
+    K(s, session)                                                                                  \
+    K(s, transcript)                                                                               \
+    A(s, agent)                                                                                    \
+    A(s, text)                                                                                     \
+    A(s, now)                                                                                      \
+    A(s, ttl)                                                                                      \
+    A(s, preview)
+#define SESS_LUA_APPEND_AGENT                                                                      \
+    SESS_LUA_PROLOGUE(SESS_APPEND_AGENT_ARGS)                                                      \
+    "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
+    "local turn = redis.call('HGET', session, 'turns')\n"                                          \
+    "redis.call('XADD', transcript, '*', 'role', 'agent', 'turn', turn, 'text', text,\n"           \
+    "  'ts', now, 'agent', agent)\n"                                                               \
+    "redis.call('HSET', session, 'updated', now, 'last_text', preview)\n"                          \
+    "for _, k in ipairs({session, transcript}) do redis.call('EXPIRE', k, ttl) end\n"              \
+    "return 1\n"
+
+/* Returns -1 (no session) or begin_turn's result. */
+#define SESS_TURN_BEGIN_ARGS(K, A, s)                                                              \
+    K(s, session)                                                                                  \
+    K(s, transcript)                                                                               \
+    K(s, lock)                                                                                     \
+    A(s, owner)                                                                                    \
+    A(s, lock_ttl)                                                                                 \
+    A(s, max_entries)                                                                              \
+    A(s, turn)
+#define SESS_LUA_TURN_BEGIN                                                                        \
+    SESS_LUA_FNS_BEGIN                                                                             \
+    SESS_LUA_PROLOGUE(SESS_TURN_BEGIN_ARGS)                                                        \
+    "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
+    "return begin_turn(session, transcript, lock, owner, lock_ttl, max_entries, turn)\n"
+
+/* Read only (refreshes no expiry). Returns nil (no session) or {record as flat hash, the
+ * covering answer packed, or false when `answered` does not cover the turn or the transcript no
+ * longer holds its answer}. */
+#define SESS_TURN_ANSWER_ARGS(K, A, s)                                                             \
+    K(s, session)                                                                                  \
+    K(s, transcript)                                                                               \
+    A(s, turn)
+#define SESS_LUA_TURN_ANSWER                                                                       \
+    SESS_LUA_FN_PACK                                                                               \
+    SESS_LUA_FN_COVERING                                                                           \
+    SESS_LUA_PROLOGUE(SESS_TURN_ANSWER_ARGS)                                                       \
+    "local rec = redis.call('HGETALL', session)\n"                                                 \
+    "if #rec == 0 then return false end\n"                                                         \
+    "if tonumber(redis.call('HGET', session, 'answered') or '0') < tonumber(turn) then\n"          \
+    "  return {rec, false}\n"                                                                      \
+    "end\n"                                                                                        \
+    "return {rec, covering_answer(transcript, turn)}\n"
+
+/* Stores the answer unless the turn is already answered; releases the owner's lock. `error_code`
+ * is the error code of a turn that failed before any text, else empty; `citations` (a JSON array)
+ * is stored only when not empty.
  * Returns 1 (stored), 0 (already answered) or -1 (no session). */
+#define SESS_TURN_END_ARGS(K, A, s)                                                                \
+    K(s, session)                                                                                  \
+    K(s, transcript)                                                                               \
+    K(s, lock)                                                                                     \
+    A(s, owner)                                                                                    \
+    A(s, turn)                                                                                     \
+    A(s, text)                                                                                     \
+    A(s, stop_reason)                                                                              \
+    A(s, input_tokens)                                                                             \
+    A(s, output_tokens)                                                                            \
+    A(s, model)                                                                                    \
+    A(s, provider)                                                                                 \
+    A(s, citations)                                                                                \
+    A(s, now)                                                                                      \
+    A(s, ttl)                                                                                      \
+    A(s, preview)                                                                                  \
+    A(s, error_code)
 #define SESS_LUA_TURN_END                                                                          \
+    SESS_LUA_PROLOGUE(SESS_TURN_END_ARGS)                                                          \
     "local stored = -1\n"                                                                          \
-    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"                                                 \
+    "if redis.call('EXISTS', session) == 1 then\n"                                                 \
     "  stored = 0\n"                                                                               \
-    "  local answered = tonumber(redis.call('HGET', KEYS[1], 'answered') or '0')\n"                \
-    "  if answered < tonumber(ARGV[2]) then\n"                                                     \
-    "    redis.call('XADD', KEYS[2], '*', 'role', 'assistant', 'turn', ARGV[2], 'text', "          \
-    "ARGV[3],\n"                                                                                   \
-    "      'ts', ARGV[9], 'stop_reason', ARGV[4], 'input_tokens', ARGV[5],\n"                      \
-    "      'output_tokens', ARGV[6], 'model', ARGV[7], 'provider', ARGV[8], 'error', ARGV[12])\n"  \
-    "    redis.call('HSET', KEYS[1], 'answered', ARGV[2], 'updated', ARGV[9])\n"                   \
-    "    if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'last_text', ARGV[11]) end\n"          \
-    "    for i = 1, 2 do redis.call('EXPIRE', KEYS[i], ARGV[10]) end\n"                            \
+    "  local answered = tonumber(redis.call('HGET', session, 'answered') or '0')\n"                \
+    "  if answered < tonumber(turn) then\n"                                                        \
+    "    local entry = {'role', 'assistant', 'turn', turn, 'text', text, 'ts', now,\n"             \
+    "      'stop_reason', stop_reason, 'input_tokens', input_tokens,\n"                            \
+    "      'output_tokens', output_tokens, 'model', model, 'provider', provider,\n"                \
+    "      'error', error_code}\n"                                                                 \
+    "    if citations ~= '' then\n"                                                                \
+    "      entry[#entry + 1] = 'citations'\n"                                                      \
+    "      entry[#entry + 1] = citations\n"                                                        \
+    "    end\n"                                                                                    \
+    "    redis.call('XADD', transcript, '*', unpack(entry))\n"                                     \
+    "    redis.call('HSET', session, 'answered', turn, 'updated', now)\n"                          \
+    "    if preview ~= '' then redis.call('HSET', session, 'last_text', preview) end\n"            \
+    "    for _, k in ipairs({session, transcript}) do redis.call('EXPIRE', k, ttl) end\n"          \
     "    stored = 1\n"                                                                             \
     "  end\n"                                                                                      \
     "end\n"                                                                                        \
-    "if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end\n"               \
+    "if redis.call('GET', lock) == owner then redis.call('DEL', lock) end\n"                       \
     "return stored\n"
 
-/* KEYS: lock. ARGV: owner, lock_ttl_ms. Extends the owner's lease; 0 if it holds no lock. */
+/* Extends the owner's lease; 0 if it holds no lock. */
+#define SESS_RENEW_ARGS(K, A, s)                                                                   \
+    K(s, lock)                                                                                     \
+    A(s, owner)                                                                                    \
+    A(s, lock_ttl)
 #define SESS_LUA_RENEW                                                                             \
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"                                              \
-    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"                                           \
+    SESS_LUA_PROLOGUE(SESS_RENEW_ARGS)                                                             \
+    "if redis.call('GET', lock) == owner then\n"                                                   \
+    "  return redis.call('PEXPIRE', lock, lock_ttl)\n"                                             \
     "end\n"                                                                                        \
     "return 0\n"
 
-/* KEYS: lock. ARGV: owner. Deletes the lock if the owner holds it. */
+/* Deletes the lock if the owner holds it. */
+#define SESS_RELEASE_ARGS(K, A, s)                                                                 \
+    K(s, lock)                                                                                     \
+    A(s, owner)
 #define SESS_LUA_RELEASE                                                                           \
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"        \
+    SESS_LUA_PROLOGUE(SESS_RELEASE_ARGS)                                                           \
+    "if redis.call('GET', lock) == owner then return redis.call('DEL', lock) end\n"                \
     "return 0\n"
+
+/* Every script: X(NAME) for SESS_<NAME>_ARGS and SESS_LUA_<NAME>. */
+#define SESS_SCRIPTS(X)                                                                            \
+    X(CREATE)                                                                                      \
+    X(OPEN)                                                                                        \
+    X(APPEND_CALLER)                                                                               \
+    X(APPEND_AGENT)                                                                                \
+    X(TURN_BEGIN)                                                                                  \
+    X(TURN_END)                                                                                    \
+    X(TURN_ANSWER)                                                                                 \
+    X(RENEW)                                                                                       \
+    X(RELEASE)
 
 #endif

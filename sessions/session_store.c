@@ -13,33 +13,24 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "sessions/redis_conn.h"
+#include "sessions/script_args.h"
 #include "sessions/session_scripts.h"
 
-#define KEY_MAX       96
 #define PREVIEW_BYTES 160
 
-enum script {
-    SCRIPT_CREATE,
-    SCRIPT_OPEN,
-    SCRIPT_APPEND_CALLER,
-    SCRIPT_APPEND_AGENT,
-    SCRIPT_TURN_BEGIN,
-    SCRIPT_TURN_END,
-    SCRIPT_RENEW,
-    SCRIPT_RELEASE,
-    SCRIPT_COUNT
-};
+/* Each script of session_scripts.h: SCRIPT_<NAME>, its text, its argument indices
+ * (<NAME>_<name>, script_args.h) and its spec for the builder. */
+#define SCRIPT_ENUM(S) SCRIPT_##S,
+enum script { SESS_SCRIPTS(SCRIPT_ENUM) SCRIPT_COUNT };
 
-static const char *const script_text[SCRIPT_COUNT] = {
-    [SCRIPT_CREATE] = SESS_LUA_CREATE,
-    [SCRIPT_OPEN] = SESS_LUA_OPEN,
-    [SCRIPT_APPEND_CALLER] = SESS_LUA_APPEND_CALLER,
-    [SCRIPT_APPEND_AGENT] = SESS_LUA_APPEND_AGENT,
-    [SCRIPT_TURN_BEGIN] = SESS_LUA_TURN_BEGIN,
-    [SCRIPT_TURN_END] = SESS_LUA_TURN_END,
-    [SCRIPT_RENEW] = SESS_LUA_RENEW,
-    [SCRIPT_RELEASE] = SESS_LUA_RELEASE,
-};
+#define ARG_INDICES(S) SCRIPT_ARG_INDICES(S, SESS_##S##_ARGS)
+SESS_SCRIPTS(ARG_INDICES)
+
+#define SPEC(S) [SCRIPT_##S] = SCRIPT_SPEC_INIT(S, SESS_##S##_ARGS),
+static const struct script_spec script_specs[SCRIPT_COUNT] = {SESS_SCRIPTS(SPEC)};
+
+#define SCRIPT_TEXT(S) [SCRIPT_##S] = SESS_LUA_##S,
+static const char *const script_text[SCRIPT_COUNT] = {SESS_SCRIPTS(SCRIPT_TEXT)};
 
 struct sess_store {
     struct rconn *conn;
@@ -58,6 +49,7 @@ struct op {
         sess_open_cb open;
         sess_append_cb append;
         sess_begin_cb begin;
+        sess_answer_cb answer;
         sess_done_cb done;
     } cb;
     char sid[SESS_ID_LEN + 1];
@@ -79,12 +71,6 @@ bool sess_id_valid(const char *sid)
             return false;
     }
     return true;
-}
-
-/* Key layout (docs/redis-keys.md): parley:{SID}:<part>. */
-static void key(char out[KEY_MAX], const char *sid, const char *part)
-{
-    snprintf(out, KEY_MAX, "parley:{%s}:%s", sid, part);
 }
 
 /* A preview for the session list: the first bytes of the text, cut on a UTF-8 boundary. */
@@ -151,26 +137,23 @@ static struct op *op_new(struct sess_store *s, const char *sid, void *ud)
     return op;
 }
 
-/* Run a script with nkeys keys followed by args; args_len may be NULL for C strings. */
-static int eval(struct op *op, rconn_reply_cb cb, enum script script, int nkeys, const char **keys,
-                int nargs, const char **args, const size_t *args_len)
+/* Start a call of `script` for the session of `op`. */
+static void call_begin(struct script_args *a, const struct op *op, enum script script)
 {
-    const char *argv[RCONN_EVAL_ARGS_MAX];
-    size_t lens[RCONN_EVAL_ARGS_MAX];
-    char nkeys_s[8];
-    snprintf(nkeys_s, sizeof(nkeys_s), "%d", nkeys);
-    int argc = 0;
-    argv[argc] = nkeys_s;
-    lens[argc++] = strlen(nkeys_s);
-    for (int i = 0; i < nkeys; i++) {
-        argv[argc] = keys[i];
-        lens[argc++] = strlen(keys[i]);
-    }
-    for (int i = 0; i < nargs; i++) {
-        argv[argc] = args[i];
-        lens[argc++] = args_len && args_len[i] != (size_t)-1 ? args_len[i] : strlen(args[i]);
-    }
-    int rc = rconn_eval(op->store->conn, &op->store->scripts[script], cb, op, argc, argv, lens);
+    script_args_begin(a, &script_specs[script], op->sid);
+}
+
+/* Send the call built in `a` (script_args.h), `op` as the reply's context; on failure `op` is
+ * freed and `cb` never runs. */
+static int call_send(struct op *op, struct script_args *a, rconn_reply_cb cb)
+{
+    int argc;
+    const char **argv;
+    const size_t *lens;
+    int rc = script_args_finish(a, &argc, &argv, &lens);
+    if (rc == PL_OK) /* the spec's index is its script's */
+        rc = rconn_eval(op->store->conn, &op->store->scripts[a->spec - script_specs], cb, op, argc,
+                        argv, lens);
     if (rc)
         pl_free(op);
     return rc;
@@ -257,31 +240,44 @@ static bool unpack_entry(const char *p, size_t len, struct sess_entry *x, char *
     x->input_tokens = strtol(v[F_INPUT_TOKENS], NULL, 10);
     x->output_tokens = strtol(v[F_OUTPUT_TOKENS], NULL, 10);
     x->model = v[F_MODEL];
+    x->citations = v[F_CITATIONS];
     return true;
 }
 
-/* Packed entries arrive newest first; fill `out` (one allocation, freed with pl_free) oldest
- * first. Malformed entries are skipped. */
+/* Bytes to unpack `n` packed entries into: the structs, then every field NUL-terminated. */
+static size_t entries_bytes(redisReply *const *items, size_t n)
+{
+    size_t bytes = n * sizeof(struct sess_entry);
+    for (size_t i = 0; i < n; i++)
+        bytes += items[i]->len + F_COUNT;
+    return bytes;
+}
+
+/* Unpack `n` packed entries, newest first in `items`, oldest first into `out` (entries_bytes
+ * long: their strings follow the structs). Malformed entries are skipped. Returns how many. */
+static size_t unpack_entries(redisReply *const *items, size_t n, struct sess_entry *out)
+{
+    char *arena = (char *)(out + n);
+    size_t k = 0;
+    for (size_t i = n; i-- > 0;) {
+        const redisReply *item = items[i];
+        if (item->type == REDIS_REPLY_STRING && unpack_entry(item->str, item->len, &out[k], &arena))
+            k++;
+        else
+            PL_LOG(PL_LOG_WARN, "sessions", "skipping a malformed transcript entry");
+    }
+    return k;
+}
+
+/* The packed entries of `r` (an array, newest first) oldest first in `*out` (one allocation,
+ * freed with pl_free). */
 static size_t parse_entries(const redisReply *r, struct sess_entry **out)
 {
     *out = NULL;
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
         return 0;
-    size_t bytes = r->elements * sizeof(struct sess_entry);
-    for (size_t i = 0; i < r->elements; i++)
-        bytes += r->element[i]->len + F_COUNT;
-    struct sess_entry *e = pl_malloc(bytes);
-    char *arena = (char *)(e + r->elements);
-    size_t n = 0;
-    for (size_t i = r->elements; i-- > 0;) {
-        const redisReply *item = r->element[i];
-        if (item->type == REDIS_REPLY_STRING && unpack_entry(item->str, item->len, &e[n], &arena))
-            n++;
-        else
-            PL_LOG(PL_LOG_WARN, "sessions", "skipping a malformed transcript entry");
-    }
-    *out = e;
-    return n;
+    *out = pl_malloc(entries_bytes(r->element, r->elements));
+    return unpack_entries(r->element, r->elements, *out);
 }
 
 /* ---- create ---- */
@@ -311,19 +307,16 @@ int sess_create(struct sess_store *s, const char *channel, const struct sess_cal
         snprintf(sid + 2 * i, 3, "%02x", raw[i]);
     struct op *op = op_new(s, sid, ud);
     op->cb.record = cb;
-    char k[KEY_MAX], now[24], ttl[16];
-    key(k, sid, "session");
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k};
-    const char *args[] = {sid,
-                          now,
-                          ttl,
-                          channel ? channel : "web",
-                          caller && caller->id ? caller->id : "",
-                          caller && caller->name ? caller->name : "",
-                          caller && caller->policy_number ? caller->policy_number : ""};
-    return eval(op, on_create, SCRIPT_CREATE, 1, keys, 7, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_CREATE);
+    script_arg_str(&a, CREATE_id, sid);
+    script_arg_int(&a, CREATE_now, now_ms());
+    script_arg_int(&a, CREATE_ttl, s->ttl_s);
+    script_arg_str(&a, CREATE_channel, channel ? channel : "web");
+    script_arg_str(&a, CREATE_caller_id, caller ? caller->id : NULL);
+    script_arg_str(&a, CREATE_caller_name, caller ? caller->name : NULL);
+    script_arg_str(&a, CREATE_policy_number, caller ? caller->policy_number : NULL);
+    return call_send(op, &a, on_create);
 }
 
 /* ---- open ---- */
@@ -354,47 +347,81 @@ int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_op
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.open = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], max[24], ttl[16];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    key(k3, sid, "client_ids");
-    snprintf(max, sizeof(max), "%zu", max_entries ? max_entries : 1);
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k1, k2, k3};
-    const char *args[] = {max, ttl};
-    return eval(op, on_open, SCRIPT_OPEN, 3, keys, 2, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_OPEN);
+    script_arg_int(&a, OPEN_max_entries, max_entries ? (long long)max_entries : 1);
+    script_arg_int(&a, OPEN_ttl, s->ttl_s);
+    return call_send(op, &a, on_open);
+}
+
+/* ---- turn contexts ---- */
+
+/* Where a context's entries start in its allocation. */
+#define CTX_HEAD                                                                                   \
+    ((sizeof(struct sess_turn_context) + _Alignof(struct sess_entry) - 1) /                        \
+     _Alignof(struct sess_entry) * _Alignof(struct sess_entry))
+
+/* A context with `status` and the `n` packed entries of `items` (newest first) unpacked into
+ * `entries`: one allocation, freed by sess_turn_context_free. */
+static struct sess_turn_context *ctx_new(int status, redisReply *const *items, size_t n)
+{
+    struct sess_turn_context *ctx = pl_calloc(1, CTX_HEAD + entries_bytes(items, n));
+    ctx->status = status;
+    if (n) {
+        struct sess_entry *e = (struct sess_entry *)((char *)ctx + CTX_HEAD);
+        ctx->n = unpack_entries(items, n, e);
+        ctx->entries = e;
+    }
+    return ctx;
+}
+
+void sess_turn_context_free(struct sess_turn_context *ctx)
+{
+    pl_free(ctx);
+}
+
+/* The context of begin_turn's result (session_scripts.h). */
+static struct sess_turn_context *parse_begin(const redisReply *r)
+{
+    const redisReply *kind = r->type == REDIS_REPLY_ARRAY && r->elements ? r->element[0] : NULL;
+    if (!kind || kind->type != REDIS_REPLY_STRING)
+        return ctx_new(PL_EPROTO, NULL, 0);
+    if (strcmp(kind->str, "held") == 0) {
+        struct sess_turn_context *ctx = ctx_new(PL_OK, NULL, 0);
+        ctx->result = SESS_BEGIN_HELD_ELSEWHERE;
+        return ctx;
+    }
+    bool locked = strcmp(kind->str, "locked") == 0;
+    if ((!locked && strcmp(kind->str, "answered") != 0) || r->elements != 3)
+        return ctx_new(PL_EPROTO, NULL, 0);
+    const redisReply *x = r->element[2];
+    struct sess_turn_context *ctx;
+    if (locked)
+        ctx = ctx_new(PL_OK, x->element, x->type == REDIS_REPLY_ARRAY ? x->elements : 0);
+    else /* the covering answer, or nil */
+        ctx = ctx_new(PL_OK, &r->element[2], x->type == REDIS_REPLY_STRING ? 1 : 0);
+    if (!parse_record(r->element[1], &ctx->rec)) {
+        memset(ctx, 0, sizeof(*ctx));
+        ctx->status = PL_EPROTO;
+        return ctx;
+    }
+    ctx->result = locked ? SESS_BEGIN_LOCKED : SESS_BEGIN_ANSWERED;
+    if (!locked) {
+        ctx->answer = ctx->n ? ctx->entries : NULL;
+        ctx->entries = NULL;
+        ctx->n = 0;
+    }
+    return ctx;
 }
 
 /* ---- append caller / agent ---- */
-
-/* Parse begin_turn's result (session_scripts.h) into `ctx`; `rec` and `*entries` (to free)
- * hold what ctx points to. */
-static void parse_begin(const redisReply *r, struct sess_turn_context *ctx, struct sess_record *rec,
-                        struct sess_entry **entries)
-{
-    *entries = NULL;
-    memset(ctx, 0, sizeof(*ctx));
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
-        return; /* another owner holds the lock */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !parse_record(r->element[0], rec)) {
-        ctx->status = PL_EPROTO;
-        return;
-    }
-    ctx->acquired = true;
-    ctx->rec = rec;
-    ctx->n = parse_entries(r->element[1], entries);
-    ctx->entries = *entries;
-    ctx->storage = *entries;
-}
 
 static void on_append(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
     long turn = 0;
     bool dup = false;
-    struct sess_turn_context ctx, *begun = NULL;
-    struct sess_record rec;
-    struct sess_entry *entries = NULL;
+    struct sess_turn_context *begun = NULL;
     if (status == PL_OK && !rconn_reply_ok(reply, "append caller message"))
         status = PL_EUPSTREAM;
     if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER)
@@ -403,15 +430,12 @@ static void on_append(void *ud, int status, redisReply *reply)
              (reply->elements == 2 || reply->elements == 3)) {
         turn = (long)reply->element[0]->integer;
         dup = reply->element[1]->integer == 1;
-        if (reply->elements == 3) {
-            parse_begin(reply->element[2], &ctx, &rec, &entries);
-            begun = &ctx;
-        }
+        if (reply->elements == 3)
+            begun = parse_begin(reply->element[2]);
     } else if (status == PL_OK) {
         status = PL_EPROTO;
     }
     op->cb.append(op->ud, status, turn, dup, begun);
-    pl_free(begun ? begun->storage : entries); /* unless the callback took it */
     pl_free(op);
 }
 
@@ -423,22 +447,18 @@ int sess_append_caller(struct sess_store *s, const char *sid, const char *client
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.append = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], k4[KEY_MAX], now[24], ttl[16], lock_ttl[16],
-        max[24];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    key(k3, sid, "client_ids");
-    key(k4, sid, "lock");
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    snprintf(lock_ttl, sizeof(lock_ttl), "%u", begin ? begin->lock_ttl_ms : 0);
-    snprintf(max, sizeof(max), "%zu", begin && begin->max_entries ? begin->max_entries : 1);
-    const char *keys[] = {k1, k2, k3, k4};
-    const char *args[] = {client_id ? client_id : "", text,     now, ttl, text,
-                          begin ? begin->owner : "",  lock_ttl, max};
-    size_t lens[] = {(size_t)-1, len,        (size_t)-1, (size_t)-1, preview_len(text, len),
-                     (size_t)-1, (size_t)-1, (size_t)-1};
-    return eval(op, on_append, SCRIPT_APPEND_CALLER, 4, keys, 8, args, lens);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_APPEND_CALLER);
+    script_arg_str(&a, APPEND_CALLER_client_id, client_id);
+    script_arg_bin(&a, APPEND_CALLER_text, text, len);
+    script_arg_int(&a, APPEND_CALLER_now, now_ms());
+    script_arg_int(&a, APPEND_CALLER_ttl, s->ttl_s);
+    script_arg_bin(&a, APPEND_CALLER_preview, text, preview_len(text, len));
+    script_arg_str(&a, APPEND_CALLER_owner, begin ? begin->owner : NULL);
+    script_arg_int(&a, APPEND_CALLER_lock_ttl, begin ? begin->lock_ttl_ms : 0);
+    script_arg_int(&a, APPEND_CALLER_max_entries,
+                   begin && begin->max_entries ? (long long)begin->max_entries : 1);
+    return call_send(op, &a, on_append);
 }
 
 /* Finish a script whose integer reply `failure` means `failure_status`. */
@@ -471,15 +491,14 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.done = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], now[24], ttl[16];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k1, k2};
-    const char *args[] = {agent, text, now, ttl, text};
-    size_t lens[] = {(size_t)-1, len, (size_t)-1, (size_t)-1, preview_len(text, len)};
-    return eval(op, on_done, SCRIPT_APPEND_AGENT, 2, keys, 5, args, lens);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_APPEND_AGENT);
+    script_arg_str(&a, APPEND_AGENT_agent, agent);
+    script_arg_bin(&a, APPEND_AGENT_text, text, len);
+    script_arg_int(&a, APPEND_AGENT_now, now_ms());
+    script_arg_int(&a, APPEND_AGENT_ttl, s->ttl_s);
+    script_arg_bin(&a, APPEND_AGENT_preview, text, preview_len(text, len));
+    return call_send(op, &a, on_done);
 }
 
 /* ---- turns ---- */
@@ -487,17 +506,16 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
 static void on_begin(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
-    struct sess_turn_context ctx = {.status = status};
-    struct sess_record rec;
-    struct sess_entry *entries = NULL;
+    struct sess_turn_context *ctx;
     if (status == PL_OK && !rconn_reply_ok(reply, "turn begin"))
-        ctx.status = PL_EUPSTREAM;
-    else if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer == -1)
-        ctx.status = PL_ENOTFOUND;
-    else if (status == PL_OK)
-        parse_begin(reply, &ctx, &rec, &entries);
-    op->cb.begin(op->ud, &ctx);
-    pl_free(entries);
+        ctx = ctx_new(PL_EUPSTREAM, NULL, 0);
+    else if (status != PL_OK)
+        ctx = ctx_new(status, NULL, 0);
+    else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == -1)
+        ctx = ctx_new(PL_ENOTFOUND, NULL, 0);
+    else
+        ctx = parse_begin(reply);
+    op->cb.begin(op->ud, ctx);
     pl_free(op);
 }
 
@@ -508,15 +526,50 @@ int sess_turn_begin(struct sess_store *s, const char *sid, const struct sess_beg
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.begin = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], ttl[16], max[24];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    key(k3, sid, "lock");
-    snprintf(ttl, sizeof(ttl), "%u", begin->lock_ttl_ms);
-    snprintf(max, sizeof(max), "%zu", begin->max_entries ? begin->max_entries : 1);
-    const char *keys[] = {k1, k2, k3};
-    const char *args[] = {begin->owner, ttl, max};
-    return eval(op, on_begin, SCRIPT_TURN_BEGIN, 3, keys, 3, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_TURN_BEGIN);
+    script_arg_str(&a, TURN_BEGIN_owner, begin->owner);
+    script_arg_int(&a, TURN_BEGIN_lock_ttl, begin->lock_ttl_ms);
+    script_arg_int(&a, TURN_BEGIN_max_entries,
+                   begin->max_entries ? (long long)begin->max_entries : 1);
+    script_arg_int(&a, TURN_BEGIN_turn, begin->turn);
+    return call_send(op, &a, on_begin);
+}
+
+static void on_turn_answer(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    struct sess_record rec;
+    struct sess_entry *answer = NULL;
+    if (status == PL_OK && !rconn_reply_ok(reply, "turn answer"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_NIL)
+        status = PL_ENOTFOUND;
+    if (status == PL_OK && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+                            !parse_record(reply->element[0], &rec)))
+        status = PL_EPROTO;
+    if (status == PL_OK && reply->element[1]->type == REDIS_REPLY_STRING) {
+        answer = pl_malloc(entries_bytes(&reply->element[1], 1));
+        if (unpack_entries(&reply->element[1], 1, answer) == 0) {
+            pl_free(answer);
+            answer = NULL;
+        }
+    }
+    op->cb.answer(op->ud, status, status == PL_OK ? &rec : NULL, answer);
+    pl_free(answer);
+    pl_free(op);
+}
+
+int sess_turn_answer(struct sess_store *s, const char *sid, long turn, sess_answer_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.answer = cb;
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_TURN_ANSWER);
+    script_arg_int(&a, TURN_ANSWER_turn, turn);
+    return call_send(op, &a, on_turn_answer);
 }
 
 int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
@@ -526,25 +579,22 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.done = cb;
-    char k1[KEY_MAX], k2[KEY_MAX], k3[KEY_MAX], turn[24], in[24], out[24], now[24], ttl[16];
-    key(k1, sid, "session");
-    key(k2, sid, "transcript");
-    key(k3, sid, "lock");
-    snprintf(turn, sizeof(turn), "%ld", a->turn);
-    snprintf(in, sizeof(in), "%ld", a->input_tokens);
-    snprintf(out, sizeof(out), "%ld", a->output_tokens);
-    snprintf(now, sizeof(now), "%lld", now_ms());
-    snprintf(ttl, sizeof(ttl), "%u", s->ttl_s);
-    const char *keys[] = {k1, k2, k3};
-    const char *args[] = {owner, turn, a->text ? a->text : "",   a->stop_reason,
-                          in,    out,  a->model ? a->model : "", a->provider ? a->provider : "",
-                          now,   ttl,  a->text ? a->text : "",   a->error ? a->error : ""};
-    size_t lens[12];
-    for (int i = 0; i < 12; i++)
-        lens[i] = (size_t)-1;
-    lens[2] = a->text ? a->text_len : 0;
-    lens[10] = a->text ? preview_len(a->text, a->text_len) : 0;
-    return eval(op, on_done, SCRIPT_TURN_END, 3, keys, 12, args, lens);
+    struct script_args c;
+    call_begin(&c, op, SCRIPT_TURN_END);
+    script_arg_str(&c, TURN_END_owner, owner);
+    script_arg_int(&c, TURN_END_turn, a->turn);
+    script_arg_bin(&c, TURN_END_text, a->text, a->text_len);
+    script_arg_str(&c, TURN_END_stop_reason, a->stop_reason);
+    script_arg_int(&c, TURN_END_input_tokens, a->input_tokens);
+    script_arg_int(&c, TURN_END_output_tokens, a->output_tokens);
+    script_arg_str(&c, TURN_END_model, a->model);
+    script_arg_str(&c, TURN_END_provider, a->provider);
+    script_arg_str(&c, TURN_END_citations, a->citations);
+    script_arg_int(&c, TURN_END_now, now_ms());
+    script_arg_int(&c, TURN_END_ttl, s->ttl_s);
+    script_arg_bin(&c, TURN_END_preview, a->text, a->text ? preview_len(a->text, a->text_len) : 0);
+    script_arg_str(&c, TURN_END_error_code, a->error);
+    return call_send(op, &c, on_done);
 }
 
 int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
@@ -554,11 +604,10 @@ int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, 
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.done = cb;
-    char k[KEY_MAX];
-    key(k, sid, "lock");
-    const char *keys[] = {k};
-    const char *args[] = {owner};
-    return eval(op, on_done, SCRIPT_RELEASE, 1, keys, 1, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_RELEASE);
+    script_arg_str(&a, RELEASE_owner, owner);
+    return call_send(op, &a, on_done);
 }
 
 int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
@@ -568,10 +617,9 @@ int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, ui
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.done = cb;
-    char k[KEY_MAX], ttl[16];
-    key(k, sid, "lock");
-    snprintf(ttl, sizeof(ttl), "%u", lock_ttl_ms);
-    const char *keys[] = {k};
-    const char *args[] = {owner, ttl};
-    return eval(op, on_renewed, SCRIPT_RENEW, 1, keys, 2, args, NULL);
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_RENEW);
+    script_arg_str(&a, RENEW_owner, owner);
+    script_arg_int(&a, RENEW_lock_ttl, lock_ttl_ms);
+    return call_send(op, &a, on_renewed);
 }

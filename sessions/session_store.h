@@ -68,36 +68,51 @@ struct sess_entry {
     long input_tokens;
     long output_tokens;
     const char *model;
+    const char *citations; /* assistant entries: a JSON array of {"source","title"}, "" when none */
 };
 
-/* What a turn needs to start: its lock and its context. Borrowed for the callback. */
+/* How beginning a turn came out (status PL_OK). */
+enum sess_begin_result {
+    SESS_BEGIN_LOCKED,         /* the turn lock is ours: rec, entries and n are filled */
+    SESS_BEGIN_HELD_ELSEWHERE, /* another owner holds the session's turn lock: try again later */
+    SESS_BEGIN_ANSWERED,       /* the session's `answered` already covers the turn: no lock was
+                                  taken; rec and answer are filled */
+};
+
+/* What a turn needs to start. Allocated by the store and owned by the callback that receives
+ * it, which frees it (and everything it points to) with sess_turn_context_free, at once or
+ * later: the turn engine keeps it until the loop pass's acks are out. */
 struct sess_turn_context {
-    int status;    /* PL_OK; PL_ENOTFOUND (no such session) or a storage error otherwise */
-    bool acquired; /* false: another owner holds the session's turn lock (status PL_OK) */
-    const struct sess_record *rec;    /* when acquired */
-    const struct sess_entry *entries; /* when acquired: oldest first */
+    int status;                       /* PL_OK; PL_ENOTFOUND (no such session) or a storage error
+                                         (then nothing else is set) */
+    enum sess_begin_result result;    /* when status is PL_OK */
+    struct sess_record rec;           /* LOCKED and ANSWERED */
+    const struct sess_entry *entries; /* LOCKED: the newest max_entries entries, oldest first */
     size_t n;
-    /* The one allocation behind `entries` and their strings. A callback that keeps them past
-     * its return takes it (sets this to NULL) and frees it with pl_free when done. */
-    void *storage;
+    const struct sess_entry *answer; /* ANSWERED: the answer that covers the turn, or NULL when
+                                        the transcript no longer holds it */
 };
+/** Accepts NULL. */
+void sess_turn_context_free(struct sess_turn_context *ctx);
 
-/* The lock owner and context size for beginning a turn. */
 struct sess_begin_opts {
     const char *owner;
-    uint32_t lock_ttl_ms; /* the lease */
-    size_t max_entries;   /* transcript entries to read for the prompt */
+    uint32_t lock_ttl_ms;
+    size_t max_entries;
+    long turn; /* sess_turn_begin: the caller turn to begin (sess_append_caller ignores it and
+                  begins the new message's turn) */
 };
 
 typedef void (*sess_record_cb)(void *ud, int status, const struct sess_record *rec);
 /** `rec`/`entries` borrowed; entries oldest first; status PL_ENOTFOUND for no such session. */
 typedef void (*sess_open_cb)(void *ud, int status, const struct sess_record *rec,
                              const struct sess_entry *entries, size_t n);
-/** `begun`: the new message's turn begun in the same round trip (see sess_append_caller), or
- *  NULL when that was not asked for or the message was not stored as new. */
+/* `begun`: owned by the callback (free with sess_turn_context_free); NULL unless `begin` was
+ * given and the message was stored as new. */
 typedef void (*sess_append_cb)(void *ud, int status, long turn, bool duplicate,
                                struct sess_turn_context *begun);
-typedef void (*sess_begin_cb)(void *ud, const struct sess_turn_context *ctx);
+/* `ctx` is never NULL and is owned by the callback. */
+typedef void (*sess_begin_cb)(void *ud, struct sess_turn_context *ctx);
 typedef void (*sess_done_cb)(void *ud, int status);
 
 /** Create a session with a new random id. */
@@ -119,8 +134,10 @@ int sess_append_caller(struct sess_store *s, const char *sid, const char *client
 int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, const char *text,
                       size_t len, sess_done_cb cb, void *ud);
 
-/** Take the session's turn lock for `owner` (re-entrant for the same owner) and load the record
- *  with the last `max_entries` transcript entries for the prompt. */
+/** Begin caller turn `begin->turn`: when the session's `answered` already covers it, ANSWERED
+ *  with the record and the covering answer, taking no lock; otherwise take the session's turn
+ *  lock for `begin->owner` (re-entrant for the same owner) and load the record with the last
+ *  `max_entries` transcript entries for the prompt (LOCKED), or HELD_ELSEWHERE. */
 int sess_turn_begin(struct sess_store *s, const char *sid, const struct sess_begin_opts *begin,
                     sess_begin_cb cb, void *ud);
 
@@ -132,21 +149,30 @@ struct sess_answer {
     const char *error; /* nullable: error code when the turn failed */
     long input_tokens;
     long output_tokens;
-    const char *model;    /* nullable */
-    const char *provider; /* nullable */
+    const char *model;     /* nullable */
+    const char *provider;  /* nullable */
+    const char *citations; /* nullable: JSON array text; NULL or "" stores nothing */
 };
+
+/* The answer that covers caller turn `turn` (read only; refreshes no expiry). status PL_OK
+ * with `rec`; `answer` is the covering answer when rec->answered >= turn (NULL when the turn
+ * has no answer yet, or the transcript no longer holds it); PL_ENOTFOUND for no such session.
+ * Everything borrowed for the call. */
+typedef void (*sess_answer_cb)(void *ud, int status, const struct sess_record *rec,
+                               const struct sess_entry *answer);
+int sess_turn_answer(struct sess_store *s, const char *sid, long turn, sess_answer_cb cb, void *ud);
 
 /** Store a turn's answer (once: a turn already answered is not stored again) and release the
  *  lock if `owner` still holds it. */
 int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
                   const struct sess_answer *a, sess_done_cb cb, void *ud);
 
-/** Release the lock if `owner` holds it, storing nothing. */
 /** Extend the owner's turn lock to `lock_ttl_ms` from now (the lock is a lease, renewed while
  *  the turn runs, so a crashed instance blocks a session for one lease at most). Status PL_OK,
  *  or PL_EBUSY if the owner no longer holds the lock. `cb` may be NULL. */
 int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, uint32_t lock_ttl_ms,
                     sess_done_cb cb, void *ud);
+/** Release the lock if `owner` holds it, storing nothing. */
 int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
                       void *ud);
 

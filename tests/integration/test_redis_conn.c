@@ -1,10 +1,13 @@
 /* The Redis connection's own deadlines (hiredis 0.14 has none): a command deadline means Redis
- * did not answer, never that the loop was too busy to read an answer that had arrived. */
+ * did not answer, never that the loop was too busy to read an answer that had arrived. And
+ * scripts: a call that finds no cached copy in Redis is sent again with the script's text, its
+ * arguments byte for byte. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -25,6 +28,38 @@ struct result {
 static void on_state(void *ud, bool up)
 {
     *(bool *)ud = up;
+}
+
+/* A script's reply: an array of strings, copied. */
+struct array_result {
+    bool done;
+    int status;
+    int type;
+    size_t n;
+    char *str[4];
+    size_t len[4];
+};
+
+static void on_array_reply(void *ud, int status, redisReply *reply)
+{
+    struct array_result *r = ud;
+    r->done = true;
+    r->status = status;
+    r->type = reply ? reply->type : -1;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements && i < 4; i++, r->n++) {
+        r->str[i] = pl_malloc(reply->element[i]->len + 1);
+        memcpy(r->str[i], reply->element[i]->str, reply->element[i]->len);
+        r->len[i] = reply->element[i]->len;
+    }
+}
+
+static void array_result_free(struct array_result *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        pl_free(r->str[i]);
+    memset(r, 0, sizeof(*r));
 }
 
 static void on_reply(void *ud, int status, redisReply *reply)
@@ -142,11 +177,79 @@ static void test_many_replies_behind_a_busy_loop(void **state)
     close_cleanly(&loop, c);
 }
 
+static long redis_calls(const char *command)
+{
+    char *info = ts_redis_query(&redis, "INFO commandstats");
+    assert_non_null(info);
+    char key[64];
+    snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
+    const char *p = strstr(info, key);
+    long n = p ? strtol(p + strlen(key), NULL, 10) : 0;
+    pl_free(info);
+    return n;
+}
+
+/* Run the echo script once and check that every argument came back byte for byte. */
+static void eval_echo(uv_loop_t *loop, struct rconn *c, const struct rconn_script *script,
+                      const char **argv, const size_t *lens)
+{
+    struct array_result r = {0};
+    assert_int_equal(rconn_eval(c, script, on_array_reply, &r, 5, argv, lens), PL_OK);
+    while (!r.done)
+        uv_run(loop, UV_RUN_ONCE);
+    assert_int_equal(r.status, PL_OK);
+    assert_int_equal(r.type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r.n, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(r.len[i], lens[i + 1]);
+        assert_memory_equal(r.str[i], argv[i + 1], lens[i + 1]);
+    }
+    array_result_free(&r);
+}
+
+static void test_flushed_script_is_sent_again_with_its_arguments_byte_exact(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    struct rconn *c = connect_with_short_deadline(&loop);
+    struct rconn_script script;
+    rconn_script_init(&script, "return {KEYS[1], ARGV[1], ARGV[2], ARGV[3]}");
+
+    static char nul[] = {'a', '\0', 'b', '\0', '\0'};
+    static const char crlf[] = "x\r\n$3\r\nSET\r\n*2\r\n\r\nend";
+    enum { LONG = 300000 };
+    char *long_text = pl_malloc(LONG);
+    for (size_t i = 0; i < LONG; i++)
+        long_text[i] = (char)(i * 7 % 256); /* every byte value, NUL and CR LF among them */
+    const char *argv[] = {"1", "k\0{x}", nul, crlf, long_text};
+    size_t lens[] = {1, 5, sizeof(nul), sizeof(crlf) - 1, LONG};
+
+    pl_free(ts_redis_query(&redis, "SCRIPT FLUSH"));
+    long evals = redis_calls("eval"), evalshas = redis_calls("evalsha");
+    eval_echo(&loop, c, &script, argv, lens); /* first use: NOSCRIPT, then EVAL */
+    assert_int_equal(redis_calls("evalsha") - evalshas, 1);
+    assert_int_equal(redis_calls("eval") - evals, 1);
+
+    eval_echo(&loop, c, &script, argv, lens); /* cached: EVALSHA alone */
+    assert_int_equal(redis_calls("evalsha") - evalshas, 2);
+    assert_int_equal(redis_calls("eval") - evals, 1);
+
+    pl_free(ts_redis_query(&redis, "SCRIPT FLUSH"));
+    eval_echo(&loop, c, &script, argv, lens); /* flushed: NOSCRIPT, then EVAL again */
+    assert_int_equal(redis_calls("evalsha") - evalshas, 3);
+    assert_int_equal(redis_calls("eval") - evals, 2);
+    assert_true(rconn_is_up(c));
+
+    pl_free(long_text);
+    close_cleanly(&loop, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_behind_a_busy_loop_is_not_a_timeout),
         cmocka_unit_test(test_many_replies_behind_a_busy_loop),
+        cmocka_unit_test(test_flushed_script_is_sent_again_with_its_arguments_byte_exact),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

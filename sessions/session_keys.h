@@ -1,0 +1,17 @@
+/* The Redis key layout of a session (docs/redis-keys.md): parley:{SID}:<part>, the session id
+ * as a hash tag so that all keys of one session land on one Redis Cluster slot. Internal to
+ * sessions/. */
+#ifndef PARLEY_SESSIONS_SESSION_KEYS_H
+#define PARLEY_SESSIONS_SESSION_KEYS_H
+
+#include <stdio.h>
+
+#define SESS_KEY_MAX 96
+
+/** The key (or pub/sub channel) `part` of session `sid`. */
+static inline void sess_key(char out[SESS_KEY_MAX], const char *sid, const char *part)
+{
+    snprintf(out, SESS_KEY_MAX, "parley:{%s}:%s", sid, part);
+}
+
+#endif
