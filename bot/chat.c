@@ -1,9 +1,10 @@
 /* The caller WebSocket protocol; see chat.h. A connection goes NEW (waiting for hello) ->
- * OPENING (session being created or loaded) -> READY. Frames to the caller go through a bounded
- * per-connection queue written one frame per WRITEABLE callback; a client that lets the queue
- * pass send_queue_bytes is disconnected (the turn goes on and is stored, so it can reconnect
- * and resume). Async operations hold a reference on the conn, so a closed socket never leaves
- * a dangling pointer behind. */
+ * OPENING (session being created or loaded) -> READY, when it becomes a listener of its session
+ * in the turn engine. Frames to the caller are written at once when the socket has room, else
+ * queued (bounded) and written from WRITEABLE; a client that lets the queue pass
+ * send_queue_bytes is disconnected (the turn goes on and is stored, so it can reconnect and
+ * resume). Async operations hold a reference on the conn, so a closed socket never leaves a
+ * dangling pointer behind. */
 #include "bot/chat.h"
 
 #include <stdio.h>
@@ -14,7 +15,7 @@
 
 #include "bot/auth_token.h"
 #include "bot/chat_proto.h"
-#include "bot/live_session.h"
+#include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -35,12 +36,12 @@ struct out_frame {
 };
 
 struct chat_conn {
+    struct turn_listener listener; /* of its session, while READY */
     struct bot_server *srv;
     struct lws *wsi; /* NULL once the socket closed */
     enum conn_state state;
     int refs;
-    struct bot_session *session;
-    struct chat_conn *prev_in_session, *next_in_session;
+    char sid[SESS_ID_LEN + 1]; /* "" until hello succeeds */
     struct pl_buf rx;
     bool rx_discard; /* dropping the rest of an oversized message */
     struct out_frame *out_head, *out_tail;
@@ -53,10 +54,9 @@ struct chat_conn {
     long resume_turn, resume_seq;
 };
 
-/* An in-flight message append. */
+/* A message waiting for its acknowledgement. */
 struct append_op {
     struct chat_conn *conn;
-    struct bot_session *session;
     char *client_id;
 };
 
@@ -101,6 +101,15 @@ void chat_frame_restart(struct pl_buf *b)
     pl_buf_append(b, pre, LWS_PRE);
 }
 
+/* The one frame buffer of this process (loop thread only): every frame is built here in turn
+ * and written or copied into a connection's queue before the next is built, so no frame, and
+ * in particular no delta, costs an allocation. */
+static struct pl_buf *frame_buf(struct chat_conn *c)
+{
+    chat_frame_restart(&c->srv->frame);
+    return &c->srv->frame;
+}
+
 static void conn_send(struct chat_conn *c, struct pl_buf *frame)
 {
     if (!c->wsi || c->too_slow || c->write_failed || c->close_sent || frame->len <= LWS_PRE)
@@ -133,36 +142,17 @@ static void conn_send(struct chat_conn *c, struct pl_buf *frame)
         c->too_slow = true;
         c->srv->metrics.slow_clients_dropped++;
         PL_LOG(PL_LOG_WARN, "chat", "sess=%s: client too slow (%zu bytes queued); closing",
-               c->session ? c->session->sid : "-", c->out_bytes);
+               c->sid[0] ? c->sid : "-", c->out_bytes);
     }
     lws_callback_on_writable(c->wsi);
 }
 
-static void send_error(struct chat_conn *c, const char *code, const char *message, bool retryable)
+static void send_error(struct chat_conn *c, enum api_error code, const char *message)
 {
-    struct pl_buf b;
-    chat_frame_begin(&b);
-    chat_out_error(&b, code, message, retryable);
-    conn_send(c, &b);
-    pl_buf_cleanup(&b);
+    struct pl_buf *b = frame_buf(c);
+    chat_out_error(b, code, message);
+    conn_send(c, b);
     c->srv->metrics.errors_sent++;
-}
-
-void chat_session_send(struct bot_session *s, struct pl_buf *frame)
-{
-    for (struct chat_conn *c = s->conns; c; c = c->next_in_session) {
-        if (c->state == CONN_READY)
-            conn_send(c, frame);
-    }
-}
-
-void chat_session_send_error(struct bot_session *s, const char *code, const char *message,
-                             bool retryable)
-{
-    for (struct chat_conn *c = s->conns; c; c = c->next_in_session) {
-        if (c->state == CONN_READY)
-            send_error(c, code, message, retryable);
-    }
 }
 
 /* Close with `code` and `why`, writing the close frame ourselves (as raw bytes: the lws 4.1.6
@@ -235,32 +225,50 @@ int chat_conn_writeable(struct chat_conn *c)
     return 0;
 }
 
-/* ---- session attachment ---- */
+/* ---- the connection as a listener of its session ---- */
 
-static void attach(struct chat_conn *c, const char *sid)
+static struct chat_conn *conn_of(struct turn_listener *l)
 {
-    struct bot_session *s = live_session_get(c->srv, sid);
-    c->session = s;
-    c->next_in_session = s->conns;
-    if (s->conns)
-        s->conns->prev_in_session = c;
-    s->conns = c;
+    return PL_CONTAINER_OF(l, struct chat_conn, listener);
 }
 
-static void detach(struct chat_conn *c)
+static void on_turn_start(struct turn_listener *l, long turn)
 {
-    struct bot_session *s = c->session;
-    if (!s)
-        return;
-    if (c->prev_in_session)
-        c->prev_in_session->next_in_session = c->next_in_session;
-    else
-        s->conns = c->next_in_session;
-    if (c->next_in_session)
-        c->next_in_session->prev_in_session = c->prev_in_session;
-    c->session = NULL;
-    live_session_unref(s);
+    struct chat_conn *c = conn_of(l);
+    struct pl_buf *b = frame_buf(c);
+    chat_out_turn_start(b, turn);
+    conn_send(c, b);
 }
+
+/* The per-token path: encoded into the shared frame and written at once. */
+static void on_delta(struct turn_listener *l, long turn, long seq, const char *text, size_t len)
+{
+    struct chat_conn *c = conn_of(l);
+    struct pl_buf *b = frame_buf(c);
+    chat_out_delta(b, turn, seq, text, len);
+    conn_send(c, b);
+}
+
+static void on_error(struct turn_listener *l, long turn, enum api_error code, const char *message)
+{
+    (void)turn;
+    send_error(conn_of(l), code, message);
+}
+
+static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
+{
+    struct chat_conn *c = conn_of(l);
+    struct pl_buf *b = frame_buf(c);
+    chat_out_turn_end(b, end);
+    conn_send(c, b);
+}
+
+static const struct turn_listener_ops conn_listener_ops = {
+    .turn_start = on_turn_start,
+    .delta = on_delta,
+    .error = on_error,
+    .turn_end = on_turn_end,
+};
 
 static void send_ready(struct chat_conn *c, const char *sid, bool resumed)
 {
@@ -274,11 +282,9 @@ static void send_ready(struct chat_conn *c, const char *sid, bool resumed)
     claims.exp = claims.iat + cfg->token_ttl_s;
     char *token =
         auth_token_mint((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret), &claims);
-    struct pl_buf b;
-    chat_frame_begin(&b);
-    chat_out_ready(&b, sid, token, resumed);
-    conn_send(c, &b);
-    pl_buf_cleanup(&b);
+    struct pl_buf *b = frame_buf(c);
+    chat_out_ready(b, sid, token, resumed);
+    conn_send(c, b);
     pl_free(token);
 }
 
@@ -299,56 +305,20 @@ static void send_history(struct chat_conn *c, const struct sess_entry *entries, 
         items[k].stop_reason = e->stop_reason[0] ? e->stop_reason : NULL;
         k++;
     }
-    struct pl_buf b;
-    chat_frame_begin(&b);
-    chat_out_history(&b, items, k);
-    conn_send(c, &b);
-    pl_buf_cleanup(&b);
+    struct pl_buf *b = frame_buf(c);
+    chat_out_history(b, items, k);
+    conn_send(c, b);
     pl_free(items);
     pl_free(ordered);
 }
 
-/* Replay a turn kept in memory from delta `from_seq` on, for a reconnecting caller. */
-static void replay_turn(struct chat_conn *c, const struct bot_turn *t, long from_seq,
-                        bool with_start)
+/* Ready: the session is this connection's, and it listens to it from now on. */
+static void become_ready(struct chat_conn *c, const char *sid, const struct turn_replay *from)
 {
-    struct pl_buf b;
-    if (with_start) {
-        chat_frame_begin(&b);
-        chat_out_turn_start(&b, t->turn);
-        conn_send(c, &b);
-        pl_buf_cleanup(&b);
-    }
-    for (size_t k = from_seq < 0 ? 0 : (size_t)from_seq; k < t->n_deltas; k++) {
-        size_t start = k ? t->delta_ends[k - 1] : 0;
-        chat_frame_begin(&b);
-        chat_out_delta(&b, t->turn, (long)k, t->answer.data + start, t->delta_ends[k] - start);
-        conn_send(c, &b);
-        pl_buf_cleanup(&b);
-    }
-    if (t->end_sent) {
-        chat_frame_begin(&b);
-        chat_out_turn_end(&b, t->turn, llm_stop_name(t->stop), t->usage.input_tokens,
-                          t->usage.output_tokens, NULL, 0);
-        conn_send(c, &b);
-        pl_buf_cleanup(&b);
-    }
-}
-
-static void catch_up(struct chat_conn *c)
-{
-    struct bot_session *s = c->session;
-    struct bot_turn *t = s->active && s->active->state >= TURN_STREAMING ? s->active : NULL;
-    if (c->has_resume) {
-        if (t && t->turn == c->resume_turn)
-            replay_turn(c, t, c->resume_seq + 1, false);
-        else if (s->last && s->last->turn == c->resume_turn)
-            replay_turn(c, s->last, c->resume_seq + 1, false);
-        else if (t)
-            replay_turn(c, t, 0, true);
-    } else if (t && t->state == TURN_STREAMING) {
-        replay_turn(c, t, 0, true);
-    }
+    snprintf(c->sid, sizeof(c->sid), "%s", sid);
+    c->state = CONN_READY;
+    c->listener.ops = &conn_listener_ops;
+    turn_listen(c->srv->engine, sid, &c->listener, from);
 }
 
 /* ---- hello ---- */
@@ -362,17 +332,15 @@ static void on_created(void *ud, int status, const struct sess_record *rec)
     }
     if (status != PL_OK) {
         c->state = CONN_NEW;
-        send_error(c, "upstream_unavailable",
-                   "conversation storage is unavailable; please retry shortly", true);
+        send_error(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
         conn_unref(c);
         return;
     }
     c->srv->metrics.sessions_created++;
     snprintf(c->sub, sizeof(c->sub), "anonymous-%.12s", rec->id);
-    attach(c, rec->id);
     send_ready(c, rec->id, false);
     send_history(c, NULL, 0);
-    c->state = CONN_READY;
+    become_ready(c, rec->id, NULL);
     PL_LOG(PL_LOG_INFO, "chat", "sess=%s created (anonymous web caller)", rec->id);
     conn_unref(c);
 }
@@ -387,24 +355,18 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
     }
     if (status == PL_ENOTFOUND) {
         c->state = CONN_NEW;
-        send_error(c, "not_found", "this conversation no longer exists (it may have expired)",
-                   false);
+        send_error(c, API_ERR_SESSION_GONE, NULL);
     } else if (status != PL_OK) {
         c->state = CONN_NEW;
-        send_error(c, "upstream_unavailable",
-                   "conversation storage is unavailable; please retry shortly", true);
+        send_error(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
     } else {
-        attach(c, rec->id);
         send_ready(c, rec->id, true);
         send_history(c, entries, n);
-        catch_up(c);
-        c->state = CONN_READY;
+        const struct turn_replay from = {.turn = c->resume_turn, .after_seq = c->resume_seq};
+        become_ready(c, rec->id, c->has_resume ? &from : NULL);
         /* Acknowledged messages without an answer (the instance that took them stopped):
-         * answer them now. A turn answered meanwhile is skipped by the turn engine. */
-        for (long turn = rec->answered + 1; turn <= rec->turns; turn++) {
-            if (!live_session_has_turn(c->session, turn))
-                turn_enqueue(c->session, turn, NULL);
-        }
+         * answer them now. A turn answered meanwhile ends with the answer that covered it. */
+        turn_recover(c->srv->engine, rec->id, rec->answered, rec->turns);
         PL_LOG(PL_LOG_INFO, "chat", "sess=%s resumed (%zu entries)", rec->id, n);
     }
     conn_unref(c);
@@ -414,7 +376,7 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
 {
     const struct bot_config *cfg = c->srv->cfg;
     if (c->state != CONN_NEW) {
-        send_error(c, "bad_request", "hello was already sent on this connection", false);
+        send_error(c, API_ERR_BAD_REQUEST, "hello was already sent on this connection");
         return;
     }
     int rc;
@@ -423,22 +385,21 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
         rc = auth_token_verify((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
                                in->token, wall_ms() / 1000, &claims);
         if (rc == PL_EEXPIRED) {
-            send_error(c, "unauthorized",
-                       "the token has expired; get a new one from the site and reconnect", false);
+            send_error(c, API_ERR_TOKEN_EXPIRED,
+                       "the token has expired; get a new one from the site and reconnect");
             return;
         }
         if (rc != PL_OK) {
-            send_error(c, "unauthorized", "the token is not valid", false);
+            send_error(c, API_ERR_UNAUTHORIZED, NULL);
             return;
         }
         if (claims.role != AUTH_ROLE_CALLER) {
-            send_error(c, "forbidden",
-                       "this endpoint is for callers; agents use /v1/agent with parley.agent.v1",
-                       false);
+            send_error(c, API_ERR_FORBIDDEN,
+                       "this endpoint is for callers; agents use /v1/agent with parley.agent.v1");
             return;
         }
         if (!sess_id_valid(claims.sid)) {
-            send_error(c, "unauthorized", "the token names no session", false);
+            send_error(c, API_ERR_UNAUTHORIZED, "the token names no session");
             return;
         }
         snprintf(c->sub, sizeof(c->sub), "%s", claims.sub);
@@ -448,16 +409,14 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
         rc = sess_open(c->srv->store, claims.sid, cfg->history_entries, on_opened, c);
     } else {
         if (!cfg->allow_anonymous) {
-            send_error(c, "unauthorized",
-                       "a token is required: anonymous sessions are disabled on this server",
-                       false);
+            send_error(c, API_ERR_UNAUTHORIZED,
+                       "a token is required: anonymous sessions are disabled on this server");
             return;
         }
         rc = sess_create(c->srv->store, "web", NULL, on_created, c);
     }
     if (rc) {
-        send_error(c, "upstream_unavailable",
-                   "conversation storage is unavailable; please retry shortly", true);
+        send_error(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
         return;
     }
     conn_ref(c);
@@ -466,36 +425,22 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
 
 /* ---- message ---- */
 
-static void on_appended(void *ud, int status, long turn, bool duplicate,
-                        struct sess_turn_context *begun)
+static void on_ack(void *ud, enum api_error err, long turn, bool duplicate)
 {
+    (void)duplicate;
     struct append_op *op = ud;
     struct chat_conn *c = op->conn;
-    struct bot_session *s = op->session;
-    s->appends_in_flight--;
-    if (status == PL_OK) {
-        if (c->wsi) {
-            struct pl_buf b;
-            chat_frame_begin(&b);
-            chat_out_ack(&b, op->client_id, turn);
-            conn_send(c, &b);
-            pl_buf_cleanup(&b);
-        }
+    if (err) {
+        send_error(c, err,
+                   err == API_ERR_STORAGE_UNAVAILABLE
+                       ? "your message could not be saved (storage unavailable); please resend it"
+                       : NULL);
+    } else {
+        struct pl_buf *b = frame_buf(c);
+        chat_out_ack(b, op->client_id, turn);
+        conn_send(c, b);
         c->srv->metrics.messages_total++;
-        if (!live_session_has_turn(s, turn))
-            turn_enqueue(s, turn, begun); /* takes begun */
-        else
-            sess_turn_context_free(begun);
-        (void)duplicate;
-    } else if (c->wsi) {
-        send_error(c, status == PL_ENOTFOUND ? "not_found" : "upstream_unavailable",
-                   status == PL_ENOTFOUND
-                       ? "this conversation no longer exists (it may have expired)"
-                       : "your message could not be saved (storage unavailable); please resend "
-                         "it",
-                   status != PL_ENOTFOUND);
     }
-    live_session_unref(s);
     conn_unref(c);
     pl_free(op->client_id);
     pl_free(op);
@@ -503,34 +448,21 @@ static void on_appended(void *ud, int status, long turn, bool duplicate,
 
 static void handle_message(struct chat_conn *c, struct chat_in *in)
 {
-    struct bot_session *s = c->session;
-    size_t waiting = s->queue_len + s->appends_in_flight;
-    if (waiting >= c->srv->cfg->max_queued_messages) {
-        send_error(c, "busy",
-                   "too many messages are waiting for an answer; wait for the current answer "
-                   "and send again",
-                   true);
-        return;
-    }
     struct append_op *op = pl_calloc(1, sizeof(*op));
     op->conn = c;
-    op->session = s;
     op->client_id = in->id ? pl_strdup(in->id) : NULL;
-    /* With nothing else to answer in this session, the turn begins in the append's round trip. */
-    struct sess_begin_opts begin;
-    bool with_begin = turn_begin_with_append(s, &begin);
-    int rc = sess_append_caller(c->srv->store, s->sid, in->id, in->text, in->text_len,
-                                with_begin ? &begin : NULL, on_appended, op);
-    if (rc) {
+    enum api_error err =
+        turn_submit(c->srv->engine, c->sid, in->id, in->text, in->text_len, on_ack, op);
+    if (err) {
         pl_free(op->client_id);
         pl_free(op);
-        send_error(c, "upstream_unavailable",
-                   "your message could not be saved (storage unavailable); please resend it", true);
+        send_error(c, err,
+                   err == API_ERR_STORAGE_UNAVAILABLE
+                       ? "your message could not be saved (storage unavailable); please resend it"
+                       : NULL);
         return;
     }
     conn_ref(c);
-    live_session_ref(s);
-    s->appends_in_flight++;
 }
 
 /* ---- frames in ---- */
@@ -543,7 +475,7 @@ static void handle_frame(struct chat_conn *c, const char *data, size_t len)
     struct chat_in in;
     struct chat_error err;
     if (chat_in_parse(data, len, &lim, &in, &err) != PL_OK) {
-        send_error(c, err.code, err.message, false);
+        send_error(c, err.code, err.message);
         return;
     }
     switch (in.type) {
@@ -552,17 +484,17 @@ static void handle_frame(struct chat_conn *c, const char *data, size_t len)
         break;
     case CHAT_IN_MESSAGE:
         if (c->state != CONN_READY)
-            send_error(c, "bad_request", "send hello and wait for ready before messages", false);
+            send_error(c, API_ERR_BAD_REQUEST, "send hello and wait for ready before messages");
         else
             handle_message(c, &in);
         break;
     case CHAT_IN_CANCEL:
         if (c->state == CONN_READY)
-            turn_cancel_active(c->session, LLM_STOP_CANCELLED);
+            turn_cancel(c->srv->engine, c->sid);
         break;
     case CHAT_IN_ESCALATE:
         if (c->state == CONN_READY)
-            PL_LOG(PL_LOG_NOTICE, "chat", "sess=%s asked for a human agent%s%s", c->session->sid,
+            PL_LOG(PL_LOG_NOTICE, "chat", "sess=%s asked for a human agent%s%s", c->sid,
                    in.reason ? ": " : "", in.reason ? in.reason : "");
         break;
     }
@@ -579,7 +511,7 @@ int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool fi
     if (!c->rx_discard && pl_buf_append(&c->rx, data, len) != PL_OK) {
         char msg[120];
         snprintf(msg, sizeof(msg), "message is larger than %u bytes", c->srv->cfg->max_frame_bytes);
-        send_error(c, "too_large", msg, false);
+        send_error(c, API_ERR_TOO_LARGE, msg);
         c->rx_discard = true;
         pl_buf_reset(&c->rx);
     }
@@ -590,8 +522,8 @@ int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool fi
         return 0;
     }
     if (binary)
-        send_error(c, "bad_request", "binary frames are not supported; send JSON text frames",
-                   false);
+        send_error(c, API_ERR_BAD_REQUEST,
+                   "binary frames are not supported; send JSON text frames");
     else
         handle_frame(c, c->rx.data ? c->rx.data : "", c->rx.len);
     pl_buf_reset(&c->rx);
@@ -616,6 +548,7 @@ void chat_conn_closed(struct chat_conn *c)
 {
     c->wsi = NULL;
     c->srv->metrics.connections_open--;
-    detach(c);
+    if (c->state == CONN_READY)
+        turn_unlisten(&c->listener);
     conn_unref(c);
 }

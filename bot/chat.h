@@ -1,6 +1,7 @@
-/* The caller WebSocket protocol (docs/protocol.md, "Caller WebSocket"; parley.chat.v1): one
- * chat_conn per connection, its hello/message/cancel handling, and its bounded send queue.
- * ws_server.c feeds it lws events; turn.c sends through chat_session_send. Loop thread only. */
+/* The caller WebSocket protocol (docs/protocol.md "Caller WebSocket", subprotocol
+ * parley.chat.v1): one chat_conn per connection, its hello/message/cancel handling, and its
+ * bounded send queue. ws_server.c feeds it lws events; once ready, a connection is a listener of
+ * its session in the turn engine (bot/turn/turn_engine.h). Loop thread only. */
 #ifndef PARLEY_BOT_CHAT_H
 #define PARLEY_BOT_CHAT_H
 
@@ -11,7 +12,6 @@
 
 struct lws;
 struct chat_conn;
-struct bot_session;
 struct pl_buf;
 
 /** A new WebSocket connection was established. */
@@ -25,17 +25,9 @@ int chat_conn_writeable(struct chat_conn *c);
 void chat_conn_closed(struct chat_conn *c);
 
 /** Frame buffers: chat_frame_begin prepares `b` (reserving the WebSocket header room), an
- *  encoder from chat_proto.h appends one JSON object, then chat_session_send sends it. */
+ *  encoder from chat_proto.h appends one JSON object after it. */
 void chat_frame_begin(struct pl_buf *b);
-/** Empty a frame begun with chat_frame_begin for the next one, keeping its storage (the turn
- *  engine writes every delta through one buffer: no allocation per token). */
+/** Empty a frame begun with chat_frame_begin for the next one, keeping its storage. */
 void chat_frame_restart(struct pl_buf *b);
-/** Send the frame to every ready connection of the session: written at once where nothing is
- *  queued and the socket has room, queued otherwise. The header room of `frame` is written
- *  to (lws puts the WebSocket header there); its payload is not changed. */
-void chat_session_send(struct bot_session *s, struct pl_buf *frame);
-/** Queue an error frame to every ready connection of the session. */
-void chat_session_send_error(struct bot_session *s, const char *code, const char *message,
-                             bool retryable);
 
 #endif

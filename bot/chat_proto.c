@@ -155,36 +155,103 @@ void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, siz
     w_end(&w);
 }
 
-void chat_out_turn_end(struct pl_buf *b, long turn, const char *stop_reason, long input_tokens,
-                       long output_tokens, const struct chat_citation *citations,
-                       size_t n_citations)
+static void w_citations(struct writer *w, const struct turn_end *e)
+{
+    w_raw(w, ",\"citations\":[");
+    for (size_t i = 0; i < e->n_citations; i++) {
+        w_raw(w, i ? ",{\"source\":" : "{\"source\":");
+        w_str(w, e->citations[i].source);
+        w_raw(w, ",\"title\":");
+        w_str(w, e->citations[i].title);
+        w_raw(w, "}");
+    }
+    w_raw(w, "]");
+}
+
+static void w_usage(struct writer *w, const struct turn_end *e)
+{
+    w_raw(w, ",\"usage\":{\"input_tokens\":");
+    w_long(w, e->input_tokens);
+    w_raw(w, ",\"output_tokens\":");
+    w_long(w, e->output_tokens);
+    w_raw(w, "}");
+}
+
+static void w_turn(struct writer *w, const struct turn_end *e)
+{
+    w_long(w, e->turn);
+    if (e->answered_in != e->turn) {
+        w_raw(w, ",\"answered_in\":");
+        w_long(w, e->answered_in);
+    }
+}
+
+void chat_out_turn_end(struct pl_buf *b, const struct turn_end *e)
 {
     struct writer w;
     w_begin(&w, b);
-    w_printf(&w, "{\"type\":\"turn_end\",\"turn\":%ld,\"stop_reason\":", turn);
-    w_str(&w, stop_reason);
-    w_printf(&w, ",\"usage\":{\"input_tokens\":%ld,\"output_tokens\":%ld},\"citations\":[",
-             input_tokens, output_tokens);
-    for (size_t i = 0; i < n_citations; i++) {
-        w_raw(&w, i ? ",{\"source\":" : "{\"source\":");
-        w_str(&w, citations[i].source);
-        w_raw(&w, ",\"title\":");
-        w_str(&w, citations[i].title);
-        w_raw(&w, "}");
-    }
-    w_raw(&w, "]}");
+    w_raw(&w, "{\"type\":\"turn_end\",\"turn\":");
+    w_turn(&w, e);
+    w_raw(&w, ",\"stop_reason\":");
+    w_str(&w, e->stop_reason);
+    w_usage(&w, e);
+    w_citations(&w, e);
+    w_raw(&w, "}");
     w_end(&w);
 }
 
-void chat_out_error(struct pl_buf *b, const char *code, const char *message, bool retryable)
+static void w_error_fields(struct writer *w, enum api_error code, const char *message)
+{
+    w_raw(w, "\"code\":");
+    w_str(w, api_error_code(code));
+    w_raw(w, ",\"message\":");
+    w_str(w, message ? message : api_error_message(code));
+    w_printf(w, ",\"retryable\":%s", bool_name(api_error_retryable(code)));
+}
+
+void chat_out_error(struct pl_buf *b, enum api_error code, const char *message)
 {
     struct writer w;
     w_begin(&w, b);
-    w_raw(&w, "{\"type\":\"error\",\"code\":");
-    w_str(&w, code);
-    w_raw(&w, ",\"message\":");
-    w_str(&w, message);
-    w_printf(&w, ",\"retryable\":%s}", bool_name(retryable));
+    w_raw(&w, "{\"type\":\"error\",");
+    w_error_fields(&w, code, message);
+    w_raw(&w, "}");
+    w_end(&w);
+}
+
+void chat_out_answer(struct pl_buf *b, const struct turn_end *e)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"turn\":");
+    w_turn(&w, e);
+    w_raw(&w, ",\"text\":");
+    w_strn(&w, e->text ? e->text : "", e->text ? e->text_len : 0);
+    w_raw(&w, ",\"stop_reason\":");
+    w_str(&w, e->stop_reason);
+    w_usage(&w, e);
+    w_citations(&w, e);
+    if (e->error) {
+        w_raw(&w, ",\"error\":{");
+        w_error_fields(&w, e->error, NULL);
+        w_raw(&w, "}");
+    }
+    w_raw(&w, "}");
+    w_end(&w);
+}
+
+void chat_out_pending(struct pl_buf *b, long turn, const char *text, size_t len)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"turn\":");
+    w_long(&w, turn);
+    w_raw(&w, ",\"status\":\"pending\"");
+    if (text) {
+        w_raw(&w, ",\"text\":");
+        w_strn(&w, text, len);
+    }
+    w_raw(&w, "}");
     w_end(&w);
 }
 
@@ -214,9 +281,9 @@ void chat_out_history(struct pl_buf *b, const struct chat_history_item *items, s
 
 /* Fill `err`; the message is cut back to whole UTF-8 characters if it had to be truncated or
  * quotes something that is not UTF-8. */
-static void set_err(struct chat_error *err, const char *code, const char *fmt, ...)
+static void set_err(struct chat_error *err, enum api_error code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void set_err(struct chat_error *err, const char *code, const char *fmt, ...)
+static void set_err(struct chat_error *err, enum api_error code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -260,7 +327,7 @@ static int parse_hello(json_t *root, struct chat_in *out, struct chat_error *err
 {
     json_t *token;
     if (!opt_string(root, "token", &token)) {
-        set_err(err, "bad_request",
+        set_err(err, API_ERR_BAD_REQUEST,
                 "hello: \"token\" must be a string (the token from ready or "
                 "from the site); leave it out for an anonymous session");
         return PL_EINVAL;
@@ -272,7 +339,7 @@ static int parse_hello(json_t *root, struct chat_in *out, struct chat_error *err
         if (!json_is_object(resume) || !json_is_integer(turn) || !json_is_integer(seq) ||
             json_integer_value(turn) < 1 || json_integer_value(turn) > 0x7fffffff ||
             json_integer_value(seq) < -1 || json_integer_value(seq) > 0x7fffffff) {
-            set_err(err, "bad_request",
+            set_err(err, API_ERR_BAD_REQUEST,
                     "hello: \"resume\" must be {\"turn\":N,\"seq\":M} with integers N >= 1 "
                     "(the turn) and M >= -1 (the last delta seq received, -1 for none)");
             return PL_EINVAL;
@@ -291,25 +358,26 @@ static int parse_message(json_t *root, const struct chat_limits *lim, struct cha
 {
     json_t *text = json_object_get(root, "text");
     if (!json_is_string(text)) {
-        set_err(err, "bad_request", "message: \"text\" is required and must be a string");
+        set_err(err, API_ERR_BAD_REQUEST, "message: \"text\" is required and must be a string");
         return PL_EINVAL;
     }
     const char *s = json_string_value(text);
     size_t n = json_string_length(text);
     if (memchr(s, '\0', n)) {
-        set_err(err, "bad_request", "message: \"text\" must not contain NUL characters");
+        set_err(err, API_ERR_BAD_REQUEST, "message: \"text\" must not contain NUL characters");
         return PL_EINVAL;
     }
     size_t lead = 0;
     while (lead < n && is_space(s[lead]))
         lead++;
     if (lead == n) {
-        set_err(err, "bad_request", "message: \"text\" is empty; type a question and send it");
+        set_err(err, API_ERR_BAD_REQUEST,
+                "message: \"text\" is empty; type a question and send it");
         return PL_EINVAL;
     }
     size_t chars = pl_utf8_count(s, n);
     if (chars > lim->max_text_chars) {
-        set_err(err, "too_large",
+        set_err(err, API_ERR_TOO_LARGE,
                 "message: the text has %zu characters and the limit is %zu; shorten it or send "
                 "it as several messages",
                 chars, lim->max_text_chars);
@@ -319,7 +387,7 @@ static int parse_message(json_t *root, const struct chat_limits *lim, struct cha
     if (!opt_string(root, "id", &id) ||
         (id && (json_string_length(id) == 0 || json_string_length(id) > ID_MAX_BYTES ||
                 memchr(json_string_value(id), '\0', json_string_length(id))))) {
-        set_err(err, "bad_request",
+        set_err(err, API_ERR_BAD_REQUEST,
                 "message: \"id\" must be a string of 1 to %d bytes (a client id to match the ack)",
                 ID_MAX_BYTES);
         return PL_EINVAL;
@@ -337,7 +405,7 @@ static int parse_escalate(json_t *root, struct chat_in *out, struct chat_error *
     if (!opt_string(root, "reason", &reason) ||
         (reason &&
          pl_utf8_count(json_string_value(reason), json_string_length(reason)) > REASON_MAX_CHARS)) {
-        set_err(err, "bad_request",
+        set_err(err, API_ERR_BAD_REQUEST,
                 "escalate: \"reason\" must be a string of at most %d characters, or left out",
                 REASON_MAX_CHARS);
         return PL_EINVAL;
@@ -347,48 +415,72 @@ static int parse_escalate(json_t *root, struct chat_in *out, struct chat_error *
     return PL_OK;
 }
 
-int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, struct chat_in *out,
-                  struct chat_error *err)
+/* The checks every client frame or body goes through: size, UTF-8, one JSON object. Returns
+ * the object (a new reference) or NULL with `err` filled. */
+static json_t *load_object(const char *data, size_t len, const struct chat_limits *lim,
+                           struct chat_error *err)
 {
-    int rc = PL_EINVAL;
-    json_t *root = NULL;
-    memset(out, 0, sizeof(*out));
-    err->code = NULL;
-    err->message[0] = '\0';
     if (len > lim->max_frame_bytes) {
-        set_err(err, "too_large",
+        set_err(err, API_ERR_TOO_LARGE,
                 "the frame is %zu bytes and the limit is %zu bytes; send a shorter message", len,
                 lim->max_frame_bytes);
-        goto out;
+        return NULL;
     }
     if (!pl_utf8_valid(data, len)) {
-        set_err(err, "bad_request", "frame is not valid UTF-8");
-        goto out;
+        set_err(err, API_ERR_BAD_REQUEST, "frame is not valid UTF-8");
+        return NULL;
     }
     json_error_t jerr;
-    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         if (json_error_code(&jerr) == json_error_null_character)
-            set_err(err, "bad_request",
+            set_err(err, API_ERR_BAD_REQUEST,
                     "strings must not contain NUL characters (\\u0000) (at line %d, column %d)",
                     jerr.line, jerr.column);
         else
-            set_err(err, "bad_request",
+            set_err(err, API_ERR_BAD_REQUEST,
                     "frame is not valid JSON (%s at line %d, column %d); send one JSON object per "
                     "text frame",
                     jerr.text, jerr.line, jerr.column);
-        goto out;
+        return NULL;
     }
     if (!json_is_object(root)) {
-        set_err(err, "bad_request",
+        set_err(err, API_ERR_BAD_REQUEST,
                 "frame must be a JSON object such as {\"type\":\"hello\"}, not an array");
-        goto out;
+        json_decref(root);
+        return NULL;
     }
+    return root;
+}
+
+static void parse_begin(struct chat_in *out, struct chat_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    err->code = API_ERR_NONE;
+    err->message[0] = '\0';
+}
+
+static int parse_end(json_t *root, int rc, struct chat_in *out)
+{
+    json_decref(root);
+    if (rc != PL_OK)
+        chat_in_cleanup(out);
+    return rc;
+}
+
+int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, struct chat_in *out,
+                  struct chat_error *err)
+{
+    parse_begin(out, err);
+    json_t *root = load_object(data, len, lim, err);
+    if (!root)
+        return PL_EINVAL;
+    int rc = PL_EINVAL;
     json_t *type = json_object_get(root, "type");
     if (!json_is_string(type)) {
-        set_err(err, "bad_request",
+        set_err(err, API_ERR_BAD_REQUEST,
                 "frame needs a \"type\" string; the known types are " KNOWN_TYPES);
-        goto out;
+        return parse_end(root, rc, out);
     }
     const char *t = json_string_value(type);
     if (strcmp(t, "hello") == 0) {
@@ -404,14 +496,29 @@ int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, s
         out->type = CHAT_IN_ESCALATE;
         rc = parse_escalate(root, out, err);
     } else {
-        set_err(err, "bad_request", "unknown type \"%.*s\"; the known types are " KNOWN_TYPES,
+        set_err(err, API_ERR_BAD_REQUEST, "unknown type \"%.*s\"; the known types are " KNOWN_TYPES,
                 quoted_len(t), t);
     }
-out:
-    json_decref(root);
-    if (rc != PL_OK)
-        chat_in_cleanup(out);
-    return rc;
+    return parse_end(root, rc, out);
+}
+
+int chat_in_parse_message(const char *data, size_t len, const struct chat_limits *lim,
+                          struct chat_in *out, struct chat_error *err)
+{
+    parse_begin(out, err);
+    json_t *root = load_object(data, len, lim, err);
+    if (!root)
+        return PL_EINVAL;
+    int rc = PL_EINVAL;
+    json_t *type = json_object_get(root, "type");
+    if (type && !(json_is_string(type) && strcmp(json_string_value(type), "message") == 0)) {
+        set_err(err, API_ERR_BAD_REQUEST,
+                "the body is a message: {\"id\":S?,\"text\":S}; \"type\" may be left out");
+        return parse_end(root, rc, out);
+    }
+    out->type = CHAT_IN_MESSAGE;
+    rc = parse_message(root, lim, out, err);
+    return parse_end(root, rc, out);
 }
 
 void chat_in_cleanup(struct chat_in *in)

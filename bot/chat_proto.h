@@ -1,12 +1,15 @@
-/* Wire format of the caller WebSocket protocol (docs/protocol.md, "Caller WebSocket";
- * parley.chat.v1): encoders for every server-to-client message and the validating parser of client
- * frames. Pure functions with no I/O; chat.c does the sending and the session logic. */
+/* Wire format of the caller protocol (docs/protocol.md): encoders for every server-to-client
+ * message, shared by the WebSocket (parley.chat.v1) and the HTTP message API (whose SSE events
+ * carry the same JSON objects), and the validating parsers of client frames and message bodies.
+ * Pure functions with no I/O; chat.c and http_messages.c do the sending. */
 #ifndef PARLEY_BOT_CHAT_PROTO_H
 #define PARLEY_BOT_CHAT_PROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bot/turn/turn_engine.h"
+#include "common/api_error.h"
 #include "common/buf.h"
 
 /* ---- server to client ----
@@ -24,18 +27,20 @@ void chat_out_turn_start(struct pl_buf *b, long turn);
 /** {"type":"delta","turn":N,"seq":K,"text":S} with the `len` bytes of `text`. */
 void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, size_t len);
 
-struct chat_citation {
-    const char *source;
-    const char *title;
-};
-
 /** {"type":"turn_end","turn":N,"stop_reason":S,"usage":{"input_tokens":I,"output_tokens":O},
- *  "citations":[{"source":S,"title":S}...]}; `citations` may be NULL when `n_citations` is 0. */
-void chat_out_turn_end(struct pl_buf *b, long turn, const char *stop_reason, long input_tokens,
-                       long output_tokens, const struct chat_citation *citations,
-                       size_t n_citations);
-/** {"type":"error","code":C,"message":S,"retryable":bool} */
-void chat_out_error(struct pl_buf *b, const char *code, const char *message, bool retryable);
+ *  "citations":[{"source":S,"title":S}...]}, with "answered_in":M after "turn" when another
+ *  turn's answer covered this one (M != N). */
+void chat_out_turn_end(struct pl_buf *b, const struct turn_end *end);
+/** {"type":"error","code":C,"message":S,"retryable":bool} from the error table; `message` NULL
+ *  gives the table's default message. */
+void chat_out_error(struct pl_buf *b, enum api_error code, const char *message);
+/** The HTTP message API's answer to an ended turn: {"turn":N[,"answered_in":M],"text":S,
+ *  "stop_reason":S,"usage":{...},"citations":[...]} (plus "error":{...} when the turn failed
+ *  before any text). */
+void chat_out_answer(struct pl_buf *b, const struct turn_end *end);
+/** The HTTP message API's answer to a turn not ended yet: {"turn":N,"status":"pending"[,"text":S]}
+ *  (`text` NULL leaves "text" out). */
+void chat_out_pending(struct pl_buf *b, long turn, const char *text, size_t len);
 
 struct chat_history_item {
     const char *role; /* "caller", "assistant" or "agent" */
@@ -71,8 +76,8 @@ struct chat_in {
 };
 
 struct chat_error {
-    const char *code;  /* docs/protocol.md error code ("bad_request"), static */
-    char message[200]; /* for the caller: what is wrong and what to do; valid UTF-8 */
+    enum api_error code; /* API_ERR_BAD_REQUEST or API_ERR_TOO_LARGE */
+    char message[200];   /* for the caller: what is wrong and what to do; valid UTF-8 */
 };
 
 /** Parse and validate one text frame of `len` bytes at `data` (borrowed) under `lim`.
@@ -84,6 +89,12 @@ struct chat_error {
  *  field given as null counts as absent. */
 int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, struct chat_in *out,
                   struct chat_error *err);
+
+/** Parse the body of POST /v1/sessions/{sid}/messages: a JSON object {"id":S?,"text":S} checked
+ *  as a `message` frame is ("type" may be left out; if present it must be "message"). On PL_OK
+ *  `out->type` is CHAT_IN_MESSAGE. */
+int chat_in_parse_message(const char *data, size_t len, const struct chat_limits *lim,
+                          struct chat_in *out, struct chat_error *err);
 
 /** Free the strings of `in` and clear it. Accepts NULL and a cleared struct. */
 void chat_in_cleanup(struct chat_in *in);

@@ -37,8 +37,7 @@ static const struct opt opts[] = {
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,
-     "anthropic, bedrock, openai, local or auto (anthropic if ANTHROPIC_API_KEY is set, "
-     "else local)"},
+     "anthropic, local or auto (anthropic if ANTHROPIC_API_KEY is set, else local)"},
     {"model", "PARLEY_MODEL", "model", OPT_STR, F(model), NULL, 0, 0,
      "model id (default: the provider's default Claude model)"},
     {"fallback", "PARLEY_FALLBACK", "fallback", OPT_STR, F(fallback), NULL, 0, 0,
@@ -50,29 +49,12 @@ static const struct opt opts[] = {
      "https://api.anthropic.com", 0, 0, "Anthropic API base URL"},
     {"anthropic-version", "PARLEY_ANTHROPIC_VERSION", "anthropic_version", OPT_STR,
      F(anthropic_version), "2023-06-01", 0, 0, "anthropic-version header sent upstream"},
-    {NULL, "AWS_REGION", "aws_region", OPT_STR, F(aws_region), NULL, 0, 0, "AWS region"},
-    {NULL, "AWS_ACCESS_KEY_ID", NULL, OPT_STR, F(aws_access_key_id), NULL, 0, 0,
-     "AWS access key id (environment only)"},
-    {NULL, "AWS_SECRET_ACCESS_KEY", NULL, OPT_STR, F(aws_secret_access_key), NULL, 0, 0,
-     "AWS secret access key (environment only)"},
-    {"bedrock-api", "PARLEY_BEDROCK_API", "bedrock_api", OPT_STR, F(bedrock_api), "converse", 0, 0,
-     "converse, invoke or messages (Bedrock provider)"},
-    {"bedrock-endpoint", "PARLEY_BEDROCK_ENDPOINT", "bedrock_endpoint", OPT_STR,
-     F(bedrock_endpoint), NULL, 0, 0, "Bedrock runtime endpoint override"},
-    {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url", OPT_STR, F(openai_base_url),
-     NULL, 0, 0, "OpenAI-compatible server base URL"},
-    {"kb", "PARLEY_KB_DIR", "kb", OPT_STR, F(kb_dir), NULL, 0, 0,
-     "folder of knowledge-base documents ingested at start"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with prompt templates (system.txt); default: the built-in ones"},
-    {"web", "PARLEY_WEB_DIR", "web", OPT_STR, F(web_dir), NULL, 0, 0,
-     "folder served for the demo pages; default: the built-in ones"},
     {"jwt-secret", "PARLEY_JWT_SECRET", "jwt_secret", OPT_STR, F(jwt_secret), NULL, 0, 0,
      "HS256 secret for tokens (default: random per start, tokens die with the process)"},
     {"allow-anonymous", "PARLEY_ALLOW_ANONYMOUS", "allow_anonymous", OPT_BOOL, F(allow_anonymous),
      "false", 0, 0, "web callers may open a session without a token"},
-    {"webhook-secret", "PARLEY_WEBHOOK_SECRET", "webhook_secret", OPT_STR, F(webhook_secret), NULL,
-     0, 0, "HMAC secret for /v1/lex and /v1/connect (unset: webhooks disabled)"},
     {"log-format", "PARLEY_LOG_FORMAT", "log_format", OPT_STR, F(log_format), NULL, 0, 0,
      "text or json (default: text on a terminal, else json)"},
     {"log-level", "PARLEY_LOG_LEVEL", "log_level", OPT_STR, F(log_level), "info", 0, 0,
@@ -127,6 +109,56 @@ static const struct opt opts[] = {
 };
 
 #undef F
+
+/* Options of features that are not in this build yet. Accepting them and doing nothing would let
+ * a deployment believe it has, say, a knowledge base or signed webhooks: they are refused at
+ * start with a message that says so. Each becomes a row of `opts` with its feature. */
+static const struct {
+    const char *flag;
+    const char *env;
+    const char *key;
+    const char *feature;
+} not_built[] = {
+    {"kb", "PARLEY_KB_DIR", "kb", "the knowledge base"},
+    {"webhook-secret", "PARLEY_WEBHOOK_SECRET", "webhook_secret", "the Lex and Connect webhooks"},
+    {"bedrock-api", "PARLEY_BEDROCK_API", "bedrock_api", "the Amazon Bedrock provider"},
+    {"bedrock-endpoint", "PARLEY_BEDROCK_ENDPOINT", "bedrock_endpoint",
+     "the Amazon Bedrock provider"},
+    {"bedrock-guardrail", "PARLEY_BEDROCK_GUARDRAIL", "bedrock_guardrail",
+     "the Amazon Bedrock provider"},
+    {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url",
+     "the OpenAI-compatible provider"},
+    {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
+    {"allowed-origins", "PARLEY_ALLOWED_ORIGINS", "allowed_origins", "the Origin check"},
+    {"hello-timeout-ms", "PARLEY_HELLO_TIMEOUT_MS", "hello_timeout_ms", "the hello deadline"},
+    {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
+     "rate limits"},
+    {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", "rate limits"},
+    {"max-token-ttl", "PARLEY_MAX_TOKEN_TTL", "max_token_ttl", "the token lifetime limit"},
+    {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", "acknowledging after replication"},
+};
+
+/* PL_EINVAL with a message if `name` (a flag without "--", an environment variable or a config
+ * key, per `which`) belongs to a feature not in this build. */
+enum name_kind { BY_FLAG, BY_ENV, BY_KEY };
+
+static int refuse_not_built(enum name_kind which, const char *name, size_t len, const char *origin,
+                            char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof(not_built) / sizeof(not_built[0]); i++) {
+        const char *n = which == BY_FLAG  ? not_built[i].flag
+                        : which == BY_ENV ? not_built[i].env
+                                          : not_built[i].key;
+        if (strlen(n) != len || strncmp(n, name, len) != 0)
+            continue;
+        snprintf(err, errlen,
+                 "%s: %s%.*s is an option of %s, which is not in this build of parleyd yet; "
+                 "remove it (see docs/configuration.md)",
+                 origin, which == BY_FLAG ? "--" : "", (int)len, name, not_built[i].feature);
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
 
 static int set_value(struct bot_config *cfg, const struct opt *o, const char *value,
                      const char *origin, char *err, size_t errlen)
@@ -192,7 +224,11 @@ static int load_file(struct bot_config *cfg, const char *path, char *err, size_t
                 o = &opts[i];
         }
         if (!o) {
-            snprintf(err, errlen, "config file %s: unknown option \"%s\"", path, k);
+            char origin[300];
+            snprintf(origin, sizeof(origin), "config file %s", path);
+            rc = refuse_not_built(BY_KEY, k, strlen(k), origin, err, errlen);
+            if (!rc)
+                snprintf(err, errlen, "config file %s: unknown option \"%s\"", path, k);
             rc = PL_EINVAL;
             goto out;
         }
@@ -255,6 +291,13 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
         if (v && *v && (rc = set_value(cfg, &opts[i], v, "environment", err, errlen)))
             return rc;
     }
+    for (size_t i = 0; i < sizeof(not_built) / sizeof(not_built[0]); i++) {
+        const char *v = getenv(not_built[i].env);
+        if (v && *v &&
+            (rc = refuse_not_built(BY_ENV, not_built[i].env, strlen(not_built[i].env),
+                                   "environment", err, errlen)))
+            return rc;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -270,6 +313,8 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const struct opt *o = find_flag(name, nlen);
         if (!o) {
+            if ((rc = refuse_not_built(BY_FLAG, name, nlen, "command line", err, errlen)))
+                return rc;
             snprintf(err, errlen, "unknown option \"%s\" (see --help)", a);
             return PL_EINVAL;
         }

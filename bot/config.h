@@ -12,25 +12,16 @@ struct bot_config {
     char *config_file;
     char *listen;
     char *redis_url;
-    char *provider; /* auto, anthropic, bedrock, openai, local */
+    char *provider; /* auto, anthropic, local */
     char *model;
     char *fallback;
     char *anthropic_api_key; /* environment only: never a flag, never logged */
     char *anthropic_base_url;
     char *anthropic_version;
-    char *aws_region;
-    char *aws_access_key_id;
-    char *aws_secret_access_key;
-    char *bedrock_api;
-    char *bedrock_endpoint;
-    char *openai_base_url;
-    char *kb_dir;
     char *prompts_dir;
-    char *web_dir;
     char *jwt_secret;
     bool jwt_secret_generated; /* no secret configured: a random one was made */
     bool allow_anonymous;
-    char *webhook_secret;
     char *log_format;
     char *log_level;
     char *company_name;

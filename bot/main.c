@@ -11,9 +11,10 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "bot/chat.h"
 #include "bot/config.h"
-#include "bot/live_session.h"
 #include "bot/server.h"
+#include "bot/turn/turn_engine.h"
 #include "bot/ws_server.h"
 #include "common/alloc.h"
 #include "common/err.h"
@@ -45,10 +46,10 @@ static const char *pick_provider(const struct bot_config *cfg)
         return cfg->provider;
     if (cfg->anthropic_api_key && *cfg->anthropic_api_key)
         return "anthropic";
-    if (cfg->aws_access_key_id && cfg->aws_secret_access_key)
+    if (getenv("AWS_ACCESS_KEY_ID") || getenv("AWS_BEARER_TOKEN_BEDROCK"))
         PL_LOG(PL_LOG_WARN, "llm",
                "AWS credentials found, but the bedrock provider is not in this build yet; "
-               "using the offline provider");
+               "using the offline provider (set ANTHROPIC_API_KEY for Claude)");
     return "local";
 }
 
@@ -118,25 +119,6 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-struct busy_scan {
-    struct bot_session **list;
-    size_t n, cap;
-};
-
-static void collect_busy(const char *sid, void *value, void *ud)
-{
-    (void)sid;
-    struct bot_session *s = value;
-    struct busy_scan *scan = ud;
-    if (!s->active)
-        return;
-    if (scan->n == scan->cap) {
-        scan->cap = scan->cap ? scan->cap * 2 : 16;
-        scan->list = pl_realloc(scan->list, scan->cap * sizeof(*scan->list));
-    }
-    scan->list[scan->n++] = s;
-}
-
 /* Shutdown, second half: once running answers have finished and been stored (or the drain
  * deadline passed and they were cancelled), release the upstream client and the store. */
 static void on_drain(uv_timer_t *t)
@@ -150,26 +132,18 @@ static void on_drain(uv_timer_t *t)
             return;
         ws_server_stop(srv);
     }
-    struct busy_scan scan = {0};
-    pl_map_each(&srv->sessions, collect_busy, &scan);
+    size_t busy = turn_engine_busy(srv->engine);
     bool late = uv_now(srv->loop) - drain_started >= DRAIN_MS;
-    if (scan.n && !late) {
-        pl_free(scan.list);
+    if (busy && !late)
         return;
-    }
-    if (scan.n)
-        PL_LOG(PL_LOG_WARN, "main", "%zu answers still running after %d s; cancelling them", scan.n,
+    if (busy) {
+        PL_LOG(PL_LOG_WARN, "main", "%zu answers still running after %d s; cancelling them", busy,
                DRAIN_MS / 1000);
-    for (size_t i = 0; i < scan.n; i++) {
-        live_session_ref(scan.list[i]);
-        turn_cancel_active(scan.list[i], LLM_STOP_CANCELLED);
+        turn_engine_cancel_all(srv->engine); /* stored as cancelled: Redis is still there */
     }
-    for (size_t i = 0; i < scan.n; i++)
-        live_session_unref(scan.list[i]);
-    pl_free(scan.list);
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);
-    turn_engine_stop(srv);
+    turn_engine_stop(srv->engine);
     http_client_destroy(srv->http);
     srv->http = NULL;
     sess_store_destroy(srv->store); /* flushes what is pending, then closes */
@@ -187,6 +161,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     }
     PL_LOG(PL_LOG_NOTICE, "main", "signal %d: shutting down (draining running answers)", signum);
     srv->shutting_down = true;
+    turn_engine_drain(srv->engine); /* queued turns end; running answers go on and are stored */
     ws_server_close_callers(srv);
     uv_signal_stop(&sig_int);
     uv_signal_stop(&sig_term);
@@ -246,7 +221,7 @@ int main(int argc, char **argv)
     memset(&srv, 0, sizeof(srv));
     srv.loop = &loop;
     srv.cfg = &cfg;
-    pl_map_init(&srv.sessions);
+    chat_frame_begin(&srv.frame);
     unsigned char raw[8];
     RAND_bytes(raw, sizeof(raw));
     snprintf(srv.instance_id, sizeof(srv.instance_id), "parleyd-%02x%02x%02x%02x%02x%02x%02x%02x",
@@ -257,11 +232,11 @@ int main(int argc, char **argv)
         PL_LOG(PL_LOG_WARN, "auth",
                "no --jwt-secret / PARLEY_JWT_SECRET: using a random secret, so tokens stop "
                "working when this process restarts and other instances reject them");
-    struct prompt_builder_opts po = {.templates_dir = cfg.prompts_dir,
-                                     .assistant_name = cfg.assistant_name,
-                                     .company_name = cfg.company_name,
-                                     .context_tokens = cfg.context_tokens,
-                                     .max_output_tokens = cfg.max_output_tokens};
+    const struct prompt_builder_opts po = {.templates_dir = cfg.prompts_dir,
+                                           .assistant_name = cfg.assistant_name,
+                                           .company_name = cfg.company_name,
+                                           .context_tokens = cfg.context_tokens,
+                                           .max_output_tokens = cfg.max_output_tokens};
     if (prompt_builder_create(&po, &srv.prompts, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
@@ -274,7 +249,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
-    turn_engine_start(&srv);
     if (http_client_create(&loop, &srv.http) != PL_OK) {
         fprintf(stderr, "parleyd: cannot initialise libcurl\n");
         goto out;
@@ -283,6 +257,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
+    const struct turn_engine_opts eo = {.loop = &loop,
+                                        .store = srv.store,
+                                        .llm = srv.llm,
+                                        .prompts = srv.prompts,
+                                        .instance_id = srv.instance_id,
+                                        .turn_lock_ms = cfg.turn_lock_ms,
+                                        .turn_timeout_ms = cfg.turn_timeout_ms,
+                                        .history_entries = cfg.history_entries,
+                                        .max_queued = cfg.max_queued_messages};
+    srv.engine = turn_engine_create(&eo);
     if (ws_server_start(&srv, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
@@ -302,7 +286,7 @@ out:
     /* Whatever is still open (start-up failures land here too) is closed, then the loop runs
      * until every close callback has run. */
     ws_server_stop(&srv);
-    turn_engine_stop(&srv);
+    turn_engine_stop(srv.engine);
     http_client_destroy(srv.http);
     sess_store_destroy(srv.store);
     /* Every handle is closing now: run until their close callbacks are done, then free the
@@ -315,9 +299,10 @@ out:
         PL_LOG(PL_LOG_ERR, "main", "the event loop still had open handles at exit");
         status = 1;
     }
+    turn_engine_free(srv.engine);
     llm_provider_destroy(srv.llm);
     prompt_builder_free(srv.prompts);
-    pl_map_cleanup(&srv.sessions);
+    pl_buf_cleanup(&srv.frame);
     curl_global_cleanup();
     config_cleanup(&cfg);
     return status;

@@ -9,7 +9,7 @@
 #include <libwebsockets.h>
 
 #include "bot/chat.h"
-#include "bot/http_req.h"
+#include "bot/http_server.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -17,7 +17,7 @@
 #define HTTP_BODY_MAX (1024 * 1024)
 
 struct http_pss {
-    struct http_req *req;
+    struct http_server_req *req;
 };
 
 struct chat_pss {
@@ -31,12 +31,12 @@ static struct bot_server *server_of(struct lws *wsi)
 
 /* ---- HTTP ---- */
 
-void http_req_ref(struct http_req *r)
+void http_server_ref(struct http_server_req *r)
 {
     r->refs++;
 }
 
-void http_req_unref(struct http_req *r)
+void http_server_unref(struct http_server_req *r)
 {
     if (--r->refs > 0)
         return;
@@ -45,8 +45,8 @@ void http_req_unref(struct http_req *r)
     pl_free(r);
 }
 
-void http_reply(struct http_req *r, int status, const char *content_type, const void *body,
-                size_t len)
+void http_server_reply(struct http_server_req *r, int status, const char *content_type,
+                       const void *body, size_t len)
 {
     if (r->answered || !r->wsi)
         return;
@@ -59,6 +59,72 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
     lws_callback_on_writable(r->wsi);
 }
 
+void http_server_reply_error(struct http_server_req *r, enum api_error code, const char *message)
+{
+    struct pl_buf b;
+    pl_buf_init(&b, 64 * 1024);
+    pl_buf_append_str(&b, "{\"error\":{\"code\":\"");
+    pl_buf_append_str(&b, api_error_code(code));
+    pl_buf_append_str(&b, "\",\"message\":\"");
+    const char *m = message ? message : api_error_message(code);
+    pl_buf_append_json_escaped(&b, m, strlen(m));
+    pl_buf_printf(&b, "\",\"retryable\":%s}}", api_error_retryable(code) ? "true" : "false");
+    http_server_reply(r, api_error_status(code), NULL, b.data, b.len);
+    pl_buf_cleanup(&b);
+}
+
+void http_server_reply_method_not_allowed(struct http_server_req *r, const char *allow)
+{
+    r->allow = allow;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "%s is not allowed on this path; use %s", r->method, allow);
+    http_server_reply_error(r, API_ERR_METHOD_NOT_ALLOWED, msg);
+}
+
+void http_server_stream_begin(struct http_server_req *r, int status, const char *content_type)
+{
+    if (r->answered || !r->wsi)
+        return;
+    r->answered = true;
+    r->streaming = true;
+    r->status = status;
+    snprintf(r->resp_type, sizeof(r->resp_type), "%s", content_type);
+    pl_buf_reset(&r->resp);
+    lws_callback_on_writable(r->wsi);
+}
+
+int http_server_stream_write(struct http_server_req *r, const void *data, size_t len)
+{
+    if (!r->wsi || !r->streaming || r->stream_ended)
+        return PL_ECLOSED;
+    if (r->resp.len + len > r->srv->cfg->send_queue_bytes) {
+        PL_LOG(PL_LOG_WARN, "http", "%s %s: client too slow (%zu bytes queued); closing", r->method,
+               r->path, r->resp.len);
+        r->stream_ended = true;
+        r->final_written = true; /* nothing more: the next WRITEABLE closes */
+        pl_buf_reset(&r->resp);
+        lws_callback_on_writable(r->wsi);
+        return PL_ETOOBIG;
+    }
+    pl_buf_append(&r->resp, data, len);
+    lws_callback_on_writable(r->wsi);
+    return PL_OK;
+}
+
+void http_server_stream_end(struct http_server_req *r)
+{
+    if (!r->wsi || !r->streaming || r->stream_ended)
+        return;
+    r->stream_ended = true;
+    lws_callback_on_writable(r->wsi);
+}
+
+void http_server_release_hooks(struct http_server_req *r)
+{
+    r->on_close = NULL;
+    r->route_data = NULL;
+}
+
 static void copy_header(struct lws *wsi, enum lws_token_indexes tok, char *out, size_t outlen)
 {
     out[0] = '\0';
@@ -68,7 +134,7 @@ static void copy_header(struct lws *wsi, enum lws_token_indexes tok, char *out, 
 
 static int http_begin(struct lws *wsi, struct http_pss *pss, const char *uri)
 {
-    struct http_req *r = pl_calloc(1, sizeof(*r));
+    struct http_server_req *r = pl_calloc(1, sizeof(*r));
     r->srv = server_of(wsi);
     r->wsi = wsi;
     r->refs = 1;
@@ -98,42 +164,84 @@ static int http_begin(struct lws *wsi, struct http_pss *pss, const char *uri)
     }
     copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, r->authorization, sizeof(r->authorization));
     copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, r->content_type, sizeof(r->content_type));
+    copy_header(wsi, WSI_TOKEN_HTTP_ACCEPT, r->accept, sizeof(r->accept));
     bool has_body =
         !strcmp(r->method, "POST") || !strcmp(r->method, "PUT") || !strcmp(r->method, "PATCH");
     char cl[32];
     copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
     if (has_body && cl[0] && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
-        http_reply_error(r, "too_large", "request body is larger than 1 MiB");
+        http_server_reply_error(r, API_ERR_TOO_LARGE, "request body is larger than 1 MiB");
         return 0;
     }
     if (!has_body || (cl[0] && strtoull(cl, NULL, 10) == 0) ||
         (!cl[0] && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0))
-        http_api_dispatch(r);
+        http_routes_dispatch(r);
     return 0;
 }
 
-static int http_write(struct lws *wsi, struct http_req *r)
+static int write_headers(struct lws *wsi, struct http_server_req *r)
+{
+    unsigned char buf[LWS_PRE + 1024];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+    /* A stream has no length: lws then says "connection: close", and the end of the stream is
+     * the end of the connection. */
+    lws_filepos_t len = r->streaming ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)r->resp.len;
+    if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->resp_type, len, &p, end))
+        return -1;
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end))
+        return -1;
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, &p, end))
+        return -1;
+    if (r->streaming &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-accel-buffering:",
+                                    (const unsigned char *)"no", 2, &p, end))
+        return -1; /* proxies such as nginx pass each event on at once */
+    if (r->allow && lws_add_http_header_by_name(
+                        wsi, (const unsigned char *)"allow:", (const unsigned char *)r->allow,
+                        (int)strlen(r->allow), &p, end))
+        return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    r->headers_sent = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* Write what the stream has queued; close once it has ended and everything is out (lws calls
+ * WRITEABLE only once an earlier partial write has been sent). */
+static int write_stream(struct lws *wsi, struct http_server_req *r)
+{
+    if (r->final_written)
+        return -1;
+    if (r->resp.len == 0 && !r->stream_ended)
+        return 0;
+    unsigned char *out = pl_malloc(LWS_PRE + r->resp.len + 1);
+    if (r->resp.len)
+        memcpy(out + LWS_PRE, r->resp.data, r->resp.len);
+    size_t len = r->resp.len;
+    int n =
+        lws_write(wsi, out + LWS_PRE, len, r->stream_ended ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+    pl_free(out);
+    pl_buf_reset(&r->resp);
+    if (n < (int)len)
+        return -1;
+    if (r->stream_ended) {
+        r->final_written = true;
+        lws_callback_on_writable(wsi);
+    }
+    return 0;
+}
+
+static int http_write(struct lws *wsi, struct http_server_req *r)
 {
     if (!r || !r->answered)
         return 0;
-    if (!r->headers_sent) {
-        unsigned char buf[LWS_PRE + 1024];
-        unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-        if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->resp_type,
-                                        (lws_filepos_t)r->resp.len, &p, end))
-            return -1;
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                        (const unsigned char *)"no-store", 8, &p, end))
-            return -1;
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
-                                        (const unsigned char *)"nosniff", 7, &p, end))
-            return -1;
-        if (lws_finalize_write_http_header(wsi, start, &p, end))
-            return -1;
-        r->headers_sent = true;
-        lws_callback_on_writable(wsi);
-        return 0;
-    }
+    if (!r->headers_sent)
+        return write_headers(wsi, r);
+    if (r->streaming)
+        return write_stream(wsi, r);
     /* lws needs LWS_PRE bytes of headroom before the payload. */
     unsigned char *out = pl_malloc(LWS_PRE + r->resp.len + 1);
     if (r->resp.len)
@@ -145,6 +253,20 @@ static int http_write(struct lws *wsi, struct http_req *r)
     if (lws_http_transaction_completed(wsi))
         return -1;
     return 0;
+}
+
+static void http_closed(struct http_pss *pss)
+{
+    struct http_server_req *r = pss->req;
+    if (!r)
+        return;
+    pss->req = NULL;
+    r->wsi = NULL;
+    void (*on_close)(struct http_server_req *) = r->on_close;
+    r->on_close = NULL;
+    if (on_close)
+        on_close(r);
+    http_server_unref(r);
 }
 
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -163,19 +285,17 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!pss->req)
             return -1;
         if (pss->req->body_too_large)
-            http_reply_error(pss->req, "too_large", "request body is larger than 1 MiB");
+            http_server_reply_error(pss->req, API_ERR_TOO_LARGE,
+                                    "request body is larger than 1 MiB");
         else
-            http_api_dispatch(pss->req);
+            http_routes_dispatch(pss->req);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_write(wsi, pss->req);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (pss && pss->req) {
-            pss->req->wsi = NULL;
-            http_req_unref(pss->req);
-            pss->req = NULL;
-        }
+        if (pss)
+            http_closed(pss);
         break;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return -1; /* a WebSocket without a subprotocol we speak */

@@ -120,12 +120,64 @@ static void test_parley_token_is_accepted(void **state)
     pl_free(tok);
 }
 
+/* An option of a feature this build lacks is refused at start, by flag, environment or config
+ * file, with a message that names the feature: never accepted and ignored. */
+static void test_options_of_missing_features_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *env;
+        const char *args;
+        const char *want;
+    } cases[] = {
+        {"", "--kb /tmp",
+         "--kb is an option of the knowledge base, which is not in this build of "
+         "parleyd yet"},
+        {"PARLEY_WEBHOOK_SECRET=s", "",
+         "PARLEY_WEBHOOK_SECRET is an option of the Lex and Connect webhooks"},
+        {"", "--bedrock-endpoint=http://x", "the Amazon Bedrock provider"},
+        {"", "--openai-base-url http://x", "the OpenAI-compatible provider"},
+        {"", "--no-such-option", "unknown option \"--no-such-option\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "%s '%s' %s 2>&1", cases[i].env, ts_bin("parleyd"),
+                 cases[i].args);
+        int status;
+        char *out = run(cmd, &status);
+        assert_int_equal(status, 2);
+        if (!strstr(out, cases[i].want))
+            fail_msg("%s said \"%s\"", cmd, out);
+        pl_free(out);
+    }
+    /* In a config file too. */
+    char path[700], cmd[1600];
+    snprintf(path, sizeof(path), "%s/not-built.json", st.workdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"kb\":\"/srv/kb\"}", f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "'%s' --config '%s' 2>&1", ts_bin("parleyd"), path);
+    int status;
+    char *out = run(cmd, &status);
+    assert_int_equal(status, 2);
+    assert_non_null(strstr(out, "kb is an option of the knowledge base"));
+    pl_free(out);
+    /* Ambient AWS credentials are no option: parleyd starts (and --help works). */
+    snprintf(cmd, sizeof(cmd), "AWS_ACCESS_KEY_ID=x '%s' --help >/dev/null 2>&1",
+             ts_bin("parleyd"));
+    out = run(cmd, &status);
+    assert_int_equal(status, 0);
+    pl_free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_provider_streams_its_reply),
         cmocka_unit_test(test_parley_chat_prints_the_answer),
         cmocka_unit_test(test_parley_token_is_accepted),
+        cmocka_unit_test(test_options_of_missing_features_are_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

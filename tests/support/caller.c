@@ -137,6 +137,8 @@ int ts_caller_read_turn(struct ts_caller *c, int timeout_ms, struct ts_turn *out
     int rc = -1;
     for (;;) {
         long long left = end - now_ms();
+        if (out->error_code[0] && left > 2000)
+            left = 2000; /* after an error, its turn_end follows at once */
         json_t *f = left > 0 ? ts_caller_recv(c, (int)left) : NULL;
         if (!f)
             break;
@@ -155,6 +157,8 @@ int ts_caller_read_turn(struct ts_caller *c, int timeout_ms, struct ts_turn *out
             pl_buf_append_str(&text, json_string_value(json_object_get(f, "text")));
         } else if (!strcmp(t, "turn_end")) {
             out->turn = turn;
+            json_t *in = json_object_get(f, "answered_in");
+            out->answered_in = in ? (long)json_integer_value(in) : turn;
             snprintf(out->stop_reason, sizeof(out->stop_reason), "%s",
                      json_string_value(json_object_get(f, "stop_reason")));
             json_t *u = json_object_get(f, "usage");
@@ -166,12 +170,14 @@ int ts_caller_read_turn(struct ts_caller *c, int timeout_ms, struct ts_turn *out
                      json_string_value(json_object_get(f, "code")));
             out->error_retryable = json_is_true(json_object_get(f, "retryable"));
             if (out->turn < 0)
-                rc = 0; /* the turn never started: no turn_end follows */
+                rc = 1; /* the turn never started: its turn_end follows, if it was acknowledged */
         }
         json_decref(f);
         if (rc == 0)
             break;
     }
+    if (rc == 1)
+        rc = 0;
     if (!text.data)
         pl_buf_append_str(&text, "");
     out->text = pl_buf_take(&text);

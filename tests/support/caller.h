@@ -43,13 +43,14 @@ struct ts_turn {
     long n_deltas;
     bool seq_ok; /* seq ran 0, 1, 2, ... without gaps */
     char stop_reason[32];
+    long answered_in; /* the turn whose answer covered it (== turn unless another did) */
     long input_tokens, output_tokens;
-    char error_code[32]; /* an error frame instead of turn_end */
+    char error_code[32]; /* an error frame (its turn_end follows when it was acknowledged) */
     bool error_retryable;
 };
 
-/** Read frames until the turn_end (or error) of the next turn; acks are skipped. 0 or -1 on
- *  timeout. */
+/** Read frames until the turn_end of the next turn (or an error that no turn_end follows within
+ *  2 s); acks are skipped. 0 or -1 on timeout. */
 int ts_caller_read_turn(struct ts_caller *c, int timeout_ms, struct ts_turn *out);
 void ts_turn_free(struct ts_turn *t);
 

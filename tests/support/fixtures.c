@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -256,16 +257,44 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-int ts_http(const char *method, const char *url, const char *bearer, const char *body,
-            struct ts_http_reply *out)
+static void header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+    if (len <= n || strncasecmp(line, name, n) != 0)
+        return;
+    const char *v = line + n;
+    size_t vlen = len - n;
+    while (vlen && (*v == ' ' || *v == '\t')) {
+        v++;
+        vlen--;
+    }
+    while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+        vlen--;
+    snprintf(out, cap, "%.*s", (int)vlen, v);
+}
+
+static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
+{
+    struct ts_http_reply *out = ud;
+    header_value(ptr, size * n, "content-type:", out->content_type, sizeof(out->content_type));
+    header_value(ptr, size * n, "allow:", out->allow, sizeof(out->allow));
+    return size * n;
+}
+
+int ts_http_accept(const char *method, const char *url, const char *bearer, const char *body,
+                   const char *accept, long timeout_ms, struct ts_http_reply *out)
 {
     memset(out, 0, sizeof(*out));
     CURL *h = curl_easy_init();
     struct curl_slist *hdrs = NULL;
-    char auth[4200];
+    char auth[4200], acc[300];
     if (bearer) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
         hdrs = curl_slist_append(hdrs, auth);
+    }
+    if (accept) {
+        snprintf(acc, sizeof(acc), "Accept: %s", accept);
+        hdrs = curl_slist_append(hdrs, acc);
     }
     if (body)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -274,9 +303,11 @@ int ts_http(const char *method, const char *url, const char *bearer, const char 
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, out);
     if (body)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     CURLcode rc = curl_easy_perform(h);
@@ -288,10 +319,70 @@ int ts_http(const char *method, const char *url, const char *bearer, const char 
     return rc == CURLE_OK ? 0 : -1;
 }
 
+int ts_http(const char *method, const char *url, const char *bearer, const char *body,
+            struct ts_http_reply *out)
+{
+    return ts_http_accept(method, url, bearer, body, NULL, 10000, out);
+}
+
 void ts_http_reply_free(struct ts_http_reply *r)
 {
     pl_free(r->body);
     r->body = NULL;
+}
+
+json_t *ts_sse_events(const char *body)
+{
+    json_t *events = json_array();
+    char event[64] = "";
+    const char *p = body;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        if (!nl)
+            goto bad; /* an unfinished line */
+        size_t len = (size_t)(nl - p);
+        if (len == 0) {
+            event[0] = '\0'; /* the blank line after an event */
+        } else if (p[0] == ':') {
+            /* a comment (keep-alive) */
+        } else if (len > 7 && strncmp(p, "event: ", 7) == 0) {
+            snprintf(event, sizeof(event), "%.*s", (int)(len - 7), p + 7);
+        } else if (len > 6 && strncmp(p, "data: ", 6) == 0) {
+            json_t *data = json_loadb(p + 6, len - 6, 0, NULL);
+            if (!data || !event[0] || nl[1] != '\n')
+                goto bad;
+            json_array_append_new(events, json_pack("{s:s,s:o}", "event", event, "data", data));
+        } else {
+            goto bad;
+        }
+        p = nl + 1;
+    }
+    return events;
+bad:
+    fprintf(stderr, "malformed event stream:\n%s\n", body);
+    json_decref(events);
+    return NULL;
+}
+
+char *ts_session_create(const char *base_url, char *sid)
+{
+    char url[160];
+    snprintf(url, sizeof(url), "%s/v1/sessions", base_url);
+    char *admin = ts_token("admin", "tests", NULL, 600);
+    struct ts_http_reply r;
+    int rc = ts_http("POST", url, admin, "{}", &r);
+    pl_free(admin);
+    char *token = NULL;
+    json_t *j = rc == 0 && r.status == 201 ? json_loads(r.body, 0, NULL) : NULL;
+    if (j) {
+        snprintf(sid, 33, "%s", json_string_value(json_object_get(j, "session_id")));
+        token = pl_strdup(json_string_value(json_object_get(j, "token")));
+    } else {
+        fprintf(stderr, "POST /v1/sessions failed: %ld %s\n", r.status, r.body ? r.body : "");
+    }
+    json_decref(j);
+    ts_http_reply_free(&r);
+    return token;
 }
 
 char *ts_token(const char *role, const char *sub, const char *sid, long ttl_s)

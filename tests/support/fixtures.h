@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "tests/support/process.h"
 
 #define TS_JWT_SECRET "integration-test-secret-0123456789abcdef"
@@ -82,12 +84,26 @@ struct ts_http_reply {
     long status;
     char *body; /* new, NUL-terminated */
     size_t len;
+    char content_type[128]; /* response headers, "" when absent */
+    char allow[64];
 };
 
 /** Blocking HTTP request (libcurl easy). `bearer` and `body` may be NULL. 0 or -1. */
 int ts_http(const char *method, const char *url, const char *bearer, const char *body,
             struct ts_http_reply *out);
+/** The same with an Accept header (NULL: none) and a timeout. */
+int ts_http_accept(const char *method, const char *url, const char *bearer, const char *body,
+                   const char *accept, long timeout_ms, struct ts_http_reply *out);
 void ts_http_reply_free(struct ts_http_reply *r);
+
+/** Split a text/event-stream body into its events: a JSON array of {"event":NAME,"data":OBJ}
+ *  (data parsed as JSON; a comment line is left out). NULL if an event's data is not JSON or
+ *  the body does not end with a complete event. */
+json_t *ts_sse_events(const char *body);
+
+/** Create a session with an admin token (POST /v1/sessions) on `base_url`; fills `sid` (33
+ *  bytes) and returns the caller token (new), or NULL. */
+char *ts_session_create(const char *base_url, char *sid);
 
 /** A caller token for session `sid` (or an admin/agent token when role says so), signed with
  *  TS_JWT_SECRET, expiring `ttl_s` from now (negative: already expired). New string. */

@@ -113,29 +113,83 @@ static void test_invalid_utf8_replaced(void **state)
 static void test_turn_end(void **state)
 {
     (void)state;
-    chat_out_turn_end(&out_buf, 4, "end_turn", 1200, 87, NULL, 0);
+    struct turn_end e = {.turn = 4,
+                         .answered_in = 4,
+                         .stop_reason = "end_turn",
+                         .input_tokens = 1200,
+                         .output_tokens = 87,
+                         .text = "ignored"};
+    chat_out_turn_end(&out_buf, &e);
     expect("{\"type\":\"turn_end\",\"turn\":4,\"stop_reason\":\"end_turn\",\"usage\":{"
            "\"input_tokens\":1200,\"output_tokens\":87},\"citations\":[]}");
-    const struct chat_citation cites[] = {
+    const struct prompt_citation cites[] = {
         {.source = "kb/claims.md", .title = "How to \"file\" a claim"},
         {.source = "kb/faq.md", .title = "FAQ \xe2\x80\x94 r\xc3\xa9sum\xc3\xa9"},
     };
-    chat_out_turn_end(&out_buf, 5, "cancelled", 0, 3, cites, 2);
+    e = (struct turn_end){.turn = 5,
+                          .answered_in = 5,
+                          .stop_reason = "cancelled",
+                          .output_tokens = 3,
+                          .citations = cites,
+                          .n_citations = 2};
+    chat_out_turn_end(&out_buf, &e);
     expect("{\"type\":\"turn_end\",\"turn\":5,\"stop_reason\":\"cancelled\",\"usage\":{"
            "\"input_tokens\":0,\"output_tokens\":3},\"citations\":["
            "{\"source\":\"kb/claims.md\",\"title\":\"How to \\\"file\\\" a claim\"},"
            "{\"source\":\"kb/faq.md\",\"title\":\"FAQ \xe2\x80\x94 r\xc3\xa9sum\xc3\xa9\"}]}");
+    /* Covered by another turn's answer: it says which. */
+    e = (struct turn_end){.turn = 3, .answered_in = 4, .stop_reason = "end_turn"};
+    chat_out_turn_end(&out_buf, &e);
+    expect("{\"type\":\"turn_end\",\"turn\":3,\"answered_in\":4,\"stop_reason\":\"end_turn\","
+           "\"usage\":{\"input_tokens\":0,\"output_tokens\":0},\"citations\":[]}");
 }
 
 static void test_error(void **state)
 {
     (void)state;
-    chat_out_error(&out_buf, "busy", "wait and retry", true);
+    chat_out_error(&out_buf, API_ERR_BUSY, "wait and retry");
     expect(
         "{\"type\":\"error\",\"code\":\"busy\",\"message\":\"wait and retry\",\"retryable\":true}");
-    chat_out_error(&out_buf, "bad_request", "unknown type \"x\"\n", false);
+    chat_out_error(&out_buf, API_ERR_BAD_REQUEST, "unknown type \"x\"\n");
     expect("{\"type\":\"error\",\"code\":\"bad_request\",\"message\":\"unknown type \\\"x\\\"\\n\","
            "\"retryable\":false}");
+    /* No message: the table's. */
+    chat_out_error(&out_buf, API_ERR_STORAGE_UNAVAILABLE, NULL);
+    expect("{\"type\":\"error\",\"code\":\"upstream_unavailable\",\"message\":\"conversation "
+           "storage is unavailable; please retry shortly\",\"retryable\":true}");
+}
+
+static void test_http_answer_and_pending(void **state)
+{
+    (void)state;
+    const struct prompt_citation cite = {.source = "faq.md", .title = "FAQ"};
+    struct turn_end e = {.turn = 2,
+                         .answered_in = 2,
+                         .stop_reason = "end_turn",
+                         .input_tokens = 10,
+                         .output_tokens = 2,
+                         .text = "Yes \"indeed\"",
+                         .text_len = 12,
+                         .citations = &cite,
+                         .n_citations = 1};
+    chat_out_answer(&out_buf, &e);
+    expect("{\"turn\":2,\"text\":\"Yes \\\"indeed\\\"\",\"stop_reason\":\"end_turn\",\"usage\":{"
+           "\"input_tokens\":10,\"output_tokens\":2},\"citations\":[{\"source\":\"faq.md\","
+           "\"title\":\"FAQ\"}]}");
+    e = (struct turn_end){.turn = 1,
+                          .answered_in = 3,
+                          .stop_reason = "upstream_error",
+                          .text = "",
+                          .error = API_ERR_UPSTREAM_UNAVAILABLE};
+    chat_out_answer(&out_buf, &e);
+    expect("{\"turn\":1,\"answered_in\":3,\"text\":\"\",\"stop_reason\":\"upstream_error\","
+           "\"usage\":{\"input_tokens\":0,\"output_tokens\":0},\"citations\":[],\"error\":{"
+           "\"code\":\"upstream_unavailable\",\"message\":\"the assistant is unavailable right "
+           "now; please try again in a moment\",\"retryable\":true}}");
+    chat_out_pending(&out_buf, 7, NULL, 0);
+    expect("{\"turn\":7,\"status\":\"pending\"}");
+    chat_out_pending(&out_buf, 7, "so fa", 5);
+    expect("{\"turn\":7,\"status\":\"pending\",\"text\":\"so fa\"}");
 }
 
 static void test_history(void **state)
@@ -195,8 +249,8 @@ static void refused(const char *frame, const char *code, const char *part)
     struct chat_error err;
     memset(&in, 0x5a, sizeof(in));
     assert_int_equal(parse(frame, &in, &err), PL_EINVAL);
-    assert_non_null(err.code);
-    assert_string_equal(err.code, code);
+    assert_int_not_equal(err.code, API_ERR_NONE);
+    assert_string_equal(api_error_code(err.code), code);
     assert_true(strlen(err.message) > 0);
     if (part && !strstr(err.message, part))
         fail_msg("message \"%s\" lacks \"%s\"", err.message, part);
@@ -340,7 +394,7 @@ static void test_text_limit_in_code_points(void **state)
 
     f = text_frame("\xc3\xa9", 4001);
     assert_int_equal(parse(f, &in, &err), PL_EINVAL);
-    assert_string_equal(err.code, "too_large");
+    assert_string_equal(api_error_code(err.code), "too_large");
     assert_string_equal(err.message, "message: the text has 4001 characters and the limit is "
                                      "4000; shorten it or send it as several messages");
     pl_free(f);
@@ -402,18 +456,18 @@ static void test_frame_errors(void **state)
     chat_in_cleanup(&in);
     f = "{\"type\":\"cancel\"}    ";
     assert_int_equal(chat_in_parse(f, 21, &small, &in, &err), PL_EINVAL);
-    assert_string_equal(err.code, "too_large");
+    assert_string_equal(api_error_code(err.code), "too_large");
     assert_string_equal(err.message,
                         "the frame is 21 bytes and the limit is 20 bytes; send a shorter message");
 
     refused("{\"type\":\"message\",\"text\":\"\xc3\"}", "bad_request", NULL);
     assert_int_equal(parse("{\"type\":\"message\",\"text\":\"\xed\xa0\x80\"}", &in, &err),
                      PL_EINVAL);
-    assert_string_equal(err.code, "bad_request");
+    assert_string_equal(api_error_code(err.code), "bad_request");
     assert_string_equal(err.message, "frame is not valid UTF-8");
     /* A raw NUL byte inside the frame length. */
     assert_int_equal(chat_in_parse("{\"type\":\"cancel\"}\0", 18, &lim, &in, &err), PL_EINVAL);
-    assert_string_equal(err.code, "bad_request");
+    assert_string_equal(api_error_code(err.code), "bad_request");
 
     refused("", "bad_request", "not valid JSON (");
     refused("hello", "bad_request", "line 1, column");
@@ -430,7 +484,7 @@ static void test_frame_errors(void **state)
     refused("{\"type\":3}", "bad_request", "\"type\" string");
     refused("{\"type\":null}", "bad_request", "\"type\" string");
     assert_int_equal(parse("{\"type\":\"Hello\"}", &in, &err), PL_EINVAL);
-    assert_string_equal(err.code, "bad_request");
+    assert_string_equal(api_error_code(err.code), "bad_request");
     assert_string_equal(err.message,
                         "unknown type \"Hello\"; the known types are hello, message, cancel, "
                         "escalate");
@@ -455,6 +509,47 @@ static void test_unknown_type_quoted_safely(void **state)
                         "escalate");
 }
 
+/* The HTTP message body: a message without "type", checked exactly as the frame is. */
+static void test_message_body(void **state)
+{
+    (void)state;
+    struct chat_in in;
+    struct chat_error err;
+    const char *ok = "{\"id\":\"m-1\",\"text\":\"Is hail covered?\"}";
+    assert_int_equal(chat_in_parse_message(ok, strlen(ok), &lim, &in, &err), PL_OK);
+    assert_int_equal(in.type, CHAT_IN_MESSAGE);
+    assert_string_equal(in.id, "m-1");
+    assert_string_equal(in.text, "Is hail covered?");
+    chat_in_cleanup(&in);
+    const char *typed = "{\"type\":\"message\",\"text\":\"x\"}";
+    assert_int_equal(chat_in_parse_message(typed, strlen(typed), &lim, &in, &err), PL_OK);
+    assert_null(in.id);
+    chat_in_cleanup(&in);
+    static const struct {
+        const char *body;
+        const char *code;
+        const char *part;
+    } bad[] = {
+        {"{\"type\":\"cancel\",\"text\":\"x\"}", "bad_request", "\"type\" may be left out"},
+        {"{\"text\":\"   \"}", "bad_request", "empty"},
+        {"{\"text\":3}", "bad_request", "must be a string"},
+        {"[\"text\"]", "bad_request", "JSON object"},
+        {"{\"text\":", "bad_request", "not valid JSON"},
+        {"{\"text\":\"\xc3\"}", "bad_request", "UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(chat_in_parse_message(bad[i].body, strlen(bad[i].body), &lim, &in, &err),
+                         PL_EINVAL);
+        assert_string_equal(api_error_code(err.code), bad[i].code);
+        if (!strstr(err.message, bad[i].part))
+            fail_msg("message \"%s\" lacks \"%s\"", err.message, bad[i].part);
+        assert_null(in.text);
+    }
+    const struct chat_limits tiny = {.max_frame_bytes = 65536, .max_text_chars = 3};
+    assert_int_equal(chat_in_parse_message("{\"text\":\"abcd\"}", 15, &tiny, &in, &err), PL_EINVAL);
+    assert_int_equal(err.code, API_ERR_TOO_LARGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_utf8_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_turn_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_answer_and_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history, setup, teardown),
         cmocka_unit_test(test_too_big_leaves_buffer),
         cmocka_unit_test(test_hello),
@@ -474,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_text_limit_in_code_points),
         cmocka_unit_test(test_cancel_escalate),
         cmocka_unit_test(test_frame_errors),
+        cmocka_unit_test(test_message_body),
         cmocka_unit_test(test_unknown_type_quoted_safely),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

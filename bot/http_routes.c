@@ -1,6 +1,6 @@
-/* HTTP routes (docs/protocol.md, "HTTP"): health and readiness, metrics, the demo pages, and the
- * session API. Handlers answer through http_reply; those that wait for Redis hold a request
- * reference. */
+/* HTTP routes (docs/protocol.md "HTTP"): health and readiness, metrics, the demo pages, and the
+ * session API; the message API is http_messages.c. Handlers answer through http_server_reply;
+ * those that wait for Redis hold a request reference. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -9,7 +9,10 @@
 #include <jansson.h>
 
 #include "bot/auth_token.h"
-#include "bot/http_req.h"
+#include "bot/http_auth.h"
+#include "bot/http_messages.h"
+#include "bot/http_server.h"
+#include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/embed.h"
 #include "common/err.h"
@@ -25,92 +28,41 @@ static long long wall_s(void)
     return (long long)tv.tv_sec;
 }
 
-static int status_of(const char *code)
-{
-    static const struct {
-        const char *code;
-        int status;
-    } map[] = {{"bad_request", 400}, {"unauthorized", 401},   {"forbidden", 403},
-               {"not_found", 404},   {"too_large", 413},      {"rate_limited", 429},
-               {"busy", 429},        {"upstream_error", 502}, {"upstream_unavailable", 503},
-               {"internal", 500}};
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (strcmp(map[i].code, code) == 0)
-            return map[i].status;
-    }
-    return 500;
-}
-
-void http_reply_error(struct http_req *r, const char *code, const char *message)
-{
-    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    char *s = json_dumps(j, JSON_COMPACT);
-    http_reply(r, status_of(code), NULL, s, strlen(s));
-    free(s);
-    json_decref(j);
-}
-
-static void reply_json(struct http_req *r, int status, json_t *j)
+static void reply_json(struct http_server_req *r, int status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT);
-    http_reply(r, status, NULL, s, strlen(s));
+    http_server_reply(r, status, NULL, s, strlen(s));
     free(s);
     json_decref(j);
-}
-
-/* Bearer token of the request with at least `role` (admin > agent > caller). */
-static bool authorize(struct http_req *r, enum auth_role role, struct auth_claims *claims)
-{
-    const char *h = r->authorization;
-    if (strncasecmp(h, "Bearer ", 7) != 0) {
-        http_reply_error(r, "unauthorized", "send Authorization: Bearer <token>");
-        return false;
-    }
-    const struct bot_config *cfg = r->srv->cfg;
-    int rc = auth_token_verify((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
-                               h + 7, wall_s(), claims);
-    if (rc == PL_EEXPIRED) {
-        http_reply_error(r, "unauthorized", "the token has expired");
-        return false;
-    }
-    if (rc != PL_OK) {
-        http_reply_error(r, "unauthorized", "the token is not valid");
-        return false;
-    }
-    if (claims->role < role) {
-        char msg[80];
-        snprintf(msg, sizeof(msg), "this needs the %s role", auth_role_name(role));
-        http_reply_error(r, "forbidden", msg);
-        return false;
-    }
-    return true;
 }
 
 /* ---- health, readiness, metrics ---- */
 
-static void get_healthz(struct http_req *r)
+static void get_healthz(struct http_server_req *r)
 {
     static const char ok[] = "{\"status\":\"ok\"}";
-    http_reply(r, 200, NULL, ok, sizeof(ok) - 1);
+    http_server_reply(r, 200, NULL, ok, sizeof(ok) - 1);
 }
 
-static void get_readyz(struct http_req *r)
+static void get_readyz(struct http_server_req *r)
 {
     if (r->srv->shutting_down) {
         static const char body[] = "{\"status\":\"stopping\"}";
-        http_reply(r, 503, NULL, body, sizeof(body) - 1);
+        http_server_reply(r, 503, NULL, body, sizeof(body) - 1);
     } else if (!sess_store_ready(r->srv->store)) {
         static const char body[] = "{\"status\":\"unavailable\",\"redis\":\"down\"}";
-        http_reply(r, 503, NULL, body, sizeof(body) - 1);
+        http_server_reply(r, 503, NULL, body, sizeof(body) - 1);
     } else {
         static const char body[] = "{\"status\":\"ready\",\"redis\":\"up\"}";
-        http_reply(r, 200, NULL, body, sizeof(body) - 1);
+        http_server_reply(r, 200, NULL, body, sizeof(body) - 1);
     }
 }
 
-static void get_metrics(struct http_req *r)
+static void get_metrics(struct http_server_req *r)
 {
     const struct bot_metrics *m = &r->srv->metrics;
+    struct turn_engine_stats t;
+    turn_engine_stats(r->srv->engine, &t);
     struct pl_buf b;
     pl_buf_init(&b, 64 * 1024);
 #define COUNTER(name, help, value)                                                                 \
@@ -125,22 +77,23 @@ static void get_metrics(struct http_req *r)
                   (unsigned long long)(value))
     COUNTER("connections_total", "Caller WebSocket connections accepted.", m->connections_total);
     GAUGE("connections_open", "Caller WebSocket connections open.", m->connections_open);
-    GAUGE("sessions_live", "Sessions live on this instance.", r->srv->sessions.count);
+    GAUGE("sessions_live", "Sessions live on this instance.", t.sessions_live);
     COUNTER("sessions_created_total", "Sessions created.", m->sessions_created);
     COUNTER("messages_total", "Caller messages stored and acknowledged.", m->messages_total);
-    COUNTER("turns_started_total", "Turns that reached the model.", m->turns_started);
-    COUNTER("turns_completed_total", "Turns ended with turn_end.", m->turns_completed);
-    COUNTER("turns_failed_total", "Turns that ended with an error.", m->turns_failed);
-    COUNTER("deltas_total", "Text deltas streamed to callers.", m->deltas_sent);
+    COUNTER("turns_started_total", "Turns that reached the model.", t.turns_started);
+    COUNTER("turns_completed_total", "Turns ended with turn_end.", t.turns_completed);
+    COUNTER("turns_failed_total", "Turns that ended with an error.", t.turns_failed);
+    COUNTER("deltas_total", "Text deltas told to listeners.", t.deltas);
     COUNTER("errors_sent_total", "Error frames sent to callers.", m->errors_sent);
+    COUNTER("http_messages_total", "Caller messages received over HTTP.", m->http_messages);
     COUNTER("slow_clients_dropped_total", "Connections closed for not reading.",
             m->slow_clients_dropped);
     COUNTER("store_retries_total", "Answer writes retried after a storage error.",
-            m->stores_retried);
+            t.stores_retried);
     GAUGE("redis_up", "1 while Redis is reachable.", sess_store_ready(r->srv->store) ? 1 : 0);
 #undef COUNTER
 #undef GAUGE
-    http_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);
+    http_server_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);
     pl_buf_cleanup(&b);
 }
 
@@ -162,30 +115,29 @@ static const char *mime_of(const char *name)
     return "application/octet-stream";
 }
 
-static void get_asset(struct http_req *r, const char *name)
+static void get_asset(struct http_server_req *r, const char *name)
 {
     const struct pl_embedded_file *f = pl_embedded_find(embed_web, name);
     if (!f) {
-        http_reply_error(r, "not_found", "no such page");
+        http_server_reply_error(r, API_ERR_NOT_FOUND, "no such page");
         return;
     }
-    http_reply(r, 200, mime_of(name), f->data, f->len);
+    http_server_reply(r, 200, mime_of(name), f->data, f->len);
 }
 
 /* ---- sessions ---- */
 
 struct create_op {
-    struct http_req *req;
+    struct http_server_req *req;
     char sub[129];
 };
 
 static void on_session_created(void *ud, int status, const struct sess_record *rec)
 {
     struct create_op *op = ud;
-    struct http_req *r = op->req;
+    struct http_server_req *r = op->req;
     if (status != PL_OK) {
-        http_reply_error(r, "upstream_unavailable",
-                         "conversation storage is unavailable; retry shortly");
+        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
     } else {
         const struct bot_config *cfg = r->srv->cfg;
         r->srv->metrics.sessions_created++;
@@ -203,7 +155,7 @@ static void on_session_created(void *ud, int status, const struct sess_record *r
                              (json_int_t)c.exp));
         pl_free(token);
     }
-    http_req_unref(r);
+    http_server_unref(r);
     pl_free(op);
 }
 
@@ -219,16 +171,16 @@ static const char *opt_string(json_t *obj, const char *key, size_t max, bool *ba
     return json_string_value(v);
 }
 
-static void post_sessions(struct http_req *r)
+static void post_sessions(struct http_server_req *r)
 {
     struct auth_claims claims;
-    if (!authorize(r, AUTH_ROLE_ADMIN, &claims))
+    if (!http_auth_require(r, AUTH_ROLE_ADMIN, &claims))
         return;
     json_error_t jerr;
     json_t *body = r->body.len ? json_loadb(r->body.data, r->body.len, 0, &jerr) : json_object();
     if (!json_is_object(body)) {
         json_decref(body);
-        http_reply_error(r, "bad_request", "body must be a JSON object");
+        http_server_reply_error(r, API_ERR_BAD_REQUEST, "body must be a JSON object");
         return;
     }
     bool bad = false;
@@ -244,9 +196,10 @@ static void post_sessions(struct http_req *r)
     const char *channel = opt_string(body, "channel", 15, &bad);
     if (bad) {
         json_decref(body);
-        http_reply_error(r, "bad_request",
-                         "caller.id, caller.name (128 characters at most), caller.policy_number "
-                         "(64) and channel (15) must be strings");
+        http_server_reply_error(
+            r, API_ERR_BAD_REQUEST,
+            "caller.id, caller.name (128 characters at most), caller.policy_number "
+            "(64) and channel (15) must be strings");
         return;
     }
     struct create_op *op = pl_calloc(1, sizeof(*op));
@@ -256,22 +209,20 @@ static void post_sessions(struct http_req *r)
     json_decref(body);
     if (rc) {
         pl_free(op);
-        http_reply_error(r, "upstream_unavailable",
-                         "conversation storage is unavailable; retry shortly");
+        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
         return;
     }
-    http_req_ref(r);
+    http_server_ref(r);
 }
 
 static void on_session_loaded(void *ud, int status, const struct sess_record *rec,
                               const struct sess_entry *entries, size_t n)
 {
-    struct http_req *r = ud;
+    struct http_server_req *r = ud;
     if (status == PL_ENOTFOUND) {
-        http_reply_error(r, "not_found", "no such session");
+        http_server_reply_error(r, API_ERR_SESSION_GONE, "no such session");
     } else if (status != PL_OK) {
-        http_reply_error(r, "upstream_unavailable",
-                         "conversation storage is unavailable; retry shortly");
+        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
     } else {
         json_t *t = json_array();
         for (size_t i = 0; i < n; i++) {
@@ -290,6 +241,10 @@ static void on_session_loaded(void *ud, int status, const struct sess_record *re
                                               (json_int_t)e->output_tokens));
                 if (e->model[0])
                     json_object_set_new(m, "model", json_string(e->model));
+                json_t *cites = e->citations[0] ? json_loads(e->citations, 0, NULL) : NULL;
+                json_object_set_new(m, "citations", json_is_array(cites) ? cites : json_array());
+                if (cites && !json_is_array(cites))
+                    json_decref(cites);
             }
             json_array_append_new(t, m);
         }
@@ -301,48 +256,104 @@ static void on_session_loaded(void *ud, int status, const struct sess_record *re
                       "answered", (json_int_t)rec->answered);
         reply_json(r, 200, json_pack("{s:o,s:o}", "session", session, "transcript", t));
     }
-    http_req_unref(r);
+    http_server_unref(r);
 }
 
-static void get_session(struct http_req *r, const char *sid)
+static void get_session(struct http_server_req *r, const char *sid)
 {
     struct auth_claims claims;
-    if (!authorize(r, AUTH_ROLE_AGENT, &claims))
+    if (!http_auth_require(r, AUTH_ROLE_AGENT, &claims))
         return;
     if (!sess_id_valid(sid)) {
-        http_reply_error(r, "not_found", "no such session");
+        http_server_reply_error(r, API_ERR_SESSION_GONE, "no such session");
         return;
     }
     if (sess_open(r->srv->store, sid, 10000, on_session_loaded, r)) {
-        http_reply_error(r, "upstream_unavailable",
-                         "conversation storage is unavailable; retry shortly");
+        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
         return;
     }
-    http_req_ref(r);
+    http_server_ref(r);
 }
 
 /* ---- routing ---- */
 
-void http_api_dispatch(struct http_req *r)
+static bool is_get(const struct http_server_req *r)
 {
+    return !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+}
+
+/* /v1/sessions/{sid}[/messages | /turns/{n}] */
+static void route_session(struct http_server_req *r, const char *rest)
+{
+    char sid[SESS_ID_LEN + 1];
+    size_t n = strcspn(rest, "/");
+    if (n != SESS_ID_LEN) {
+        http_server_reply_error(r, API_ERR_SESSION_GONE, "no such session");
+        return;
+    }
+    memcpy(sid, rest, n);
+    sid[n] = '\0';
+    if (!sess_id_valid(sid)) {
+        http_server_reply_error(r, API_ERR_SESSION_GONE, "no such session");
+        return;
+    }
+    const char *sub = rest + n;
+    if (!*sub) {
+        if (is_get(r))
+            get_session(r, sid);
+        else
+            http_server_reply_method_not_allowed(r, "GET");
+    } else if (!strcmp(sub, "/messages")) {
+        if (!strcmp(r->method, "POST"))
+            http_messages_post(r, sid);
+        else
+            http_server_reply_method_not_allowed(r, "POST");
+    } else if (!strncmp(sub, "/turns/", 7)) {
+        const char *digits = sub + 7;
+        char *end;
+        long turn = strtol(digits, &end, 10);
+        if (end == digits || *end || *digits == '-' || *digits == '+' || turn < 1)
+            http_server_reply_error(r, API_ERR_NOT_FOUND, "no such turn (turns are 1, 2, 3, ...)");
+        else if (!is_get(r))
+            http_server_reply_method_not_allowed(r, "GET");
+        else
+            http_messages_get_turn(r, sid, turn);
+    } else {
+        http_server_reply_error(r, API_ERR_NOT_FOUND, "no such path");
+    }
+}
+
+void http_routes_dispatch(struct http_server_req *r)
+{
+    static const struct {
+        const char *path;
+        void (*get)(struct http_server_req *r);
+        const char *asset;
+    } fixed[] = {
+        {"/healthz", get_healthz, NULL},     {"/readyz", get_readyz, NULL},
+        {"/metrics", get_metrics, NULL},     {"/", NULL, "index.html"},
+        {"/index.html", NULL, "index.html"}, {"/widget.js", NULL, "widget.js"},
+    };
     const char *p = r->path;
-    bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
-    if (get && !strcmp(p, "/healthz"))
-        get_healthz(r);
-    else if (get && !strcmp(p, "/readyz"))
-        get_readyz(r);
-    else if (get && !strcmp(p, "/metrics"))
-        get_metrics(r);
-    else if (get && (!strcmp(p, "/") || !strcmp(p, "/index.html")))
-        get_asset(r, "index.html");
-    else if (get && !strcmp(p, "/widget.js"))
-        get_asset(r, "widget.js");
-    else if (!strcmp(p, "/v1/sessions") && !strcmp(r->method, "POST"))
-        post_sessions(r);
-    else if (get && !strncmp(p, "/v1/sessions/", 13))
-        get_session(r, p + 13);
-    else if (!strcmp(p, "/v1/sessions") || !strncmp(p, "/v1/sessions/", 13))
-        http_reply_error(r, "bad_request", "method not allowed on this path");
-    else
-        http_reply_error(r, "not_found", "no such path");
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        if (strcmp(p, fixed[i].path) != 0)
+            continue;
+        if (!is_get(r))
+            http_server_reply_method_not_allowed(r, "GET");
+        else if (fixed[i].get)
+            fixed[i].get(r);
+        else
+            get_asset(r, fixed[i].asset);
+        return;
+    }
+    if (!strcmp(p, "/v1/sessions")) {
+        if (!strcmp(r->method, "POST"))
+            post_sessions(r);
+        else
+            http_server_reply_method_not_allowed(r, "POST");
+    } else if (!strncmp(p, "/v1/sessions/", 13)) {
+        route_session(r, p + 13);
+    } else {
+        http_server_reply_error(r, API_ERR_NOT_FOUND, "no such path");
+    }
 }

@@ -1,0 +1,337 @@
+/* The HTTP message API; see http_messages.h. One `exchange` per POST: it submits the message to
+ * the turn engine, then listens to the session for its own turn only, writing each event as
+ * server-sent events or waiting for turn_end (or the deadline: 202 pending). It lives while
+ * the request is open or its acknowledgement is outstanding, whichever is longer. */
+#include "bot/http_messages.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/chat_proto.h"
+#include "bot/http_auth.h"
+#include "bot/turn/turn_engine.h"
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "sessions/session_store.h"
+
+#define EVENT_BYTES_MAX (16 * 1024 * 1024)
+
+struct exchange {
+    struct turn_listener listener;
+    struct http_server_req *req; /* a reference */
+    char sid[SESS_ID_LEN + 1];
+    char *client_id;
+    long turn; /* 0 until acknowledged */
+    bool sse;
+    unsigned wait_ms;
+    bool listening;
+    bool closed;         /* the request is answered, or its connection went */
+    int refs;            /* the request's hooks, and the acknowledgement outstanding */
+    struct pl_buf event; /* scratch for one event */
+    uv_timer_t timer;    /* the wait's deadline, or the event stream's keep-alive */
+};
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct exchange *x = h->data;
+    pl_buf_cleanup(&x->event);
+    pl_free(x->client_id);
+    pl_free(x);
+}
+
+static void exchange_unref(struct exchange *x)
+{
+    if (--x->refs > 0)
+        return;
+    http_server_unref(x->req);
+    uv_close((uv_handle_t *)&x->timer, on_timer_closed);
+}
+
+/* The request is done with (answered, or gone): stop listening and let go of its hooks. The
+ * turn goes on regardless. */
+static void close_exchange(struct exchange *x)
+{
+    if (x->closed)
+        return;
+    x->closed = true;
+    uv_timer_stop(&x->timer);
+    if (x->listening) {
+        x->listening = false;
+        turn_unlisten(&x->listener);
+    }
+    http_server_release_hooks(x->req);
+    exchange_unref(x);
+}
+
+static struct exchange *exchange_of(struct turn_listener *l)
+{
+    return PL_CONTAINER_OF(l, struct exchange, listener);
+}
+
+/* One server-sent event: "event: NAME", then the caller-protocol frame as its data. */
+static void send_event(struct exchange *x, const char *name)
+{
+    struct pl_buf frame = x->event; /* the encoder appended the JSON object already */
+    struct pl_buf out;
+    pl_buf_init(&out, EVENT_BYTES_MAX);
+    pl_buf_printf(&out, "event: %s\ndata: ", name);
+    pl_buf_append(&out, frame.data ? frame.data : "", frame.len);
+    pl_buf_append(&out, "\n\n", 2);
+    if (http_server_stream_write(x->req, out.data, out.len) != PL_OK)
+        close_exchange(x); /* a client too slow to read: the stream was cut */
+    pl_buf_cleanup(&out);
+}
+
+static void reply_answer(struct exchange *x, const struct turn_end *end)
+{
+    pl_buf_reset(&x->event);
+    chat_out_answer(&x->event, end);
+    int status = end->error ? api_error_status(end->error) : 200;
+    http_server_reply(x->req, status, NULL, x->event.data, x->event.len);
+}
+
+/* ---- the listener: this request's turn only ---- */
+
+static void on_turn_start(struct turn_listener *l, long turn)
+{
+    struct exchange *x = exchange_of(l);
+    if (turn != x->turn || !x->sse)
+        return;
+    pl_buf_reset(&x->event);
+    chat_out_turn_start(&x->event, turn);
+    send_event(x, "turn_start");
+}
+
+static void on_delta(struct turn_listener *l, long turn, long seq, const char *text, size_t len)
+{
+    struct exchange *x = exchange_of(l);
+    if (turn != x->turn || !x->sse)
+        return;
+    pl_buf_reset(&x->event);
+    chat_out_delta(&x->event, turn, seq, text, len);
+    send_event(x, "delta");
+}
+
+static void on_error(struct turn_listener *l, long turn, enum api_error code, const char *message)
+{
+    struct exchange *x = exchange_of(l);
+    if (turn != x->turn || !x->sse)
+        return; /* a wait gets the error with the turn's end */
+    pl_buf_reset(&x->event);
+    chat_out_error(&x->event, code, message);
+    send_event(x, "error");
+}
+
+static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
+{
+    struct exchange *x = exchange_of(l);
+    if (end->turn != x->turn)
+        return;
+    if (x->sse) {
+        pl_buf_reset(&x->event);
+        chat_out_turn_end(&x->event, end);
+        send_event(x, "turn_end");
+        http_server_stream_end(x->req);
+    } else {
+        reply_answer(x, end);
+    }
+    close_exchange(x);
+}
+
+static const struct turn_listener_ops exchange_ops = {
+    .turn_start = on_turn_start,
+    .delta = on_delta,
+    .error = on_error,
+    .turn_end = on_turn_end,
+};
+
+/* ---- the deadline, the keep-alive, the connection ---- */
+
+static void on_timer(uv_timer_t *timer)
+{
+    struct exchange *x = timer->data;
+    struct http_server_req *r = x->req;
+    if (x->sse) {
+        static const char ping[] = ": ping\n\n";
+        if (http_server_stream_write(r, ping, sizeof(ping) - 1) != PL_OK)
+            close_exchange(x);
+        return;
+    }
+    /* Not ended within the wait: the caller polls GET /v1/sessions/{sid}/turns/{n}. */
+    pl_buf_reset(&x->event);
+    chat_out_pending(&x->event, x->turn, NULL, 0);
+    http_server_reply(r, 202, NULL, x->event.data, x->event.len);
+    close_exchange(x);
+}
+
+static void on_close(struct http_server_req *r)
+{
+    close_exchange(r->route_data);
+}
+
+static void on_ack(void *ud, enum api_error err, long turn, bool duplicate)
+{
+    (void)duplicate;
+    struct exchange *x = ud;
+    if (x->closed) {
+        exchange_unref(x); /* gone before its acknowledgement; the turn goes on */
+        return;
+    }
+    if (err) {
+        http_server_reply_error(x->req, err,
+                                err == API_ERR_STORAGE_UNAVAILABLE
+                                    ? "your message could not be saved (storage unavailable); "
+                                      "please send it again"
+                                    : NULL);
+        close_exchange(x);
+        exchange_unref(x);
+        return;
+    }
+    x->turn = turn;
+    x->req->srv->metrics.messages_total++;
+    if (x->sse) {
+        http_server_stream_begin(x->req, 200, "text/event-stream; charset=utf-8");
+        pl_buf_reset(&x->event);
+        chat_out_ack(&x->event, x->client_id, turn);
+        send_event(x, "ack");
+        if (!x->closed)
+            uv_timer_start(&x->timer, on_timer, HTTP_MESSAGES_SSE_PING_MS,
+                           HTTP_MESSAGES_SSE_PING_MS);
+    } else if (x->wait_ms == 0) {
+        pl_buf_reset(&x->event);
+        chat_out_pending(&x->event, turn, NULL, 0);
+        http_server_reply(x->req, 202, NULL, x->event.data, x->event.len);
+        close_exchange(x);
+    } else {
+        uv_timer_start(&x->timer, on_timer, x->wait_ms, 0);
+    }
+    if (!x->closed) {
+        /* From this turn's start: a repeated id whose turn is being answered, or has just
+         * been, is told from where it is. */
+        const struct turn_replay from = {.turn = turn, .after_seq = -1};
+        x->listening = true;
+        turn_listen(x->req->srv->engine, x->sid, &x->listener, &from);
+    }
+    exchange_unref(x); /* the acknowledgement's reference */
+}
+
+/* ---- routes ---- */
+
+/* The value of `name` in a query string ("a=1&b=2"), copied into `out`; false if absent. */
+static bool query_value(const char *query, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            size_t v = len - n - 1;
+            if (v >= outlen)
+                v = outlen - 1;
+            memcpy(out, p + n + 1, v);
+            out[v] = '\0';
+            return true;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return false;
+}
+
+static bool parse_wait(struct http_server_req *r, unsigned *wait_ms)
+{
+    char v[32];
+    *wait_ms = HTTP_MESSAGES_WAIT_DEFAULT_MS;
+    if (!query_value(r->query, "wait_ms", v, sizeof(v)))
+        return true;
+    char *end;
+    long ms = strtol(v, &end, 10);
+    if (end == v || *end || v[0] == '-' || v[0] == '+' || ms > HTTP_MESSAGES_WAIT_MAX_MS) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "wait_ms must be a whole number of milliseconds from 0 to %d",
+                 HTTP_MESSAGES_WAIT_MAX_MS);
+        http_server_reply_error(r, API_ERR_BAD_REQUEST, msg);
+        return false;
+    }
+    *wait_ms = (unsigned)ms;
+    return true;
+}
+
+void http_messages_post(struct http_server_req *r, const char *sid)
+{
+    struct auth_claims claims;
+    if (!http_auth_session(r, sid, AUTH_ROLE_ADMIN, &claims))
+        return;
+    unsigned wait_ms;
+    if (!parse_wait(r, &wait_ms))
+        return;
+    const struct bot_config *cfg = r->srv->cfg;
+    const struct chat_limits lim = {.max_frame_bytes = cfg->max_frame_bytes,
+                                    .max_text_chars = cfg->max_message_chars};
+    struct chat_in in;
+    struct chat_error perr;
+    if (chat_in_parse_message(r->body.data ? r->body.data : "", r->body.len, &lim, &in, &perr) !=
+        PL_OK) {
+        http_server_reply_error(r, perr.code, perr.message);
+        return;
+    }
+    struct exchange *x = pl_calloc(1, sizeof(*x));
+    x->listener.ops = &exchange_ops;
+    x->req = r;
+    snprintf(x->sid, sizeof(x->sid), "%s", sid);
+    x->client_id = in.id ? pl_strdup(in.id) : NULL;
+    x->sse = strstr(r->accept, "text/event-stream") != NULL;
+    x->wait_ms = wait_ms;
+    pl_buf_init(&x->event, EVENT_BYTES_MAX);
+    uv_timer_init(r->srv->loop, &x->timer);
+    x->timer.data = x;
+    r->srv->metrics.http_messages++;
+    enum api_error err = turn_submit(r->srv->engine, sid, in.id, in.text, in.text_len, on_ack, x);
+    chat_in_cleanup(&in);
+    if (err) {
+        http_server_reply_error(r, err, NULL);
+        uv_close((uv_handle_t *)&x->timer, on_timer_closed);
+        return;
+    }
+    http_server_ref(r);
+    x->refs = 2;
+    r->route_data = x;
+    r->on_close = on_close;
+}
+
+/* ---- polls ---- */
+
+static void on_polled(void *ud, enum api_error err, const struct turn_snapshot *snap)
+{
+    struct http_server_req *r = ud;
+    struct pl_buf b;
+    pl_buf_init(&b, EVENT_BYTES_MAX);
+    if (err) {
+        http_server_reply_error(r, err, err == API_ERR_SESSION_GONE ? "no such session" : NULL);
+    } else if (snap->status == TURN_STATUS_UNKNOWN) {
+        http_server_reply_error(r, API_ERR_NOT_FOUND, "no such turn in this conversation");
+    } else if (snap->status == TURN_STATUS_PENDING) {
+        chat_out_pending(&b, snap->turn, snap->text, snap->text_len);
+        http_server_reply(r, 202, NULL, b.data, b.len);
+    } else {
+        chat_out_answer(&b, snap->end);
+        http_server_reply(r, snap->end->error ? api_error_status(snap->end->error) : 200, NULL,
+                          b.data, b.len);
+    }
+    pl_buf_cleanup(&b);
+    http_server_unref(r);
+}
+
+void http_messages_get_turn(struct http_server_req *r, const char *sid, long turn)
+{
+    struct auth_claims claims;
+    if (!http_auth_session(r, sid, AUTH_ROLE_AGENT, &claims))
+        return;
+    http_server_ref(r);
+    enum api_error err = turn_poll(r->srv->engine, sid, turn, on_polled, r);
+    if (err) {
+        http_server_reply_error(r, err, NULL);
+        http_server_unref(r);
+    }
+}

@@ -1,0 +1,75 @@
+/* One inbound HTTP request as the routes see it (parsed by ws_server.c), and how they answer:
+ * at once or later (after Redis replies, or when a turn ends), with a whole body, or as a stream
+ * (server-sent events). A route that answers later takes a reference; answering a request whose
+ * connection closed meanwhile is a no-op, and `on_close` tells a route that keeps state (a
+ * listener) that the connection went. Outbound HTTP is connectors/http_client.h: the prefixes
+ * `http_server_` and `http_client_` keep the two apart. Loop thread only. */
+#ifndef PARLEY_BOT_HTTP_SERVER_H
+#define PARLEY_BOT_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bot/server.h"
+#include "common/api_error.h"
+#include "common/buf.h"
+
+struct lws;
+
+struct http_server_req {
+    struct bot_server *srv;
+    struct lws *wsi; /* NULL once the connection closed */
+    int refs;
+    char method[8];
+    char path[256];
+    char query[1024]; /* raw, without '?' */
+    char authorization[1024];
+    char content_type[128];
+    char accept[256];
+    struct pl_buf body;
+    bool body_too_large;
+    /* response */
+    bool answered;
+    int status;
+    char resp_type[64];
+    const char *allow; /* the Allow header of a 405, static */
+    struct pl_buf resp;
+    bool headers_sent;
+    /* streaming (http_server_stream_*) */
+    bool streaming;
+    bool stream_ended;
+    bool final_written;
+    /* a route's hook: called once, when the connection closes before the route let go
+     * (http_server_release_hooks) */
+    void (*on_close)(struct http_server_req *r);
+    void *route_data;
+};
+
+void http_server_ref(struct http_server_req *r);
+void http_server_unref(struct http_server_req *r);
+
+/** Answer with `status` and a body (copied). Content type NULL: application/json. */
+void http_server_reply(struct http_server_req *r, int status, const char *content_type,
+                       const void *body, size_t len);
+/** Answer with the error table's status and {"error":{"code","message","retryable"}};
+ *  `message` NULL gives the table's default. */
+void http_server_reply_error(struct http_server_req *r, enum api_error code, const char *message);
+/** 405 with an Allow header listing `allow` (static, e.g. "GET, POST"). */
+void http_server_reply_method_not_allowed(struct http_server_req *r, const char *allow);
+
+/** Start a streamed answer: the status and headers now (no length: the stream ends when the
+ *  connection closes, as server-sent events over HTTP/1.1 do), the body as it is written. */
+void http_server_stream_begin(struct http_server_req *r, int status, const char *content_type);
+/** Queue `len` bytes of the stream. PL_ETOOBIG when more than --send-queue-bytes wait for a
+ *  client that does not read: the stream is then cut (the connection closes). */
+int http_server_stream_write(struct http_server_req *r, const void *data, size_t len);
+/** The stream is complete: the connection closes once everything queued is written. */
+void http_server_stream_end(struct http_server_req *r);
+
+/** The route is done with `r`: on_close is not called any more. */
+void http_server_release_hooks(struct http_server_req *r);
+
+/** Route a complete request (http_routes.c). */
+void http_routes_dispatch(struct http_server_req *r);
+
+#endif

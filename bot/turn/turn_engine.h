@@ -1,0 +1,187 @@
+/* The turn engine: one conversational turn at a time per session, from a stored caller message
+ * to a stored answer, with its events told to whoever listens to the session. It knows nothing
+ * of sockets or wire formats: the caller WebSocket, the HTTP message API (and later agent
+ * watchers and webhooks) are listeners. docs/architecture.md "The turn engine" has the picture.
+ *
+ * The one way a turn starts is turn_submit (or turn_recover for messages whose instance stopped
+ * before answering them). A session's turns run one at a time, in order, across instances (a
+ * lock in Redis). An answer covers every caller message up to its turn that has no answer yet:
+ * normally just its own; several when messages of one session were acknowledged by different
+ * instances at once, or an earlier turn failed before the model started. Every acknowledged turn
+ * gets exactly one turn_end on the listeners of the instance that acknowledged it, naming the turn
+ * whose answer covered it (answered_in).
+ *
+ * Loop thread only. Callbacks never run after the object they were given for is released as the
+ * functions below say. */
+#ifndef PARLEY_BOT_TURN_TURN_ENGINE_H
+#define PARLEY_BOT_TURN_TURN_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "common/api_error.h"
+#include "prompts/prompt.h"
+
+struct sess_store;
+struct llm_provider;
+struct prompt_builder;
+struct turn_engine;
+
+struct turn_engine_opts {
+    uv_loop_t *loop;
+    struct sess_store *store;
+    struct llm_provider *llm;
+    const struct prompt_builder *prompts;
+    const char *instance_id;  /* owner of this instance's turn locks (copied) */
+    uint32_t turn_lock_ms;    /* lease of a session's turn lock, renewed while a turn runs */
+    uint32_t turn_timeout_ms; /* deadline of one turn, from the moment it is taken up */
+    uint32_t history_entries; /* transcript entries read for a prompt */
+    uint32_t max_queued;      /* caller messages waiting for an answer per session */
+};
+
+/** A new engine (it starts its lease timer at once). */
+struct turn_engine *turn_engine_create(const struct turn_engine_opts *opts);
+
+/* ---- listeners ---- */
+
+/* How a turn ended, as every listener sees it. Borrowed for the call. */
+struct turn_end {
+    long turn;               /* the caller turn that ended */
+    long answered_in;        /* the turn whose answer covers it: `turn` itself unless another
+                                answer covered it (see above) */
+    const char *stop_reason; /* docs/protocol.md "Stop reasons" */
+    long input_tokens;
+    long output_tokens;
+    const char *text; /* the whole answer, NUL-terminated ("" when it failed before any text) */
+    size_t text_len;
+    const struct prompt_citation *citations; /* NULL when n_citations is 0 */
+    size_t n_citations;
+    enum api_error error; /* API_ERR_NONE, or why the turn failed before any text */
+};
+
+struct turn_listener;
+
+/* What a listener is told. Every callback is optional (NULL: not interested). A listener may
+ * detach itself (turn_unlisten) from inside its own callbacks; it must not detach others. */
+struct turn_listener_ops {
+    /** Turn `turn`'s answer begins. */
+    void (*turn_start)(struct turn_listener *l, long turn);
+    /** One piece of the answer; seq runs 0, 1, 2, ... without gaps within a turn. `text`
+     *  borrowed for the call. */
+    void (*delta)(struct turn_listener *l, long turn, long seq, const char *text, size_t len);
+    /** The turn failed before any text; its turn_end follows at once or once stored. */
+    void (*error)(struct turn_listener *l, long turn, enum api_error code, const char *message);
+    /** The turn ended: exactly once per acknowledged turn on this instance. */
+    void (*turn_end)(struct turn_listener *l, const struct turn_end *end);
+};
+
+/* Embed this in your own struct (PL_CONTAINER_OF gets back to it); set `ops` before
+ * turn_listen. The fields after `ops` belong to the engine. */
+struct turn_listener {
+    const struct turn_listener_ops *ops;
+    struct turn_session *_session;
+    struct turn_listener *_prev, *_next;
+};
+
+/* Where a reconnecting listener left off: turn `turn`, deltas up to `after_seq` seen (-1: none). */
+struct turn_replay {
+    long turn;
+    long after_seq;
+};
+
+/**
+ * Attach `l` to the events of session `sid` (a valid session id). Before this returns, `l` gets
+ * what it missed of the current turn, then live events follow with no gap and no duplicate:
+ *  - `from` NULL: the turn being answered, from its turn_start, if one is;
+ *  - `from` set: that turn's deltas after from->after_seq (and its turn_end if it has ended),
+ *    when it is the turn being answered or the last one answered here; otherwise as for NULL.
+ * A listener keeps the session live on this instance until turn_unlisten.
+ */
+void turn_listen(struct turn_engine *e, const char *sid, struct turn_listener *l,
+                 const struct turn_replay *from);
+/** Detach `l`; no callback of it runs afterwards. Idempotent. */
+void turn_unlisten(struct turn_listener *l);
+
+/* ---- starting, stopping and reading turns ---- */
+
+/** `err` API_ERR_NONE: the message is durably stored as caller turn `turn` (`duplicate`: a
+ *  message with this client id was stored before, as `turn`); send the acknowledgement now: the
+ *  turn's events follow after this returns. Otherwise nothing was stored (STORAGE_UNAVAILABLE,
+ *  SESSION_GONE, SHUTTING_DOWN). */
+typedef void (*turn_ack_cb)(void *ud, enum api_error err, long turn, bool duplicate);
+
+/**
+ * Store caller message `text` (`len` bytes, validated UTF-8) in session `sid` and answer it:
+ * the one way a turn starts. `client_id` (nullable) makes resending safe: a repeated id is
+ * acknowledged again with its first turn, stored once, and its turn ends again here (from the
+ * stored answer when it has one). Returns API_ERR_NONE when `cb` will run exactly once, or an
+ * error when it never runs: BUSY (max_queued messages of the session wait for an answer),
+ * STORAGE_UNAVAILABLE, SHUTTING_DOWN.
+ */
+enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *client_id,
+                           const char *text, size_t len, turn_ack_cb cb, void *ud);
+
+/** Queue the session's acknowledged caller turns answered+1 .. turns that are not queued here
+ *  already: messages whose instance stopped before answering them. */
+void turn_recover(struct turn_engine *e, const char *sid, long answered, long turns);
+
+/** Stop the answer being given in `sid` (stop reason `cancelled`; what was said is stored).
+ *  A turn still waiting for its lock ends cancelled as soon as it has it. Queued turns go on.
+ *  False when this instance is answering nothing in `sid`. */
+bool turn_cancel(struct turn_engine *e, const char *sid);
+
+enum turn_status {
+    TURN_STATUS_UNKNOWN, /* no such turn in this session */
+    TURN_STATUS_PENDING, /* acknowledged, not ended: queued, or streaming (text so far) */
+    TURN_STATUS_ENDED,   /* `end` says how */
+};
+
+struct turn_snapshot {
+    enum turn_status status;
+    long turn;
+    const char *text; /* PENDING: the text so far ("" when this instance is not streaming it) */
+    size_t text_len;
+    const struct turn_end *end; /* ENDED */
+};
+
+/** `err` API_ERR_NONE with `snap`, or SESSION_GONE / STORAGE_UNAVAILABLE. Borrowed for the call. */
+typedef void (*turn_poll_cb)(void *ud, enum api_error err, const struct turn_snapshot *snap);
+
+/** What is known of turn `turn` of `sid`: from memory when this instance is answering it or
+ *  answered it last, else from the transcript in Redis. `cb` runs exactly once, possibly before
+ *  this returns, when API_ERR_NONE is returned; STORAGE_UNAVAILABLE is returned (cb never runs)
+ *  when Redis cannot be asked. */
+enum api_error turn_poll(struct turn_engine *e, const char *sid, long turn, turn_poll_cb cb,
+                         void *ud);
+
+/* ---- shutting down ---- */
+
+/** Start no more turns: turns queued here end now (error SHUTTING_DOWN, then turn_end; they are
+ *  answered when their caller comes back) and turn_submit refuses; turns being answered go on. */
+void turn_engine_drain(struct turn_engine *e);
+/** Turns taken up on this instance and not yet ended (waiting for a lock, streaming, storing). */
+size_t turn_engine_busy(const struct turn_engine *e);
+/** End every turn now: answers being streamed are cancelled (and stored as such), turns still
+ *  waiting for their lock end with SHUTTING_DOWN. */
+void turn_engine_cancel_all(struct turn_engine *e);
+/** Close the engine's handles and stop using the store and the provider (calls in flight still
+ *  complete). Idempotent. */
+void turn_engine_stop(struct turn_engine *e);
+/** Free the engine once the loop has closed every handle (no session may be live). Accepts NULL. */
+void turn_engine_free(struct turn_engine *e);
+
+struct turn_engine_stats {
+    uint64_t turns_started;   /* turns that reached the model */
+    uint64_t turns_completed; /* turn_end told */
+    uint64_t turns_failed;    /* turns that ended with an error */
+    uint64_t deltas;          /* text deltas told to listeners */
+    uint64_t stores_retried;  /* answer writes retried after a storage error */
+    size_t sessions_live;     /* sessions with a listener or a turn on this instance */
+};
+
+void turn_engine_stats(const struct turn_engine *e, struct turn_engine_stats *out);
+
+#endif

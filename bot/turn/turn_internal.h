@@ -1,0 +1,145 @@
+/* What the turn engine's files share; nothing outside bot/turn/ includes this. The engine
+ * (turn_engine.c) owns the live sessions (turn_session.c), each of which runs its turns one at a
+ * time through the state machine of turn_run.c. */
+#ifndef PARLEY_BOT_TURN_TURN_INTERNAL_H
+#define PARLEY_BOT_TURN_TURN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "bot/turn/turn_engine.h"
+#include "common/buf.h"
+#include "common/map.h"
+#include "connectors/llm.h"
+#include "sessions/session_store.h"
+
+/* The states of a turn taken up on this instance:
+ *   LOCKING   taking the session's turn lock and reading the record and history (or finding
+ *             that another answer already covers the turn)
+ *   STREAMING the provider answers; each delta is kept (for replay) and told to the listeners
+ *   STORING   the answer goes to the transcript and the lock is released; turn_end is told
+ *             after the first attempt
+ *   ENDED     turn_end was told; kept as the session's last turn for replay and polls */
+enum turn_state { TURN_LOCKING, TURN_STREAMING, TURN_STORING, TURN_ENDED };
+
+/* Documents an answer cites, owned (copies of the prompt's, or read back from the transcript). */
+struct turn_citations {
+    struct prompt_citation *items;
+    size_t n;
+};
+
+struct turn {
+    long turn;
+    enum turn_state state;
+    struct pl_buf answer; /* the text so far */
+    size_t *delta_ends;   /* delta k spans answer[delta_ends[k-1] .. delta_ends[k]) */
+    size_t n_deltas;
+    size_t cap_deltas;
+    struct llm_call *call; /* STREAMING */
+    enum llm_stop stop;
+    bool cancel_requested;     /* turn_cancel (or the deadline) while LOCKING or STREAMING */
+    enum llm_stop cancel_stop; /* the stop reason a cancellation gives: cancelled or timeout */
+    bool shutting_down;        /* ended by turn_engine_cancel_all while its begin was in flight */
+    bool begin_in_flight;      /* a begin call waits for Redis */
+    bool locked;               /* this instance took the session's turn lock for it */
+    bool in_llm_start;         /* inside llm_start: an outcome is recorded, handled after */
+    bool outcome_ready;        /* the provider finished inside llm_start */
+    struct llm_usage usage;
+    char model[128];
+    char provider[32];
+    enum api_error error; /* API_ERR_NONE unless it failed before any text */
+    char error_message[320];
+    long answered_in;
+    struct turn_citations citations;
+    bool end_pending; /* turn_end waits for the first store attempt */
+    bool end_sent;
+    unsigned begin_attempts;
+    unsigned store_attempts;
+    uint64_t taken_ms; /* loop time it was taken up */
+    uint64_t lease_ms; /* loop time the lock was taken or last renewed */
+    /* The lock and context that came with the append, kept until the loop pass has sent its
+     * acks (see turn_run.c, on_start_check). */
+    struct sess_turn_context *begun;
+};
+
+struct turn_session {
+    struct turn_engine *engine;
+    char sid[SESS_ID_LEN + 1];
+    int refs; /* listeners, queued or running turns, appends in flight, polls */
+    struct turn_listener *listeners;
+    struct turn_listener *emit_next; /* the next listener an emission will tell */
+    long *queue;                     /* acknowledged turns waiting here, oldest first */
+    size_t queue_len;
+    size_t queue_cap;
+    struct turn *active;      /* the turn taken up, or NULL */
+    struct turn *last;        /* the last ended turn, kept for replay and polls */
+    size_t appends_in_flight; /* caller messages being stored */
+    uv_timer_t timer;         /* begin retries, the turn deadline or store retries: one at a time */
+    struct turn_session *prev, *next;   /* in the engine's list of live sessions */
+    struct turn_session *next_starting; /* in the engine's list of begun turns to start */
+    bool starting;
+};
+
+struct turn_engine {
+    struct turn_engine_opts opts;
+    char instance_id[64];
+    struct pl_map sessions; /* sid -> struct turn_session * */
+    struct turn_session *all;
+    uv_timer_t lease_timer;        /* renews the turn locks of running turns */
+    uv_check_t start_check;        /* starts begun turns once a loop pass's acks are out */
+    struct turn_session *starting; /* sessions whose begun turn waits for start_check */
+    bool draining;
+    bool stopped;
+    int handles_open;
+    struct turn_engine_stats stats;
+};
+
+/* ---- turn_session.c: live sessions, listeners and what they are told ---- */
+
+/** The live session of `sid`, created if absent, with one reference for the caller. */
+struct turn_session *turn_session_get(struct turn_engine *e, const char *sid);
+/** The live session of `sid` or NULL (no reference taken). */
+struct turn_session *turn_session_find(struct turn_engine *e, const char *sid);
+void turn_session_ref(struct turn_session *s);
+/** Drop a reference; the last one removes the session and frees it once its timer is closed. */
+void turn_session_unref(struct turn_session *s);
+/** True if `turn` is queued or taken up here (not ended). */
+bool turn_session_has_turn(const struct turn_session *s, long turn);
+
+void turn_emit_start(struct turn_session *s, long turn);
+void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len);
+void turn_emit_error(struct turn_session *s, long turn, enum api_error code, const char *message);
+void turn_emit_end(struct turn_session *s, struct turn *t);
+/** Fill `out` from `t` (borrowing its storage). */
+void turn_end_of(const struct turn *t, struct turn_end *out);
+
+/* ---- turn_run.c: the state machine ---- */
+
+/** Queue acknowledged turn `turn` unless it is queued or taken up here; start it if nothing is
+ *  being answered. `begun` (owned, nullable): the lock and context that came with its append. */
+void turn_enqueue(struct turn_session *s, long turn, struct sess_turn_context *begun);
+/** True when a message appended now would be the next turn taken up (so its append may begin
+ *  it in the same round trip); fills `o`. */
+bool turn_can_begin_with_append(const struct turn_session *s, struct sess_begin_opts *o);
+/** End every queued turn of `s` with SHUTTING_DOWN. */
+void turn_drop_queue(struct turn_session *s);
+/** End the session's active turn now, as turn_engine_cancel_all says. */
+void turn_end_now(struct turn_session *s);
+bool turn_cancel_active(struct turn_session *s);
+void turn_free(struct turn *t);
+void turn_on_lease_timer(uv_timer_t *timer);
+void turn_on_start_check(uv_check_t *check);
+
+/* ---- turn_citations.c ---- */
+
+void turn_citations_copy(struct turn_citations *dst, const struct prompt_citation *src, size_t n);
+/** From the JSON array text stored with an answer; malformed or empty text gives none. */
+void turn_citations_parse(struct turn_citations *dst, const char *json);
+/** The JSON array text for the transcript (new string), or NULL when there are none. */
+char *turn_citations_json(const struct turn_citations *c);
+void turn_citations_cleanup(struct turn_citations *c);
+
+#endif

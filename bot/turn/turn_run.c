@@ -1,0 +1,635 @@
+/* The state machine of one turn (states in turn_internal.h). Failures follow the rules of
+ * docs/architecture.md: storage trouble is retried with backoff (an acknowledged message and a
+ * finished answer are never dropped while the process lives), upstream trouble before the first
+ * token was already retried by the chain provider, and after the first token the turn ends
+ * with a stop reason that says what happened. Whatever happens, the turn ends with exactly one
+ * turn_end on this instance's listeners. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bot/turn/turn_internal.h"
+#include "common/alloc.h"
+#include "common/backoff.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "sessions/conversation_order.h"
+
+#define ANSWER_BYTES_MAX   (1024 * 1024)
+#define LOCK_RETRY_MS      200
+#define BEGIN_RETRY_MS     100 /* then doubling, to BEGIN_RETRY_MAX_MS */
+#define BEGIN_RETRY_MAX_MS 1600
+#define STORE_RETRY_MS     200
+#define STORE_RETRY_MAX_MS 5000
+#define STORE_DEADLINE_MS  (10 * 60 * 1000)
+
+static void begin(struct turn_session *s);
+static void on_begin(void *ud, struct sess_turn_context *ctx);
+static void store(struct turn_session *s);
+static void finish(struct turn_session *s);
+static void start_next(struct turn_session *s, struct sess_turn_context *begun);
+
+static struct turn_engine *engine_of(const struct turn_session *s)
+{
+    return s->engine;
+}
+
+static uint64_t now_ms(const struct turn_session *s)
+{
+    return uv_now(s->engine->opts.loop);
+}
+
+void turn_free(struct turn *t)
+{
+    if (!t)
+        return;
+    sess_turn_context_free(t->begun);
+    pl_buf_cleanup(&t->answer);
+    pl_free(t->delta_ends);
+    turn_citations_cleanup(&t->citations);
+    pl_free(t);
+}
+
+static struct turn *turn_new(long turn, uint64_t now)
+{
+    struct turn *t = pl_calloc(1, sizeof(*t));
+    t->turn = turn;
+    t->state = TURN_LOCKING;
+    t->taken_ms = now;
+    t->stop = LLM_STOP_END_TURN;
+    pl_buf_init(&t->answer, ANSWER_BYTES_MAX);
+    return t;
+}
+
+static enum llm_stop stop_from_name(const char *name)
+{
+    for (int i = LLM_STOP_END_TURN; i <= LLM_STOP_TIMEOUT; i++) {
+        if (name && strcmp(llm_stop_name((enum llm_stop)i), name) == 0)
+            return (enum llm_stop)i;
+    }
+    return LLM_STOP_END_TURN;
+}
+
+static void begin_opts(const struct turn_session *s, struct sess_begin_opts *o, long turn)
+{
+    const struct turn_engine *e = engine_of(s);
+    o->owner = e->instance_id;
+    o->lock_ttl_ms = e->opts.turn_lock_ms;
+    o->max_entries = e->opts.history_entries;
+    o->turn = turn;
+}
+
+bool turn_can_begin_with_append(const struct turn_session *s, struct sess_begin_opts *o)
+{
+    const struct turn_engine *e = engine_of(s);
+    if (s->active || s->queue_len || s->appends_in_flight || e->draining || e->stopped)
+        return false;
+    begin_opts(s, o, 0);
+    return true;
+}
+
+/* The active turn is done with: keep it as the session's last turn (for replay and polls) or
+ * free it, take up the next queued turn, and drop the turn's reference on the session. */
+static void done_with_active(struct turn_session *s, bool keep)
+{
+    struct turn *t = s->active;
+    s->active = NULL;
+    if (keep) {
+        turn_free(s->last);
+        s->last = t;
+    } else {
+        turn_free(t);
+    }
+    start_next(s, NULL);
+    turn_session_unref(s);
+}
+
+/* A turn that never reached the model: told error and turn_end, nothing stored (the message
+ * stays unanswered in the transcript, and a later turn's answer or a recovery answers it). */
+static void fail_unstarted(struct turn_session *s, enum api_error err, const char *message)
+{
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld could not start: %s", s->sid, t->turn,
+           message ? message : api_error_message(err));
+    uv_timer_stop(&s->timer);
+    if (t->locked && !e->stopped)
+        sess_turn_release(e->opts.store, s->sid, e->instance_id, NULL, NULL);
+    t->stop = LLM_STOP_UPSTREAM_ERROR;
+    t->error = err;
+    t->state = TURN_ENDED;
+    turn_emit_error(s, t->turn, err, message ? message : api_error_message(err));
+    turn_emit_end(s, t);
+    done_with_active(s, false);
+}
+
+/* ---- queueing ---- */
+
+static void on_defer_listed(struct turn_session *s)
+{
+    struct turn_engine *e = engine_of(s);
+    if (!e->starting)
+        uv_check_start(&e->start_check, turn_on_start_check);
+    turn_session_ref(s); /* while listed */
+    s->starting = true;
+    s->next_starting = e->starting;
+    e->starting = s;
+}
+
+/* Take up the oldest queued turn, with its lock and context when they came with the append. */
+static void start_next(struct turn_session *s, struct sess_turn_context *begun)
+{
+    struct turn_engine *e = engine_of(s);
+    if (s->active || s->queue_len == 0) {
+        sess_turn_context_free(begun);
+        return;
+    }
+    if (e->draining || e->stopped) {
+        if (begun && begun->status == PL_OK && begun->result == SESS_BEGIN_LOCKED && !e->stopped)
+            sess_turn_release(e->opts.store, s->sid, e->instance_id, NULL, NULL);
+        sess_turn_context_free(begun);
+        turn_drop_queue(s);
+        return;
+    }
+    long turn = s->queue[0];
+    memmove(s->queue, s->queue + 1, (s->queue_len - 1) * sizeof(*s->queue));
+    s->queue_len--;
+    s->active = turn_new(turn, now_ms(s));
+    if (begun && begun->status == PL_OK && begun->result == SESS_BEGIN_LOCKED) {
+        /* Start from the check handle: the other replies of this loop pass get their acks
+         * first, instead of each waiting for the turns before it to build their prompts. */
+        s->active->begun = begun;
+        s->active->locked = true;
+        on_defer_listed(s);
+    } else if (begun) {
+        on_begin(s, begun); /* held elsewhere, answered or failed: nothing to build */
+    } else {
+        begin(s);
+    }
+}
+
+void turn_enqueue(struct turn_session *s, long turn, struct sess_turn_context *begun)
+{
+    if (turn_session_has_turn(s, turn)) {
+        sess_turn_context_free(begun);
+        return;
+    }
+    if (begun && (s->active || s->queue_len)) {
+        /* Not the next turn after all: it begins again in its place (the lock is re-entrant
+         * for this instance, so holding it already does no harm). */
+        sess_turn_context_free(begun);
+        begun = NULL;
+    }
+    if (s->queue_len == s->queue_cap) {
+        s->queue_cap = s->queue_cap ? s->queue_cap * 2 : 4;
+        s->queue = pl_realloc(s->queue, s->queue_cap * sizeof(*s->queue));
+    }
+    s->queue[s->queue_len++] = turn;
+    turn_session_ref(s); /* a queued or active turn keeps the session live */
+    start_next(s, begun);
+}
+
+void turn_drop_queue(struct turn_session *s)
+{
+    turn_session_ref(s);
+    while (s->queue_len) {
+        long turn = s->queue[0];
+        memmove(s->queue, s->queue + 1, (s->queue_len - 1) * sizeof(*s->queue));
+        s->queue_len--;
+        struct turn *t = turn_new(turn, now_ms(s));
+        t->stop = LLM_STOP_UPSTREAM_ERROR;
+        t->error = API_ERR_SHUTTING_DOWN;
+        t->state = TURN_ENDED;
+        turn_emit_error(s, turn, t->error, api_error_message(t->error));
+        turn_emit_end(s, t);
+        turn_free(t);
+        turn_session_unref(s); /* the queued turn's reference */
+    }
+    turn_session_unref(s);
+}
+
+/* ---- LOCKING ---- */
+
+static void on_timer_begin(uv_timer_t *timer)
+{
+    begin(timer->data);
+}
+
+static void retry_begin(struct turn_session *s, uint64_t delay, enum api_error err)
+{
+    struct turn *t = s->active;
+    if (now_ms(s) + delay - t->taken_ms > engine_of(s)->opts.turn_timeout_ms) {
+        fail_unstarted(s, err, NULL);
+        return;
+    }
+    uv_timer_start(&s->timer, on_timer_begin, delay, 0);
+}
+
+static void retry_begin_after_storage_error(struct turn_session *s)
+{
+    struct turn *t = s->active;
+    t->begin_attempts++;
+    retry_begin(s, pl_backoff_ms(t->begin_attempts, BEGIN_RETRY_MS, BEGIN_RETRY_MAX_MS, 25),
+                API_ERR_STORAGE_UNAVAILABLE);
+}
+
+static void begin(struct turn_session *s)
+{
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    if (e->stopped) {
+        fail_unstarted(s, API_ERR_SHUTTING_DOWN, NULL);
+        return;
+    }
+    struct sess_begin_opts o;
+    begin_opts(s, &o, t->turn);
+    t->begin_in_flight = true;
+    if (sess_turn_begin(e->opts.store, s->sid, &o, on_begin, s) != PL_OK) {
+        t->begin_in_flight = false;
+        retry_begin_after_storage_error(s);
+    }
+}
+
+/* Another answer (stored by another instance, or by a turn whose prompt included this
+ * message) already covers this turn: end it with that answer, taking no lock. */
+static void end_covered(struct turn_session *s, const struct sess_turn_context *ctx)
+{
+    struct turn *t = s->active;
+    const struct sess_entry *a = ctx->answer;
+    if (a) {
+        pl_buf_append(&t->answer, a->text, a->text_len);
+        t->stop = stop_from_name(a->stop_reason);
+        t->usage.input_tokens = a->input_tokens;
+        t->usage.output_tokens = a->output_tokens;
+        snprintf(t->model, sizeof(t->model), "%s", a->model ? a->model : "");
+        turn_citations_parse(&t->citations, a->citations);
+        t->answered_in = a->turn;
+        t->error = api_error_from_code(a->error);
+    } else {
+        PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld: its answer is no longer in the transcript",
+               s->sid, t->turn);
+        t->answered_in = ctx->rec.answered;
+    }
+    PL_LOG(PL_LOG_INFO, "turn", "sess=%s turn=%ld already answered (by turn %ld)", s->sid, t->turn,
+           t->answered_in);
+    t->state = TURN_ENDED;
+    if (t->error)
+        turn_emit_error(s, t->turn, t->error, NULL);
+    turn_emit_end(s, t);
+    done_with_active(s, true);
+}
+
+static void on_text(void *ud, const char *text, size_t len);
+static void on_finish(void *ud, const struct llm_outcome *o);
+
+static void on_deadline(uv_timer_t *timer)
+{
+    struct turn_session *s = timer->data;
+    struct turn *t = s->active;
+    PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld reached the %u ms deadline", s->sid, t->turn,
+           engine_of(s)->opts.turn_timeout_ms);
+    t->cancel_requested = true;
+    t->cancel_stop = LLM_STOP_TIMEOUT;
+    if (t->call)
+        llm_cancel(t->call); /* on_finish runs now and ends the turn */
+}
+
+/* The transcript, in conversation order, as the prompt builder reads it. A turn whose answer
+ * failed (stored with an error and no text) is left out, question and all: the caller was told,
+ * and a question the model refused (a 400) would otherwise be asked again with every later one
+ * and refused each time. */
+static size_t history_of(const struct sess_turn_context *ctx, struct prompt_history_item *items)
+{
+    long *failed = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*failed));
+    size_t n_failed = 0;
+    for (size_t i = 0; i < ctx->n; i++) {
+        const struct sess_entry *e = &ctx->entries[i];
+        if (e->error[0] && e->text_len == 0 && strcmp(e->role, "assistant") == 0)
+            failed[n_failed++] = e->turn;
+    }
+    const struct sess_entry **ordered = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*ordered));
+    sess_conversation_order(ctx->entries, ctx->n, ordered);
+    size_t k = 0;
+    for (size_t i = 0; i < ctx->n; i++) {
+        const struct sess_entry *e = ordered[i];
+        enum prompt_role role;
+        if (strcmp(e->role, "caller") == 0)
+            role = PROMPT_ROLE_CALLER;
+        else if (strcmp(e->role, "assistant") == 0)
+            role = PROMPT_ROLE_ASSISTANT;
+        else if (strcmp(e->role, "agent") == 0)
+            role = PROMPT_ROLE_AGENT;
+        else
+            continue;
+        bool skip = role == PROMPT_ROLE_ASSISTANT && e->error[0] && e->text_len == 0;
+        for (size_t f = 0; role == PROMPT_ROLE_CALLER && f < n_failed && !skip; f++)
+            skip = failed[f] == e->turn;
+        if (!skip)
+            items[k++] = (struct prompt_history_item){role, e->turn, e->text, e->text_len};
+    }
+    pl_free(ordered);
+    pl_free(failed);
+    return k;
+}
+
+static void start_llm(struct turn_session *s, const struct sess_turn_context *ctx)
+{
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    struct prompt_history_item *items = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*items));
+    size_t n = history_of(ctx, items);
+    const struct prompt_caller caller = {.session_id = s->sid,
+                                         .name = ctx->rec.caller_name,
+                                         .policy_number = ctx->rec.policy_number,
+                                         .channel = ctx->rec.channel};
+    struct prompt prompt;
+    int rc = prompt_build(e->opts.prompts, &caller, items, n, t->turn, &prompt);
+    pl_free(items);
+    if (rc != PL_OK) {
+        PL_LOG(PL_LOG_ERR, "turn", "sess=%s turn=%ld: cannot build the prompt (%s)", s->sid,
+               t->turn, pl_strerror(rc));
+        fail_unstarted(s, API_ERR_INTERNAL, "the prompt could not be built");
+        return;
+    }
+    turn_citations_copy(&t->citations, prompt.citations, prompt.n_citations);
+    t->state = TURN_STREAMING;
+    e->stats.turns_started++;
+    turn_emit_start(s, t->turn);
+    uint64_t elapsed = now_ms(s) - t->taken_ms;
+    uint32_t timeout = e->opts.turn_timeout_ms;
+    uv_timer_start(&s->timer, on_deadline, timeout > elapsed ? timeout - elapsed : 1, 0);
+    if (t->cancel_requested) {
+        /* Cancelled as it began (a listener's turn_start did it): nothing to ask. */
+        prompt_cleanup(&prompt);
+        uv_timer_stop(&s->timer);
+        t->stop = t->cancel_stop;
+        finish(s);
+        return;
+    }
+    /* A provider may finish inside llm_start (a chain whose every provider refuses the
+     * request): on_finish then only records the outcome, handled once llm_start returns. */
+    struct llm_sink sink = {.on_text = on_text, .on_finish = on_finish, .ud = s};
+    t->in_llm_start = true;
+    struct llm_call *call = llm_start(e->opts.llm, &prompt, &sink);
+    t->in_llm_start = false;
+    prompt_cleanup(&prompt);
+    if (t->outcome_ready) {
+        uv_timer_stop(&s->timer);
+        finish(s);
+    } else if (!call) {
+        uv_timer_stop(&s->timer);
+        t->stop = LLM_STOP_UPSTREAM_ERROR;
+        t->error = API_ERR_INTERNAL;
+        snprintf(t->error_message, sizeof(t->error_message), "the model request was rejected");
+        finish(s);
+    } else {
+        t->call = call;
+        if (t->cancel_requested)
+            llm_cancel(call);
+    }
+}
+
+static void on_begin(void *ud, struct sess_turn_context *ctx)
+{
+    struct turn_session *s = ud;
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    t->begin_in_flight = false;
+    int status = ctx->status;
+    enum sess_begin_result result = ctx->result;
+    if (status == PL_OK && result == SESS_BEGIN_LOCKED)
+        t->locked = true;
+    if (t->shutting_down || e->stopped) {
+        sess_turn_context_free(ctx);
+        fail_unstarted(s, API_ERR_SHUTTING_DOWN, NULL);
+    } else if (status == PL_ENOTFOUND) {
+        sess_turn_context_free(ctx);
+        fail_unstarted(s, API_ERR_SESSION_GONE, NULL);
+    } else if (status != PL_OK) {
+        sess_turn_context_free(ctx);
+        retry_begin_after_storage_error(s);
+    } else if (result == SESS_BEGIN_HELD_ELSEWHERE) {
+        sess_turn_context_free(ctx);
+        retry_begin(s, LOCK_RETRY_MS, API_ERR_LOCKED_ELSEWHERE);
+    } else if (result == SESS_BEGIN_ANSWERED) {
+        end_covered(s, ctx);
+        sess_turn_context_free(ctx);
+    } else if (t->cancel_requested) {
+        /* Cancelled while it waited for its lock: it ends now, stored as cancelled. */
+        sess_turn_context_free(ctx);
+        t->lease_ms = now_ms(s);
+        t->stop = t->cancel_stop;
+        t->state = TURN_STREAMING;
+        finish(s);
+    } else {
+        t->lease_ms = now_ms(s);
+        start_llm(s, ctx);
+        sess_turn_context_free(ctx);
+    }
+}
+
+/* ---- STREAMING ---- */
+
+static void on_text(void *ud, const char *text, size_t len)
+{
+    struct turn_session *s = ud;
+    struct turn *t = s->active;
+    if (pl_buf_append(&t->answer, text, len) != PL_OK)
+        return; /* past the answer cap: max_output_tokens keeps real answers far below it */
+    if (t->n_deltas == t->cap_deltas) {
+        t->cap_deltas = t->cap_deltas ? t->cap_deltas * 2 : 64;
+        t->delta_ends = pl_realloc(t->delta_ends, t->cap_deltas * sizeof(*t->delta_ends));
+    }
+    long seq = (long)t->n_deltas;
+    t->delta_ends[t->n_deltas++] = t->answer.len;
+    turn_emit_delta(s, t->turn, seq, text, len);
+}
+
+static void on_finish(void *ud, const struct llm_outcome *o)
+{
+    struct turn_session *s = ud;
+    struct turn *t = s->active;
+    t->call = NULL;
+    t->usage = o->usage;
+    if (o->model)
+        snprintf(t->model, sizeof(t->model), "%s", o->model);
+    if (o->provider)
+        snprintf(t->provider, sizeof(t->provider), "%s", o->provider);
+    const char *detail = o->error_detail ? o->error_detail : pl_strerror(o->status);
+    if (o->status == PL_OK) {
+        t->stop = o->stop;
+    } else if (o->status == PL_ECANCELED) {
+        t->stop = t->cancel_stop;
+    } else if (t->n_deltas > 0) {
+        PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld ended after %zu deltas: %s", s->sid, t->turn,
+               t->n_deltas, detail);
+        t->stop = o->stop;
+    } else {
+        PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld failed before any text: %s", s->sid, t->turn,
+               detail);
+        t->stop = LLM_STOP_UPSTREAM_ERROR;
+        t->error = o->error != API_ERR_NONE ? o->error : API_ERR_UPSTREAM_UNAVAILABLE;
+        snprintf(t->error_message, sizeof(t->error_message),
+                 "the assistant could not answer (%s)%s", detail,
+                 api_error_retryable(t->error) ? "; please try again in a moment" : "");
+    }
+    if (t->in_llm_start) {
+        t->outcome_ready = true;
+        return;
+    }
+    uv_timer_stop(&s->timer);
+    finish(s);
+}
+
+/* ---- STORING ---- */
+
+/* The answer (or its failure) is final: tell the error, store it, then tell turn_end. */
+static void finish(struct turn_session *s)
+{
+    struct turn *t = s->active;
+    if (t->error)
+        turn_emit_error(s, t->turn, t->error,
+                        t->error_message[0] ? t->error_message : api_error_message(t->error));
+    /* turn_end goes out once the answer is stored (or its first store attempt failed), so a
+     * listener who saw it can count on finding the answer in the history. */
+    t->end_pending = true;
+    t->state = TURN_STORING;
+    store(s);
+}
+
+static void on_timer_store(uv_timer_t *timer)
+{
+    store(timer->data);
+}
+
+static void on_stored(void *ud, int status)
+{
+    struct turn_session *s = ud;
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    if (t->end_pending)
+        turn_emit_end(s, t);
+    if (status != PL_OK && status != PL_ENOTFOUND && status != PL_ECANCELED && !e->stopped) {
+        t->store_attempts++;
+        e->stats.stores_retried++;
+        if (now_ms(s) - t->taken_ms > STORE_DEADLINE_MS) {
+            PL_LOG(PL_LOG_ERR, "turn", "sess=%s turn=%ld: answer could not be stored for %d s",
+                   s->sid, t->turn, STORE_DEADLINE_MS / 1000);
+        } else {
+            uint32_t delay =
+                pl_backoff_ms(t->store_attempts, STORE_RETRY_MS, STORE_RETRY_MAX_MS, 25);
+            PL_LOG(PL_LOG_WARN, "turn",
+                   "sess=%s turn=%ld: storing the answer failed (%s); retrying in %u ms", s->sid,
+                   t->turn, pl_strerror(status), delay);
+            uv_timer_start(&s->timer, on_timer_store, delay, 0);
+            return;
+        }
+    }
+    t->state = TURN_ENDED;
+    done_with_active(s, true);
+}
+
+static void store(struct turn_session *s)
+{
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    if (e->stopped) {
+        on_stored(s, PL_ECANCELED); /* shut down past the drain deadline */
+        return;
+    }
+    char *citations = turn_citations_json(&t->citations);
+    struct sess_answer a = {
+        .turn = t->turn,
+        .text = t->answer.data ? t->answer.data : "",
+        .text_len = t->answer.len,
+        .stop_reason = llm_stop_name(t->stop),
+        .error = t->error ? api_error_code(t->error) : NULL,
+        .input_tokens = t->usage.input_tokens,
+        .output_tokens = t->usage.output_tokens,
+        .model = t->model,
+        .provider = t->provider,
+        .citations = citations,
+    };
+    int rc = sess_turn_end(e->opts.store, s->sid, e->instance_id, &a, on_stored, s);
+    pl_free(citations);
+    if (rc != PL_OK)
+        on_stored(s, rc);
+}
+
+/* ---- cancelling, shutting down ---- */
+
+bool turn_cancel_active(struct turn_session *s)
+{
+    struct turn *t = s->active;
+    if (!t || t->state == TURN_STORING || t->state == TURN_ENDED)
+        return false;
+    if (t->cancel_requested)
+        return true;
+    t->cancel_requested = true;
+    t->cancel_stop = LLM_STOP_CANCELLED;
+    if (t->state == TURN_STREAMING && t->call)
+        llm_cancel(t->call); /* on_finish runs now and ends the turn */
+    return true;
+}
+
+void turn_end_now(struct turn_session *s)
+{
+    struct turn *t = s->active;
+    if (!t)
+        return;
+    if (t->state == TURN_STREAMING) {
+        turn_cancel_active(s);
+    } else if (t->state == TURN_LOCKING) {
+        if (t->begin_in_flight) {
+            t->shutting_down = true; /* ended when Redis answers (or the store goes) */
+            return;
+        }
+        sess_turn_context_free(t->begun); /* a deferred begin: its lock is released below */
+        t->begun = NULL;
+        fail_unstarted(s, API_ERR_SHUTTING_DOWN, NULL);
+    }
+}
+
+/* ---- the engine's handles ---- */
+
+static void renew_one(struct turn_engine *e, struct turn_session *s, uint64_t now)
+{
+    struct turn *t = s->active;
+    if (!t || (t->state != TURN_STREAMING && t->state != TURN_STORING) || !t->locked)
+        return;
+    /* Only leases at least a third old: most answers end long before, and renewing every
+     * running turn at once made a burst of Redis calls on every tick. Checked every third of
+     * the lease, a lease is renewed before two thirds of it have passed. */
+    if (now - t->lease_ms < e->opts.turn_lock_ms / 3)
+        return;
+    t->lease_ms = now;
+    sess_turn_renew(e->opts.store, s->sid, e->instance_id, e->opts.turn_lock_ms, NULL, NULL);
+}
+
+void turn_on_lease_timer(uv_timer_t *timer)
+{
+    struct turn_engine *e = timer->data;
+    uint64_t now = uv_now(e->opts.loop);
+    for (struct turn_session *s = e->all; s; s = s->next)
+        renew_one(e, s, now);
+}
+
+void turn_on_start_check(uv_check_t *check)
+{
+    struct turn_engine *e = check->data;
+    struct turn_session *list = e->starting;
+    e->starting = NULL;
+    uv_check_stop(check);
+    while (list) {
+        struct turn_session *s = list;
+        list = s->next_starting;
+        s->next_starting = NULL;
+        s->starting = false;
+        struct turn *t = s->active;
+        if (t && t->begun) {
+            struct sess_turn_context *ctx = t->begun;
+            t->begun = NULL;
+            on_begin(s, ctx);
+        }
+        turn_session_unref(s); /* listed */
+    }
+}

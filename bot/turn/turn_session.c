@@ -1,0 +1,227 @@
+/* Live sessions of the turn engine: lookup, references, listeners, and how events reach them.
+ * A session lives on this instance while something needs it here (a listener, a queued or
+ * running turn, an append or poll in flight); the conversation itself lives in Redis. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bot/turn/turn_internal.h"
+#include "common/alloc.h"
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct turn_session *s = h->data;
+    turn_free(s->active);
+    turn_free(s->last);
+    pl_free(s->queue);
+    pl_free(s);
+}
+
+struct turn_session *turn_session_find(struct turn_engine *e, const char *sid)
+{
+    return pl_map_get(&e->sessions, sid);
+}
+
+struct turn_session *turn_session_get(struct turn_engine *e, const char *sid)
+{
+    struct turn_session *s = turn_session_find(e, sid);
+    if (s) {
+        s->refs++;
+        return s;
+    }
+    s = pl_calloc(1, sizeof(*s));
+    s->engine = e;
+    snprintf(s->sid, sizeof(s->sid), "%s", sid);
+    s->refs = 1;
+    uv_timer_init(e->opts.loop, &s->timer);
+    s->timer.data = s;
+    pl_map_put(&e->sessions, s->sid, s);
+    s->next = e->all;
+    if (e->all)
+        e->all->prev = s;
+    e->all = s;
+    e->stats.sessions_live++;
+    return s;
+}
+
+void turn_session_ref(struct turn_session *s)
+{
+    s->refs++;
+}
+
+void turn_session_unref(struct turn_session *s)
+{
+    if (--s->refs > 0)
+        return;
+    struct turn_engine *e = s->engine;
+    pl_map_remove(&e->sessions, s->sid);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        e->all = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    e->stats.sessions_live--;
+    uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+}
+
+bool turn_session_has_turn(const struct turn_session *s, long turn)
+{
+    if (s->active && s->active->turn == turn)
+        return true;
+    for (size_t i = 0; i < s->queue_len; i++) {
+        if (s->queue[i] == turn)
+            return true;
+    }
+    return false;
+}
+
+/* ---- listeners ---- */
+
+static void link_listener(struct turn_session *s, struct turn_listener *l)
+{
+    l->_session = s;
+    l->_prev = NULL;
+    l->_next = s->listeners;
+    if (s->listeners)
+        s->listeners->_prev = l;
+    s->listeners = l;
+}
+
+static bool is_listening(const struct turn_session *s, const struct turn_listener *l)
+{
+    for (const struct turn_listener *p = s->listeners; p; p = p->_next) {
+        if (p == l)
+            return true;
+    }
+    return false;
+}
+
+/* Tell `l` turn `t`'s deltas from `from_seq` on (and its start and end when asked). `l` may
+ * detach itself, and even be freed, from any of these calls: it is looked for in the session's
+ * list (which the caller keeps alive) instead of being read after each. */
+static void replay_turn(struct turn_session *s, struct turn_listener *l, const struct turn *t,
+                        long from_seq, bool with_start)
+{
+    const struct turn_listener_ops *ops = l->ops;
+    if (with_start && ops->turn_start) {
+        ops->turn_start(l, t->turn);
+        if (!is_listening(s, l))
+            return;
+    }
+    for (size_t k = from_seq < 0 ? 0 : (size_t)from_seq; ops->delta && k < t->n_deltas; k++) {
+        size_t start = k ? t->delta_ends[k - 1] : 0;
+        ops->delta(l, t->turn, (long)k, t->answer.data + start, t->delta_ends[k] - start);
+        if (!is_listening(s, l))
+            return;
+    }
+    if (t->end_sent && ops->turn_end) {
+        struct turn_end end;
+        turn_end_of(t, &end);
+        ops->turn_end(l, &end);
+    }
+}
+
+/* A turn whose start was told and whose end is not yet: a new listener gets it from its start. */
+static bool telling(const struct turn *t)
+{
+    return t && (t->state == TURN_STREAMING || (t->state == TURN_STORING && !t->end_sent));
+}
+
+void turn_listen(struct turn_engine *e, const char *sid, struct turn_listener *l,
+                 const struct turn_replay *from)
+{
+    struct turn_session *s = turn_session_get(e, sid); /* the listener's reference */
+    turn_session_ref(s);                               /* while replaying */
+    link_listener(s, l);
+    struct turn *current = telling(s->active) ? s->active : NULL;
+    if (from && s->active && s->active->turn == from->turn && s->active->state != TURN_LOCKING)
+        replay_turn(s, l, s->active, from->after_seq + 1, from->after_seq < 0);
+    else if (from && s->last && s->last->turn == from->turn)
+        replay_turn(s, l, s->last, from->after_seq + 1, from->after_seq < 0);
+    else if (current)
+        replay_turn(s, l, current, 0, true);
+    turn_session_unref(s);
+}
+
+void turn_unlisten(struct turn_listener *l)
+{
+    struct turn_session *s = l->_session;
+    if (!s)
+        return;
+    if (s->emit_next == l)
+        s->emit_next = l->_next;
+    if (l->_prev)
+        l->_prev->_next = l->_next;
+    else
+        s->listeners = l->_next;
+    if (l->_next)
+        l->_next->_prev = l->_prev;
+    l->_session = NULL;
+    l->_prev = l->_next = NULL;
+    turn_session_unref(s);
+}
+
+/* ---- emission: every listener, in order, each free to detach itself meanwhile ---- */
+
+#define EMIT(s, call)                                                                              \
+    do {                                                                                           \
+        struct turn_session *s_ = (s);                                                             \
+        turn_session_ref(s_);                                                                      \
+        struct turn_listener *saved_ = s_->emit_next;                                              \
+        for (struct turn_listener *l = s_->listeners; l; l = s_->emit_next) {                      \
+            s_->emit_next = l->_next;                                                              \
+            call;                                                                                  \
+        }                                                                                          \
+        s_->emit_next = saved_;                                                                    \
+        turn_session_unref(s_);                                                                    \
+    } while (0)
+
+void turn_emit_start(struct turn_session *s, long turn)
+{
+    EMIT(s, if (l->ops->turn_start) l->ops->turn_start(l, turn));
+}
+
+void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len)
+{
+    s->engine->stats.deltas++;
+    /* The per-token path: no reference counting, as nothing here can free the session (the
+     * running turn holds a reference). */
+    struct turn_listener *saved = s->emit_next;
+    for (struct turn_listener *l = s->listeners; l; l = s->emit_next) {
+        s->emit_next = l->_next;
+        if (l->ops->delta)
+            l->ops->delta(l, turn, seq, text, len);
+    }
+    s->emit_next = saved;
+}
+
+void turn_emit_error(struct turn_session *s, long turn, enum api_error code, const char *message)
+{
+    s->engine->stats.turns_failed++;
+    EMIT(s, if (l->ops->error) l->ops->error(l, turn, code, message));
+}
+
+void turn_end_of(const struct turn *t, struct turn_end *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->turn = t->turn;
+    out->answered_in = t->answered_in ? t->answered_in : t->turn;
+    out->stop_reason = llm_stop_name(t->stop);
+    out->input_tokens = t->usage.input_tokens;
+    out->output_tokens = t->usage.output_tokens;
+    out->text = t->answer.data ? t->answer.data : "";
+    out->text_len = t->answer.len;
+    out->citations = t->citations.n ? t->citations.items : NULL;
+    out->n_citations = t->citations.n;
+    out->error = t->error;
+}
+
+void turn_emit_end(struct turn_session *s, struct turn *t)
+{
+    t->end_pending = false;
+    t->end_sent = true;
+    s->engine->stats.turns_completed++;
+    struct turn_end end;
+    turn_end_of(t, &end);
+    EMIT(s, if (l->ops->turn_end) l->ops->turn_end(l, &end));
+}
