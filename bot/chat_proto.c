@@ -196,6 +196,11 @@ void chat_out_turn_end(struct pl_buf *b, const struct turn_end *e)
     w_str(&w, e->stop_reason);
     w_usage(&w, e);
     w_citations(&w, e);
+    if (!e->streamed) {
+        /* Answered on another instance (or by another turn): its deltas did not come here. */
+        w_raw(&w, ",\"text\":");
+        w_strn(&w, e->text ? e->text : "", e->text ? e->text_len : 0);
+    }
     w_raw(&w, "}");
     w_end(&w);
 }

@@ -29,7 +29,8 @@ void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, siz
 
 /** {"type":"turn_end","turn":N,"stop_reason":S,"usage":{"input_tokens":I,"output_tokens":O},
  *  "citations":[{"source":S,"title":S}...]}, with "answered_in":M after "turn" when another
- *  turn's answer covered this one (M != N). */
+ *  turn's answer covered this one (M != N), and "text":S at the end when the answer was not
+ *  told as deltas here (end->streamed false). */
 void chat_out_turn_end(struct pl_buf *b, const struct turn_end *end);
 /** {"type":"error","code":C,"message":S,"retryable":bool} from the error table; `message` NULL
  *  gives the table's default message. */
@@ -82,9 +83,9 @@ struct chat_error {
 
 /** Parse and validate one text frame of `len` bytes at `data` (borrowed) under `lim`.
  *  PL_OK: `*out` is filled (free it with chat_in_cleanup). PL_EINVAL: `err` says why, with code
- *  "too_large" (frame longer than max_frame_bytes, text longer than max_text_chars) or
- *  "bad_request" (not UTF-8, not a JSON object, no or unknown "type", a field of the wrong type or
- *  out of range, an empty text, a NUL character); `*out` then holds nothing to free but
+ *  API_ERR_TOO_LARGE (frame longer than max_frame_bytes, text longer than max_text_chars) or
+ *  API_ERR_BAD_REQUEST (not UTF-8, not a JSON object, no or unknown "type", a field of the wrong
+ * type or out of range, an empty text, a NUL character); `*out` then holds nothing to free but
  *  chat_in_cleanup is still safe. Fields not listed in the protocol are ignored, and an optional
  *  field given as null counts as absent. */
 int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, struct chat_in *out,

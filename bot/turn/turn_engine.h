@@ -57,6 +57,7 @@ struct turn_end {
     long output_tokens;
     const char *text; /* the whole answer, NUL-terminated ("" when it failed before any text) */
     size_t text_len;
+    bool streamed; /* the text was told as deltas on this instance (false: answered elsewhere) */
     const struct prompt_citation *citations; /* NULL when n_citations is 0 */
     size_t n_citations;
     enum api_error error; /* API_ERR_NONE, or why the turn failed before any text */

@@ -211,6 +211,7 @@ void turn_end_of(const struct turn *t, struct turn_end *out)
     out->output_tokens = t->usage.output_tokens;
     out->text = t->answer.data ? t->answer.data : "";
     out->text_len = t->answer.len;
+    out->streamed = t->n_deltas > 0 || t->answer.len == 0;
     out->citations = t->citations.n ? t->citations.items : NULL;
     out->n_citations = t->citations.n;
     out->error = t->error;

@@ -11,6 +11,7 @@ const stopBtn = document.getElementById("stop");
 let ws = null, ready = false, backoff = 500, nextId = 1;
 let token = sessionStorage.getItem("parley.token");
 const turns = new Map();   // turn -> {el, seq}
+const shown = new Set();   // turns whose answer is on screen (by the turn that answered)
 let lastTurn = null;       // {turn, seq} for resume
 
 function bubble(role, content, meta) {
@@ -78,7 +79,14 @@ function handle(m) {
     break;
   }
   case "turn_end": {
-    const t = turns.get(m.turn);
+    let t = turns.get(m.turn);
+    if (!t && m.text && !shown.has(m.answered_in || m.turn)) {
+      // Answered on another server of this site (another tab's message was answered with it):
+      // the text comes with the end instead of as deltas.
+      t = { el: bubble("assistant", m.text), seq: -1 };
+      turns.set(m.turn, t);
+    }
+    shown.add(m.answered_in || m.turn);
     if (t) {
       t.el.classList.remove("typing");
       if (m.stop_reason !== "end_turn") {

@@ -86,6 +86,10 @@ static void tab_read(struct tab *t, int timeout_ms)
         t->ends[turn]++;
         json_t *in = json_object_get(f, "answered_in");
         t->answered_in[turn] = in ? (long)json_integer_value(in) : turn;
+        /* An answer streamed by the other instance comes with its text. */
+        json_t *text = json_object_get(f, "text");
+        if (text)
+            assert_string_equal(json_string_value(text), "w1 w2 w3");
     } else if (!strcmp(type, "error")) {
         fail_msg("unexpected error frame: %s", json_string_value(json_object_get(f, "message")));
     }

@@ -118,7 +118,8 @@ static void test_turn_end(void **state)
                          .stop_reason = "end_turn",
                          .input_tokens = 1200,
                          .output_tokens = 87,
-                         .text = "ignored"};
+                         .text = "streamed already",
+                         .streamed = true};
     chat_out_turn_end(&out_buf, &e);
     expect("{\"type\":\"turn_end\",\"turn\":4,\"stop_reason\":\"end_turn\",\"usage\":{"
            "\"input_tokens\":1200,\"output_tokens\":87},\"citations\":[]}");
@@ -131,17 +132,24 @@ static void test_turn_end(void **state)
                           .stop_reason = "cancelled",
                           .output_tokens = 3,
                           .citations = cites,
-                          .n_citations = 2};
+                          .n_citations = 2,
+                          .streamed = true};
     chat_out_turn_end(&out_buf, &e);
     expect("{\"type\":\"turn_end\",\"turn\":5,\"stop_reason\":\"cancelled\",\"usage\":{"
            "\"input_tokens\":0,\"output_tokens\":3},\"citations\":["
            "{\"source\":\"kb/claims.md\",\"title\":\"How to \\\"file\\\" a claim\"},"
            "{\"source\":\"kb/faq.md\",\"title\":\"FAQ \xe2\x80\x94 r\xc3\xa9sum\xc3\xa9\"}]}");
-    /* Covered by another turn's answer: it says which. */
-    e = (struct turn_end){.turn = 3, .answered_in = 4, .stop_reason = "end_turn"};
+    /* Covered by another turn's answer, streamed on another instance: it says which, and
+     * carries the text its deltas did not bring here. */
+    e = (struct turn_end){.turn = 3,
+                          .answered_in = 4,
+                          .stop_reason = "end_turn",
+                          .text = "Both \"answered\"",
+                          .text_len = 15};
     chat_out_turn_end(&out_buf, &e);
     expect("{\"type\":\"turn_end\",\"turn\":3,\"answered_in\":4,\"stop_reason\":\"end_turn\","
-           "\"usage\":{\"input_tokens\":0,\"output_tokens\":0},\"citations\":[]}");
+           "\"usage\":{\"input_tokens\":0,\"output_tokens\":0},\"citations\":[],"
+           "\"text\":\"Both \\\"answered\\\"\"}");
 }
 
 static void test_error(void **state)
