@@ -11,6 +11,7 @@
 #include "bot/auth_token.h"
 #include "bot/http_auth.h"
 #include "bot/http_messages.h"
+#include "bot/http_routes.h"
 #include "bot/http_server.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"

@@ -69,7 +69,8 @@ void http_server_stream_end(struct http_server_req *r);
 /** The route is done with `r`: on_close is not called any more. */
 void http_server_release_hooks(struct http_server_req *r);
 
-/** Route a complete request (http_routes.c). */
-void http_routes_dispatch(struct http_server_req *r);
+/* What answers a complete request: http_routes.c's dispatcher, set by main.c in the server
+ * context, so that the lws side does not depend on the routes. */
+typedef void (*http_server_dispatch_fn)(struct http_server_req *r);
 
 #endif

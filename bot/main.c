@@ -13,6 +13,7 @@
 
 #include "bot/chat.h"
 #include "bot/config.h"
+#include "bot/http_routes.h"
 #include "bot/server.h"
 #include "bot/turn/turn_engine.h"
 #include "bot/ws_server.h"
@@ -222,6 +223,7 @@ int main(int argc, char **argv)
     srv.loop = &loop;
     srv.cfg = &cfg;
     chat_frame_begin(&srv.frame);
+    srv.http_dispatch = http_routes_dispatch;
     unsigned char raw[8];
     RAND_bytes(raw, sizeof(raw));
     snprintf(srv.instance_id, sizeof(srv.instance_id), "parleyd-%02x%02x%02x%02x%02x%02x%02x%02x",

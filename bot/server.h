@@ -17,6 +17,7 @@ struct llm_provider;
 struct prompt_builder;
 struct turn_engine;
 struct lws_context;
+struct http_server_req;
 
 /* Counters of the channels, exported on /metrics (the turn engine keeps its own). */
 struct bot_metrics {
@@ -42,6 +43,8 @@ struct bot_server {
     char instance_id[40]; /* random per process: owner of turn locks */
     bool shutting_down;
     struct pl_buf frame; /* chat.c builds every WebSocket frame here in turn */
+    /* answers a complete HTTP request (http_routes_dispatch) */
+    void (*http_dispatch)(struct http_server_req *r);
     struct bot_metrics metrics;
 };
 

@@ -175,7 +175,7 @@ static int http_begin(struct lws *wsi, struct http_pss *pss, const char *uri)
     }
     if (!has_body || (cl[0] && strtoull(cl, NULL, 10) == 0) ||
         (!cl[0] && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0))
-        http_routes_dispatch(r);
+        r->srv->http_dispatch(r);
     return 0;
 }
 
@@ -288,7 +288,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
             http_server_reply_error(pss->req, API_ERR_TOO_LARGE,
                                     "request body is larger than 1 MiB");
         else
-            http_routes_dispatch(pss->req);
+            pss->req->srv->http_dispatch(pss->req);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_write(wsi, pss->req);

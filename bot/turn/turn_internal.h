@@ -108,6 +108,10 @@ void turn_session_ref(struct turn_session *s);
 void turn_session_unref(struct turn_session *s);
 /** True if `turn` is queued or taken up here (not ended). */
 bool turn_session_has_turn(const struct turn_session *s, long turn);
+/** A turn taken up at loop time `now`, LOCKING. */
+struct turn *turn_new(long turn, uint64_t now);
+/** Free a turn and everything it owns. Accepts NULL. */
+void turn_free(struct turn *t);
 
 void turn_emit_start(struct turn_session *s, long turn);
 void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len);
@@ -129,7 +133,6 @@ void turn_drop_queue(struct turn_session *s);
 /** End the session's active turn now, as turn_engine_cancel_all says. */
 void turn_end_now(struct turn_session *s);
 bool turn_cancel_active(struct turn_session *s);
-void turn_free(struct turn *t);
 void turn_on_lease_timer(uv_timer_t *timer);
 void turn_on_start_check(uv_check_t *check);
 

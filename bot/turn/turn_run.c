@@ -38,28 +38,6 @@ static uint64_t now_ms(const struct turn_session *s)
     return uv_now(s->engine->opts.loop);
 }
 
-void turn_free(struct turn *t)
-{
-    if (!t)
-        return;
-    sess_turn_context_free(t->begun);
-    pl_buf_cleanup(&t->answer);
-    pl_free(t->delta_ends);
-    turn_citations_cleanup(&t->citations);
-    pl_free(t);
-}
-
-static struct turn *turn_new(long turn, uint64_t now)
-{
-    struct turn *t = pl_calloc(1, sizeof(*t));
-    t->turn = turn;
-    t->state = TURN_LOCKING;
-    t->taken_ms = now;
-    t->stop = LLM_STOP_END_TURN;
-    pl_buf_init(&t->answer, ANSWER_BYTES_MAX);
-    return t;
-}
-
 static enum llm_stop stop_from_name(const char *name)
 {
     for (int i = LLM_STOP_END_TURN; i <= LLM_STOP_TIMEOUT; i++) {

@@ -1,4 +1,5 @@
-/* Live sessions of the turn engine: lookup, references, listeners, and how events reach them.
+/* Live sessions of the turn engine and the turns they own: lookup, references, listeners, and
+ * how events reach them.
  * A session lives on this instance while something needs it here (a listener, a queued or
  * running turn, an append or poll in flight); the conversation itself lives in Redis. */
 #include <stdio.h>
@@ -6,6 +7,30 @@
 
 #include "bot/turn/turn_internal.h"
 #include "common/alloc.h"
+
+#define ANSWER_BYTES_MAX (1024 * 1024)
+
+void turn_free(struct turn *t)
+{
+    if (!t)
+        return;
+    sess_turn_context_free(t->begun);
+    pl_buf_cleanup(&t->answer);
+    pl_free(t->delta_ends);
+    turn_citations_cleanup(&t->citations);
+    pl_free(t);
+}
+
+struct turn *turn_new(long turn, uint64_t now)
+{
+    struct turn *t = pl_calloc(1, sizeof(*t));
+    t->turn = turn;
+    t->state = TURN_LOCKING;
+    t->taken_ms = now;
+    t->stop = LLM_STOP_END_TURN;
+    pl_buf_init(&t->answer, ANSWER_BYTES_MAX);
+    return t;
+}
 
 static void on_timer_closed(uv_handle_t *h)
 {
