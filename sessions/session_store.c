@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "sessions/redis_conn.h"
 #include "sessions/script_args.h"
+#include "sessions/session_keys.h"
 #include "sessions/session_live.h"
 #include "sessions/session_scripts.h"
 
