@@ -1,6 +1,16 @@
 /* Asynchronous Redis connection with deadlines and reconnection; see redis_conn.h.
  * The loop glue is redis_uv.c. Commands are tracked in send order
- * (Redis answers in order), so one sweep timer checking the oldest is enough for deadlines. */
+ * (Redis answers in order), so one sweep timer checking the oldest is enough for deadlines.
+ *
+ * A subscriber connection leans on hiredis 0.14.1's pub/sub bookkeeping (async.c): SUBSCRIBE
+ * puts a callback per channel in its sub.channels dict (pushing nothing on the reply list), the
+ * dict entry's callback gets the "subscribe" confirmation, every "message" and the "unsubscribe"
+ * confirmation (which removes the entry once no SUBSCRIBE of that channel is still pending), and
+ * freeing the context calls every entry with a NULL reply. A reply whose channel has no entry
+ * goes to whichever callback ran last in that read, or nowhere. So every entry here has the same
+ * callback, on_sub_reply, with the rconn as its privdata: it can never dangle, a stray reply
+ * lands in the same place, and messages are routed through our own table of channels, which
+ * says what is subscribed now. The confirmations are tracked like commands, for the deadline. */
 #include "sessions/redis_conn.h"
 #include "sessions/redis_uv.h"
 
@@ -15,6 +25,7 @@
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/map.h"
 
 enum rconn_state { RCONN_DOWN, RCONN_CONNECTING, RCONN_HANDSHAKE, RCONN_UP };
 
@@ -34,6 +45,9 @@ struct rcmd {
     void *ud;
     uint64_t deadline_ms;
     struct script_call *call; /* an EVALSHA not yet answered; NULL otherwise */
+    /* A SUBSCRIBE or UNSUBSCRIBE (no callback, not hiredis's privdata): its confirmations, one
+     * per channel, still to come. */
+    unsigned confirmations;
     struct rcmd *prev, *next;
 };
 
@@ -59,6 +73,7 @@ struct rconn {
     uint64_t replies;         /* replies read so far: progress for the deadline sweep */
     rconn_state_cb on_state;
     void *state_ud;
+    struct pl_map subs; /* subscriber connections: channel -> its `sub`, what is subscribed now */
 };
 
 static void start_connect(struct rconn *c);
@@ -284,6 +299,8 @@ void rconn_script_init(struct rconn_script *s, const char *text)
 int rconn_eval(struct rconn *c, const struct rconn_script *script, rconn_reply_cb cb, void *ud,
                int argc, const char **argv, const size_t *argvlen)
 {
+    if (c->opts.on_message)
+        return PL_EINVAL;
     if (c->state != RCONN_UP || !c->ac)
         return PL_EIO;
     struct rcmd *cmd = rcmd_new(c, cb, ud);
@@ -299,9 +316,158 @@ int rconn_eval(struct rconn *c, const struct rconn_script *script, rconn_reply_c
 int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, const char **argv,
                        const size_t *argvlen)
 {
+    if (c->opts.on_message)
+        return PL_EINVAL;
     if (c->state != RCONN_UP || !c->ac)
         return PL_EIO;
     return send_argv(c, cb, ud, argc, argv, argvlen);
+}
+
+/* ---- subscriber connections ---- */
+
+#define SUB_BATCH 512 /* channels per SUBSCRIBE when subscribing again after a reconnect */
+
+/* Drop the connection (it reconnects and subscribes again). Safe inside a hiredis callback,
+ * where the context is freed once the callback returns. */
+static void drop_connection(struct rconn *c, const char *why)
+{
+    PL_LOG(PL_LOG_WARN, "redis", "%s on %s; dropping the connection", why, c->endpoint);
+    redisAsyncFree(c->ac); /* then on_disconnect */
+}
+
+/* One channel's SUBSCRIBE or UNSUBSCRIBE confirmed. */
+static void confirmed(struct rconn *c)
+{
+    struct rcmd *cmd = c->head;
+    if (!cmd || !cmd->confirmations) {
+        drop_connection(c, "a pub/sub confirmation nothing waits for");
+        return;
+    }
+    if (--cmd->confirmations == 0) {
+        unlink_cmd(c, cmd);
+        pl_free(cmd);
+    }
+}
+
+static void on_sub_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    (void)ac;
+    struct rconn *c = privdata;
+    const redisReply *reply = r;
+    if (!reply || c->destroying || !c->ac)
+        return; /* the context is going: connection_lost drops the pending confirmations */
+    c->replies++;
+    const redisReply *kind = reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+                                     reply->element[0]->type == REDIS_REPLY_STRING &&
+                                     reply->element[1]->type == REDIS_REPLY_STRING
+                                 ? reply->element[0]
+                                 : NULL;
+    if (kind && strcmp(kind->str, "message") == 0 &&
+        reply->element[2]->type == REDIS_REPLY_STRING) {
+        /* Unsubscribed meanwhile: no longer in the table, not delivered. */
+        void *sub = pl_map_get(&c->subs, reply->element[1]->str);
+        if (sub)
+            c->opts.on_message(c->opts.message_ud, sub, reply->element[2]->str,
+                               reply->element[2]->len);
+    } else if (kind &&
+               (strcmp(kind->str, "subscribe") == 0 || strcmp(kind->str, "unsubscribe") == 0)) {
+        confirmed(c);
+    } else {
+        drop_connection(c, reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                            : "an unexpected pub/sub reply");
+    }
+}
+
+/* Send SUBSCRIBE or UNSUBSCRIBE for `n` channels; their confirmations are awaited under the
+ * command deadline. */
+static int send_sub(struct rconn *c, const char *verb, int n, const char **channels)
+{
+    const char *argv[SUB_BATCH + 1] = {verb};
+    for (int i = 0; i < n; i++)
+        argv[i + 1] = channels[i];
+    sds formatted = NULL;
+    if (redisFormatSdsCommandArgv(&formatted, n + 1, argv, NULL) < 0)
+        return PL_ENOMEM;
+    /* UNSUBSCRIBE takes no callback: its confirmations go to each channel's, on_sub_reply. */
+    int rc = redisAsyncFormattedCommand(c->ac, on_sub_reply, c, formatted, sdslen(formatted));
+    sdsfree(formatted);
+    if (rc != REDIS_OK)
+        return PL_EIO;
+    struct rcmd *cmd = rcmd_new(c, NULL, NULL);
+    cmd->confirmations = (unsigned)n;
+    link_cmd(c, cmd);
+    return PL_OK;
+}
+
+struct resubscribe {
+    struct rconn *conn;
+    const char *batch[SUB_BATCH];
+    int n;
+    int rc;
+};
+
+static void resubscribe_one(const char *channel, void *sub, void *ud)
+{
+    (void)sub;
+    struct resubscribe *r = ud;
+    r->batch[r->n++] = channel;
+    if (r->n == SUB_BATCH && r->rc == PL_OK) {
+        r->rc = send_sub(r->conn, "SUBSCRIBE", r->n, r->batch);
+        r->n = 0;
+    }
+}
+
+/* A new connection: subscribe to everything in the table. */
+static void resubscribe(struct rconn *c)
+{
+    if (!c->opts.on_message || c->subs.count == 0)
+        return;
+    struct resubscribe r = {.conn = c};
+    pl_map_each(&c->subs, resubscribe_one, &r);
+    if (r.n && r.rc == PL_OK)
+        r.rc = send_sub(c, "SUBSCRIBE", r.n, r.batch);
+    PL_LOG(PL_LOG_NOTICE, "redis", "subscribing again to %zu channels on %s", c->subs.count,
+           c->endpoint);
+}
+
+/* The connection is gone: the confirmations it owed will not come. */
+static void drop_confirmations(struct rconn *c)
+{
+    for (struct rcmd *cmd = c->head, *next; cmd; cmd = next) {
+        next = cmd->next;
+        if (cmd->confirmations) {
+            unlink_cmd(c, cmd);
+            pl_free(cmd);
+        }
+    }
+}
+
+int rconn_subscribe(struct rconn *c, const char *channel, void *sub)
+{
+    if (!c->opts.on_message || c->destroying || !sub || pl_map_get(&c->subs, channel))
+        return PL_EINVAL;
+    pl_map_put(&c->subs, channel, sub);
+    /* Not up: subscribed once it is (resubscribe). A failed send means the connection is
+     * going, and the next one subscribes. */
+    if (c->state == RCONN_UP && c->ac)
+        send_sub(c, "SUBSCRIBE", 1, &channel);
+    return PL_OK;
+}
+
+void *rconn_unsubscribe(struct rconn *c, const char *channel)
+{
+    if (!c->opts.on_message || c->destroying)
+        return NULL;
+    void *sub = pl_map_remove(&c->subs, channel);
+    /* Up: this connection subscribed to it (when it came up, or since). */
+    if (sub && c->state == RCONN_UP && c->ac)
+        send_sub(c, "UNSUBSCRIBE", 1, &channel);
+    return sub;
+}
+
+size_t rconn_subscriptions(const struct rconn *c)
+{
+    return c->subs.count;
 }
 
 bool rconn_reply_ok(const redisReply *reply, const char *what)
@@ -332,6 +498,7 @@ static void schedule_reconnect(struct rconn *c)
 static void connection_lost(struct rconn *c, const char *why)
 {
     c->ac = NULL;
+    drop_confirmations(c);
     if (c->destroying) {
         close_handles(c);
         return;
@@ -364,6 +531,7 @@ static void on_handshake_reply(void *ud, int status, redisReply *reply)
         uv_timer_stop(&c->retry_timer);
         c->reconnects = 0;
         PL_LOG(PL_LOG_NOTICE, "redis", "connected to %s", c->endpoint);
+        resubscribe(c);
         set_state(c, RCONN_UP);
     }
 }
@@ -476,6 +644,8 @@ int rconn_create(uv_loop_t *loop, const struct rconn_opts *opts, rconn_state_cb 
         return rc;
     }
     c->opts.url = NULL; /* not kept: it may hold the password */
+    if (c->opts.on_message)
+        pl_map_init(&c->subs);
     uv_timer_init(loop, &c->retry_timer);
     uv_timer_init(loop, &c->sweep_timer);
     c->handles_open = 2;
@@ -494,6 +664,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void close_handles(struct rconn *c)
 {
+    drop_confirmations(c);
     if (uv_is_closing((uv_handle_t *)&c->retry_timer))
         return;
     c->retry_timer.data = c;
@@ -519,8 +690,9 @@ void rconn_destroy(struct rconn *c)
     if (!c)
         return;
     c->destroying = true;
+    pl_map_cleanup(&c->subs); /* no message is delivered from now on */
     uv_timer_stop(&c->retry_timer);
-    if (c->ac && c->state == RCONN_UP) {
+    if (c->ac && c->state == RCONN_UP && !c->opts.on_message) {
         /* Graceful: commands already sent (a just-finished answer, say) are written and their
          * replies awaited, then hiredis disconnects; a short deadline bounds the wait. */
         redisAsyncDisconnect(c->ac);

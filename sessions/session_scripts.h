@@ -4,21 +4,20 @@
  *
  * Each script's keys and arguments are named once, in a list SESS_<SCRIPT>_ARGS(K, A, s) of
  * K(s, name) for each key, the session's key parley:{SID}:<name> (docs/redis-keys.md), and
- * A(s, name) for each argument, in call order (keys first). `s` is handed to K and A untouched.
- * The list gives both the script's Lua prologue (SESS_LUA_PROLOGUE: one named local per key and
- * argument, so the script's body uses names only) and, in session_store.c, the C indices by
- * which its builder sets each argument, so the two sides cannot disagree. */
+ * A(s, name) for each argument; keys and arguments each in call order. `s` is handed to K and A
+ * untouched. The list gives both the script's Lua prologue (SESS_LUA_PROLOGUE: one named local
+ * per key and argument, so the script's body uses names only) and, through script_args.h, the C
+ * indices by which session_store.c sets each argument, so the two sides cannot disagree. */
 #ifndef PARLEY_SESSIONS_SESSION_SCRIPTS_H
 #define PARLEY_SESSIONS_SESSION_SCRIPTS_H
 
 #define SESS_LUA_NAME(s, name) #name ", "
 #define SESS_LUA_SKIP(s, name)
+#define SESS_LUA_LOCALS(ARGS, K, A, table) "local " ARGS(K, A, lua) "_ = unpack(" table ")\n"
 /* `local session, transcript, _ = unpack(KEYS)`, then the same for ARGV (`_` ends each list). */
 #define SESS_LUA_PROLOGUE(ARGS)                                                                    \
-    "local " ARGS(SESS_LUA_NAME,                                                                   \
-                  SESS_LUA_SKIP, ) "_ = unpack(KEYS)\n"                                            \
-                                   "local " ARGS(SESS_LUA_SKIP,                                    \
-                                                 SESS_LUA_NAME, ) "_ = unpack(ARGV)\n"
+    SESS_LUA_LOCALS(ARGS, SESS_LUA_NAME, SESS_LUA_SKIP, "KEYS")                                    \
+    SESS_LUA_LOCALS(ARGS, SESS_LUA_SKIP, SESS_LUA_NAME, "ARGV")
 
 /* The fields of a packed transcript entry, in order: X(C name, stream field). The Lua below and
  * session_store.c's unpacking both expand this one list. */
@@ -177,8 +176,8 @@
     "redis.call('HSET', session, 'updated', now, 'last_text', preview)\n"                          \
     "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
     "if owner == '' then return {turn, 0} end\n"                                                   \
-    "return {turn, 0, begin_turn(session, transcript, lock, owner, lock_ttl, max_entries, "        \
-    "turn)}\n"
+    "return {turn, 0,\n"                                                                           \
+    "  begin_turn(session, transcript, lock, owner, lock_ttl, max_entries, turn)}\n"
 
 /* Returns -1 (no session) or 1. */
 #define SESS_APPEND_AGENT_ARGS(K, A, s)                                                            \

@@ -14,6 +14,8 @@
 #include "common/log.h"
 #include "sessions/redis_conn.h"
 #include "sessions/script_args.h"
+#include "sessions/session_keys.h"
+#include "sessions/session_live.h"
 #include "sessions/session_scripts.h"
 
 #define PREVIEW_BYTES 160
@@ -622,4 +624,33 @@ int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, ui
     script_arg_str(&a, RENEW_owner, owner);
     script_arg_int(&a, RENEW_lock_ttl, lock_ttl_ms);
     return call_send(op, &a, on_renewed);
+}
+
+/* ---- live events (session_live.h) ---- */
+
+static void on_published(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    if (status == PL_OK && !rconn_reply_ok(reply, "live event publish"))
+        status = PL_EUPSTREAM;
+    if (op->cb.done)
+        op->cb.done(op->ud, status);
+    pl_free(op);
+}
+
+int sess_live_publish(struct sess_store *s, const char *sid, const char *data, size_t len,
+                      sess_done_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    char channel[SESS_KEY_MAX];
+    sess_key(channel, sid, "live");
+    const char *argv[] = {"PUBLISH", channel, data ? data : ""};
+    size_t lens[] = {7, strlen(channel), len};
+    struct op *op = op_new(s, sid, ud);
+    op->cb.done = cb;
+    int rc = rconn_command_argv(s->conn, on_published, op, 3, argv, lens);
+    if (rc)
+        pl_free(op);
+    return rc;
 }

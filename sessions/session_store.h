@@ -18,9 +18,11 @@ struct sess_store;
 
 struct sess_store_opts {
     const char *redis_url;
-    uint32_t ttl_s;              /* sliding retention of a session's keys */
-    uint32_t connect_timeout_ms; /* 0: default */
-    uint32_t command_timeout_ms; /* 0: default */
+    uint32_t ttl_s;                  /* sliding retention of a session's keys */
+    uint32_t connect_timeout_ms;     /* 0: default */
+    uint32_t command_timeout_ms;     /* 0: default */
+    uint32_t live_max_subscriptions; /* sess_live (session_live.h): subscriptions held at once
+                                        (0: 100000); past it PL_EBUSY */
 };
 
 /** Called whenever Redis becomes reachable (up) or unreachable. */
