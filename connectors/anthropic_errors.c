@@ -83,7 +83,9 @@ void anth_classify_stream_error(const char *type, const char *message, struct an
     for (size_t i = 0;
          type && i < sizeof(transient_stream_errors) / sizeof(*transient_stream_errors); i++) {
         if (strcmp(type, transient_stream_errors[i]) == 0) {
-            out->error = API_ERR_UPSTREAM_UNAVAILABLE;
+            /* As the same error answered with HTTP 429 is: callers see one code for it. */
+            out->error = strcmp(type, "rate_limit_error") == 0 ? API_ERR_RATE_LIMITED
+                                                               : API_ERR_UPSTREAM_UNAVAILABLE;
             out->retryable = true;
             break;
         }

@@ -158,6 +158,43 @@ static void test_sse_tells_an_error_then_the_end(void **state)
     pl_free(s.token);
 }
 
+/* A client that goes mid-stream stops nothing: the turn ends and is stored, and a poll returns
+ * it whole. */
+static void test_sse_client_leaving_mid_turn(void **state)
+{
+    (void)state;
+    struct session s;
+    session_new(&s);
+    char url[256];
+    messages_url(url, sizeof(url), s.sid, NULL);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http_accept("POST", url, s.token,
+                                    "{\"text\":\"long [[tokens:12]] [[pace:60]]\"}",
+                                    "text/event-stream", 300, &r),
+                     -1); /* our client gives up after 300 ms */
+    assert_non_null(strstr(r.body, "event: ack\ndata: {\"type\":\"ack\",\"id\":null,\"turn\":1}"));
+    assert_non_null(strstr(r.body, "event: delta"));
+    assert_null(strstr(r.body, "event: turn_end"));
+    ts_http_reply_free(&r);
+    char poll_url[256];
+    snprintf(poll_url, sizeof(poll_url), "%s/v1/sessions/%s/turns/1", st.parleyd.url, s.sid);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(ts_http("GET", poll_url, s.token, NULL, &r), 0);
+        if (r.status == 200)
+            break;
+        assert_int_equal(r.status, 202);
+        ts_http_reply_free(&r);
+        poll(NULL, 0, 50);
+    }
+    assert_int_equal(r.status, 200);
+    json_t *j = body_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "text")),
+                        "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12");
+    json_decref(j);
+    ts_http_reply_free(&r);
+    pl_free(s.token);
+}
+
 /* ---- wait, 202 and poll ---- */
 
 static void test_wait_answers_with_the_whole_turn(void **state)
@@ -460,6 +497,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sse_tells_the_turn_event_by_event),
         cmocka_unit_test(test_sse_tells_an_error_then_the_end),
+        cmocka_unit_test(test_sse_client_leaving_mid_turn),
         cmocka_unit_test(test_wait_answers_with_the_whole_turn),
         cmocka_unit_test(test_wait_past_its_limit_is_202_then_polled),
         cmocka_unit_test(test_websocket_and_http_on_one_session),

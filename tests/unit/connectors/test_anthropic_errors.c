@@ -117,7 +117,9 @@ static void test_stream_errors_transient(void **state)
                                         "timeout_error"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         struct anth_http_error e = stream_error(types[i], "try later");
-        assert_int_equal(e.error, API_ERR_UPSTREAM_UNAVAILABLE);
+        assert_int_equal(e.error, strcmp(types[i], "rate_limit_error") == 0
+                                      ? API_ERR_RATE_LIMITED
+                                      : API_ERR_UPSTREAM_UNAVAILABLE);
         assert_true(e.retryable);
         assert_int_equal(e.retry_after_ms, -1);
     }
