@@ -26,7 +26,7 @@ static int cmd_token(int argc, char **argv)
 {
     const char *role = NULL, *sub = NULL, *sid = NULL, *secret = getenv("PARLEY_JWT_SECRET");
     long ttl = 3600;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* each option takes a value */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -56,7 +56,6 @@ static int cmd_token(int argc, char **argv)
             fprintf(stderr, "parley token: unknown option %s\n", a);
             return 2;
         }
-        i++;
     }
     struct auth_claims c;
     memset(&c, 0, sizeof(c));

@@ -7,7 +7,8 @@ PARLEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PARLEY_BUILD_PACKAGES="build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv
  libuv1-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev"
 PARLEY_RUN_PACKAGES="redis-server curl"
-PARLEY_TEST_PACKAGES="libcmocka-dev clang-format docker-compose chromium nodejs"
+PARLEY_TEST_PACKAGES="libcmocka-dev clang-format docker-compose chromium nodejs clang
+ libclang-rt-14-dev"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
