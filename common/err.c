@@ -1,6 +1,9 @@
 /* Names for the error codes of err.h. */
 #include "common/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *pl_strerror(int err)
 {
     switch (err) {
@@ -38,4 +41,14 @@ const char *pl_strerror(int err)
         return "EFORBIDDEN";
     }
     return "EUNKNOWN";
+}
+
+void pl_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

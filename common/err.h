@@ -3,6 +3,8 @@
 #ifndef PARLEY_COMMON_ERR_H
 #define PARLEY_COMMON_ERR_H
 
+#include <stddef.h>
+
 enum pl_err {
     PL_OK = 0,
     PL_ENOMEM = -1,     /* allocation failed (normally fatal, see alloc.h) */
@@ -24,5 +26,9 @@ enum pl_err {
 
 /** Short stable name of an error code ("ETIMEDOUT"); never NULL. */
 const char *pl_strerror(int err);
+
+/** Write a message into the caller's error buffer `err` of `errlen` bytes (the "char *err,
+ *  size_t errlen" convention of set-up functions); does nothing when `err` is NULL or errlen 0. */
+void pl_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -6,7 +6,6 @@
 #include "prompts/prompt.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,28 +41,17 @@ struct prompt_storage {
     size_t n_citations;
 };
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int prompt_builder_create(const struct prompt_builder_opts *opts, struct prompt_builder **out,
                           char *err, size_t errlen)
 {
     *out = NULL;
     if (!opts) {
-        set_err(err, errlen, "no prompt builder options");
+        pl_errf(err, errlen, "no prompt builder options");
         return PL_EINVAL;
     }
     /* struct prompt carries max_tokens as an int. */
     if (opts->max_output_tokens == 0 || opts->max_output_tokens > INT_MAX) {
-        set_err(err, errlen, "max output tokens must be between 1 and %d", INT_MAX);
+        pl_errf(err, errlen, "max output tokens must be between 1 and %d", INT_MAX);
         return PL_EINVAL;
     }
     struct prompt_template *system = NULL;

@@ -4,7 +4,6 @@
 #include "prompts/template.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,17 +37,6 @@ struct prompt_template {
     size_t n;
     size_t cap;
 };
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static size_t line_of(const char *text, size_t pos)
 {
@@ -137,7 +125,7 @@ static int parse_into(struct prompt_template *t, char *err, size_t errlen)
         size_t p = (size_t)(o - s);
         const char *c = memmem(s + p + 2, len - (p + 2), "}}", 2);
         if (!c) {
-            set_err(err, errlen, "line %zu: unclosed {{", line_of(s, p));
+            pl_errf(err, errlen, "line %zu: unclosed {{", line_of(s, p));
             rc = PL_EINVAL;
             goto out;
         }
@@ -161,12 +149,12 @@ static int parse_into(struct prompt_template *t, char *err, size_t errlen)
             bool sigil = nlen > 0 && kind == NODE_VAR && !is_name_char(s[name]) &&
                          !(s[name] >= 'A' && s[name] <= 'Z') && (unsigned char)s[name] < 0x80;
             if (nlen == 0 || sigil)
-                set_err(
+                pl_errf(
                     err, errlen, "line %zu: unknown tag syntax {{%.*s}}", line_of(s, p),
                     (int)(in_end - (p + 2) > NAME_SHOWN_MAX ? NAME_SHOWN_MAX : in_end - (p + 2)),
                     s + p + 2);
             else
-                set_err(err, errlen, "line %zu: invalid name \"%.*s\" (want [a-z0-9_]+)",
+                pl_errf(err, errlen, "line %zu: invalid name \"%.*s\" (want [a-z0-9_]+)",
                         line_of(s, p), (int)(nlen > NAME_SHOWN_MAX ? NAME_SHOWN_MAX : nlen),
                         s + name);
             rc = PL_EINVAL;
@@ -192,14 +180,14 @@ static int parse_into(struct prompt_template *t, char *err, size_t errlen)
             } else if (kind == NODE_CLOSE) {
                 const struct node *top = depth ? &t->nodes[stack[depth - 1]] : NULL;
                 if (!top) {
-                    set_err(err, errlen, "line %zu: unbalanced section: {{/%.*s}} closes nothing",
+                    pl_errf(err, errlen, "line %zu: unbalanced section: {{/%.*s}} closes nothing",
                             line_of(s, p), (int)(nlen > NAME_SHOWN_MAX ? NAME_SHOWN_MAX : nlen),
                             s + name);
                     rc = PL_EINVAL;
                     goto out;
                 }
                 if (top->len != nlen || memcmp(s + top->off, s + name, nlen) != 0) {
-                    set_err(err, errlen,
+                    pl_errf(err, errlen,
                             "line %zu: unbalanced section: {{/%.*s}} closes {{%c%.*s}} of line %zu",
                             line_of(s, p), (int)(nlen > NAME_SHOWN_MAX ? NAME_SHOWN_MAX : nlen),
                             s + name, top->inverted ? '^' : '#',
@@ -215,7 +203,7 @@ static int parse_into(struct prompt_template *t, char *err, size_t errlen)
     }
     if (depth) {
         const struct node *top = &t->nodes[stack[depth - 1]];
-        set_err(err, errlen, "line %zu: unbalanced section: {{%c%.*s}} is never closed",
+        pl_errf(err, errlen, "line %zu: unbalanced section: {{%c%.*s}} is never closed",
                 line_of(s, top->tag), top->inverted ? '^' : '#',
                 (int)(top->len > NAME_SHOWN_MAX ? NAME_SHOWN_MAX : top->len), s + top->off);
         rc = PL_EINVAL;
@@ -302,7 +290,7 @@ static int read_file(const char *path, struct pl_buf *b, char *err, size_t errle
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
-        set_err(err, errlen, "%s: %s", path, strerror(e));
+        pl_errf(err, errlen, "%s: %s", path, strerror(e));
         return e == ENOENT || e == ENOTDIR ? PL_ENOTFOUND : PL_EIO;
     }
     int rc = PL_OK;
@@ -310,13 +298,13 @@ static int read_file(const char *path, struct pl_buf *b, char *err, size_t errle
     size_t n;
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         if (pl_buf_append(b, chunk, n) != PL_OK) {
-            set_err(err, errlen, "%s: larger than %d bytes", path, TEMPLATE_FILE_MAX);
+            pl_errf(err, errlen, "%s: larger than %d bytes", path, TEMPLATE_FILE_MAX);
             rc = PL_EINVAL;
             goto out;
         }
     }
     if (ferror(f)) {
-        set_err(err, errlen, "%s: read error", path);
+        pl_errf(err, errlen, "%s: read error", path);
         rc = PL_EIO;
     }
 out:
@@ -335,14 +323,14 @@ int prompt_template_load(const char *dir, const char *name, struct prompt_templa
 
     *out = NULL;
     if (!name || strlen(name) > TEMPLATE_NAME_MAX || !valid_name(name, strlen(name))) {
-        set_err(err, errlen, "template name \"%.40s\" is not [a-z0-9_]+", name ? name : "");
+        pl_errf(err, errlen, "template name \"%.40s\" is not [a-z0-9_]+", name ? name : "");
         rc = PL_EINVAL;
         goto out;
     }
     if (dir) {
         rc = pl_buf_printf(&path, "%s/%s.txt", dir, name);
         if (rc != PL_OK) {
-            set_err(err, errlen, "template folder path too long");
+            pl_errf(err, errlen, "template folder path too long");
             rc = PL_EINVAL;
             goto out;
         }
@@ -355,7 +343,7 @@ int prompt_template_load(const char *dir, const char *name, struct prompt_templa
         snprintf(file, sizeof(file), "%s.txt", name);
         const struct pl_embedded_file *f = pl_embedded_find(embed_prompts, file);
         if (!f) {
-            set_err(err, errlen, "%s: not found", path.data);
+            pl_errf(err, errlen, "%s: not found", path.data);
             rc = PL_ENOTFOUND;
             goto out;
         }
@@ -363,7 +351,7 @@ int prompt_template_load(const char *dir, const char *name, struct prompt_templa
     }
     rc = prompt_template_parse(body.data ? body.data : "", body.len, out, perr, sizeof(perr));
     if (rc != PL_OK)
-        set_err(err, errlen, "%s: %s", path.data, perr);
+        pl_errf(err, errlen, "%s: %s", path.data, perr);
 out:
     pl_buf_cleanup(&path);
     pl_buf_cleanup(&body);
