@@ -1,6 +1,7 @@
 /* The prompt builder; see prompt.h. Transcript roles map to model roles: caller -> user,
  * assistant -> assistant, a human agent's words -> assistant, marked as the agent's so the model
- * does not claim them. Failed (empty) answers are skipped, consecutive same-role messages merged
+ * does not claim them. Failed answers are skipped with their questions, empty ones skipped,
+ * consecutive same-role messages merged
  * and the oldest dropped to fit the budget (prompt_builder.h); the system prompt is the "system"
  * template (template.h) rendered with the caller's data. */
 #include "prompts/prompt.h"
@@ -146,6 +147,13 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
         storage_free(st);
         return rc;
     }
+    /* The turns whose answer failed, in increasing order (items come in conversation order):
+     * their questions are left out, found with one cursor over this list. */
+    long *failed = pl_calloc(n, sizeof(*failed));
+    size_t n_failed = 0, cursor = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].failed)
+            failed[n_failed++] = items[i].turn;
     struct prompt_message *raw = pl_calloc(n, sizeof(*raw));
     st->marked = pl_calloc(n, sizeof(*st->marked));
     size_t k = 0;
@@ -156,7 +164,10 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
             continue; /* messages queued after this one are answered by their own turns */
         switch (it->role) {
         case PROMPT_ROLE_CALLER:
-            raw[k++] = (struct prompt_message){"user", it->text ? it->text : ""};
+            while (cursor < n_failed && failed[cursor] < it->turn)
+                cursor++;
+            if (cursor == n_failed || failed[cursor] != it->turn)
+                raw[k++] = (struct prompt_message){"user", it->text ? it->text : ""};
             break;
         case PROMPT_ROLE_ASSISTANT:
             /* An empty answer is a failed one; this turn's own answer is being written. */
@@ -177,6 +188,7 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
     }
     prompt_merge_roles(raw, k, &st->merged);
     pl_free(raw);
+    pl_free(failed);
 
     /* The answer's room comes out of the window; a window smaller than that (a configuration
      * the options' bounds allow) still leaves the history half of it. */

@@ -7,6 +7,7 @@
 #ifndef PARLEY_PROMPTS_PROMPT_H
 #define PARLEY_PROMPTS_PROMPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,7 @@ struct prompt_history_item {
     long turn;
     const char *text; /* NUL-terminated; borrowed for the call */
     size_t text_len;
+    bool failed; /* an assistant item: the answer failed (stored with an error and no text) */
 };
 
 /* What the system template may say about the caller. Each string nullable; "" counts as absent. */
@@ -79,7 +81,9 @@ void prompt_builder_free(struct prompt_builder *b);
  * order, borrowed for the call):
  *  - items of later turns are left out (queued messages are answered by their own turns);
  *  - caller items become "user" messages; every caller message up to `turn` is included, so an
- *    answer covers the earlier messages that have no answer of their own;
+ *    answer covers the earlier messages that have no answer of their own, except those whose
+ *    answer failed: the caller was told, and a question the model refused (a 400) would be
+ *    asked again with every later one and refused each time;
  *  - assistant items become "assistant" messages, except empty ones (failed answers) and any
  *    of `turn` itself;
  *  - a human agent's words become "assistant" messages marked as the agent's

@@ -105,7 +105,8 @@ bool turn_cancel(struct turn_engine *e, const char *sid)
 
 /* ---- polls ---- */
 
-static void poll_memory(const struct turn *t, turn_poll_cb cb, void *ud)
+/* Tell `cb` what `t` says of its turn: ended, or pending with the text so far. */
+static void poll_turn(const struct turn *t, turn_poll_cb cb, void *ud)
 {
     struct turn_snapshot snap = {.turn = t->turn};
     struct turn_end end;
@@ -145,27 +146,11 @@ static void on_answer(void *ud, int status, const struct sess_record *rec,
         snap.status = TURN_STATUS_PENDING;
         op->cb(op->ud, API_ERR_NONE, &snap);
     } else {
-        struct turn_citations citations = {0};
-        struct turn_end end = {.turn = op->turn, .answered_in = rec->answered, .text = ""};
-        end.stop_reason = "end_turn";
-        if (answer) {
-            turn_citations_parse(&citations, answer->citations);
-            end.answered_in = answer->turn;
-            end.stop_reason = answer->stop_reason;
-            end.input_tokens = answer->input_tokens;
-            end.output_tokens = answer->output_tokens;
-            end.text = answer->text;
-            end.text_len = answer->text_len;
-            end.citations = citations.n ? citations.items : NULL;
-            end.n_citations = citations.n;
-            end.error = api_error_from_code(answer->error);
-        }
-        snap.status = TURN_STATUS_ENDED;
-        snap.text = end.text;
-        snap.text_len = end.text_len;
-        snap.end = &end;
-        op->cb(op->ud, API_ERR_NONE, &snap);
-        turn_citations_cleanup(&citations);
+        struct turn *t = turn_new(op->turn, 0);
+        turn_take_answer(t, answer, rec->answered);
+        t->state = TURN_ENDED;
+        poll_turn(t, op->cb, op->ud);
+        turn_free(t);
     }
     pl_free(op);
 }
@@ -175,7 +160,7 @@ enum api_error turn_poll(struct turn_engine *e, const char *sid, long turn, turn
 {
     struct turn_session *s = turn_session_find(e, sid);
     if (s && s->active && s->active->turn == turn) {
-        poll_memory(s->active, cb, ud);
+        poll_turn(s->active, cb, ud);
         return API_ERR_NONE;
     }
     if (s && turn_session_has_turn(s, turn)) {
@@ -184,7 +169,7 @@ enum api_error turn_poll(struct turn_engine *e, const char *sid, long turn, turn
         return API_ERR_NONE;
     }
     if (s && s->last && s->last->turn == turn) {
-        poll_memory(s->last, cb, ud);
+        poll_turn(s->last, cb, ud);
         return API_ERR_NONE;
     }
     if (e->stopped)
@@ -262,7 +247,6 @@ void turn_engine_stop(struct turn_engine *e)
         struct turn_session *s = e->starting;
         e->starting = s->next_starting;
         s->next_starting = NULL;
-        s->starting = false;
         turn_session_unref(s); /* listed */
     }
     e->stopped = true;

@@ -52,10 +52,9 @@ struct turn {
     char provider[32];
     enum api_error error; /* API_ERR_NONE unless it failed before any text */
     char error_message[320];
-    long answered_in;
+    long answered_in; /* the turn whose answer covers it: its own unless another's does */
     struct turn_citations citations;
-    bool end_pending; /* turn_end waits for the first store attempt */
-    bool end_sent;
+    bool end_sent; /* turn_end was told (STORING: after the first store attempt) */
     unsigned begin_attempts;
     unsigned store_attempts;
     uint64_t taken_ms; /* loop time it was taken up */
@@ -80,7 +79,6 @@ struct turn_session {
     uv_timer_t timer;         /* begin retries, the turn deadline or store retries: one at a time */
     struct turn_session *prev, *next;   /* in the engine's list of live sessions */
     struct turn_session *next_starting; /* in the engine's list of begun turns to start */
-    bool starting;
 };
 
 struct turn_engine {
@@ -93,7 +91,6 @@ struct turn_engine {
     struct turn_session *starting; /* sessions whose begun turn waits for start_check */
     bool draining;
     bool stopped;
-    int handles_open;
     struct turn_engine_stats stats;
 };
 
@@ -110,6 +107,9 @@ void turn_session_unref(struct turn_session *s);
 bool turn_session_has_turn(const struct turn_session *s, long turn);
 /** A turn taken up at loop time `now`, LOCKING. */
 struct turn *turn_new(long turn, uint64_t now);
+/** Give `t` the stored answer `a` that covers it (text, stop reason, usage, citations, error,
+ *  answered_in); `a` NULL (no longer in the transcript): answered_in `answered`, nothing else. */
+void turn_take_answer(struct turn *t, const struct sess_entry *a, long answered);
 /** Free a turn and everything it owns. Accepts NULL. */
 void turn_free(struct turn *t);
 

@@ -38,15 +38,6 @@ static uint64_t now_ms(const struct turn_session *s)
     return uv_now(s->engine->opts.loop);
 }
 
-static enum llm_stop stop_from_name(const char *name)
-{
-    for (int i = LLM_STOP_END_TURN; i <= LLM_STOP_TIMEOUT; i++) {
-        if (name && strcmp(llm_stop_name((enum llm_stop)i), name) == 0)
-            return (enum llm_stop)i;
-    }
-    return LLM_STOP_END_TURN;
-}
-
 static void begin_opts(const struct turn_session *s, struct sess_begin_opts *o, long turn)
 {
     const struct turn_engine *e = engine_of(s);
@@ -108,7 +99,6 @@ static void on_defer_listed(struct turn_session *s)
     if (!e->starting)
         uv_check_start(&e->start_check, turn_on_start_check);
     turn_session_ref(s); /* while listed */
-    s->starting = true;
     s->next_starting = e->starting;
     e->starting = s;
 }
@@ -232,21 +222,10 @@ static void begin(struct turn_session *s)
 static void end_covered(struct turn_session *s, const struct sess_turn_context *ctx)
 {
     struct turn *t = s->active;
-    const struct sess_entry *a = ctx->answer;
-    if (a) {
-        pl_buf_append(&t->answer, a->text, a->text_len);
-        t->stop = stop_from_name(a->stop_reason);
-        t->usage.input_tokens = a->input_tokens;
-        t->usage.output_tokens = a->output_tokens;
-        snprintf(t->model, sizeof(t->model), "%s", a->model ? a->model : "");
-        turn_citations_parse(&t->citations, a->citations);
-        t->answered_in = a->turn;
-        t->error = api_error_from_code(a->error);
-    } else {
+    if (!ctx->answer)
         PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld: its answer is no longer in the transcript",
                s->sid, t->turn);
-        t->answered_in = ctx->rec.answered;
-    }
+    turn_take_answer(t, ctx->answer, ctx->rec.answered);
     PL_LOG(PL_LOG_INFO, "turn", "sess=%s turn=%ld already answered (by turn %ld)", s->sid, t->turn,
            t->answered_in);
     t->state = TURN_ENDED;
@@ -271,19 +250,9 @@ static void on_deadline(uv_timer_t *timer)
         llm_cancel(t->call); /* on_finish runs now and ends the turn */
 }
 
-/* The transcript, in conversation order, as the prompt builder reads it. A turn whose answer
- * failed (stored with an error and no text) is left out, question and all: the caller was told,
- * and a question the model refused (a 400) would otherwise be asked again with every later one
- * and refused each time. */
+/* The transcript, in conversation order, as the prompt builder reads it. */
 static size_t history_of(const struct sess_turn_context *ctx, struct prompt_history_item *items)
 {
-    long *failed = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*failed));
-    size_t n_failed = 0;
-    for (size_t i = 0; i < ctx->n; i++) {
-        const struct sess_entry *e = &ctx->entries[i];
-        if (e->error[0] && e->text_len == 0 && strcmp(e->role, "assistant") == 0)
-            failed[n_failed++] = e->turn;
-    }
     const struct sess_entry **ordered = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*ordered));
     sess_conversation_order(ctx->entries, ctx->n, ordered);
     size_t k = 0;
@@ -298,14 +267,10 @@ static size_t history_of(const struct sess_turn_context *ctx, struct prompt_hist
             role = PROMPT_ROLE_AGENT;
         else
             continue;
-        bool skip = role == PROMPT_ROLE_ASSISTANT && e->error[0] && e->text_len == 0;
-        for (size_t f = 0; role == PROMPT_ROLE_CALLER && f < n_failed && !skip; f++)
-            skip = failed[f] == e->turn;
-        if (!skip)
-            items[k++] = (struct prompt_history_item){role, e->turn, e->text, e->text_len};
+        bool failed = role == PROMPT_ROLE_ASSISTANT && e->error[0] && e->text_len == 0;
+        items[k++] = (struct prompt_history_item){role, e->turn, e->text, e->text_len, failed};
     }
     pl_free(ordered);
-    pl_free(failed);
     return k;
 }
 
@@ -469,7 +434,6 @@ static void finish(struct turn_session *s)
                         t->error_message[0] ? t->error_message : api_error_message(t->error));
     /* turn_end goes out once the answer is stored (or its first store attempt failed), so a
      * listener who saw it can count on finding the answer in the history. */
-    t->end_pending = true;
     t->state = TURN_STORING;
     store(s);
 }
@@ -484,7 +448,7 @@ static void on_stored(void *ud, int status)
     struct turn_session *s = ud;
     struct turn_engine *e = engine_of(s);
     struct turn *t = s->active;
-    if (t->end_pending)
+    if (!t->end_sent)
         turn_emit_end(s, t);
     if (status != PL_OK && status != PL_ENOTFOUND && status != PL_ECANCELED && !e->stopped) {
         t->store_attempts++;
@@ -601,7 +565,6 @@ void turn_on_start_check(uv_check_t *check)
         struct turn_session *s = list;
         list = s->next_starting;
         s->next_starting = NULL;
-        s->starting = false;
         struct turn *t = s->active;
         if (t && t->begun) {
             struct sess_turn_context *ctx = t->begun;

@@ -28,8 +28,34 @@ struct turn *turn_new(long turn, uint64_t now)
     t->state = TURN_LOCKING;
     t->taken_ms = now;
     t->stop = LLM_STOP_END_TURN;
+    t->answered_in = turn;
     pl_buf_init(&t->answer, ANSWER_BYTES_MAX);
     return t;
+}
+
+static enum llm_stop stop_from_name(const char *name)
+{
+    for (int i = LLM_STOP_END_TURN; i <= LLM_STOP_TIMEOUT; i++) {
+        if (name && strcmp(llm_stop_name((enum llm_stop)i), name) == 0)
+            return (enum llm_stop)i;
+    }
+    return LLM_STOP_END_TURN;
+}
+
+void turn_take_answer(struct turn *t, const struct sess_entry *a, long answered)
+{
+    if (!a) {
+        t->answered_in = answered; /* the transcript no longer holds it */
+        return;
+    }
+    pl_buf_append(&t->answer, a->text, a->text_len);
+    t->stop = stop_from_name(a->stop_reason);
+    t->usage.input_tokens = a->input_tokens;
+    t->usage.output_tokens = a->output_tokens;
+    snprintf(t->model, sizeof(t->model), "%s", a->model ? a->model : "");
+    turn_citations_parse(&t->citations, a->citations);
+    t->answered_in = a->turn;
+    t->error = api_error_from_code(a->error);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -188,49 +214,73 @@ void turn_unlisten(struct turn_listener *l)
 
 /* ---- emission: every listener, in order, each free to detach itself meanwhile ---- */
 
-#define EMIT(s, call)                                                                              \
-    do {                                                                                           \
-        struct turn_session *s_ = (s);                                                             \
-        turn_session_ref(s_);                                                                      \
-        struct turn_listener *saved_ = s_->emit_next;                                              \
-        for (struct turn_listener *l = s_->listeners; l; l = s_->emit_next) {                      \
-            s_->emit_next = l->_next;                                                              \
-            call;                                                                                  \
-        }                                                                                          \
-        s_->emit_next = saved_;                                                                    \
-        turn_session_unref(s_);                                                                    \
-    } while (0)
+/* One walk over a session's listeners. The session's emit_next is the walk's cursor, which
+ * turn_unlisten moves past a listener that detaches; the walk holds a reference so that the
+ * last listener leaving does not free the session under it. */
+struct emission {
+    struct turn_session *s;
+    struct turn_listener *saved; /* the cursor of an emission this one runs inside */
+};
+
+static void emission_begin(struct emission *e, struct turn_session *s)
+{
+    e->s = s;
+    e->saved = s->emit_next;
+    turn_session_ref(s);
+    s->emit_next = s->listeners;
+}
+
+static struct turn_listener *emission_next(struct emission *e)
+{
+    struct turn_listener *l = e->s->emit_next;
+    if (l)
+        e->s->emit_next = l->_next;
+    return l;
+}
+
+static void emission_end(struct emission *e)
+{
+    e->s->emit_next = e->saved;
+    turn_session_unref(e->s);
+}
 
 void turn_emit_start(struct turn_session *s, long turn)
 {
-    EMIT(s, if (l->ops->turn_start) l->ops->turn_start(l, turn));
+    struct emission e;
+    emission_begin(&e, s);
+    for (struct turn_listener *l; (l = emission_next(&e));)
+        if (l->ops->turn_start)
+            l->ops->turn_start(l, turn);
+    emission_end(&e);
 }
 
 void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len)
 {
     s->engine->stats.deltas++;
-    /* The per-token path: no reference counting, as nothing here can free the session (the
-     * running turn holds a reference). */
-    struct turn_listener *saved = s->emit_next;
-    for (struct turn_listener *l = s->listeners; l; l = s->emit_next) {
-        s->emit_next = l->_next;
+    struct emission e;
+    emission_begin(&e, s);
+    for (struct turn_listener *l; (l = emission_next(&e));)
         if (l->ops->delta)
             l->ops->delta(l, turn, seq, text, len);
-    }
-    s->emit_next = saved;
+    emission_end(&e);
 }
 
 void turn_emit_error(struct turn_session *s, long turn, enum api_error code, const char *message)
 {
     s->engine->stats.turns_failed++;
-    EMIT(s, if (l->ops->error) l->ops->error(l, turn, code, message));
+    struct emission e;
+    emission_begin(&e, s);
+    for (struct turn_listener *l; (l = emission_next(&e));)
+        if (l->ops->error)
+            l->ops->error(l, turn, code, message);
+    emission_end(&e);
 }
 
 void turn_end_of(const struct turn *t, struct turn_end *out)
 {
     memset(out, 0, sizeof(*out));
     out->turn = t->turn;
-    out->answered_in = t->answered_in ? t->answered_in : t->turn;
+    out->answered_in = t->answered_in;
     out->stop_reason = llm_stop_name(t->stop);
     out->input_tokens = t->usage.input_tokens;
     out->output_tokens = t->usage.output_tokens;
@@ -244,10 +294,14 @@ void turn_end_of(const struct turn *t, struct turn_end *out)
 
 void turn_emit_end(struct turn_session *s, struct turn *t)
 {
-    t->end_pending = false;
     t->end_sent = true;
     s->engine->stats.turns_completed++;
     struct turn_end end;
     turn_end_of(t, &end);
-    EMIT(s, if (l->ops->turn_end) l->ops->turn_end(l, &end));
+    struct emission e;
+    emission_begin(&e, s);
+    for (struct turn_listener *l; (l = emission_next(&e));)
+        if (l->ops->turn_end)
+            l->ops->turn_end(l, &end);
+    emission_end(&e);
 }

@@ -85,15 +85,19 @@ static struct prompt_builder *builder(const char *templates_dir, uint32_t contex
 
 #define CALLER(t, s)                                                                               \
     {                                                                                              \
-        PROMPT_ROLE_CALLER, (t), (s), sizeof(s) - 1                                                \
+        PROMPT_ROLE_CALLER, (t), (s), sizeof(s) - 1, false                                         \
     }
 #define ASSISTANT(t, s)                                                                            \
     {                                                                                              \
-        PROMPT_ROLE_ASSISTANT, (t), (s), sizeof(s) - 1                                             \
+        PROMPT_ROLE_ASSISTANT, (t), (s), sizeof(s) - 1, false                                      \
+    }
+#define FAILED(t) /* an answer stored with an error and no text */                                 \
+    {                                                                                              \
+        PROMPT_ROLE_ASSISTANT, (t), "", 0, true                                                    \
     }
 #define AGENT(t, s)                                                                                \
     {                                                                                              \
-        PROMPT_ROLE_AGENT, (t), (s), sizeof(s) - 1                                                 \
+        PROMPT_ROLE_AGENT, (t), (s), sizeof(s) - 1, false                                          \
     }
 
 static const struct prompt_caller ada = {
@@ -142,6 +146,15 @@ static void test_failed_answers_skipped(void **state)
     const char *const roles[] = {"user"};
     const char *const texts[] = {"Hello?\n\nIs anyone there?"};
     expect(items, PL_ARRAY_LEN(items), 2, roles, texts, 1);
+    /* Turn 2's answer failed with an error (the model refused it): its question is left out,
+     * or it would be refused again with every later one; unanswered turn 3 stays. */
+    const struct prompt_history_item refused[] = {
+        CALLER(1, "hello"), ASSISTANT(1, "hi"),         CALLER(2, "refused one"),
+        FAILED(2),          CALLER(3, "never started"), CALLER(4, "the question"),
+    };
+    const char *const roles2[] = {"user", "assistant", "user"};
+    const char *const texts2[] = {"hello", "hi", "never started\n\nthe question"};
+    expect(refused, PL_ARRAY_LEN(refused), 4, roles2, texts2, 3);
 }
 
 static void test_own_answer_and_later_turns_left_out(void **state)
@@ -341,9 +354,9 @@ static void test_no_citations_and_owned_texts(void **state)
     char *q = pl_strdup("a question that is freed after the build");
     char *a = pl_strdup("an answer");
     const struct prompt_history_item items[] = {
-        {PROMPT_ROLE_CALLER, 1, "q1", 2},
-        {PROMPT_ROLE_ASSISTANT, 1, a, strlen(a)},
-        {PROMPT_ROLE_CALLER, 2, q, strlen(q)},
+        {PROMPT_ROLE_CALLER, 1, "q1", 2, false},
+        {PROMPT_ROLE_ASSISTANT, 1, a, strlen(a), false},
+        {PROMPT_ROLE_CALLER, 2, q, strlen(q), false},
     };
     struct prompt p;
     assert_int_equal(prompt_build(b, &ada, items, 3, 2, &p), PL_OK);

@@ -254,9 +254,9 @@ static void test_queued_turns_are_answered_in_order(void **state)
     rec_done(&r);
 }
 
-/* What the prompt is given: the transcript in conversation order, without turns whose answer
- * failed (their question would be refused again), the unanswered ones included. */
-static void test_prompt_history_leaves_out_failed_turns(void **state)
+/* What the prompt builder is given: the transcript in conversation order, answers that failed
+ * marked as such (the builder leaves their questions out, tests/unit/prompts). */
+static void test_prompt_history_marks_failed_answers(void **state)
 {
     (void)state;
     const struct sess_entry e[] = {
@@ -272,9 +272,10 @@ static void test_prompt_history_leaves_out_failed_turns(void **state)
     turn_recover(engine, SID, 4, 5);
     fake_store_answer_begin(fake_store_pending(CALL_BEGIN),
                             fake_ctx_locked_with(e, PL_ARRAY_LEN(e), 5, 2));
-    assert_string_equal(fake_prompt_history(), "caller:1:hello|assistant:1:hi|caller:3:never "
-                                               "started|agent:3:an agent here|caller:4:queued "
-                                               "meanwhile|caller:5:the question");
+    assert_string_equal(fake_prompt_history(),
+                        "caller:1:hello|assistant:1:hi|caller:2:refused one|assistant:2:(failed)|"
+                        "caller:3:never started|agent:3:an agent here|caller:4:queued "
+                        "meanwhile|caller:5:the question");
     fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 1, 0);
     fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
 }
@@ -833,8 +834,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_turn_streams_and_ends_once_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queued_turns_are_answered_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_prompt_history_leaves_out_failed_turns, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_prompt_history_marks_failed_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_waiting_is_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_down_at_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keeps_what_was_said, setup, teardown),

@@ -67,8 +67,8 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
     for (size_t i = 0; i < n; i++) {
         if (items[i].turn > turn)
             continue;
-        pl_buf_printf(&history, "%s%s:%ld:%s", history.len ? "|" : "", roles[items[i].role],
-                      items[i].turn, items[i].text);
+        pl_buf_printf(&history, "%s%s:%ld:%s%s", history.len ? "|" : "", roles[items[i].role],
+                      items[i].turn, items[i].text, items[i].failed ? "(failed)" : "");
         if (items[i].role == PROMPT_ROLE_CALLER && items[i].turn == turn)
             question = items[i].text;
     }

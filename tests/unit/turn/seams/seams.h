@@ -104,7 +104,8 @@ extern struct llm_provider *fake_provider;
 /* ---- the prompt builder (fake_prompt.c) ---- */
 
 void fake_prompt_reset(void);
-/** The history of the last prompt built: "caller:1:q1|assistant:1:a1|...". */
+/** The history of the last prompt built: "caller:1:q1|assistant:1:a1|...", a failed answer as
+ *  "assistant:2:(failed)". */
 const char *fake_prompt_history(void);
 /** Citations every later prompt places (copied). */
 void fake_prompt_cite(const char *source, const char *title);
