@@ -15,6 +15,7 @@
 
 #include "bot/auth_token.h"
 #include "bot/chat_proto.h"
+#include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -25,7 +26,7 @@
 #include "sessions/session_store.h"
 
 #define FRAME_BYTES_MAX   (16 * 1024 * 1024)
-#define FRAME_BYTES_USUAL 480 /* with LWS_PRE: a malloc bin of 512 */
+#define FRAME_BYTES_USUAL (480 - LWS_PRE) /* with the headroom: a malloc bin of 512 */
 
 enum conn_state { CONN_NEW, CONN_OPENING, CONN_READY };
 
@@ -87,18 +88,9 @@ static void conn_unref(struct chat_conn *c)
 
 /* ---- sending ---- */
 
-void chat_frame_begin(struct pl_buf *b)
+void chat_frames_init(struct pl_buf *frame)
 {
-    pl_buf_init(b, FRAME_BYTES_MAX);
-    pl_buf_reserve(b, FRAME_BYTES_USUAL); /* one allocation for a delta, ack or turn_end */
-    chat_frame_restart(b);
-}
-
-void chat_frame_restart(struct pl_buf *b)
-{
-    static const char pre[LWS_PRE];
-    pl_buf_reset(b);
-    pl_buf_append(b, pre, LWS_PRE);
+    outbuf_begin(frame, FRAME_BYTES_MAX, FRAME_BYTES_USUAL);
 }
 
 /* The one frame buffer of this process (loop thread only): every frame is built here in turn
@@ -106,21 +98,21 @@ void chat_frame_restart(struct pl_buf *b)
  * in particular no delta, costs an allocation. */
 static struct pl_buf *frame_buf(struct chat_conn *c)
 {
-    chat_frame_restart(&c->srv->frame);
+    outbuf_restart(&c->srv->frame);
     return &c->srv->frame;
 }
 
 static void conn_send(struct chat_conn *c, struct pl_buf *frame)
 {
-    if (!c->wsi || c->too_slow || c->write_failed || c->close_sent || frame->len <= LWS_PRE)
+    size_t payload = outbuf_len(frame);
+    if (!c->wsi || c->too_slow || c->write_failed || c->close_sent || payload == 0)
         return;
-    size_t payload = frame->len - LWS_PRE;
     if (!c->out_head && !lws_partial_buffered(c->wsi)) {
         /* Nothing queued and lws holds no unsent rest of an earlier write: write now. Going
          * through WRITEABLE costs two poll changes (epoll_ctl) and a loop pass per frame,
          * about a quarter of the relay's CPU (bench/RESULTS.md). When the socket is full, lws
          * keeps the rest of this one frame and the next ones wait in our bounded queue. */
-        int n = lws_write(c->wsi, (unsigned char *)frame->data + LWS_PRE, payload, LWS_WRITE_TEXT);
+        int n = lws_write(c->wsi, outbuf_payload(frame), payload, LWS_WRITE_TEXT);
         if (n < (int)payload) {
             c->write_failed = true; /* closed from the WRITEABLE callback */
             lws_callback_on_writable(c->wsi);
@@ -173,10 +165,10 @@ static int close_with(struct chat_conn *c, uint16_t code, const char *why)
     payload[1] = (unsigned char)code;
     memcpy(payload + 2, why, n);
     struct pl_buf frame;
-    chat_frame_begin(&frame);
+    outbuf_begin(&frame, 256, 256);
     ws_frame_encode(&frame, WS_CLOSE, true, payload, n + 2, NULL);
-    size_t len = frame.len - LWS_PRE;
-    int written = lws_write(c->wsi, (unsigned char *)frame.data + LWS_PRE, len, LWS_WRITE_RAW);
+    size_t len = outbuf_len(&frame);
+    int written = lws_write(c->wsi, outbuf_payload(&frame), len, LWS_WRITE_RAW);
     pl_buf_cleanup(&frame);
     c->close_sent = true;
     if (written < (int)len)

@@ -24,10 +24,8 @@ int chat_conn_writeable(struct chat_conn *c);
 /** The socket closed; the conn detaches from its session and is released when unused. */
 void chat_conn_closed(struct chat_conn *c);
 
-/** Frame buffers: chat_frame_begin prepares `b` (reserving the WebSocket header room), an
- *  encoder from chat_proto.h appends one JSON object after it. */
-void chat_frame_begin(struct pl_buf *b);
-/** Empty a frame begun with chat_frame_begin for the next one, keeping its storage. */
-void chat_frame_restart(struct pl_buf *b);
+/** Prepare the server's frame buffer (bot_server.frame), in which every frame to a caller is
+ *  built in turn (bot/outbuf.h). */
+void chat_frames_init(struct pl_buf *frame);
 
 #endif

@@ -70,18 +70,23 @@ static struct exchange *exchange_of(struct turn_listener *l)
     return PL_CONTAINER_OF(l, struct exchange, listener);
 }
 
-/* One server-sent event: "event: NAME", then the caller-protocol frame as its data. */
-static void send_event(struct exchange *x, const char *name)
+/* Start a server-sent event in the scratch buffer: "event: NAME" and the start of its data line;
+ * the caller-protocol encoder then appends the frame, and send_event ends and sends it. The
+ * scratch buffer is reused: no allocation per event. */
+static struct pl_buf *event_begin(struct exchange *x, const char *name)
 {
-    struct pl_buf frame = x->event; /* the encoder appended the JSON object already */
-    struct pl_buf out;
-    pl_buf_init(&out, EVENT_BYTES_MAX);
-    pl_buf_printf(&out, "event: %s\ndata: ", name);
-    pl_buf_append(&out, frame.data ? frame.data : "", frame.len);
-    pl_buf_append(&out, "\n\n", 2);
-    if (http_server_stream_write(x->req, out.data, out.len) != PL_OK)
+    pl_buf_reset(&x->event);
+    pl_buf_append_str(&x->event, "event: ");
+    pl_buf_append_str(&x->event, name);
+    pl_buf_append_str(&x->event, "\ndata: ");
+    return &x->event;
+}
+
+static void send_event(struct exchange *x)
+{
+    pl_buf_append(&x->event, "\n\n", 2);
+    if (http_server_stream_write(x->req, x->event.data, x->event.len) != PL_OK)
         close_exchange(x); /* a client too slow to read: the stream was cut */
-    pl_buf_cleanup(&out);
 }
 
 static void reply_answer(struct exchange *x, const struct turn_end *end)
@@ -99,9 +104,8 @@ static void on_turn_start(struct turn_listener *l, long turn)
     struct exchange *x = exchange_of(l);
     if (turn != x->turn || !x->sse)
         return;
-    pl_buf_reset(&x->event);
-    chat_out_turn_start(&x->event, turn);
-    send_event(x, "turn_start");
+    chat_out_turn_start(event_begin(x, "turn_start"), turn);
+    send_event(x);
 }
 
 static void on_delta(struct turn_listener *l, long turn, long seq, const char *text, size_t len)
@@ -109,9 +113,8 @@ static void on_delta(struct turn_listener *l, long turn, long seq, const char *t
     struct exchange *x = exchange_of(l);
     if (turn != x->turn || !x->sse)
         return;
-    pl_buf_reset(&x->event);
-    chat_out_delta(&x->event, turn, seq, text, len);
-    send_event(x, "delta");
+    chat_out_delta(event_begin(x, "delta"), turn, seq, text, len);
+    send_event(x);
 }
 
 static void on_error(struct turn_listener *l, long turn, enum api_error code, const char *message)
@@ -119,9 +122,8 @@ static void on_error(struct turn_listener *l, long turn, enum api_error code, co
     struct exchange *x = exchange_of(l);
     if (turn != x->turn || !x->sse)
         return; /* a wait gets the error with the turn's end */
-    pl_buf_reset(&x->event);
-    chat_out_error(&x->event, code, message);
-    send_event(x, "error");
+    chat_out_error(event_begin(x, "error"), code, message);
+    send_event(x);
 }
 
 static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
@@ -130,9 +132,8 @@ static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
     if (end->turn != x->turn)
         return;
     if (x->sse) {
-        pl_buf_reset(&x->event);
-        chat_out_turn_end(&x->event, end);
-        send_event(x, "turn_end");
+        chat_out_turn_end(event_begin(x, "turn_end"), end);
+        send_event(x);
         http_server_stream_end(x->req);
     } else {
         reply_answer(x, end);
@@ -193,9 +194,8 @@ static void on_ack(void *ud, enum api_error err, long turn, bool duplicate)
     x->req->srv->metrics.messages_total++;
     if (x->sse) {
         http_server_stream_begin(x->req, 200, "text/event-stream; charset=utf-8");
-        pl_buf_reset(&x->event);
-        chat_out_ack(&x->event, x->client_id, turn);
-        send_event(x, "ack");
+        chat_out_ack(event_begin(x, "ack"), x->client_id, turn);
+        send_event(x);
         if (!x->closed)
             uv_timer_start(&x->timer, on_timer, HTTP_MESSAGES_SSE_PING_MS,
                            HTTP_MESSAGES_SSE_PING_MS);

@@ -222,7 +222,7 @@ int main(int argc, char **argv)
     memset(&srv, 0, sizeof(srv));
     srv.loop = &loop;
     srv.cfg = &cfg;
-    chat_frame_begin(&srv.frame);
+    chat_frames_init(&srv.frame);
     srv.http_dispatch = http_routes_dispatch;
     unsigned char raw[8];
     RAND_bytes(raw, sizeof(raw));

@@ -10,11 +10,13 @@
 
 #include "bot/chat.h"
 #include "bot/http_server.h"
+#include "bot/outbuf.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
 
-#define HTTP_BODY_MAX (1024 * 1024)
+#define HTTP_BODY_MAX     (1024 * 1024)
+#define HTTP_RESPONSE_MAX (64 * 1024 * 1024)
 
 struct http_pss {
     struct http_server_req *req;
@@ -54,7 +56,7 @@ void http_server_reply(struct http_server_req *r, int status, const char *conten
     r->status = status;
     snprintf(r->resp_type, sizeof(r->resp_type), "%s",
              content_type ? content_type : "application/json");
-    pl_buf_reset(&r->resp);
+    outbuf_restart(&r->resp);
     pl_buf_append(&r->resp, body, len);
     lws_callback_on_writable(r->wsi);
 }
@@ -89,7 +91,7 @@ void http_server_stream_begin(struct http_server_req *r, int status, const char 
     r->streaming = true;
     r->status = status;
     snprintf(r->resp_type, sizeof(r->resp_type), "%s", content_type);
-    pl_buf_reset(&r->resp);
+    outbuf_restart(&r->resp);
     lws_callback_on_writable(r->wsi);
 }
 
@@ -140,7 +142,7 @@ static int http_begin(struct lws *wsi, struct http_pss *pss, const char *uri)
     r->refs = 1;
     pss->req = r;
     pl_buf_init(&r->body, HTTP_BODY_MAX);
-    pl_buf_init(&r->resp, 64 * 1024 * 1024);
+    outbuf_begin(&r->resp, HTTP_RESPONSE_MAX, 0);
     static const struct {
         enum lws_token_indexes tok;
         const char *name;
@@ -185,7 +187,8 @@ static int write_headers(struct lws *wsi, struct http_server_req *r)
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
     /* A stream has no length: lws then says "connection: close", and the end of the stream is
      * the end of the connection. */
-    lws_filepos_t len = r->streaming ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)r->resp.len;
+    lws_filepos_t len =
+        r->streaming ? LWS_ILLEGAL_HTTP_CONTENT_LEN : (lws_filepos_t)outbuf_len(&r->resp);
     if (lws_add_http_common_headers(wsi, (unsigned int)r->status, r->resp_type, len, &p, end))
         return -1;
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
@@ -215,16 +218,12 @@ static int write_stream(struct lws *wsi, struct http_server_req *r)
 {
     if (r->final_written)
         return -1;
-    if (r->resp.len == 0 && !r->stream_ended)
+    size_t len = outbuf_len(&r->resp);
+    if (len == 0 && !r->stream_ended)
         return 0;
-    unsigned char *out = pl_malloc(LWS_PRE + r->resp.len + 1);
-    if (r->resp.len)
-        memcpy(out + LWS_PRE, r->resp.data, r->resp.len);
-    size_t len = r->resp.len;
-    int n =
-        lws_write(wsi, out + LWS_PRE, len, r->stream_ended ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
-    pl_free(out);
-    pl_buf_reset(&r->resp);
+    int n = lws_write(wsi, outbuf_payload(&r->resp), len,
+                      r->stream_ended ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+    outbuf_restart(&r->resp);
     if (n < (int)len)
         return -1;
     if (r->stream_ended) {
@@ -242,13 +241,8 @@ static int http_write(struct lws *wsi, struct http_server_req *r)
         return write_headers(wsi, r);
     if (r->streaming)
         return write_stream(wsi, r);
-    /* lws needs LWS_PRE bytes of headroom before the payload. */
-    unsigned char *out = pl_malloc(LWS_PRE + r->resp.len + 1);
-    if (r->resp.len)
-        memcpy(out + LWS_PRE, r->resp.data, r->resp.len);
-    int n = lws_write(wsi, out + LWS_PRE, r->resp.len, LWS_WRITE_HTTP_FINAL);
-    pl_free(out);
-    if (n < (int)r->resp.len)
+    size_t len = outbuf_len(&r->resp);
+    if (lws_write(wsi, outbuf_payload(&r->resp), len, LWS_WRITE_HTTP_FINAL) < (int)len)
         return -1;
     if (lws_http_transaction_completed(wsi))
         return -1;
