@@ -10,6 +10,7 @@
 
 #include "bot/chat_proto.h"
 #include "bot/http_auth.h"
+#include "bot/http_query.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/err.h"
@@ -219,31 +220,11 @@ static void on_ack(void *ud, enum api_error err, long turn, bool duplicate)
 
 /* ---- routes ---- */
 
-/* The value of `name` in a query string ("a=1&b=2"), copied into `out`; false if absent. */
-static bool query_value(const char *query, const char *name, char *out, size_t outlen)
-{
-    size_t n = strlen(name);
-    for (const char *p = query; p && *p;) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
-            size_t v = len - n - 1;
-            if (v >= outlen)
-                v = outlen - 1;
-            memcpy(out, p + n + 1, v);
-            out[v] = '\0';
-            return true;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return false;
-}
-
 static bool parse_wait(struct http_server_req *r, unsigned *wait_ms)
 {
     char v[32];
     *wait_ms = HTTP_MESSAGES_WAIT_DEFAULT_MS;
-    if (!query_value(r->query, "wait_ms", v, sizeof(v)))
+    if (!http_query_value(r->query, "wait_ms", v, sizeof(v)))
         return true;
     char *end;
     long ms = strtol(v, &end, 10);
