@@ -55,6 +55,7 @@ struct op {
         sess_done_cb done;
     } cb;
     char sid[SESS_ID_LEN + 1];
+    enum script script; /* the script the call runs */
 };
 
 static long long now_ms(void)
@@ -140,8 +141,9 @@ static struct op *op_new(struct sess_store *s, const char *sid, void *ud)
 }
 
 /* Start a call of `script` for the session of `op`. */
-static void call_begin(struct script_args *a, const struct op *op, enum script script)
+static void call_begin(struct script_args *a, struct op *op, enum script script)
 {
+    op->script = script;
     script_args_begin(a, &script_specs[script], op->sid);
 }
 
@@ -153,9 +155,8 @@ static int call_send(struct op *op, struct script_args *a, rconn_reply_cb cb)
     const char **argv;
     const size_t *lens;
     int rc = script_args_finish(a, &argc, &argv, &lens);
-    if (rc == PL_OK) /* the spec's index is its script's */
-        rc = rconn_eval(op->store->conn, &op->store->scripts[a->spec - script_specs], cb, op, argc,
-                        argv, lens);
+    if (rc == PL_OK)
+        rc = rconn_eval(op->store->conn, &op->store->scripts[op->script], cb, op, argc, argv, lens);
     if (rc)
         pl_free(op);
     return rc;
@@ -282,6 +283,21 @@ static size_t parse_entries(const redisReply *r, struct sess_entry **out)
     return unpack_entries(r->element, r->elements, *out);
 }
 
+/* The status of a reply that is nil (no such session) or {record as flat hash, something}: PL_OK
+ * with `rec` filled and reply->element[1] to read, or why not. */
+static int record_reply(int status, const redisReply *reply, const char *what,
+                        struct sess_record *rec)
+{
+    if (status == PL_OK && !rconn_reply_ok(reply, what))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_NIL)
+        status = PL_ENOTFOUND;
+    if (status == PL_OK && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+                            !parse_record(reply->element[0], rec)))
+        status = PL_EPROTO;
+    return status;
+}
+
 /* ---- create ---- */
 
 static void on_create(void *ud, int status, redisReply *reply)
@@ -329,13 +345,7 @@ static void on_open(void *ud, int status, redisReply *reply)
     struct sess_record rec;
     struct sess_entry *entries = NULL;
     size_t n = 0;
-    if (status == PL_OK && !rconn_reply_ok(reply, "session open"))
-        status = PL_EUPSTREAM;
-    if (status == PL_OK && reply->type == REDIS_REPLY_NIL)
-        status = PL_ENOTFOUND;
-    if (status == PL_OK && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-                            !parse_record(reply->element[0], &rec)))
-        status = PL_EPROTO;
+    status = record_reply(status, reply, "session open", &rec);
     if (status == PL_OK)
         n = parse_entries(reply->element[1], &entries);
     op->cb.open(op->ud, status, status == PL_OK ? &rec : NULL, entries, n);
@@ -543,13 +553,7 @@ static void on_turn_answer(void *ud, int status, redisReply *reply)
     struct op *op = ud;
     struct sess_record rec;
     struct sess_entry *answer = NULL;
-    if (status == PL_OK && !rconn_reply_ok(reply, "turn answer"))
-        status = PL_EUPSTREAM;
-    if (status == PL_OK && reply->type == REDIS_REPLY_NIL)
-        status = PL_ENOTFOUND;
-    if (status == PL_OK && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-                            !parse_record(reply->element[0], &rec)))
-        status = PL_EPROTO;
+    status = record_reply(status, reply, "turn answer", &rec);
     if (status == PL_OK && reply->element[1]->type == REDIS_REPLY_STRING) {
         answer = pl_malloc(entries_bytes(&reply->element[1], 1));
         if (unpack_entries(&reply->element[1], 1, answer) == 0) {
