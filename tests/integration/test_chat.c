@@ -84,19 +84,6 @@ static void test_second_turn_sends_history_upstream(void **state)
     ts_caller_close(&c);
 }
 
-/* Calls of a Redis command so far (INFO commandstats counts those made inside scripts too). */
-static long redis_calls(const char *command)
-{
-    char *info = ts_redis_query(&st.redis, "INFO commandstats");
-    assert_non_null(info);
-    char key[64];
-    snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
-    const char *p = strstr(info, key);
-    long n = p ? strtol(p + strlen(key), NULL, 10) : 0;
-    pl_free(info);
-    return n;
-}
-
 /* A message to a session with nothing else to answer is stored and its turn begun in one
  * script, so a turn costs two round trips to Redis (append + begin, then the answer). */
 static void test_turn_costs_two_redis_round_trips(void **state)
@@ -108,12 +95,14 @@ static void test_turn_costs_two_redis_round_trips(void **state)
     assert_int_equal(ts_caller_ask(&c, "r1", "first [[tokens:2]]", 10000, &t), 0);
     ts_turn_free(&t);
     /* A lease renewal (one script that PEXPIREs) may fall inside the turn: leave it out. */
-    long evals = redis_calls("evalsha"), renewals = redis_calls("pexpire");
+    long evals = ts_redis_calls(&st.redis, "evalsha"),
+         renewals = ts_redis_calls(&st.redis, "pexpire");
     assert_int_equal(ts_caller_ask(&c, "r2", "second [[tokens:2]]", 10000, &t), 0);
     assert_int_equal(t.turn, 2);
     assert_string_equal(t.text, "w1 w2");
     ts_turn_free(&t);
-    long scripts = (redis_calls("evalsha") - evals) - (redis_calls("pexpire") - renewals);
+    long scripts = (ts_redis_calls(&st.redis, "evalsha") - evals) -
+                   (ts_redis_calls(&st.redis, "pexpire") - renewals);
     assert_int_equal(scripts, 2);
     ts_caller_close(&c);
 }
@@ -129,14 +118,15 @@ static void test_scripts_flushed_from_redis_are_sent_again(void **state)
     assert_int_equal(ts_caller_ask(&c, "f1", "before the flush [[tokens:2]]", 10000, &t), 0);
     ts_turn_free(&t);
     pl_free(ts_redis_query(&st.redis, "SCRIPT FLUSH"));
-    long evals = redis_calls("eval");
+    long evals = ts_redis_calls(&st.redis, "eval");
     assert_int_equal(ts_caller_ask(&c, "f2", "after the flush [[tokens:3]]", 10000, &t), 0);
     assert_string_equal(t.error_code, "");
     assert_int_equal(t.turn, 2);
     assert_string_equal(t.text, "w1 w2 w3");
     assert_string_equal(t.stop_reason, "end_turn");
     ts_turn_free(&t);
-    assert_true(redis_calls("eval") - evals >= 1); /* the text went along, once per script */
+    assert_true(ts_redis_calls(&st.redis, "eval") - evals >=
+                1); /* the text went along, once per script */
     char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
     assert_non_null(strstr(x, "after the flush [[tokens:3]]"));
     assert_non_null(strstr(x, "w1 w2 w3"));

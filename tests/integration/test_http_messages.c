@@ -75,6 +75,23 @@ static void expect_error(const struct ts_http_reply *r, long status, const char 
     json_decref(j);
 }
 
+/* Send the request every 50 ms (for 10 s at most) until it answers `want`, leaving that reply
+ * in `r`; every other answer must be `meanwhile` (0: anything). */
+static void repeat_until(const char *method, const char *url, const char *bearer, const char *body,
+                         long want, long meanwhile, struct ts_http_reply *r)
+{
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(ts_http(method, url, bearer, body, r), 0);
+        if (r->status == want)
+            return;
+        if (meanwhile)
+            assert_int_equal(r->status, meanwhile);
+        ts_http_reply_free(r);
+        poll(NULL, 0, 50);
+    }
+    fail_msg("%s %s never answered %ld", method, url, want);
+}
+
 /* ---- server-sent events ---- */
 
 static void test_sse_tells_the_turn_event_by_event(void **state)
@@ -178,15 +195,7 @@ static void test_sse_client_leaving_mid_turn(void **state)
     ts_http_reply_free(&r);
     char poll_url[256];
     snprintf(poll_url, sizeof(poll_url), "%s/v1/sessions/%s/turns/1", st.parleyd.url, s.sid);
-    for (int i = 0; i < 100; i++) {
-        assert_int_equal(ts_http("GET", poll_url, s.token, NULL, &r), 0);
-        if (r.status == 200)
-            break;
-        assert_int_equal(r.status, 202);
-        ts_http_reply_free(&r);
-        poll(NULL, 0, 50);
-    }
-    assert_int_equal(r.status, 200);
+    repeat_until("GET", poll_url, s.token, NULL, 200, 202, &r);
     json_t *j = body_json(&r);
     assert_string_equal(json_string_value(json_object_get(j, "text")),
                         "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12");
@@ -277,14 +286,7 @@ static void test_wait_past_its_limit_is_202_then_polled(void **state)
     /* Polled by an agent too, once it has ended. */
     char *agent = ts_token("agent", "ann", NULL, 600);
     snprintf(poll_url, sizeof(poll_url), "%s/v1/sessions/%s/turns/2", st.parleyd.url, s.sid);
-    for (int i = 0; i < 100; i++) {
-        assert_int_equal(ts_http("GET", poll_url, agent, NULL, &r), 0);
-        if (r.status == 200)
-            break;
-        ts_http_reply_free(&r);
-        poll(NULL, 0, 50);
-    }
-    assert_int_equal(r.status, 200);
+    repeat_until("GET", poll_url, agent, NULL, 200, 202, &r);
     json_t *j = body_json(&r);
     assert_string_equal(json_string_value(json_object_get(j, "text")), "w1 w2");
     json_decref(j);
@@ -467,24 +469,12 @@ static void test_storage_down_is_503_and_nothing_stored(void **state)
     messages_url(url, sizeof(url), s.sid, NULL);
     ts_redis_stop(&st.redis);
     struct ts_http_reply r;
-    for (int i = 0; i < 100; i++) { /* until parleyd has seen Redis go */
-        assert_int_equal(ts_http("POST", url, s.token, "{\"text\":\"lost? [[tokens:1]]\"}", &r), 0);
-        if (r.status == 503)
-            break;
-        ts_http_reply_free(&r);
-        poll(NULL, 0, 50);
-    }
+    /* Until parleyd has seen Redis go. */
+    repeat_until("POST", url, s.token, "{\"text\":\"lost? [[tokens:1]]\"}", 503, 0, &r);
     expect_error(&r, 503, "upstream_unavailable", true);
     ts_http_reply_free(&r);
     assert_int_equal(ts_redis_restart(&st.redis), 0);
-    for (int i = 0; i < 100; i++) {
-        assert_int_equal(ts_http("POST", url, s.token, "{\"text\":\"back [[tokens:1]]\"}", &r), 0);
-        if (r.status == 200)
-            break;
-        ts_http_reply_free(&r);
-        poll(NULL, 0, 100);
-    }
-    assert_int_equal(r.status, 200);
+    repeat_until("POST", url, s.token, "{\"text\":\"back [[tokens:1]]\"}", 200, 0, &r);
     ts_http_reply_free(&r);
     char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", s.sid);
     assert_null(strstr(x, "lost?")); /* never acknowledged, never stored */

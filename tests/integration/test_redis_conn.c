@@ -177,18 +177,6 @@ static void test_many_replies_behind_a_busy_loop(void **state)
     close_cleanly(&loop, c);
 }
 
-static long redis_calls(const char *command)
-{
-    char *info = ts_redis_query(&redis, "INFO commandstats");
-    assert_non_null(info);
-    char key[64];
-    snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
-    const char *p = strstr(info, key);
-    long n = p ? strtol(p + strlen(key), NULL, 10) : 0;
-    pl_free(info);
-    return n;
-}
-
 /* Run the echo script once and check that every argument came back byte for byte. */
 static void eval_echo(uv_loop_t *loop, struct rconn *c, const struct rconn_script *script,
                       const char **argv, const size_t *lens)
@@ -225,19 +213,19 @@ static void test_flushed_script_is_sent_again_with_its_arguments_byte_exact(void
     size_t lens[] = {1, 5, sizeof(nul), sizeof(crlf) - 1, LONG};
 
     pl_free(ts_redis_query(&redis, "SCRIPT FLUSH"));
-    long evals = redis_calls("eval"), evalshas = redis_calls("evalsha");
+    long evals = ts_redis_calls(&redis, "eval"), evalshas = ts_redis_calls(&redis, "evalsha");
     eval_echo(&loop, c, &script, argv, lens); /* first use: NOSCRIPT, then EVAL */
-    assert_int_equal(redis_calls("evalsha") - evalshas, 1);
-    assert_int_equal(redis_calls("eval") - evals, 1);
+    assert_int_equal(ts_redis_calls(&redis, "evalsha") - evalshas, 1);
+    assert_int_equal(ts_redis_calls(&redis, "eval") - evals, 1);
 
     eval_echo(&loop, c, &script, argv, lens); /* cached: EVALSHA alone */
-    assert_int_equal(redis_calls("evalsha") - evalshas, 2);
-    assert_int_equal(redis_calls("eval") - evals, 1);
+    assert_int_equal(ts_redis_calls(&redis, "evalsha") - evalshas, 2);
+    assert_int_equal(ts_redis_calls(&redis, "eval") - evals, 1);
 
     pl_free(ts_redis_query(&redis, "SCRIPT FLUSH"));
     eval_echo(&loop, c, &script, argv, lens); /* flushed: NOSCRIPT, then EVAL again */
-    assert_int_equal(redis_calls("evalsha") - evalshas, 3);
-    assert_int_equal(redis_calls("eval") - evals, 2);
+    assert_int_equal(ts_redis_calls(&redis, "evalsha") - evalshas, 3);
+    assert_int_equal(ts_redis_calls(&redis, "eval") - evals, 2);
     assert_true(rconn_is_up(c));
 
     pl_free(long_text);

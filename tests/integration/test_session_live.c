@@ -126,22 +126,10 @@ static long connections_received(void)
     return n;
 }
 
-struct done {
-    bool done;
-    int status;
-};
-
-static void on_done(void *ud, int status)
-{
-    struct done *d = ud;
-    d->done = true;
-    d->status = status;
-}
-
 static void publish(const char *sid, const char *data, size_t len)
 {
-    struct done d = {0};
-    assert_int_equal(sess_live_publish(store, sid, data, len, on_done, &d), PL_OK);
+    struct ts_done d = {0};
+    assert_int_equal(sess_live_publish(store, sid, data, len, ts_on_done, &d), PL_OK);
     WAIT_UNTIL(d.done, 5000);
     assert_int_equal(d.status, PL_OK);
 }

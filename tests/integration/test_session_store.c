@@ -149,18 +149,6 @@ static void opened_free(struct opened *o)
     o->n = 0;
 }
 
-struct done {
-    bool done;
-    int status;
-};
-
-static void on_done(void *ud, int status)
-{
-    struct done *d = ud;
-    d->done = true;
-    d->status = status;
-}
-
 struct appended {
     bool done;
     int status;
@@ -202,8 +190,9 @@ static long append(const char *sid, const char *client_id, const char *text)
 
 static void append_agent(const char *sid, const char *text)
 {
-    struct done d = {0};
-    assert_int_equal(sess_append_agent(store, sid, "ann", text, strlen(text), on_done, &d), PL_OK);
+    struct ts_done d = {0};
+    assert_int_equal(sess_append_agent(store, sid, "ann", text, strlen(text), ts_on_done, &d),
+                     PL_OK);
     wait_for(&d.done);
     assert_int_equal(d.status, PL_OK);
 }
@@ -270,8 +259,8 @@ static char *lock_owner(const char *sid)
 
 static int end_turn(const char *sid, const char *owner, const struct sess_answer *a)
 {
-    struct done d = {0};
-    assert_int_equal(sess_turn_end(store, sid, owner, a, on_done, &d), PL_OK);
+    struct ts_done d = {0};
+    assert_int_equal(sess_turn_end(store, sid, owner, a, ts_on_done, &d), PL_OK);
     wait_for(&d.done);
     return d.status;
 }

@@ -109,6 +109,26 @@ char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...)
     return out;
 }
 
+long ts_redis_calls(const struct ts_redis *r, const char *command)
+{
+    char *info = ts_redis_query(r, "INFO commandstats");
+    if (!info)
+        return -1;
+    char key[64];
+    snprintf(key, sizeof(key), "cmdstat_%s:calls=", command);
+    const char *p = strstr(info, key);
+    long n = p ? strtol(p + strlen(key), NULL, 10) : 0;
+    pl_free(info);
+    return n;
+}
+
+void ts_on_done(void *ud, int status)
+{
+    struct ts_done *d = ud;
+    d->done = true;
+    d->status = status;
+}
+
 int ts_upstream_start(struct ts_upstream *u, const char *workdir, const char *const *args)
 {
     memset(u, 0, sizeof(*u));

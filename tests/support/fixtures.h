@@ -31,6 +31,18 @@ void ts_redis_stop(struct ts_redis *r);
  *  NULL on a connection error. */
 char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...);
 
+/** Calls of a Redis command so far (INFO commandstats, which counts calls made inside scripts
+ *  too), e.g. ts_redis_calls(r, "evalsha"). */
+long ts_redis_calls(const struct ts_redis *r, const char *command);
+
+/* The outcome of a call whose callback takes (ud, status), for tests that run a loop. */
+struct ts_done {
+    bool done;
+    int status;
+};
+/** A callback of that shape: `ud` is a struct ts_done. */
+void ts_on_done(void *ud, int status);
+
 struct ts_upstream {
     struct ts_proc proc;
     int port;
