@@ -473,6 +473,12 @@ static void test_storage_down_is_503_and_nothing_stored(void **state)
     repeat_until("POST", url, s.token, "{\"text\":\"lost? [[tokens:1]]\"}", 503, 0, &r);
     expect_error(&r, 503, "upstream_unavailable", true);
     ts_http_reply_free(&r);
+    /* A poll that must ask Redis (this instance holds nothing of that session) says so too. */
+    char poll_url[256];
+    snprintf(poll_url, sizeof(poll_url), "%s/v1/sessions/%s/turns/1", st.parleyd.url, s.sid);
+    assert_int_equal(ts_http("GET", poll_url, s.token, NULL, &r), 0);
+    expect_error(&r, 503, "upstream_unavailable", true);
+    ts_http_reply_free(&r);
     assert_int_equal(ts_redis_restart(&st.redis), 0);
     repeat_until("POST", url, s.token, "{\"text\":\"back [[tokens:1]]\"}", 200, 0, &r);
     ts_http_reply_free(&r);
