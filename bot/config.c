@@ -34,6 +34,14 @@ static const struct opt opts[] = {
      "JSON file with options (keys as listed in docs/configuration.md)"},
     {"listen", "PARLEY_LISTEN", "listen", OPT_STR, F(listen), "127.0.0.1:8080", 0, 0,
      "HTTP + WebSocket address, HOST:PORT or unix:/path"},
+    {"max-connections", "PARLEY_MAX_CONNECTIONS", "max_connections", OPT_U32, F(max_connections),
+     "0", 0, 100000000,
+     "connections served at once (0: half of what the descriptor limit leaves; more than the "
+     "limit allows is lowered with a warning)"},
+    {"max-connections-per-address", "PARLEY_MAX_CONNECTIONS_PER_ADDRESS",
+     "max_connections_per_address", OPT_U32, F(max_connections_per_address), "64", 0, 100000000,
+     "connections one client address (IPv6: its /64) may hold open (0: no limit; behind a proxy "
+     "every caller has the proxy's address)"},
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,

@@ -11,6 +11,8 @@
 struct bot_config {
     char *config_file;
     char *listen;
+    uint32_t max_connections;             /* 0: derived from RLIMIT_NOFILE (bot/conn_limits.h) */
+    uint32_t max_connections_per_address; /* 0: no limit */
     char *redis_url;
     char *provider; /* auto, anthropic, local */
     char *model;

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "bot/acceptor.h"
 #include "bot/auth_token.h"
 #include "bot/http_auth.h"
 #include "bot/http_messages.h"
@@ -92,6 +93,22 @@ static void get_metrics(struct http_server_req *r)
     COUNTER("store_retries_total", "Answer writes retried after a storage error.",
             t.stores_retried);
     GAUGE("redis_up", "1 while Redis is reachable.", sess_store_ready(r->srv->store) ? 1 : 0);
+    struct acceptor_stats a;
+    acceptor_stats(r->srv->acceptor, &a);
+    GAUGE("sockets_open", "Accepted connections open (HTTP and WebSocket).", a.open);
+    GAUGE("connections_limit", "Connections served before the health-check reserve.", a.cap);
+    COUNTER("sockets_accepted_total", "Connections accepted.", a.accepted);
+    pl_buf_printf(&b,
+                  "# HELP parley_connections_refused_total Connections refused by a cap.\n"
+                  "# TYPE parley_connections_refused_total counter\n"
+                  "parley_connections_refused_total{reason=\"capacity\"} %llu\n"
+                  "parley_connections_refused_total{reason=\"per_address\"} %llu\n",
+                  (unsigned long long)a.refused_capacity,
+                  (unsigned long long)a.refused_per_address);
+    COUNTER("accept_paused_total", "Times accepting stopped at the connection cap.",
+            a.paused_at_cap);
+    COUNTER("accept_errors_total", "accept() failures (such as EMFILE); each pauses accepting.",
+            a.accept_errors);
 #undef COUNTER
 #undef GAUGE
     http_server_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);

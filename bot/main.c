@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
+#include "bot/acceptor.h"
 #include "bot/chat.h"
 #include "bot/config.h"
 #include "bot/http_routes.h"
@@ -110,6 +111,11 @@ static int build_llm(struct bot_server *srv, char *err, size_t errlen)
     return PL_OK;
 }
 
+static int adopt_connection(void *ud, int fd, struct acceptor_conn *conn)
+{
+    return ws_server_adopt(ud, fd, conn);
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -131,6 +137,7 @@ static void on_drain(uv_timer_t *t)
         if (srv->metrics.connections_open > 0 &&
             uv_now(srv->loop) - drain_started < GOING_AWAY_GRACE_MS)
             return;
+        acceptor_stop(srv->acceptor);
         ws_server_stop(srv);
     }
     size_t busy = turn_engine_busy(srv->engine);
@@ -269,6 +276,17 @@ int main(int argc, char **argv)
                                         .history_entries = cfg.history_entries,
                                         .max_queued = cfg.max_queued_messages};
     srv.engine = turn_engine_create(&eo);
+    /* The acceptor first: it raises the descriptor limit, from which lws sizes its tables. */
+    const struct acceptor_opts ao = {.loop = &loop,
+                                     .listen = cfg.listen,
+                                     .max_connections = cfg.max_connections,
+                                     .max_per_address = cfg.max_connections_per_address,
+                                     .adopt = adopt_connection,
+                                     .ud = &srv};
+    if (acceptor_start(&ao, &srv.acceptor, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
     if (ws_server_start(&srv, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
@@ -287,6 +305,7 @@ int main(int argc, char **argv)
 out:
     /* Whatever is still open (start-up failures land here too) is closed, then the loop runs
      * until every close callback has run. */
+    acceptor_stop(srv.acceptor);
     ws_server_stop(&srv);
     turn_engine_stop(srv.engine);
     http_client_destroy(srv.http);
@@ -295,6 +314,7 @@ out:
      * lws context (its second stage needs its handles closed). */
     uv_run(&loop, UV_RUN_DEFAULT);
     ws_server_free(&srv);
+    acceptor_free(srv.acceptor); /* after lws: its connections are released as lws frees them */
     uv_walk(&loop, close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0) {

@@ -17,6 +17,7 @@ struct llm_provider;
 struct prompt_builder;
 struct turn_engine;
 struct lws_context;
+struct acceptor;
 struct http_server_req;
 
 /* Counters of the channels, exported on /metrics (the turn engine keeps its own). */
@@ -38,6 +39,7 @@ struct bot_server {
     struct llm_provider *llm;
     struct prompt_builder *prompts;
     struct turn_engine *engine;
+    struct acceptor *acceptor; /* the listening socket (bot/acceptor.h) */
     struct lws_context *lws;
     bool lws_stopping;    /* first stage of the context's destruction done */
     char instance_id[40]; /* random per process: owner of turn locks */

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
+#include "bot/acceptor.h"
 #include "bot/chat.h"
 #include "bot/http_server.h"
 #include "bot/outbuf.h"
@@ -164,6 +166,12 @@ static int http_begin(struct lws *wsi, struct http_pss *pss, const char *uri)
         size_t used = strlen(r->query);
         snprintf(r->query + used, sizeof(r->query) - used, "%s%s", used ? "&" : "", frag);
     }
+    if (acceptor_conn_reserved(lws_get_opaque_user_data(wsi)) && strcmp(uri, "/healthz") != 0 &&
+        strcmp(uri, "/readyz") != 0 && strcmp(uri, "/metrics") != 0) {
+        acceptor_conn_refused(lws_get_opaque_user_data(wsi));
+        http_server_reply_error(r, API_ERR_AT_CAPACITY, NULL);
+        return 0;
+    }
     copy_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, r->authorization, sizeof(r->authorization));
     copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, r->content_type, sizeof(r->content_type));
     copy_header(wsi, WSI_TOKEN_HTTP_ACCEPT, r->accept, sizeof(r->accept));
@@ -244,6 +252,8 @@ static int http_write(struct lws *wsi, struct http_server_req *r)
     size_t len = outbuf_len(&r->resp);
     if (lws_write(wsi, outbuf_payload(&r->resp), len, LWS_WRITE_HTTP_FINAL) < (int)len)
         return -1;
+    if (acceptor_conn_reserved(lws_get_opaque_user_data(wsi)))
+        return -1; /* one answer per connection past the cap */
     if (lws_http_transaction_completed(wsi))
         return -1;
     return 0;
@@ -293,6 +303,14 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         break;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return -1; /* a WebSocket without a subprotocol we speak */
+    case LWS_CALLBACK_WSI_DESTROY: {
+        /* The socket is closed (lws calls this for every connection, whatever its protocol). */
+        struct acceptor_conn *conn = lws_get_opaque_user_data(wsi);
+        lws_set_opaque_user_data(wsi, NULL);
+        if (conn)
+            acceptor_conn_closed(conn);
+        return 0;
+    }
     default:
         break;
     }
@@ -307,6 +325,10 @@ static int chat_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     struct chat_pss *pss = user;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        if (acceptor_conn_reserved(lws_get_opaque_user_data(wsi))) {
+            acceptor_conn_refused(lws_get_opaque_user_data(wsi));
+            return -1; /* accepted past the connection cap: health checks only */
+        }
         char uri[64];
         copy_header(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
         return strcmp(uri, "/v1/chat") == 0 ? 0 : -1;
@@ -357,26 +379,9 @@ int ws_server_start(struct bot_server *srv, char *err, size_t errlen)
     static lws_retry_bo_t retry;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
-    char host[256] = "";
-    const char *listen = srv->cfg->listen;
-    if (strncmp(listen, "unix:", 5) == 0) {
-        info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
-        info.iface = listen + 5;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        char *end;
-        long port = colon ? strtol(colon + 1, &end, 10) : -1;
-        if (!colon || *end || port < 0 || port > 65535 ||
-            (size_t)(colon - listen) >= sizeof(host)) {
-            snprintf(err, errlen, "invalid --listen \"%s\" (expected HOST:PORT or unix:/path)",
-                     listen);
-            return PL_EINVAL;
-        }
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        info.port = (int)port;
-        info.iface = strcmp(host, "0.0.0.0") == 0 || !host[0] ? NULL : host;
-    }
+    /* lws listens on nothing: bot/acceptor.c accepts and hands each socket over
+     * (ws_server_adopt), which keeps the connection cap and the pause on EMFILE in our hands. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
     void *loops[1] = {srv->loop};
     info.foreign_loops = loops;
@@ -392,12 +397,31 @@ int ws_server_start(struct bot_server *srv, char *err, size_t errlen)
     srv->lws = lws_create_context(&info);
     if (!srv->lws) {
         snprintf(err, errlen,
-                 "cannot listen on %s (address in use, or the libuv event library of "
-                 "libwebsockets is missing: install libwebsockets-evlib-uv)",
-                 listen);
+                 "cannot start libwebsockets (is its libuv event library missing? install "
+                 "libwebsockets-evlib-uv)");
         return PL_EIO;
     }
     return PL_OK;
+}
+
+int ws_server_adopt(struct bot_server *srv, int fd, struct acceptor_conn *conn)
+{
+    struct lws_vhost *vh =
+        srv->lws && !srv->lws_stopping ? lws_get_vhost_by_name(srv->lws, "parley") : NULL;
+    if (!vh) {
+        close(fd);
+        return -1;
+    }
+    lws_sock_file_fd_type desc;
+    desc.sockfd = fd;
+    /* On failure lws closes the socket itself. The connection is named to lws only once adopted:
+     * a failed adoption may still call WSI_DESTROY, which must not release it a second time. */
+    struct lws *wsi =
+        lws_adopt_descriptor_vhost(vh, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP, desc, NULL, NULL);
+    if (!wsi)
+        return -1;
+    lws_set_opaque_user_data(wsi, conn);
+    return 0;
 }
 
 void ws_server_close_callers(struct bot_server *srv)

@@ -8,8 +8,14 @@
 
 #include "bot/server.h"
 
-/** Create the lws context and start listening on cfg->listen. PL_EINVAL/PL_EIO with `err`. */
+struct acceptor_conn;
+
+/** Create the lws context (it listens on nothing: bot/acceptor.h does). PL_EIO with `err`. */
 int ws_server_start(struct bot_server *srv, char *err, size_t errlen);
+/** Hand accepted socket `fd` to lws, which parses HTTP and WebSocket upgrades on it; `conn` is
+ *  released (acceptor_conn_closed) when lws has closed the socket. The acceptor_adopt_fn of the
+ *  acceptor: 0, or -1 with `fd` closed and `conn` not to be released. */
+int ws_server_adopt(struct bot_server *srv, int fd, struct acceptor_conn *conn);
 /** Ask every caller connection to close with 1001 (going away) once its queued frames are
  *  written (chat.c does it from the connection's next WRITEABLE). */
 void ws_server_close_callers(struct bot_server *srv);

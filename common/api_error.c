@@ -25,6 +25,12 @@ static const struct api_error_info table[API_ERR_COUNT] = {
     [API_ERR_LOCKED_ELSEWHERE] = {"busy", 429, true,
                                   "another answer for this conversation is still in progress; "
                                   "your message is saved: please retry"},
+    [API_ERR_SESSION_CONNECTIONS] = {"busy", 429, true,
+                                     "this conversation is open on too many connections; close "
+                                     "one (another tab or window) and reconnect"},
+    [API_ERR_AT_CAPACITY] = {"busy", 503, true,
+                             "the server has too many connections right now; please retry in a "
+                             "moment"},
     [API_ERR_UPSTREAM_UNAVAILABLE] = {"upstream_unavailable", 503, true,
                                       "the assistant is unavailable right now; please try again "
                                       "in a moment"},

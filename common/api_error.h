@@ -21,6 +21,8 @@ enum api_error {
     API_ERR_RATE_LIMITED,
     API_ERR_BUSY,
     API_ERR_LOCKED_ELSEWHERE,
+    API_ERR_SESSION_CONNECTIONS, /* --max-connections-per-session reached at hello */
+    API_ERR_AT_CAPACITY,         /* a request on a connection accepted past the connection cap */
     API_ERR_UPSTREAM_UNAVAILABLE,
     API_ERR_STORAGE_UNAVAILABLE,
     API_ERR_SHUTTING_DOWN,

@@ -18,11 +18,13 @@
 
 static struct ts_stack st;
 static const char *const upstream_args[] = {"--pace-ms", "10", NULL};
+/* Every caller here comes from 127.0.0.1. */
+static const char *const parleyd_args[] = {"--max-connections-per-address", "0", NULL};
 
 static int setup(void **state)
 {
     (void)state;
-    return ts_stack_start(&st, "concurrency", upstream_args, NULL);
+    return ts_stack_start(&st, "concurrency", upstream_args, parleyd_args);
 }
 
 static int teardown(void **state)

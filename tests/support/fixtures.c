@@ -212,7 +212,8 @@ static int parleyd_spawn(struct ts_parleyd *p, const char *workdir, const struct
     static char env_url[96];
     snprintf(env_url, sizeof(env_url), "ANTHROPIC_BASE_URL=%s", upstream ? base_url : "");
     char *env[] = {env_key, env_url, NULL};
-    if (ts_proc_spawn(&p->proc, "parleyd", (char *const *)argv, upstream ? env : NULL, log))
+    if (ts_proc_spawn_nofile(&p->proc, "parleyd", (char *const *)argv, upstream ? env : NULL, log,
+                             p->nofile))
         return -1;
     if (ts_wait_port(&p->proc, p->port, START_TIMEOUT_MS))
         return -1;
@@ -224,6 +225,15 @@ int ts_parleyd_start(struct ts_parleyd *p, const char *workdir, const struct ts_
 {
     memset(p, 0, sizeof(*p));
     p->port = ts_free_port();
+    return parleyd_spawn(p, workdir, redis, upstream, args);
+}
+
+int ts_parleyd_start_nofile(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                            const struct ts_upstream *upstream, const char *const *args, int nofile)
+{
+    memset(p, 0, sizeof(*p));
+    p->port = ts_free_port();
+    p->nofile = nofile;
     return parleyd_spawn(p, workdir, redis, upstream, args);
 }
 

@@ -56,6 +56,7 @@ void ts_upstream_stop(struct ts_upstream *u);
 struct ts_parleyd {
     struct ts_proc proc;
     int port;
+    int nofile;      /* its descriptor limit (0: inherited) */
     char url[64];    /* http://127.0.0.1:PORT */
     char ws_url[64]; /* ws://127.0.0.1:PORT/v1/chat */
 };
@@ -65,6 +66,10 @@ struct ts_parleyd {
  *  Waits until /healthz answers. */
 int ts_parleyd_start(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
                      const struct ts_upstream *upstream, const char *const *args);
+/** The same with the descriptor limit (ulimit -n) set to `nofile` in parleyd's process. */
+int ts_parleyd_start_nofile(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                            const struct ts_upstream *upstream, const char *const *args,
+                            int nofile);
 /** Same again on the same port (after a stop). */
 int ts_parleyd_restart(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
                        const struct ts_upstream *upstream, const char *const *args);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -80,6 +81,12 @@ int ts_free_port(void)
 int ts_proc_spawn(struct ts_proc *p, const char *name, char *const argv[], char *const env[],
                   const char *log_path)
 {
+    return ts_proc_spawn_nofile(p, name, argv, env, log_path, 0);
+}
+
+int ts_proc_spawn_nofile(struct ts_proc *p, const char *name, char *const argv[], char *const env[],
+                         const char *log_path, int nofile)
+{
     memset(p, 0, sizeof(*p));
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->log_path, sizeof(p->log_path), "%s", log_path);
@@ -95,6 +102,11 @@ int ts_proc_spawn(struct ts_proc *p, const char *name, char *const argv[], char 
         }
         for (size_t i = 0; env && env[i]; i++)
             putenv(env[i]);
+        struct rlimit rl = {.rlim_cur = (rlim_t)nofile, .rlim_max = (rlim_t)nofile};
+        if (nofile > 0 && setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            fprintf(stderr, "setrlimit(RLIMIT_NOFILE, %d): %s\n", nofile, strerror(errno));
+            _exit(127);
+        }
         execv(argv[0], argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);

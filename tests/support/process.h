@@ -25,6 +25,10 @@ int ts_free_port(void);
  *  environment, may be NULL); stdout and stderr go to `log_path`. Returns 0 or -1. */
 int ts_proc_spawn(struct ts_proc *p, const char *name, char *const argv[], char *const env[],
                   const char *log_path);
+/** The same with the child's descriptor limit (RLIMIT_NOFILE, soft and hard) set to `nofile`
+ *  (0: inherited), as `ulimit -n` would before exec. */
+int ts_proc_spawn_nofile(struct ts_proc *p, const char *name, char *const argv[], char *const env[],
+                         const char *log_path, int nofile);
 /** Wait until 127.0.0.1:port accepts connections, or the process exits, or timeout_ms passes.
  *  Returns 0 when ready. */
 int ts_wait_port(struct ts_proc *p, int port, int timeout_ms);

@@ -43,6 +43,8 @@ static void test_public_codes_and_statuses(void **state)
         {API_ERR_RATE_LIMITED, "rate_limited", 429, true},
         {API_ERR_BUSY, "busy", 429, true},
         {API_ERR_LOCKED_ELSEWHERE, "busy", 429, true},
+        {API_ERR_SESSION_CONNECTIONS, "busy", 429, true},
+        {API_ERR_AT_CAPACITY, "busy", 503, true},
         {API_ERR_UPSTREAM_UNAVAILABLE, "upstream_unavailable", 503, true},
         {API_ERR_STORAGE_UNAVAILABLE, "upstream_unavailable", 503, true},
         {API_ERR_SHUTTING_DOWN, "upstream_unavailable", 503, true},

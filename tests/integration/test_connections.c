@@ -1,0 +1,323 @@
+/* Connections of a parleyd on the open internet: a low descriptor limit and more sockets than it
+ * allows neither spin the process nor flood its log, health checks keep an answer, connections
+ * are accepted again as others close; the cap per client address. Sockets are raw here so that
+ * each test says exactly which bytes go out and from which address. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/support/fixtures.h"
+
+static struct ts_redis redis;
+static char workdir[512];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(workdir, sizeof(workdir), "%s", ts_workdir("connections"));
+    return ts_redis_start(&redis, workdir);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    ts_redis_stop(&redis);
+    return 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A TCP connection to 127.0.0.1:port from `from` (a loopback address, NULL: any). */
+static int raw_connect(int port, const char *from)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    if (from) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        inet_pton(AF_INET, from, &src.sin_addr);
+        assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *s)
+{
+    size_t n = strlen(s);
+    assert_int_equal(send(fd, s, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Read until `end` appears, the peer closes, or timeout_ms passes. The bytes read (NUL-ended)
+ * in buf; returns their count, -1 when the connection was reset. */
+static int read_until(int fd, char *buf, size_t cap, const char *end, int timeout_ms)
+{
+    size_t got = 0;
+    long long deadline = now_ms() + timeout_ms;
+    buf[0] = '\0';
+    while (got + 1 < cap && (!end || !strstr(buf, end))) {
+        long long left = deadline - now_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
+        if (n < 0)
+            return errno == ECONNRESET ? -1 : (int)got;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+        buf[got] = '\0';
+    }
+    return (int)got;
+}
+
+static const char upgrade_request[] = "GET /v1/chat HTTP/1.1\r\n"
+                                      "Host: 127.0.0.1\r\n"
+                                      "Upgrade: websocket\r\n"
+                                      "Connection: Upgrade\r\n"
+                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                      "Sec-WebSocket-Version: 13\r\n"
+                                      "Sec-WebSocket-Protocol: parley.chat.v1\r\n\r\n";
+
+/* A caller WebSocket from `from` that never says hello. The socket, with `*status` the HTTP
+ * status of the answer (101 when upgraded; 0 when the server closed without one). */
+static int ws_open(int port, const char *from, int *status)
+{
+    int fd = raw_connect(port, from);
+    send_all(fd, upgrade_request);
+    char buf[2048];
+    int n = read_until(fd, buf, sizeof(buf), "\r\n\r\n", 5000);
+    *status = 0;
+    if (n > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0)
+        *status = (int)strtol(buf + 9, NULL, 10);
+    return fd;
+}
+
+/* GET `path` from `from` with "Connection: close"; the whole response in buf. Its status. */
+static int http_get(int port, const char *from, const char *path, char *buf, size_t cap)
+{
+    int fd = raw_connect(port, from);
+    char req[256];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+             path);
+    send_all(fd, req);
+    int n = read_until(fd, buf, cap, NULL, 5000);
+    close(fd);
+    return n > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0 ? (int)strtol(buf + 9, NULL, 10) : 0;
+}
+
+/* The value of metric line `name` ("parley_x" or "parley_x{reason=\"y\"}") of /metrics. */
+static long long metric(int port, const char *from, const char *name)
+{
+    static char buf[16384];
+    assert_int_equal(http_get(port, from, "/metrics", buf, sizeof(buf)), 200);
+    char want[128];
+    snprintf(want, sizeof(want), "\n%s ", name);
+    const char *p = strstr(buf, want);
+    if (!p) {
+        fprintf(stderr, "metric %s missing from:\n%s\n", name, buf);
+        fail();
+    }
+    return strtoll(p + strlen(want), NULL, 10);
+}
+
+/* CPU time (user + system) of process `pid` so far, in ms. */
+static long long cpu_ms(int pid)
+{
+    char path[64], stat[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    /* Fields after the command name, which ends with the last ')': state is field 3, utime 14,
+     * stime 15. */
+    const char *p = strrchr(stat, ')');
+    assert_non_null(p);
+    unsigned long long utime = 0, stime = 0;
+    assert_int_equal(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime), 2);
+    return (long long)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+/* Lines of the log of `p` that contain `needle`. */
+static int log_lines(const struct ts_parleyd *p, const char *needle)
+{
+    FILE *f = fopen(p->proc.log_path, "r");
+    assert_non_null(f);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* Wait until metric `name` is `want` (the /metrics request itself may be counted in it). */
+static void wait_metric(int port, const char *name, long long want)
+{
+    long long v = -1;
+    for (long long end = now_ms() + 5000; now_ms() < end; poll(NULL, 0, 20)) {
+        v = metric(port, NULL, name);
+        if (v == want)
+            return;
+    }
+    fprintf(stderr, "%s stayed %lld, expected %lld\n", name, v, want);
+    fail();
+}
+
+#define NOFILE 128
+#define CAP    28 /* (128 - 64 kept - 8 for health checks) / 2 */
+#define EXTRA  100
+
+/* The finding: with `ulimit -n` low and more sockets than it allows, parleyd went to 100% of a
+ * core logging `accept: errno 24` thousands of times a second, and /healthz stopped answering. */
+static void test_low_descriptor_limit_does_not_spin(void **state)
+{
+    (void)state;
+    struct ts_parleyd p;
+    static const char *const args[] = {"--max-connections-per-address", "0", NULL};
+    assert_int_equal(ts_parleyd_start_nofile(&p, workdir, &redis, NULL, args, NOFILE), 0);
+    assert_int_equal(metric(p.port, NULL, "parley_connections_limit"), CAP);
+
+    /* CAP callers hold a WebSocket without saying anything... */
+    int held[CAP];
+    for (int i = 0; i < CAP; i++) {
+        int status;
+        held[i] = ws_open(p.port, NULL, &status);
+        assert_int_equal(status, 101);
+    }
+    /* ...and EXTRA more connect and stay silent: the health-check reserve takes the first ones,
+     * the rest wait in the kernel's backlog. */
+    int extra[EXTRA];
+    for (int i = 0; i < EXTRA; i++)
+        extra[i] = raw_connect(p.port, NULL);
+    poll(NULL, 0, 300);
+    long long cpu0 = cpu_ms(p.proc.pid);
+    poll(NULL, 0, 1000);
+    long long cpu = cpu_ms(p.proc.pid) - cpu0;
+    fprintf(stderr, "parleyd used %lld ms of CPU in 1 s at the connection cap\n", cpu);
+    assert_true(cpu < 100); /* spinning, it used about 1000 */
+    /* A few lines, not thousands. */
+    assert_int_equal(log_lines(&p, "errno"), 0);
+    assert_int_equal(log_lines(&p, "connection cap reached"), 1);
+    assert_true(log_lines(&p, "") < 20);
+
+    /* The silent ones leave: health checks are answered again (from the reserve) while the
+     * callers still hold the cap. */
+    for (int i = 0; i < EXTRA; i++)
+        close(extra[i]);
+    char buf[4096];
+    int status = 0;
+    for (long long end = now_ms() + 5000; status != 200 && now_ms() < end; poll(NULL, 0, 20))
+        status = http_get(p.port, NULL, "/healthz", buf, sizeof(buf));
+    assert_int_equal(status, 200);
+    assert_non_null(strstr(buf, "\r\n\r\n{\"status\":\"ok\"}"));
+    assert_int_equal(http_get(p.port, NULL, "/readyz", buf, sizeof(buf)), 200);
+    wait_metric(p.port, "parley_sockets_open", CAP + 1); /* the stragglers of the backlog go */
+    /* Anything else past the cap is refused at once: a 503 that says to retry... */
+    assert_int_equal(http_get(p.port, NULL, "/v1/sessions/x/turns/1", buf, sizeof(buf)), 503);
+    assert_non_null(strstr(buf, "\r\n\r\n{\"error\":{\"code\":\"busy\",\"message\":\"the server "
+                                "has too many connections right now; please retry in a "
+                                "moment\",\"retryable\":true}}"));
+    /* ...and a WebSocket upgrade is not accepted. */
+    int refused = ws_open(p.port, NULL, &status);
+    assert_int_not_equal(status, 101);
+    close(refused);
+    assert_int_equal(metric(p.port, NULL, "parley_connections_refused_total{reason=\"capacity\"}"),
+                     2);
+    assert_true(metric(p.port, NULL, "parley_accept_paused_total") >= 1);
+    assert_int_equal(metric(p.port, NULL, "parley_accept_errors_total"), 0);
+
+    /* Five callers leave: new callers are served again. */
+    for (int i = 0; i < 5; i++)
+        close(held[i]);
+    wait_metric(p.port, "parley_sockets_open", CAP - 5 + 1);
+    for (int i = 0; i < 5; i++) {
+        held[i] = ws_open(p.port, NULL, &status);
+        assert_int_equal(status, 101);
+    }
+    for (int i = 0; i < CAP; i++)
+        close(held[i]);
+    assert_int_equal(ts_parleyd_stop(&p), 0);
+}
+
+/* A --max-connections larger than the descriptor limit allows is lowered, with one warning. */
+static void test_cap_above_the_limit_is_lowered(void **state)
+{
+    (void)state;
+    struct ts_parleyd p;
+    static const char *const args[] = {"--max-connections", "100000", NULL};
+    assert_int_equal(ts_parleyd_start_nofile(&p, workdir, &redis, NULL, args, NOFILE), 0);
+    assert_int_equal(metric(p.port, NULL, "parley_connections_limit"), NOFILE - 64 - 8);
+    assert_int_equal(log_lines(&p, "--max-connections 100000 is more than the descriptor limit "
+                                   "128 allows; using 56"),
+                     1);
+    assert_int_equal(ts_parleyd_stop(&p), 0);
+}
+
+/* One address may hold --max-connections-per-address connections; another address is not
+ * affected, and the address may connect again once one of its connections closed. */
+static void test_cap_per_address(void **state)
+{
+    (void)state;
+    struct ts_parleyd p;
+    static const char *const args[] = {"--max-connections-per-address", "3", NULL};
+    assert_int_equal(ts_parleyd_start(&p, workdir, &redis, NULL, args), 0);
+    int held[3], status;
+    for (int i = 0; i < 3; i++) {
+        held[i] = ws_open(p.port, "127.0.0.2", &status);
+        assert_int_equal(status, 101);
+    }
+    /* The fourth is closed at once, without a byte. */
+    int fourth = raw_connect(p.port, "127.0.0.2");
+    send_all(fourth, upgrade_request);
+    char buf[4096];
+    assert_true(read_until(fourth, buf, sizeof(buf), NULL, 3000) <= 0);
+    close(fourth);
+    /* Another address is served (/metrics from 127.0.0.1 below, and a caller). */
+    int other = ws_open(p.port, "127.0.0.3", &status);
+    assert_int_equal(status, 101);
+    assert_int_equal(
+        metric(p.port, NULL, "parley_connections_refused_total{reason=\"per_address\"}"), 1);
+    assert_true(log_lines(&p, "127.0.0.2 has 3 connections open") == 1);
+    close(held[0]);
+    wait_metric(p.port, "parley_sockets_open", 2 + 1 + 1);
+    int again = ws_open(p.port, "127.0.0.2", &status);
+    assert_int_equal(status, 101);
+    close(again);
+    close(other);
+    close(held[1]);
+    close(held[2]);
+    assert_int_equal(ts_parleyd_stop(&p), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_low_descriptor_limit_does_not_spin),
+        cmocka_unit_test(test_cap_above_the_limit_is_lowered),
+        cmocka_unit_test(test_cap_per_address),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
