@@ -15,6 +15,7 @@
 
 #include "bot/auth_token.h"
 #include "bot/chat_proto.h"
+#include "bot/conn_limits.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
@@ -53,6 +54,15 @@ struct chat_conn {
     char sub[129];   /* token subject, carried into refreshed tokens */
     bool has_resume;
     long resume_turn, resume_seq;
+    /* hello: its deadline (the handle holds a reference until closed), failed attempts, the
+     * session counted against --max-connections-per-session ("" when none), and a close decided
+     * on it, sent once the queued frames are out */
+    uv_timer_t hello_timer;
+    bool hello_timer_open;
+    uint32_t hello_failures;
+    char counted_sid[SESS_ID_LEN + 1];
+    uint16_t close_code;
+    char close_why[124];
 };
 
 /* A message waiting for its acknowledgement. */
@@ -182,6 +192,8 @@ static int close_with(struct chat_conn *c, uint16_t code, const char *why)
  * reconnect (the answer it was getting is finished and stored meanwhile). */
 static int going_away(struct chat_conn *c)
 {
+    if (c->close_code)
+        return close_with(c, c->close_code, c->close_why);
     if (!c->srv->shutting_down)
         return 0;
     return close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "server restarting; reconnect to continue");
@@ -304,11 +316,93 @@ static void send_history(struct chat_conn *c, const struct sess_entry *entries, 
     pl_free(ordered);
 }
 
+/* Close with `code` once the frames queued before (an error that says why) are out; read
+ * nothing more meanwhile. */
+static void close_when_flushed(struct chat_conn *c, uint16_t code, const char *why)
+{
+    if (c->close_code || !c->wsi)
+        return;
+    c->close_code = code;
+    snprintf(c->close_why, sizeof(c->close_why), "%s", why);
+    lws_rx_flow_control(c->wsi, 0);
+    lws_callback_on_writable(c->wsi);
+}
+
+static void on_hello_timer_closed(uv_handle_t *h)
+{
+    conn_unref(h->data);
+}
+
+/* The deadline is over: hello completed, or the socket closed. */
+static void hello_timer_done(struct chat_conn *c)
+{
+    if (!c->hello_timer_open)
+        return;
+    c->hello_timer_open = false;
+    uv_timer_stop(&c->hello_timer);
+    uv_close((uv_handle_t *)&c->hello_timer, on_hello_timer_closed);
+}
+
+static void on_hello_deadline(uv_timer_t *t)
+{
+    struct chat_conn *c = t->data;
+    hello_timer_done(c);
+    if (!c->wsi || c->state == CONN_READY || c->close_code)
+        return;
+    c->srv->metrics.hello_timeouts++;
+    char why[100];
+    snprintf(why, sizeof(why), "no hello within %u ms: send hello first after connecting",
+             c->srv->cfg->hello_timeout_ms);
+    close_when_flushed(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+}
+
+/* A hello that did not lead to ready: say why, and close after --max-hello-attempts of them
+ * (a token is not guessed on one connection). */
+static void hello_failed(struct chat_conn *c, enum api_error code, const char *message)
+{
+    send_error(c, code, message);
+    if (++c->hello_failures < c->srv->cfg->max_hello_attempts)
+        return;
+    c->srv->metrics.hello_attempts_exceeded++;
+    char why[100];
+    snprintf(why, sizeof(why), "%u failed hellos: check the token, then reconnect",
+             c->hello_failures);
+    close_when_flushed(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+}
+
+/* The connection no longer counts against its session's --max-connections-per-session. */
+static void uncount_session(struct chat_conn *c)
+{
+    if (!c->counted_sid[0])
+        return;
+    conn_counts_put(&c->srv->session_conns, c->counted_sid);
+    c->counted_sid[0] = '\0';
+}
+
+/* Count the connection against session `sid`; false (and the connection told, then closed)
+ * when the session has --max-connections-per-session open here already. */
+static bool count_session(struct chat_conn *c, const char *sid)
+{
+    uint32_t limit = c->srv->cfg->max_connections_per_session;
+    if (!conn_counts_take(&c->srv->session_conns, sid, limit)) {
+        c->srv->metrics.refused_per_session++;
+        send_error(c, API_ERR_SESSION_CONNECTIONS, NULL);
+        char why[100];
+        snprintf(why, sizeof(why), "this conversation has %u connections open: close one first",
+                 limit);
+        close_when_flushed(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+        return false;
+    }
+    snprintf(c->counted_sid, sizeof(c->counted_sid), "%s", sid);
+    return true;
+}
+
 /* Ready: the session is this connection's, and it listens to it from now on. */
 static void become_ready(struct chat_conn *c, const char *sid, const struct turn_replay *from)
 {
     snprintf(c->sid, sizeof(c->sid), "%s", sid);
     c->state = CONN_READY;
+    hello_timer_done(c);
     c->listener.ops = &conn_listener_ops;
     turn_listen(c->srv->engine, sid, &c->listener, from);
 }
@@ -324,11 +418,12 @@ static void on_created(void *ud, int status, const struct sess_record *rec)
     }
     if (status != PL_OK) {
         c->state = CONN_NEW;
-        send_error(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        hello_failed(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
         conn_unref(c);
         return;
     }
     c->srv->metrics.sessions_created++;
+    count_session(c, rec->id); /* a new session: nothing else counts against it */
     snprintf(c->sub, sizeof(c->sub), "anonymous-%.12s", rec->id);
     send_ready(c, rec->id, false);
     send_history(c, NULL, 0);
@@ -347,10 +442,12 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
     }
     if (status == PL_ENOTFOUND) {
         c->state = CONN_NEW;
-        send_error(c, API_ERR_SESSION_GONE, NULL);
+        uncount_session(c);
+        hello_failed(c, API_ERR_SESSION_GONE, NULL);
     } else if (status != PL_OK) {
         c->state = CONN_NEW;
-        send_error(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        uncount_session(c);
+        hello_failed(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
     } else {
         send_ready(c, rec->id, true);
         send_history(c, entries, n);
@@ -367,8 +464,10 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
 static void handle_hello(struct chat_conn *c, const struct chat_in *in)
 {
     const struct bot_config *cfg = c->srv->cfg;
+    if (c->close_code)
+        return; /* closing: nothing more is answered */
     if (c->state != CONN_NEW) {
-        send_error(c, API_ERR_BAD_REQUEST, "hello was already sent on this connection");
+        hello_failed(c, API_ERR_BAD_REQUEST, "hello was already sent on this connection");
         return;
     }
     int rc;
@@ -377,23 +476,25 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
         rc = auth_token_verify((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
                                in->token, wall_ms() / 1000, &claims);
         if (rc == PL_EEXPIRED) {
-            send_error(c, API_ERR_TOKEN_EXPIRED,
-                       "the token has expired; get a new one from the site and reconnect");
+            hello_failed(c, API_ERR_TOKEN_EXPIRED,
+                         "the token has expired; get a new one from the site and reconnect");
             return;
         }
         if (rc != PL_OK) {
-            send_error(c, API_ERR_UNAUTHORIZED, NULL);
+            hello_failed(c, API_ERR_UNAUTHORIZED, NULL);
             return;
         }
         if (claims.role != AUTH_ROLE_CALLER) {
-            send_error(c, API_ERR_FORBIDDEN,
-                       "this endpoint is for callers; agents use /v1/agent with parley.agent.v1");
+            hello_failed(c, API_ERR_FORBIDDEN,
+                         "this endpoint is for callers; agents use /v1/agent with parley.agent.v1");
             return;
         }
         if (!sess_id_valid(claims.sid)) {
-            send_error(c, API_ERR_UNAUTHORIZED, "the token names no session");
+            hello_failed(c, API_ERR_UNAUTHORIZED, "the token names no session");
             return;
         }
+        if (!count_session(c, claims.sid))
+            return;
         snprintf(c->sub, sizeof(c->sub), "%s", claims.sub);
         c->has_resume = in->has_resume;
         c->resume_turn = in->resume_turn;
@@ -401,14 +502,15 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
         rc = sess_open(c->srv->store, claims.sid, cfg->history_entries, on_opened, c);
     } else {
         if (!cfg->allow_anonymous) {
-            send_error(c, API_ERR_UNAUTHORIZED,
-                       "a token is required: anonymous sessions are disabled on this server");
+            hello_failed(c, API_ERR_UNAUTHORIZED,
+                         "a token is required: anonymous sessions are disabled on this server");
             return;
         }
         rc = sess_create(c->srv->store, "web", NULL, on_created, c);
     }
     if (rc) {
-        send_error(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        uncount_session(c);
+        hello_failed(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
         return;
     }
     conn_ref(c);
@@ -529,6 +631,11 @@ struct chat_conn *chat_conn_open(struct bot_server *srv, struct lws *wsi)
     c->wsi = wsi;
     c->refs = 1;
     pl_buf_init(&c->rx, srv->cfg->max_frame_bytes);
+    uv_timer_init(srv->loop, &c->hello_timer);
+    c->hello_timer.data = c;
+    c->hello_timer_open = true;
+    conn_ref(c); /* the timer's, until its handle has closed */
+    uv_timer_start(&c->hello_timer, on_hello_deadline, srv->cfg->hello_timeout_ms, 0);
     srv->metrics.connections_total++;
     srv->metrics.connections_open++;
     if (srv->shutting_down)
@@ -540,6 +647,8 @@ void chat_conn_closed(struct chat_conn *c)
 {
     c->wsi = NULL;
     c->srv->metrics.connections_open--;
+    hello_timer_done(c);
+    uncount_session(c);
     if (c->state == CONN_READY)
         turn_unlisten(&c->listener);
     conn_unref(c);

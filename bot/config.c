@@ -42,6 +42,15 @@ static const struct opt opts[] = {
      "max_connections_per_address", OPT_U32, F(max_connections_per_address), "64", 0, 100000000,
      "connections one client address (IPv6: its /64) may hold open (0: no limit; behind a proxy "
      "every caller has the proxy's address)"},
+    {"max-connections-per-session", "PARLEY_MAX_CONNECTIONS_PER_SESSION",
+     "max_connections_per_session", OPT_U32, F(max_connections_per_session), "8", 0, 100000,
+     "caller WebSockets one session may have open on this instance (0: no limit); one more gets "
+     "busy at hello and is closed"},
+    {"hello-timeout-ms", "PARLEY_HELLO_TIMEOUT_MS", "hello_timeout_ms", OPT_U32,
+     F(hello_timeout_ms), "10000", 100, 3600000,
+     "a WebSocket that has not completed hello by then is closed (1008)"},
+    {"max-hello-attempts", "PARLEY_MAX_HELLO_ATTEMPTS", "max_hello_attempts", OPT_U32,
+     F(max_hello_attempts), "5", 1, 1000, "failed hellos after which a WebSocket is closed (1008)"},
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,
@@ -138,7 +147,6 @@ static const struct {
      "the OpenAI-compatible provider"},
     {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
     {"allowed-origins", "PARLEY_ALLOWED_ORIGINS", "allowed_origins", "the Origin check"},
-    {"hello-timeout-ms", "PARLEY_HELLO_TIMEOUT_MS", "hello_timeout_ms", "the hello deadline"},
     {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
      "rate limits"},
     {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", "rate limits"},

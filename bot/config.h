@@ -13,6 +13,9 @@ struct bot_config {
     char *listen;
     uint32_t max_connections;             /* 0: derived from RLIMIT_NOFILE (bot/conn_limits.h) */
     uint32_t max_connections_per_address; /* 0: no limit */
+    uint32_t max_connections_per_session; /* caller WebSockets per session; 0: no limit */
+    uint32_t hello_timeout_ms;
+    uint32_t max_hello_attempts; /* failed hellos per WebSocket before it is closed */
     char *redis_url;
     char *provider; /* auto, anthropic, local */
     char *model;

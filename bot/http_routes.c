@@ -102,13 +102,18 @@ static void get_metrics(struct http_server_req *r)
                   "# HELP parley_connections_refused_total Connections refused by a cap.\n"
                   "# TYPE parley_connections_refused_total counter\n"
                   "parley_connections_refused_total{reason=\"capacity\"} %llu\n"
-                  "parley_connections_refused_total{reason=\"per_address\"} %llu\n",
-                  (unsigned long long)a.refused_capacity,
-                  (unsigned long long)a.refused_per_address);
+                  "parley_connections_refused_total{reason=\"per_address\"} %llu\n"
+                  "parley_connections_refused_total{reason=\"per_session\"} %llu\n",
+                  (unsigned long long)a.refused_capacity, (unsigned long long)a.refused_per_address,
+                  (unsigned long long)m->refused_per_session);
     COUNTER("accept_paused_total", "Times accepting stopped at the connection cap.",
             a.paused_at_cap);
     COUNTER("accept_errors_total", "accept() failures (such as EMFILE); each pauses accepting.",
             a.accept_errors);
+    COUNTER("hello_timeouts_total", "WebSockets closed for not completing hello in time.",
+            m->hello_timeouts);
+    COUNTER("hello_attempts_exceeded_total", "WebSockets closed after too many failed hellos.",
+            m->hello_attempts_exceeded);
 #undef COUNTER
 #undef GAUGE
     http_server_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);

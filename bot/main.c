@@ -230,6 +230,7 @@ int main(int argc, char **argv)
     srv.loop = &loop;
     srv.cfg = &cfg;
     chat_frames_init(&srv.frame);
+    conn_counts_init(&srv.session_conns);
     srv.http_dispatch = http_routes_dispatch;
     unsigned char raw[8];
     RAND_bytes(raw, sizeof(raw));
@@ -325,6 +326,7 @@ out:
     llm_provider_destroy(srv.llm);
     prompt_builder_free(srv.prompts);
     pl_buf_cleanup(&srv.frame);
+    conn_counts_cleanup(&srv.session_conns);
     curl_global_cleanup();
     config_cleanup(&cfg);
     return status;

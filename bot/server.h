@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "bot/config.h"
+#include "bot/conn_limits.h"
 #include "common/buf.h"
 
 struct sess_store;
@@ -29,6 +30,9 @@ struct bot_metrics {
     uint64_t http_messages;  /* caller messages received over HTTP */
     uint64_t errors_sent;
     uint64_t slow_clients_dropped;
+    uint64_t hello_timeouts;          /* WebSockets closed for not completing hello in time */
+    uint64_t hello_attempts_exceeded; /* WebSockets closed after --max-hello-attempts */
+    uint64_t refused_per_session;     /* hellos refused by --max-connections-per-session */
 };
 
 struct bot_server {
@@ -44,7 +48,8 @@ struct bot_server {
     bool lws_stopping;    /* first stage of the context's destruction done */
     char instance_id[40]; /* random per process: owner of turn locks */
     bool shutting_down;
-    struct pl_buf frame; /* chat.c builds every WebSocket frame here in turn */
+    struct pl_buf frame;              /* chat.c builds every WebSocket frame here in turn */
+    struct conn_counts session_conns; /* chat.c: caller WebSockets per session id, from hello */
     /* answers a complete HTTP request (http_routes_dispatch) */
     void (*http_dispatch)(struct http_server_req *r);
     struct bot_metrics metrics;
