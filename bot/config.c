@@ -33,7 +33,7 @@ static const struct opt opts[] = {
     {"config", "PARLEY_CONFIG", NULL, OPT_STR, F(config_file), NULL, 0, 0,
      "JSON file with options (keys as listed in docs/configuration.md)"},
     {"listen", "PARLEY_LISTEN", "listen", OPT_STR, F(listen), "127.0.0.1:8080", 0, 0,
-     "HTTP + WebSocket address, HOST:PORT or unix:/path"},
+     "HTTP + WebSocket address, HOST:PORT ([v6]:PORT for IPv6) or unix:/path"},
     {"max-connections", "PARLEY_MAX_CONNECTIONS", "max_connections", OPT_U32, F(max_connections),
      "0", 0, 100000000,
      "connections served at once (0: half of what the descriptor limit leaves; more than the "
