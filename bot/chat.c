@@ -11,17 +11,16 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include <libwebsockets.h>
-
 #include "bot/auth_token.h"
 #include "bot/chat_proto.h"
+#include "bot/conn.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/ws_frame.h"
+#include "common/ws_rx.h"
 #include "sessions/conversation_order.h"
 #include "sessions/session_store.h"
 
@@ -39,7 +38,7 @@ struct out_frame {
 struct chat_conn {
     struct turn_listener listener; /* of its session, while READY */
     struct bot_server *srv;
-    struct lws *wsi; /* NULL once the socket closed */
+    struct conn *conn; /* NULL once the socket closed */
     enum conn_state state;
     int refs;
     char sid[SESS_ID_LEN + 1]; /* "" until hello succeeds */
@@ -105,18 +104,16 @@ static struct pl_buf *frame_buf(struct chat_conn *c)
 static void conn_send(struct chat_conn *c, struct pl_buf *frame)
 {
     size_t payload = outbuf_len(frame);
-    if (!c->wsi || c->too_slow || c->write_failed || c->close_sent || payload == 0)
+    if (!c->conn || c->too_slow || c->write_failed || c->close_sent || payload == 0)
         return;
-    if (!c->out_head && !lws_partial_buffered(c->wsi)) {
-        /* Nothing queued and lws holds no unsent rest of an earlier write: write now. Going
-         * through WRITEABLE costs two poll changes (epoll_ctl) and a loop pass per frame,
-         * about a quarter of the relay's CPU (bench/RESULTS.md). When the socket is full, lws
-         * keeps the rest of this one frame and the next ones wait in our bounded queue. */
-        int n = lws_write(c->wsi, outbuf_payload(frame), payload, LWS_WRITE_TEXT);
-        if (n < (int)payload) {
-            c->write_failed = true; /* closed from the WRITEABLE callback */
-            lws_callback_on_writable(c->wsi);
-        }
+    if (!c->out_head && conn_ws_can_send(c->conn)) {
+        /* Nothing queued and the transport keeps no unsent rest of an earlier write: write
+         * now. Going through WRITEABLE costs two poll changes (epoll_ctl) and a loop pass per
+         * frame, about a quarter of the relay's CPU (bench/RESULTS.md). When the socket is
+         * full, the transport keeps the rest of this one frame and the next ones wait in our
+         * bounded queue. The frame header goes into the headroom: no copy. */
+        if (conn_ws_send(c->conn, WS_TEXT, outbuf_payload(frame), payload) != PL_OK)
+            c->write_failed = true; /* the connection is closing */
         return;
     }
     struct out_frame *f = pl_malloc(sizeof(*f) + frame->len);
@@ -136,7 +133,7 @@ static void conn_send(struct chat_conn *c, struct pl_buf *frame)
         PL_LOG(PL_LOG_WARN, "chat", "sess=%s: client too slow (%zu bytes queued); closing",
                c->sid[0] ? c->sid : "-", c->out_bytes);
     }
-    lws_callback_on_writable(c->wsi);
+    conn_ws_want_writable(c->conn);
 }
 
 static void send_error(struct chat_conn *c, enum api_error code, const char *message)
@@ -147,34 +144,13 @@ static void send_error(struct chat_conn *c, enum api_error code, const char *mes
     c->srv->metrics.errors_sent++;
 }
 
-/* Close with `code` and `why`, writing the close frame ourselves (as raw bytes: the lws 4.1.6
- * API has no close opcode for lws_write). lws_close_reason + returning -1 does not work there:
- * built with _DEBUG on libuv, lws closes a connection twice when a callback returns -1 (its "uv
- * repeat test"), and the second close kills the socket before the close frame is sent. The
- * caller's answering close is not waited for: reading stops, and the connection goes after a
- * second at most. */
+/* Close with `code` and `why` (the connection does the close handshake: bot/conn.h). */
 static int close_with(struct chat_conn *c, uint16_t code, const char *why)
 {
     if (c->close_sent)
         return 0;
-    unsigned char payload[125];
-    size_t n = strlen(why);
-    if (n > sizeof(payload) - 2)
-        n = sizeof(payload) - 2;
-    payload[0] = (unsigned char)(code >> 8);
-    payload[1] = (unsigned char)code;
-    memcpy(payload + 2, why, n);
-    struct pl_buf frame;
-    outbuf_begin(&frame, 256, 256);
-    ws_frame_encode(&frame, WS_CLOSE, true, payload, n + 2, NULL);
-    size_t len = outbuf_len(&frame);
-    int written = lws_write(c->wsi, outbuf_payload(&frame), len, LWS_WRITE_RAW);
-    pl_buf_cleanup(&frame);
     c->close_sent = true;
-    if (written < (int)len)
-        return -1;
-    lws_rx_flow_control(c->wsi, 0);
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 1);
+    conn_ws_close(c->conn, code, why);
     return 0;
 }
 
@@ -184,7 +160,7 @@ static int going_away(struct chat_conn *c)
 {
     if (!c->srv->shutting_down)
         return 0;
-    return close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "server restarting; reconnect to continue");
+    return close_with(c, WS_CLOSE_GOING_AWAY, "server restarting; reconnect to continue");
 }
 
 int chat_conn_writeable(struct chat_conn *c)
@@ -194,24 +170,23 @@ int chat_conn_writeable(struct chat_conn *c)
     if (c->close_sent)
         return 0; /* waiting for the connection to go */
     if (c->too_slow)
-        return close_with(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client too slow");
+        return close_with(c, WS_CLOSE_POLICY, "client too slow");
     /* A caller that lagged has several frames queued: send them while the socket has room. */
     struct out_frame *f;
     do {
         f = c->out_head;
         if (!f)
             return going_away(c);
-        int n = lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
-        if (n < (int)f->len)
+        if (conn_ws_send(c->conn, WS_TEXT, f->data + LWS_PRE, f->len) != PL_OK)
             return -1;
         c->out_head = f->next;
         if (!c->out_head)
             c->out_tail = NULL;
         c->out_bytes -= f->len;
         pl_free(f);
-    } while (c->out_head && !lws_partial_buffered(c->wsi));
+    } while (c->out_head && conn_ws_can_send(c->conn));
     if (c->out_head)
-        lws_callback_on_writable(c->wsi);
+        conn_ws_want_writable(c->conn);
     else
         return going_away(c);
     return 0;
@@ -318,7 +293,7 @@ static void become_ready(struct chat_conn *c, const char *sid, const struct turn
 static void on_created(void *ud, int status, const struct sess_record *rec)
 {
     struct chat_conn *c = ud;
-    if (!c->wsi) {
+    if (!c->conn) {
         conn_unref(c);
         return;
     }
@@ -341,7 +316,7 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
                       const struct sess_entry *entries, size_t n)
 {
     struct chat_conn *c = ud;
-    if (!c->wsi) {
+    if (!c->conn) {
         conn_unref(c);
         return;
     }
@@ -522,23 +497,23 @@ int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool fi
     return 0;
 }
 
-struct chat_conn *chat_conn_open(struct bot_server *srv, struct lws *wsi)
+struct chat_conn *chat_conn_open(struct bot_server *srv, struct conn *conn)
 {
     struct chat_conn *c = pl_calloc(1, sizeof(*c));
     c->srv = srv;
-    c->wsi = wsi;
+    c->conn = conn;
     c->refs = 1;
     pl_buf_init(&c->rx, srv->cfg->max_frame_bytes);
     srv->metrics.connections_total++;
     srv->metrics.connections_open++;
     if (srv->shutting_down)
-        lws_callback_on_writable(wsi); /* in the last moments: closed at once with 1001 */
+        conn_ws_want_writable(conn); /* in the last moments: closed at once with 1001 */
     return c;
 }
 
 void chat_conn_closed(struct chat_conn *c)
 {
-    c->wsi = NULL;
+    c->conn = NULL;
     c->srv->metrics.connections_open--;
     if (c->state == CONN_READY)
         turn_unlisten(&c->listener);

@@ -18,6 +18,7 @@ struct prompt_builder;
 struct turn_engine;
 struct lws_context;
 struct http_server_req;
+struct origin_list;
 
 /* Counters of the channels, exported on /metrics (the turn engine keeps its own). */
 struct bot_metrics {
@@ -42,7 +43,8 @@ struct bot_server {
     bool lws_stopping;    /* first stage of the context's destruction done */
     char instance_id[40]; /* random per process: owner of turn locks */
     bool shutting_down;
-    struct pl_buf frame; /* chat.c builds every WebSocket frame here in turn */
+    struct pl_buf frame;         /* chat.c builds every WebSocket frame here in turn */
+    struct origin_list *origins; /* --allowed-origins */
     /* answers a complete HTTP request (http_routes_dispatch) */
     void (*http_dispatch)(struct http_server_req *r);
     struct bot_metrics metrics;
