@@ -11,10 +11,9 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include <libwebsockets.h>
-
 #include "bot/auth_token.h"
 #include "bot/chat_proto.h"
+#include "bot/conn.h"
 #include "bot/conn_limits.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
@@ -22,7 +21,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/ws_frame.h"
+#include "common/ws_rx.h"
 #include "sessions/conversation_order.h"
 #include "sessions/session_store.h"
 
@@ -40,7 +39,7 @@ struct out_frame {
 struct chat_conn {
     struct turn_listener listener; /* of its session, while READY */
     struct bot_server *srv;
-    struct lws *wsi; /* NULL once the socket closed */
+    struct conn *conn; /* NULL once the socket closed */
     enum conn_state state;
     int refs;
     char sid[SESS_ID_LEN + 1]; /* "" until hello succeeds */
@@ -115,18 +114,16 @@ static struct pl_buf *frame_buf(struct chat_conn *c)
 static void conn_send(struct chat_conn *c, struct pl_buf *frame)
 {
     size_t payload = outbuf_len(frame);
-    if (!c->wsi || c->too_slow || c->write_failed || c->close_sent || payload == 0)
+    if (!c->conn || c->too_slow || c->write_failed || c->close_sent || payload == 0)
         return;
-    if (!c->out_head && !lws_partial_buffered(c->wsi)) {
-        /* Nothing queued and lws holds no unsent rest of an earlier write: write now. Going
-         * through WRITEABLE costs two poll changes (epoll_ctl) and a loop pass per frame,
-         * about a quarter of the relay's CPU (bench/RESULTS.md). When the socket is full, lws
-         * keeps the rest of this one frame and the next ones wait in our bounded queue. */
-        int n = lws_write(c->wsi, outbuf_payload(frame), payload, LWS_WRITE_TEXT);
-        if (n < (int)payload) {
-            c->write_failed = true; /* closed from the WRITEABLE callback */
-            lws_callback_on_writable(c->wsi);
-        }
+    if (!c->out_head && conn_ws_can_send(c->conn)) {
+        /* Nothing queued and the transport keeps no unsent rest of an earlier write: write
+         * now. Going through WRITEABLE costs two poll changes (epoll_ctl) and a loop pass per
+         * frame, about a quarter of the relay's CPU (bench/RESULTS.md). When the socket is
+         * full, the transport keeps the rest of this one frame and the next ones wait in our
+         * bounded queue. The frame header goes into the headroom: no copy. */
+        if (conn_ws_send(c->conn, WS_TEXT, outbuf_payload(frame), payload) != PL_OK)
+            c->write_failed = true; /* the connection is closing */
         return;
     }
     struct out_frame *f = pl_malloc(sizeof(*f) + frame->len);
@@ -146,7 +143,7 @@ static void conn_send(struct chat_conn *c, struct pl_buf *frame)
         PL_LOG(PL_LOG_WARN, "chat", "sess=%s: client too slow (%zu bytes queued); closing",
                c->sid[0] ? c->sid : "-", c->out_bytes);
     }
-    lws_callback_on_writable(c->wsi);
+    conn_ws_want_writable(c->conn);
 }
 
 static void send_error(struct chat_conn *c, enum api_error code, const char *message)
@@ -157,34 +154,13 @@ static void send_error(struct chat_conn *c, enum api_error code, const char *mes
     c->srv->metrics.errors_sent++;
 }
 
-/* Close with `code` and `why`, writing the close frame ourselves (as raw bytes: the lws 4.1.6
- * API has no close opcode for lws_write). lws_close_reason + returning -1 does not work there:
- * built with _DEBUG on libuv, lws closes a connection twice when a callback returns -1 (its "uv
- * repeat test"), and the second close kills the socket before the close frame is sent. The
- * caller's answering close is not waited for: reading stops, and the connection goes after a
- * second at most. */
+/* Close with `code` and `why` (the connection does the close handshake: bot/conn.h). */
 static int close_with(struct chat_conn *c, uint16_t code, const char *why)
 {
     if (c->close_sent)
         return 0;
-    unsigned char payload[125];
-    size_t n = strlen(why);
-    if (n > sizeof(payload) - 2)
-        n = sizeof(payload) - 2;
-    payload[0] = (unsigned char)(code >> 8);
-    payload[1] = (unsigned char)code;
-    memcpy(payload + 2, why, n);
-    struct pl_buf frame;
-    outbuf_begin(&frame, 256, 256);
-    ws_frame_encode(&frame, WS_CLOSE, true, payload, n + 2, NULL);
-    size_t len = outbuf_len(&frame);
-    int written = lws_write(c->wsi, outbuf_payload(&frame), len, LWS_WRITE_RAW);
-    pl_buf_cleanup(&frame);
     c->close_sent = true;
-    if (written < (int)len)
-        return -1;
-    lws_rx_flow_control(c->wsi, 0);
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 1);
+    conn_ws_close(c->conn, code, why);
     return 0;
 }
 
@@ -196,7 +172,7 @@ static int going_away(struct chat_conn *c)
         return close_with(c, c->close_code, c->close_why);
     if (!c->srv->shutting_down)
         return 0;
-    return close_with(c, LWS_CLOSE_STATUS_GOINGAWAY, "server restarting; reconnect to continue");
+    return close_with(c, WS_CLOSE_GOING_AWAY, "server restarting; reconnect to continue");
 }
 
 int chat_conn_writeable(struct chat_conn *c)
@@ -206,24 +182,23 @@ int chat_conn_writeable(struct chat_conn *c)
     if (c->close_sent)
         return 0; /* waiting for the connection to go */
     if (c->too_slow)
-        return close_with(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client too slow");
+        return close_with(c, WS_CLOSE_POLICY, "client too slow");
     /* A caller that lagged has several frames queued: send them while the socket has room. */
     struct out_frame *f;
     do {
         f = c->out_head;
         if (!f)
             return going_away(c);
-        int n = lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
-        if (n < (int)f->len)
+        if (conn_ws_send(c->conn, WS_TEXT, f->data + LWS_PRE, f->len) != PL_OK)
             return -1;
         c->out_head = f->next;
         if (!c->out_head)
             c->out_tail = NULL;
         c->out_bytes -= f->len;
         pl_free(f);
-    } while (c->out_head && !lws_partial_buffered(c->wsi));
+    } while (c->out_head && conn_ws_can_send(c->conn));
     if (c->out_head)
-        lws_callback_on_writable(c->wsi);
+        conn_ws_want_writable(c->conn);
     else
         return going_away(c);
     return 0;
@@ -320,12 +295,11 @@ static void send_history(struct chat_conn *c, const struct sess_entry *entries, 
  * nothing more meanwhile. */
 static void close_when_flushed(struct chat_conn *c, uint16_t code, const char *why)
 {
-    if (c->close_code || !c->wsi)
+    if (c->close_code || !c->conn)
         return;
     c->close_code = code;
     snprintf(c->close_why, sizeof(c->close_why), "%s", why);
-    lws_rx_flow_control(c->wsi, 0);
-    lws_callback_on_writable(c->wsi);
+    conn_ws_want_writable(c->conn); /* chat_conn_receive drops what arrives meanwhile */
 }
 
 static void on_hello_timer_closed(uv_handle_t *h)
@@ -347,13 +321,13 @@ static void on_hello_deadline(uv_timer_t *t)
 {
     struct chat_conn *c = t->data;
     hello_timer_done(c);
-    if (!c->wsi || c->state == CONN_READY || c->close_code)
+    if (!c->conn || c->state == CONN_READY || c->close_code)
         return;
     c->srv->metrics.hello_timeouts++;
     char why[100];
     snprintf(why, sizeof(why), "no hello within %u ms: send hello first after connecting",
              c->srv->cfg->hello_timeout_ms);
-    close_when_flushed(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+    close_when_flushed(c, WS_CLOSE_POLICY, why);
 }
 
 /* A hello that did not lead to ready: say why, and close after --max-hello-attempts of them
@@ -367,7 +341,7 @@ static void hello_failed(struct chat_conn *c, enum api_error code, const char *m
     char why[100];
     snprintf(why, sizeof(why), "%u failed hellos: check the token, then reconnect",
              c->hello_failures);
-    close_when_flushed(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+    close_when_flushed(c, WS_CLOSE_POLICY, why);
 }
 
 /* The connection no longer counts against its session's --max-connections-per-session. */
@@ -390,7 +364,7 @@ static bool count_session(struct chat_conn *c, const char *sid)
         char why[100];
         snprintf(why, sizeof(why), "this conversation has %u connections open: close one first",
                  limit);
-        close_when_flushed(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+        close_when_flushed(c, WS_CLOSE_POLICY, why);
         return false;
     }
     snprintf(c->counted_sid, sizeof(c->counted_sid), "%s", sid);
@@ -412,7 +386,7 @@ static void become_ready(struct chat_conn *c, const char *sid, const struct turn
 static void on_created(void *ud, int status, const struct sess_record *rec)
 {
     struct chat_conn *c = ud;
-    if (!c->wsi) {
+    if (!c->conn) {
         conn_unref(c);
         return;
     }
@@ -436,7 +410,7 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
                       const struct sess_entry *entries, size_t n)
 {
     struct chat_conn *c = ud;
-    if (!c->wsi) {
+    if (!c->conn) {
         conn_unref(c);
         return;
     }
@@ -598,6 +572,8 @@ static void handle_frame(struct chat_conn *c, const char *data, size_t len)
 int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool first, bool final,
                       bool binary)
 {
+    if (c->close_code)
+        return 0; /* closing after an error that said why: nothing more is read */
     if (first) {
         pl_buf_reset(&c->rx);
         c->rx_discard = false;
@@ -624,11 +600,11 @@ int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool fi
     return 0;
 }
 
-struct chat_conn *chat_conn_open(struct bot_server *srv, struct lws *wsi)
+struct chat_conn *chat_conn_open(struct bot_server *srv, struct conn *conn)
 {
     struct chat_conn *c = pl_calloc(1, sizeof(*c));
     c->srv = srv;
-    c->wsi = wsi;
+    c->conn = conn;
     c->refs = 1;
     pl_buf_init(&c->rx, srv->cfg->max_frame_bytes);
     uv_timer_init(srv->loop, &c->hello_timer);
@@ -639,13 +615,13 @@ struct chat_conn *chat_conn_open(struct bot_server *srv, struct lws *wsi)
     srv->metrics.connections_total++;
     srv->metrics.connections_open++;
     if (srv->shutting_down)
-        lws_callback_on_writable(wsi); /* in the last moments: closed at once with 1001 */
+        conn_ws_want_writable(conn); /* in the last moments: closed at once with 1001 */
     return c;
 }
 
 void chat_conn_closed(struct chat_conn *c)
 {
-    c->wsi = NULL;
+    c->conn = NULL;
     c->srv->metrics.connections_open--;
     hello_timer_done(c);
     uncount_session(c);

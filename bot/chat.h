@@ -1,7 +1,8 @@
 /* The caller WebSocket protocol (docs/protocol.md "Caller WebSocket", subprotocol
  * parley.chat.v1): one chat_conn per connection, its hello/message/cancel handling, and its
- * bounded send queue. ws_server.c feeds it lws events; once ready, a connection is a listener of
- * its session in the turn engine (bot/turn/turn_engine.h). Loop thread only. */
+ * bounded send queue. bot/conn.c feeds it the WebSocket's messages and writable calls, and it sends
+ * through conn_ws_send; once ready, a connection is a listener of its session in the turn engine
+ * (bot/turn/turn_engine.h). Loop thread only. */
 #ifndef PARLEY_BOT_CHAT_H
 #define PARLEY_BOT_CHAT_H
 
@@ -10,13 +11,14 @@
 
 #include "bot/server.h"
 
-struct lws;
+struct conn;
 struct chat_conn;
 struct pl_buf;
 
 /** A new WebSocket connection was established. */
-struct chat_conn *chat_conn_open(struct bot_server *srv, struct lws *wsi);
-/** A received (possibly partial) WebSocket message fragment. Returns -1 to close the socket. */
+struct chat_conn *chat_conn_open(struct bot_server *srv, struct conn *conn);
+/** A received piece of a WebSocket message (`first`, `final`: it starts, ends the message).
+ *  Returns -1 to close the socket. */
 int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool first, bool final,
                       bool binary);
 /** The socket may be written: send queued frames while it has room. Returns -1 to close. */

@@ -123,6 +123,20 @@ static const struct opt opts[] = {
      5000, "delay between words of the offline provider"},
     {"ping-interval", "PARLEY_PING_INTERVAL", "ping_interval", OPT_U32, F(ping_interval_s), "30", 5,
      3600, "seconds of WebSocket silence before a ping; no answer for as long again closes"},
+    {"allowed-origins", "PARLEY_ALLOWED_ORIGINS", "allowed_origins", OPT_STR, F(allowed_origins),
+     NULL, 0, 0,
+     "comma list of other browser origins (https://shop.example) allowed on the WebSocket and "
+     "for CORS, or * for any; the server's own origin is always allowed"},
+    {"max-header-bytes", "PARLEY_MAX_HEADER_BYTES", "max_header_bytes", OPT_U32,
+     F(max_header_bytes), "16384", 8192, 1048576,
+     "largest HTTP request head (request line and headers); 431 beyond"},
+    {"request-timeout-ms", "PARLEY_REQUEST_TIMEOUT_MS", "request_timeout_ms", OPT_U32,
+     F(request_timeout_ms), "20000", 1000, 600000,
+     "time to send an HTTP request's head and body (408 beyond); an idle keep-alive connection "
+     "closes after as long"},
+    {"max-control-frames", "PARLEY_MAX_CONTROL_FRAMES", "max_control_frames", OPT_U32,
+     F(max_control_frames), "20", 0, 100000,
+     "pings and pongs a WebSocket client may send per 10 s (0: no limit); more closes with 1008"},
 };
 
 #undef F
@@ -146,7 +160,6 @@ static const struct {
     {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url",
      "the OpenAI-compatible provider"},
     {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
-    {"allowed-origins", "PARLEY_ALLOWED_ORIGINS", "allowed_origins", "the Origin check"},
     {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
      "rate limits"},
     {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", "rate limits"},

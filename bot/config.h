@@ -49,6 +49,10 @@ struct bot_config {
     uint32_t redis_timeout_ms;
     uint32_t local_pace_ms;
     uint32_t ping_interval_s;
+    char *allowed_origins;
+    uint32_t max_header_bytes;
+    uint32_t request_timeout_ms;
+    uint32_t max_control_frames;
 };
 
 /** Load from defaults, the config file, the environment, then argv. On error (unknown flag, bad

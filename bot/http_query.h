@@ -1,4 +1,4 @@
-/* Reading a request's query string ("a=1&b=2", as ws_server.c joins lws's fragments back). */
+/* Reading a request's query string ("a=1&b=2", raw: as bot/http_parse.h leaves it). */
 #ifndef PARLEY_BOT_HTTP_QUERY_H
 #define PARLEY_BOT_HTTP_QUERY_H
 

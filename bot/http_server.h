@@ -1,4 +1,4 @@
-/* One inbound HTTP request as the routes see it (parsed by ws_server.c), and how they answer:
+/* One inbound HTTP request as the routes see it (parsed by bot/conn.c), and how they answer:
  * at once or later (after Redis replies, or when a turn ends), with a whole body, or as a stream
  * (server-sent events). A route that answers later takes a reference; answering a request whose
  * connection closed meanwhile is a no-op, and `on_close` tells a route that keeps state (a
@@ -10,39 +10,46 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bot/http_parse.h"
 #include "bot/server.h"
 #include "common/api_error.h"
 #include "common/buf.h"
 
-struct lws;
+struct conn;
 
 struct http_server_req {
     struct bot_server *srv;
-    struct lws *wsi; /* NULL once the connection closed */
+    struct conn *conn; /* NULL once the connection closed or the answer was written whole */
     int refs;
-    char method[8];
-    char path[256];
-    char query[1024]; /* raw, without '?' */
-    char authorization[1024];
-    char content_type[128];
-    char accept[256];
+    /* The request (bot/http_parse.h): strings in `head`'s storage, "" when absent */
+    const char *method;
+    const char *path;
+    const char *query; /* raw, without '?' */
+    const char *authorization;
+    const char *content_type;
+    const char *accept;
+    const char *origin;
+    struct http_head head; /* every header, for routes that need others */
     struct pl_buf body;
-    bool body_too_large;
     /* response */
     bool answered;
     int status;
-    char resp_type[64];
-    const char *allow; /* the Allow header of a 405, static */
-    struct pl_buf resp;
-    bool headers_sent;
+    const char *allow;         /* the Allow header of a 405, static */
+    const char *extra_headers; /* static header lines ("name: value\r\n"...), or NULL */
+    struct pl_buf resp;        /* the answer's head and body, or the stream's bytes not yet
+                                  written */
     /* streaming (http_server_stream_*) */
     bool streaming;
     bool stream_ended;
     bool final_written;
-    /* a route's hook: called once, when the connection closes before the route let go
-     * (http_server_release_hooks) */
+    /* a route's hook: called once, when the connection closes (or the answer has been written)
+     * before the route let go (http_server_release_hooks) */
     void (*on_close)(struct http_server_req *r);
     void *route_data;
+    /* the connection's (bot/conn.c) */
+    char *head_store;
+    bool close_after; /* answer with Connection: close and close */
+    const char *cors_origin;
 };
 
 void http_server_ref(struct http_server_req *r);
@@ -70,7 +77,7 @@ void http_server_stream_end(struct http_server_req *r);
 void http_server_release_hooks(struct http_server_req *r);
 
 /* What answers a complete request: http_routes.c's dispatcher, set by main.c in the server
- * context, so that the lws side does not depend on the routes. */
+ * context, so that the connection does not depend on the routes. */
 typedef void (*http_server_dispatch_fn)(struct http_server_req *r);
 
 #endif

@@ -15,6 +15,7 @@
 #include "bot/chat.h"
 #include "bot/config.h"
 #include "bot/http_routes.h"
+#include "bot/origin.h"
 #include "bot/server.h"
 #include "bot/turn/turn_engine.h"
 #include "bot/ws_server.h"
@@ -238,6 +239,10 @@ int main(int argc, char **argv)
              raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
     srand((unsigned)(raw[0] | raw[1] << 8 | raw[2] << 16));
 
+    if (origin_list_parse(cfg.allowed_origins, &srv.origins, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
     if (cfg.jwt_secret_generated)
         PL_LOG(PL_LOG_WARN, "auth",
                "no --jwt-secret / PARLEY_JWT_SECRET: using a random secret, so tokens stop "
@@ -327,6 +332,7 @@ out:
     prompt_builder_free(srv.prompts);
     pl_buf_cleanup(&srv.frame);
     conn_counts_cleanup(&srv.session_conns);
+    origin_list_free(srv.origins);
     curl_global_cleanup();
     config_cleanup(&cfg);
     return status;

@@ -1,6 +1,6 @@
-/* A buffer that lws_write can send from: libwebsockets writes its frame or chunk header into
- * LWS_PRE bytes in front of the payload, so every buffer we hand it keeps that headroom at its
- * start. Built once and restarted for each frame, it costs no allocation per frame. */
+/* A buffer with headroom: LWS_PRE free bytes in front of the payload, where a WebSocket frame
+ * header is written (bot/conn.h, conn_ws_send) so that a frame goes out without a copy. Built
+ * once and restarted for each frame, it costs no allocation per frame. */
 #ifndef PARLEY_BOT_OUTBUF_H
 #define PARLEY_BOT_OUTBUF_H
 
@@ -8,7 +8,10 @@
 
 #include <libwebsockets.h>
 
+#include "bot/conn.h"
 #include "common/buf.h"
+
+_Static_assert(LWS_PRE >= CONN_WS_HEADROOM, "frame headers are written in the headroom");
 
 /** Prepare `b` for payloads of at most `max` bytes, with room for `usual` at once. */
 void outbuf_begin(struct pl_buf *b, size_t max, size_t usual);

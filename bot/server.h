@@ -20,6 +20,7 @@ struct turn_engine;
 struct lws_context;
 struct acceptor;
 struct http_server_req;
+struct origin_list;
 
 /* Counters of the channels, exported on /metrics (the turn engine keeps its own). */
 struct bot_metrics {
@@ -50,6 +51,7 @@ struct bot_server {
     bool shutting_down;
     struct pl_buf frame;              /* chat.c builds every WebSocket frame here in turn */
     struct conn_counts session_conns; /* chat.c: caller WebSockets per session id, from hello */
+    struct origin_list *origins;      /* --allowed-origins */
     /* answers a complete HTTP request (http_routes_dispatch) */
     void (*http_dispatch)(struct http_server_req *r);
     struct bot_metrics metrics;

@@ -43,6 +43,19 @@ static const struct api_error_info table[API_ERR_COUNT] = {
                                 "the assistant could not answer this request"},
     [API_ERR_INTERNAL] = {"internal", 500, false,
                           "something went wrong on our side; the server log has the details"},
+    [API_ERR_HEADERS_TOO_LARGE] = {"too_large", 431, false, "the request's headers are too large"},
+    [API_ERR_LENGTH_REQUIRED] = {"bad_request", 411, false,
+                                 "chunked request bodies are not supported; send the body with "
+                                 "Content-Length"},
+    [API_ERR_HTTP_VERSION] = {"bad_request", 505, false,
+                              "this server speaks HTTP/1.1 (and HTTP/1.0)"},
+    [API_ERR_REQUEST_TIMEOUT] = {"bad_request", 408, true,
+                                 "the request did not arrive in time; send it again"},
+    [API_ERR_UPGRADE_REQUIRED] = {"bad_request", 426, false,
+                                  "this path is a WebSocket: connect with Upgrade: websocket"},
+    [API_ERR_ORIGIN_FORBIDDEN] = {"forbidden", 403, false,
+                                  "pages of this origin may not use this server (see "
+                                  "--allowed-origins)"},
 };
 
 const struct api_error_info *api_error_info(enum api_error e)

@@ -28,12 +28,20 @@ enum api_error {
     API_ERR_SHUTTING_DOWN,
     API_ERR_UPSTREAM_ERROR,
     API_ERR_INTERNAL,
+    /* HTTP framing and Origin (bot/http_parse.h, bot/conn.c) */
+    API_ERR_HEADERS_TOO_LARGE,
+    API_ERR_LENGTH_REQUIRED,
+    API_ERR_HTTP_VERSION,
+    API_ERR_REQUEST_TIMEOUT,
+    API_ERR_UPGRADE_REQUIRED,
+    API_ERR_ORIGIN_FORBIDDEN,
     API_ERR_COUNT
 };
 
 struct api_error_info {
     const char *code;    /* the public code: "bad_request", "upstream_unavailable", ... */
-    int http_status;     /* 400, 401, 403, 404, 405, 413, 429, 500, 502, 503 */
+    int http_status;     /* 400, 401, 403, 404, 405, 408, 411, 413, 426, 429, 431, 500, 502,
+                            503, 505 */
     bool retryable;      /* the same request may succeed later */
     const char *message; /* default message for people: what is wrong and what to do */
 };

@@ -71,12 +71,10 @@ static int parse_head(const unsigned char *b, size_t len, struct head *h)
     return 1;
 }
 
-int ws_frame_encode(struct pl_buf *out, int opcode, bool fin, const void *data, size_t len,
-                    const unsigned char *mask)
+/* A frame header with mask bit `mask_bit` (0x80 or 0) into h (at least 10 bytes). */
+static size_t put_header(unsigned char *h, int opcode, bool fin, size_t len, unsigned char mask_bit)
 {
-    unsigned char h[14];
     size_t n = 0;
-    unsigned char mask_bit = mask ? 0x80 : 0;
     h[n++] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
     if (len < 126) {
         h[n++] = (unsigned char)(mask_bit | len);
@@ -89,6 +87,19 @@ int ws_frame_encode(struct pl_buf *out, int opcode, bool fin, const void *data, 
         for (int i = 7; i >= 0; i--)
             h[n++] = (unsigned char)((uint64_t)len >> (8 * i));
     }
+    return n;
+}
+
+size_t ws_frame_server_header(unsigned char *out, int opcode, bool fin, size_t len)
+{
+    return put_header(out, opcode, fin, len, 0);
+}
+
+int ws_frame_encode(struct pl_buf *out, int opcode, bool fin, const void *data, size_t len,
+                    const unsigned char *mask)
+{
+    unsigned char h[14];
+    size_t n = put_header(h, opcode, fin, len, mask ? 0x80 : 0);
     if (mask) {
         memcpy(h + n, mask, 4);
         n += 4;

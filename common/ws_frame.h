@@ -1,6 +1,7 @@
-/* RFC 6455 (WebSocket) client-side codec without I/O, shared by the blocking client (wsc.h) and
- * the benchmark load generator: the opening handshake (request and check of the 101 answer),
- * frame encoding, and an incremental decoder that reassembles fragmented server messages. */
+/* RFC 6455 (WebSocket) client-side codec without I/O (the server's decoder is ws_rx.h), shared by
+ * the blocking client (wsc.h) and the benchmark load generator: the opening handshake (request and
+ * check of the 101 answer), frame encoding, and an incremental decoder that reassembles fragmented
+ * server messages. */
 #ifndef PARLEY_COMMON_WS_FRAME_H
 #define PARLEY_COMMON_WS_FRAME_H
 
@@ -51,6 +52,13 @@ struct ws_frame_decoder {
  *  a fragmented message. PL_OK, or PL_ETOOBIG (out unchanged) when `out` is full. */
 int ws_frame_encode(struct pl_buf *out, int opcode, bool fin, const void *data, size_t len,
                     const unsigned char *mask);
+
+/* Longest header of an unmasked frame (a server's): 2 bytes and a 64-bit length. */
+#define WS_FRAME_SERVER_HEADER_MAX 10
+
+/** Write the header of an unmasked frame of `len` payload bytes into `out` (at least
+ *  WS_FRAME_SERVER_HEADER_MAX bytes); returns its length (2, 4 or 10). */
+size_t ws_frame_server_header(unsigned char *out, int opcode, bool fin, size_t len);
 
 /** Decode the single frame at the start of `data` (no reassembly, no checks beyond the length):
  *  1 and `f` filled (a masked payload is unmasked in place, `f->payload` points into `data`),

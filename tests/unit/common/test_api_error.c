@@ -50,6 +50,12 @@ static void test_public_codes_and_statuses(void **state)
         {API_ERR_SHUTTING_DOWN, "upstream_unavailable", 503, true},
         {API_ERR_UPSTREAM_ERROR, "upstream_error", 502, false},
         {API_ERR_INTERNAL, "internal", 500, false},
+        {API_ERR_HEADERS_TOO_LARGE, "too_large", 431, false},
+        {API_ERR_LENGTH_REQUIRED, "bad_request", 411, false},
+        {API_ERR_HTTP_VERSION, "bad_request", 505, false},
+        {API_ERR_REQUEST_TIMEOUT, "bad_request", 408, true},
+        {API_ERR_UPGRADE_REQUIRED, "bad_request", 426, false},
+        {API_ERR_ORIGIN_FORBIDDEN, "forbidden", 403, false},
     };
     assert_int_equal(sizeof(want) / sizeof(want[0]), API_ERR_COUNT - 1);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
