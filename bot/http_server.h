@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bot/server.h"
 #include "common/api_error.h"
@@ -32,7 +33,8 @@ struct http_server_req {
     bool answered;
     int status;
     char resp_type[64];
-    const char *allow; /* the Allow header of a 405, static */
+    const char *allow;      /* the Allow header of a 405, static */
+    uint32_t retry_after_s; /* the Retry-After header of a 429 (0: none) */
     struct pl_buf resp;
     bool headers_sent;
     /* streaming (http_server_stream_*) */
@@ -54,6 +56,10 @@ void http_server_reply(struct http_server_req *r, int status, const char *conten
 /** Answer with the error table's status and {"error":{"code","message","retryable"}};
  *  `message` NULL gives the table's default. */
 void http_server_reply_error(struct http_server_req *r, enum api_error code, const char *message);
+/** The same for a refusal by a rate limit: the body's error gets "retry_after_ms":N and the
+ *  response a Retry-After header (whole seconds, rounded up). 0 is http_server_reply_error. */
+void http_server_reply_error_after(struct http_server_req *r, enum api_error code,
+                                   const char *message, uint32_t retry_after_ms);
 /** 405 with an Allow header listing `allow` (static, e.g. "GET, POST"). */
 void http_server_reply_method_not_allowed(struct http_server_req *r, const char *allow);
 

@@ -63,7 +63,8 @@ void http_server_reply(struct http_server_req *r, int status, const char *conten
     lws_callback_on_writable(r->wsi);
 }
 
-void http_server_reply_error(struct http_server_req *r, enum api_error code, const char *message)
+void http_server_reply_error_after(struct http_server_req *r, enum api_error code,
+                                   const char *message, uint32_t retry_after_ms)
 {
     struct pl_buf b;
     pl_buf_init(&b, 64 * 1024);
@@ -72,9 +73,18 @@ void http_server_reply_error(struct http_server_req *r, enum api_error code, con
     pl_buf_append_str(&b, "\",\"message\":\"");
     const char *m = message ? message : api_error_message(code);
     pl_buf_append_json_escaped(&b, m, strlen(m));
-    pl_buf_printf(&b, "\",\"retryable\":%s}}", api_error_retryable(code) ? "true" : "false");
+    pl_buf_printf(&b, "\",\"retryable\":%s", api_error_retryable(code) ? "true" : "false");
+    if (retry_after_ms)
+        pl_buf_printf(&b, ",\"retry_after_ms\":%u", (unsigned)retry_after_ms);
+    pl_buf_append_str(&b, "}}");
+    r->retry_after_s = (uint32_t)((retry_after_ms + 999ULL) / 1000);
     http_server_reply(r, api_error_status(code), NULL, b.data, b.len);
     pl_buf_cleanup(&b);
+}
+
+void http_server_reply_error(struct http_server_req *r, enum api_error code, const char *message)
+{
+    http_server_reply_error_after(r, code, message, 0);
 }
 
 void http_server_reply_method_not_allowed(struct http_server_req *r, const char *allow)
@@ -209,6 +219,11 @@ static int write_headers(struct lws *wsi, struct http_server_req *r)
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-accel-buffering:",
                                     (const unsigned char *)"no", 2, &p, end))
         return -1; /* proxies such as nginx pass each event on at once */
+    char seconds[16];
+    int n = snprintf(seconds, sizeof(seconds), "%u", (unsigned)r->retry_after_s);
+    if (r->retry_after_s && lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                                        (const unsigned char *)seconds, n, &p, end))
+        return -1;
     if (r->allow && lws_add_http_header_by_name(
                         wsi, (const unsigned char *)"allow:", (const unsigned char *)r->allow,
                         (int)strlen(r->allow), &p, end))
