@@ -13,6 +13,7 @@
 
 #include <libwebsockets.h>
 
+#include "bot/acceptor.h"
 #include "bot/auth_token.h"
 #include "bot/chat_proto.h"
 #include "bot/conn_limits.h"
@@ -149,12 +150,25 @@ static void conn_send(struct chat_conn *c, struct pl_buf *frame)
     lws_callback_on_writable(c->wsi);
 }
 
-static void send_error(struct chat_conn *c, enum api_error code, const char *message)
+static void send_error_retry_after(struct chat_conn *c, enum api_error code, const char *message,
+                                   uint32_t retry_after_ms)
 {
     struct pl_buf *b = frame_buf(c);
-    chat_out_error(b, code, message);
+    chat_out_error_retry_after(b, code, message, retry_after_ms);
     conn_send(c, b);
     c->srv->metrics.errors_sent++;
+}
+
+static void send_error(struct chat_conn *c, enum api_error code, const char *message)
+{
+    send_error_retry_after(c, code, message, 0);
+}
+
+/* The caller's address as the per-address limits count it: the key its connection is counted
+ * under by the acceptor (conn_peer_key: an IPv6 address by its /64; "" for a unix socket). */
+static const char *conn_address(const struct chat_conn *c)
+{
+    return c->wsi ? acceptor_conn_peer(lws_get_opaque_user_data(c->wsi)) : "";
 }
 
 /* Close with `code` and `why`, writing the close frame ourselves (as raw bytes: the lws 4.1.6
@@ -519,19 +533,22 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
 
 /* ---- message ---- */
 
-static void on_ack(void *ud, enum api_error err, long turn, bool duplicate)
+static void on_ack(void *ud, const struct turn_ack *ack)
 {
-    (void)duplicate;
     struct append_op *op = ud;
     struct chat_conn *c = op->conn;
-    if (err) {
-        send_error(c, err,
-                   err == API_ERR_STORAGE_UNAVAILABLE
-                       ? "your message could not be saved (storage unavailable); please resend it"
-                       : NULL);
+    if (ack->err) {
+        if (ack->err == API_ERR_TOO_MANY_MESSAGES)
+            c->srv->metrics.rate_limited++;
+        send_error_retry_after(
+            c, ack->err,
+            ack->err == API_ERR_STORAGE_UNAVAILABLE
+                ? "your message could not be saved (storage unavailable); please resend it"
+                : NULL,
+            ack->retry_after_ms);
     } else {
         struct pl_buf *b = frame_buf(c);
-        chat_out_ack(b, op->client_id, turn);
+        chat_out_ack(b, op->client_id, ack->turn);
         conn_send(c, b);
         c->srv->metrics.messages_total++;
     }
@@ -545,8 +562,8 @@ static void handle_message(struct chat_conn *c, struct chat_in *in)
     struct append_op *op = pl_calloc(1, sizeof(*op));
     op->conn = c;
     op->client_id = in->id ? pl_strdup(in->id) : NULL;
-    enum api_error err =
-        turn_submit(c->srv->engine, c->sid, in->id, in->text, in->text_len, on_ack, op);
+    enum api_error err = turn_submit(c->srv->engine, c->sid, conn_address(c), in->id, in->text,
+                                     in->text_len, on_ack, op);
     if (err) {
         pl_free(op->client_id);
         pl_free(op);

@@ -123,6 +123,17 @@ static const struct opt opts[] = {
      5000, "delay between words of the offline provider"},
     {"ping-interval", "PARLEY_PING_INTERVAL", "ping_interval", OPT_U32, F(ping_interval_s), "30", 5,
      3600, "seconds of WebSocket silence before a ping; no answer for as long again closes"},
+    {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", OPT_U32,
+     F(messages_per_minute), "20", 0, 60000,
+     "caller messages one session may send per minute, after a burst of "
+     "--messages-burst (0: no limit); beyond it rate_limited"},
+    {"messages-burst", "PARLEY_MESSAGES_BURST", "messages_burst", OPT_U32, F(messages_burst), "10",
+     1, 60000, "caller messages one session may send at once before --messages-per-minute applies"},
+    {"messages-per-minute-per-address", "PARLEY_MESSAGES_PER_MINUTE_PER_ADDRESS",
+     "messages_per_minute_per_address", OPT_U32, F(messages_per_minute_per_address), "600", 0,
+     1000000,
+     "caller messages all sessions of one client address may send per minute "
+     "(0: no limit); beyond it rate_limited"},
 };
 
 #undef F
@@ -149,7 +160,6 @@ static const struct {
     {"allowed-origins", "PARLEY_ALLOWED_ORIGINS", "allowed_origins", "the Origin check"},
     {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
      "rate limits"},
-    {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", "rate limits"},
     {"max-token-ttl", "PARLEY_MAX_TOKEN_TTL", "max_token_ttl", "the token lifetime limit"},
     {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", "acknowledging after replication"},
 };

@@ -49,6 +49,9 @@ struct bot_config {
     uint32_t redis_timeout_ms;
     uint32_t local_pace_ms;
     uint32_t ping_interval_s;
+    uint32_t messages_per_minute; /* rate limits: 0 turns one off */
+    uint32_t messages_burst;
+    uint32_t messages_per_minute_per_address;
 };
 
 /** Load from defaults, the config file, the environment, then argv. On error (unknown flag, bad

@@ -47,6 +47,10 @@ struct http_server_req {
     void *route_data;
 };
 
+/** The client's address as per-address limits count it (acceptor_conn_peer: an IPv6 address
+ *  by its /64; "" for a unix socket or a closed connection). */
+const char *http_server_peer(const struct http_server_req *r);
+
 void http_server_ref(struct http_server_req *r);
 void http_server_unref(struct http_server_req *r);
 

@@ -35,6 +35,11 @@ static struct bot_server *server_of(struct lws *wsi)
 
 /* ---- HTTP ---- */
 
+const char *http_server_peer(const struct http_server_req *r)
+{
+    return r->wsi ? acceptor_conn_peer(lws_get_opaque_user_data(r->wsi)) : "";
+}
+
 void http_server_ref(struct http_server_req *r)
 {
     r->refs++;

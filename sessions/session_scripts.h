@@ -109,6 +109,45 @@
 #define SESS_LUA_FNS_BEGIN                                                                         \
     SESS_LUA_FN_PACK SESS_LUA_FN_HISTORY SESS_LUA_FN_COVERING SESS_LUA_FN_BEGIN
 
+/* Rate limits (docs/configuration.md "Rate limits", docs/redis-keys.md): a bucket holds `burst`
+ * and refills `per_minute` a minute; a request of cost n takes n, or is refused with the time
+ * until n are back. Kept as GCRA: the bucket's key holds the time (Unix ms, Redis's clock, one
+ * for every instance) at which it will be full again, and expires then, so an idle bucket costs
+ * nothing. bucket_wait: the ms `cost` must wait (0: it may go now) and, when 0, the bucket's new
+ * full time. take: refuse (the longest wait, storing nothing) unless every bucket of `buckets`
+ * ({key, per_minute, burst} each) admits `cost`; then charge them all. A cost above a burst is
+ * charged as the burst, so that it can ever pass. */
+#define SESS_LUA_FN_RATE                                                                           \
+    "local function clock_ms()\n"                                                                  \
+    "  local t = redis.call('TIME')\n"                                                             \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                         \
+    "end\n"                                                                                        \
+    "local function bucket_wait(key, per_minute, burst, cost, now)\n"                              \
+    "  local interval = 60000 / per_minute\n"                                                      \
+    "  if cost > burst then cost = burst end\n"                                                    \
+    "  local full_at = tonumber(redis.call('GET', key) or '0') or 0\n"                             \
+    "  if full_at < now then full_at = now end\n"                                                  \
+    "  local next_full = full_at + cost * interval\n"                                              \
+    "  local wait = next_full - now - burst * interval\n"                                          \
+    "  if wait > 0 then return math.ceil(wait), nil end\n"                                         \
+    "  return 0, next_full\n"                                                                      \
+    "end\n"                                                                                        \
+    "local function take(buckets, cost)\n"                                                         \
+    "  if #buckets == 0 then return 0 end\n"                                                       \
+    "  local now, wait, next_full = clock_ms(), 0, {}\n"                                           \
+    "  for i, b in ipairs(buckets) do\n"                                                           \
+    "    local w, n = bucket_wait(b[1], b[2], b[3], cost, now)\n"                                  \
+    "    if w > wait then wait = w end\n"                                                          \
+    "    next_full[i] = n\n"                                                                       \
+    "  end\n"                                                                                      \
+    "  if wait > 0 then return wait end\n"                                                         \
+    "  for i, b in ipairs(buckets) do\n"                                                           \
+    "    redis.call('SET', b[1], string.format('%.0f', next_full[i]),\n"                           \
+    "      'PX', math.max(1, math.ceil(next_full[i] - now)))\n"                                    \
+    "  end\n"                                                                                      \
+    "  return 0\n"                                                                                 \
+    "end\n"
+
 /* Returns 1, or 0 if the id exists. */
 #define SESS_CREATE_ARGS(K, A, s)                                                                  \
     K(s, session)                                                                                  \
@@ -145,14 +184,21 @@
     "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
     "return {rec, entries}\n"
 
-/* `preview` is the start of `text` for the session list. Returns -1 (no session), {turn, 1} (a
- * duplicate client_id: nothing stored), {turn, 0} (stored) or, when owner is not empty,
- * {turn, 0, begin_turn's result}: the new message's turn begun in the same round trip. */
+/* `preview` is the start of `text` for the session list. The message is charged `cost` (itself
+ * and the cancels charged with it) in the session's bucket `rate` (per_minute 0: no limit) and,
+ * when the key `address_rate` is given, in its sender's address's bucket (burst: one minute's
+ * worth), before anything else: a resent message counts too, since it costs a turn's replay.
+ * Returns -1 (no session), {'limited', ms to wait} (refused by a rate limit: nothing stored or
+ * charged), {turn, 1} (a duplicate client_id: nothing stored), {turn, 0} (stored) or, when
+ * owner is not empty, {turn, 0, begin_turn's result}: the new message's turn begun in the same
+ * round trip. */
 #define SESS_APPEND_CALLER_ARGS(K, A, s)                                                           \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
     K(s, client_ids)                                                                               \
     K(s, lock)                                                                                     \
+    K(s, rate)                                                                                     \
+    K(s, address_rate) /* parley:addr:{ADDRESS}:messages, or left out */                           \
     A(s, client_id)                                                                                \
     A(s, text)                                                                                     \
     A(s, now)                                                                                      \
@@ -160,11 +206,26 @@
     A(s, preview)                                                                                  \
     A(s, owner)                                                                                    \
     A(s, lock_ttl)                                                                                 \
-    A(s, max_entries)
+    A(s, max_entries)                                                                              \
+    A(s, cost)                                                                                     \
+    A(s, per_minute)                                                                               \
+    A(s, burst)                                                                                    \
+    A(s, address_per_minute)
 #define SESS_LUA_APPEND_CALLER                                                                     \
     SESS_LUA_FNS_BEGIN                                                                             \
+    SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_APPEND_CALLER_ARGS)                                                     \
     "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
+    "local buckets = {}\n"                                                                         \
+    "if tonumber(per_minute) > 0 then\n"                                                           \
+    "  buckets[#buckets + 1] = {rate, tonumber(per_minute), tonumber(burst)}\n"                    \
+    "end\n"                                                                                        \
+    "if address_rate and tonumber(address_per_minute) > 0 then\n"                                  \
+    "  local n = tonumber(address_per_minute)\n"                                                   \
+    "  buckets[#buckets + 1] = {address_rate, n, n}\n"                                             \
+    "end\n"                                                                                        \
+    "local wait = take(buckets, tonumber(cost))\n"                                                 \
+    "if wait > 0 then return {'limited', wait} end\n"                                              \
     "if client_id ~= '' then\n"                                                                    \
     "  local t = redis.call('HGET', client_ids, client_id)\n"                                      \
     "  if t then return {tonumber(t), 1} end\n"                                                    \

@@ -38,6 +38,7 @@ struct sess_store {
     struct rconn *conn;
     struct rconn_script scripts[SCRIPT_COUNT];
     uint32_t ttl_s;
+    struct sess_limits limits;
     sess_state_cb on_state;
     void *state_ud;
 };
@@ -99,6 +100,9 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
 {
     struct sess_store *s = pl_calloc(1, sizeof(*s));
     s->ttl_s = opts->ttl_s ? opts->ttl_s : 7 * 24 * 3600;
+    s->limits = opts->limits;
+    if (!s->limits.messages_burst)
+        s->limits.messages_burst = 1;
     s->on_state = cb;
     s->state_ud = state_ud;
     for (int i = 0; i < SCRIPT_COUNT; i++)
@@ -428,32 +432,56 @@ static struct sess_turn_context *parse_begin(const redisReply *r)
 
 /* ---- append caller / agent ---- */
 
+/* True if `r` is an array of `n` elements whose first is the string `kind`. */
+static bool reply_kind(const redisReply *r, const char *kind, size_t n)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == n &&
+           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, kind) == 0;
+}
+
 static void on_append(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
-    long turn = 0;
-    bool dup = false;
-    struct sess_turn_context *begun = NULL;
-    if (status == PL_OK && !rconn_reply_ok(reply, "append caller message"))
-        status = PL_EUPSTREAM;
-    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER)
-        status = PL_ENOTFOUND;
-    else if (status == PL_OK && reply->type == REDIS_REPLY_ARRAY &&
-             (reply->elements == 2 || reply->elements == 3)) {
-        turn = (long)reply->element[0]->integer;
-        dup = reply->element[1]->integer == 1;
+    struct sess_append_result r = {.status = status};
+    if (r.status == PL_OK && !rconn_reply_ok(reply, "append caller message"))
+        r.status = PL_EUPSTREAM;
+    if (r.status != PL_OK) {
+        /* as is */
+    } else if (reply->type == REDIS_REPLY_INTEGER) {
+        r.status = PL_ENOTFOUND;
+    } else if (reply_kind(reply, "limited", 2) && reply->element[1]->type == REDIS_REPLY_INTEGER) {
+        r.status = PL_ELIMITED;
+        long long ms = reply->element[1]->integer;
+        r.retry_after_ms = ms < 1 ? 1 : ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+    } else if (reply->type == REDIS_REPLY_ARRAY && (reply->elements == 2 || reply->elements == 3) &&
+               reply->element[0]->type == REDIS_REPLY_INTEGER) {
+        r.turn = (long)reply->element[0]->integer;
+        r.duplicate = reply->element[1]->integer == 1;
         if (reply->elements == 3)
-            begun = parse_begin(reply->element[2]);
-    } else if (status == PL_OK) {
-        status = PL_EPROTO;
+            r.begun = parse_begin(reply->element[2]);
+    } else {
+        r.status = PL_EPROTO;
     }
-    op->cb.append(op->ud, status, turn, dup, begun);
+    op->cb.append(op->ud, &r);
     pl_free(op);
 }
 
-int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
-                       const char *text, size_t len, const struct sess_begin_opts *begin,
-                       sess_append_cb cb, void *ud)
+/* Key `i` of `a` is `address`'s key `part` when `per_minute` limits it, else left out. */
+static void address_key(struct script_args *a, int i, const char *address, uint32_t per_minute,
+                        const char *part)
+{
+    if (per_minute && address && *address) {
+        char key[SESS_KEY_MAX];
+        sess_address_key(key, address, part);
+        script_key_set(a, i, key);
+    } else {
+        script_key_omit(a, i);
+    }
+}
+
+int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_sender *sender,
+                       const char *client_id, const char *text, size_t len,
+                       const struct sess_begin_opts *begin, sess_append_cb cb, void *ud)
 {
     if (!sess_id_valid(sid))
         return PL_EINVAL;
@@ -461,6 +489,13 @@ int sess_append_caller(struct sess_store *s, const char *sid, const char *client
     op->cb.append = cb;
     struct script_args a;
     call_begin(&a, op, SCRIPT_APPEND_CALLER);
+    const struct sess_limits *lim = &s->limits;
+    address_key(&a, APPEND_CALLER_address_rate, sender ? sender->address : NULL,
+                lim->messages_per_minute_per_address, "messages");
+    script_arg_int(&a, APPEND_CALLER_cost, sender && sender->cost ? sender->cost : 1);
+    script_arg_int(&a, APPEND_CALLER_per_minute, lim->messages_per_minute);
+    script_arg_int(&a, APPEND_CALLER_burst, lim->messages_burst);
+    script_arg_int(&a, APPEND_CALLER_address_per_minute, lim->messages_per_minute_per_address);
     script_arg_str(&a, APPEND_CALLER_client_id, client_id);
     script_arg_bin(&a, APPEND_CALLER_text, text, len);
     script_arg_int(&a, APPEND_CALLER_now, now_ms());

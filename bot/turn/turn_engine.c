@@ -35,26 +35,40 @@ struct append_op {
     void *ud;
 };
 
-static void on_appended(void *ud, int status, long turn, bool duplicate,
-                        struct sess_turn_context *begun)
+static enum api_error append_error(int status)
+{
+    switch (status) {
+    case PL_ENOTFOUND:
+        return API_ERR_SESSION_GONE;
+    case PL_ELIMITED:
+        return API_ERR_TOO_MANY_MESSAGES;
+    default:
+        return API_ERR_STORAGE_UNAVAILABLE;
+    }
+}
+
+static void on_appended(void *ud, struct sess_append_result *r)
 {
     struct append_op *op = ud;
     struct turn_session *s = op->session;
     s->appends_in_flight--;
-    if (status == PL_OK) {
-        op->cb(op->ud, API_ERR_NONE, turn, duplicate);
-        turn_enqueue(s, turn, begun);
+    struct turn_ack ack = {.turn = r->turn, .duplicate = r->duplicate};
+    if (r->status == PL_OK) {
+        op->cb(op->ud, &ack);
+        turn_enqueue(s, r->turn, r->begun);
     } else {
-        sess_turn_context_free(begun);
-        op->cb(op->ud, status == PL_ENOTFOUND ? API_ERR_SESSION_GONE : API_ERR_STORAGE_UNAVAILABLE,
-               0, false);
+        sess_turn_context_free(r->begun);
+        ack =
+            (struct turn_ack){.err = append_error(r->status), .retry_after_ms = r->retry_after_ms};
+        op->cb(op->ud, &ack);
     }
     turn_session_unref(s);
     pl_free(op);
 }
 
-enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *client_id,
-                           const char *text, size_t len, turn_ack_cb cb, void *ud)
+enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *address,
+                           const char *client_id, const char *text, size_t len, turn_ack_cb cb,
+                           void *ud)
 {
     if (e->draining || e->stopped)
         return API_ERR_SHUTTING_DOWN;
@@ -70,8 +84,9 @@ enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *c
     /* With nothing else to answer in this session, the turn begins in the append's round trip. */
     struct sess_begin_opts begin;
     bool with_begin = turn_can_begin_with_append(s, &begin);
-    if (sess_append_caller(e->opts.store, sid, client_id, text, len, with_begin ? &begin : NULL,
-                           on_appended, op) != PL_OK) {
+    const struct sess_sender sender = {.address = address, .cost = 1};
+    if (sess_append_caller(e->opts.store, sid, &sender, client_id, text, len,
+                           with_begin ? &begin : NULL, on_appended, op) != PL_OK) {
         pl_free(op);
         turn_session_unref(s);
         return API_ERR_STORAGE_UNAVAILABLE;
