@@ -125,14 +125,14 @@ static const struct opt opts[] = {
      3600, "seconds of WebSocket silence before a ping; no answer for as long again closes"},
     {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", OPT_U32,
      F(messages_per_minute), "20", 0, 60000,
-     "caller messages one session may send per minute, after a burst of "
+     "caller messages (cancels count) one session may send per minute, after a burst of "
      "--messages-burst (0: no limit); beyond it rate_limited"},
     {"messages-burst", "PARLEY_MESSAGES_BURST", "messages_burst", OPT_U32, F(messages_burst), "10",
      1, 60000, "caller messages one session may send at once before --messages-per-minute applies"},
     {"messages-per-minute-per-address", "PARLEY_MESSAGES_PER_MINUTE_PER_ADDRESS",
      "messages_per_minute_per_address", OPT_U32, F(messages_per_minute_per_address), "600", 0,
      1000000,
-     "caller messages all sessions of one client address may send per minute "
+     "caller messages (cancels count) all sessions of one client address may send per minute "
      "(0: no limit); beyond it rate_limited"},
 };
 

@@ -141,7 +141,8 @@ void turn_recover(struct turn_engine *e, const char *sid, long answered, long tu
 
 /** Stop the answer being given in `sid` (stop reason `cancelled`; what was said is stored).
  *  A turn still waiting for its lock ends cancelled as soon as it has it. Queued turns go on.
- *  False when this instance is answering nothing in `sid`. */
+ *  A cancel that stops an answer counts as a message in the rate limits: it is charged with the
+ *  session's next turn_submit here. False when this instance is answering nothing in `sid`. */
 bool turn_cancel(struct turn_engine *e, const char *sid);
 
 enum turn_status {

@@ -1,8 +1,8 @@
 /* Parley's own rate limits against a real redis-server and parleyd (the offline provider): a
  * session's messages past its burst are refused with rate_limited and retry_after_ms, on the
- * WebSocket and over HTTP (429, Retry-After), and nothing refused is stored; the bucket is in
- * Redis, so a second instance sees the same one; all sessions of one address share theirs
- * (admins relaying for others excepted); a limit of 0 turns it off and leaves no key. */
+ * WebSocket and over HTTP (429, Retry-After), and nothing refused is stored; cancels count; the
+ * bucket is in Redis, so a second instance sees the same one; all sessions of one address share
+ * theirs (admins relaying for others excepted); a limit of 0 turns it off and leaves no key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,6 +156,44 @@ static void test_messages_past_the_burst_are_refused(void **state)
     ts_caller_close(&c);
 }
 
+/* The loop the limit is for: a message, its answer cancelled at once, the next message. Each
+ * cancel that stops an answer counts as a message, charged with the next one: the burst of 10
+ * lets five pairs through. */
+static void test_message_cancel_loop_is_refused_after_the_burst(void **state)
+{
+    (void)state;
+    static const char *const args[] = {"--local-pace-ms", "20", NULL}; /* answers last ~1 s */
+    struct ts_parleyd slow;
+    assert_int_equal(start_instance(&slow, "slow", args), 0);
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, slow.ws_url, NULL, 0, 0), 0);
+    char id[8];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(id, sizeof(id), "m%d", i);
+        expect_ack(&c, id, i);
+        assert_int_equal(ts_caller_send(&c, "{\"type\":\"cancel\"}"), 0);
+        struct ts_turn t;
+        assert_int_equal(ts_caller_read_turn(&c, 10000, &t), 0);
+        assert_int_equal(t.turn, i);
+        assert_string_equal(t.stop_reason, "cancelled");
+        ts_turn_free(&t);
+    }
+    /* 1 + 2 + 2 + 2 + 2 = 9 of 10 used: the sixth message and the fifth cancel need two. */
+    expect_limited(&c, "m6", 3000);
+    expect_caller_texts(c.session_id, "m1,m2,m3,m4,m5");
+    /* Each answer was stopped and stored as such, and nothing else was answered. */
+    char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
+    int cancelled = 0;
+    for (const char *p = strstr(x, "stop_reason\ncancelled"); p;
+         p = strstr(p + 1, "stop_reason\ncancelled"))
+        cancelled++;
+    assert_int_equal(cancelled, 5);
+    assert_null(strstr(x, "end_turn"));
+    pl_free(x);
+    ts_caller_close(&c);
+    assert_int_equal(ts_parleyd_stop(&slow), 0);
+}
+
 static void test_a_second_instance_sees_the_same_bucket(void **state)
 {
     (void)state;
@@ -303,6 +341,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_messages_past_the_burst_are_refused),
+        cmocka_unit_test(test_message_cancel_loop_is_refused_after_the_burst),
         cmocka_unit_test(test_a_second_instance_sees_the_same_bucket),
         cmocka_unit_test(test_sessions_of_one_address_share_its_limit),
         cmocka_unit_test(test_zero_turns_the_limits_off),

@@ -366,6 +366,37 @@ static void test_cancel_while_waiting_for_the_lock(void **state)
     rec_done(&r);
 }
 
+static void test_cancels_are_charged_with_the_next_message(void **state)
+{
+    (void)state;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    ask(SID, "q1", 1);
+    assert_true(turn_cancel(engine, SID));
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    assert_false(turn_cancel(engine, SID)); /* stops nothing: counts for nothing */
+    /* The cancel rides on the next message; refused, it rides on the one after. */
+    struct fake_call *c = submit(SID, "m2", "q2");
+    assert_int_equal(c->cost, 2);
+    fake_store_refuse_append(c, 3000);
+    c = submit(SID, "m2", "q2");
+    assert_int_equal(c->cost, 2);
+    fake_store_answer_append(c, PL_OK, 2, false, fake_ctx_locked(2));
+    fake_uv_pass();
+    c = submit(SID, "m3", "q3");
+    assert_int_equal(c->cost, 1);
+    fake_store_answer_append(c, PL_OK, 3, false, NULL);
+    assert_string_equal(acks_take(),
+                        "ack ok 1|ack rate_limited 0|retry after 3000|ack ok 2|ack ok 3|");
+    assert_true(turn_cancel(engine, SID)); /* turn 2: turn 3 then begins */
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    fake_store_answer_begin(fake_store_pending(CALL_BEGIN), fake_ctx_locked(3));
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 1, 1);
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    rec_done(&r);
+}
+
 /* ---- provider failures ---- */
 
 static void test_failure_before_the_first_token(void **state)
@@ -860,6 +891,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limited_message_is_not_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keeps_what_was_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_the_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancels_are_charged_with_the_next_message, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_failure_before_the_first_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_after_the_first_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_provider_finishing_inside_its_start, setup, teardown),
