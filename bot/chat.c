@@ -370,11 +370,12 @@ static void on_hello_deadline(uv_timer_t *t)
     close_when_flushed(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
 }
 
-/* A hello that did not lead to ready: say why, and close after --max-hello-attempts of them
- * (a token is not guessed on one connection). */
-static void hello_failed(struct chat_conn *c, enum api_error code, const char *message)
+/* A hello that did not lead to ready: say why (and when to retry, for a rate limit), and close
+ * after --max-hello-attempts of them (a token is not guessed on one connection). */
+static void hello_failed_retry_after(struct chat_conn *c, enum api_error code, const char *message,
+                                     uint32_t retry_after_ms)
 {
-    send_error(c, code, message);
+    send_error_retry_after(c, code, message, retry_after_ms);
     if (++c->hello_failures < c->srv->cfg->max_hello_attempts)
         return;
     c->srv->metrics.hello_attempts_exceeded++;
@@ -382,6 +383,11 @@ static void hello_failed(struct chat_conn *c, enum api_error code, const char *m
     snprintf(why, sizeof(why), "%u failed hellos: check the token, then reconnect",
              c->hello_failures);
     close_when_flushed(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+}
+
+static void hello_failed(struct chat_conn *c, enum api_error code, const char *message)
+{
+    hello_failed_retry_after(c, code, message, 0);
 }
 
 /* The connection no longer counts against its session's --max-connections-per-session. */
@@ -423,7 +429,7 @@ static void become_ready(struct chat_conn *c, const char *sid, const struct turn
 
 /* ---- hello ---- */
 
-static void on_created(void *ud, int status, const struct sess_record *rec)
+static void on_created(void *ud, int status, const struct sess_record *rec, uint32_t retry_after_ms)
 {
     struct chat_conn *c = ud;
     if (!c->wsi) {
@@ -432,7 +438,12 @@ static void on_created(void *ud, int status, const struct sess_record *rec)
     }
     if (status != PL_OK) {
         c->state = CONN_NEW;
-        hello_failed(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        if (status == PL_ELIMITED) {
+            c->srv->metrics.rate_limited++;
+            hello_failed_retry_after(c, API_ERR_TOO_MANY_SESSIONS, NULL, retry_after_ms);
+        } else {
+            hello_failed(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        }
         conn_unref(c);
         return;
     }
@@ -520,7 +531,7 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
                          "a token is required: anonymous sessions are disabled on this server");
             return;
         }
-        rc = sess_create(c->srv->store, "web", NULL, on_created, c);
+        rc = sess_create_anonymous(c->srv->store, conn_address(c), on_created, c);
     }
     if (rc) {
         uncount_session(c);

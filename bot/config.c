@@ -134,6 +134,13 @@ static const struct opt opts[] = {
      1000000,
      "caller messages (cancels count) all sessions of one client address may send per minute "
      "(0: no limit); beyond it rate_limited"},
+    {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
+     OPT_U32, F(anon_sessions_per_minute), "30", 0, 60000,
+     "anonymous sessions one client address may open per minute (0: no limit); beyond it "
+     "rate_limited"},
+    {"anon-session-ttl", "PARLEY_ANON_SESSION_TTL", "anon_session_ttl", OPT_U32,
+     F(anon_session_ttl_s), "900", 60, 315360000,
+     "seconds an anonymous session is kept until its first message (then --session-ttl)"},
 };
 
 #undef F
@@ -158,8 +165,6 @@ static const struct {
      "the OpenAI-compatible provider"},
     {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
     {"allowed-origins", "PARLEY_ALLOWED_ORIGINS", "allowed_origins", "the Origin check"},
-    {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
-     "rate limits"},
     {"max-token-ttl", "PARLEY_MAX_TOKEN_TTL", "max_token_ttl", "the token lifetime limit"},
     {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", "acknowledging after replication"},
 };

@@ -52,6 +52,8 @@ struct bot_config {
     uint32_t messages_per_minute; /* rate limits: 0 turns one off */
     uint32_t messages_burst;
     uint32_t messages_per_minute_per_address;
+    uint32_t anon_sessions_per_minute;
+    uint32_t anon_session_ttl_s;
 };
 
 /** Load from defaults, the config file, the environment, then argv. On error (unknown flag, bad

@@ -259,6 +259,8 @@ int main(int argc, char **argv)
                 .messages_per_minute = cfg.messages_per_minute,
                 .messages_burst = cfg.messages_burst,
                 .messages_per_minute_per_address = cfg.messages_per_minute_per_address,
+                .anon_sessions_per_minute = cfg.anon_sessions_per_minute,
+                .anon_session_ttl_s = cfg.anon_session_ttl_s,
             },
         .connect_timeout_ms = cfg.redis_timeout_ms,
         .command_timeout_ms = cfg.redis_timeout_ms};

@@ -148,26 +148,43 @@
     "  return 0\n"                                                                                 \
     "end\n"
 
-/* Returns 1, or 0 if the id exists. */
+/* An anonymous session (empty_ttl not 0) is charged to its creator's address's bucket when the
+ * key `address_rate` is given (burst: one minute's worth), and kept only `empty_ttl` seconds
+ * until its first caller message (the record says so in `empty_ttl`; the append gives it
+ * `ttl`). Returns 1, 0 if the id exists, or {'limited', ms to wait} (nothing created). */
 #define SESS_CREATE_ARGS(K, A, s)                                                                  \
     K(s, session)                                                                                  \
+    K(s, address_rate) /* parley:addr:{ADDRESS}:sessions, or left out */                           \
     A(s, id)                                                                                       \
     A(s, now)                                                                                      \
     A(s, ttl)                                                                                      \
     A(s, channel)                                                                                  \
     A(s, caller_id)                                                                                \
     A(s, caller_name)                                                                              \
-    A(s, policy_number)
+    A(s, policy_number)                                                                            \
+    A(s, empty_ttl)                                                                                \
+    A(s, address_per_minute)
 #define SESS_LUA_CREATE                                                                            \
+    SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_CREATE_ARGS)                                                            \
     "if redis.call('EXISTS', session) == 1 then return 0 end\n"                                    \
+    "if address_rate and tonumber(address_per_minute) > 0 then\n"                                  \
+    "  local n = tonumber(address_per_minute)\n"                                                   \
+    "  local wait = take({{address_rate, n, n}}, 1)\n"                                             \
+    "  if wait > 0 then return {'limited', wait} end\n"                                            \
+    "end\n"                                                                                        \
     "redis.call('HSET', session, 'id', id, 'created', now, 'updated', now,\n"                      \
     "  'channel', channel, 'caller_id', caller_id, 'caller_name', caller_name,\n"                  \
     "  'policy_number', policy_number, 'state', 'bot', 'turns', 0, 'answered', 0)\n"               \
+    "if tonumber(empty_ttl) > 0 then\n"                                                            \
+    "  redis.call('HSET', session, 'empty_ttl', empty_ttl)\n"                                      \
+    "  ttl = empty_ttl\n"                                                                          \
+    "end\n"                                                                                        \
     "redis.call('EXPIRE', session, ttl)\n"                                                         \
     "return 1\n"
 
-/* Returns nil (no session) or {record as flat hash, newest-first packed entries}. */
+/* Returns nil (no session) or {record as flat hash, newest-first packed entries}. Refreshes the
+ * session's expiry: `ttl`, or its `empty_ttl` while it has no caller message. */
 #define SESS_OPEN_ARGS(K, A, s)                                                                    \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
@@ -180,6 +197,9 @@
     SESS_LUA_PROLOGUE(SESS_OPEN_ARGS)                                                              \
     "local rec = redis.call('HGETALL', session)\n"                                                 \
     "if #rec == 0 then return false end\n"                                                         \
+    "if redis.call('HGET', session, 'turns') == '0' then\n"                                        \
+    "  ttl = redis.call('HGET', session, 'empty_ttl') or ttl\n"                                    \
+    "end\n"                                                                                        \
     "local entries = history(transcript, max_entries)\n"                                           \
     "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
     "return {rec, entries}\n"

@@ -23,6 +23,9 @@ struct sess_limits {
     uint32_t messages_per_minute;             /* per session */
     uint32_t messages_burst;                  /* per session: how many may come at once */
     uint32_t messages_per_minute_per_address; /* per sender address (burst: a minute's worth) */
+    uint32_t anon_sessions_per_minute; /* anonymous sessions per address (burst: a minute's) */
+    uint32_t anon_session_ttl_s;       /* an anonymous session's keys, until its first caller
+                                          message (then ttl_s); 0: ttl_s from the start */
 };
 
 struct sess_store_opts {
@@ -138,6 +141,15 @@ typedef void (*sess_done_cb)(void *ud, int status);
 /** Create a session with a new random id. */
 int sess_create(struct sess_store *s, const char *channel, const struct sess_caller *caller,
                 sess_record_cb cb, void *ud);
+
+/* An anonymous session created (status PL_OK, `rec`), or PL_ELIMITED (too many from this
+ * address: nothing created; retry after `retry_after_ms`), or a storage error. */
+typedef void (*sess_anon_cb)(void *ud, int status, const struct sess_record *rec,
+                             uint32_t retry_after_ms);
+/** Create a session (channel "web") for a caller without a token, from `address` (as
+ *  bot/client_address.h names it; NULL or "": not limited), unless the anonymous sessions
+ *  limit refuses it. It is kept anon_session_ttl_s until its first caller message. */
+int sess_create_anonymous(struct sess_store *s, const char *address, sess_anon_cb cb, void *ud);
 
 /** Load a session record and its last `max_entries` transcript entries; refreshes the TTL. */
 int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_open_cb cb, void *ud);

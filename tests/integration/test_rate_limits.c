@@ -2,7 +2,9 @@
  * session's messages past its burst are refused with rate_limited and retry_after_ms, on the
  * WebSocket and over HTTP (429, Retry-After), and nothing refused is stored; cancels count; the
  * bucket is in Redis, so a second instance sees the same one; all sessions of one address share
- * theirs (admins relaying for others excepted); a limit of 0 turns it off and leaves no key. */
+ * theirs (admins relaying for others excepted); one address may open only so many anonymous
+ * sessions a minute, and an anonymous session without a message is kept minutes, not days; a
+ * limit of 0 turns it off and leaves no key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include "tests/support/fixtures.h"
 
 #define ADDRESS_MESSAGES "parley:addr:{127.0.0.1}:messages"
+#define ADDRESS_SESSIONS "parley:addr:{127.0.0.1}:sessions"
 
 static struct ts_stack st;
 static struct ts_parleyd other; /* a second instance on the same Redis, same options */
@@ -267,6 +270,103 @@ static void test_sessions_of_one_address_share_its_limit(void **state)
     pl_free(ts_redis_query(&st.redis, "DEL " ADDRESS_MESSAGES));
 }
 
+/* Sessions in Redis (any instance's). */
+static long count_sessions(void)
+{
+    char *keys = ts_redis_query(&st.redis, "KEYS parley:{*}:session");
+    assert_non_null(keys);
+    long n = keys[0] ? 1 : 0;
+    for (const char *p = keys; (p = strchr(p, '\n')); p++)
+        n++;
+    pl_free(keys);
+    return n;
+}
+
+static void test_anonymous_sessions_per_address(void **state)
+{
+    (void)state;
+    static const char *const args[] = {"--anon-sessions-per-minute", "3", NULL};
+    struct ts_parleyd few;
+    assert_int_equal(start_instance(&few, "few", args), 0);
+    pl_free(ts_redis_query(&st.redis, "DEL " ADDRESS_SESSIONS)); /* the other tests' sessions */
+    long before = count_sessions();
+    struct ts_caller c[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ts_caller_open(&c[i], few.ws_url, NULL, 0, 0), 0);
+    /* The fourth in a minute is refused, and nothing is created. */
+    struct ts_caller d;
+    assert_int_equal(ts_caller_connect(&d, few.ws_url), 0);
+    assert_int_equal(ts_caller_send(&d, "{\"type\":\"hello\"}"), 0);
+    json_t *f = ts_caller_recv(&d, 10000);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "type")), "error");
+    assert_string_equal(json_string_value(json_object_get(f, "code")), "rate_limited");
+    assert_string_equal(json_string_value(json_object_get(f, "message")),
+                        "too many new conversations were started from your address; wait a "
+                        "moment and try again");
+    assert_true(json_is_true(json_object_get(f, "retryable")));
+    long ms = (long)json_integer_value(json_object_get(f, "retry_after_ms"));
+    assert_true(ms > 0 && ms <= 20000); /* three a minute: one every 20 s */
+    json_decref(f);
+    assert_int_equal(count_sessions(), before + 3);
+    long pttl = redis_int("PTTL %s", ADDRESS_SESSIONS);
+    assert_true(pttl > 40000 && pttl <= 60000);
+    /* A caller with a token is not a new session: the same connection may go on with one. */
+    char hello[1200];
+    snprintf(hello, sizeof(hello), "{\"type\":\"hello\",\"token\":\"%s\"}", c[0].token);
+    assert_int_equal(ts_caller_send(&d, hello), 0);
+    f = ts_caller_expect(&d, "ready", 10000);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "session_id")), c[0].session_id);
+    json_decref(f);
+    ts_caller_close(&d);
+    for (int i = 0; i < 3; i++)
+        ts_caller_close(&c[i]);
+    assert_int_equal(ts_parleyd_stop(&few), 0);
+    pl_free(ts_redis_query(&st.redis, "DEL " ADDRESS_SESSIONS));
+}
+
+static void test_empty_anonymous_sessions_expire_soon(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
+    /* --anon-session-ttl (900 s) while it has no message, even when its caller comes back. */
+    long ttl = redis_int("TTL parley:{%s}:session", c.session_id);
+    assert_true(ttl > 880 && ttl <= 900);
+    char *v = ts_redis_query(&st.redis, "HGET parley:{%s}:session empty_ttl", c.session_id);
+    assert_string_equal(v, "900");
+    pl_free(v);
+    pl_free(ts_redis_query(&st.redis, "EXPIRE parley:{%s}:session 600", c.session_id));
+    char *token = pl_strdup(c.token);
+    ts_caller_close(&c);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
+    ttl = redis_int("TTL parley:{%s}:session", c.session_id);
+    assert_true(ttl > 880 && ttl <= 900);
+    /* Its first message gives it --session-ttl (7 days), and its other keys with it. */
+    expect_ack(&c, "m1", 1);
+    const char *parts[] = {"session", "transcript", "client_ids"};
+    for (int i = 0; i < 3; i++) {
+        char cmd[96];
+        snprintf(cmd, sizeof(cmd), "TTL parley:{%%s}:%s", parts[i]);
+        ttl = redis_int(cmd, c.session_id);
+        assert_true(ttl > 604000 && ttl <= 604800);
+    }
+    ts_caller_close(&c);
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
+    ttl = redis_int("TTL parley:{%s}:session", c.session_id);
+    assert_true(ttl > 604000 && ttl <= 604800);
+    ts_caller_close(&c);
+    pl_free(token);
+    /* A session a site's backend creates for its caller is kept --session-ttl from the start. */
+    char sid[33];
+    char *caller = ts_session_create(st.parleyd.url, sid);
+    assert_non_null(caller);
+    ttl = redis_int("TTL parley:{%s}:session", sid);
+    assert_true(ttl > 604000 && ttl <= 604800);
+    pl_free(caller);
+}
+
 static void test_zero_turns_the_limits_off(void **state)
 {
     (void)state;
@@ -278,11 +378,17 @@ static void test_zero_turns_the_limits_off(void **state)
                                        "0",
                                        "--messages-per-minute-per-address",
                                        "0",
+                                       "--anon-sessions-per-minute",
+                                       "0",
                                        NULL};
     struct ts_parleyd open;
     assert_int_equal(start_instance(&open, "open", args), 0);
-    pl_free(ts_redis_query(&st.redis, "DEL " ADDRESS_MESSAGES));
+    pl_free(ts_redis_query(&st.redis, "DEL " ADDRESS_MESSAGES " " ADDRESS_SESSIONS));
     struct ts_caller c;
+    for (int i = 0; i < 40; i++) { /* more than the default 30 anonymous sessions a minute */
+        assert_int_equal(ts_caller_open(&c, open.ws_url, NULL, 0, 0), 0);
+        ts_caller_close(&c);
+    }
     assert_int_equal(ts_caller_open(&c, open.ws_url, NULL, 0, 0), 0);
     char id[8];
     for (int i = 1; i <= 40; i++) {
@@ -291,6 +397,7 @@ static void test_zero_turns_the_limits_off(void **state)
     }
     assert_int_equal(redis_int("EXISTS parley:{%s}:rate", c.session_id), 0);
     assert_int_equal(redis_int("EXISTS %s", ADDRESS_MESSAGES), 0);
+    assert_int_equal(redis_int("EXISTS %s", ADDRESS_SESSIONS), 0);
     ts_caller_close(&c);
     assert_int_equal(ts_parleyd_stop(&open), 0);
 }
@@ -344,6 +451,8 @@ int main(void)
         cmocka_unit_test(test_message_cancel_loop_is_refused_after_the_burst),
         cmocka_unit_test(test_a_second_instance_sees_the_same_bucket),
         cmocka_unit_test(test_sessions_of_one_address_share_its_limit),
+        cmocka_unit_test(test_anonymous_sessions_per_address),
+        cmocka_unit_test(test_empty_anonymous_sessions_expire_soon),
         cmocka_unit_test(test_zero_turns_the_limits_off),
         cmocka_unit_test(test_http_refusal_is_429_with_retry_after),
     };
