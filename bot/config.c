@@ -141,6 +141,9 @@ static const struct opt opts[] = {
     {"anon-session-ttl", "PARLEY_ANON_SESSION_TTL", "anon_session_ttl", OPT_U32,
      F(anon_session_ttl_s), "900", 60, 315360000,
      "seconds an anonymous session is kept until its first message (then --session-ttl)"},
+    {"max-session-messages", "PARLEY_MAX_SESSION_MESSAGES", "max_session_messages", OPT_U32,
+     F(max_session_messages), "1000", 1, 1000000,
+     "caller messages one session may hold; beyond it session_full (start a new session)"},
 };
 
 #undef F

@@ -261,6 +261,7 @@ int main(int argc, char **argv)
                 .messages_per_minute_per_address = cfg.messages_per_minute_per_address,
                 .anon_sessions_per_minute = cfg.anon_sessions_per_minute,
                 .anon_session_ttl_s = cfg.anon_session_ttl_s,
+                .max_session_messages = cfg.max_session_messages,
             },
         .connect_timeout_ms = cfg.redis_timeout_ms,
         .command_timeout_ms = cfg.redis_timeout_ms};

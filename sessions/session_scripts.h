@@ -208,10 +208,12 @@
  * and the cancels charged with it) in the session's bucket `rate` (per_minute 0: no limit) and,
  * when the key `address_rate` is given, in its sender's address's bucket (burst: one minute's
  * worth), before anything else: a resent message counts too, since it costs a turn's replay.
- * Returns -1 (no session), {'limited', ms to wait} (refused by a rate limit: nothing stored or
- * charged), {turn, 1} (a duplicate client_id: nothing stored), {turn, 0} (stored) or, when
- * owner is not empty, {turn, 0, begin_turn's result}: the new message's turn begun in the same
- * round trip. */
+ * A session holds at most `max_messages` caller messages (so its client_ids too, and its
+ * transcript at most twice as many entries): past that a new message is refused, nothing is
+ * trimmed. Returns -1 (no session), {'limited', ms to wait} (refused by a rate limit: nothing
+ * stored or charged), -2 (the session is full: nothing stored), {turn, 1} (a duplicate
+ * client_id: nothing stored), {turn, 0} (stored) or, when owner is not empty,
+ * {turn, 0, begin_turn's result}: the new message's turn begun in the same round trip. */
 #define SESS_APPEND_CALLER_ARGS(K, A, s)                                                           \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
@@ -230,7 +232,8 @@
     A(s, cost)                                                                                     \
     A(s, per_minute)                                                                               \
     A(s, burst)                                                                                    \
-    A(s, address_per_minute)
+    A(s, address_per_minute)                                                                       \
+    A(s, max_messages)
 #define SESS_LUA_APPEND_CALLER                                                                     \
     SESS_LUA_FNS_BEGIN                                                                             \
     SESS_LUA_FN_RATE                                                                               \
@@ -249,6 +252,9 @@
     "if client_id ~= '' then\n"                                                                    \
     "  local t = redis.call('HGET', client_ids, client_id)\n"                                      \
     "  if t then return {tonumber(t), 1} end\n"                                                    \
+    "end\n"                                                                                        \
+    "if tonumber(redis.call('HGET', session, 'turns') or '0') >= tonumber(max_messages) then\n"    \
+    "  return -2\n"                                                                                \
     "end\n"                                                                                        \
     "local turn = redis.call('HINCRBY', session, 'turns', 1)\n"                                    \
     "redis.call('XADD', transcript, '*', 'role', 'caller', 'turn', turn, 'text', text,\n"          \

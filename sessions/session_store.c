@@ -105,6 +105,8 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
     s->limits = opts->limits;
     if (!s->limits.messages_burst)
         s->limits.messages_burst = 1;
+    if (!s->limits.max_session_messages)
+        s->limits.max_session_messages = 1000;
     s->on_state = cb;
     s->state_ud = state_ud;
     for (int i = 0; i < SCRIPT_COUNT; i++)
@@ -518,7 +520,7 @@ static void on_append(void *ud, int status, redisReply *reply)
     if (r.status != PL_OK) {
         /* as is */
     } else if (reply->type == REDIS_REPLY_INTEGER) {
-        r.status = PL_ENOTFOUND;
+        r.status = reply->integer == -2 ? PL_ETOOBIG : PL_ENOTFOUND;
     } else if (limited_reply(reply, &r.retry_after_ms)) {
         r.status = PL_ELIMITED;
     } else if (reply->type == REDIS_REPLY_ARRAY && (reply->elements == 2 || reply->elements == 3) &&
@@ -551,6 +553,7 @@ int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_
     script_arg_int(&a, APPEND_CALLER_per_minute, lim->messages_per_minute);
     script_arg_int(&a, APPEND_CALLER_burst, lim->messages_burst);
     script_arg_int(&a, APPEND_CALLER_address_per_minute, lim->messages_per_minute_per_address);
+    script_arg_int(&a, APPEND_CALLER_max_messages, lim->max_session_messages);
     script_arg_str(&a, APPEND_CALLER_client_id, client_id);
     script_arg_bin(&a, APPEND_CALLER_text, text, len);
     script_arg_int(&a, APPEND_CALLER_now, now_ms());

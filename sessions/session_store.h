@@ -26,6 +26,7 @@ struct sess_limits {
     uint32_t anon_sessions_per_minute; /* anonymous sessions per address (burst: a minute's) */
     uint32_t anon_session_ttl_s;       /* an anonymous session's keys, until its first caller
                                           message (then ttl_s); 0: ttl_s from the start */
+    uint32_t max_session_messages;     /* caller messages one session holds (0: 1000) */
 };
 
 struct sess_store_opts {
@@ -125,7 +126,8 @@ typedef void (*sess_open_cb)(void *ud, int status, const struct sess_record *rec
 /* How appending a caller message came out. */
 struct sess_append_result {
     int status;              /* PL_OK (stored, or a duplicate); PL_ENOTFOUND (no such session);
-                                PL_ELIMITED (refused by a rate limit: nothing stored); a storage error */
+                                PL_ELIMITED (refused by a rate limit: nothing stored); PL_ETOOBIG (the
+                      session holds max_session_messages: nothing stored); a storage error */
     long turn;               /* PL_OK: the message's turn */
     bool duplicate;          /* PL_OK: its client_id was stored before, as `turn` */
     uint32_t retry_after_ms; /* PL_ELIMITED: when the same message may be sent again */

@@ -54,6 +54,8 @@ static enum api_error append_error(int status)
         return API_ERR_SESSION_GONE;
     case PL_ELIMITED:
         return API_ERR_TOO_MANY_MESSAGES;
+    case PL_ETOOBIG:
+        return API_ERR_SESSION_FULL;
     default:
         return API_ERR_STORAGE_UNAVAILABLE;
     }
@@ -70,7 +72,8 @@ static void on_appended(void *ud, struct sess_append_result *r)
         turn_enqueue(s, r->turn, r->begun);
     } else {
         sess_turn_context_free(r->begun);
-        if (r->status != PL_ENOTFOUND) /* not charged: the next message carries them */
+        /* Refused before it was charged: the next message carries its cancels. */
+        if (r->status != PL_ENOTFOUND && r->status != PL_ETOOBIG)
             s->cancels_uncharged += op->cancels;
         ack =
             (struct turn_ack){.err = append_error(r->status), .retry_after_ms = r->retry_after_ms};

@@ -113,7 +113,8 @@ struct turn_ack {
     enum api_error err; /* API_ERR_NONE: the message is durably stored as caller turn `turn`;
                            send the acknowledgement now: the turn's events follow after the
                            callback returns. Otherwise nothing was stored: TOO_MANY_MESSAGES
-                           (a rate limit), STORAGE_UNAVAILABLE, SESSION_GONE, SHUTTING_DOWN */
+                           (a rate limit), SESSION_FULL (the session holds as many messages as
+                           it may), STORAGE_UNAVAILABLE, SESSION_GONE, SHUTTING_DOWN */
     long turn;
     bool duplicate;          /* a message with this client id was stored before, as `turn` */
     uint32_t retry_after_ms; /* TOO_MANY_MESSAGES: when the message may be sent again */

@@ -4,7 +4,8 @@
  * bucket is in Redis, so a second instance sees the same one; all sessions of one address share
  * theirs (admins relaying for others excepted); one address may open only so many anonymous
  * sessions a minute, and an anonymous session without a message is kept minutes, not days; a
- * limit of 0 turns it off and leaves no key. */
+ * full session refuses new messages and keeps the rest; a limit of 0 turns it off and leaves no
+ * key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -367,6 +368,49 @@ static void test_empty_anonymous_sessions_expire_soon(void **state)
     pl_free(caller);
 }
 
+/* A session holds at most --max-session-messages caller messages: the next is refused with
+ * session_full, nothing is trimmed, and what was acknowledged stays acknowledged. */
+static void test_a_full_session_refuses_new_messages(void **state)
+{
+    (void)state;
+    static const char *const args[] = {"--local-pace-ms", "1", "--max-session-messages", "3", NULL};
+    struct ts_parleyd small;
+    assert_int_equal(start_instance(&small, "small", args), 0);
+    char sid[33];
+    char *token = ts_session_create(small.url, sid);
+    assert_non_null(token);
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, small.ws_url, token, 0, 0), 0);
+    expect_ack(&c, "m1", 1);
+    expect_ack(&c, "m2", 2);
+    expect_ack(&c, "m3", 3);
+    json_t *f = send_message(&c, "m4", "m4");
+    char *frame = json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(frame, "{\"type\":\"error\",\"code\":\"session_full\",\"message\":"
+                               "\"this conversation has reached its limit of messages; please "
+                               "start a new conversation\",\"retryable\":false}");
+    free(frame);
+    json_decref(f);
+    /* A message already stored is still acknowledged with its turn when resent. */
+    expect_ack(&c, "m2", 2);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/messages?wait_ms=0", small.url, sid);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("POST", url, token, "{\"text\":\"m5\"}", &r), 0);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(r.body, "{\"error\":{\"code\":\"session_full\",\"message\":\"this "
+                                "conversation has reached its limit of messages; please start a "
+                                "new conversation\",\"retryable\":false}}");
+    assert_string_equal(r.retry_after, "");
+    ts_http_reply_free(&r);
+    expect_caller_texts(sid, "m1,m2,m3");
+    assert_int_equal(redis_int("HGET parley:{%s}:session turns", sid), 3);
+    assert_int_equal(redis_int("HLEN parley:{%s}:client_ids", sid), 3);
+    ts_caller_close(&c);
+    pl_free(token);
+    assert_int_equal(ts_parleyd_stop(&small), 0);
+}
+
 static void test_zero_turns_the_limits_off(void **state)
 {
     (void)state;
@@ -453,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_sessions_of_one_address_share_its_limit),
         cmocka_unit_test(test_anonymous_sessions_per_address),
         cmocka_unit_test(test_empty_anonymous_sessions_expire_soon),
+        cmocka_unit_test(test_a_full_session_refuses_new_messages),
         cmocka_unit_test(test_zero_turns_the_limits_off),
         cmocka_unit_test(test_http_refusal_is_429_with_retry_after),
     };

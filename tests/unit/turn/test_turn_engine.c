@@ -309,7 +309,7 @@ static void test_storage_down_at_submit(void **state)
     assert_string_equal(acks_take(), "");
 }
 
-static void test_rate_limited_message_is_not_queued(void **state)
+static void test_refused_messages_are_not_queued(void **state)
 {
     (void)state;
     struct fake_call *c = submit(SID, "m1", "q");
@@ -320,8 +320,8 @@ static void test_rate_limited_message_is_not_queued(void **state)
     /* Nothing is waiting: the next message begins its turn with its append. */
     c = submit(SID, "m2", "q");
     assert_true(c->with_begin);
-    fake_store_answer_append(c, PL_ENOTFOUND, 0, false, NULL);
-    assert_string_equal(acks_take(), "ack not_found 0|");
+    fake_store_answer_append(c, PL_ETOOBIG, 0, false, NULL);
+    assert_string_equal(acks_take(), "ack session_full 0|");
     assert_int_equal(fake_store_count(CALL_BEGIN), 0);
 }
 
@@ -888,7 +888,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prompt_history_marks_failed_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_waiting_is_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_down_at_submit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rate_limited_message_is_not_queued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_messages_are_not_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keeps_what_was_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancels_are_charged_with_the_next_message, setup,
