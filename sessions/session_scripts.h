@@ -111,41 +111,25 @@
 
 /* Rate limits (docs/configuration.md "Rate limits", docs/redis-keys.md): a bucket holds `burst`
  * and refills `per_minute` a minute; a request of cost n takes n, or is refused with the time
- * until n are back. Kept as GCRA: the bucket's key holds the time (Unix ms, Redis's clock, one
- * for every instance) at which it will be full again, and expires then, so an idle bucket costs
- * nothing. bucket_wait: the ms `cost` must wait (0: it may go now) and, when 0, the bucket's new
- * full time. take: refuse (the longest wait, storing nothing) unless every bucket of `buckets`
- * ({key, per_minute, burst} each) admits `cost`; then charge them all. A cost above a burst is
- * charged as the burst, so that it can ever pass. */
+ * until n are back. Kept as GCRA, in one number: the time (Unix ms, whole) at which the bucket
+ * will be full again (absent or past: full). bucket: for the stored time `full_at`, the ms
+ * `cost` must wait (0: it may go now) and, when 0, the bucket's next full time. A cost above the
+ * burst is charged as the burst, so that it can ever pass. A bucket of its own key (an
+ * address's) is set to expire at its full time (store_bucket), so an idle one costs nothing.
+ * Every tonumber of a string is a strtod: these run per message, so they parse what they use
+ * and no more. */
 #define SESS_LUA_FN_RATE                                                                           \
-    "local function clock_ms()\n"                                                                  \
-    "  local t = redis.call('TIME')\n"                                                             \
-    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                         \
-    "end\n"                                                                                        \
-    "local function bucket_wait(key, per_minute, burst, cost, now)\n"                              \
+    "local function bucket(full_at, per_minute, burst, cost, now)\n"                               \
     "  local interval = 60000 / per_minute\n"                                                      \
     "  if cost > burst then cost = burst end\n"                                                    \
-    "  local full_at = tonumber(redis.call('GET', key) or '0') or 0\n"                             \
-    "  if full_at < now then full_at = now end\n"                                                  \
-    "  local next_full = full_at + cost * interval\n"                                              \
-    "  local wait = next_full - now - burst * interval\n"                                          \
+    "  local t = full_at and tonumber(full_at) or now\n"                                           \
+    "  if t < now then t = now end\n"                                                              \
+    "  local wait = t + (cost - burst) * interval - now\n"                                         \
     "  if wait > 0 then return math.ceil(wait), nil end\n"                                         \
-    "  return 0, next_full\n"                                                                      \
+    "  return 0, math.ceil(t + cost * interval)\n"                                                 \
     "end\n"                                                                                        \
-    "local function take(buckets, cost)\n"                                                         \
-    "  if #buckets == 0 then return 0 end\n"                                                       \
-    "  local now, wait, next_full = clock_ms(), 0, {}\n"                                           \
-    "  for i, b in ipairs(buckets) do\n"                                                           \
-    "    local w, n = bucket_wait(b[1], b[2], b[3], cost, now)\n"                                  \
-    "    if w > wait then wait = w end\n"                                                          \
-    "    next_full[i] = n\n"                                                                       \
-    "  end\n"                                                                                      \
-    "  if wait > 0 then return wait end\n"                                                         \
-    "  for i, b in ipairs(buckets) do\n"                                                           \
-    "    redis.call('SET', b[1], string.format('%.0f', next_full[i]),\n"                           \
-    "      'PX', math.max(1, math.ceil(next_full[i] - now)))\n"                                    \
-    "  end\n"                                                                                      \
-    "  return 0\n"                                                                                 \
+    "local function store_bucket(key, full_at, now)\n"                                             \
+    "  redis.call('SET', key, full_at, 'PX', math.max(1, full_at - now))\n"                        \
     "end\n"
 
 /* An anonymous session (empty_ttl not 0) is charged to its creator's address's bucket when the
@@ -168,10 +152,11 @@
     SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_CREATE_ARGS)                                                            \
     "if redis.call('EXISTS', session) == 1 then return 0 end\n"                                    \
-    "if address_rate and tonumber(address_per_minute) > 0 then\n"                                  \
-    "  local n = tonumber(address_per_minute)\n"                                                   \
-    "  local wait = take({{address_rate, n, n}}, 1)\n"                                             \
+    "if address_rate then -- given only when that limit is on\n"                                   \
+    "  local n, t = tonumber(address_per_minute), tonumber(now)\n"                                 \
+    "  local wait, full_at = bucket(redis.call('GET', address_rate), n, n, 1, t)\n"                \
     "  if wait > 0 then return {'limited', wait} end\n"                                            \
+    "  store_bucket(address_rate, full_at, t)\n"                                                   \
     "end\n"                                                                                        \
     "redis.call('HSET', session, 'id', id, 'created', now, 'updated', now,\n"                      \
     "  'channel', channel, 'caller_id', caller_id, 'caller_name', caller_name,\n"                  \
@@ -205,21 +190,23 @@
     "return {rec, entries}\n"
 
 /* `preview` is the start of `text` for the session list. The message is charged `cost` (itself
- * and the cancels charged with it) in the session's bucket `rate` (per_minute 0: no limit) and,
- * when the key `address_rate` is given, in its sender's address's bucket (burst: one minute's
- * worth), before anything else: a resent message counts too, since it costs a turn's replay.
- * A session holds at most `max_messages` caller messages (so its client_ids too, and its
+ * and the cancels charged with it) in the session's bucket (per_minute 0: no limit), kept in the
+ * record's field `rate_full_at`, and, when the key `address_rate` is given, in its sender's
+ * address's bucket (burst: one minute's worth), before anything else: a resent message counts
+ * too, since it costs a turn's replay. Both buckets must admit it before either is charged. A
+ * session holds at most `max_messages` caller messages (so its client_ids too, and its
  * transcript at most twice as many entries): past that a new message is refused, nothing is
- * trimmed. Returns -1 (no session), {'limited', ms to wait} (refused by a rate limit: nothing
- * stored or charged), -2 (the session is full: nothing stored), {turn, 1} (a duplicate
- * client_id: nothing stored), {turn, 0} (stored) or, when owner is not empty,
- * {turn, 0, begin_turn's result}: the new message's turn begun in the same round trip. */
+ * trimmed. The record is read once (HMGET) and written once (HSET), so the session's own limit
+ * and bound cost no Redis command of their own. Returns -1 (no session), {'limited', ms to
+ * wait} (refused by a rate limit: nothing stored or charged), -2 (the session is full: nothing
+ * stored), {turn, 1} (a duplicate client_id: nothing stored), {turn, 0} (stored) or, when owner
+ * is not empty, {turn, 0, begin_turn's result}: the new message's turn begun in the same round
+ * trip. */
 #define SESS_APPEND_CALLER_ARGS(K, A, s)                                                           \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
     K(s, client_ids)                                                                               \
     K(s, lock)                                                                                     \
-    K(s, rate)                                                                                     \
     K(s, address_rate) /* parley:addr:{ADDRESS}:messages, or left out */                           \
     A(s, client_id)                                                                                \
     A(s, text)                                                                                     \
@@ -238,29 +225,37 @@
     SESS_LUA_FNS_BEGIN                                                                             \
     SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_APPEND_CALLER_ARGS)                                                     \
-    "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
-    "local buckets = {}\n"                                                                         \
-    "if tonumber(per_minute) > 0 then\n"                                                           \
-    "  buckets[#buckets + 1] = {rate, tonumber(per_minute), tonumber(burst)}\n"                    \
+    "local turns, full_at = unpack(redis.call('HMGET', session, 'turns', 'rate_full_at'))\n"       \
+    "if not turns then return -1 end\n"                                                            \
+    "local t, wait, address_full_at = nil, 0, nil\n"                                               \
+    "if per_minute ~= '0' then\n"                                                                  \
+    "  t, cost = tonumber(now), tonumber(cost)\n"                                                  \
+    "  wait, full_at = bucket(full_at, tonumber(per_minute), tonumber(burst), cost, t)\n"          \
+    "else\n"                                                                                       \
+    "  full_at = nil\n"                                                                            \
     "end\n"                                                                                        \
-    "if address_rate and tonumber(address_per_minute) > 0 then\n"                                  \
-    "  local n = tonumber(address_per_minute)\n"                                                   \
-    "  buckets[#buckets + 1] = {address_rate, n, n}\n"                                             \
+    "if address_rate then -- given only when that limit is on\n"                                   \
+    "  if not t then t, cost = tonumber(now), tonumber(cost) end\n"                                \
+    "  local n, w = tonumber(address_per_minute)\n"                                                \
+    "  w, address_full_at = bucket(redis.call('GET', address_rate), n, n, cost, t)\n"              \
+    "  if w > wait then wait = w end\n"                                                            \
     "end\n"                                                                                        \
-    "local wait = take(buckets, tonumber(cost))\n"                                                 \
     "if wait > 0 then return {'limited', wait} end\n"                                              \
-    "if client_id ~= '' then\n"                                                                    \
-    "  local t = redis.call('HGET', client_ids, client_id)\n"                                      \
-    "  if t then return {tonumber(t), 1} end\n"                                                    \
-    "end\n"                                                                                        \
-    "if tonumber(redis.call('HGET', session, 'turns') or '0') >= tonumber(max_messages) then\n"    \
+    "if address_full_at then store_bucket(address_rate, address_full_at, t) end\n"                 \
+    "local dup = client_id ~= '' and redis.call('HGET', client_ids, client_id)\n"                  \
+    "turns = tonumber(turns)\n"                                                                    \
+    "if dup or turns >= tonumber(max_messages) then\n"                                             \
+    "  if full_at then redis.call('HSET', session, 'rate_full_at', full_at) end\n"                 \
+    "  if dup then return {tonumber(dup), 1} end\n"                                                \
     "  return -2\n"                                                                                \
     "end\n"                                                                                        \
-    "local turn = redis.call('HINCRBY', session, 'turns', 1)\n"                                    \
+    "local turn = turns + 1\n"                                                                     \
     "redis.call('XADD', transcript, '*', 'role', 'caller', 'turn', turn, 'text', text,\n"          \
     "  'ts', now, 'client_id', client_id)\n"                                                       \
     "if client_id ~= '' then redis.call('HSET', client_ids, client_id, turn) end\n"                \
-    "redis.call('HSET', session, 'updated', now, 'last_text', preview)\n"                          \
+    "local record = {'turns', turn, 'updated', now, 'last_text', preview}\n"                       \
+    "if full_at then record[7], record[8] = 'rate_full_at', full_at end\n"                         \
+    "redis.call('HSET', session, unpack(record))\n"                                                \
     "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
     "if owner == '' then return {turn, 0} end\n"                                                   \
     "return {turn, 0,\n"                                                                           \
