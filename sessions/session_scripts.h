@@ -216,11 +216,12 @@
     A(s, owner)                                                                                    \
     A(s, lock_ttl)                                                                                 \
     A(s, max_entries)                                                                              \
-    A(s, cost)                                                                                     \
-    A(s, per_minute)                                                                               \
-    A(s, burst)                                                                                    \
-    A(s, address_per_minute)                                                                       \
-    A(s, max_messages)
+    A(s, cost)
+/* The instance's limits, as Lua numbers ahead of the append script (session_store.c prints
+ * this line and the script after it): constant for a process, they cost no argument and no
+ * parsing per message. per_minute, burst, address_per_minute, max_messages. */
+#define SESS_LUA_APPEND_LIMITS                                                                     \
+    "local per_minute, burst, address_per_minute, max_messages = %u, %u, %u, %u\n"
 #define SESS_LUA_APPEND_CALLER                                                                     \
     SESS_LUA_FNS_BEGIN                                                                             \
     SESS_LUA_FN_RATE                                                                               \
@@ -228,23 +229,23 @@
     "local turns, full_at = unpack(redis.call('HMGET', session, 'turns', 'rate_full_at'))\n"       \
     "if not turns then return -1 end\n"                                                            \
     "local t, wait, address_full_at = nil, 0, nil\n"                                               \
-    "if per_minute ~= '0' then\n"                                                                  \
-    "  t, cost = tonumber(now), tonumber(cost)\n"                                                  \
-    "  wait, full_at = bucket(full_at, tonumber(per_minute), tonumber(burst), cost, t)\n"          \
+    "if per_minute > 0 or address_rate then t, cost = tonumber(now), tonumber(cost) end\n"         \
+    "if per_minute > 0 then\n"                                                                     \
+    "  wait, full_at = bucket(full_at, per_minute, burst, cost, t)\n"                              \
     "else\n"                                                                                       \
     "  full_at = nil\n"                                                                            \
     "end\n"                                                                                        \
     "if address_rate then -- given only when that limit is on\n"                                   \
-    "  if not t then t, cost = tonumber(now), tonumber(cost) end\n"                                \
-    "  local n, w = tonumber(address_per_minute)\n"                                                \
-    "  w, address_full_at = bucket(redis.call('GET', address_rate), n, n, cost, t)\n"              \
+    "  local w\n"                                                                                  \
+    "  w, address_full_at = bucket(redis.call('GET', address_rate), address_per_minute,\n"         \
+    "    address_per_minute, cost, t)\n"                                                           \
     "  if w > wait then wait = w end\n"                                                            \
     "end\n"                                                                                        \
     "if wait > 0 then return {'limited', wait} end\n"                                              \
     "if address_full_at then store_bucket(address_rate, address_full_at, t) end\n"                 \
     "local dup = client_id ~= '' and redis.call('HGET', client_ids, client_id)\n"                  \
     "turns = tonumber(turns)\n"                                                                    \
-    "if dup or turns >= tonumber(max_messages) then\n"                                             \
+    "if dup or turns >= max_messages then\n"                                                       \
     "  if full_at then redis.call('HSET', session, 'rate_full_at', full_at) end\n"                 \
     "  if dup then return {tonumber(dup), 1} end\n"                                                \
     "  return -2\n"                                                                                \

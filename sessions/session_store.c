@@ -39,6 +39,7 @@ struct sess_store {
     struct rconn_script scripts[SCRIPT_COUNT];
     uint32_t ttl_s;
     struct sess_limits limits;
+    char *append_text; /* the append script, after this instance's limits (session_scripts.h) */
     sess_state_cb on_state;
     void *state_ud;
 };
@@ -107,10 +108,20 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
         s->limits.messages_burst = 1;
     if (!s->limits.max_session_messages)
         s->limits.max_session_messages = 1000;
+    const struct sess_limits *lim = &s->limits;
+    int n = snprintf(NULL, 0, SESS_LUA_APPEND_LIMITS, lim->messages_per_minute, lim->messages_burst,
+                     lim->messages_per_minute_per_address, lim->max_session_messages);
+    size_t len = (size_t)n + sizeof(SESS_LUA_APPEND_CALLER);
+    s->append_text = pl_malloc(len);
+    n = snprintf(s->append_text, len, SESS_LUA_APPEND_LIMITS, lim->messages_per_minute,
+                 lim->messages_burst, lim->messages_per_minute_per_address,
+                 lim->max_session_messages);
+    memcpy(s->append_text + n, SESS_LUA_APPEND_CALLER, sizeof(SESS_LUA_APPEND_CALLER));
     s->on_state = cb;
     s->state_ud = state_ud;
     for (int i = 0; i < SCRIPT_COUNT; i++)
-        rconn_script_init(&s->scripts[i], script_text[i]);
+        rconn_script_init(&s->scripts[i],
+                          i == SCRIPT_APPEND_CALLER ? s->append_text : script_text[i]);
     struct rconn_opts ro = {
         .url = opts->redis_url,
         .connect_timeout_ms = opts->connect_timeout_ms,
@@ -118,6 +129,7 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
     };
     int rc = rconn_create(loop, &ro, on_state, s, &s->conn, err, errlen);
     if (rc) {
+        pl_free(s->append_text);
         pl_free(s);
         return rc;
     }
@@ -130,6 +142,7 @@ void sess_store_destroy(struct sess_store *s)
     if (!s)
         return;
     rconn_destroy(s->conn);
+    pl_free(s->append_text);
     pl_free(s);
 }
 
@@ -549,11 +562,11 @@ int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_
     const struct sess_limits *lim = &s->limits;
     address_key(&a, APPEND_CALLER_address_rate, sender ? sender->address : NULL,
                 lim->messages_per_minute_per_address, "messages");
-    script_arg_int(&a, APPEND_CALLER_cost, sender && sender->cost ? sender->cost : 1);
-    script_arg_int(&a, APPEND_CALLER_per_minute, lim->messages_per_minute);
-    script_arg_int(&a, APPEND_CALLER_burst, lim->messages_burst);
-    script_arg_int(&a, APPEND_CALLER_address_per_minute, lim->messages_per_minute_per_address);
-    script_arg_int(&a, APPEND_CALLER_max_messages, lim->max_session_messages);
+    unsigned cost = sender && sender->cost ? sender->cost : 1;
+    if (cost == 1)
+        script_arg_str(&a, APPEND_CALLER_cost, "1"); /* nearly always: no formatting */
+    else
+        script_arg_int(&a, APPEND_CALLER_cost, cost);
     script_arg_str(&a, APPEND_CALLER_client_id, client_id);
     script_arg_bin(&a, APPEND_CALLER_text, text, len);
     script_arg_int(&a, APPEND_CALLER_now, now_ms());
