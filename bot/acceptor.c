@@ -22,7 +22,7 @@ struct acceptor_conn {
     struct acceptor *a;
     struct acceptor_conn *prev, *next;
     bool reserved;
-    char peer[CONN_PEER_KEY_LEN]; /* "" when not counted per address */
+    char peer[CONN_PEER_KEY_LEN]; /* conn_peer_key ("" for a unix socket) */
 };
 
 struct acceptor {
@@ -175,6 +175,11 @@ static void on_readable(uv_poll_t *h, int status, int events)
 bool acceptor_conn_reserved(const struct acceptor_conn *c)
 {
     return c && c->reserved;
+}
+
+const char *acceptor_conn_peer(const struct acceptor_conn *c)
+{
+    return c ? c->peer : "";
 }
 
 void acceptor_conn_refused(struct acceptor_conn *c)

@@ -69,6 +69,10 @@ void acceptor_free(struct acceptor *a);
 /** The connection was accepted past the cap: only health, readiness and metrics requests are
  *  answered on it. False for NULL. */
 bool acceptor_conn_reserved(const struct acceptor_conn *c);
+/** The key the connection is counted under per client address (conn_peer_key: "192.0.2.7",
+ *  "2001:db8:1:2::/64"; "" for a unix socket), for other per-address limits to count by; ""
+ *  for NULL. Valid until acceptor_conn_closed. */
+const char *acceptor_conn_peer(const struct acceptor_conn *c);
 /** Count a request refused on a reserved connection (the adopter answers 503 and closes). */
 void acceptor_conn_refused(struct acceptor_conn *c);
 /** The connection's socket is closed: it no longer counts, and accepting resumes if it was

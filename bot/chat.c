@@ -146,12 +146,25 @@ static void conn_send(struct chat_conn *c, struct pl_buf *frame)
     conn_ws_want_writable(c->conn);
 }
 
-static void send_error(struct chat_conn *c, enum api_error code, const char *message)
+static void send_error_retry_after(struct chat_conn *c, enum api_error code, const char *message,
+                                   uint32_t retry_after_ms)
 {
     struct pl_buf *b = frame_buf(c);
-    chat_out_error(b, code, message);
+    chat_out_error_retry_after(b, code, message, retry_after_ms);
     conn_send(c, b);
     c->srv->metrics.errors_sent++;
+}
+
+static void send_error(struct chat_conn *c, enum api_error code, const char *message)
+{
+    send_error_retry_after(c, code, message, 0);
+}
+
+/* The caller's address as the per-address limits count it: the key its connection is counted
+ * under by the acceptor (an IPv6 address by its /64; "" for a unix socket). */
+static const char *conn_address(const struct chat_conn *c)
+{
+    return c->conn ? conn_address_key(c->conn) : "";
 }
 
 /* Close with `code` and `why` (the connection does the close handshake: bot/conn.h). */
@@ -330,11 +343,12 @@ static void on_hello_deadline(uv_timer_t *t)
     close_when_flushed(c, WS_CLOSE_POLICY, why);
 }
 
-/* A hello that did not lead to ready: say why, and close after --max-hello-attempts of them
- * (a token is not guessed on one connection). */
-static void hello_failed(struct chat_conn *c, enum api_error code, const char *message)
+/* A hello that did not lead to ready: say why (and when to retry, for a rate limit), and close
+ * after --max-hello-attempts of them (a token is not guessed on one connection). */
+static void hello_failed_retry_after(struct chat_conn *c, enum api_error code, const char *message,
+                                     uint32_t retry_after_ms)
 {
-    send_error(c, code, message);
+    send_error_retry_after(c, code, message, retry_after_ms);
     if (++c->hello_failures < c->srv->cfg->max_hello_attempts)
         return;
     c->srv->metrics.hello_attempts_exceeded++;
@@ -342,6 +356,11 @@ static void hello_failed(struct chat_conn *c, enum api_error code, const char *m
     snprintf(why, sizeof(why), "%u failed hellos: check the token, then reconnect",
              c->hello_failures);
     close_when_flushed(c, WS_CLOSE_POLICY, why);
+}
+
+static void hello_failed(struct chat_conn *c, enum api_error code, const char *message)
+{
+    hello_failed_retry_after(c, code, message, 0);
 }
 
 /* The connection no longer counts against its session's --max-connections-per-session. */
@@ -383,7 +402,7 @@ static void become_ready(struct chat_conn *c, const char *sid, const struct turn
 
 /* ---- hello ---- */
 
-static void on_created(void *ud, int status, const struct sess_record *rec)
+static void on_created(void *ud, int status, const struct sess_record *rec, uint32_t retry_after_ms)
 {
     struct chat_conn *c = ud;
     if (!c->conn) {
@@ -392,7 +411,12 @@ static void on_created(void *ud, int status, const struct sess_record *rec)
     }
     if (status != PL_OK) {
         c->state = CONN_NEW;
-        hello_failed(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        if (status == PL_ELIMITED) {
+            c->srv->metrics.rate_limited++;
+            hello_failed_retry_after(c, API_ERR_TOO_MANY_SESSIONS, NULL, retry_after_ms);
+        } else {
+            hello_failed(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        }
         conn_unref(c);
         return;
     }
@@ -480,7 +504,7 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
                          "a token is required: anonymous sessions are disabled on this server");
             return;
         }
-        rc = sess_create(c->srv->store, "web", NULL, on_created, c);
+        rc = sess_create_anonymous(c->srv->store, conn_address(c), on_created, c);
     }
     if (rc) {
         uncount_session(c);
@@ -493,19 +517,22 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
 
 /* ---- message ---- */
 
-static void on_ack(void *ud, enum api_error err, long turn, bool duplicate)
+static void on_ack(void *ud, const struct turn_ack *ack)
 {
-    (void)duplicate;
     struct append_op *op = ud;
     struct chat_conn *c = op->conn;
-    if (err) {
-        send_error(c, err,
-                   err == API_ERR_STORAGE_UNAVAILABLE
-                       ? "your message could not be saved (storage unavailable); please resend it"
-                       : NULL);
+    if (ack->err) {
+        if (ack->err == API_ERR_TOO_MANY_MESSAGES)
+            c->srv->metrics.rate_limited++;
+        send_error_retry_after(
+            c, ack->err,
+            ack->err == API_ERR_STORAGE_UNAVAILABLE
+                ? "your message could not be saved (storage unavailable); please resend it"
+                : NULL,
+            ack->retry_after_ms);
     } else {
         struct pl_buf *b = frame_buf(c);
-        chat_out_ack(b, op->client_id, turn);
+        chat_out_ack(b, op->client_id, ack->turn);
         conn_send(c, b);
         c->srv->metrics.messages_total++;
     }
@@ -519,8 +546,8 @@ static void handle_message(struct chat_conn *c, struct chat_in *in)
     struct append_op *op = pl_calloc(1, sizeof(*op));
     op->conn = c;
     op->client_id = in->id ? pl_strdup(in->id) : NULL;
-    enum api_error err =
-        turn_submit(c->srv->engine, c->sid, in->id, in->text, in->text_len, on_ack, op);
+    enum api_error err = turn_submit(c->srv->engine, c->sid, conn_address(c), in->id, in->text,
+                                     in->text_len, on_ack, op);
     if (err) {
         pl_free(op->client_id);
         pl_free(op);

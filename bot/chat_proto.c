@@ -214,14 +214,24 @@ static void w_error_fields(struct writer *w, enum api_error code, const char *me
     w_printf(w, ",\"retryable\":%s", bool_name(api_error_retryable(code)));
 }
 
-void chat_out_error(struct pl_buf *b, enum api_error code, const char *message)
+void chat_out_error_retry_after(struct pl_buf *b, enum api_error code, const char *message,
+                                uint32_t retry_after_ms)
 {
     struct writer w;
     w_begin(&w, b);
     w_raw(&w, "{\"type\":\"error\",");
     w_error_fields(&w, code, message);
+    if (retry_after_ms) {
+        w_raw(&w, ",\"retry_after_ms\":");
+        w_long(&w, (long)retry_after_ms);
+    }
     w_raw(&w, "}");
     w_end(&w);
+}
+
+void chat_out_error(struct pl_buf *b, enum api_error code, const char *message)
+{
+    chat_out_error_retry_after(b, code, message, 0);
 }
 
 void chat_out_answer(struct pl_buf *b, const struct turn_end *e)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bot/turn/turn_engine.h"
 #include "common/api_error.h"
@@ -35,6 +36,10 @@ void chat_out_turn_end(struct pl_buf *b, const struct turn_end *end);
 /** {"type":"error","code":C,"message":S,"retryable":bool} from the error table; `message` NULL
  *  gives the table's default message. */
 void chat_out_error(struct pl_buf *b, enum api_error code, const char *message);
+/** The same, with "retry_after_ms":N last when `retry_after_ms` is not 0: a refusal by a rate
+ *  limit says how long to wait before the same request may succeed. */
+void chat_out_error_retry_after(struct pl_buf *b, enum api_error code, const char *message,
+                                uint32_t retry_after_ms);
 /** The HTTP message API's answer to an ended turn: {"turn":N[,"answered_in":M],"text":S,
  *  "stop_reason":S,"usage":{...},"citations":[...]} (plus "error":{...} when the turn failed
  *  before any text). */

@@ -137,6 +137,27 @@ static const struct opt opts[] = {
     {"max-control-frames", "PARLEY_MAX_CONTROL_FRAMES", "max_control_frames", OPT_U32,
      F(max_control_frames), "20", 0, 100000,
      "pings and pongs a WebSocket client may send per 10 s (0: no limit); more closes with 1008"},
+    {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", OPT_U32,
+     F(messages_per_minute), "20", 0, 60000,
+     "caller messages (cancels count) one session may send per minute, after a burst of "
+     "--messages-burst (0: no limit); beyond it rate_limited"},
+    {"messages-burst", "PARLEY_MESSAGES_BURST", "messages_burst", OPT_U32, F(messages_burst), "10",
+     1, 60000, "caller messages one session may send at once before --messages-per-minute applies"},
+    {"messages-per-minute-per-address", "PARLEY_MESSAGES_PER_MINUTE_PER_ADDRESS",
+     "messages_per_minute_per_address", OPT_U32, F(messages_per_minute_per_address), "600", 0,
+     1000000,
+     "caller messages (cancels count) all sessions of one client address may send per minute "
+     "(0: no limit); beyond it rate_limited"},
+    {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
+     OPT_U32, F(anon_sessions_per_minute), "30", 0, 60000,
+     "anonymous sessions one client address may open per minute (0: no limit); beyond it "
+     "rate_limited"},
+    {"anon-session-ttl", "PARLEY_ANON_SESSION_TTL", "anon_session_ttl", OPT_U32,
+     F(anon_session_ttl_s), "900", 60, 315360000,
+     "seconds an anonymous session is kept until its first message (then --session-ttl)"},
+    {"max-session-messages", "PARLEY_MAX_SESSION_MESSAGES", "max_session_messages", OPT_U32,
+     F(max_session_messages), "1000", 1, 1000000,
+     "caller messages one session may hold; beyond it session_full (start a new session)"},
 };
 
 #undef F
@@ -160,9 +181,6 @@ static const struct {
     {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url",
      "the OpenAI-compatible provider"},
     {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
-    {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
-     "rate limits"},
-    {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", "rate limits"},
     {"max-token-ttl", "PARLEY_MAX_TOKEN_TTL", "max_token_ttl", "the token lifetime limit"},
     {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", "acknowledging after replication"},
 };

@@ -53,6 +53,12 @@ struct bot_config {
     uint32_t max_header_bytes;
     uint32_t request_timeout_ms;
     uint32_t max_control_frames;
+    uint32_t messages_per_minute; /* rate limits: 0 turns one off */
+    uint32_t messages_burst;
+    uint32_t messages_per_minute_per_address;
+    uint32_t anon_sessions_per_minute;
+    uint32_t anon_session_ttl_s;
+    uint32_t max_session_messages;
 };
 
 /** Load from defaults, the config file, the environment, then argv. On error (unknown flag, bad

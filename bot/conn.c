@@ -71,6 +71,7 @@ struct conn {
     const struct conn_transport *tp;
     void *handle;
     char peer[64];
+    char address_key[64]; /* the acceptor's per-address key (conn_set_address_key) */
     enum phase phase;
     uv_timer_t timer; /* deadlines, pings, and closing from outside the transport's calls */
     bool killing;     /* to be closed from the timer, which is due at once */
@@ -111,6 +112,16 @@ void conn_serve_health_checks_only(struct conn *c, void (*refused)(void *ud), vo
     c->health_only = true;
     c->refused = refused;
     c->refused_ud = ud;
+}
+
+void conn_set_address_key(struct conn *c, const char *key)
+{
+    snprintf(c->address_key, sizeof(c->address_key), "%s", key ? key : "");
+}
+
+const char *conn_address_key(const struct conn *c)
+{
+    return c->address_key;
 }
 
 const char *conn_peer(const struct conn *c)
@@ -233,6 +244,8 @@ static void write_head(struct http_server_req *r, const char *content_type, size
         pl_buf_append_str(b, "x-accel-buffering: no\r\n");
     if (r->allow)
         pl_buf_printf(b, "allow: %s\r\n", r->allow);
+    if (r->retry_after_s)
+        pl_buf_printf(b, "retry-after: %u\r\n", (unsigned)r->retry_after_s);
     if (r->extra_headers)
         pl_buf_append_str(b, r->extra_headers);
     if (r->cors_origin)
@@ -300,7 +313,8 @@ void http_server_reply(struct http_server_req *r, int status, const char *conten
     http_flush(r->conn);
 }
 
-void http_server_reply_error(struct http_server_req *r, enum api_error code, const char *message)
+void http_server_reply_error_after(struct http_server_req *r, enum api_error code,
+                                   const char *message, uint32_t retry_after_ms)
 {
     struct pl_buf b;
     pl_buf_init(&b, 64 * 1024);
@@ -309,9 +323,23 @@ void http_server_reply_error(struct http_server_req *r, enum api_error code, con
     pl_buf_append_str(&b, "\",\"message\":\"");
     const char *m = message ? message : api_error_message(code);
     pl_buf_append_json_escaped(&b, m, strlen(m));
-    pl_buf_printf(&b, "\",\"retryable\":%s}}", api_error_retryable(code) ? "true" : "false");
+    pl_buf_printf(&b, "\",\"retryable\":%s", api_error_retryable(code) ? "true" : "false");
+    if (retry_after_ms)
+        pl_buf_printf(&b, ",\"retry_after_ms\":%u", (unsigned)retry_after_ms);
+    pl_buf_append_str(&b, "}}");
+    r->retry_after_s = (uint32_t)((retry_after_ms + 999ULL) / 1000);
     http_server_reply(r, api_error_status(code), NULL, b.data, b.len);
     pl_buf_cleanup(&b);
+}
+
+void http_server_reply_error(struct http_server_req *r, enum api_error code, const char *message)
+{
+    http_server_reply_error_after(r, code, message, 0);
+}
+
+const char *http_server_peer(const struct http_server_req *r)
+{
+    return r->conn ? conn_address_key(r->conn) : "";
 }
 
 void http_server_reply_method_not_allowed(struct http_server_req *r, const char *allow)

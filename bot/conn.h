@@ -53,6 +53,10 @@ void conn_on_closed(struct conn *c);
  *  /readyz or /metrics and closes; anything else (a WebSocket upgrade too) is answered 503
  *  `busy` after calling `refused(ud)`. */
 void conn_serve_health_checks_only(struct conn *c, void (*refused)(void *ud), void *ud);
+/** The key the connection counts under for per-address limits (bot/acceptor.h's
+ *  acceptor_conn_peer: an IPv6 address by its /64; "" for a unix socket), copied. */
+void conn_set_address_key(struct conn *c, const char *key);
+const char *conn_address_key(const struct conn *c);
 /** The peer's address ("127.0.0.1"; "unix" on a Unix socket). Borrowed from `c`. */
 const char *conn_peer(const struct conn *c);
 struct bot_server *conn_server(const struct conn *c);

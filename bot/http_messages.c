@@ -173,24 +173,27 @@ static void on_close(struct http_server_req *r)
     close_exchange(r->route_data);
 }
 
-static void on_ack(void *ud, enum api_error err, long turn, bool duplicate)
+static void on_ack(void *ud, const struct turn_ack *ack)
 {
-    (void)duplicate;
     struct exchange *x = ud;
+    if (ack->err == API_ERR_TOO_MANY_MESSAGES)
+        x->req->srv->metrics.rate_limited++;
     if (x->closed) {
         exchange_unref(x); /* gone before its acknowledgement; the turn goes on */
         return;
     }
-    if (err) {
-        http_server_reply_error(x->req, err,
-                                err == API_ERR_STORAGE_UNAVAILABLE
-                                    ? "your message could not be saved (storage unavailable); "
-                                      "please send it again"
-                                    : NULL);
+    if (ack->err) {
+        http_server_reply_error_after(x->req, ack->err,
+                                      ack->err == API_ERR_STORAGE_UNAVAILABLE
+                                          ? "your message could not be saved (storage "
+                                            "unavailable); please send it again"
+                                          : NULL,
+                                      ack->retry_after_ms);
         close_exchange(x);
         exchange_unref(x);
         return;
     }
+    long turn = ack->turn;
     x->turn = turn;
     x->req->srv->metrics.messages_total++;
     if (x->sse) {
@@ -268,7 +271,10 @@ void http_messages_post(struct http_server_req *r, const char *sid)
     uv_timer_init(r->srv->loop, &x->timer);
     x->timer.data = x;
     r->srv->metrics.http_messages++;
-    enum api_error err = turn_submit(r->srv->engine, sid, in.id, in.text, in.text_len, on_ack, x);
+    /* An admin relays for others (a site's backend): only the session's own limit applies. */
+    const char *address = claims.role == AUTH_ROLE_ADMIN ? NULL : http_server_peer(r);
+    enum api_error err =
+        turn_submit(r->srv->engine, sid, address, in.id, in.text, in.text_len, on_ack, x);
     chat_in_cleanup(&in);
     if (err) {
         http_server_reply_error(r, err, NULL);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bot/http_parse.h"
 #include "bot/server.h"
@@ -36,6 +37,7 @@ struct http_server_req {
     int status;
     const char *allow;         /* the Allow header of a 405, static */
     const char *extra_headers; /* static header lines ("name: value\r\n"...), or NULL */
+    uint32_t retry_after_s;    /* the Retry-After header of a 429 (0: none) */
     struct pl_buf resp;        /* the answer's head and body, or the stream's bytes not yet
                                   written */
     /* streaming (http_server_stream_*) */
@@ -52,6 +54,10 @@ struct http_server_req {
     const char *cors_origin;
 };
 
+/** The client's address as per-address limits count it (acceptor_conn_peer: an IPv6 address
+ *  by its /64; "" for a unix socket or a closed connection). */
+const char *http_server_peer(const struct http_server_req *r);
+
 void http_server_ref(struct http_server_req *r);
 void http_server_unref(struct http_server_req *r);
 
@@ -61,6 +67,10 @@ void http_server_reply(struct http_server_req *r, int status, const char *conten
 /** Answer with the error table's status and {"error":{"code","message","retryable"}};
  *  `message` NULL gives the table's default. */
 void http_server_reply_error(struct http_server_req *r, enum api_error code, const char *message);
+/** The same for a refusal by a rate limit: the body's error gets "retry_after_ms":N and the
+ *  response a Retry-After header (whole seconds, rounded up). 0 is http_server_reply_error. */
+void http_server_reply_error_after(struct http_server_req *r, enum api_error code,
+                                   const char *message, uint32_t retry_after_ms);
 /** 405 with an Allow header listing `allow` (static, e.g. "GET, POST"). */
 void http_server_reply_method_not_allowed(struct http_server_req *r, const char *allow);
 

@@ -256,10 +256,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
-    struct sess_store_opts so = {.redis_url = cfg.redis_url,
-                                 .ttl_s = cfg.session_ttl_s,
-                                 .connect_timeout_ms = cfg.redis_timeout_ms,
-                                 .command_timeout_ms = cfg.redis_timeout_ms};
+    struct sess_store_opts so = {
+        .redis_url = cfg.redis_url,
+        .ttl_s = cfg.session_ttl_s,
+        .limits =
+            {
+                .messages_per_minute = cfg.messages_per_minute,
+                .messages_burst = cfg.messages_burst,
+                .messages_per_minute_per_address = cfg.messages_per_minute_per_address,
+                .anon_sessions_per_minute = cfg.anon_sessions_per_minute,
+                .anon_session_ttl_s = cfg.anon_session_ttl_s,
+                .max_session_messages = cfg.max_session_messages,
+            },
+        .connect_timeout_ms = cfg.redis_timeout_ms,
+        .command_timeout_ms = cfg.redis_timeout_ms};
     if (sess_store_create(&loop, &so, on_redis_state, &srv, &srv.store, err, sizeof(err))) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;

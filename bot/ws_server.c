@@ -197,8 +197,11 @@ int ws_server_adopt(struct bot_server *srv, int fd, struct acceptor_conn *ac)
         return -1;
     lws_set_opaque_user_data(wsi, ac);
     struct raw_pss *pss = lws_wsi_user(wsi);
-    if (pss && pss->conn && acceptor_conn_reserved(ac))
-        conn_serve_health_checks_only(pss->conn, refused_at_capacity, ac);
+    if (pss && pss->conn) {
+        conn_set_address_key(pss->conn, acceptor_conn_peer(ac));
+        if (acceptor_conn_reserved(ac))
+            conn_serve_health_checks_only(pss->conn, refused_at_capacity, ac);
+    }
     return 0;
 }
 

@@ -19,6 +19,17 @@ static const struct api_error_info table[API_ERR_COUNT] = {
     [API_ERR_RATE_LIMITED] = {"rate_limited", 429, true,
                               "the assistant is receiving too many requests; please try again "
                               "in a moment"},
+    /* Parley's own rate limits (docs/configuration.md): the refusal says when to retry
+     * (retry_after_ms). */
+    [API_ERR_TOO_MANY_MESSAGES] = {"rate_limited", 429, true,
+                                   "you are sending messages faster than this service allows; "
+                                   "wait a moment and send again"},
+    [API_ERR_TOO_MANY_SESSIONS] = {"rate_limited", 429, true,
+                                   "too many new conversations were started from your address; "
+                                   "wait a moment and try again"},
+    [API_ERR_SESSION_FULL] = {"session_full", 409, false,
+                              "this conversation has reached its limit of messages; please "
+                              "start a new conversation"},
     [API_ERR_BUSY] = {"busy", 429, true,
                       "too many messages are waiting for an answer; wait for the current answer "
                       "and send again"},

@@ -19,6 +19,9 @@ enum api_error {
     API_ERR_METHOD_NOT_ALLOWED,
     API_ERR_TOO_LARGE,
     API_ERR_RATE_LIMITED,
+    API_ERR_TOO_MANY_MESSAGES,
+    API_ERR_TOO_MANY_SESSIONS,
+    API_ERR_SESSION_FULL,
     API_ERR_BUSY,
     API_ERR_LOCKED_ELSEWHERE,
     API_ERR_SESSION_CONNECTIONS, /* --max-connections-per-session reached at hello */
@@ -40,8 +43,8 @@ enum api_error {
 
 struct api_error_info {
     const char *code;    /* the public code: "bad_request", "upstream_unavailable", ... */
-    int http_status;     /* 400, 401, 403, 404, 405, 408, 411, 413, 426, 429, 431, 500, 502,
-                            503, 505 */
+    int http_status;     /* 400, 401, 403, 404, 405, 408, 409, 411, 413, 426, 429, 431, 500,
+                            502, 503, 505 */
     bool retryable;      /* the same request may succeed later */
     const char *message; /* default message for people: what is wrong and what to do */
 };

@@ -11,9 +11,7 @@ void script_args_begin(struct script_args *a, const struct script_spec *spec, co
 {
     assert(spec->nkeys <= SCRIPT_KEYS_MAX && spec->nargs <= SCRIPT_ARGS_MAX);
     a->spec = spec;
-    snprintf(a->numkeys, sizeof(a->numkeys), "%d", spec->nkeys);
-    a->argv[0] = a->numkeys;
-    a->lens[0] = strlen(a->numkeys);
+    a->nkeys = spec->nkeys;
     for (int i = 0; i < spec->nkeys; i++) {
         sess_key(a->keys[i], sid, spec->names[i]);
         a->argv[i + 1] = a->keys[i];
@@ -21,6 +19,27 @@ void script_args_begin(struct script_args *a, const struct script_spec *spec, co
     }
     for (int i = spec->nkeys; i < spec->nargs; i++)
         a->argv[i + 1] = NULL;
+}
+
+static bool is_key(const struct script_args *a, int i)
+{
+    bool ok = i >= 0 && i < a->spec->nkeys;
+    assert(ok && "not a key of this script");
+    return ok;
+}
+
+void script_key_set(struct script_args *a, int i, const char *key)
+{
+    if (!is_key(a, i))
+        return;
+    snprintf(a->keys[i], sizeof(a->keys[i]), "%s", key);
+    a->lens[i + 1] = strlen(a->keys[i]);
+}
+
+void script_key_omit(struct script_args *a, int i)
+{
+    if (is_key(a, i) && i < a->nkeys)
+        a->nkeys = i;
 }
 
 static bool is_argument(const struct script_args *a, int i)
@@ -69,7 +88,16 @@ int script_args_finish(struct script_args *a, int *argc, const char ***argv, con
         assert(!"a script argument was left unset");
         return PL_EINVAL;
     }
-    *argc = a->spec->nargs + 1;
+    /* Keys left out: the arguments move down into their slots. */
+    int left_out = a->spec->nkeys - a->nkeys;
+    for (int i = a->spec->nkeys; left_out && i < a->spec->nargs; i++) {
+        a->argv[i + 1 - left_out] = a->argv[i + 1];
+        a->lens[i + 1 - left_out] = a->lens[i + 1];
+    }
+    snprintf(a->numkeys, sizeof(a->numkeys), "%d", a->nkeys);
+    a->argv[0] = a->numkeys;
+    a->lens[0] = strlen(a->numkeys);
+    *argc = a->spec->nargs - left_out + 1;
     *argv = a->argv;
     *lens = a->lens;
     return PL_OK;

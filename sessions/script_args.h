@@ -18,7 +18,7 @@
 #include "sessions/session_keys.h"
 
 #define SCRIPT_ARGS_MAX 24 /* keys and arguments of one script */
-#define SCRIPT_KEYS_MAX 4
+#define SCRIPT_KEYS_MAX 6
 
 /* A script's keys and arguments, by name: keys first, then arguments, each in call order. */
 struct script_spec {
@@ -52,6 +52,7 @@ struct script_spec {
 
 struct script_args {
     const struct script_spec *spec;
+    int nkeys; /* keys sent: spec->nkeys, less those left out (script_key_omit) */
     /* What follows the script in EVAL: numkeys, then argument i in slot i + 1 (NULL: unset). */
     const char *argv[SCRIPT_ARGS_MAX + 1];
     size_t lens[SCRIPT_ARGS_MAX + 1];
@@ -63,6 +64,13 @@ struct script_args {
 /** Start a call of `spec` for session `sid`: every key is set (key i is the session's key named
  *  spec->names[i]), every argument unset. */
 void script_args_begin(struct script_args *a, const struct script_spec *spec, const char *sid);
+/** Key `i` is `key` (copied) instead of the session's key of that name: a key that belongs to no
+ *  session, such as a per-address limit's (session_keys.h). */
+void script_key_set(struct script_args *a, int i, const char *key);
+/** Leave key `i` and every key after it out of the call: the script's names for them are nil.
+ *  For a script's last keys that a call may not need (a limit that is off), so that the call
+ *  touches only the session's keys, as Redis Cluster wants. */
+void script_key_omit(struct script_args *a, int i);
 /** Set argument `i` to a C string, borrowed until the call is sent (NULL sets ""). */
 void script_arg_str(struct script_args *a, int i, const char *s);
 /** Set argument `i` to `len` bytes (binary safe), borrowed until the call is sent. */

@@ -14,4 +14,12 @@ static inline void sess_key(char out[SESS_KEY_MAX], const char *sid, const char 
     snprintf(out, SESS_KEY_MAX, "parley:{%s}:%s", sid, part);
 }
 
+/** The key `part` of the per-address limits of `address` (a client address as
+ *  bot/conn_limits.h keys it: an IPv4 address, an IPv6 /64): parley:addr:{ADDRESS}:<part>, the
+ * address as hash tag. */
+static inline void sess_address_key(char out[SESS_KEY_MAX], const char *address, const char *part)
+{
+    snprintf(out, SESS_KEY_MAX, "parley:addr:{%s}:%s", address, part);
+}
+
 #endif

@@ -109,26 +109,67 @@
 #define SESS_LUA_FNS_BEGIN                                                                         \
     SESS_LUA_FN_PACK SESS_LUA_FN_HISTORY SESS_LUA_FN_COVERING SESS_LUA_FN_BEGIN
 
-/* Returns 1, or 0 if the id exists. */
+/* Rate limits (docs/configuration.md "Rate limits", docs/redis-keys.md): a bucket holds `burst`
+ * and refills `per_minute` a minute; a request of cost n takes n, or is refused with the time
+ * until n are back. Kept as GCRA, in one number: the time (Unix ms, whole) at which the bucket
+ * will be full again (absent or past: full). bucket: for the stored time `full_at`, the ms
+ * `cost` must wait (0: it may go now) and, when 0, the bucket's next full time. A cost above the
+ * burst is charged as the burst, so that it can ever pass. A bucket of its own key (an
+ * address's) is set to expire at its full time (store_bucket), so an idle one costs nothing.
+ * Every tonumber of a string is a strtod: these run per message, so they parse what they use
+ * and no more. */
+#define SESS_LUA_FN_RATE                                                                           \
+    "local function bucket(full_at, per_minute, burst, cost, now)\n"                               \
+    "  local interval = 60000 / per_minute\n"                                                      \
+    "  if cost > burst then cost = burst end\n"                                                    \
+    "  local t = full_at and tonumber(full_at) or now\n"                                           \
+    "  if t < now then t = now end\n"                                                              \
+    "  local wait = t + (cost - burst) * interval - now\n"                                         \
+    "  if wait > 0 then return math.ceil(wait), nil end\n"                                         \
+    "  return 0, math.ceil(t + cost * interval)\n"                                                 \
+    "end\n"                                                                                        \
+    "local function store_bucket(key, full_at, now)\n"                                             \
+    "  redis.call('SET', key, full_at, 'PX', math.max(1, full_at - now))\n"                        \
+    "end\n"
+
+/* An anonymous session (empty_ttl not 0) is charged to its creator's address's bucket when the
+ * key `address_rate` is given (burst: one minute's worth), and kept only `empty_ttl` seconds
+ * until its first caller message (the record says so in `empty_ttl`; the append gives it
+ * `ttl`). Returns 1, 0 if the id exists, or {'limited', ms to wait} (nothing created). */
 #define SESS_CREATE_ARGS(K, A, s)                                                                  \
     K(s, session)                                                                                  \
+    K(s, address_rate) /* parley:addr:{ADDRESS}:sessions, or left out */                           \
     A(s, id)                                                                                       \
     A(s, now)                                                                                      \
     A(s, ttl)                                                                                      \
     A(s, channel)                                                                                  \
     A(s, caller_id)                                                                                \
     A(s, caller_name)                                                                              \
-    A(s, policy_number)
+    A(s, policy_number)                                                                            \
+    A(s, empty_ttl)                                                                                \
+    A(s, address_per_minute)
 #define SESS_LUA_CREATE                                                                            \
+    SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_CREATE_ARGS)                                                            \
     "if redis.call('EXISTS', session) == 1 then return 0 end\n"                                    \
+    "if address_rate then -- given only when that limit is on\n"                                   \
+    "  local n, t = tonumber(address_per_minute), tonumber(now)\n"                                 \
+    "  local wait, full_at = bucket(redis.call('GET', address_rate), n, n, 1, t)\n"                \
+    "  if wait > 0 then return {'limited', wait} end\n"                                            \
+    "  store_bucket(address_rate, full_at, t)\n"                                                   \
+    "end\n"                                                                                        \
     "redis.call('HSET', session, 'id', id, 'created', now, 'updated', now,\n"                      \
     "  'channel', channel, 'caller_id', caller_id, 'caller_name', caller_name,\n"                  \
     "  'policy_number', policy_number, 'state', 'bot', 'turns', 0, 'answered', 0)\n"               \
+    "if tonumber(empty_ttl) > 0 then\n"                                                            \
+    "  redis.call('HSET', session, 'empty_ttl', empty_ttl)\n"                                      \
+    "  ttl = empty_ttl\n"                                                                          \
+    "end\n"                                                                                        \
     "redis.call('EXPIRE', session, ttl)\n"                                                         \
     "return 1\n"
 
-/* Returns nil (no session) or {record as flat hash, newest-first packed entries}. */
+/* Returns nil (no session) or {record as flat hash, newest-first packed entries}. Refreshes the
+ * session's expiry: `ttl`, or its `empty_ttl` while it has no caller message. */
 #define SESS_OPEN_ARGS(K, A, s)                                                                    \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
@@ -141,18 +182,32 @@
     SESS_LUA_PROLOGUE(SESS_OPEN_ARGS)                                                              \
     "local rec = redis.call('HGETALL', session)\n"                                                 \
     "if #rec == 0 then return false end\n"                                                         \
+    "if redis.call('HGET', session, 'turns') == '0' then\n"                                        \
+    "  ttl = redis.call('HGET', session, 'empty_ttl') or ttl\n"                                    \
+    "end\n"                                                                                        \
     "local entries = history(transcript, max_entries)\n"                                           \
     "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
     "return {rec, entries}\n"
 
-/* `preview` is the start of `text` for the session list. Returns -1 (no session), {turn, 1} (a
- * duplicate client_id: nothing stored), {turn, 0} (stored) or, when owner is not empty,
- * {turn, 0, begin_turn's result}: the new message's turn begun in the same round trip. */
+/* `preview` is the start of `text` for the session list. The message is charged `cost` (itself
+ * and the cancels charged with it) in the session's bucket (per_minute 0: no limit), kept in the
+ * record's field `rate_full_at`, and, when the key `address_rate` is given, in its sender's
+ * address's bucket (burst: one minute's worth), before anything else: a resent message counts
+ * too, since it costs a turn's replay. Both buckets must admit it before either is charged. A
+ * session holds at most `max_messages` caller messages (so its client_ids too, and its
+ * transcript at most twice as many entries): past that a new message is refused, nothing is
+ * trimmed. The record is read once (HMGET) and written once (HSET), so the session's own limit
+ * and bound cost no Redis command of their own. Returns -1 (no session), {'limited', ms to
+ * wait} (refused by a rate limit: nothing stored or charged), -2 (the session is full: nothing
+ * stored), {turn, 1} (a duplicate client_id: nothing stored), {turn, 0} (stored) or, when owner
+ * is not empty, {turn, 0, begin_turn's result}: the new message's turn begun in the same round
+ * trip. */
 #define SESS_APPEND_CALLER_ARGS(K, A, s)                                                           \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
     K(s, client_ids)                                                                               \
     K(s, lock)                                                                                     \
+    K(s, address_rate) /* parley:addr:{ADDRESS}:messages, or left out */                           \
     A(s, client_id)                                                                                \
     A(s, text)                                                                                     \
     A(s, now)                                                                                      \
@@ -160,20 +215,48 @@
     A(s, preview)                                                                                  \
     A(s, owner)                                                                                    \
     A(s, lock_ttl)                                                                                 \
-    A(s, max_entries)
+    A(s, max_entries)                                                                              \
+    A(s, cost)
+/* The instance's limits, as Lua numbers ahead of the append script (session_store.c prints
+ * this line and the script after it): constant for a process, they cost no argument and no
+ * parsing per message. per_minute, burst, address_per_minute, max_messages. */
+#define SESS_LUA_APPEND_LIMITS                                                                     \
+    "local per_minute, burst, address_per_minute, max_messages = %u, %u, %u, %u\n"
 #define SESS_LUA_APPEND_CALLER                                                                     \
     SESS_LUA_FNS_BEGIN                                                                             \
+    SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_APPEND_CALLER_ARGS)                                                     \
-    "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
-    "if client_id ~= '' then\n"                                                                    \
-    "  local t = redis.call('HGET', client_ids, client_id)\n"                                      \
-    "  if t then return {tonumber(t), 1} end\n"                                                    \
+    "local turns, full_at = unpack(redis.call('HMGET', session, 'turns', 'rate_full_at'))\n"       \
+    "if not turns then return -1 end\n"                                                            \
+    "local t, wait, address_full_at = nil, 0, nil\n"                                               \
+    "if per_minute > 0 or address_rate then t, cost = tonumber(now), tonumber(cost) end\n"         \
+    "if per_minute > 0 then\n"                                                                     \
+    "  wait, full_at = bucket(full_at, per_minute, burst, cost, t)\n"                              \
+    "else\n"                                                                                       \
+    "  full_at = nil\n"                                                                            \
     "end\n"                                                                                        \
-    "local turn = redis.call('HINCRBY', session, 'turns', 1)\n"                                    \
+    "if address_rate then -- given only when that limit is on\n"                                   \
+    "  local w\n"                                                                                  \
+    "  w, address_full_at = bucket(redis.call('GET', address_rate), address_per_minute,\n"         \
+    "    address_per_minute, cost, t)\n"                                                           \
+    "  if w > wait then wait = w end\n"                                                            \
+    "end\n"                                                                                        \
+    "if wait > 0 then return {'limited', wait} end\n"                                              \
+    "if address_full_at then store_bucket(address_rate, address_full_at, t) end\n"                 \
+    "local dup = client_id ~= '' and redis.call('HGET', client_ids, client_id)\n"                  \
+    "turns = tonumber(turns)\n"                                                                    \
+    "if dup or turns >= max_messages then\n"                                                       \
+    "  if full_at then redis.call('HSET', session, 'rate_full_at', full_at) end\n"                 \
+    "  if dup then return {tonumber(dup), 1} end\n"                                                \
+    "  return -2\n"                                                                                \
+    "end\n"                                                                                        \
+    "local turn = turns + 1\n"                                                                     \
     "redis.call('XADD', transcript, '*', 'role', 'caller', 'turn', turn, 'text', text,\n"          \
     "  'ts', now, 'client_id', client_id)\n"                                                       \
     "if client_id ~= '' then redis.call('HSET', client_ids, client_id, turn) end\n"                \
-    "redis.call('HSET', session, 'updated', now, 'last_text', preview)\n"                          \
+    "local record = {'turns', turn, 'updated', now, 'last_text', preview}\n"                       \
+    "if full_at then record[7], record[8] = 'rate_full_at', full_at end\n"                         \
+    "redis.call('HSET', session, unpack(record))\n"                                                \
     "for _, k in ipairs({session, transcript, client_ids}) do redis.call('EXPIRE', k, ttl) end\n"  \
     "if owner == '' then return {turn, 0} end\n"                                                   \
     "return {turn, 0,\n"                                                                           \

@@ -38,6 +38,8 @@ struct sess_store {
     struct rconn *conn;
     struct rconn_script scripts[SCRIPT_COUNT];
     uint32_t ttl_s;
+    struct sess_limits limits;
+    char *append_text; /* the append script, after this instance's limits (session_scripts.h) */
     sess_state_cb on_state;
     void *state_ud;
 };
@@ -48,6 +50,7 @@ struct op {
     void *ud;
     union {
         sess_record_cb record;
+        sess_anon_cb anon;
         sess_open_cb open;
         sess_append_cb append;
         sess_begin_cb begin;
@@ -56,6 +59,7 @@ struct op {
     } cb;
     char sid[SESS_ID_LEN + 1];
     enum script script; /* the script the call runs */
+    bool anonymous;     /* CREATE: sess_create_anonymous's (cb.anon) */
 };
 
 static long long now_ms(void)
@@ -99,10 +103,25 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
 {
     struct sess_store *s = pl_calloc(1, sizeof(*s));
     s->ttl_s = opts->ttl_s ? opts->ttl_s : 7 * 24 * 3600;
+    s->limits = opts->limits;
+    if (!s->limits.messages_burst)
+        s->limits.messages_burst = 1;
+    if (!s->limits.max_session_messages)
+        s->limits.max_session_messages = 1000;
+    const struct sess_limits *lim = &s->limits;
+    int n = snprintf(NULL, 0, SESS_LUA_APPEND_LIMITS, lim->messages_per_minute, lim->messages_burst,
+                     lim->messages_per_minute_per_address, lim->max_session_messages);
+    size_t len = (size_t)n + sizeof(SESS_LUA_APPEND_CALLER);
+    s->append_text = pl_malloc(len);
+    n = snprintf(s->append_text, len, SESS_LUA_APPEND_LIMITS, lim->messages_per_minute,
+                 lim->messages_burst, lim->messages_per_minute_per_address,
+                 lim->max_session_messages);
+    memcpy(s->append_text + n, SESS_LUA_APPEND_CALLER, sizeof(SESS_LUA_APPEND_CALLER));
     s->on_state = cb;
     s->state_ud = state_ud;
     for (int i = 0; i < SCRIPT_COUNT; i++)
-        rconn_script_init(&s->scripts[i], script_text[i]);
+        rconn_script_init(&s->scripts[i],
+                          i == SCRIPT_APPEND_CALLER ? s->append_text : script_text[i]);
     struct rconn_opts ro = {
         .url = opts->redis_url,
         .connect_timeout_ms = opts->connect_timeout_ms,
@@ -110,6 +129,7 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
     };
     int rc = rconn_create(loop, &ro, on_state, s, &s->conn, err, errlen);
     if (rc) {
+        pl_free(s->append_text);
         pl_free(s);
         return rc;
     }
@@ -122,6 +142,7 @@ void sess_store_destroy(struct sess_store *s)
     if (!s)
         return;
     rconn_destroy(s->conn);
+    pl_free(s->append_text);
     pl_free(s);
 }
 
@@ -163,6 +184,49 @@ static int call_send(struct op *op, struct script_args *a, rconn_reply_cb cb)
 }
 
 /* ---- reply parsing ---- */
+
+/* True if `r` is an array of `n` elements whose first is the string `kind`. */
+static bool reply_kind(const redisReply *r, const char *kind, size_t n)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == n &&
+           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, kind) == 0;
+}
+
+/* A script's {'limited', ms} reply (a rate limit's refusal): true with the wait in `*ms`. */
+static bool limited_reply(const redisReply *r, uint32_t *ms)
+{
+    if (!reply_kind(r, "limited", 2) || r->element[1]->type != REDIS_REPLY_INTEGER)
+        return false;
+    long long v = r->element[1]->integer;
+    *ms = v < 1 ? 1 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    return true;
+}
+
+/* Key `i` of `a` is `address`'s key `part` when `per_minute` limits it, else left out. */
+static void address_key(struct script_args *a, int i, const char *address, uint32_t per_minute,
+                        const char *part)
+{
+    if (per_minute && address && *address) {
+        char key[SESS_KEY_MAX];
+        sess_address_key(key, address, part);
+        script_key_set(a, i, key);
+    } else {
+        script_key_omit(a, i);
+    }
+}
+
+static int create_status(int status, const redisReply *reply, uint32_t *retry_after_ms)
+{
+    if (status == PL_OK && !rconn_reply_ok(reply, "session create"))
+        return PL_EUPSTREAM;
+    if (status != PL_OK)
+        return status;
+    if (limited_reply(reply, retry_after_ms))
+        return PL_ELIMITED;
+    if (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1)
+        return PL_EBUSY; /* id collision: 128 random bits make this theoretical */
+    return PL_OK;
+}
 
 static void copy_field(char *dst, size_t cap, const redisReply *v)
 {
@@ -304,36 +368,68 @@ static void on_create(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
     struct sess_record rec = {0};
-    if (status == PL_OK && !rconn_reply_ok(reply, "session create"))
-        status = PL_EUPSTREAM;
-    if (status == PL_OK && (reply->type != REDIS_REPLY_INTEGER || reply->integer != 1))
-        status = PL_EBUSY; /* id collision: 128 random bits make this theoretical */
+    uint32_t retry_after_ms = 0;
+    status = create_status(status, reply, &retry_after_ms);
     if (status == PL_OK)
         snprintf(rec.id, sizeof(rec.id), "%s", op->sid);
-    op->cb.record(op->ud, status, status == PL_OK ? &rec : NULL);
+    if (op->anonymous)
+        op->cb.anon(op->ud, status, status == PL_OK ? &rec : NULL, retry_after_ms);
+    else
+        op->cb.record(op->ud, status, status == PL_OK ? &rec : NULL);
     pl_free(op);
+}
+
+/* Start a create call for a new random id. NULL if no random id could be made. */
+static struct op *create_begin(struct sess_store *s, struct script_args *a, void *ud)
+{
+    unsigned char raw[SESS_ID_LEN / 2];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return NULL;
+    char sid[SESS_ID_LEN + 1];
+    for (size_t i = 0; i < sizeof(raw); i++)
+        snprintf(sid + 2 * i, 3, "%02x", raw[i]);
+    struct op *op = op_new(s, sid, ud);
+    call_begin(a, op, SCRIPT_CREATE);
+    script_arg_str(a, CREATE_id, op->sid); /* op lives until the reply: sid does not */
+    script_arg_int(a, CREATE_now, now_ms());
+    script_arg_int(a, CREATE_ttl, s->ttl_s);
+    return op;
 }
 
 int sess_create(struct sess_store *s, const char *channel, const struct sess_caller *caller,
                 sess_record_cb cb, void *ud)
 {
-    unsigned char raw[SESS_ID_LEN / 2];
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
-        return PL_EIO;
-    char sid[SESS_ID_LEN + 1];
-    for (size_t i = 0; i < sizeof(raw); i++)
-        snprintf(sid + 2 * i, 3, "%02x", raw[i]);
-    struct op *op = op_new(s, sid, ud);
-    op->cb.record = cb;
     struct script_args a;
-    call_begin(&a, op, SCRIPT_CREATE);
-    script_arg_str(&a, CREATE_id, sid);
-    script_arg_int(&a, CREATE_now, now_ms());
-    script_arg_int(&a, CREATE_ttl, s->ttl_s);
+    struct op *op = create_begin(s, &a, ud);
+    if (!op)
+        return PL_EIO;
+    op->cb.record = cb;
+    script_key_omit(&a, CREATE_address_rate);
     script_arg_str(&a, CREATE_channel, channel ? channel : "web");
     script_arg_str(&a, CREATE_caller_id, caller ? caller->id : NULL);
     script_arg_str(&a, CREATE_caller_name, caller ? caller->name : NULL);
     script_arg_str(&a, CREATE_policy_number, caller ? caller->policy_number : NULL);
+    script_arg_int(&a, CREATE_empty_ttl, 0);
+    script_arg_int(&a, CREATE_address_per_minute, 0);
+    return call_send(op, &a, on_create);
+}
+
+int sess_create_anonymous(struct sess_store *s, const char *address, sess_anon_cb cb, void *ud)
+{
+    struct script_args a;
+    struct op *op = create_begin(s, &a, ud);
+    if (!op)
+        return PL_EIO;
+    op->cb.anon = cb;
+    op->anonymous = true;
+    const struct sess_limits *lim = &s->limits;
+    address_key(&a, CREATE_address_rate, address, lim->anon_sessions_per_minute, "sessions");
+    script_arg_str(&a, CREATE_channel, "web");
+    script_arg_str(&a, CREATE_caller_id, NULL);
+    script_arg_str(&a, CREATE_caller_name, NULL);
+    script_arg_str(&a, CREATE_policy_number, NULL);
+    script_arg_int(&a, CREATE_empty_ttl, lim->anon_session_ttl_s);
+    script_arg_int(&a, CREATE_address_per_minute, lim->anon_sessions_per_minute);
     return call_send(op, &a, on_create);
 }
 
@@ -431,29 +527,31 @@ static struct sess_turn_context *parse_begin(const redisReply *r)
 static void on_append(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
-    long turn = 0;
-    bool dup = false;
-    struct sess_turn_context *begun = NULL;
-    if (status == PL_OK && !rconn_reply_ok(reply, "append caller message"))
-        status = PL_EUPSTREAM;
-    if (status == PL_OK && reply->type == REDIS_REPLY_INTEGER)
-        status = PL_ENOTFOUND;
-    else if (status == PL_OK && reply->type == REDIS_REPLY_ARRAY &&
-             (reply->elements == 2 || reply->elements == 3)) {
-        turn = (long)reply->element[0]->integer;
-        dup = reply->element[1]->integer == 1;
+    struct sess_append_result r = {.status = status};
+    if (r.status == PL_OK && !rconn_reply_ok(reply, "append caller message"))
+        r.status = PL_EUPSTREAM;
+    if (r.status != PL_OK) {
+        /* as is */
+    } else if (reply->type == REDIS_REPLY_INTEGER) {
+        r.status = reply->integer == -2 ? PL_ETOOBIG : PL_ENOTFOUND;
+    } else if (limited_reply(reply, &r.retry_after_ms)) {
+        r.status = PL_ELIMITED;
+    } else if (reply->type == REDIS_REPLY_ARRAY && (reply->elements == 2 || reply->elements == 3) &&
+               reply->element[0]->type == REDIS_REPLY_INTEGER) {
+        r.turn = (long)reply->element[0]->integer;
+        r.duplicate = reply->element[1]->integer == 1;
         if (reply->elements == 3)
-            begun = parse_begin(reply->element[2]);
-    } else if (status == PL_OK) {
-        status = PL_EPROTO;
+            r.begun = parse_begin(reply->element[2]);
+    } else {
+        r.status = PL_EPROTO;
     }
-    op->cb.append(op->ud, status, turn, dup, begun);
+    op->cb.append(op->ud, &r);
     pl_free(op);
 }
 
-int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
-                       const char *text, size_t len, const struct sess_begin_opts *begin,
-                       sess_append_cb cb, void *ud)
+int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_sender *sender,
+                       const char *client_id, const char *text, size_t len,
+                       const struct sess_begin_opts *begin, sess_append_cb cb, void *ud)
 {
     if (!sess_id_valid(sid))
         return PL_EINVAL;
@@ -461,6 +559,14 @@ int sess_append_caller(struct sess_store *s, const char *sid, const char *client
     op->cb.append = cb;
     struct script_args a;
     call_begin(&a, op, SCRIPT_APPEND_CALLER);
+    const struct sess_limits *lim = &s->limits;
+    address_key(&a, APPEND_CALLER_address_rate, sender ? sender->address : NULL,
+                lim->messages_per_minute_per_address, "messages");
+    unsigned cost = sender && sender->cost ? sender->cost : 1;
+    if (cost == 1)
+        script_arg_str(&a, APPEND_CALLER_cost, "1"); /* nearly always: no formatting */
+    else
+        script_arg_int(&a, APPEND_CALLER_cost, cost);
     script_arg_str(&a, APPEND_CALLER_client_id, client_id);
     script_arg_bin(&a, APPEND_CALLER_text, text, len);
     script_arg_int(&a, APPEND_CALLER_now, now_ms());

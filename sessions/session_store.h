@@ -16,9 +16,23 @@
 
 struct sess_store;
 
+/* Parley's own limits (docs/configuration.md "Rate limits"). They are enforced by the scripts
+ * that store caller messages, so they hold across instances and add no round trip. A
+ * *_per_minute of 0 turns that limit off. */
+struct sess_limits {
+    uint32_t messages_per_minute;             /* per session */
+    uint32_t messages_burst;                  /* per session: how many may come at once */
+    uint32_t messages_per_minute_per_address; /* per sender address (burst: a minute's worth) */
+    uint32_t anon_sessions_per_minute; /* anonymous sessions per address (burst: a minute's) */
+    uint32_t anon_session_ttl_s;       /* an anonymous session's keys, until its first caller
+                                          message (then ttl_s); 0: ttl_s from the start */
+    uint32_t max_session_messages;     /* caller messages one session holds (0: 1000) */
+};
+
 struct sess_store_opts {
     const char *redis_url;
-    uint32_t ttl_s;                  /* sliding retention of a session's keys */
+    uint32_t ttl_s; /* sliding retention of a session's keys */
+    struct sess_limits limits;
     uint32_t connect_timeout_ms;     /* 0: default */
     uint32_t command_timeout_ms;     /* 0: default */
     uint32_t live_max_subscriptions; /* sess_live (session_live.h): subscriptions held at once
@@ -109,10 +123,19 @@ typedef void (*sess_record_cb)(void *ud, int status, const struct sess_record *r
 /** `rec`/`entries` borrowed; entries oldest first; status PL_ENOTFOUND for no such session. */
 typedef void (*sess_open_cb)(void *ud, int status, const struct sess_record *rec,
                              const struct sess_entry *entries, size_t n);
-/* `begun`: owned by the callback (free with sess_turn_context_free); NULL unless `begin` was
- * given and the message was stored as new. */
-typedef void (*sess_append_cb)(void *ud, int status, long turn, bool duplicate,
-                               struct sess_turn_context *begun);
+/* How appending a caller message came out. */
+struct sess_append_result {
+    int status;              /* PL_OK (stored, or a duplicate); PL_ENOTFOUND (no such session);
+                                PL_ELIMITED (refused by a rate limit: nothing stored); PL_ETOOBIG (the
+                      session holds max_session_messages: nothing stored); a storage error */
+    long turn;               /* PL_OK: the message's turn */
+    bool duplicate;          /* PL_OK: its client_id was stored before, as `turn` */
+    uint32_t retry_after_ms; /* PL_ELIMITED: when the same message may be sent again */
+    struct sess_turn_context *begun; /* owned by the callback (free with sess_turn_context_free);
+                                        NULL unless `begin` was given and the message was stored
+                                        as new */
+};
+typedef void (*sess_append_cb)(void *ud, struct sess_append_result *r);
 /* `ctx` is never NULL and is owned by the callback. */
 typedef void (*sess_begin_cb)(void *ud, struct sess_turn_context *ctx);
 typedef void (*sess_done_cb)(void *ud, int status);
@@ -121,16 +144,35 @@ typedef void (*sess_done_cb)(void *ud, int status);
 int sess_create(struct sess_store *s, const char *channel, const struct sess_caller *caller,
                 sess_record_cb cb, void *ud);
 
+/* An anonymous session created (status PL_OK, `rec`), or PL_ELIMITED (too many from this
+ * address: nothing created; retry after `retry_after_ms`), or a storage error. */
+typedef void (*sess_anon_cb)(void *ud, int status, const struct sess_record *rec,
+                             uint32_t retry_after_ms);
+/** Create a session (channel "web") for a caller without a token, from `address` (as
+ *  bot/client_address.h names it; NULL or "": not limited), unless the anonymous sessions
+ *  limit refuses it. It is kept anon_session_ttl_s until its first caller message. */
+int sess_create_anonymous(struct sess_store *s, const char *address, sess_anon_cb cb, void *ud);
+
 /** Load a session record and its last `max_entries` transcript entries; refreshes the TTL. */
 int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_open_cb cb, void *ud);
 
-/** Durably append a caller message and give it the next turn number. A `client_id` already
- *  seen in this session returns its earlier turn with `duplicate` true and stores nothing.
- *  With `begin` (nullable), a new message's turn is also begun as by sess_turn_begin, in the
- *  same script: one round trip instead of two when the session has nothing else to answer. */
-int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
-                       const char *text, size_t len, const struct sess_begin_opts *begin,
-                       sess_append_cb cb, void *ud);
+/* Who sent a caller message, for the rate limits. */
+struct sess_sender {
+    const char *address; /* the sender's address as bot/conn_limits.h keys it; NULL or "":
+                            no per-address limit (a unix socket, an admin) */
+    unsigned cost;       /* what the message is charged (0 counts as 1): 1, plus the cancels
+                            charged with it */
+};
+
+/** Durably append a caller message and give it the next turn number, unless the rate limits
+ *  refuse it (PL_ELIMITED; `sender` NULL: cost 1, no address). A `client_id` already seen in
+ *  this session returns its earlier turn with `duplicate` true and stores nothing (it is
+ *  charged all the same). With `begin` (nullable), a new message's turn is also begun as by
+ *  sess_turn_begin, in the same script: one round trip instead of two when the session has
+ *  nothing else to answer. */
+int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_sender *sender,
+                       const char *client_id, const char *text, size_t len,
+                       const struct sess_begin_opts *begin, sess_append_cb cb, void *ud);
 
 /** Append a human agent's message (not a turn of its own: it carries the current turn). */
 int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, const char *text,

@@ -31,30 +31,61 @@ struct turn_engine *turn_engine_create(const struct turn_engine_opts *opts)
 
 struct append_op {
     struct turn_session *session;
+    unsigned cancels; /* charged with this message */
     turn_ack_cb cb;
     void *ud;
 };
 
-static void on_appended(void *ud, int status, long turn, bool duplicate,
-                        struct sess_turn_context *begun)
+/* A caller can stop an answer as soon as it starts and send the next message at once: a
+ * message + cancel loop then costs a model request per message without ever waiting for an
+ * answer. So a cancel that stops an answer counts as a message in the rate limits. It is not
+ * charged when it arrives, which would cost a Redis round trip per cancel (or make a cancel
+ * wait for Redis): it is counted here and charged with the session's next message, whose
+ * script charges the buckets anyway (sess_sender.cost), so a message + cancel pair costs two.
+ * A cancel that stops nothing costs nothing and counts for nothing. The count lives with the
+ * live session on this instance; a caller who cancels and then reconnects elsewhere leaves its
+ * last cancels uncharged, which a reconnection (a new hello) more than pays for. */
+#define CANCELS_UNCHARGED_MAX 1000
+
+static enum api_error append_error(int status)
+{
+    switch (status) {
+    case PL_ENOTFOUND:
+        return API_ERR_SESSION_GONE;
+    case PL_ELIMITED:
+        return API_ERR_TOO_MANY_MESSAGES;
+    case PL_ETOOBIG:
+        return API_ERR_SESSION_FULL;
+    default:
+        return API_ERR_STORAGE_UNAVAILABLE;
+    }
+}
+
+static void on_appended(void *ud, struct sess_append_result *r)
 {
     struct append_op *op = ud;
     struct turn_session *s = op->session;
     s->appends_in_flight--;
-    if (status == PL_OK) {
-        op->cb(op->ud, API_ERR_NONE, turn, duplicate);
-        turn_enqueue(s, turn, begun);
+    struct turn_ack ack = {.turn = r->turn, .duplicate = r->duplicate};
+    if (r->status == PL_OK) {
+        op->cb(op->ud, &ack);
+        turn_enqueue(s, r->turn, r->begun);
     } else {
-        sess_turn_context_free(begun);
-        op->cb(op->ud, status == PL_ENOTFOUND ? API_ERR_SESSION_GONE : API_ERR_STORAGE_UNAVAILABLE,
-               0, false);
+        sess_turn_context_free(r->begun);
+        /* Refused before it was charged: the next message carries its cancels. */
+        if (r->status != PL_ENOTFOUND && r->status != PL_ETOOBIG)
+            s->cancels_uncharged += op->cancels;
+        ack =
+            (struct turn_ack){.err = append_error(r->status), .retry_after_ms = r->retry_after_ms};
+        op->cb(op->ud, &ack);
     }
     turn_session_unref(s);
     pl_free(op);
 }
 
-enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *client_id,
-                           const char *text, size_t len, turn_ack_cb cb, void *ud)
+enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *address,
+                           const char *client_id, const char *text, size_t len, turn_ack_cb cb,
+                           void *ud)
 {
     if (e->draining || e->stopped)
         return API_ERR_SHUTTING_DOWN;
@@ -70,12 +101,15 @@ enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *c
     /* With nothing else to answer in this session, the turn begins in the append's round trip. */
     struct sess_begin_opts begin;
     bool with_begin = turn_can_begin_with_append(s, &begin);
-    if (sess_append_caller(e->opts.store, sid, client_id, text, len, with_begin ? &begin : NULL,
-                           on_appended, op) != PL_OK) {
+    const struct sess_sender sender = {.address = address, .cost = 1 + s->cancels_uncharged};
+    if (sess_append_caller(e->opts.store, sid, &sender, client_id, text, len,
+                           with_begin ? &begin : NULL, on_appended, op) != PL_OK) {
         pl_free(op);
         turn_session_unref(s);
         return API_ERR_STORAGE_UNAVAILABLE;
     }
+    op->cancels = s->cancels_uncharged;
+    s->cancels_uncharged = 0;
     s->appends_in_flight++;
     return API_ERR_NONE;
 }
@@ -100,7 +134,11 @@ void turn_recover(struct turn_engine *e, const char *sid, long answered, long tu
 bool turn_cancel(struct turn_engine *e, const char *sid)
 {
     struct turn_session *s = turn_session_find(e, sid);
-    return s && turn_cancel_active(s);
+    if (!s || !turn_cancel_active(s))
+        return false;
+    if (s->cancels_uncharged < CANCELS_UNCHARGED_MAX) /* charged with the next message */
+        s->cancels_uncharged++;
+    return true;
 }
 
 /* ---- polls ---- */

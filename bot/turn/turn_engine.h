@@ -108,22 +108,33 @@ void turn_unlisten(struct turn_listener *l);
 
 /* ---- starting, stopping and reading turns ---- */
 
-/** `err` API_ERR_NONE: the message is durably stored as caller turn `turn` (`duplicate`: a
- *  message with this client id was stored before, as `turn`); send the acknowledgement now: the
- *  turn's events follow after this returns. Otherwise nothing was stored (STORAGE_UNAVAILABLE,
- *  SESSION_GONE, SHUTTING_DOWN). */
-typedef void (*turn_ack_cb)(void *ud, enum api_error err, long turn, bool duplicate);
+/* How a submitted caller message came out. */
+struct turn_ack {
+    enum api_error err; /* API_ERR_NONE: the message is durably stored as caller turn `turn`;
+                           send the acknowledgement now: the turn's events follow after the
+                           callback returns. Otherwise nothing was stored: TOO_MANY_MESSAGES
+                           (a rate limit), SESSION_FULL (the session holds as many messages as
+                           it may), STORAGE_UNAVAILABLE, SESSION_GONE, SHUTTING_DOWN */
+    long turn;
+    bool duplicate;          /* a message with this client id was stored before, as `turn` */
+    uint32_t retry_after_ms; /* TOO_MANY_MESSAGES: when the message may be sent again */
+};
+/** `ack` borrowed for the call. */
+typedef void (*turn_ack_cb)(void *ud, const struct turn_ack *ack);
 
 /**
  * Store caller message `text` (`len` bytes, validated UTF-8) in session `sid` and answer it:
- * the one way a turn starts. `client_id` (nullable) makes resending safe: a repeated id is
+ * the one way a turn starts. `address` (nullable: none) is the sender's address as
+ * bot/conn_limits.h keys it (conn_peer_key), for the per-address rate limit; the session's own
+ * limit applies to every message. `client_id` (nullable) makes resending safe: a repeated id is
  * acknowledged again with its first turn, stored once, and its turn ends again here (from the
  * stored answer when it has one). Returns API_ERR_NONE when `cb` will run exactly once, or an
  * error when it never runs: BUSY (max_queued messages of the session wait for an answer),
  * STORAGE_UNAVAILABLE, SHUTTING_DOWN.
  */
-enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *client_id,
-                           const char *text, size_t len, turn_ack_cb cb, void *ud);
+enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *address,
+                           const char *client_id, const char *text, size_t len, turn_ack_cb cb,
+                           void *ud);
 
 /** Queue the session's acknowledged caller turns answered+1 .. turns that are not queued here
  *  already: messages whose instance stopped before answering them. */
@@ -131,7 +142,8 @@ void turn_recover(struct turn_engine *e, const char *sid, long answered, long tu
 
 /** Stop the answer being given in `sid` (stop reason `cancelled`; what was said is stored).
  *  A turn still waiting for its lock ends cancelled as soon as it has it. Queued turns go on.
- *  False when this instance is answering nothing in `sid`. */
+ *  A cancel that stops an answer counts as a message in the rate limits: it is charged with the
+ *  session's next turn_submit here. False when this instance is answering nothing in `sid`. */
 bool turn_cancel(struct turn_engine *e, const char *sid);
 
 enum turn_status {

@@ -73,10 +73,12 @@ struct turn_session {
     long *queue;                     /* acknowledged turns waiting here, oldest first */
     size_t queue_len;
     size_t queue_cap;
-    struct turn *active;      /* the turn taken up, or NULL */
-    struct turn *last;        /* the last ended turn, kept for replay and polls */
-    size_t appends_in_flight; /* caller messages being stored */
-    uv_timer_t timer;         /* begin retries, the turn deadline or store retries: one at a time */
+    struct turn *active;        /* the turn taken up, or NULL */
+    struct turn *last;          /* the last ended turn, kept for replay and polls */
+    size_t appends_in_flight;   /* caller messages being stored */
+    unsigned cancels_uncharged; /* answers the caller cancelled here, not yet charged to the rate
+                                   limits (turn_submit charges them with the next message) */
+    uv_timer_t timer; /* begin retries, the turn deadline or store retries: one at a time */
     struct turn_session *prev, *next;   /* in the engine's list of live sessions */
     struct turn_session *next_starting; /* in the engine's list of begun turns to start */
 };

@@ -157,15 +157,14 @@ struct appended {
     struct sess_turn_context *begun; /* taken from the callback */
 };
 
-static void on_appended(void *ud, int status, long turn, bool duplicate,
-                        struct sess_turn_context *begun)
+static void on_appended(void *ud, struct sess_append_result *r)
 {
     struct appended *a = ud;
     a->done = true;
-    a->status = status;
-    a->turn = turn;
-    a->duplicate = duplicate;
-    a->begun = begun;
+    a->status = r->status;
+    a->turn = r->turn;
+    a->duplicate = r->duplicate;
+    a->begun = r->begun;
 }
 
 static void append_begin(const char *sid, const char *client_id, const char *text,
@@ -173,7 +172,7 @@ static void append_begin(const char *sid, const char *client_id, const char *tex
 {
     memset(a, 0, sizeof(*a));
     assert_int_equal(
-        sess_append_caller(store, sid, client_id, text, strlen(text), begin, on_appended, a),
+        sess_append_caller(store, sid, NULL, client_id, text, strlen(text), begin, on_appended, a),
         PL_OK);
     wait_for(&a->done);
     assert_int_equal(a->status, PL_OK);

@@ -308,6 +308,7 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ud)
     struct ts_http_reply *out = ud;
     header_value(ptr, size * n, "content-type:", out->content_type, sizeof(out->content_type));
     header_value(ptr, size * n, "allow:", out->allow, sizeof(out->allow));
+    header_value(ptr, size * n, "retry-after:", out->retry_after, sizeof(out->retry_after));
     return size * n;
 }
 

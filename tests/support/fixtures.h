@@ -103,6 +103,7 @@ struct ts_http_reply {
     size_t len;
     char content_type[128]; /* response headers, "" when absent */
     char allow[64];
+    char retry_after[16];
 };
 
 /** Blocking HTTP request (libcurl easy). `bearer` and `body` may be NULL. 0 or -1. */

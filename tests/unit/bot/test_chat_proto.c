@@ -165,6 +165,12 @@ static void test_error(void **state)
     chat_out_error(&out_buf, API_ERR_STORAGE_UNAVAILABLE, NULL);
     expect("{\"type\":\"error\",\"code\":\"upstream_unavailable\",\"message\":\"conversation "
            "storage is unavailable; please retry shortly\",\"retryable\":true}");
+    /* A rate limit's refusal says when to retry; 0 leaves the field out. */
+    chat_out_error_retry_after(&out_buf, API_ERR_TOO_MANY_MESSAGES, "slow down", 2999);
+    expect("{\"type\":\"error\",\"code\":\"rate_limited\",\"message\":\"slow down\","
+           "\"retryable\":true,\"retry_after_ms\":2999}");
+    chat_out_error_retry_after(&out_buf, API_ERR_BUSY, "wait", 0);
+    expect("{\"type\":\"error\",\"code\":\"busy\",\"message\":\"wait\",\"retryable\":true}");
 }
 
 static void test_http_answer_and_pending(void **state)

@@ -41,6 +41,9 @@ static void test_public_codes_and_statuses(void **state)
         {API_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", 405, false},
         {API_ERR_TOO_LARGE, "too_large", 413, false},
         {API_ERR_RATE_LIMITED, "rate_limited", 429, true},
+        {API_ERR_TOO_MANY_MESSAGES, "rate_limited", 429, true},
+        {API_ERR_TOO_MANY_SESSIONS, "rate_limited", 429, true},
+        {API_ERR_SESSION_FULL, "session_full", 409, false},
         {API_ERR_BUSY, "busy", 429, true},
         {API_ERR_LOCKED_ELSEWHERE, "busy", 429, true},
         {API_ERR_SESSION_CONNECTIONS, "busy", 429, true},
@@ -81,6 +84,8 @@ static void test_from_code(void **state)
     assert_int_equal(api_error_from_code(""), API_ERR_NONE);
     assert_int_equal(api_error_from_code("upstream_unavailable"), API_ERR_UPSTREAM_UNAVAILABLE);
     assert_int_equal(api_error_from_code("busy"), API_ERR_BUSY);
+    assert_int_equal(api_error_from_code("rate_limited"), API_ERR_RATE_LIMITED);
+    assert_int_equal(api_error_from_code("session_full"), API_ERR_SESSION_FULL);
     assert_int_equal(api_error_from_code("upstream_error"), API_ERR_UPSTREAM_ERROR);
     assert_int_equal(api_error_from_code("no_such_code"), API_ERR_INTERNAL);
 }

@@ -116,6 +116,44 @@ static void test_null_string_is_an_empty_argument(void **state)
     assert_string_equal(argv[1 + TEST_lock_ttl], "-1");
 }
 
+/* A key of no session (a per-address limit's) in place of the session's, or left out. */
+#define LIMIT_ARGS(K, A, s)                                                                        \
+    K(s, session)                                                                                  \
+    K(s, address_rate)                                                                             \
+    A(s, cost)
+SCRIPT_ARG_INDICES(LIMIT, LIMIT_ARGS)
+static const struct script_spec limit_spec = SCRIPT_SPEC_INIT(LIMIT, LIMIT_ARGS);
+
+static void test_keys_outside_the_session_or_left_out(void **state)
+{
+    (void)state;
+    struct script_args a;
+    int argc;
+    const char **argv;
+    const size_t *lens;
+    script_args_begin(&a, &limit_spec, SID);
+    script_key_set(&a, LIMIT_address_rate, "parley:addr:{192.0.2.7}:messages");
+    script_arg_int(&a, LIMIT_cost, 2);
+    assert_int_equal(script_args_finish(&a, &argc, &argv, &lens), PL_OK);
+    assert_int_equal(argc, 4);
+    assert_string_equal(argv[0], "2");
+    assert_string_equal(argv[1], "parley:{" SID "}:session");
+    assert_string_equal(argv[2], "parley:addr:{192.0.2.7}:messages");
+    assert_int_equal(lens[2], 32);
+    assert_string_equal(argv[3], "2");
+
+    /* Left out: one key fewer, and the arguments follow the keys that remain. */
+    script_args_begin(&a, &limit_spec, SID);
+    script_key_omit(&a, LIMIT_address_rate);
+    script_arg_int(&a, LIMIT_cost, 1);
+    assert_int_equal(script_args_finish(&a, &argc, &argv, &lens), PL_OK);
+    assert_int_equal(argc, 3);
+    assert_string_equal(argv[0], "1");
+    assert_string_equal(argv[1], "parley:{" SID "}:session");
+    assert_string_equal(argv[2], "1");
+    assert_int_equal(lens[2], 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_script_bodies_use_names_only),
         cmocka_unit_test(test_builder_sets_keys_from_the_session_and_arguments_by_name),
         cmocka_unit_test(test_null_string_is_an_empty_argument),
+        cmocka_unit_test(test_keys_outside_the_session_or_left_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,11 +96,13 @@ static void rec_done(struct recorder *r)
 
 static struct pl_buf acks;
 
-static void on_ack(void *ud, enum api_error err, long turn, bool duplicate)
+static void on_ack(void *ud, const struct turn_ack *ack)
 {
     (void)ud;
-    pl_buf_printf(&acks, "ack %s %ld%s|", err ? api_error_code(err) : "ok", turn,
-                  duplicate ? " dup" : "");
+    pl_buf_printf(&acks, "ack %s %ld%s|", ack->err ? api_error_code(ack->err) : "ok", ack->turn,
+                  ack->duplicate ? " dup" : "");
+    if (ack->retry_after_ms)
+        pl_buf_printf(&acks, "retry after %u|", (unsigned)ack->retry_after_ms);
 }
 
 static const char *acks_take(void)
@@ -114,7 +116,8 @@ static const char *acks_take(void)
 /* Submit `text` and return the append call waiting for Redis. */
 static struct fake_call *submit(const char *sid, const char *id, const char *text)
 {
-    assert_int_equal(turn_submit(engine, sid, id, text, strlen(text), on_ack, NULL), API_ERR_NONE);
+    assert_int_equal(turn_submit(engine, sid, "192.0.2.7", id, text, strlen(text), on_ack, NULL),
+                     API_ERR_NONE);
     struct fake_call *c = NULL;
     for (struct fake_call *p = fake_store_pending(CALL_APPEND); p; p = p->next)
         if (p->kind == CALL_APPEND)
@@ -285,10 +288,10 @@ static void test_too_many_waiting_is_busy(void **state)
     (void)state;
     for (int i = 0; i < 8; i++)
         submit(SID, NULL, "q");
-    assert_int_equal(turn_submit(engine, SID, NULL, "q9", 2, on_ack, NULL), API_ERR_BUSY);
+    assert_int_equal(turn_submit(engine, SID, NULL, NULL, "q9", 2, on_ack, NULL), API_ERR_BUSY);
     assert_int_equal(fake_store_count(CALL_APPEND), 8);
     /* Another session is not affected. */
-    assert_int_equal(turn_submit(engine, SID2, NULL, "x", 1, on_ack, NULL), API_ERR_NONE);
+    assert_int_equal(turn_submit(engine, SID2, NULL, NULL, "x", 1, on_ack, NULL), API_ERR_NONE);
     struct fake_call *c;
     while ((c = fake_store_pending(CALL_APPEND)))
         fake_store_answer_append(c, PL_ENOTFOUND, 0, false, NULL);
@@ -301,9 +304,25 @@ static void test_storage_down_at_submit(void **state)
 {
     (void)state;
     fake_store_fail_next(CALL_APPEND, PL_EIO);
-    assert_int_equal(turn_submit(engine, SID, NULL, "q", 1, on_ack, NULL),
+    assert_int_equal(turn_submit(engine, SID, NULL, NULL, "q", 1, on_ack, NULL),
                      API_ERR_STORAGE_UNAVAILABLE);
     assert_string_equal(acks_take(), "");
+}
+
+static void test_refused_messages_are_not_queued(void **state)
+{
+    (void)state;
+    struct fake_call *c = submit(SID, "m1", "q");
+    assert_string_equal(c->address, "192.0.2.7");
+    assert_int_equal(c->cost, 1);
+    fake_store_refuse_append(c, 2500);
+    assert_string_equal(acks_take(), "ack rate_limited 0|retry after 2500|");
+    /* Nothing is waiting: the next message begins its turn with its append. */
+    c = submit(SID, "m2", "q");
+    assert_true(c->with_begin);
+    fake_store_answer_append(c, PL_ETOOBIG, 0, false, NULL);
+    assert_string_equal(acks_take(), "ack session_full 0|");
+    assert_int_equal(fake_store_count(CALL_BEGIN), 0);
 }
 
 /* ---- cancel ---- */
@@ -344,6 +363,37 @@ static void test_cancel_while_waiting_for_the_lock(void **state)
     assert_string_equal(end->text, "");
     fake_store_answer_done(end, PL_OK);
     assert_string_equal(rec_take(&r), "end 1 in=1 cancelled 0/0 ''|");
+    rec_done(&r);
+}
+
+static void test_cancels_are_charged_with_the_next_message(void **state)
+{
+    (void)state;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    ask(SID, "q1", 1);
+    assert_true(turn_cancel(engine, SID));
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    assert_false(turn_cancel(engine, SID)); /* stops nothing: counts for nothing */
+    /* The cancel rides on the next message; refused, it rides on the one after. */
+    struct fake_call *c = submit(SID, "m2", "q2");
+    assert_int_equal(c->cost, 2);
+    fake_store_refuse_append(c, 3000);
+    c = submit(SID, "m2", "q2");
+    assert_int_equal(c->cost, 2);
+    fake_store_answer_append(c, PL_OK, 2, false, fake_ctx_locked(2));
+    fake_uv_pass();
+    c = submit(SID, "m3", "q3");
+    assert_int_equal(c->cost, 1);
+    fake_store_answer_append(c, PL_OK, 3, false, NULL);
+    assert_string_equal(acks_take(),
+                        "ack ok 1|ack rate_limited 0|retry after 3000|ack ok 2|ack ok 3|");
+    assert_true(turn_cancel(engine, SID)); /* turn 2: turn 3 then begins */
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    fake_store_answer_begin(fake_store_pending(CALL_BEGIN), fake_ctx_locked(3));
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 1, 1);
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
     rec_done(&r);
 }
 
@@ -811,7 +861,8 @@ static void test_shutdown_with_turns_in_flight(void **state)
     assert_string_equal(rec_take(&r),
                         "start 1|delta 1 0 'half'|error 2 upstream_unavailable|"
                         "end 2 in=2 upstream_error 0/0 '' error=upstream_unavailable|");
-    assert_int_equal(turn_submit(engine, SID, NULL, "q3", 2, on_ack, NULL), API_ERR_SHUTTING_DOWN);
+    assert_int_equal(turn_submit(engine, SID, NULL, NULL, "q3", 2, on_ack, NULL),
+                     API_ERR_SHUTTING_DOWN);
     fake_llm_text(fake_llm_current(), "way");
     turn_engine_cancel_all(engine); /* the drain deadline passed */
     struct fake_call *end = fake_store_pending(CALL_END);
@@ -837,8 +888,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prompt_history_marks_failed_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_waiting_is_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_down_at_submit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_messages_are_not_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keeps_what_was_said, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_the_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancels_are_charged_with_the_next_message, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_failure_before_the_first_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_after_the_first_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_provider_finishing_inside_its_start, setup, teardown),

@@ -99,9 +99,9 @@ bool sess_id_valid(const char *sid)
     return sid && strlen(sid) == SESS_ID_LEN;
 }
 
-int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
-                       const char *text, size_t len, const struct sess_begin_opts *begin,
-                       sess_append_cb cb, void *ud)
+int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_sender *sender,
+                       const char *client_id, const char *text, size_t len,
+                       const struct sess_begin_opts *begin, sess_append_cb cb, void *ud)
 {
     (void)s;
     struct fake_call *c;
@@ -111,6 +111,9 @@ int sess_append_caller(struct sess_store *s, const char *sid, const char *client
     c->text = pl_strndup(text, len);
     c->client_id = pl_strdup(client_id);
     c->with_begin = begin != NULL;
+    snprintf(c->address, sizeof(c->address), "%s",
+             sender && sender->address ? sender->address : "");
+    c->cost = sender ? sender->cost : 0;
     return PL_OK;
 }
 
@@ -181,7 +184,17 @@ void fake_store_answer_append(struct fake_call *c, int status, long turn, bool d
                               struct sess_turn_context *begun)
 {
     unlink_call(c);
-    ((sess_append_cb)c->cb)(c->ud, status, turn, duplicate, begun);
+    struct sess_append_result r = {
+        .status = status, .turn = turn, .duplicate = duplicate, .begun = begun};
+    ((sess_append_cb)c->cb)(c->ud, &r);
+    free_call(c);
+}
+
+void fake_store_refuse_append(struct fake_call *c, uint32_t retry_after_ms)
+{
+    unlink_call(c);
+    struct sess_append_result r = {.status = PL_ELIMITED, .retry_after_ms = retry_after_ms};
+    ((sess_append_cb)c->cb)(c->ud, &r);
     free_call(c);
 }
 

@@ -39,6 +39,8 @@ struct fake_call {
     bool with_begin;      /* APPEND */
     char *text;           /* APPEND: the message; END: the answer */
     char *client_id;      /* APPEND */
+    char address[64];     /* APPEND: the sender's address ("" when none) */
+    unsigned cost;        /* APPEND: what the message is charged */
     char stop_reason[32]; /* END */
     char error[32];       /* END */
     char *citations;      /* END */
@@ -58,6 +60,8 @@ void fake_store_fail_next(enum fake_call_kind kind, int status);
 
 void fake_store_answer_append(struct fake_call *c, int status, long turn, bool duplicate,
                               struct sess_turn_context *begun);
+/** Answer an append as refused by a rate limit. */
+void fake_store_refuse_append(struct fake_call *c, uint32_t retry_after_ms);
 void fake_store_answer_begin(struct fake_call *c, struct sess_turn_context *ctx);
 void fake_store_answer_done(struct fake_call *c, int status);
 void fake_store_answer_answer(struct fake_call *c, int status, const struct sess_record *rec,
