@@ -20,6 +20,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_providers.h"
 #include "prompts/prompt.h"
@@ -278,9 +279,11 @@ int main(int argc, char **argv)
     sig_int.data = sig_term.data = &srv;
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
+    char redis_shown[512];
     PL_LOG(PL_LOG_NOTICE, "main",
            "parleyd %s listening on %s (provider %s, redis %s, anonymous callers %s)",
-           PARLEY_VERSION, cfg.listen, llm_provider_name(srv.llm), cfg.redis_url,
+           PARLEY_VERSION, cfg.listen, llm_provider_name(srv.llm),
+           pl_redact_url(cfg.redis_url, redis_shown, sizeof(redis_shown)),
            cfg.allow_anonymous ? "allowed" : "not allowed");
     uv_run(&loop, UV_RUN_DEFAULT);
     status = 0;

@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/map.h"
+#include "common/redact.h"
 
 enum rconn_state { RCONN_DOWN, RCONN_CONNECTING, RCONN_HANDSHAKE, RCONN_UP };
 
@@ -143,11 +144,12 @@ static int parse_url(struct rconn *c, const char *url, char *err, size_t errlen)
     }
     snprintf(c->endpoint, sizeof(c->endpoint), "%s:%d db=%d", c->host, c->port, c->db);
     return PL_OK;
-bad:
+bad:;
+    char shown[512];
     snprintf(err, errlen,
              "invalid Redis URL \"%s\" (expected redis://[user:pass@]host:port/db or "
              "unix:///path)",
-             url);
+             pl_redact_url(url, shown, sizeof(shown)));
     return PL_EINVAL;
 }
 
