@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "bot/auth_secret.h"
 #include "common/alloc.h"
 #include "common/err.h"
 
@@ -52,7 +53,8 @@ static const struct opt opts[] = {
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with prompt templates (system.txt); default: the built-in ones"},
     {"jwt-secret", "PARLEY_JWT_SECRET", "jwt_secret", OPT_STR, F(jwt_secret), NULL, 0, 0,
-     "HS256 secret for tokens (default: random per start, tokens die with the process)"},
+     "HS256 secret for tokens, 32 bytes or more (default: random per start, tokens die with the "
+     "process)"},
     {"allow-anonymous", "PARLEY_ALLOW_ANONYMOUS", "allow_anonymous", OPT_BOOL, F(allow_anonymous),
      "false", 0, 0, "web callers may open a session without a token"},
     {"log-format", "PARLEY_LOG_FORMAT", "log_format", OPT_STR, F(log_format), NULL, 0, 0,
@@ -331,7 +333,11 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
         if ((rc = set_value(cfg, o, value, "command line", err, errlen)))
             return rc;
     }
-    if (!cfg->jwt_secret || !*cfg->jwt_secret) {
+    if (cfg->jwt_secret && *cfg->jwt_secret) {
+        rc = auth_secret_check(cfg->jwt_secret, "--jwt-secret / PARLEY_JWT_SECRET", err, errlen);
+        if (rc)
+            return rc;
+    } else {
         unsigned char raw[32];
         char hex[65];
         if (RAND_bytes(raw, sizeof(raw)) != 1) {
