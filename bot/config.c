@@ -85,6 +85,9 @@ static const struct opt opts[] = {
      315360000, "seconds a session is kept after its last activity"},
     {"token-ttl", "PARLEY_TOKEN_TTL", "token_ttl", OPT_U32, F(token_ttl_s), "86400", 60, 31536000,
      "lifetime in seconds of caller tokens issued by the server"},
+    {"max-token-ttl", "PARLEY_MAX_TOKEN_TTL", "max_token_ttl", OPT_U32, F(max_token_ttl_s), "86400",
+     60, 315360000,
+     "tokens whose exp lies further ahead than this many seconds are refused (unauthorized)"},
     {"turn-timeout-ms", "PARLEY_TURN_TIMEOUT_MS", "turn_timeout_ms", OPT_U32, F(turn_timeout_ms),
      "120000", 1000, 3600000, "deadline for one whole answer"},
     {"turn-lock-ms", "PARLEY_TURN_LOCK_MS", "turn_lock_ms", OPT_U32, F(turn_lock_ms), "15000", 1000,
@@ -136,7 +139,6 @@ static const struct {
     {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
      "rate limits"},
     {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", "rate limits"},
-    {"max-token-ttl", "PARLEY_MAX_TOKEN_TTL", "max_token_ttl", "the token lifetime limit"},
     {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", "acknowledging after replication"},
 };
 
@@ -332,6 +334,13 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
         }
         if ((rc = set_value(cfg, o, value, "command line", err, errlen)))
             return rc;
+    }
+    if (cfg->token_ttl_s > cfg->max_token_ttl_s) {
+        snprintf(err, errlen,
+                 "--token-ttl (%u s) is longer than --max-token-ttl (%u s): parleyd would refuse "
+                 "the tokens it issues; shorten the one or lengthen the other",
+                 cfg->token_ttl_s, cfg->max_token_ttl_s);
+        return PL_EINVAL;
     }
     if (cfg->jwt_secret && *cfg->jwt_secret) {
         rc = auth_secret_check(cfg->jwt_secret, "--jwt-secret / PARLEY_JWT_SECRET", err, errlen);

@@ -35,6 +35,7 @@ struct bot_config {
     uint32_t history_entries;
     uint32_t session_ttl_s;
     uint32_t token_ttl_s;
+    uint32_t max_token_ttl_s;
     uint32_t turn_timeout_ms;
     uint32_t turn_lock_ms;
     uint32_t upstream_idle_timeout_ms;
