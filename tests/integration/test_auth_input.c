@@ -1,6 +1,8 @@
-/* Tokens are refused when their clock claims do not hold or they live too long: an nbf or iat
- * more than 60 s ahead, an exp further ahead than --max-token-ttl. Each refusal is 401
- * unauthorized with a message that says what is wrong, on HTTP and on the caller WebSocket. */
+/* What parleyd takes from callers before it stores anything. Tokens are refused when their clock
+ * claims do not hold or they live too long: an nbf or iat more than 60 s ahead, an exp further
+ * ahead than --max-token-ttl; each refusal is 401 unauthorized with a message that says what is
+ * wrong, on HTTP and on the caller WebSocket. The short strings a caller gives (a session's
+ * channel and caller fields, a message's client id) may hold no control characters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,7 +25,7 @@ static const char *const parleyd_args[] = {"--max-token-ttl", "3600", "--token-t
 static int setup(void **state)
 {
     (void)state;
-    return ts_stack_start(&st, "token_checks", NULL, parleyd_args);
+    return ts_stack_start(&st, "auth_input", NULL, parleyd_args);
 }
 
 static int teardown(void **state)
@@ -150,12 +152,78 @@ static void test_websocket_refusals_say_why(void **state)
     pl_free(caller);
 }
 
+/* POST /v1/sessions with `body` and an admin token: 400 bad_request with `message`. */
+static void expect_bad_request(const char *body, const char *message)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/v1/sessions", st.parleyd.url);
+    char *admin = ts_token("admin", "ops", NULL, 600);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("POST", url, admin, body, &r), 0);
+    assert_int_equal(r.status, 400);
+    json_t *j = json_loads(r.body, 0, NULL);
+    json_t *e = json_object_get(j, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "bad_request");
+    assert_string_equal(json_string_value(json_object_get(e, "message")), message);
+    json_decref(j);
+    ts_http_reply_free(&r);
+    pl_free(admin);
+}
+
+static void test_session_fields_refuse_control_characters(void **state)
+{
+    (void)state;
+    expect_bad_request("{\"channel\":\"web\\r\\nX: 1\"}",
+                       "channel must not contain control characters (line breaks, tabs, escapes)");
+    expect_bad_request("{\"channel\":\"voice\\u001b[2J\"}",
+                       "channel must not contain control characters (line breaks, tabs, escapes)");
+    expect_bad_request("{\"caller\":{\"name\":\"Ada\\nLovelace\"}}",
+                       "caller.name must not contain control characters (line breaks, tabs, "
+                       "escapes)");
+    expect_bad_request(
+        "{\"caller\":{\"id\":\"c\\t1\"}}",
+        "caller.id must not contain control characters (line breaks, tabs, escapes)");
+    expect_bad_request("{\"caller\":{\"policy_number\":\"P\\u009b1\"}}",
+                       "caller.policy_number must not contain control characters (line breaks, "
+                       "tabs, escapes)");
+    /* Nothing was created by any of them; a clean one is. */
+    char url[128];
+    snprintf(url, sizeof(url), "%s/v1/sessions", st.parleyd.url);
+    char *admin = ts_token("admin", "ops", NULL, 600);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("POST", url, admin,
+                             "{\"channel\":\"voice\",\"caller\":{\"name\":\"Zo\u00eb\"}}", &r),
+                     0);
+    assert_int_equal(r.status, 201);
+    ts_http_reply_free(&r);
+    pl_free(admin);
+}
+
+static void test_client_ids_refuse_control_characters(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(
+        ts_caller_send(&c, "{\"type\":\"message\",\"id\":\"m\\r\\n1\",\"text\":\"hi\"}"), 0);
+    json_t *e = ts_caller_expect(&c, "error", 5000);
+    assert_non_null(e);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "bad_request");
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "message: \"id\" must be a string of 1 to 128 bytes without control "
+                        "characters (a client id to match the ack)");
+    json_decref(e);
+    ts_caller_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_clock_claims),
         cmocka_unit_test(test_http_maximum_lifetime),
         cmocka_unit_test(test_websocket_refusals_say_why),
+        cmocka_unit_test(test_session_fields_refuse_control_characters),
+        cmocka_unit_test(test_client_ids_refuse_control_characters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
