@@ -107,6 +107,9 @@ static const struct opt opts[] = {
      F(upstream_retries), "2", 0, 10, "retries per provider for retryable failures"},
     {"redis-timeout-ms", "PARLEY_REDIS_TIMEOUT_MS", "redis_timeout_ms", OPT_U32,
      F(redis_timeout_ms), "3000", 50, 60000, "Redis connect and command timeout"},
+    {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", OPT_U32, F(ack_replicas), "0", 0, 16,
+     "acknowledge a caller message only after this many Redis replicas have it (WAIT, up to "
+     "--redis-timeout-ms; fewer: upstream_unavailable, resend with the same id)"},
     {"local-pace-ms", "PARLEY_LOCAL_PACE_MS", "local_pace_ms", OPT_U32, F(local_pace_ms), "40", 0,
      5000, "delay between words of the offline provider"},
     {"ping-interval", "PARLEY_PING_INTERVAL", "ping_interval", OPT_U32, F(ping_interval_s), "30", 5,
@@ -139,7 +142,6 @@ static const struct {
     {"anon-sessions-per-minute", "PARLEY_ANON_SESSIONS_PER_MINUTE", "anon_sessions_per_minute",
      "rate limits"},
     {"messages-per-minute", "PARLEY_MESSAGES_PER_MINUTE", "messages_per_minute", "rate limits"},
-    {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", "acknowledging after replication"},
 };
 
 /* PL_EINVAL with a message if `name` (a flag without "--", an environment variable or a config

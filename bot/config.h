@@ -43,6 +43,7 @@ struct bot_config {
     uint32_t first_token_deadline_ms;
     uint32_t upstream_retries;
     uint32_t redis_timeout_ms;
+    uint32_t ack_replicas;
     uint32_t local_pace_ms;
     uint32_t ping_interval_s;
 };

@@ -247,7 +247,9 @@ int main(int argc, char **argv)
     struct sess_store_opts so = {.redis_url = cfg.redis_url,
                                  .ttl_s = cfg.session_ttl_s,
                                  .connect_timeout_ms = cfg.redis_timeout_ms,
-                                 .command_timeout_ms = cfg.redis_timeout_ms};
+                                 .command_timeout_ms = cfg.redis_timeout_ms,
+                                 .ack_replicas = cfg.ack_replicas,
+                                 .ack_timeout_ms = cfg.redis_timeout_ms};
     if (sess_store_create(&loop, &so, on_redis_state, &srv, &srv.store, err, sizeof(err))) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;

@@ -39,6 +39,8 @@ const char *pl_strerror(int err)
         return "EUTF8";
     case PL_EFORBIDDEN:
         return "EFORBIDDEN";
+    case PL_EREPLICAS:
+        return "EREPLICAS";
     }
     return "EUNKNOWN";
 }

@@ -221,6 +221,9 @@ static void unlink_cmd(struct rconn *c, struct rcmd *cmd)
 static void link_cmd(struct rconn *c, struct rcmd *cmd)
 {
     cmd->deadline_ms = uv_now(c->loop) + c->opts.command_timeout_ms;
+    /* Answered in order: none is due before the one ahead of it (a WAIT holds the rest). */
+    if (c->tail && c->tail->deadline_ms > cmd->deadline_ms)
+        cmd->deadline_ms = c->tail->deadline_ms;
     cmd->next = NULL;
     cmd->prev = c->tail;
     if (c->tail)
@@ -367,6 +370,27 @@ int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, c
     if (c->state != RCONN_UP || !c->ac)
         return PL_EIO;
     return send_argv(c, cb, ud, argc, argv, argvlen);
+}
+
+int rconn_wait_replicas(struct rconn *c, unsigned replicas, uint32_t timeout_ms, rconn_reply_cb cb,
+                        void *ud)
+{
+    if (c->opts.on_message || timeout_ms == 0)
+        return PL_EINVAL;
+    if (c->state != RCONN_UP || !c->ac)
+        return PL_EIO;
+    char n[16], ms[16];
+    snprintf(n, sizeof(n), "%u", replicas);
+    snprintf(ms, sizeof(ms), "%u", timeout_ms);
+    const char *argv[3] = {"WAIT", n, ms};
+    struct rcmd *cmd = rcmd_new(c, cb, ud);
+    int rc = queue_cmd(c, cmd, 3, argv, NULL);
+    if (rc) {
+        pl_free(cmd);
+        return rc;
+    }
+    cmd->deadline_ms += timeout_ms; /* it is the tail: the order of deadlines holds */
+    return PL_OK;
 }
 
 /* ---- subscriber connections ---- */

@@ -23,12 +23,17 @@ struct sess_store_opts {
     uint32_t command_timeout_ms;     /* 0: default */
     uint32_t live_max_subscriptions; /* sess_live (session_live.h): subscriptions held at once
                                         (0: 100000); past it PL_EBUSY */
+    uint32_t ack_replicas;   /* --ack-replicas: a caller message is reported stored only once
+                                this many replicas confirmed it (WAIT); 0: no WAIT */
+    uint32_t ack_timeout_ms; /* how long WAIT waits (0: command_timeout_ms, or 3000) */
 };
 
 /** Called whenever Redis becomes reachable (up) or unreachable. */
 typedef void (*sess_state_cb)(void *ud, bool up);
 
-/** Start the store (connects in the background). PL_EINVAL with `err` for a bad URL. */
+/** Start the store (connects in the background). PL_EINVAL with `err` for a bad URL. Each time
+ *  the connection comes up, Redis's persistence settings are read (CONFIG GET appendonly,
+ *  appendfsync, save) and what an ack then promises is logged (sessions/ack_promise.h). */
 int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_state_cb on_state,
                       void *state_ud, struct sess_store **out, char *err, size_t errlen);
 /** Pending calls complete with PL_ECANCELED. Accepts NULL. */
@@ -127,7 +132,11 @@ int sess_open(struct sess_store *s, const char *sid, size_t max_entries, sess_op
 /** Durably append a caller message and give it the next turn number. A `client_id` already
  *  seen in this session returns its earlier turn with `duplicate` true and stores nothing.
  *  With `begin` (nullable), a new message's turn is also begun as by sess_turn_begin, in the
- *  same script: one round trip instead of two when the session has nothing else to answer. */
+ *  same script: one round trip instead of two when the session has nothing else to answer.
+ *  With `ack_replicas` set, the callback waits for that many replicas to confirm the write
+ *  (WAIT, duplicates too); when fewer do in time, status is PL_EREPLICAS with `turn` and
+ *  `duplicate` filled: the message is stored (a resend with the same client id is a duplicate)
+ *  but must not be acknowledged; no turn was begun (a lock taken for it is released). */
 int sess_append_caller(struct sess_store *s, const char *sid, const char *client_id,
                        const char *text, size_t len, const struct sess_begin_opts *begin,
                        sess_append_cb cb, void *ud);

@@ -46,7 +46,12 @@ static void on_appended(void *ud, int status, long turn, bool duplicate,
         turn_enqueue(s, turn, begun);
     } else {
         sess_turn_context_free(begun);
-        op->cb(op->ud, status == PL_ENOTFOUND ? API_ERR_SESSION_GONE : API_ERR_STORAGE_UNAVAILABLE,
+        /* Not confirmed by the replicas (--ack-replicas): stored, but not acknowledged; its turn
+         * is answered when the caller sends it again (a duplicate) or by a later answer. */
+        op->cb(op->ud,
+               status == PL_ENOTFOUND   ? API_ERR_SESSION_GONE
+               : status == PL_EREPLICAS ? API_ERR_NOT_REPLICATED
+                                        : API_ERR_STORAGE_UNAVAILABLE,
                0, false);
     }
     turn_session_unref(s);

@@ -111,7 +111,9 @@ void turn_unlisten(struct turn_listener *l);
 /** `err` API_ERR_NONE: the message is durably stored as caller turn `turn` (`duplicate`: a
  *  message with this client id was stored before, as `turn`); send the acknowledgement now: the
  *  turn's events follow after this returns. Otherwise nothing was stored (STORAGE_UNAVAILABLE,
- *  SESSION_GONE, SHUTTING_DOWN). */
+ *  SESSION_GONE, SHUTTING_DOWN), or it was stored but fewer Redis replicas than --ack-replicas
+ *  confirmed it (NOT_REPLICATED: not acknowledged; sending it again with the same client id is
+ *  acknowledged once they do). */
 typedef void (*turn_ack_cb)(void *ud, enum api_error err, long turn, bool duplicate);
 
 /**
