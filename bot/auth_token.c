@@ -63,6 +63,8 @@ char *auth_token_mint(const unsigned char *secret, size_t secret_len, const stru
         json_object_set_new(payload, "sid", json_string(c->sid));
     json_object_set_new(payload, "iat", json_integer((json_int_t)c->iat));
     json_object_set_new(payload, "exp", json_integer((json_int_t)c->exp));
+    if (c->nbf)
+        json_object_set_new(payload, "nbf", json_integer((json_int_t)c->nbf));
     char *body = json_dumps(payload, JSON_COMPACT);
     json_decref(payload);
 
@@ -139,18 +141,41 @@ static bool int_claim(json_t *obj, const char *key, bool required, long long *ds
     return true;
 }
 
-int auth_token_verify(const unsigned char *secret, size_t secret_len, const char *token,
-                      long long now_s, struct auth_claims *out)
+/* What a refusal says (the error's message); see auth_token_check. */
+static const char why_malformed[] =
+    "the token is malformed (a JWT is header.payload.signature in base64url)";
+static const char why_too_long[] = "the token is longer than 4096 bytes";
+static const char why_not_hs256[] = "the token is not signed with HS256";
+static const char why_forged[] =
+    "the token's signature does not match (forged, or signed with another secret)";
+static const char why_claims[] = "the token's claims are malformed (sub, role and exp are "
+                                 "required; iat, nbf and exp are integers)";
+static const char why_not_yet[] = "the token is not valid yet (its nbf is in the future); check "
+                                  "the clock of the system that made it";
+static const char why_issued_later[] = "the token was issued in the future (its iat is ahead of "
+                                       "this server's clock); check the clock of the system that "
+                                       "made it";
+static const char why_lives_too_long[] = "the token lives too long (its exp is further ahead than "
+                                         "this server's --max-token-ttl allows); mint one with a "
+                                         "shorter lifetime";
+
+int auth_token_check(const unsigned char *secret, size_t secret_len, const char *token,
+                     const struct auth_verify_opts *o, struct auth_claims *out, const char **why)
 {
     int rc = PL_EAUTH;
+    const char *reason = why_malformed;
     json_t *payload = NULL;
     unsigned char *sig = NULL;
     size_t sig_len = 0;
-    if (!token || secret_len == 0)
+    if (!token || secret_len == 0) {
+        reason = token ? NULL : reason;
         goto out;
+    }
     size_t len = strnlen(token, AUTH_TOKEN_MAX_LEN + 1);
-    if (len > AUTH_TOKEN_MAX_LEN)
+    if (len > AUTH_TOKEN_MAX_LEN) {
+        reason = why_too_long;
         goto out;
+    }
     const char *dot1 = memchr(token, '.', len);
     if (!dot1)
         goto out;
@@ -160,16 +185,21 @@ int auth_token_verify(const unsigned char *secret, size_t secret_len, const char
     size_t signed_len = (size_t)(dot2 - token);
     if (dot1 == token || dot2 == dot1 + 1)
         goto out;
-    if (!header_ok(token, (size_t)(dot1 - token)))
+    if (!header_ok(token, (size_t)(dot1 - token))) {
+        reason = why_not_hs256;
         goto out;
+    }
     if (pl_base64url_decode(dot2 + 1, len - signed_len - 1, &sig, &sig_len) != PL_OK ||
         sig_len != SIG_LEN)
         goto out;
     unsigned char mac[SIG_LEN];
     sign(secret, secret_len, token, signed_len, mac);
-    if (CRYPTO_memcmp(mac, sig, SIG_LEN) != 0)
+    if (CRYPTO_memcmp(mac, sig, SIG_LEN) != 0) {
+        reason = why_forged;
         goto out;
+    }
 
+    reason = why_claims;
     payload = decode_object(dot1 + 1, (size_t)(dot2 - dot1 - 1));
     if (!payload)
         goto out;
@@ -179,13 +209,35 @@ int auth_token_verify(const unsigned char *secret, size_t secret_len, const char
     if (!string_claim(payload, "sub", true, c.sub, sizeof(c.sub)) ||
         !string_claim(payload, "sid", false, c.sid, sizeof(c.sid)) ||
         !int_claim(payload, "iat", false, &c.iat) || !int_claim(payload, "exp", true, &c.exp) ||
-        !json_is_string(role) || !auth_role_parse(json_string_value(role), &c.role))
+        !int_claim(payload, "nbf", false, &c.nbf) || !json_is_string(role) ||
+        !auth_role_parse(json_string_value(role), &c.role))
         goto out;
-    if (out)
+    const long long now = o->now_s;
+    reason = NULL;
+    if (c.exp <= now) {
+        rc = PL_EEXPIRED;
+    } else if (json_object_get(payload, "nbf") && c.nbf > now + AUTH_CLOCK_LEEWAY_S) {
+        reason = why_not_yet;
+    } else if (json_object_get(payload, "iat") && c.iat > now + AUTH_CLOCK_LEEWAY_S) {
+        reason = why_issued_later;
+    } else if (o->max_ttl_s > 0 && c.exp - now > o->max_ttl_s + AUTH_CLOCK_LEEWAY_S) {
+        reason = why_lives_too_long;
+    } else {
+        rc = PL_OK;
+    }
+    if (out && (rc == PL_OK || rc == PL_EEXPIRED))
         *out = c;
-    rc = c.exp <= now_s ? PL_EEXPIRED : PL_OK;
 out:
+    if (why)
+        *why = rc == PL_EAUTH ? reason : NULL;
     json_decref(payload);
     pl_free(sig);
     return rc;
+}
+
+int auth_token_verify(const unsigned char *secret, size_t secret_len, const char *token,
+                      long long now_s, struct auth_claims *out)
+{
+    const struct auth_verify_opts o = {.now_s = now_s};
+    return auth_token_check(secret, secret_len, token, &o, out, NULL);
 }

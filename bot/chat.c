@@ -471,15 +471,18 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
     int rc;
     if (in->token) {
         struct auth_claims claims;
-        rc = auth_token_verify((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
-                               in->token, wall_ms() / 1000, &claims);
+        const struct auth_verify_opts o = {.now_s = wall_ms() / 1000,
+                                           .max_ttl_s = cfg->max_token_ttl_s};
+        const char *why;
+        rc = auth_token_check((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
+                              in->token, &o, &claims, &why);
         if (rc == PL_EEXPIRED) {
             hello_failed(c, API_ERR_TOKEN_EXPIRED,
                          "the token has expired; get a new one from the site and reconnect");
             return;
         }
         if (rc != PL_OK) {
-            hello_failed(c, API_ERR_UNAUTHORIZED, NULL);
+            hello_failed(c, API_ERR_UNAUTHORIZED, why);
             return;
         }
         if (claims.role != AUTH_ROLE_CALLER) {

@@ -401,9 +401,10 @@ static int parse_message(json_t *root, const struct chat_limits *lim, struct cha
     json_t *id;
     if (!opt_string(root, "id", &id) ||
         (id && (json_string_length(id) == 0 || json_string_length(id) > ID_MAX_BYTES ||
-                memchr(json_string_value(id), '\0', json_string_length(id))))) {
+                pl_utf8_has_control(json_string_value(id), json_string_length(id))))) {
         set_err(err, API_ERR_BAD_REQUEST,
-                "message: \"id\" must be a string of 1 to %d bytes (a client id to match the ack)",
+                "message: \"id\" must be a string of 1 to %d bytes without control characters "
+                "(a client id to match the ack)",
                 ID_MAX_BYTES);
         return PL_EINVAL;
     }

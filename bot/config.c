@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "bot/auth_secret.h"
 #include "common/alloc.h"
 #include "common/err.h"
 
@@ -69,7 +70,8 @@ static const struct opt opts[] = {
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with prompt templates (system.txt); default: the built-in ones"},
     {"jwt-secret", "PARLEY_JWT_SECRET", "jwt_secret", OPT_STR, F(jwt_secret), NULL, 0, 0,
-     "HS256 secret for tokens (default: random per start, tokens die with the process)"},
+     "HS256 secret for tokens, 32 bytes or more (default: random per start, tokens die with the "
+     "process)"},
     {"allow-anonymous", "PARLEY_ALLOW_ANONYMOUS", "allow_anonymous", OPT_BOOL, F(allow_anonymous),
      "false", 0, 0, "web callers may open a session without a token"},
     {"log-format", "PARLEY_LOG_FORMAT", "log_format", OPT_STR, F(log_format), NULL, 0, 0,
@@ -100,6 +102,9 @@ static const struct opt opts[] = {
      315360000, "seconds a session is kept after its last activity"},
     {"token-ttl", "PARLEY_TOKEN_TTL", "token_ttl", OPT_U32, F(token_ttl_s), "86400", 60, 31536000,
      "lifetime in seconds of caller tokens issued by the server"},
+    {"max-token-ttl", "PARLEY_MAX_TOKEN_TTL", "max_token_ttl", OPT_U32, F(max_token_ttl_s), "86400",
+     60, 315360000,
+     "tokens whose exp lies further ahead than this many seconds are refused (unauthorized)"},
     {"turn-timeout-ms", "PARLEY_TURN_TIMEOUT_MS", "turn_timeout_ms", OPT_U32, F(turn_timeout_ms),
      "120000", 1000, 3600000, "deadline for one whole answer"},
     {"turn-lock-ms", "PARLEY_TURN_LOCK_MS", "turn_lock_ms", OPT_U32, F(turn_lock_ms), "15000", 1000,
@@ -119,6 +124,9 @@ static const struct opt opts[] = {
      F(upstream_retries), "2", 0, 10, "retries per provider for retryable failures"},
     {"redis-timeout-ms", "PARLEY_REDIS_TIMEOUT_MS", "redis_timeout_ms", OPT_U32,
      F(redis_timeout_ms), "3000", 50, 60000, "Redis connect and command timeout"},
+    {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", OPT_U32, F(ack_replicas), "0", 0, 16,
+     "acknowledge a caller message only after this many Redis replicas have it (WAIT, up to "
+     "--redis-timeout-ms; fewer: upstream_unavailable, resend with the same id)"},
     {"local-pace-ms", "PARLEY_LOCAL_PACE_MS", "local_pace_ms", OPT_U32, F(local_pace_ms), "40", 0,
      5000, "delay between words of the offline provider"},
     {"ping-interval", "PARLEY_PING_INTERVAL", "ping_interval", OPT_U32, F(ping_interval_s), "30", 5,
@@ -181,8 +189,6 @@ static const struct {
     {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url",
      "the OpenAI-compatible provider"},
     {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
-    {"max-token-ttl", "PARLEY_MAX_TOKEN_TTL", "max_token_ttl", "the token lifetime limit"},
-    {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", "acknowledging after replication"},
 };
 
 /* PL_EINVAL with a message if `name` (a flag without "--", an environment variable or a config
@@ -378,7 +384,18 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
         if ((rc = set_value(cfg, o, value, "command line", err, errlen)))
             return rc;
     }
-    if (!cfg->jwt_secret || !*cfg->jwt_secret) {
+    if (cfg->token_ttl_s > cfg->max_token_ttl_s) {
+        snprintf(err, errlen,
+                 "--token-ttl (%u s) is longer than --max-token-ttl (%u s): parleyd would refuse "
+                 "the tokens it issues; shorten the one or lengthen the other",
+                 cfg->token_ttl_s, cfg->max_token_ttl_s);
+        return PL_EINVAL;
+    }
+    if (cfg->jwt_secret && *cfg->jwt_secret) {
+        rc = auth_secret_check(cfg->jwt_secret, "--jwt-secret / PARLEY_JWT_SECRET", err, errlen);
+        if (rc)
+            return rc;
+    } else {
         unsigned char raw[32];
         char hex[65];
         if (RAND_bytes(raw, sizeof(raw)) != 1) {

@@ -40,6 +40,7 @@ struct bot_config {
     uint32_t history_entries;
     uint32_t session_ttl_s;
     uint32_t token_ttl_s;
+    uint32_t max_token_ttl_s;
     uint32_t turn_timeout_ms;
     uint32_t turn_lock_ms;
     uint32_t upstream_idle_timeout_ms;
@@ -47,6 +48,7 @@ struct bot_config {
     uint32_t first_token_deadline_ms;
     uint32_t upstream_retries;
     uint32_t redis_timeout_ms;
+    uint32_t ack_replicas;
     uint32_t local_pace_ms;
     uint32_t ping_interval_s;
     char *allowed_origins;

@@ -23,14 +23,16 @@ static bool verify(struct http_server_req *r, struct auth_claims *claims)
         return false;
     }
     const struct bot_config *cfg = r->srv->cfg;
-    int rc = auth_token_verify((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
-                               h + 7, wall_s(), claims);
+    const struct auth_verify_opts o = {.now_s = wall_s(), .max_ttl_s = cfg->max_token_ttl_s};
+    const char *why;
+    int rc = auth_token_check((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
+                              h + 7, &o, claims, &why);
     if (rc == PL_EEXPIRED) {
         http_server_reply_error(r, API_ERR_TOKEN_EXPIRED, NULL);
         return false;
     }
     if (rc != PL_OK) {
-        http_server_reply_error(r, API_ERR_UNAUTHORIZED, NULL);
+        http_server_reply_error(r, API_ERR_UNAUTHORIZED, why);
         return false;
     }
     return true;

@@ -19,6 +19,7 @@
 #include "common/embed.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "sessions/session_store.h"
 
 extern const struct pl_embedded_file embed_web[];
@@ -196,6 +197,11 @@ static const char *opt_string(json_t *obj, const char *key, size_t max, bool *ba
     return json_string_value(v);
 }
 
+static bool has_control(const char *s)
+{
+    return s && pl_utf8_has_control(s, strlen(s));
+}
+
 static void post_sessions(struct http_server_req *r)
 {
     struct auth_claims claims;
@@ -225,6 +231,22 @@ static void post_sessions(struct http_server_req *r)
             r, API_ERR_BAD_REQUEST,
             "caller.id, caller.name (128 characters at most), caller.policy_number "
             "(64) and channel (15) must be strings");
+        return;
+    }
+    /* These are stored, shown to agents and logged: a line break or an escape sequence in one
+     * would forge a log line or a header-like field downstream. */
+    const char *with_control = has_control(channel)            ? "channel"
+                               : has_control(sc.id)            ? "caller.id"
+                               : has_control(sc.name)          ? "caller.name"
+                               : has_control(sc.policy_number) ? "caller.policy_number"
+                                                               : NULL;
+    if (with_control) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "%s must not contain control characters (line breaks, tabs, escapes)",
+                 with_control);
+        json_decref(body);
+        http_server_reply_error(r, API_ERR_BAD_REQUEST, msg);
         return;
     }
     struct create_op *op = pl_calloc(1, sizeof(*op));

@@ -22,6 +22,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_providers.h"
 #include "prompts/prompt.h"
@@ -269,7 +270,9 @@ int main(int argc, char **argv)
                 .max_session_messages = cfg.max_session_messages,
             },
         .connect_timeout_ms = cfg.redis_timeout_ms,
-        .command_timeout_ms = cfg.redis_timeout_ms};
+        .command_timeout_ms = cfg.redis_timeout_ms,
+        .ack_replicas = cfg.ack_replicas,
+        .ack_timeout_ms = cfg.redis_timeout_ms};
     if (sess_store_create(&loop, &so, on_redis_state, &srv, &srv.store, err, sizeof(err))) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
@@ -312,9 +315,11 @@ int main(int argc, char **argv)
     sig_int.data = sig_term.data = &srv;
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
+    char redis_shown[512];
     PL_LOG(PL_LOG_NOTICE, "main",
            "parleyd %s listening on %s (provider %s, redis %s, anonymous callers %s)",
-           PARLEY_VERSION, cfg.listen, llm_provider_name(srv.llm), cfg.redis_url,
+           PARLEY_VERSION, cfg.listen, llm_provider_name(srv.llm),
+           pl_redact_url(cfg.redis_url, redis_shown, sizeof(redis_shown)),
            cfg.allow_anonymous ? "allowed" : "not allowed");
     uv_run(&loop, UV_RUN_DEFAULT);
     status = 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "bot/auth_secret.h"
 #include "bot/auth_token.h"
 #include "bot/cli_chat.h"
 #include "common/alloc.h"
@@ -74,6 +75,12 @@ static int cmd_token(int argc, char **argv)
     if (!secret || !*secret) {
         fprintf(stderr, "parley token: no secret: pass --jwt-secret or set PARLEY_JWT_SECRET "
                         "(the server's)\n");
+        return 2;
+    }
+    char why[400];
+    if (auth_secret_check(secret, "the secret (--jwt-secret / PARLEY_JWT_SECRET)", why,
+                          sizeof(why)) != PL_OK) {
+        fprintf(stderr, "parley token: %s\n", why);
         return 2;
     }
     snprintf(c.sub, sizeof(c.sub), "%s", sub);

@@ -47,6 +47,9 @@ static const struct api_error_info table[API_ERR_COUNT] = {
                                       "in a moment"},
     [API_ERR_STORAGE_UNAVAILABLE] = {"upstream_unavailable", 503, true,
                                      "conversation storage is unavailable; please retry shortly"},
+    [API_ERR_NOT_REPLICATED] = {"upstream_unavailable", 503, true,
+                                "your message is saved but not yet copied to a standby; send it "
+                                "again with the same id to get its ack"},
     [API_ERR_SHUTTING_DOWN] = {"upstream_unavailable", 503, true,
                                "the server is restarting; your message is saved and will be "
                                "answered when you reconnect"},

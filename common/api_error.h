@@ -28,6 +28,7 @@ enum api_error {
     API_ERR_AT_CAPACITY,         /* a request on a connection accepted past the connection cap */
     API_ERR_UPSTREAM_UNAVAILABLE,
     API_ERR_STORAGE_UNAVAILABLE,
+    API_ERR_NOT_REPLICATED,
     API_ERR_SHUTTING_DOWN,
     API_ERR_UPSTREAM_ERROR,
     API_ERR_INTERNAL,

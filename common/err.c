@@ -41,6 +41,8 @@ const char *pl_strerror(int err)
         return "EFORBIDDEN";
     case PL_ELIMITED:
         return "ELIMITED";
+    case PL_EREPLICAS:
+        return "EREPLICAS";
     }
     return "EUNKNOWN";
 }

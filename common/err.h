@@ -22,7 +22,8 @@ enum pl_err {
     PL_ECANCELED = -13,  /* operation cancelled (shutdown, caller cancel) */
     PL_EUTF8 = -14,      /* text is not valid UTF-8 */
     PL_EFORBIDDEN = -15, /* authenticated but not allowed */
-    PL_ELIMITED = -16    /* refused by a rate limit; try again later */
+    PL_ELIMITED = -16,   /* refused by a rate limit; try again later */
+    PL_EREPLICAS = -17   /* written, but fewer replicas than required confirmed it in time */
 };
 
 /** Short stable name of an error code ("ETIMEDOUT"); never NULL. */

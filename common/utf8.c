@@ -60,3 +60,19 @@ size_t pl_utf8_count(const char *s, size_t len)
     }
     return n;
 }
+
+bool pl_utf8_has_control(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7F)
+            return true;
+        /* U+0080-U+009F are C2 80..C2 9F; U+2028/U+2029 are E2 80 A8 / E2 80 A9. */
+        if (p[i] == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+            return true;
+        if (p[i] == 0xE2 && i + 2 < len && p[i + 1] == 0x80 &&
+            (p[i + 2] == 0xA8 || p[i + 2] == 0xA9))
+            return true;
+    }
+    return false;
+}

@@ -18,4 +18,11 @@ size_t pl_utf8_seq_len(const char *s, size_t len);
  *  result is the number of bytes that are not continuation bytes (0x80-0xBF); check first. */
 size_t pl_utf8_count(const char *s, size_t len);
 
+/** True if the `len` bytes at `s` (borrowed) hold a control character: U+0000-U+001F (CR, LF,
+ *  tab, ESC, ...), U+007F-U+009F (DEL and the C1 controls, U+009B being CSI) or the line and
+ *  paragraph separators U+2028/U+2029. Such characters have no place in names and ids a caller
+ *  gives (a session's channel, a client id) and could break a log line or a terminal. Bytes that
+ *  are not UTF-8 are not looked into: check validity first. */
+bool pl_utf8_has_control(const char *s, size_t len);
+
 #endif

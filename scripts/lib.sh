@@ -60,14 +60,16 @@ free_port() {
     die "no free port found"
 }
 
-# start_redis DIR: a throwaway redis-server with AOF on and its data in DIR; sets REDIS_PID and
-# PARLEY_REDIS_URL.
+# start_redis DIR [REDIS-SERVER ARGS...]: a throwaway redis-server with AOF on and its data in
+# DIR (further arguments go to redis-server, e.g. --appendfsync always); sets REDIS_PID,
+# REDIS_PORT and PARLEY_REDIS_URL.
 start_redis() {
     local dir=$1 port
+    shift
     mkdir -p "$dir"
     port=$(free_port)
     redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save '' \
-        --daemonize no --logfile "$dir/redis.log" &
+        --daemonize no --logfile "$dir/redis.log" "$@" &
     REDIS_PID=$!
     for _ in $(seq 100); do
         redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
@@ -75,5 +77,6 @@ start_redis() {
     done
     redis-cli -p "$port" ping 2>/dev/null | grep -q PONG ||
         die "redis-server did not start (see $dir/redis.log)"
+    REDIS_PORT=$port
     export PARLEY_REDIS_URL="redis://127.0.0.1:$port/0"
 }

@@ -14,6 +14,7 @@
 #include "sessions/redis_conn.h"
 #include "sessions/redis_uv.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/map.h"
+#include "common/redact.h"
 
 enum rconn_state { RCONN_DOWN, RCONN_CONNECTING, RCONN_HANDSHAKE, RCONN_UP };
 
@@ -60,7 +62,14 @@ struct rconn {
     int handles_open;
     uv_timer_t retry_timer; /* connect deadline, then reconnect delay */
     uv_timer_t sweep_timer; /* command deadlines */
-    unsigned reconnects;    /* failed attempts since the last good connection */
+    unsigned reconnects;    /* attempts since the connection was last up for a while */
+    uint64_t up_since_ms;   /* when the current connection came up */
+    bool handshake_failed;  /* a set-up reply was an error: the connection is being dropped */
+    /* The last connection failure logged, when, and how many identical ones were not logged
+     * since (report_failure): a Redis that refuses us must not flood the log. */
+    char failure[512];
+    uint64_t failure_logged_ms;
+    unsigned failures_unlogged;
     struct rconn_opts opts;
     char host[256];
     int port;
@@ -78,6 +87,42 @@ struct rconn {
 
 static void start_connect(struct rconn *c);
 static void close_handles(struct rconn *c);
+
+#define FAILURE_LOG_INTERVAL_MS 60000
+/* A connection that stayed up this long has recovered: the next failure starts the backoff
+ * afresh. One that drops sooner keeps backing off, so a Redis that accepts and then drops us
+ * (or answers PONG after refusing our password) is not hammered. */
+#define STABLE_MS(c) ((uint64_t)(c)->opts.reconnect_max_ms)
+
+/* Log a failure to connect or to set the connection up, at most once a minute while it stays the
+ * same (with the count of attempts that failed the same way meanwhile); a different failure is
+ * logged at once. */
+static void report_failure(struct rconn *c, enum pl_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report_failure(struct rconn *c, enum pl_log_level level, const char *fmt, ...)
+{
+    char text[sizeof(c->failure)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    uint64_t now = uv_now(c->loop);
+    bool same = strcmp(text, c->failure) == 0;
+    if (same && c->failure_logged_ms && now - c->failure_logged_ms < FAILURE_LOG_INTERVAL_MS) {
+        c->failures_unlogged++;
+        return;
+    }
+    if (same && c->failures_unlogged)
+        PL_LOG(level, "redis",
+               "%s; still so after %u more attempts in %llu s; retrying with backoff", text,
+               c->failures_unlogged, (unsigned long long)((now - c->failure_logged_ms) / 1000));
+    else
+        PL_LOG(level, "redis",
+               "%s; retrying with backoff, this is logged again at most once a minute", text);
+    snprintf(c->failure, sizeof(c->failure), "%s", text);
+    c->failure_logged_ms = now;
+    c->failures_unlogged = 0;
+}
 
 static int parse_url(struct rconn *c, const char *url, char *err, size_t errlen)
 {
@@ -143,11 +188,12 @@ static int parse_url(struct rconn *c, const char *url, char *err, size_t errlen)
     }
     snprintf(c->endpoint, sizeof(c->endpoint), "%s:%d db=%d", c->host, c->port, c->db);
     return PL_OK;
-bad:
+bad:;
+    char shown[512];
     snprintf(err, errlen,
              "invalid Redis URL \"%s\" (expected redis://[user:pass@]host:port/db or "
              "unix:///path)",
-             url);
+             pl_redact_url(url, shown, sizeof(shown)));
     return PL_EINVAL;
 }
 
@@ -175,6 +221,9 @@ static void unlink_cmd(struct rconn *c, struct rcmd *cmd)
 static void link_cmd(struct rconn *c, struct rcmd *cmd)
 {
     cmd->deadline_ms = uv_now(c->loop) + c->opts.command_timeout_ms;
+    /* Answered in order: none is due before the one ahead of it (a WAIT holds the rest). */
+    if (c->tail && c->tail->deadline_ms > cmd->deadline_ms)
+        cmd->deadline_ms = c->tail->deadline_ms;
     cmd->next = NULL;
     cmd->prev = c->tail;
     if (c->tail)
@@ -321,6 +370,27 @@ int rconn_command_argv(struct rconn *c, rconn_reply_cb cb, void *ud, int argc, c
     if (c->state != RCONN_UP || !c->ac)
         return PL_EIO;
     return send_argv(c, cb, ud, argc, argv, argvlen);
+}
+
+int rconn_wait_replicas(struct rconn *c, unsigned replicas, uint32_t timeout_ms, rconn_reply_cb cb,
+                        void *ud)
+{
+    if (c->opts.on_message || timeout_ms == 0)
+        return PL_EINVAL;
+    if (c->state != RCONN_UP || !c->ac)
+        return PL_EIO;
+    char n[16], ms[16];
+    snprintf(n, sizeof(n), "%u", replicas);
+    snprintf(ms, sizeof(ms), "%u", timeout_ms);
+    const char *argv[3] = {"WAIT", n, ms};
+    struct rcmd *cmd = rcmd_new(c, cb, ud);
+    int rc = queue_cmd(c, cmd, 3, argv, NULL);
+    if (rc) {
+        pl_free(cmd);
+        return rc;
+    }
+    cmd->deadline_ms += timeout_ms; /* it is the tail: the order of deadlines holds */
+    return PL_OK;
 }
 
 /* ---- subscriber connections ---- */
@@ -504,8 +574,11 @@ static void connection_lost(struct rconn *c, const char *why)
         return;
     }
     c->timed_out = false;
-    if (c->state == RCONN_UP)
+    if (c->state == RCONN_UP) {
         PL_LOG(PL_LOG_WARN, "redis", "connection to %s lost: %s; reconnecting", c->endpoint, why);
+        if (uv_now(c->loop) - c->up_since_ms >= STABLE_MS(c))
+            c->reconnects = 0;
+    }
     set_state(c, RCONN_DOWN);
     uv_timer_stop(&c->retry_timer);
     schedule_reconnect(c);
@@ -517,23 +590,67 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     connection_lost(c, status == REDIS_OK ? "closed" : ac->errstr);
 }
 
-static void on_handshake_reply(void *ud, int status, redisReply *reply)
+/* The set-up steps of a new connection, sent at once and answered in order. */
+enum handshake_step { STEP_AUTH, STEP_SELECT, STEP_PING };
+
+/* A set-up step was refused: say what is wrong, once (report_failure), and drop the connection.
+ * The replies still to come are ignored (a PING answered after a failed AUTH must not make the
+ * connection count as up). */
+static void handshake_failed(struct rconn *c, enum handshake_step step, const redisReply *reply)
 {
-    struct rconn *c = ud;
-    if (status != PL_OK)
+    c->handshake_failed = true;
+    const char *why = reply->str ? reply->str : "error";
+    if (step == STEP_AUTH)
+        report_failure(c, PL_LOG_ERR,
+                       "Redis at %s refused to authenticate us: %s (check the user and password in "
+                       "--redis / PARLEY_REDIS_URL)",
+                       c->endpoint, why);
+    else if (step == STEP_PING && strncmp(why, "NOAUTH", 6) == 0)
+        report_failure(c, PL_LOG_ERR,
+                       "Redis at %s needs a password: %s (give it in --redis / PARLEY_REDIS_URL "
+                       "as redis://:PASSWORD@host:port/db)",
+                       c->endpoint, why);
+    else if (step == STEP_SELECT)
+        report_failure(c, PL_LOG_ERR, "Redis at %s refused SELECT %d: %s", c->endpoint, c->db, why);
+    else
+        report_failure(c, PL_LOG_WARN, "Redis at %s is not usable yet: %s", c->endpoint, why);
+    if (c->ac)
+        redisAsyncDisconnect(c->ac);
+}
+
+static void handshake_reply(struct rconn *c, enum handshake_step step, int status,
+                            const redisReply *reply)
+{
+    if (status != PL_OK || c->handshake_failed)
         return; /* the connection is already being torn down */
-    if (!rconn_reply_ok(reply, "connection set-up (AUTH/SELECT/PING)")) {
-        if (c->ac)
-            redisAsyncDisconnect(c->ac);
+    if (reply->type == REDIS_REPLY_ERROR) {
+        handshake_failed(c, step, reply);
         return;
     }
-    if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0) {
+    if (step == STEP_PING) {
         uv_timer_stop(&c->retry_timer);
-        c->reconnects = 0;
+        c->up_since_ms = uv_now(c->loop);
+        c->failure[0] = '\0'; /* the next failure is news */
+        c->failures_unlogged = 0;
         PL_LOG(PL_LOG_NOTICE, "redis", "connected to %s", c->endpoint);
         resubscribe(c);
         set_state(c, RCONN_UP);
     }
+}
+
+static void on_auth_reply(void *ud, int status, redisReply *reply)
+{
+    handshake_reply(ud, STEP_AUTH, status, reply);
+}
+
+static void on_select_reply(void *ud, int status, redisReply *reply)
+{
+    handshake_reply(ud, STEP_SELECT, status, reply);
+}
+
+static void on_ping_reply(void *ud, int status, redisReply *reply)
+{
+    handshake_reply(ud, STEP_PING, status, reply);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -542,31 +659,32 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback; on_disconnect does not run. */
         if (c->state == RCONN_CONNECTING)
-            PL_LOG(PL_LOG_WARN, "redis", "cannot connect to %s: %s", c->endpoint, ac->errstr);
+            report_failure(c, PL_LOG_WARN, "cannot connect to %s: %s", c->endpoint, ac->errstr);
         connection_lost(c, ac->errstr);
         return;
     }
     set_state(c, RCONN_HANDSHAKE);
+    c->handshake_failed = false;
     if (c->password[0]) {
         const char *argv[3] = {"AUTH", c->user[0] ? c->user : c->password, c->password};
         int argc = c->user[0] ? 3 : 2;
-        send_argv(c, on_handshake_reply, c, argc, argv, NULL);
+        send_argv(c, on_auth_reply, c, argc, argv, NULL);
     }
     if (c->db) {
         char db[16];
         snprintf(db, sizeof(db), "%d", c->db);
         const char *argv[2] = {"SELECT", db};
-        send_argv(c, on_handshake_reply, c, 2, argv, NULL);
+        send_argv(c, on_select_reply, c, 2, argv, NULL);
     }
     const char *ping[1] = {"PING"};
-    send_argv(c, on_handshake_reply, c, 1, ping, NULL);
+    send_argv(c, on_ping_reply, c, 1, ping, NULL);
 }
 
 static void on_connect_deadline(uv_timer_t *t)
 {
     struct rconn *c = PL_CONTAINER_OF(t, struct rconn, retry_timer);
-    PL_LOG(PL_LOG_WARN, "redis", "connecting to %s timed out after %u ms", c->endpoint,
-           c->opts.connect_timeout_ms);
+    report_failure(c, PL_LOG_WARN, "connecting to %s timed out after %u ms", c->endpoint,
+                   c->opts.connect_timeout_ms);
     redisAsyncContext *ac = c->ac;
     c->ac = NULL;
     set_state(c, RCONN_DOWN);
@@ -581,8 +699,8 @@ static void start_connect(struct rconn *c)
     redisAsyncContext *ac =
         c->unix_path[0] ? redisAsyncConnectUnix(c->unix_path) : redisAsyncConnect(c->host, c->port);
     if (!ac || ac->err) {
-        PL_LOG(PL_LOG_WARN, "redis", "cannot connect to %s: %s", c->endpoint,
-               ac ? ac->errstr : "out of memory");
+        report_failure(c, PL_LOG_WARN, "cannot connect to %s: %s", c->endpoint,
+                       ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         schedule_reconnect(c);

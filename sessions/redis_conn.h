@@ -69,6 +69,14 @@ struct rconn_script {
 /** Prepare `s` for `text`. */
 void rconn_script_init(struct rconn_script *s, const char *text);
 
+/** WAIT `replicas` `timeout_ms` on this connection: `cb` gets an integer reply, how many replicas
+ *  confirmed every write sent on this connection so far, once that many did or after timeout_ms
+ *  (> 0: WAIT 0 would block for ever). Redis holds the commands sent after it until it answers,
+ *  so its deadline is timeout_ms longer than a command's, and theirs are no earlier. Otherwise as
+ *  rconn_command_argv. */
+int rconn_wait_replicas(struct rconn *c, unsigned replicas, uint32_t timeout_ms, rconn_reply_cb cb,
+                        void *ud);
+
 /** Run `script` with `argv` (numkeys, the keys, then the arguments, as after the script in
  *  EVAL; binary safe). The arguments are kept (copied) until the reply: a NOSCRIPT answer is
  *  handled here by sending them again as EVAL with the script's text, and `cb` sees only the

@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "sessions/ack_promise.h"
 #include "sessions/redis_conn.h"
 #include "sessions/script_args.h"
 #include "sessions/session_keys.h"
@@ -42,6 +43,15 @@ struct sess_store {
     char *append_text; /* the append script, after this instance's limits (session_scripts.h) */
     sess_state_cb on_state;
     void *state_ud;
+    unsigned ack_replicas;
+    uint32_t ack_timeout_ms;
+    bool replicas_short; /* the last WAIT came back short: probe with a short WAIT until one
+                            does not, so that a missing replica does not hold the connection
+                            ack_timeout_ms for every message */
+    /* The owner's reference, plus one per call whose reply handling uses the store after the
+     * owner may have destroyed it (replies are still read while the connection flushes). */
+    unsigned refs;
+    bool destroyed;
 };
 
 /* One pending operation: the callback to run and what the reply parser needs. */
@@ -60,6 +70,10 @@ struct op {
     char sid[SESS_ID_LEN + 1];
     enum script script; /* the script the call runs */
     bool anonymous;     /* CREATE: sess_create_anonymous's (cb.anon) */
+    /* An append waiting for replicas: what its callback will get, and the owner of a lock its
+     * script may have taken. */
+    struct sess_append_result appended;
+    char owner[96];
 };
 
 static long long now_ms(void)
@@ -91,9 +105,97 @@ static size_t preview_len(const char *text, size_t len)
     return n;
 }
 
+static void store_ref(struct sess_store *s)
+{
+    s->refs++;
+}
+
+static void store_unref(struct sess_store *s)
+{
+    if (--s->refs > 0)
+        return;
+    pl_free(s->append_text);
+    pl_free(s);
+}
+
+/* ---- what an ack promises: Redis's persistence settings, read on each connection ---- */
+
+struct persistence_check {
+    struct sess_store *store;
+    int pending;
+    bool lost; /* the connection went before all replies came */
+    struct sess_persistence p;
+};
+
+static void persistence_done(struct persistence_check *k);
+
+static void on_config_reply(void *ud, int status, redisReply *reply)
+{
+    struct persistence_check *k = ud;
+    if (status != PL_OK) {
+        k->lost = true;
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        if (!k->p.refusal[0])
+            snprintf(k->p.refusal, sizeof(k->p.refusal), "%s", reply->str);
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+               reply->element[0]->type == REDIS_REPLY_STRING &&
+               reply->element[1]->type == REDIS_REPLY_STRING) {
+        const char *name = reply->element[0]->str, *value = reply->element[1]->str;
+        if (strcmp(name, "appendonly") == 0)
+            k->p.appendonly = strcmp(value, "yes") == 0;
+        else if (strcmp(name, "appendfsync") == 0)
+            snprintf(k->p.fsync, sizeof(k->p.fsync), "%s", value);
+        else if (strcmp(name, "save") == 0)
+            snprintf(k->p.save, sizeof(k->p.save), "%s", value);
+    } else if (!k->p.refusal[0]) {
+        snprintf(k->p.refusal, sizeof(k->p.refusal), "an unexpected reply");
+    }
+    persistence_done(k);
+}
+
+/* One reply (or the sending hold) less; after the last, log the promise. */
+static void persistence_done(struct persistence_check *k)
+{
+    if (--k->pending > 0)
+        return;
+    struct sess_store *s = k->store;
+    if (!k->lost && !s->destroyed) {
+        k->p.known = !k->p.refusal[0] && k->p.fsync[0];
+        if (!k->p.known && !k->p.refusal[0])
+            snprintf(k->p.refusal, sizeof(k->p.refusal), "no appendfsync setting");
+        char promise[1024];
+        enum pl_log_level level =
+            sess_ack_promise(&k->p, s->ack_replicas, promise, sizeof(promise));
+        PL_LOG(level, "redis", "ack promise: %s", promise);
+    }
+    pl_free(k);
+    store_unref(s);
+}
+
+/* Read appendonly, appendfsync and save (one CONFIG GET each: older Redis takes one pattern),
+ * then log what an ack promises. CONFIG may be renamed, disabled or denied: that is logged. */
+static void check_persistence(struct sess_store *s)
+{
+    static const char *const params[] = {"appendonly", "appendfsync", "save"};
+    struct persistence_check *k = pl_calloc(1, sizeof(*k));
+    k->store = s;
+    store_ref(s);
+    k->pending = 1; /* held while sending */
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        const char *argv[3] = {"CONFIG", "GET", params[i]};
+        if (rconn_command_argv(s->conn, on_config_reply, k, 3, argv, NULL) == PL_OK)
+            k->pending++;
+        else
+            k->lost = true;
+    }
+    persistence_done(k); /* drops the sending hold */
+}
+
 static void on_state(void *ud, bool up)
 {
     struct sess_store *s = ud;
+    if (up)
+        check_persistence(s);
     if (s->on_state)
         s->on_state(s->state_ud, up);
 }
@@ -119,6 +221,11 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
     memcpy(s->append_text + n, SESS_LUA_APPEND_CALLER, sizeof(SESS_LUA_APPEND_CALLER));
     s->on_state = cb;
     s->state_ud = state_ud;
+    s->refs = 1;
+    s->ack_replicas = opts->ack_replicas;
+    s->ack_timeout_ms = opts->ack_timeout_ms       ? opts->ack_timeout_ms
+                        : opts->command_timeout_ms ? opts->command_timeout_ms
+                                                   : 3000;
     for (int i = 0; i < SCRIPT_COUNT; i++)
         rconn_script_init(&s->scripts[i],
                           i == SCRIPT_APPEND_CALLER ? s->append_text : script_text[i]);
@@ -133,6 +240,9 @@ int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_
         pl_free(s);
         return rc;
     }
+    if (s->ack_replicas)
+        PL_LOG(PL_LOG_INFO, "redis", "caller messages are acknowledged once %u %s them",
+               s->ack_replicas, s->ack_replicas == 1 ? "replica has" : "replicas have");
     *out = s;
     return PL_OK;
 }
@@ -141,9 +251,9 @@ void sess_store_destroy(struct sess_store *s)
 {
     if (!s)
         return;
+    s->destroyed = true;
     rconn_destroy(s->conn);
-    pl_free(s->append_text);
-    pl_free(s);
+    store_unref(s);
 }
 
 bool sess_store_ready(const struct sess_store *s)
@@ -524,6 +634,69 @@ static struct sess_turn_context *parse_begin(const redisReply *r)
 
 /* ---- append caller / agent ---- */
 
+/* Hand an append's outcome to its caller. Not confirmed by enough replicas: the turn its script
+ * may have begun is not run (the caller is not acknowledged), so a lock it took is released. */
+static void append_done(struct op *op, struct sess_append_result *r)
+{
+    struct sess_store *s = op->store;
+    if (r->status == PL_EREPLICAS && r->begun) {
+        struct sess_turn_context *begun = r->begun;
+        if (begun->status == PL_OK && begun->result == SESS_BEGIN_LOCKED && !s->destroyed &&
+            op->owner[0])
+            sess_turn_release(s, op->sid, op->owner, NULL, NULL);
+        sess_turn_context_free(begun);
+        r->begun = NULL;
+    }
+    sess_append_cb cb = op->cb.append;
+    void *ud = op->ud;
+    bool held = s->ack_replicas > 0; /* sess_append_caller took a store reference */
+    pl_free(op);
+    cb(ud, r);
+    if (held)
+        store_unref(s);
+}
+
+/* The probe WAIT's timeout while replicas are short: a tenth of the full one, at least 50 ms. */
+static uint32_t wait_timeout(const struct sess_store *s)
+{
+    if (!s->replicas_short)
+        return s->ack_timeout_ms;
+    uint32_t probe = s->ack_timeout_ms / 10 > 50 ? s->ack_timeout_ms / 10 : 50;
+    return probe < s->ack_timeout_ms ? probe : s->ack_timeout_ms;
+}
+
+static void on_wait(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    struct sess_store *s = op->store;
+    long long confirmed =
+        status == PL_OK && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    bool enough = confirmed >= (long long)s->ack_replicas;
+    if (!s->destroyed && enough && s->replicas_short) {
+        s->replicas_short = false;
+        PL_LOG(PL_LOG_NOTICE, "redis", "%u %s caller messages again", s->ack_replicas,
+               s->ack_replicas == 1 ? "replica confirms" : "replicas confirm");
+    } else if (!s->destroyed && !enough && !s->replicas_short) {
+        s->replicas_short = true;
+        char why[160];
+        if (confirmed >= 0)
+            snprintf(why, sizeof(why), "only %lld of %u replicas confirmed within %u ms", confirmed,
+                     s->ack_replicas, s->ack_timeout_ms);
+        else
+            snprintf(why, sizeof(why), "WAIT failed (%s)",
+                     status == PL_OK && reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                         : pl_strerror(status));
+        PL_LOG(PL_LOG_WARN, "redis",
+               "%s: caller messages are stored but not acknowledged (upstream_unavailable, "
+               "retryable) until the replicas catch up",
+               why);
+    }
+    struct sess_append_result r = op->appended;
+    if (!enough)
+        r.status = PL_EREPLICAS;
+    append_done(op, &r);
+}
+
 static void on_append(void *ud, int status, redisReply *reply)
 {
     struct op *op = ud;
@@ -545,8 +718,16 @@ static void on_append(void *ud, int status, redisReply *reply)
     } else {
         r.status = PL_EPROTO;
     }
-    op->cb.append(op->ud, &r);
-    pl_free(op);
+    struct sess_store *s = op->store;
+    if (r.status == PL_OK && s->ack_replicas) {
+        /* Stored: now it counts only once enough replicas have it. */
+        op->appended = r;
+        if (!s->destroyed &&
+            rconn_wait_replicas(s->conn, s->ack_replicas, wait_timeout(s), on_wait, op) == PL_OK)
+            return;
+        r.status = PL_EREPLICAS;
+    }
+    append_done(op, &r);
 }
 
 int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_sender *sender,
@@ -557,6 +738,8 @@ int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_
         return PL_EINVAL;
     struct op *op = op_new(s, sid, ud);
     op->cb.append = cb;
+    if (begin && begin->owner)
+        snprintf(op->owner, sizeof(op->owner), "%s", begin->owner);
     struct script_args a;
     call_begin(&a, op, SCRIPT_APPEND_CALLER);
     const struct sess_limits *lim = &s->limits;
@@ -576,7 +759,10 @@ int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_
     script_arg_int(&a, APPEND_CALLER_lock_ttl, begin ? begin->lock_ttl_ms : 0);
     script_arg_int(&a, APPEND_CALLER_max_entries,
                    begin && begin->max_entries ? (long long)begin->max_entries : 1);
-    return call_send(op, &a, on_append);
+    int rc = call_send(op, &a, on_append); /* frees op on failure */
+    if (rc == PL_OK && s->ack_replicas)
+        store_ref(s); /* on_wait reads the store after the reply */
+    return rc;
 }
 
 /* Finish a script whose integer reply `failure` means `failure_status`. */

@@ -37,12 +37,17 @@ struct sess_store_opts {
     uint32_t command_timeout_ms;     /* 0: default */
     uint32_t live_max_subscriptions; /* sess_live (session_live.h): subscriptions held at once
                                         (0: 100000); past it PL_EBUSY */
+    uint32_t ack_replicas;   /* --ack-replicas: a caller message is reported stored only once
+                                this many replicas confirmed it (WAIT); 0: no WAIT */
+    uint32_t ack_timeout_ms; /* how long WAIT waits (0: command_timeout_ms, or 3000) */
 };
 
 /** Called whenever Redis becomes reachable (up) or unreachable. */
 typedef void (*sess_state_cb)(void *ud, bool up);
 
-/** Start the store (connects in the background). PL_EINVAL with `err` for a bad URL. */
+/** Start the store (connects in the background). PL_EINVAL with `err` for a bad URL. Each time
+ *  the connection comes up, Redis's persistence settings are read (CONFIG GET appendonly,
+ *  appendfsync, save) and what an ack then promises is logged (sessions/ack_promise.h). */
 int sess_store_create(uv_loop_t *loop, const struct sess_store_opts *opts, sess_state_cb on_state,
                       void *state_ud, struct sess_store **out, char *err, size_t errlen);
 /** Pending calls complete with PL_ECANCELED. Accepts NULL. */
@@ -127,7 +132,8 @@ typedef void (*sess_open_cb)(void *ud, int status, const struct sess_record *rec
 struct sess_append_result {
     int status;              /* PL_OK (stored, or a duplicate); PL_ENOTFOUND (no such session);
                                 PL_ELIMITED (refused by a rate limit: nothing stored); PL_ETOOBIG (the
-                      session holds max_session_messages: nothing stored); a storage error */
+                      session holds max_session_messages: nothing stored); PL_EREPLICAS (stored,
+                      but fewer replicas than --ack-replicas confirmed it); a storage error */
     long turn;               /* PL_OK: the message's turn */
     bool duplicate;          /* PL_OK: its client_id was stored before, as `turn` */
     uint32_t retry_after_ms; /* PL_ELIMITED: when the same message may be sent again */
@@ -169,7 +175,11 @@ struct sess_sender {
  *  this session returns its earlier turn with `duplicate` true and stores nothing (it is
  *  charged all the same). With `begin` (nullable), a new message's turn is also begun as by
  *  sess_turn_begin, in the same script: one round trip instead of two when the session has
- *  nothing else to answer. */
+ *  nothing else to answer. With `ack_replicas` set, the callback waits for that many replicas
+ *  to confirm the write (WAIT, duplicates too); when fewer do in time, status is PL_EREPLICAS
+ *  with `turn` and `duplicate` filled: the message is stored (a resend with the same client id
+ *  is a duplicate) but must not be acknowledged; no turn was begun (a lock taken for it is
+ *  released). */
 int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_sender *sender,
                        const char *client_id, const char *text, size_t len,
                        const struct sess_begin_opts *begin, sess_append_cb cb, void *ud);

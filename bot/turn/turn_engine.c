@@ -56,6 +56,10 @@ static enum api_error append_error(int status)
         return API_ERR_TOO_MANY_MESSAGES;
     case PL_ETOOBIG:
         return API_ERR_SESSION_FULL;
+    case PL_EREPLICAS:
+        /* Stored, but not acknowledged (--ack-replicas): its turn is answered when the caller
+         * sends it again (a duplicate) or by a later answer. */
+        return API_ERR_NOT_REPLICATED;
     default:
         return API_ERR_STORAGE_UNAVAILABLE;
     }
@@ -73,7 +77,7 @@ static void on_appended(void *ud, struct sess_append_result *r)
     } else {
         sess_turn_context_free(r->begun);
         /* Refused before it was charged: the next message carries its cancels. */
-        if (r->status != PL_ENOTFOUND && r->status != PL_ETOOBIG)
+        if (r->status != PL_ENOTFOUND && r->status != PL_ETOOBIG && r->status != PL_EREPLICAS)
             s->cancels_uncharged += op->cancels;
         ack =
             (struct turn_ack){.err = append_error(r->status), .retry_after_ms = r->retry_after_ms};

@@ -114,7 +114,10 @@ struct turn_ack {
                            send the acknowledgement now: the turn's events follow after the
                            callback returns. Otherwise nothing was stored: TOO_MANY_MESSAGES
                            (a rate limit), SESSION_FULL (the session holds as many messages as
-                           it may), STORAGE_UNAVAILABLE, SESSION_GONE, SHUTTING_DOWN */
+                           it may), STORAGE_UNAVAILABLE, SESSION_GONE, SHUTTING_DOWN; or it was
+                           stored but fewer Redis replicas than --ack-replicas confirmed it
+                           (NOT_REPLICATED: not acknowledged; sending it again with the same
+                           client id is acknowledged once they do) */
     long turn;
     bool duplicate;          /* a message with this client id was stored before, as `turn` */
     uint32_t retry_after_ms; /* TOO_MANY_MESSAGES: when the message may be sent again */

@@ -376,14 +376,129 @@ static void test_claims(void **state)
     assert_int_equal(verify_crafted(hs256, payload), PL_OK);
 }
 
+/* auth_token_check of a token with `payload` at NOW with lifetime limit `max_ttl`: its result,
+ * and its `why` in *why. */
+static int check_crafted(const char *payload, long long max_ttl, const char **why)
+{
+    char *t = craft(hs256, payload, "test-secret");
+    const struct auth_verify_opts o = {.now_s = NOW, .max_ttl_s = max_ttl};
+    struct auth_claims c;
+    *why = "unset";
+    int rc = auth_token_check(SECRET, SECRET_LEN, t, &o, &c, why);
+    pl_free(t);
+    return rc;
+}
+
+#define CLAIMS(extra) "{\"sub\":\"a\",\"role\":\"agent\"," extra "}"
+
+/* nbf and iat are checked with AUTH_CLOCK_LEEWAY_S (60 s) of skew; exp with none. */
+static void test_clock_claims(void **state)
+{
+    (void)state;
+    const char *why;
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1700003600,\"nbf\":1700000060"), 0, &why),
+                     PL_OK);
+    assert_null(why);
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1700003600,\"nbf\":1700000061"), 0, &why),
+                     PL_EAUTH);
+    assert_string_equal(why, "the token is not valid yet (its nbf is in the future); check the "
+                             "clock of the system that made it");
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1700003600,\"iat\":1700000060"), 0, &why),
+                     PL_OK);
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1700003600,\"iat\":1700000061"), 0, &why),
+                     PL_EAUTH);
+    assert_string_equal(why, "the token was issued in the future (its iat is ahead of this "
+                             "server's clock); check the clock of the system that made it");
+    /* A past nbf and iat are what tokens normally carry. */
+    assert_int_equal(
+        check_crafted(CLAIMS("\"exp\":1700003600,\"iat\":1699990000,\"nbf\":1699990000"), 0, &why),
+        PL_OK);
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1700003600,\"nbf\":\"soon\""), 0, &why),
+                     PL_EAUTH);
+    assert_string_equal(why, "the token's claims are malformed (sub, role and exp are required; "
+                             "iat, nbf and exp are integers)");
+    /* Expired is reported as such, whatever else is wrong; no `why`. */
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1700000000,\"nbf\":1800000000"), 0, &why),
+                     PL_EEXPIRED);
+    assert_null(why);
+}
+
+static void test_maximum_lifetime(void **state)
+{
+    (void)state;
+    const char *why;
+    /* --max-token-ttl 86400: exp up to a day (and the leeway) ahead passes. */
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1700086460"), 86400, &why), PL_OK);
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1700086461"), 86400, &why), PL_EAUTH);
+    assert_string_equal(why, "the token lives too long (its exp is further ahead than this "
+                             "server's --max-token-ttl allows); mint one with a shorter lifetime");
+    /* A year-long token, as `parley token --ttl 31536000` would mint. */
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1731536000"), 86400, &why), PL_EAUTH);
+    /* 0: no limit (auth_token_verify). */
+    assert_int_equal(check_crafted(CLAIMS("\"exp\":1731536000"), 0, &why), PL_OK);
+}
+
+/* Each refusal says what is wrong. */
+static void test_refusals_say_why(void **state)
+{
+    (void)state;
+    const struct auth_verify_opts o = {.now_s = NOW};
+    const char *why;
+    assert_int_equal(auth_token_check(SECRET, SECRET_LEN, "abc", &o, NULL, &why), PL_EAUTH);
+    assert_string_equal(why,
+                        "the token is malformed (a JWT is header.payload.signature in base64url)");
+    assert_int_equal(
+        auth_token_check((const unsigned char *)"other", 5, known_token, &o, NULL, &why), PL_EAUTH);
+    assert_string_equal(
+        why, "the token's signature does not match (forged, or signed with another secret)");
+    char *none = craft("{\"alg\":\"none\"}", CLAIMS("\"exp\":1800000000"), "test-secret");
+    assert_int_equal(auth_token_check(SECRET, SECRET_LEN, none, &o, NULL, &why), PL_EAUTH);
+    assert_string_equal(why, "the token is not signed with HS256");
+    pl_free(none);
+    char big[AUTH_TOKEN_MAX_LEN + 2];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(auth_token_check(SECRET, SECRET_LEN, big, &o, NULL, &why), PL_EAUTH);
+    assert_string_equal(why, "the token is longer than 4096 bytes");
+    assert_int_equal(auth_token_check(SECRET, SECRET_LEN, known_token, &o, NULL, &why), PL_OK);
+    assert_null(why);
+}
+
+/* nbf is minted only when set, and read back. */
+static void test_nbf_round_trip(void **state)
+{
+    (void)state;
+    struct auth_claims in;
+    memset(&in, 0, sizeof(in));
+    memcpy(in.sub, "x", 2);
+    in.role = AUTH_ROLE_AGENT;
+    in.iat = NOW;
+    in.nbf = NOW + 30;
+    in.exp = NOW + 600;
+    char *t = auth_token_mint(SECRET, SECRET_LEN, &in);
+    struct auth_claims out;
+    assert_int_equal(auth_token_verify(SECRET, SECRET_LEN, t, NOW, &out), PL_OK);
+    assert_memory_equal(&in, &out, sizeof(in));
+    pl_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roles),        cmocka_unit_test(test_known_vector),
-        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_wrong_secret), cmocka_unit_test(test_tampered),
-        cmocka_unit_test(test_alg),          cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_length_limit), cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_known_vector),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_wrong_secret),
+        cmocka_unit_test(test_tampered),
+        cmocka_unit_test(test_alg),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_length_limit),
+        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_clock_claims),
+        cmocka_unit_test(test_maximum_lifetime),
+        cmocka_unit_test(test_refusals_say_why),
+        cmocka_unit_test(test_nbf_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

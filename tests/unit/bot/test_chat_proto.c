@@ -381,6 +381,20 @@ static void test_message_errors(void **state)
     refused("{\"type\":\"message\",\"text\":\"x\",\"id\":7}", "bad_request", "\"id\"");
     refused("{\"type\":\"message\",\"text\":\"x\",\"id\":\"\"}", "bad_request", "\"id\"");
     refused("{\"type\":\"message\",\"text\":\"x\",\"id\":[\"a\"]}", "bad_request", "\"id\"");
+    /* A client id is echoed in acks and kept in Redis: no line breaks, escapes or C1 controls. */
+    const char *with_controls[] = {"a\\r\\nb", "\\u001b[2J", "a\\tb", "\\u009b", "a\\u2028"};
+    for (size_t i = 0; i < sizeof(with_controls) / sizeof(with_controls[0]); i++) {
+        char frame[128];
+        snprintf(frame, sizeof(frame), "{\"type\":\"message\",\"text\":\"x\",\"id\":\"%s\"}",
+                 with_controls[i]);
+        struct chat_in in;
+        struct chat_error err;
+        assert_int_equal(parse(frame, &in, &err), PL_EINVAL);
+        assert_int_equal(err.code, API_ERR_BAD_REQUEST);
+        assert_string_equal(err.message, "message: \"id\" must be a string of 1 to 128 bytes "
+                                         "without control characters (a client id to match the "
+                                         "ack)");
+    }
 }
 
 /* A message frame whose text is `n` copies of the UTF-8 character `ch`. */

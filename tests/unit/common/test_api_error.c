@@ -50,6 +50,7 @@ static void test_public_codes_and_statuses(void **state)
         {API_ERR_AT_CAPACITY, "busy", 503, true},
         {API_ERR_UPSTREAM_UNAVAILABLE, "upstream_unavailable", 503, true},
         {API_ERR_STORAGE_UNAVAILABLE, "upstream_unavailable", 503, true},
+        {API_ERR_NOT_REPLICATED, "upstream_unavailable", 503, true},
         {API_ERR_SHUTTING_DOWN, "upstream_unavailable", 503, true},
         {API_ERR_UPSTREAM_ERROR, "upstream_error", 502, false},
         {API_ERR_INTERNAL, "internal", 500, false},

@@ -103,13 +103,35 @@ static void test_count(void **state)
     assert_int_equal(pl_utf8_count("a\0b", 3), 3);
 }
 
+static void test_control_characters(void **state)
+{
+    (void)state;
+#define HAS(lit) pl_utf8_has_control(lit, sizeof(lit) - 1)
+    assert_false(HAS(""));
+    assert_false(HAS("web"));
+    assert_false(HAS("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 ~"));
+    assert_false(HAS("\xc2\xa0"));     /* U+00A0, no-break space: not a control */
+    assert_false(HAS("\xe2\x80\xaa")); /* U+202A is a format character, escaped in logs */
+    assert_true(HAS("web\r\nX-Injected: 1"));
+    assert_true(HAS("a\tb"));
+    assert_true(HAS("\x1b[2J"));
+    assert_true(HAS("a\0b"));
+    assert_true(HAS("\x7f"));
+    assert_true(HAS("\xc2\x80")); /* U+0080 */
+    assert_true(HAS("\xc2\x9b"
+                    "0m")); /* U+009B, CSI */
+    assert_true(HAS("a\xe2\x80\xa8"));
+    assert_true(HAS("a\xe2\x80\xa9"));
+#undef HAS
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ascii_and_empty), cmocka_unit_test(test_boundaries_valid),
         cmocka_unit_test(test_overlongs),       cmocka_unit_test(test_surrogates_and_range),
         cmocka_unit_test(test_bad_sequences),   cmocka_unit_test(test_seq_len),
-        cmocka_unit_test(test_count),
+        cmocka_unit_test(test_count),           cmocka_unit_test(test_control_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
