@@ -70,8 +70,10 @@ struct op {
     char sid[SESS_ID_LEN + 1];
     enum script script; /* the script the call runs */
     bool anonymous;     /* CREATE: sess_create_anonymous's (cb.anon) */
-    /* An append waiting for replicas: what its callback will get, and the owner of a lock its
-     * script may have taken. */
+    /* An append waiting for replicas (--ack-replicas): it holds a store reference (without one
+     * the store may be gone by the reply, and must not be read); what its callback will get;
+     * the owner of a lock its script may have taken. */
+    bool holds_store;
     struct sess_append_result appended;
     char owner[96];
 };
@@ -649,7 +651,7 @@ static void append_done(struct op *op, struct sess_append_result *r)
     }
     sess_append_cb cb = op->cb.append;
     void *ud = op->ud;
-    bool held = s->ack_replicas > 0; /* sess_append_caller took a store reference */
+    bool held = op->holds_store;
     pl_free(op);
     cb(ud, r);
     if (held)
@@ -719,7 +721,7 @@ static void on_append(void *ud, int status, redisReply *reply)
         r.status = PL_EPROTO;
     }
     struct sess_store *s = op->store;
-    if (r.status == PL_OK && s->ack_replicas) {
+    if (r.status == PL_OK && op->holds_store) {
         /* Stored: now it counts only once enough replicas have it. */
         op->appended = r;
         if (!s->destroyed &&
@@ -759,9 +761,10 @@ int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_
     script_arg_int(&a, APPEND_CALLER_lock_ttl, begin ? begin->lock_ttl_ms : 0);
     script_arg_int(&a, APPEND_CALLER_max_entries,
                    begin && begin->max_entries ? (long long)begin->max_entries : 1);
+    op->holds_store = s->ack_replicas > 0;
     int rc = call_send(op, &a, on_append); /* frees op on failure */
     if (rc == PL_OK && s->ack_replicas)
-        store_ref(s); /* on_wait reads the store after the reply */
+        store_ref(s); /* the reply's handling reads the store */
     return rc;
 }
 
