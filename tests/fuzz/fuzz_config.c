@@ -1,12 +1,13 @@
 /* libFuzzer target for parleyd's configuration (bot/config.h): the JSON config file and the
  * command line an operator gives. The input is read twice: as the config file's text (written
- * to a scratch file named by --config), and as a command line, one argument per line (a
- * --config argument is dropped, so nothing but the scratch file is ever read). Contract: the
+ * to an in-memory file named by --config), and as a command line, one argument per line (a
+ * --config argument is dropped, so nothing but that file is ever read). Contract: the
  * outcome is PL_OK or PL_EINVAL with a message; loading is repeatable (same outcome, same
  * message); every string is freed by config_cleanup, whatever the outcome (LeakSanitizer). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "bot/config.h"
@@ -18,13 +19,8 @@
 
 static char prog[] = "parleyd";
 
-static char path[] = "/tmp/parley-fuzz-config-XXXXXX";
-static int fd = -1;
-
-static void remove_scratch(void)
-{
-    unlink(path);
-}
+static int fd = -1;   /* the scratch file: in memory, never on a disk */
+static char path[64]; /* its name: /proc/self/fd/N */
 
 /* Load twice with `argv` and check the outcome. */
 static void load(int argc, char **argv)
@@ -49,9 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (fd < 0) {
         unsetenv("PARLEY_CONFIG"); /* only the scratch file is read */
-        fd = mkstemp(path);
+        fd = memfd_create("parley-fuzz-config", 0);
         CHECK(fd >= 0);
-        atexit(remove_scratch);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     }
     /* The input as the config file. */
     CHECK(ftruncate(fd, 0) == 0);
