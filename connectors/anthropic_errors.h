@@ -15,7 +15,7 @@
 struct anth_http_error {
     enum api_error error; /* API_ERR_RATE_LIMITED, _UPSTREAM_UNAVAILABLE or _UPSTREAM_ERROR */
     bool retryable;       /* the same request may succeed later */
-    long retry_after_ms;  /* the upstream's hint, or -1 */
+    long retry_after_ms;  /* the upstream's hint (at most a day), or -1 */
     char detail[256];     /* "Anthropic API 529 overloaded_error: Overloaded" */
 };
 

@@ -122,6 +122,13 @@ static long fast_string(const char *p, const char *limit, char *out, const char 
     return -1;
 }
 
+/* True if the `n` digits at `p` are an index as jansson reads it: a JSON integer (no leading
+ * zero) that fits its integer type. Anything else goes to the general path, which says. */
+static bool json_index(const char *p, size_t n)
+{
+    return n >= 1 && n <= 18 && (n == 1 || p[0] != '0');
+}
+
 /* content_block_delta with a text_delta, in the exact layout the API writes, handled without
  * building a JSON tree: this event is nearly the whole stream. True if handled. */
 static bool fast_text_delta(struct anth_stream *s, const char *event, const char *data, size_t len,
@@ -137,7 +144,7 @@ static bool fast_text_delta(struct anth_stream *s, const char *event, const char
     const char *digits = p;
     while (p < limit && *p >= '0' && *p <= '9')
         p++;
-    if (p == digits || (size_t)(limit - p) < sizeof(mid) - 1 ||
+    if (!json_index(digits, (size_t)(p - digits)) || (size_t)(limit - p) < sizeof(mid) - 1 ||
         memcmp(p, mid, sizeof(mid) - 1) != 0)
         return false;
     p += sizeof(mid) - 1;
@@ -155,7 +162,7 @@ static bool is(const char *data, size_t len, const char *literal)
     return len == strlen(literal) && memcmp(data, literal, len) == 0;
 }
 
-/* True if `data` is exactly `head`, one or more digits (an index), then `tail`. */
+/* True if `data` is exactly `head`, an index (json_index), then `tail`. */
 static bool is_indexed(const char *data, size_t len, const char *head, const char *tail)
 {
     size_t h = strlen(head), t = strlen(tail);
@@ -164,7 +171,7 @@ static bool is_indexed(const char *data, size_t len, const char *head, const cha
     for (size_t i = h; i < len - t; i++)
         if (data[i] < '0' || data[i] > '9')
             return false;
-    return true;
+    return json_index(data + h, len - h - t);
 }
 
 /* The events that carry nothing we keep, in the exact layout the API writes: recognised by

@@ -110,6 +110,9 @@ int sse_parser_feed(struct sse_parser *p, const char *buf, size_t len, sse_event
             rc = process_line(p, p->line.data, p->line.len, cb, ud);
             pl_buf_reset(&p->line);
         } else {
+            /* Read in place, but held to the limit a line split across reads meets. */
+            if (j - i > p->max)
+                return PL_ETOOBIG;
             rc = process_line(p, buf + i, j - i, cb, ud);
         }
         if (rc)

@@ -84,10 +84,12 @@ static size_t add_node(struct prompt_template *t, enum node_kind kind, size_t of
 static bool standalone(const char *s, size_t len, size_t seg, size_t p, size_t end,
                        size_t *line_start, size_t *next)
 {
+    /* Look back no further than `seg`: a line that starts before it is not standalone, and
+     * stopping there keeps parsing linear however many tags share a line. */
     size_t ls = p;
-    while (ls > 0 && s[ls - 1] != '\n')
+    while (ls > seg && s[ls - 1] != '\n')
         ls--;
-    if (ls < seg)
+    if (ls > 0 && s[ls - 1] != '\n')
         return false;
     for (size_t i = ls; i < p; i++)
         if (!is_blank(s[i]))

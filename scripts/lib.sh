@@ -50,6 +50,20 @@ build() {
         { cmake --build "$dir" -j1 2>&1 | grep -E 'error|Error' | head -30; die "build failed"; }
 }
 
+# build_fuzz: configure build-fuzz (clang, the libFuzzer targets of tests/fuzz under ASan+UBSan)
+# once, then build every target.
+build_fuzz() {
+    if [ ! -f "$PARLEY_ROOT/build-fuzz/CMakeCache.txt" ]; then
+        CC=clang cmake -S "$PARLEY_ROOT" -B "$PARLEY_ROOT/build-fuzz" -DPARLEY_FUZZ=ON \
+            -DPARLEY_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null ||
+            die "cmake configure (fuzz) failed"
+    fi
+    cmake --build "$PARLEY_ROOT/build-fuzz" -j "$(nproc)" --target fuzz_all -- \
+        --no-print-directory >/dev/null ||
+        { cmake --build "$PARLEY_ROOT/build-fuzz" -j1 --target fuzz_all 2>&1 |
+            grep -E 'error|Error' | head -30; die "fuzz build failed"; }
+}
+
 free_port() {
     local p
     for _ in $(seq 50); do

@@ -102,6 +102,26 @@ static void test_retry_after_forms(void **state)
     assert_int_equal(e.retry_after_ms, -1);
 }
 
+/* A hint too large for a long (or infinite) is held to a day: converting it was undefined
+ * behaviour (found by tests/fuzz/fuzz_anthropic_errors.c). A day or less is kept as it is. */
+static void test_huge_retry_after_is_capped(void **state)
+{
+    (void)state;
+    struct anth_http_error e = classify(529, "{}", NULL, "1e300", NULL);
+    assert_int_equal(e.retry_after_ms, 86400000);
+    e = classify(529, "{}", "inf", NULL, NULL);
+    assert_int_equal(e.retry_after_ms, 86400000);
+    e = classify(429, "{}", "1e30", NULL, NULL);
+    assert_int_equal(e.retry_after_ms, 86400000);
+    assert_true(e.retryable);
+    e = classify(529, "{}", "86400", NULL, NULL);
+    assert_int_equal(e.retry_after_ms, 86400000);
+    e = classify(529, "{}", NULL, "86399999", NULL);
+    assert_int_equal(e.retry_after_ms, 86399999);
+    e = classify(529, "{}", "nan", "-1", NULL);
+    assert_int_equal(e.retry_after_ms, -1);
+}
+
 static struct anth_http_error stream_error(const char *type, const char *message)
 {
     struct anth_http_error e;
@@ -166,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_html_413_from_the_proxy),
         cmocka_unit_test(test_should_retry_header_wins),
         cmocka_unit_test(test_retry_after_forms),
+        cmocka_unit_test(test_huge_retry_after_is_capped),
         cmocka_unit_test(test_stream_errors_transient),
         cmocka_unit_test(test_stream_errors_final),
     };

@@ -186,6 +186,57 @@ static void test_events_without_text(void **state)
     pl_buf_cleanup(&g.text);
 }
 
+/* An index that is not a JSON number (leading zeros) or that jansson refuses (too big) is an
+ * error in the API's own layout too: the fast paths used to accept any run of digits (found by
+ * tests/fuzz/fuzz_anthropic_stream.c). */
+static void test_index_must_be_a_json_integer(void **state)
+{
+    (void)state;
+    static const char *const indexes[] = {"02", "00", "007", "123456789012345678901234567890"};
+    for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+        char events[3][256];
+        snprintf(events[0], sizeof(events[0]),
+                 "{\"type\":\"content_block_start\",\"index\":%s,\"content_block\":"
+                 "{\"type\":\"text\",\"text\":\"\"}}",
+                 indexes[i]);
+        snprintf(events[1], sizeof(events[1]),
+                 "{\"type\":\"content_block_delta\",\"index\":%s,\"delta\":{\"type\":"
+                 "\"text_delta\",\"text\":\"x\"}}",
+                 indexes[i]);
+        snprintf(events[2], sizeof(events[2]), "{\"type\":\"content_block_stop\",\"index\":%s}",
+                 indexes[i]);
+        static const char *const names[] = {"content_block_start", "content_block_delta",
+                                            "content_block_stop"};
+        for (int k = 0; k < 3; k++) {
+            struct got g = {.calls = 0};
+            pl_buf_init(&g.text, 1024);
+            struct anth_stream s;
+            anth_stream_init(&s);
+            assert_int_equal(ev(&s, "message_start", start, &g), PL_OK);
+            int rc = ev(&s, names[k], events[k], &g);
+            if (rc != PL_EPROTO)
+                fail_msg("%s with index %s: status %d", names[k], indexes[i], rc);
+            assert_int_equal(g.calls, 0);
+            pl_buf_cleanup(&g.text);
+        }
+    }
+    /* The indexes the API writes still take the fast paths. */
+    struct got g = {.calls = 0};
+    pl_buf_init(&g.text, 1024);
+    struct anth_stream s;
+    anth_stream_init(&s);
+    assert_int_equal(ev(&s, "message_start", start, &g), PL_OK);
+    assert_int_equal(
+        ev(&s, "content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}", &g), PL_OK);
+    assert_int_equal(ev(&s, "content_block_delta",
+                        "{\"type\":\"content_block_delta\",\"index\":10,\"delta\":{\"type\":"
+                        "\"text_delta\",\"text\":\"ok\"}}",
+                        &g),
+                     PL_OK);
+    assert_int_equal(g.calls, 1);
+    pl_buf_cleanup(&g.text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_long_text),
         cmocka_unit_test(test_invalid_json_is_an_error),
         cmocka_unit_test(test_events_without_text),
+        cmocka_unit_test(test_index_must_be_a_json_integer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -127,6 +128,35 @@ static void test_standalone_lines(void **state)
     assert_render("a {{#s}}\nx{{/s}} b\n", basic, "a \nx b\n");
     assert_render("{{#s}}{{#t}}\nx\n{{/t}}{{/s}}\n", basic, "\nx\n\n");
     assert_render("{{#s}}x\n{{/s}}y\n", basic, "x\ny\n");
+}
+
+/* Many tags on one line parse in time linear in the template: the standalone-line check used to
+ * scan back to the start of the line for every tag, so a 600 KB line of comments took minutes
+ * (found by tests/fuzz/fuzz_template.c on a long input). */
+static void test_long_line_of_tags_parses_quickly(void **state)
+{
+    (void)state;
+    static const char tag[] = "{{!c}}";
+    size_t n = 100000, len = n * (sizeof(tag) - 1);
+    struct pl_buf tpl;
+    pl_buf_init(&tpl, len + 64);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pl_buf_append(&tpl, tag, sizeof(tag) - 1), PL_OK);
+    assert_int_equal(pl_buf_append_str(&tpl, "{{#s}}x{{/s}}\n"), PL_OK);
+    clock_t start = clock();
+    struct prompt_template *t = NULL;
+    assert_int_equal(prompt_template_parse(tpl.data, tpl.len, &t, NULL, 0), PL_OK);
+    double cpu_s = (double)(clock() - start) / CLOCKS_PER_SEC;
+    if (cpu_s > 2.0)
+        fail_msg("parsing took %.1f s of CPU", cpu_s);
+    struct pl_buf out;
+    pl_buf_init(&out, 64);
+    const struct prompt_var s_on[] = {{"s", "1"}};
+    assert_int_equal(prompt_template_render(t, s_on, 1, &out), PL_OK);
+    assert_string_equal(out.data, "x\n");
+    pl_buf_cleanup(&out);
+    prompt_template_free(t);
+    pl_buf_cleanup(&tpl);
 }
 
 static void expect_error(const char *tpl, const char *want)
@@ -352,12 +382,18 @@ static void test_load_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_variables),      cmocka_unit_test(test_values_are_literal),
-        cmocka_unit_test(test_sections),       cmocka_unit_test(test_nesting),
-        cmocka_unit_test(test_comments),       cmocka_unit_test(test_standalone_lines),
-        cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_parse_uses_len),
-        cmocka_unit_test(test_render_too_big), cmocka_unit_test(test_builtin_system),
+        cmocka_unit_test(test_variables),
+        cmocka_unit_test(test_values_are_literal),
+        cmocka_unit_test(test_sections),
+        cmocka_unit_test(test_nesting),
+        cmocka_unit_test(test_comments),
+        cmocka_unit_test(test_standalone_lines),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_uses_len),
+        cmocka_unit_test(test_render_too_big),
+        cmocka_unit_test(test_builtin_system),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_long_line_of_tags_parses_quickly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
