@@ -188,7 +188,7 @@ static int going_away(struct chat_conn *c)
     return close_with(c, WS_CLOSE_GOING_AWAY, "server restarting; reconnect to continue");
 }
 
-int chat_conn_writeable(struct chat_conn *c)
+static int chat_conn_writeable(struct chat_conn *c)
 {
     if (c->write_failed)
         return -1;
@@ -599,8 +599,8 @@ static void handle_frame(struct chat_conn *c, const char *data, size_t len)
     chat_in_cleanup(&in);
 }
 
-int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool first, bool final,
-                      bool binary)
+static int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool first,
+                             bool final, bool binary)
 {
     if (c->close_code)
         return 0; /* closing after an error that said why: nothing more is read */
@@ -630,7 +630,7 @@ int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool fi
     return 0;
 }
 
-struct chat_conn *chat_conn_open(struct bot_server *srv, struct conn *conn)
+static struct chat_conn *chat_conn_open(struct bot_server *srv, struct conn *conn)
 {
     struct chat_conn *c = pl_calloc(1, sizeof(*c));
     c->srv = srv;
@@ -649,7 +649,7 @@ struct chat_conn *chat_conn_open(struct bot_server *srv, struct conn *conn)
     return c;
 }
 
-void chat_conn_closed(struct chat_conn *c)
+static void chat_conn_closed(struct chat_conn *c)
 {
     c->conn = NULL;
     c->srv->metrics.connections_open--;
@@ -659,3 +659,35 @@ void chat_conn_closed(struct chat_conn *c)
         turn_unlisten(&c->listener);
     conn_unref(c);
 }
+
+/* ---- the endpoint ---- */
+
+static void *endpoint_open(struct bot_server *srv, struct conn *conn)
+{
+    return chat_conn_open(srv, conn);
+}
+
+static int endpoint_receive(void *app, const void *data, size_t len, bool first, bool final,
+                            bool binary)
+{
+    return chat_conn_receive(app, data, len, first, final, binary);
+}
+
+static int endpoint_writeable(void *app)
+{
+    return chat_conn_writeable(app);
+}
+
+static void endpoint_closed(void *app)
+{
+    chat_conn_closed(app);
+}
+
+const struct ws_endpoint chat_ws_endpoint = {
+    .path = "/v1/chat",
+    .subprotocol = "parley.chat.v1",
+    .open = endpoint_open,
+    .receive = endpoint_receive,
+    .writeable = endpoint_writeable,
+    .closed = endpoint_closed,
+};

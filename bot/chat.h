@@ -11,20 +11,12 @@
 
 #include "bot/server.h"
 
-struct conn;
-struct chat_conn;
 struct pl_buf;
+struct ws_endpoint;
 
-/** A new WebSocket connection was established. */
-struct chat_conn *chat_conn_open(struct bot_server *srv, struct conn *conn);
-/** A received piece of a WebSocket message (`first`, `final`: it starts, ends the message).
- *  Returns -1 to close the socket. */
-int chat_conn_receive(struct chat_conn *c, const void *data, size_t len, bool first, bool final,
-                      bool binary);
-/** The socket may be written: send queued frames while it has room. Returns -1 to close. */
-int chat_conn_writeable(struct chat_conn *c);
-/** The socket closed; the conn detaches from its session and is released when unused. */
-void chat_conn_closed(struct chat_conn *c);
+/** The caller protocol on GET /v1/chat, subprotocol parley.chat.v1: an entry of the server's
+ *  WebSocket table (bot_server.ws_endpoints). */
+extern const struct ws_endpoint chat_ws_endpoint;
 
 /** Prepare the server's frame buffer (bot_server.frame), in which every frame to a caller is
  *  built in turn (bot/outbuf.h). */

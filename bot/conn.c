@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bot/chat.h"
 #include "bot/http_server.h"
 #include "bot/origin.h"
 #include "common/alloc.h"
@@ -30,41 +29,6 @@
 
 enum phase { PHASE_HTTP, PHASE_WEBSOCKET, PHASE_CLOSING };
 enum http_state { HTTP_HEAD, HTTP_BODY, HTTP_ANSWERING };
-
-/* A WebSocket path and the protocol spoken on it. */
-struct ws_endpoint {
-    const char *path;
-    const char *subprotocol;
-    void *(*open)(struct bot_server *srv, struct conn *c);
-    int (*receive)(void *app, const void *data, size_t len, bool first, bool final, bool binary);
-    int (*writeable)(void *app);
-    void (*closed)(void *app);
-};
-
-static void *chat_open(struct bot_server *srv, struct conn *c)
-{
-    return chat_conn_open(srv, c);
-}
-
-static int chat_receive(void *app, const void *data, size_t len, bool first, bool final,
-                        bool binary)
-{
-    return chat_conn_receive(app, data, len, first, final, binary);
-}
-
-static int chat_writeable(void *app)
-{
-    return chat_conn_writeable(app);
-}
-
-static void chat_closed(void *app)
-{
-    chat_conn_closed(app);
-}
-
-static const struct ws_endpoint endpoints[] = {
-    {"/v1/chat", "parley.chat.v1", chat_open, chat_receive, chat_writeable, chat_closed},
-};
 
 struct conn {
     struct bot_server *srv;
@@ -474,9 +438,9 @@ static void ws_open(struct conn *c, const struct ws_endpoint *ep);
 static void ws_handshake(struct conn *c, struct http_server_req *r)
 {
     const struct ws_endpoint *ep = NULL;
-    for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
-        if (!strcmp(r->path, endpoints[i].path))
-            ep = &endpoints[i];
+    for (size_t i = 0; i < c->srv->ws_endpoint_count; i++) {
+        if (!strcmp(r->path, c->srv->ws_endpoints[i]->path))
+            ep = c->srv->ws_endpoints[i];
     }
     const struct http_head *h = &r->head;
     if (!ep) {
@@ -588,8 +552,8 @@ static void begin_request(struct conn *c)
         r->cors_origin = h->origin;
     }
     bool ws_path = false;
-    for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
-        ws_path = ws_path || !strcmp(r->path, endpoints[i].path);
+    for (size_t i = 0; i < c->srv->ws_endpoint_count; i++)
+        ws_path = ws_path || !strcmp(r->path, c->srv->ws_endpoints[i]->path);
     if (ws_path || h->upgrade_websocket) {
         ws_handshake(c, r);
         return;

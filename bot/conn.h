@@ -37,6 +37,19 @@ struct conn_transport {
     void (*close)(void *handle);
 };
 
+/* A WebSocket protocol and the path it is served on (bot/chat.h's chat_ws_endpoint). The
+ * server's table of them (bot_server.ws_endpoints, filled by main.c) is where a new WebSocket
+ * channel attaches: conn.c knows none by name. `open` returns the protocol's state for the
+ * connection, handed back to the other calls; receive and writeable return -1 to close. */
+struct ws_endpoint {
+    const char *path;        /* "/v1/chat" */
+    const char *subprotocol; /* "parley.chat.v1": the client must offer it */
+    void *(*open)(struct bot_server *srv, struct conn *c);
+    int (*receive)(void *app, const void *data, size_t len, bool first, bool final, bool binary);
+    int (*writeable)(void *app);
+    void (*closed)(void *app);
+};
+
 /** A connection was accepted from `peer` (its address, for logs and per-address limits). */
 struct conn *conn_open(struct bot_server *srv, const struct conn_transport *tp, void *handle,
                        const char *peer);

@@ -234,6 +234,9 @@ int main(int argc, char **argv)
     chat_frames_init(&srv.frame);
     conn_counts_init(&srv.session_conns);
     srv.http_dispatch = http_routes_dispatch;
+    static const struct ws_endpoint *const ws_endpoints[] = {&chat_ws_endpoint};
+    srv.ws_endpoints = ws_endpoints;
+    srv.ws_endpoint_count = sizeof(ws_endpoints) / sizeof(ws_endpoints[0]);
     unsigned char raw[8];
     RAND_bytes(raw, sizeof(raw));
     snprintf(srv.instance_id, sizeof(srv.instance_id), "parleyd-%02x%02x%02x%02x%02x%02x%02x%02x",

@@ -20,6 +20,7 @@ struct turn_engine;
 struct lws_context;
 struct acceptor;
 struct http_server_req;
+struct ws_endpoint;
 struct origin_list;
 
 /* Counters of the channels, exported on /metrics (the turn engine keeps its own). */
@@ -55,6 +56,9 @@ struct bot_server {
     struct origin_list *origins;      /* --allowed-origins */
     /* answers a complete HTTP request (http_routes_dispatch) */
     void (*http_dispatch)(struct http_server_req *r);
+    /* the WebSocket protocols served, by path (bot/conn.h) */
+    const struct ws_endpoint *const *ws_endpoints;
+    size_t ws_endpoint_count;
     struct bot_metrics metrics;
 };
 

@@ -81,6 +81,33 @@ static void echo_dispatch(struct http_server_req *r)
     http_server_reply(r, 200, "text/plain", body, (size_t)n);
 }
 
+/* A WebSocket protocol that takes every message and sends nothing: the connection's own frames
+ * (pong, close) are what these tests look at. */
+static int app_state;
+static void *app_open(struct bot_server *s, struct conn *c)
+{
+    (void)s;
+    (void)c;
+    return &app_state;
+}
+static int app_receive(void *app, const void *data, size_t len, bool first, bool final, bool binary)
+{
+    (void)app, (void)data, (void)len, (void)first, (void) final, (void)binary;
+    return 0;
+}
+static int app_writeable(void *app)
+{
+    (void)app;
+    return 0;
+}
+static void app_closed(void *app)
+{
+    (void)app;
+}
+static const struct ws_endpoint app_endpoint = {"/v1/chat",  "parley.chat.v1", app_open,
+                                                app_receive, app_writeable,    app_closed};
+static const struct ws_endpoint *const endpoints[] = {&app_endpoint};
+
 static int setup(void **state)
 {
     (void)state;
@@ -96,6 +123,8 @@ static int setup(void **state)
     srv.loop = &loop;
     srv.cfg = &cfg;
     srv.http_dispatch = echo_dispatch;
+    srv.ws_endpoints = endpoints;
+    srv.ws_endpoint_count = 1;
     char err[128];
     return origin_list_parse("https://ok.example", &srv.origins, err, sizeof(err));
 }
