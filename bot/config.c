@@ -163,6 +163,10 @@ static const struct opt opts[] = {
     {"anon-session-ttl", "PARLEY_ANON_SESSION_TTL", "anon_session_ttl", OPT_U32,
      F(anon_session_ttl_s), "900", 60, 315360000,
      "seconds an anonymous session is kept until its first message (then --session-ttl)"},
+    {"polls-per-minute", "PARLEY_POLLS_PER_MINUTE", "polls_per_minute", OPT_U32,
+     F(polls_per_minute), "120", 0, 60000,
+     "polls of one session's turns that must read Redis, per minute, after a burst of a sixth of "
+     "it (0: no limit); beyond it rate_limited"},
     {"max-session-messages", "PARLEY_MAX_SESSION_MESSAGES", "max_session_messages", OPT_U32,
      F(max_session_messages), "1000", 1, 1000000,
      "caller messages one session may hold; beyond it session_full (start a new session)"},

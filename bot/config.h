@@ -61,6 +61,7 @@ struct bot_config {
     uint32_t anon_sessions_per_minute;
     uint32_t anon_session_ttl_s;
     uint32_t max_session_messages;
+    uint32_t polls_per_minute;
 };
 
 /** Load from defaults, the config file, the environment, then argv. On error (unknown flag, bad

@@ -289,13 +289,17 @@ void http_messages_post(struct http_server_req *r, const char *sid)
 
 /* ---- polls ---- */
 
-static void on_polled(void *ud, enum api_error err, const struct turn_snapshot *snap)
+static void on_polled(void *ud, enum api_error err, const struct turn_snapshot *snap,
+                      uint32_t retry_after_ms)
 {
     struct http_server_req *r = ud;
     struct pl_buf b;
     pl_buf_init(&b, EVENT_BYTES_MAX);
     if (err) {
-        http_server_reply_error(r, err, err == API_ERR_SESSION_GONE ? "no such session" : NULL);
+        if (err == API_ERR_TOO_MANY_POLLS)
+            r->srv->metrics.rate_limited++;
+        http_server_reply_error_after(
+            r, err, err == API_ERR_SESSION_GONE ? "no such session" : NULL, retry_after_ms);
     } else if (snap->status == TURN_STATUS_UNKNOWN) {
         http_server_reply_error(r, API_ERR_NOT_FOUND, "no such turn in this conversation");
     } else if (snap->status == TURN_STATUS_PENDING) {

@@ -88,7 +88,8 @@ static void get_metrics(struct http_server_req *r)
     COUNTER("turns_failed_total", "Turns that ended with an error.", t.turns_failed);
     COUNTER("deltas_total", "Text deltas told to listeners.", t.deltas);
     COUNTER("errors_sent_total", "Error frames sent to callers.", m->errors_sent);
-    COUNTER("rate_limited_total", "Caller messages and anonymous sessions refused by a rate limit.",
+    COUNTER("rate_limited_total",
+            "Caller messages, anonymous sessions and polls refused by a rate limit.",
             m->rate_limited);
     COUNTER("http_messages_total", "Caller messages received over HTTP.", m->http_messages);
     COUNTER("slow_clients_dropped_total", "Connections closed for not reading.",

@@ -271,6 +271,8 @@ int main(int argc, char **argv)
                 .anon_sessions_per_minute = cfg.anon_sessions_per_minute,
                 .anon_session_ttl_s = cfg.anon_session_ttl_s,
                 .max_session_messages = cfg.max_session_messages,
+                .polls_per_minute = cfg.polls_per_minute,
+                .polls_burst = cfg.polls_per_minute / 6 ? cfg.polls_per_minute / 6 : 1,
             },
         .connect_timeout_ms = cfg.redis_timeout_ms,
         .command_timeout_ms = cfg.redis_timeout_ms,

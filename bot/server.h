@@ -31,7 +31,7 @@ struct bot_metrics {
     uint64_t messages_total; /* caller messages stored and acknowledged, any channel */
     uint64_t http_messages;  /* caller messages received over HTTP */
     uint64_t errors_sent;
-    uint64_t rate_limited; /* caller messages and anonymous sessions refused by a rate limit */
+    uint64_t rate_limited; /* messages, anonymous sessions and polls refused by a rate limit */
     uint64_t slow_clients_dropped;
     uint64_t hello_timeouts;          /* WebSockets closed for not completing hello in time */
     uint64_t hello_attempts_exceeded; /* WebSockets closed after --max-hello-attempts */

@@ -27,6 +27,9 @@ static const struct api_error_info table[API_ERR_COUNT] = {
     [API_ERR_TOO_MANY_SESSIONS] = {"rate_limited", 429, true,
                                    "too many new conversations were started from your address; "
                                    "wait a moment and try again"},
+    [API_ERR_TOO_MANY_POLLS] = {"rate_limited", 429, true,
+                                "this conversation's answers are asked for faster than this "
+                                "service allows; ask again after retry_after_ms"},
     [API_ERR_SESSION_FULL] = {"session_full", 409, false,
                               "this conversation has reached its limit of messages; please "
                               "start a new conversation"},

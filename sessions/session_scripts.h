@@ -296,17 +296,31 @@
     "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
     "return begin_turn(session, transcript, lock, owner, lock_ttl, max_entries, turn)\n"
 
-/* Read only (refreshes no expiry). Returns nil (no session) or {record as flat hash, the
- * covering answer packed, or false when `answered` does not cover the turn or the transcript no
- * longer holds its answer}. */
+/* Refreshes no expiry. With `per_minute` not 0, the poll is charged to the session's poll bucket
+ * (the record's field `poll_full_at`, burst `burst`): a poll reads up to the whole transcript, so
+ * polls that reach Redis are limited like messages. Returns nil (no session), {'limited', ms to
+ * wait}, or {record as flat hash, the covering answer packed, or false when `answered` does not
+ * cover the turn or the transcript no longer holds its answer}. */
 #define SESS_TURN_ANSWER_ARGS(K, A, s)                                                             \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
-    A(s, turn)
+    A(s, turn)                                                                                     \
+    A(s, now)                                                                                      \
+    A(s, per_minute)                                                                               \
+    A(s, burst)
 #define SESS_LUA_TURN_ANSWER                                                                       \
     SESS_LUA_FN_PACK                                                                               \
     SESS_LUA_FN_COVERING                                                                           \
+    SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_TURN_ANSWER_ARGS)                                                       \
+    "if tonumber(per_minute) > 0 then\n"                                                           \
+    "  local full_at = redis.call('HGET', session, 'poll_full_at')\n"                              \
+    "  if not full_at and redis.call('EXISTS', session) == 0 then return false end\n"              \
+    "  local wait, next_full = bucket(full_at, tonumber(per_minute), tonumber(burst), 1,\n"        \
+    "                                 tonumber(now))\n"                                            \
+    "  if wait > 0 then return {'limited', wait} end\n"                                            \
+    "  redis.call('HSET', session, 'poll_full_at', next_full)\n"                                   \
+    "end\n"                                                                                        \
     "local rec = redis.call('HGETALL', session)\n"                                                 \
     "if #rec == 0 then return false end\n"                                                         \
     "if tonumber(redis.call('HGET', session, 'answered') or '0') < tonumber(turn) then\n"          \

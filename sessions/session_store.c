@@ -848,6 +848,12 @@ static void on_turn_answer(void *ud, int status, redisReply *reply)
     struct op *op = ud;
     struct sess_record rec;
     struct sess_entry *answer = NULL;
+    uint32_t retry_after_ms = 0;
+    if (status == PL_OK && limited_reply(reply, &retry_after_ms)) {
+        op->cb.answer(op->ud, PL_ELIMITED, NULL, NULL, retry_after_ms);
+        pl_free(op);
+        return;
+    }
     status = record_reply(status, reply, "turn answer", &rec);
     if (status == PL_OK && reply->element[1]->type == REDIS_REPLY_STRING) {
         answer = pl_malloc(entries_bytes(&reply->element[1], 1));
@@ -856,7 +862,7 @@ static void on_turn_answer(void *ud, int status, redisReply *reply)
             answer = NULL;
         }
     }
-    op->cb.answer(op->ud, status, status == PL_OK ? &rec : NULL, answer);
+    op->cb.answer(op->ud, status, status == PL_OK ? &rec : NULL, answer, 0);
     pl_free(answer);
     pl_free(op);
 }
@@ -870,6 +876,9 @@ int sess_turn_answer(struct sess_store *s, const char *sid, long turn, sess_answ
     struct script_args a;
     call_begin(&a, op, SCRIPT_TURN_ANSWER);
     script_arg_int(&a, TURN_ANSWER_turn, turn);
+    script_arg_int(&a, TURN_ANSWER_now, now_ms());
+    script_arg_int(&a, TURN_ANSWER_per_minute, s->limits.polls_per_minute);
+    script_arg_int(&a, TURN_ANSWER_burst, s->limits.polls_burst ? s->limits.polls_burst : 1);
     return call_send(op, &a, on_turn_answer);
 }
 

@@ -27,6 +27,8 @@ struct sess_limits {
     uint32_t anon_session_ttl_s;       /* an anonymous session's keys, until its first caller
                                           message (then ttl_s); 0: ttl_s from the start */
     uint32_t max_session_messages;     /* caller messages one session holds (0: 1000) */
+    uint32_t polls_per_minute;         /* sess_turn_answer calls per session (0: no limit) */
+    uint32_t polls_burst;              /* how many may come at once */
 };
 
 struct sess_store_opts {
@@ -212,8 +214,10 @@ struct sess_answer {
  * with `rec`; `answer` is the covering answer when rec->answered >= turn (NULL when the turn
  * has no answer yet, or the transcript no longer holds it); PL_ENOTFOUND for no such session.
  * Everything borrowed for the call. */
+/* Status PL_OK with `rec`; PL_ENOTFOUND (no session); PL_ELIMITED (the session's polls are over
+ * sess_limits.polls_per_minute: ask again after `retry_after_ms`); a storage error. */
 typedef void (*sess_answer_cb)(void *ud, int status, const struct sess_record *rec,
-                               const struct sess_entry *answer);
+                               const struct sess_entry *answer, uint32_t retry_after_ms);
 int sess_turn_answer(struct sess_store *s, const char *sid, long turn, sess_answer_cb cb, void *ud);
 
 /** Store a turn's answer (once: a turn already answered is not stored again) and release the

@@ -163,7 +163,7 @@ static void poll_turn(const struct turn *t, turn_poll_cb cb, void *ud)
         snap.text = t->answer.data ? t->answer.data : "";
         snap.text_len = t->answer.len;
     }
-    cb(ud, API_ERR_NONE, &snap);
+    cb(ud, API_ERR_NONE, &snap, 0);
 }
 
 struct poll_op {
@@ -173,20 +173,22 @@ struct poll_op {
 };
 
 static void on_answer(void *ud, int status, const struct sess_record *rec,
-                      const struct sess_entry *answer)
+                      const struct sess_entry *answer, uint32_t retry_after_ms)
 {
     struct poll_op *op = ud;
     struct turn_snapshot snap = {.turn = op->turn, .text = ""};
     if (status == PL_ENOTFOUND) {
-        op->cb(op->ud, API_ERR_SESSION_GONE, NULL);
+        op->cb(op->ud, API_ERR_SESSION_GONE, NULL, 0);
+    } else if (status == PL_ELIMITED) {
+        op->cb(op->ud, API_ERR_TOO_MANY_POLLS, NULL, retry_after_ms);
     } else if (status != PL_OK) {
-        op->cb(op->ud, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        op->cb(op->ud, API_ERR_STORAGE_UNAVAILABLE, NULL, 0);
     } else if (op->turn < 1 || op->turn > rec->turns) {
         snap.status = TURN_STATUS_UNKNOWN;
-        op->cb(op->ud, API_ERR_NONE, &snap);
+        op->cb(op->ud, API_ERR_NONE, &snap, 0);
     } else if (rec->answered < op->turn) {
         snap.status = TURN_STATUS_PENDING;
-        op->cb(op->ud, API_ERR_NONE, &snap);
+        op->cb(op->ud, API_ERR_NONE, &snap, 0);
     } else {
         struct turn *t = turn_new(op->turn, 0);
         turn_take_answer(t, answer, rec->answered);
@@ -207,7 +209,7 @@ enum api_error turn_poll(struct turn_engine *e, const char *sid, long turn, turn
     }
     if (s && turn_session_has_turn(s, turn)) {
         struct turn_snapshot snap = {.status = TURN_STATUS_PENDING, .turn = turn, .text = ""};
-        cb(ud, API_ERR_NONE, &snap);
+        cb(ud, API_ERR_NONE, &snap, 0);
         return API_ERR_NONE;
     }
     if (s && s->last && s->last->turn == turn) {

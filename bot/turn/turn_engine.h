@@ -163,8 +163,11 @@ struct turn_snapshot {
     const struct turn_end *end; /* ENDED */
 };
 
-/** `err` API_ERR_NONE with `snap`, or SESSION_GONE / STORAGE_UNAVAILABLE. Borrowed for the call. */
-typedef void (*turn_poll_cb)(void *ud, enum api_error err, const struct turn_snapshot *snap);
+/** `err` API_ERR_NONE with `snap`; or SESSION_GONE / STORAGE_UNAVAILABLE with `snap` NULL; or
+ *  TOO_MANY_POLLS (the session's polls that reach Redis are over its rate limit) with `snap`
+ *  NULL and `retry_after_ms` saying when to ask again. Borrowed for the call. */
+typedef void (*turn_poll_cb)(void *ud, enum api_error err, const struct turn_snapshot *snap,
+                             uint32_t retry_after_ms);
 
 /** What is known of turn `turn` of `sid`: from memory when this instance is answering it or
  *  answered it last, else from the transcript in Redis. `cb` runs exactly once, possibly before

@@ -500,6 +500,47 @@ static void test_http_refusal_is_429_with_retry_after(void **state)
     pl_free(token);
 }
 
+/* A poll that must read the transcript (the turn is not live on the instance asked) is charged
+ * to the session's poll bucket: 120 a minute after a burst of 20 by default. */
+static void test_polls_that_read_redis_are_limited(void **state)
+{
+    (void)state;
+    char sid[33];
+    char *token = ts_session_create(st.parleyd.url, sid);
+    assert_non_null(token);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/messages?wait_ms=10000", st.parleyd.url, sid);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("POST", url, token, "{\"id\":\"p1\",\"text\":\"p1\"}", &r), 0);
+    assert_int_equal(r.status, 200);
+    ts_http_reply_free(&r);
+    /* Asked of the other instance, which does not hold the session: each poll reads Redis. */
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/turns/1", other.url, sid);
+    for (int i = 1; i <= 20; i++) {
+        assert_int_equal(ts_http("GET", url, token, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        ts_http_reply_free(&r);
+    }
+    assert_int_equal(ts_http("GET", url, token, NULL, &r), 0);
+    assert_int_equal(r.status, 429);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    long ms =
+        (long)json_integer_value(json_object_get(json_object_get(j, "error"), "retry_after_ms"));
+    assert_true(ms > 0 && ms <= 500); /* one poll comes back every 500 ms */
+    char want[300];
+    snprintf(want, sizeof(want),
+             "{\"error\":{\"code\":\"rate_limited\",\"message\":\"this conversation's answers "
+             "are asked for faster than this service allows; ask again after retry_after_ms\","
+             "\"retryable\":true,\"retry_after_ms\":%ld}}",
+             ms);
+    assert_string_equal(r.body, want);
+    assert_string_equal(r.retry_after, "1");
+    json_decref(j);
+    ts_http_reply_free(&r);
+    pl_free(token);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_a_full_session_refuses_new_messages),
         cmocka_unit_test(test_zero_turns_the_limits_off),
         cmocka_unit_test(test_http_refusal_is_429_with_retry_after),
+        cmocka_unit_test(test_polls_that_read_redis_are_limited),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -230,8 +230,9 @@ struct covering {
 };
 
 static void on_covering(void *ud, int status, const struct sess_record *rec,
-                        const struct sess_entry *answer)
+                        const struct sess_entry *answer, uint32_t retry_after_ms)
 {
+    (void)retry_after_ms;
     struct covering *c = ud;
     c->done = true;
     c->status = status;

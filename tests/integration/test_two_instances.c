@@ -25,10 +25,11 @@ static struct ts_stack st;
 static struct ts_parleyd other;
 static char other_dir[600];
 static const char *const upstream_args[] = {"--pace-ms", "3", NULL};
-/* Twenty messages on one session within a second: this is not about rate limits (those have
- * tests/integration/test_rate_limits.c), so the session's limit is off. */
-static const char *const parleyd_args[] = {"--max-queued-messages", "16", "--messages-per-minute",
-                                           "0", NULL};
+/* Twenty messages on one session within a second, and forty polls of them: this is not about
+ * rate limits (those have tests/integration/test_rate_limits.c), so the session's limits are
+ * off. */
+static const char *const parleyd_args[] = {
+    "--max-queued-messages", "16", "--messages-per-minute", "0", "--polls-per-minute", "0", NULL};
 
 static int setup(void **state)
 {

@@ -43,6 +43,7 @@ static void test_public_codes_and_statuses(void **state)
         {API_ERR_RATE_LIMITED, "rate_limited", 429, true},
         {API_ERR_TOO_MANY_MESSAGES, "rate_limited", 429, true},
         {API_ERR_TOO_MANY_SESSIONS, "rate_limited", 429, true},
+        {API_ERR_TOO_MANY_POLLS, "rate_limited", 429, true},
         {API_ERR_SESSION_FULL, "session_full", 409, false},
         {API_ERR_BUSY, "busy", 429, true},
         {API_ERR_LOCKED_ELSEWHERE, "busy", 429, true},

@@ -762,11 +762,14 @@ static void test_duplicate_ends_again_from_the_stored_answer(void **state)
 
 static struct pl_buf polls;
 
-static void on_poll(void *ud, enum api_error err, const struct turn_snapshot *snap)
+static void on_poll(void *ud, enum api_error err, const struct turn_snapshot *snap,
+                    uint32_t retry_after_ms)
 {
     (void)ud;
     if (err) {
         pl_buf_printf(&polls, "%s|", api_error_code(err));
+        if (retry_after_ms)
+            pl_buf_printf(&polls, "retry %u|", (unsigned)retry_after_ms);
         return;
     }
     static const char *const names[] = {"unknown", "pending", "ended"};
@@ -812,9 +815,11 @@ static void test_polls_from_memory_and_from_redis(void **state)
     pl_buf_reset(&polls);
     assert_int_equal(turn_poll(engine, SID2, 1, on_poll, NULL), API_ERR_NONE);
     fake_store_answer_answer(fake_store_pending(CALL_ANSWER), PL_ENOTFOUND, NULL, NULL);
+    assert_int_equal(turn_poll(engine, SID2, 1, on_poll, NULL), API_ERR_NONE);
+    fake_store_refuse_answer(fake_store_pending(CALL_ANSWER), 2500);
     fake_store_fail_next(CALL_ANSWER, PL_EIO);
     assert_int_equal(turn_poll(engine, SID2, 1, on_poll, NULL), API_ERR_STORAGE_UNAVAILABLE);
-    assert_string_equal(polls.data, "not_found|");
+    assert_string_equal(polls.data, "not_found|rate_limited|retry 2500|");
     pl_buf_cleanup(&polls);
     rec_done(&r);
 }

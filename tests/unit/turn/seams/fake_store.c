@@ -217,7 +217,14 @@ void fake_store_answer_answer(struct fake_call *c, int status, const struct sess
                               const struct sess_entry *answer)
 {
     unlink_call(c);
-    ((sess_answer_cb)c->cb)(c->ud, status, rec, answer);
+    ((sess_answer_cb)c->cb)(c->ud, status, rec, answer, 0);
+    free_call(c);
+}
+
+void fake_store_refuse_answer(struct fake_call *c, uint32_t retry_after_ms)
+{
+    unlink_call(c);
+    ((sess_answer_cb)c->cb)(c->ud, PL_ELIMITED, NULL, NULL, retry_after_ms);
     free_call(c);
 }
 

@@ -62,6 +62,8 @@ void fake_store_answer_append(struct fake_call *c, int status, long turn, bool d
                               struct sess_turn_context *begun);
 /** Answer an append as refused by a rate limit. */
 void fake_store_refuse_append(struct fake_call *c, uint32_t retry_after_ms);
+/** Refuse a sess_turn_answer call as the poll rate limit does. */
+void fake_store_refuse_answer(struct fake_call *c, uint32_t retry_after_ms);
 void fake_store_answer_begin(struct fake_call *c, struct sess_turn_context *ctx);
 void fake_store_answer_done(struct fake_call *c, int status);
 void fake_store_answer_answer(struct fake_call *c, int status, const struct sess_record *rec,
