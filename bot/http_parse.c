@@ -10,6 +10,7 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/token_list.h"
 
 static bool is_tchar(unsigned char c)
 {
@@ -72,26 +73,6 @@ void http_parser_reset(struct http_parser *p)
     p->message = NULL;
 }
 
-/* Does the comma-separated list `v` hold `token` (case-insensitive, OWS around items)? */
-static bool list_has(const char *v, const char *token)
-{
-    size_t tlen = strlen(token);
-    while (*v) {
-        while (*v == ' ' || *v == '\t' || *v == ',')
-            v++;
-        const char *e = v;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
-            t--;
-        if ((size_t)(t - v) == tlen && strncasecmp(v, token, tlen) == 0)
-            return true;
-        v = e;
-    }
-    return false;
-}
-
 const char *http_head_field(const struct http_head *h, const char *name)
 {
     for (size_t i = 0; i < h->nfields; i++) {
@@ -104,7 +85,7 @@ const char *http_head_field(const struct http_head *h, const char *name)
 bool http_head_lists(const struct http_head *h, const char *name, const char *token)
 {
     for (size_t i = 0; i < h->nfields; i++) {
-        if (strcasecmp(h->fields[i].name, name) == 0 && list_has(h->fields[i].value, token))
+        if (strcasecmp(h->fields[i].name, name) == 0 && token_list_has(h->fields[i].value, token))
             return true;
     }
     return false;

@@ -11,6 +11,7 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/token_list.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -196,26 +197,6 @@ int ws_frame_client_handshake(struct pl_buf *out, const char *host, const char *
     return PL_OK;
 }
 
-/* Does the comma-separated list `v` hold `token` (case-insensitive)? */
-static bool list_has(const char *v, const char *token)
-{
-    size_t tlen = strlen(token);
-    while (*v) {
-        while (*v == ' ' || *v == '\t' || *v == ',')
-            v++;
-        const char *e = v;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
-            t--;
-        if ((size_t)(t - v) == tlen && strncasecmp(v, token, tlen) == 0)
-            return true;
-        v = e;
-    }
-    return false;
-}
-
 int ws_frame_check_response(const char *data, size_t len, const char *key, const char *subprotocol,
                             char *err, size_t errlen)
 {
@@ -265,7 +246,7 @@ int ws_frame_check_response(const char *data, size_t len, const char *key, const
         if (!strcasecmp(line, "Upgrade"))
             upgrade = !strcasecmp(v, "websocket");
         else if (!strcasecmp(line, "Connection"))
-            connection = list_has(v, "upgrade");
+            connection = token_list_has(v, "upgrade");
         else if (!strcasecmp(line, "Sec-WebSocket-Accept"))
             accept = want[0] && !strcmp(v, want);
         else if (!strcasecmp(line, "Sec-WebSocket-Protocol"))

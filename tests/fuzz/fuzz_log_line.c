@@ -11,14 +11,7 @@
 
 #include "common/log.h"
 #include "common/utf8.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 static void check_one_line(const struct pl_buf *b)
 {

@@ -12,14 +12,7 @@
 #include "common/buf.h"
 #include "common/utf8.h"
 #include "common/ws_rx.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 static void run(const uint8_t *data, size_t size, size_t step, struct pl_buf *out)
 {
@@ -81,18 +74,6 @@ static void run(const uint8_t *data, size_t size, size_t step, struct pl_buf *ou
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct pl_buf whole, split, bytes;
-    pl_buf_init(&whole, 1 << 22);
-    pl_buf_init(&split, 1 << 22);
-    pl_buf_init(&bytes, 1 << 22);
-    run(data, size, 0, &whole);
-    run(data, size, size ? 1 + data[0] % 32 : 0, &split);
-    run(data, size, 1, &bytes);
-    CHECK(whole.len == split.len && whole.len == bytes.len);
-    CHECK(whole.len == 0 || (memcmp(whole.data, split.data, whole.len) == 0 &&
-                             memcmp(whole.data, bytes.data, whole.len) == 0));
-    pl_buf_cleanup(&whole);
-    pl_buf_cleanup(&split);
-    pl_buf_cleanup(&bytes);
+    fuzz_check_split_agrees(run, data, size, size ? 1 + data[0] % 32 : 0, 1 << 22);
     return 0;
 }
