@@ -3,7 +3,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
-        libuv1-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev \
+        libuv1-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev zlib1g-dev \
         libcmocka-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -14,7 +14,7 @@ RUN rm -rf build && cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 FROM debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libwebsockets17 libwebsockets-evlib-uv libuv1 libhiredis0.14 libjansson4 libcurl4 \
-        libssl3 ca-certificates curl \
+        libssl3 zlib1g ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /nonexistent parley
 COPY --from=build /src/build/parleyd /src/build/parley /usr/local/bin/

@@ -5,7 +5,7 @@ PARLEY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages Parley needs to build, test and run (the Dockerfile installs the same).
 PARLEY_BUILD_PACKAGES="build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv
- libuv1-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev"
+ libuv1-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev zlib1g-dev"
 PARLEY_RUN_PACKAGES="redis-server curl"
 PARLEY_TEST_PACKAGES="libcmocka-dev clang-format docker-compose chromium nodejs clang
  libclang-rt-14-dev"
