@@ -240,7 +240,7 @@ static void fill(struct aws_es_decoder *d, const uint8_t **p, size_t *len, size_
     size_t n = want - d->partial.len;
     if (n > *len)
         n = *len;
-    /* Cannot fail: want <= max_frame and the room was reserved after the prelude. */
+    /* Cannot fail: want <= max_frame, the buffer's maximum. */
     (void)pl_buf_append(&d->partial, *p, n);
     *p += n;
     *len -= n;
@@ -261,8 +261,6 @@ int aws_es_decoder_feed(struct aws_es_decoder *d, const void *data, size_t len, 
                 return PL_OK;
             if (check_prelude(d, (const uint8_t *)d->partial.data, &total))
                 return d->error;
-            if (pl_buf_reserve(&d->partial, total - PRELUDE_LEN))
-                return fail(d, AWS_ES_FAULT_TOO_BIG, PL_ETOOBIG);
         }
         total = be32((const uint8_t *)d->partial.data);
         fill(d, &p, &len, total);
@@ -285,11 +283,9 @@ int aws_es_decoder_feed(struct aws_es_decoder *d, const void *data, size_t len, 
         p += total;
         len -= total;
     }
-    /* Keep the start of the next frame (its prelude, if here, is already checked). */
-    if (len) {
-        if (len >= PRELUDE_LEN && pl_buf_reserve(&d->partial, be32(p)))
-            return fail(d, AWS_ES_FAULT_TOO_BIG, PL_ETOOBIG);
+    /* Keep the start of the next frame (its prelude, if here, is already checked). The buffer
+     * grows with the bytes that arrive, not with the length a prelude announces. */
+    if (len)
         (void)pl_buf_append(&d->partial, p, len);
-    }
     return PL_OK;
 }

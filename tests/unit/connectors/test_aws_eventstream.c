@@ -356,6 +356,15 @@ static void test_oversized_frame_fails_at_its_prelude(void **state)
     put32(pre, AWS_ES_MAX_FRAME + 1);
     put32(pre + 8, (uint32_t)crc32(0, pre, 8));
     expect(pre, sizeof(pre), " rc=-4 fault=frame over the size limit idle=1");
+
+    /* Within the limit, a prelude announcing 16 MiB costs only the bytes that came. */
+    put32(pre, AWS_ES_MAX_FRAME);
+    put32(pre + 8, (uint32_t)crc32(0, pre, 8));
+    aws_es_decoder_init(&d, 0);
+    assert_int_equal(aws_es_decoder_feed(&d, pre, sizeof(pre), on_frame, &o), PL_OK);
+    assert_false(aws_es_decoder_idle(&d));
+    assert_true(d.partial.cap <= 64);
+    aws_es_decoder_cleanup(&d);
 }
 
 static void test_impossible_lengths(void **state)
