@@ -1,6 +1,7 @@
 /* Incremental Server-Sent Events parser (WHATWG event-stream rules). Bytes may arrive split
  * anywhere, even inside a line ending or a UTF-8 sequence: the parser keeps the partial line
- * and dispatches whole events only. Used for the Anthropic Messages stream. */
+ * and dispatches whole events only. Used for the Anthropic Messages stream and for
+ * OpenAI-compatible chat completions (connectors/openai_stream.h). */
 #ifndef PARLEY_CONNECTORS_SSE_H
 #define PARLEY_CONNECTORS_SSE_H
 
