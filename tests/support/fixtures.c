@@ -84,7 +84,7 @@ static void reply_text(struct pl_buf *b, const redisReply *rep)
     }
 }
 
-char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...)
+char *ts_redis_vquery(const struct ts_redis *r, const char *password, const char *fmt, va_list ap)
 {
     struct timeval tv = {5, 0};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
@@ -93,10 +93,12 @@ char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...)
             redisFree(c);
         return NULL;
     }
-    va_list ap;
-    va_start(ap, fmt);
+    if (password) {
+        redisReply *a = redisCommand(c, "AUTH %s", password);
+        if (a)
+            freeReplyObject(a);
+    }
     redisReply *rep = redisvCommand(c, fmt, ap);
-    va_end(ap);
     char *out = NULL;
     if (rep) {
         struct pl_buf b;
@@ -106,6 +108,15 @@ char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...)
         freeReplyObject(rep);
     }
     redisFree(c);
+    return out;
+}
+
+char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = ts_redis_vquery(r, NULL, fmt, ap);
+    va_end(ap);
     return out;
 }
 

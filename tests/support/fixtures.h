@@ -4,6 +4,7 @@
 #ifndef PARLEY_TESTS_SUPPORT_FIXTURES_H
 #define PARLEY_TESTS_SUPPORT_FIXTURES_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,6 +31,8 @@ void ts_redis_stop(struct ts_redis *r);
  *  integer as is, an array as its elements joined with '\n', nil as "(nil)". New string, or
  *  NULL on a connection error. */
 char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...);
+/** The same with a va_list, after AUTH with `password` when not NULL. */
+char *ts_redis_vquery(const struct ts_redis *r, const char *password, const char *fmt, va_list ap);
 
 /** Calls of a Redis command so far (INFO commandstats, which counts calls made inside scripts
  *  too), e.g. ts_redis_calls(r, "evalsha"). */

@@ -46,51 +46,12 @@ int ts_redis_restart_with(struct ts_redis *r, const char *const *extra)
     return ts_wait_port(&r->proc, r->port, 15000);
 }
 
-static void reply_text(struct pl_buf *b, const redisReply *rep)
-{
-    if (rep->type == REDIS_REPLY_INTEGER) {
-        pl_buf_printf(b, "%lld", rep->integer);
-    } else if (rep->type == REDIS_REPLY_NIL) {
-        pl_buf_append_str(b, "(nil)");
-    } else if (rep->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < rep->elements; i++) {
-            if (i)
-                pl_buf_append_str(b, "\n");
-            reply_text(b, rep->element[i]);
-        }
-    } else if (rep->str) {
-        pl_buf_append(b, rep->str, rep->len);
-    }
-}
-
 char *ts_redis_query_auth(const struct ts_redis *r, const char *password, const char *fmt, ...)
 {
-    struct timeval tv = {5, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
-    if (!c || c->err) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    if (password) {
-        redisReply *a = redisCommand(c, "AUTH %s", password);
-        if (a)
-            freeReplyObject(a);
-    }
     va_list ap;
     va_start(ap, fmt);
-    redisReply *rep = redisvCommand(c, fmt, ap);
+    char *out = ts_redis_vquery(r, password, fmt, ap);
     va_end(ap);
-    char *out = NULL;
-    if (rep) {
-        struct pl_buf b;
-        pl_buf_init(&b, SIZE_MAX);
-        pl_buf_append_str(&b, "");
-        reply_text(&b, rep);
-        out = pl_buf_take(&b);
-        freeReplyObject(rep);
-    }
-    redisFree(c);
     return out;
 }
 
