@@ -8,10 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <hiredis/hiredis.h>
-
 #include "common/alloc.h"
-#include "common/buf.h"
 
 int ts_redis_start_with(struct ts_redis *r, const char *workdir, const char *name,
                         const char *const *extra)
