@@ -313,16 +313,16 @@
     SESS_LUA_FN_COVERING                                                                           \
     SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_TURN_ANSWER_ARGS)                                                       \
+    "local rec = redis.call('HGETALL', session)\n"                                                 \
+    "if #rec == 0 then return false end\n"                                                         \
     "if tonumber(per_minute) > 0 then\n"                                                           \
-    "  local full_at = redis.call('HGET', session, 'poll_full_at')\n"                              \
-    "  if not full_at and redis.call('EXISTS', session) == 0 then return false end\n"              \
+    "  local full_at\n"                                                                            \
+    "  for i = 1, #rec, 2 do if rec[i] == 'poll_full_at' then full_at = rec[i + 1] end end\n"      \
     "  local wait, next_full = bucket(full_at, tonumber(per_minute), tonumber(burst), 1,\n"        \
     "                                 tonumber(now))\n"                                            \
     "  if wait > 0 then return {'limited', wait} end\n"                                            \
     "  redis.call('HSET', session, 'poll_full_at', next_full)\n"                                   \
     "end\n"                                                                                        \
-    "local rec = redis.call('HGETALL', session)\n"                                                 \
-    "if #rec == 0 then return false end\n"                                                         \
     "if tonumber(redis.call('HGET', session, 'answered') or '0') < tonumber(turn) then\n"          \
     "  return {rec, false}\n"                                                                      \
     "end\n"                                                                                        \
