@@ -67,6 +67,26 @@ static const struct opt opts[] = {
      "https://api.anthropic.com", 0, 0, "Anthropic API base URL"},
     {"anthropic-version", "PARLEY_ANTHROPIC_VERSION", "anthropic_version", OPT_STR,
      F(anthropic_version), "2023-06-01", 0, 0, "anthropic-version header sent upstream"},
+    {"bedrock-api", "PARLEY_BEDROCK_API", "bedrock_api", OPT_STR, F(bedrock_api), "converse", 0, 0,
+     "Bedrock API: converse (ConverseStream, any Bedrock text model), invoke "
+     "(InvokeModelWithResponseStream, Anthropic models) or messages (Anthropic Messages endpoint)"},
+    {"bedrock-endpoint", "PARLEY_BEDROCK_ENDPOINT", "bedrock_endpoint", OPT_STR,
+     F(bedrock_endpoint), NULL, 0, 0,
+     "Bedrock runtime URL (default https://bedrock-runtime.REGION.amazonaws.com)"},
+    {"bedrock-guardrail", "PARLEY_BEDROCK_GUARDRAIL", "bedrock_guardrail", OPT_STR,
+     F(bedrock_guardrail), NULL, 0, 0,
+     "ID:VERSION of a Bedrock guardrail applied to every request (an intervention ends the turn "
+     "with stop reason refusal)"},
+    {"aws-region", "AWS_REGION", "aws_region", OPT_STR, F(aws_region), NULL, 0, 0,
+     "AWS region of Bedrock (default: AWS_DEFAULT_REGION, then the profile's region)"},
+    {NULL, "AWS_BEARER_TOKEN_BEDROCK", NULL, OPT_STR, F(bedrock_api_key), NULL, 0, 0,
+     "Bedrock API key, sent as a bearer token instead of SigV4 (environment only)"},
+    {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url", OPT_STR, F(openai_base_url),
+     NULL, 0, 0,
+     "base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama), such as "
+     "http://127.0.0.1:8000/v1"},
+    {NULL, "OPENAI_API_KEY", NULL, OPT_STR, F(openai_api_key), NULL, 0, 0,
+     "key for the OpenAI-compatible server (environment only)"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with prompt templates (system.txt); default: the built-in ones"},
     {"jwt-secret", "PARLEY_JWT_SECRET", "jwt_secret", OPT_STR, F(jwt_secret), NULL, 0, 0,
@@ -185,13 +205,6 @@ static const struct {
 } not_built[] = {
     {"kb", "PARLEY_KB_DIR", "kb", "the knowledge base"},
     {"webhook-secret", "PARLEY_WEBHOOK_SECRET", "webhook_secret", "the Lex and Connect webhooks"},
-    {"bedrock-api", "PARLEY_BEDROCK_API", "bedrock_api", "the Amazon Bedrock provider"},
-    {"bedrock-endpoint", "PARLEY_BEDROCK_ENDPOINT", "bedrock_endpoint",
-     "the Amazon Bedrock provider"},
-    {"bedrock-guardrail", "PARLEY_BEDROCK_GUARDRAIL", "bedrock_guardrail",
-     "the Amazon Bedrock provider"},
-    {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url",
-     "the OpenAI-compatible provider"},
     {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
 };
 

@@ -17,12 +17,19 @@ struct bot_config {
     uint32_t hello_timeout_ms;
     uint32_t max_hello_attempts; /* failed hellos per WebSocket before it is closed */
     char *redis_url;
-    char *provider; /* auto, anthropic, local */
+    char *provider; /* auto, anthropic, bedrock, openai, local */
     char *model;
     char *fallback;
     char *anthropic_api_key; /* environment only: never a flag, never logged */
     char *anthropic_base_url;
     char *anthropic_version;
+    char *bedrock_api; /* converse, invoke, messages */
+    char *bedrock_endpoint;
+    char *bedrock_guardrail; /* ID:VERSION */
+    char *aws_region;
+    char *bedrock_api_key; /* AWS_BEARER_TOKEN_BEDROCK: environment only, never logged */
+    char *openai_base_url;
+    char *openai_api_key; /* environment only: never logged */
     char *prompts_dir;
     char *jwt_secret;
     bool jwt_secret_generated; /* no secret configured: a random one was made */

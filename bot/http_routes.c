@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "connectors/llm_providers.h"
 #include "sessions/session_store.h"
 
 extern const struct pl_embedded_file embed_web[];
@@ -120,6 +121,7 @@ static void get_metrics(struct http_server_req *r)
             m->hello_attempts_exceeded);
 #undef COUNTER
 #undef GAUGE
+    llm_provider_metrics(r->srv->llm, &b);
     http_server_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);
     pl_buf_cleanup(&b);
 }

@@ -79,6 +79,12 @@ void llm_provider_destroy(struct llm_provider *p)
         p->ops->destroy(p);
 }
 
+void llm_provider_metrics(const struct llm_provider *p, struct pl_buf *out)
+{
+    if (p->ops->write_metrics)
+        p->ops->write_metrics(p, out);
+}
+
 const char *llm_provider_name(const struct llm_provider *p)
 {
     return p->name;

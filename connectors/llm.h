@@ -31,9 +31,14 @@ const char *llm_stop_name(enum llm_stop stop);
  *  LLM_STOP_END_TURN, model_context_window_exceeded to LLM_STOP_MAX_TOKENS. */
 enum llm_stop llm_stop_from_model(const char *s);
 
+/* Token counts as the provider reports them. input_tokens is the uncached part of the prompt;
+ * the whole prompt is input + cache_read + cache_write (Anthropic's usage semantics; Converse's
+ * cacheReadInputTokens / cacheWriteInputTokens map onto the same fields). */
 struct llm_usage {
     long input_tokens;
     long output_tokens;
+    long cache_read_input_tokens;     /* prompt prefix read from the provider's cache */
+    long cache_creation_input_tokens; /* prompt prefix written to the cache */
 };
 
 /* How a call ended. Borrowed: valid only during on_finish. */

@@ -180,11 +180,19 @@ static void chain_destroy(struct llm_provider *p)
     pl_free(cp);
 }
 
+static void chain_metrics(const struct llm_provider *p, struct pl_buf *out)
+{
+    const struct chain_provider *cp = (const struct chain_provider *)p;
+    for (size_t i = 0; i < cp->n; i++)
+        llm_provider_metrics(cp->providers[i], out);
+}
+
 static const struct llm_provider_ops chain_ops = {
     .kind = "chain",
     .start = chain_start,
     .cancel = chain_cancel,
     .destroy = chain_destroy,
+    .write_metrics = chain_metrics,
 };
 
 struct llm_provider *llm_chain_create(uv_loop_t *loop, struct llm_provider **providers, size_t n,

@@ -12,6 +12,8 @@ struct llm_provider_ops {
                               const struct llm_sink *sink);
     void (*cancel)(struct llm_call *call);
     void (*destroy)(struct llm_provider *p);
+    /* Optional: append Prometheus lines (llm_provider_metrics). */
+    void (*write_metrics)(const struct llm_provider *p, struct pl_buf *out);
 };
 
 struct llm_provider {

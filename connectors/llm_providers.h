@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "common/buf.h"
 #include "connectors/http_client.h"
 #include "connectors/llm.h"
 
@@ -48,6 +49,11 @@ struct llm_retry_policy {
  *  retryable failures with backoff and jitter, never after text was delivered. */
 struct llm_provider *llm_chain_create(uv_loop_t *loop, struct llm_provider **providers, size_t n,
                                       const struct llm_retry_policy *policy);
+
+/** Append this provider's Prometheus lines (parley_llm_* families: breaker state, guardrail
+ *  interventions, ...) to `out`. A chain writes each of its providers'; a provider with nothing
+ *  to say writes nothing. */
+void llm_provider_metrics(const struct llm_provider *p, struct pl_buf *out);
 
 /** Accepts NULL. No call may be in flight. */
 void llm_provider_destroy(struct llm_provider *p);

@@ -135,8 +135,7 @@ static void test_options_of_missing_features_are_refused(void **state)
          "parleyd yet"},
         {"PARLEY_WEBHOOK_SECRET=s", "",
          "PARLEY_WEBHOOK_SECRET is an option of the Lex and Connect webhooks"},
-        {"", "--bedrock-endpoint=http://x", "the Amazon Bedrock provider"},
-        {"", "--openai-base-url http://x", "the OpenAI-compatible provider"},
+        {"", "--web=/tmp", "serving the web pages from a folder"},
         {"", "--no-such-option", "unknown option \"--no-such-option\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

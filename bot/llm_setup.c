@@ -1,0 +1,84 @@
+/* Building the model providers from configuration: the primary provider (--provider, with auto
+ * resolved as docs/configuration.md "Notes" says), then each --fallback entry, wrapped in the
+ * retrying chain of connectors/llm_providers.h. */
+#include "bot/llm_setup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/config.h"
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "connectors/llm_providers.h"
+
+/* Resolve --provider auto as docs/configuration.md ("Notes") says. */
+static const char *pick_provider(const struct bot_config *cfg)
+{
+    if (strcmp(cfg->provider, "auto") != 0)
+        return cfg->provider;
+    if (cfg->anthropic_api_key && *cfg->anthropic_api_key)
+        return "anthropic";
+    if (getenv("AWS_ACCESS_KEY_ID") || getenv("AWS_BEARER_TOKEN_BEDROCK"))
+        PL_LOG(PL_LOG_WARN, "llm",
+               "AWS credentials found, but the bedrock provider is not in this build yet; "
+               "using the offline provider (set ANTHROPIC_API_KEY for Claude)");
+    return "local";
+}
+
+static int make_provider(const struct bot_server *srv, const struct llm_env *env, const char *kind,
+                         const char *model, struct llm_provider **out, char *err, size_t errlen)
+{
+    const struct bot_config *cfg = srv->cfg;
+    struct llm_provider_config pc = {
+        .kind = kind,
+        .model = model,
+        .api_key = cfg->anthropic_api_key,
+        .base_url = cfg->anthropic_base_url,
+        .api_version = cfg->anthropic_version,
+        .connect_timeout_ms = cfg->upstream_connect_timeout_ms,
+        .idle_timeout_ms = cfg->upstream_idle_timeout_ms,
+        .total_timeout_ms = cfg->turn_timeout_ms,
+        .pace_ms = cfg->local_pace_ms,
+    };
+    return llm_provider_create(env, &pc, out, err, errlen);
+}
+
+/* The primary provider, then each --fallback entry, wrapped in a retrying chain. */
+int llm_setup_build(struct bot_server *srv, char *err, size_t errlen)
+{
+    const struct bot_config *cfg = srv->cfg;
+    struct llm_env env = {.loop = srv->loop, .http = srv->http};
+    struct llm_provider *list[8];
+    size_t n = 0;
+    int rc = make_provider(srv, &env, pick_provider(cfg), cfg->model, &list[n], err, errlen);
+    if (rc)
+        return rc;
+    n++;
+    char *fallback = pl_strdup(cfg->fallback ? cfg->fallback : "");
+    char *save = NULL;
+    for (char *item = strtok_r(fallback, ",", &save); item && n < 8;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        if (colon)
+            *colon = '\0';
+        rc = make_provider(srv, &env, item, colon ? colon + 1 : NULL, &list[n], err, errlen);
+        if (rc)
+            break;
+        n++;
+    }
+    pl_free(fallback);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            llm_provider_destroy(list[i]);
+        return rc;
+    }
+    struct llm_retry_policy policy = {
+        .max_retries = cfg->upstream_retries,
+        .first_token_deadline_ms = cfg->first_token_deadline_ms,
+        .backoff_max_ms = 8000,
+    };
+    srv->llm = llm_chain_create(srv->loop, list, n, &policy);
+    return PL_OK;
+}

@@ -1,0 +1,62 @@
+/* AWS credentials found the way the AWS SDKs find them (PROTOCOLS.md section 6D), for signing
+ * Bedrock (and later S3, DynamoDB) requests with aws_sigv4.h. Sources, first that applies:
+ *   1. environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), unless
+ *      AWS_PROFILE is set;
+ *   2. the shared credentials and config files (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE,
+ *      ~/.aws/...) for AWS_PROFILE or "default" (aws_profile.h);
+ *   3. the ECS/EKS container endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI / _RELATIVE_URI, with
+ *      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or _TOKEN);
+ *   4. EC2 instance metadata, IMDSv2 (unless AWS_EC2_METADATA_DISABLED=true).
+ * Files are read at creation (start-up); the two endpoints are fetched on the loop through the
+ * non-blocking HTTP client, and temporary credentials are fetched again before they expire (the
+ * old ones stay in use until a refresh succeeds). Nothing here logs a key, secret or token.
+ * Loop thread only. */
+#ifndef PARLEY_CONNECTORS_AWS_CREDENTIALS_H
+#define PARLEY_CONNECTORS_AWS_CREDENTIALS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "connectors/aws_sigv4.h"
+#include "connectors/http_client.h"
+
+struct aws_credentials;
+struct aws_credentials_wait;
+
+/* Where the environment comes from: getenv, or a test's own table. */
+typedef const char *(*aws_getenv_fn)(const char *name);
+
+struct aws_credentials_options {
+    uv_loop_t *loop;
+    struct http_client *http;
+    aws_getenv_fn getenv; /* NULL: getenv(3) */
+};
+
+/** Find the source (reading the shared files now: call at start-up). PL_OK with `out`, or
+ *  PL_ENOTFOUND when no source applies (err says what was looked for), or PL_EINVAL for a
+ *  malformed file or variable (err names it, never a value). A source that needs fetching
+ *  starts its first fetch now. */
+int aws_credentials_create(const struct aws_credentials_options *opts, struct aws_credentials **out,
+                           char *err, size_t errlen);
+/** Cancels waits (their callbacks do not run). Accepts NULL. */
+void aws_credentials_destroy(struct aws_credentials *c);
+
+/** Current credentials: PL_OK with `out` pointing into `c` (valid until control returns to
+ *  the loop); PL_EBUSY while the first fetch is in flight (use aws_credentials_wait);
+ *  PL_EUPSTREAM when the source failed and holds nothing usable (detail says why, no secret). */
+int aws_credentials_get(struct aws_credentials *c, struct pl_sigv4_creds *out, const char **detail);
+
+/** Call `cb` once, from the loop, when aws_credentials_get would no longer return PL_EBUSY.
+ *  Returns a handle for aws_credentials_wait_cancel (after which cb never runs). */
+struct aws_credentials_wait *aws_credentials_wait(struct aws_credentials *c, void (*cb)(void *ud),
+                                                  void *ud);
+void aws_credentials_wait_cancel(struct aws_credentials_wait *w);
+
+/** The region from the shared config file's profile, or NULL. */
+const char *aws_credentials_profile_region(const struct aws_credentials *c);
+/** "environment", "profile NAME", "container endpoint" or "instance metadata", for the log. */
+const char *aws_credentials_source_name(const struct aws_credentials *c);
+
+#endif
