@@ -87,9 +87,14 @@ static struct ts_parleyd *instance(const char *api)
     if (!main_started[i]) {
         static const char *const extra[] = {"--fallback", "local", "--bedrock-guardrail", GUARDRAIL,
                                             NULL};
+        /* The Messages API takes no guardrail. */
+        static const char *const extra_messages[] = {"--fallback", "local", NULL};
         char name[32];
         snprintf(name, sizeof(name), "main-%s", api);
-        assert_int_equal(start_instance(&main_instance[i], name, api, extra, env_keys), 0);
+        assert_int_equal(start_instance(&main_instance[i], name, api,
+                                        !strcmp(api, "messages") ? extra_messages : extra,
+                                        env_keys),
+                         0);
         main_started[i] = true;
     }
     return &main_instance[i];
