@@ -409,7 +409,7 @@ static int send_request(struct bedrock_call *c, const struct pl_sigv4_creds *cre
     }
     /* "name: value" lines: ours, then the signer's (x-amz-date, token, authorization). */
     struct pl_buf lines;
-    pl_buf_init(&lines, 0);
+    pl_buf_init(&lines, 64 * 1024);
     const char *headers[8 + PL_SIGV4_MAX_ADDED + 2];
     size_t offsets[8 + PL_SIGV4_MAX_ADDED + 2];
     size_t nh = 0;
@@ -702,9 +702,16 @@ struct llm_provider *llm__bedrock_create(const struct llm_env *env,
     }
     const char *model = cfg->model ? cfg->model : llm_default_model("bedrock");
     struct pl_buf path;
-    pl_buf_init(&path, 0);
-    pl_buf_append_str(&path, base_path);
-    bedrock_request_path(&path, api, model);
+    pl_buf_init(&path, PL_SIGV4_MAX_PATH);
+    if (pl_buf_append_str(&path, base_path) != PL_OK ||
+        bedrock_request_path(&path, api, model) != PL_OK) {
+        snprintf(err, errlen, "the bedrock model id is too long for a request path");
+        pl_buf_cleanup(&path);
+        pl_free(authority);
+        pl_free(base_path);
+        pl_free(endpoint);
+        return NULL;
+    }
 
     struct bedrock_provider *p = pl_calloc(1, sizeof(*p));
     llm__provider_init(&p->super, &bedrock_ops, "bedrock", model);
