@@ -50,6 +50,8 @@ enum api { API_CONVERSE, API_INVOKE, API_MESSAGES };
 static json_t *seen_prefixes;   /* model + cached prefix -> 1: a later request reads the cache */
 static json_t *counted_markers; /* "throttle:N" ... -> requests seen */
 
+static char *printf_new(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* ---- markers (the grammar of the Anthropic mode) ---- */
 
 static long marker_num(const char *text, const char *name, long def)
@@ -71,16 +73,17 @@ static bool has_marker(const char *text, const char *name)
     return strstr(text, pat) != NULL;
 }
 
-/* True for the first N requests carrying [[name:N]]. */
+/* True for the first N requests carrying [[name:N]] in the same message text (a retry sends the
+ * same text; other messages with the same marker count for themselves). */
 static bool counted_marker(const char *text, const char *name)
 {
     long n = marker_num(text, name, -1);
     if (n < 0)
         return false;
-    char key[64];
-    snprintf(key, sizeof(key), "%s:%ld", name, n);
+    char *key = printf_new("%s:%ld:%s", name, n, text);
     json_int_t seen = json_integer_value(json_object_get(counted_markers, key));
     json_object_set_new(counted_markers, key, json_integer(seen + 1));
+    pl_free(key);
     return seen < n;
 }
 
@@ -635,7 +638,6 @@ static void add_step(struct bstream *s, const char *type, char *json, bool tick)
     s->steps[s->n++] = (struct step){.event_type = pl_strdup(type), .json = json, .tick = tick};
 }
 
-static char *printf_new(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *printf_new(const char *fmt, ...)
 {
     struct pl_buf b;

@@ -553,7 +553,7 @@ int main(void)
         cmocka_unit_test(test_messages_error_mid_answer),
         EVENTSTREAM_APIS(test_guardrail_intervention),
         EVENTSTREAM_APIS(test_cancel_closes_upstream),
-        EVENTSTREAM_APIS(test_cache_tokens_reported),
+        cmocka_unit_test_prestate(test_cache_tokens_reported, (void *)"converse"),
         cmocka_unit_test(test_bedrock_api_key),
         cmocka_unit_test(test_session_token_signed),
     };
