@@ -22,15 +22,25 @@ static int put_string(struct pl_buf *out, const char *s)
 
 int anthropic_request_body(struct pl_buf *out, const char *model, const struct prompt *req)
 {
+    return anthropic_request_body_opts(out, model, req, NULL);
+}
+
+int anthropic_request_body_opts(struct pl_buf *out, const char *model, const struct prompt *req,
+                                const struct anthropic_request_opts *opts)
+{
+    bool cache = opts && opts->prompt_cache;
     int rc = put(out, "{\"model\":");
     if (!rc)
         rc = put_string(out, model);
     if (!rc)
         rc = pl_buf_printf(out, ",\"max_tokens\":%d,\"stream\":true", req->max_tokens);
     if (!rc && req->system && *req->system) {
-        rc = put(out, ",\"system\":");
+        /* Cached: the system prompt is the prefix every turn of every session repeats. */
+        rc = put(out, cache ? ",\"system\":[{\"type\":\"text\",\"text\":" : ",\"system\":");
         if (!rc)
             rc = put_string(out, req->system);
+        if (!rc && cache)
+            rc = put(out, ",\"cache_control\":{\"type\":\"ephemeral\"}}]");
     }
     if (!rc && req->user_id && *req->user_id) {
         rc = put(out, ",\"metadata\":{\"user_id\":");

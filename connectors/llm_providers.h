@@ -3,6 +3,7 @@
 #ifndef PARLEY_CONNECTORS_LLM_PROVIDERS_H
 #define PARLEY_CONNECTORS_LLM_PROVIDERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,7 @@ struct llm_provider_config {
     uint32_t connect_timeout_ms;
     uint32_t idle_timeout_ms;  /* no bytes for this long ends the call (PL_ETIMEDOUT) */
     uint32_t total_timeout_ms; /* whole-answer deadline */
+    bool prompt_cache;         /* mark the system prompt cacheable (--prompt-cache) */
     /* local */
     uint32_t pace_ms; /* delay between streamed words */
 };
