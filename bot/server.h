@@ -17,6 +17,7 @@ struct http_client;
 struct llm_provider;
 struct prompt_builder;
 struct turn_engine;
+struct llm_price_table;
 struct lws_context;
 struct acceptor;
 struct http_server_req;
@@ -45,6 +46,7 @@ struct bot_server {
     struct http_client *http;
     struct llm_provider *llm;
     struct prompt_builder *prompts;
+    struct llm_price_table *prices; /* --prices, or the built-in table */
     struct turn_engine *engine;
     struct acceptor *acceptor; /* the listening socket (bot/acceptor.h) */
     struct lws_context *lws;
