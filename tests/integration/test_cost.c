@@ -1,10 +1,10 @@
 /* Cost (docs/cost.md) against a real redis-server, the Anthropic double and parleyd: prompt
- * caching's tokens and each turn's exact cost in the answer, the transcript and the session's
- * totals; a tenant's day in Redis and through GET /v1/usage (admin only, bad parameters
- * refused); daily budgets with two instances racing for the last tokens (exactly the turns that
- * fit are answered, the rest end rate_limited naming the budget, totals exact); the warning
- * threshold once per tenant and day; reservations released by failed turns and reclaimed after
- * their instance stopped. */
+ * caching's tokens and each turn's exact cost in the HTTP answer, the WebSocket's turn_end, the
+ * transcript and the session's totals; a tenant's day in Redis and through GET /v1/usage (admin
+ * only, bad parameters refused); daily budgets with two instances racing for the last tokens
+ * (exactly the turns that fit are answered, the rest end rate_limited naming the budget, totals
+ * exact); the warning threshold once per tenant and day; reservations released by failed turns
+ * and reclaimed after their instance stopped. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "common/alloc.h"
+#include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
 
 /* Turns that fit in the budget of the race, and turns fired at it. */
@@ -458,6 +459,48 @@ static void test_budget_warning_once_per_tenant_and_day(void **state)
     json_decref(d);
 }
 
+/* On the WebSocket: turn_end carries the four counts and the cost; past the budget the error
+ * frame names it, and the turn still ends. */
+static void test_websocket_turn_end_usage_and_refusal(void **state)
+{
+    (void)state;
+    char sid[33], *token;
+    session_for(st.parleyd.url, "acme", sid, &token);
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, token, 0, 0), 0);
+    assert_int_equal(ts_caller_message(&c, "m1", "Over the socket [[tokens:2]]"), 0);
+    json_t *end = ts_caller_expect(&c, "turn_end", 10000);
+    assert_non_null(end);
+    json_t *u = json_object_get(end, "usage");
+    assert_int_equal(num(u, "output_tokens"), 2);
+    assert_true(num(u, "cache_read_input_tokens") > 100); /* an earlier turn wrote it */
+    assert_int_equal(num(u, "cache_creation_input_tokens"), 0);
+    assert_int_equal(num(end, "cost_usd_micros"), sonnet_cost(u));
+    json_decref(end);
+    ts_caller_close(&c);
+    pl_free(token);
+
+    session_for(budgeted[1].url, "racer", sid, &token);
+    assert_int_equal(ts_caller_open(&c, budgeted[1].ws_url, token, 0, 0), 0);
+    assert_int_equal(ts_caller_message(&c, "m1", "One more? [[tokens:2]]"), 0);
+    json_t *e = ts_caller_expect(&c, "error", 10000);
+    assert_non_null(e);
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "rate_limited");
+    char want[160];
+    snprintf(want, sizeof(want),
+             "tenant racer has used its daily budget of %s tokens; it resets at 00:00 UTC",
+             budget_arg);
+    assert_string_equal(json_string_value(json_object_get(e, "message")), want);
+    json_decref(e);
+    end = ts_caller_expect(&c, "turn_end", 10000);
+    assert_non_null(end);
+    assert_int_equal(num(end, "turn"), 1);
+    assert_int_equal(all_tokens(json_object_get(end, "usage")), 0);
+    json_decref(end);
+    ts_caller_close(&c);
+    pl_free(token);
+}
+
 /* A turn whose model call fails settles its reservation: nothing used, nothing held. */
 static void test_failed_turn_releases_its_reservation(void **state)
 {
@@ -518,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_usage_route_refusals),
         cmocka_unit_test(test_budget_race_between_two_instances),
         cmocka_unit_test(test_budget_warning_once_per_tenant_and_day),
+        cmocka_unit_test(test_websocket_turn_end_usage_and_refusal),
         cmocka_unit_test(test_failed_turn_releases_its_reservation),
         cmocka_unit_test(test_expired_reservation_is_reclaimed),
     };
