@@ -18,7 +18,8 @@
 
 /* The states of a turn taken up on this instance:
  *   LOCKING   taking the session's turn lock and reading the record and history (or finding
- *             that another answer already covers the turn)
+ *             that another answer already covers the turn); with a daily budget on, then
+ *             reserving the turn's most in its tenant's day (docs/cost.md)
  *   STREAMING the provider answers; each delta is kept (for replay) and told to the listeners
  *   STORING   the answer goes to the transcript and the lock is released; turn_end is told
  *             after the first attempt
