@@ -72,7 +72,7 @@ static int make_bedrock_config(struct bot_server *srv, struct llm_provider_confi
     pc->bedrock_guardrail = cfg->bedrock_guardrail;
     pc->bedrock_api_key = has_key ? cfg->bedrock_api_key : NULL;
     pc->aws_credentials = has_key ? NULL : srv->aws_creds;
-    pc->bedrock_prompt_caching = model_caches(model);
+    pc->bedrock_prompt_caching = cfg->prompt_cache && model_caches(model);
     PL_LOG(PL_LOG_NOTICE, "llm", "bedrock: model %s, region %s, %s API, %s%s%s", model, region,
            cfg->bedrock_api ? cfg->bedrock_api : "converse",
            has_key ? "Bedrock API key" : "credentials from ",
@@ -95,6 +95,7 @@ static int make_provider(struct bot_server *srv, const struct llm_env *env, cons
         .idle_timeout_ms = cfg->upstream_idle_timeout_ms,
         .total_timeout_ms = cfg->turn_timeout_ms,
         .pace_ms = cfg->local_pace_ms,
+        .prompt_cache = cfg->prompt_cache,
     };
     if (strcmp(kind, "bedrock") == 0 && make_bedrock_config(srv, &pc, err, errlen) != PL_OK)
         return PL_EINVAL;
