@@ -99,7 +99,7 @@ struct aws_credentials {
     uv_timer_t timer;                                /* the next fetch step, refresh or retry */
     uv_timer_t notify;                               /* calls the waiters */
     struct aws_credentials_wait *waits, *waits_tail; /* first come, first called */
-    char detail[1024];                                /* what aws_credentials_get last explained */
+    char detail[1024];                               /* what aws_credentials_get last explained */
     bool notifying, destroy_pending, destroying;
     int open_handles;
 };
@@ -827,6 +827,8 @@ int aws_credentials_create(const struct aws_credentials_options *opts, struct aw
             pl_errf(err, errlen, "AWS_CREDENTIAL_EXPIRATION is not an RFC 3339 time");
             rc = PL_EINVAL;
         } else {
+            if (expiry && c->cur.expiration_ms < 0)
+                c->cur.expiration_ms = 0; /* long expired; -1 means none */
             snprintf(c->cur.access_key_id, sizeof c->cur.access_key_id, "%s", id);
             snprintf(c->cur.secret_access_key, sizeof c->cur.secret_access_key, "%s", secret);
             snprintf(c->cur.session_token, sizeof c->cur.session_token, "%s", token ? token : "");

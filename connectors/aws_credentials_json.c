@@ -215,6 +215,8 @@ int pl_aws_creds_reply_parse(const char *body, size_t len, struct pl_aws_creds_r
                               &out->expiration_ms) != PL_OK)) {
             rc = PL_EPROTO;
             why = "Expiration is not an RFC 3339 time";
+        } else if (exp && !json_is_null(exp) && out->expiration_ms < 0) {
+            out->expiration_ms = 0; /* long expired; -1 would mean "no Expiration" */
         }
     }
     json_decref(root);

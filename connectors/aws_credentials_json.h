@@ -19,7 +19,7 @@ struct pl_aws_creds_reply {
     char access_key_id[PL_SIGV4_MAX_KEY + 1];
     char secret_access_key[PL_SIGV4_MAX_KEY + 1];
     char session_token[PL_SIGV4_MAX_TOKEN + 1]; /* "" without one */
-    int64_t expiration_ms; /* Unix time in milliseconds; -1 without an Expiration */
+    int64_t expiration_ms; /* Unix time in ms (0 for one before 1970); -1 without an Expiration */
     const char *error;     /* a fixed reason on failure, NULL on success */
 };
 

@@ -62,6 +62,11 @@ static void test_optional_members(void **state)
     assert_int_equal(parse("{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\"}"), PL_OK);
     assert_string_equal(r.session_token, "");
     assert_int_equal(r.expiration_ms, -1);
+    /* A time before 1970 is long expired, not "no Expiration". */
+    assert_int_equal(parse("{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\",\"Expiration\":"
+                           "\"1969-12-31T23:59:59.999Z\"}"),
+                     PL_OK);
+    assert_int_equal(r.expiration_ms, 0);
     assert_int_equal(
         parse(
             "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\",\"Token\":null,\"Expiration\":null}"),
