@@ -49,9 +49,12 @@ struct aws_credentials_options {
 };
 
 /** Find the source (reading the shared files now: call at start-up). PL_OK with `out`, or
- *  PL_ENOTFOUND when no source applies (err says what was looked for), or PL_EINVAL for a
- *  malformed file or variable (err names it, never a value). A source that needs fetching
- *  starts its first fetch now. */
+ *  PL_ENOTFOUND when no source applies (err says what was looked for; only with
+ *  AWS_EC2_METADATA_DISABLED=true, as instance metadata applies otherwise), or PL_EINVAL for a
+ *  malformed file or variable, or a container FULL_URI to a host plain http may not reach (err
+ *  names it, never a value). A malformed shared file while the environment's keys are used
+ *  only loses the profile's region (logged). A source that needs fetching starts its first
+ *  fetch from the loop, at its next turn. */
 int aws_credentials_create(const struct aws_credentials_options *opts, struct aws_credentials **out,
                            char *err, size_t errlen);
 /** Cancels waits (their callbacks do not run). Accepts NULL. */

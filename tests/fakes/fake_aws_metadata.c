@@ -32,7 +32,7 @@ static void on_peer_handle_closed(uv_handle_t *h)
     struct peer *p = h->data;
     if (--p->closes > 0)
         return;
-    p->f->open_peers--;
+    p->f->_open_peers--;
     pl_buf_cleanup(&p->in);
     pl_buf_cleanup(&p->out);
     pl_free(p);
@@ -102,12 +102,12 @@ static bool imds_authorized(struct peer *p, const char *head)
     }
     if (f->unauthorized_once) {
         f->unauthorized_once = false;
-        f->tokens_valid_from = f->tokens_issued;
+        f->_tokens_valid_from = f->_tokens_issued;
         return false;
     }
     unsigned n;
-    return sscanf(tok, "imds-token-%u", &n) == 1 && n > f->tokens_valid_from &&
-           n <= f->tokens_issued;
+    return sscanf(tok, "imds-token-%u", &n) == 1 && n > f->_tokens_valid_from &&
+           n <= f->_tokens_issued;
 }
 
 static void credentials_body(struct fake_aws_metadata *f, bool imds, struct pl_buf *b)
@@ -145,7 +145,7 @@ static void handle(struct peer *p, const char *head)
         } else if (f->put_status) {
             status = f->put_status;
         } else {
-            pl_buf_printf(&body, "imds-token-%u", ++f->tokens_issued);
+            pl_buf_printf(&body, "imds-token-%u", ++f->_tokens_issued);
         }
     } else if (strcmp(method, "GET") == 0 && strncmp(path, ROLE_PATH, strlen(ROLE_PATH)) == 0) {
         bool role_list = path[strlen(ROLE_PATH)] == '\0';
@@ -248,11 +248,11 @@ static void on_connection(uv_stream_t *srv, int status)
     p->f = f;
     pl_buf_init(&p->in, 64 * 1024);
     pl_buf_init(&p->out, 128 * 1024);
-    uv_tcp_init(f->loop, &p->tcp);
-    uv_timer_init(f->loop, &p->delay);
+    uv_tcp_init(f->_loop, &p->tcp);
+    uv_timer_init(f->_loop, &p->delay);
     p->tcp.data = p->delay.data = p;
     p->closes = 2;
-    f->open_peers++;
+    f->_open_peers++;
     p->next = peers;
     if (peers)
         peers->prev = p;
@@ -269,29 +269,29 @@ int fake_aws_metadata_start(struct fake_aws_metadata *f, uv_loop_t *loop)
     f->secret_prefix = "SECRET";
     f->token_prefix = "TOKEN";
     f->expires_in_ms = 3600 * 1000;
-    f->loop = loop;
-    uv_tcp_init(loop, &f->server);
-    f->server.data = f;
+    f->_loop = loop;
+    uv_tcp_init(loop, &f->_server);
+    f->_server.data = f;
     struct sockaddr_in addr;
     uv_ip4_addr("127.0.0.1", 0, &addr);
-    int rc = uv_tcp_bind(&f->server, (const struct sockaddr *)&addr, 0);
+    int rc = uv_tcp_bind(&f->_server, (const struct sockaddr *)&addr, 0);
     if (!rc)
-        rc = uv_listen((uv_stream_t *)&f->server, 64, on_connection);
+        rc = uv_listen((uv_stream_t *)&f->_server, 64, on_connection);
     if (rc) {
-        uv_close((uv_handle_t *)&f->server, NULL);
+        uv_close((uv_handle_t *)&f->_server, NULL);
         return rc;
     }
     struct sockaddr_storage name;
     int len = sizeof(name);
-    uv_tcp_getsockname(&f->server, (struct sockaddr *)&name, &len);
+    uv_tcp_getsockname(&f->_server, (struct sockaddr *)&name, &len);
     f->port = ntohs(((struct sockaddr_in *)&name)->sin_port);
     return 0;
 }
 
 void fake_aws_metadata_stop(struct fake_aws_metadata *f)
 {
-    f->stopping = true;
-    uv_close((uv_handle_t *)&f->server, NULL);
+    f->_stopping = true;
+    uv_close((uv_handle_t *)&f->_server, NULL);
     while (peers)
         peer_close(peers);
 }

@@ -34,13 +34,14 @@ struct fake_aws_metadata {
     unsigned issued;  /* credentials replies served: the serial of the last keys */
     char last_authorization[512];
 
+    int port; /* where it listens, on 127.0.0.1 */
+
     /* Internals. */
-    uv_loop_t *loop;
-    uv_tcp_t server;
-    int port;
-    unsigned tokens_issued, tokens_valid_from; /* tokens "imds-token-N", N > valid_from */
-    int open_peers;
-    bool stopping;
+    uv_loop_t *_loop;
+    uv_tcp_t _server;
+    unsigned _tokens_issued, _tokens_valid_from; /* tokens "imds-token-N", N > valid_from */
+    int _open_peers;
+    bool _stopping;
 };
 
 /** Listen on 127.0.0.1, a free port; 0 or a libuv error. Defaults: prefixes AKID/SECRET/TOKEN,
