@@ -779,6 +779,103 @@ static void on_notify(uv_timer_t *t)
         aws_credentials_destroy(c);
 }
 
+/* ---- creation, continued: the chain ---- */
+
+/* 1. The environment's keys: PL_OK (used or not there) or PL_EINVAL. */
+static int env_source(struct aws_credentials *c, aws_getenv_fn env, char *err, size_t errlen)
+{
+    const char *id = env_value(env, "AWS_ACCESS_KEY_ID");
+    const char *secret = env_value(env, "AWS_SECRET_ACCESS_KEY");
+    const char *token = env_value(env, "AWS_SESSION_TOKEN");
+    const char *expiry = env_value(env, "AWS_CREDENTIAL_EXPIRATION");
+    if (!id || !secret)
+        return PL_OK;
+    if (strlen(id) > PL_SIGV4_MAX_KEY || strlen(secret) > PL_SIGV4_MAX_KEY ||
+        (token && strlen(token) > PL_SIGV4_MAX_TOKEN)) {
+        pl_errf(err, errlen,
+                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN is too long");
+        return PL_EINVAL;
+    }
+    if (has_control(id) || has_control(secret) || (token && has_control(token))) {
+        pl_errf(err, errlen,
+                "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN has "
+                "a control character");
+        return PL_EINVAL;
+    }
+    int64_t expires = -1;
+    if (expiry && pl_rfc3339_parse(expiry, strlen(expiry), &expires) != PL_OK) {
+        pl_errf(err, errlen, "AWS_CREDENTIAL_EXPIRATION is not an RFC 3339 time");
+        return PL_EINVAL;
+    }
+    snprintf(c->cur.access_key_id, sizeof c->cur.access_key_id, "%s", id);
+    snprintf(c->cur.secret_access_key, sizeof c->cur.secret_access_key, "%s", secret);
+    snprintf(c->cur.session_token, sizeof c->cur.session_token, "%s", token ? token : "");
+    c->cur.expiration_ms = expiry && expires < 0 ? 0 : expires; /* -1 means none */
+    c->source = SRC_ENV;
+    snprintf(c->source_name, sizeof c->source_name, "environment");
+    c->have = c->first_done = true;
+    return PL_OK;
+}
+
+/* 2. The shared files: the profile's keys unless the environment gave some, and its region
+ * whatever the source. PL_OK or PL_EINVAL. */
+static int profile_source(struct aws_credentials *c, aws_getenv_fn env, bool named, char *err,
+                          size_t errlen)
+{
+    struct pl_aws_profile *p = pl_malloc(sizeof(*p));
+    char ferr[512] = "";
+    int rc = resolve_profile(env, c->profile_name, p, ferr, sizeof ferr);
+    snprintf(c->region, sizeof c->region, "%s", rc == PL_EINVAL ? "" : p->region);
+    if (rc == PL_EINVAL && c->have) {
+        PL_LOG(PL_LOG_WARN, "aws", "%s (using the environment's keys)", ferr);
+        rc = PL_OK;
+    } else if (rc == PL_EINVAL) {
+        pl_errf(err, errlen, "%s", ferr);
+    } else if (rc == PL_OK && !c->have) {
+        snprintf(c->cur.access_key_id, sizeof c->cur.access_key_id, "%s", p->access_key_id);
+        snprintf(c->cur.secret_access_key, sizeof c->cur.secret_access_key, "%s",
+                 p->secret_access_key);
+        snprintf(c->cur.session_token, sizeof c->cur.session_token, "%s", p->session_token);
+        c->source = SRC_PROFILE;
+        snprintf(c->source_name, sizeof c->source_name, "profile %s", c->profile_name);
+        c->have = c->first_done = true;
+    } else if (rc == PL_ENOTFOUND && named && !c->have) {
+        /* role_arn, credential_process and SSO profiles have no keys of their own. */
+        PL_LOG(PL_LOG_NOTICE, "aws",
+               "AWS profile %s has no keys in the shared files; looking further", c->profile_name);
+    }
+    volatile char *v = (volatile char *)p;
+    for (size_t i = 0; i < sizeof(*p); i++)
+        v[i] = 0;
+    pl_free(p);
+    return rc == PL_EINVAL ? PL_EINVAL : PL_OK;
+}
+
+/* 3. The container endpoint, else 4. instance metadata: PL_OK, PL_ENOTFOUND or PL_EINVAL. */
+static int endpoint_source(struct aws_credentials *c, aws_getenv_fn env, char *err, size_t errlen)
+{
+    int rc = container_setup(c, env, err, errlen);
+    if (rc == PL_OK) {
+        c->source = SRC_CONTAINER;
+        snprintf(c->source_name, sizeof c->source_name, "container endpoint");
+        return PL_OK;
+    }
+    if (rc != PL_ENOTFOUND)
+        return rc;
+    const char *off = env_value(env, "AWS_EC2_METADATA_DISABLED");
+    if (off && strcasecmp(off, "true") == 0) {
+        pl_errf(err, errlen,
+                "no AWS credentials: environment, profile %s and container endpoint absent, and "
+                "instance metadata disabled (AWS_EC2_METADATA_DISABLED)",
+                c->profile_name);
+        return PL_ENOTFOUND;
+    }
+    imds_setup(c, env);
+    c->source = SRC_IMDS;
+    snprintf(c->source_name, sizeof c->source_name, "instance metadata");
+    return PL_OK;
+}
+
 /* ---- public ---- */
 
 int aws_credentials_create(const struct aws_credentials_options *opts, struct aws_credentials **out,
@@ -803,90 +900,11 @@ int aws_credentials_create(const struct aws_credentials_options *opts, struct aw
     snprintf(c->profile_name, sizeof c->profile_name, "%s", profile ? profile : "default");
     pl_buf_init(&c->body, PL_AWS_CREDS_MAX_REPLY);
 
-    /* 1. The environment, unless a profile is named. */
-    const char *id = env_value(env, "AWS_ACCESS_KEY_ID");
-    const char *secret = env_value(env, "AWS_SECRET_ACCESS_KEY");
-    bool from_env = !profile && id && secret;
-    int rc = PL_OK;
-    if (from_env) {
-        const char *token = env_value(env, "AWS_SESSION_TOKEN");
-        const char *expiry = env_value(env, "AWS_CREDENTIAL_EXPIRATION");
-        if (strlen(id) > PL_SIGV4_MAX_KEY || strlen(secret) > PL_SIGV4_MAX_KEY ||
-            (token && strlen(token) > PL_SIGV4_MAX_TOKEN)) {
-            pl_errf(err, errlen,
-                    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN "
-                    "is too long");
-            rc = PL_EINVAL;
-        } else if (has_control(id) || has_control(secret) || (token && has_control(token))) {
-            pl_errf(err, errlen,
-                    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN "
-                    "has a control character");
-            rc = PL_EINVAL;
-        } else if (expiry &&
-                   pl_rfc3339_parse(expiry, strlen(expiry), &c->cur.expiration_ms) != PL_OK) {
-            pl_errf(err, errlen, "AWS_CREDENTIAL_EXPIRATION is not an RFC 3339 time");
-            rc = PL_EINVAL;
-        } else {
-            if (expiry && c->cur.expiration_ms < 0)
-                c->cur.expiration_ms = 0; /* long expired; -1 means none */
-            snprintf(c->cur.access_key_id, sizeof c->cur.access_key_id, "%s", id);
-            snprintf(c->cur.secret_access_key, sizeof c->cur.secret_access_key, "%s", secret);
-            snprintf(c->cur.session_token, sizeof c->cur.session_token, "%s", token ? token : "");
-            c->source = SRC_ENV;
-            snprintf(c->source_name, sizeof c->source_name, "environment");
-            c->have = c->first_done = true;
-        }
-    }
-
-    /* 2. The shared files: the profile's keys, and its region whatever the source. */
-    if (!rc) {
-        struct pl_aws_profile *p = pl_malloc(sizeof(*p));
-        char ferr[512] = "";
-        int prc = resolve_profile(env, c->profile_name, p, ferr, sizeof ferr);
-        snprintf(c->region, sizeof c->region, "%s", prc == PL_EINVAL ? "" : p->region);
-        if (prc == PL_EINVAL && from_env) {
-            PL_LOG(PL_LOG_WARN, "aws", "%s (using the environment's keys)", ferr);
-        } else if (prc == PL_EINVAL) {
-            pl_errf(err, errlen, "%s", ferr);
-            rc = PL_EINVAL;
-        } else if (prc == PL_OK && !from_env) {
-            snprintf(c->cur.access_key_id, sizeof c->cur.access_key_id, "%s", p->access_key_id);
-            snprintf(c->cur.secret_access_key, sizeof c->cur.secret_access_key, "%s",
-                     p->secret_access_key);
-            snprintf(c->cur.session_token, sizeof c->cur.session_token, "%s", p->session_token);
-            c->source = SRC_PROFILE;
-            snprintf(c->source_name, sizeof c->source_name, "profile %s", c->profile_name);
-            c->have = c->first_done = true;
-        }
-        volatile char *v = (volatile char *)p;
-        for (size_t i = 0; i < sizeof(*p); i++)
-            v[i] = 0;
-        pl_free(p);
-    }
-
-    /* 3. The container endpoint; 4. instance metadata. */
-    if (!rc && !c->have) {
-        int crc = container_setup(c, env, err, errlen);
-        if (crc == PL_OK) {
-            c->source = SRC_CONTAINER;
-            snprintf(c->source_name, sizeof c->source_name, "container endpoint");
-        } else if (crc != PL_ENOTFOUND) {
-            rc = crc;
-        } else {
-            const char *off = env_value(env, "AWS_EC2_METADATA_DISABLED");
-            if (off && strcasecmp(off, "true") == 0) {
-                pl_errf(err, errlen,
-                        "no AWS credentials: environment, profile %s and container endpoint "
-                        "absent, and instance metadata disabled (AWS_EC2_METADATA_DISABLED)",
-                        c->profile_name);
-                rc = PL_ENOTFOUND;
-            } else {
-                imds_setup(c, env);
-                c->source = SRC_IMDS;
-                snprintf(c->source_name, sizeof c->source_name, "instance metadata");
-            }
-        }
-    }
+    int rc = profile ? PL_OK : env_source(c, env, err, errlen); /* a named profile skips it */
+    if (!rc)
+        rc = profile_source(c, env, profile != NULL, err, errlen);
+    if (!rc && !c->have)
+        rc = endpoint_source(c, env, err, errlen);
     if (rc) {
         free_all(c);
         return rc;

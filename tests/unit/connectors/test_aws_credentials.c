@@ -261,6 +261,21 @@ static void test_profile_under_home(void **state)
     assert_null(aws_credentials_profile_region(creds)); /* no ~/.aws/config */
 }
 
+static void test_profile_without_keys_goes_on(void **state)
+{
+    (void)state;
+    set_env("AWS_CONFIG_FILE",
+            write_file("conf", "[profile ops]\nrole_arn = arn:aws:iam::1:role/x\n"
+                               "source_profile = default\nregion = us-east-2\n"));
+    set_env("AWS_PROFILE", "ops");
+    use_imds();
+    assert_int_equal(create(0), PL_OK);
+    assert_string_equal(aws_credentials_source_name(creds), "instance metadata");
+    assert_string_equal(aws_credentials_profile_region(creds), "us-east-2");
+    RUN_UNTIL(get() != PL_EBUSY, 5000);
+    assert_keys("AKID1", "SECRET1", "TOKEN1");
+}
+
 /* ---- the container endpoint ---- */
 
 static int wait_calls;
@@ -624,6 +639,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_profile_under_home, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_without_keys_goes_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_container_token_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_container_token_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_container_token_file_missing, setup, teardown),
