@@ -93,6 +93,7 @@ struct aws_credentials {
     enum step step;
     struct http_client_transfer *xfer;
     int xfer_status, xfer_rc;
+    bool xfer_overflow; /* the reply passed PL_AWS_CREDS_MAX_REPLY: on_data stopped it */
     char xfer_detail[160];
     struct pl_buf body;
 
@@ -427,7 +428,10 @@ static int on_headers(void *ud, int status)
 static int on_data(void *ud, const char *data, size_t len)
 {
     struct aws_credentials *c = ud;
-    return pl_buf_append(&c->body, data, len) ? 1 : 0;
+    if (pl_buf_append(&c->body, data, len) == PL_OK)
+        return 0;
+    c->xfer_overflow = true;
+    return 1;
 }
 
 static void on_done(void *ud, int status, const char *detail)
@@ -438,6 +442,18 @@ static void on_done(void *ud, int status, const char *detail)
     snprintf(c->xfer_detail, sizeof c->xfer_detail, "%s", detail ? detail : pl_strerror(status));
     if (!c->destroying)
         schedule(c, 0); /* carry on outside the client's callback */
+}
+
+/* The last reply held keys: wiped before its storage is reused or freed. */
+static void drop_body(struct aws_credentials *c)
+{
+    if (c->body.data) {
+        volatile char *p = c->body.data;
+        for (size_t i = 0; i < c->body.len; i++)
+            p[i] = 0;
+    }
+    pl_buf_cleanup(&c->body);
+    pl_buf_init(&c->body, PL_AWS_CREDS_MAX_REPLY);
 }
 
 static void start_transfer(struct aws_credentials *c, enum step step, const char *method,
@@ -455,8 +471,8 @@ static void start_transfer(struct aws_credentials *c, enum step step, const char
         req.body_len = 0;
     }
     static const struct http_client_callbacks cbs = {on_headers, on_data, on_done};
-    pl_buf_cleanup(&c->body);
-    pl_buf_init(&c->body, PL_AWS_CREDS_MAX_REPLY);
+    drop_body(c);
+    c->xfer_overflow = false;
     c->xfer_status = 0;
     c->xfer_rc = PL_OK;
     c->xfer_detail[0] = '\0';
@@ -646,6 +662,7 @@ static void take_reply(struct aws_credentials *c, const char *what)
         fetch_failed(c, "%s: unusable reply (%s)", what, r->error);
     else
         fetch_succeeded(c, r);
+    drop_body(c);
     wipe_creds(r);
     pl_free(r);
 }
@@ -664,6 +681,10 @@ static bool imds_unauthorized(struct aws_credentials *c)
 static void advance(struct aws_credentials *c)
 {
     enum step step = c->step;
+    if (c->xfer_overflow) {
+        fetch_failed(c, "reply larger than %d bytes", PL_AWS_CREDS_MAX_REPLY);
+        return;
+    }
     if (c->xfer_rc == PL_ECANCELED) { /* the HTTP client is shutting down */
         c->step = STEP_IDLE;
         snprintf(c->why, sizeof c->why, "request cancelled");
@@ -930,6 +951,7 @@ static void free_all(struct aws_credentials *c)
     pl_free(c->auth_token_file);
     imds_drop_token(c);
     pl_free(c->imds_url);
+    drop_body(c);
     pl_buf_cleanup(&c->body);
     pl_free(c);
 }

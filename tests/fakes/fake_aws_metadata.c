@@ -124,6 +124,12 @@ static void credentials_body(struct fake_aws_metadata *f, bool imds, struct pl_b
         rfc3339_ms(now + f->expires_in_ms, when, sizeof when);
         pl_buf_printf(b, ",\"Expiration\":\"%s\"", when);
     }
+    if (f->pad_bytes) {
+        pl_buf_append_str(b, ",\"Padding\":\"");
+        for (size_t i = 0; i < f->pad_bytes; i++)
+            pl_buf_append(b, "x", 1);
+        pl_buf_append_str(b, "\"");
+    }
     pl_buf_append_str(b, "}");
 }
 
@@ -133,7 +139,7 @@ static void handle(struct peer *p, const char *head)
     char method[16] = "", path[1024] = "";
     sscanf(head, "%15s %1023s", method, path);
     struct pl_buf body;
-    pl_buf_init(&body, 64 * 1024);
+    pl_buf_init(&body, 1024 * 1024);
     int status = 200;
     if (strcmp(method, "PUT") == 0 && strcmp(path, TOKEN_PATH) == 0) {
         char ttl[32];
@@ -247,7 +253,7 @@ static void on_connection(uv_stream_t *srv, int status)
     struct peer *p = pl_calloc(1, sizeof(*p));
     p->f = f;
     pl_buf_init(&p->in, 64 * 1024);
-    pl_buf_init(&p->out, 128 * 1024);
+    pl_buf_init(&p->out, 1024 * 1024 + 4096);
     uv_tcp_init(f->_loop, &p->tcp);
     uv_timer_init(f->_loop, &p->delay);
     p->tcp.data = p->delay.data = p;

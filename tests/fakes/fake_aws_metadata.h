@@ -27,6 +27,7 @@ struct fake_aws_metadata {
     int creds_status;           /* 0: the credentials GETs answer 200; else this status */
     bool unauthorized_once;     /* the next GET with a token answers 401 and forgets every token */
     uint32_t delay_ms;          /* answer each request this late */
+    size_t pad_bytes;           /* a credentials reply carries a "Padding" member this long */
 
     /* What it saw. */
     unsigned puts, role_gets, creds_gets, container_gets, rejected;

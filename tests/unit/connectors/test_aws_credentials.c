@@ -525,6 +525,23 @@ static void test_failed_refresh_keeps_keys(void **state)
     assert_true(strcmp(k.access_key_id, "AKID1") != 0);
 }
 
+static void test_oversized_reply_is_retried(void **state)
+{
+    (void)state;
+    char uri[128];
+    snprintf(uri, sizeof uri, "%s/container/creds", base_url);
+    set_env("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri);
+    fake.pad_bytes = 70000;
+    assert_int_equal(create(0), PL_OK);
+    RUN_UNTIL(get() != PL_EBUSY, 5000);
+    assert_int_equal(get(), PL_EUPSTREAM);
+    assert_string_equal(detail, "no AWS credentials from container endpoint: reply larger than "
+                                "65536 bytes");
+    fake.pad_bytes = 1000; /* within the bound: the next retry succeeds */
+    RUN_UNTIL(get() == PL_OK, 5000);
+    assert_int_equal(k.access_key_id[0], 'A');
+}
+
 /* ---- waits ---- */
 
 static void destroy_in_callback(void *ud)
@@ -651,6 +668,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_imds_disabled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_endpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_refresh_keeps_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_reply_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_never_holds_secrets, setup, teardown),
     };
