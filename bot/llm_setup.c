@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "connectors/aws_credentials.h"
 #include "connectors/llm_providers.h"
 
 static bool env_set(const char *name)
@@ -53,7 +54,60 @@ static const char *pick_provider(const struct bot_config *cfg)
     return "local";
 }
 
-static int make_provider(const struct bot_server *srv, const struct llm_env *env, const char *kind,
+/* ---- bedrock (docs/bedrock.md) ---- */
+
+/* Prompt caching by Converse cache point: on for the model families Bedrock documents it for
+ * (Claude, Nova); others refuse the block. */
+static bool model_caches(const char *model)
+{
+    return strstr(model, "anthropic.claude") || strstr(model, "amazon.nova");
+}
+
+/* The Bedrock part of a provider's configuration: the credentials source (created once, kept on
+ * srv for shutdown; not needed with a Bedrock API key), the region (--aws-region or AWS_REGION,
+ * then AWS_DEFAULT_REGION, then the profile's), the API, endpoint and guardrail (checked by the
+ * provider). */
+static int make_bedrock_config(struct bot_server *srv, struct llm_provider_config *pc, char *err,
+                               size_t errlen)
+{
+    const struct bot_config *cfg = srv->cfg;
+    bool has_key = cfg->bedrock_api_key && *cfg->bedrock_api_key;
+    if (!has_key && !srv->aws_creds) {
+        struct aws_credentials_options o = {.loop = srv->loop, .http = srv->http};
+        char why[256] = "";
+        if (aws_credentials_create(&o, &srv->aws_creds, why, sizeof(why)) != PL_OK) {
+            snprintf(err, errlen, "the bedrock provider needs AWS credentials: %s", why);
+            return PL_EINVAL;
+        }
+    }
+    const char *region = cfg->aws_region;
+    if (!region || !*region)
+        region = getenv("AWS_DEFAULT_REGION");
+    if ((!region || !*region) && srv->aws_creds)
+        region = aws_credentials_profile_region(srv->aws_creds);
+    if (!region || !*region) {
+        snprintf(err, errlen,
+                 "the bedrock provider needs a region: set --aws-region (or AWS_REGION, "
+                 "AWS_DEFAULT_REGION, or region in the AWS profile)");
+        return PL_EINVAL;
+    }
+    const char *model = pc->model ? pc->model : llm_default_model("bedrock");
+    pc->bedrock_api = cfg->bedrock_api;
+    pc->bedrock_endpoint = cfg->bedrock_endpoint;
+    pc->region = region;
+    pc->bedrock_guardrail = cfg->bedrock_guardrail;
+    pc->bedrock_api_key = has_key ? cfg->bedrock_api_key : NULL;
+    pc->aws_credentials = has_key ? NULL : srv->aws_creds;
+    pc->bedrock_prompt_caching = model_caches(model);
+    PL_LOG(PL_LOG_NOTICE, "llm", "bedrock: model %s, region %s, %s API, %s%s%s", model, region,
+           cfg->bedrock_api ? cfg->bedrock_api : "converse",
+           has_key ? "Bedrock API key" : "credentials from ",
+           has_key ? "" : aws_credentials_source_name(srv->aws_creds),
+           cfg->bedrock_guardrail ? ", guardrail on" : "");
+    return PL_OK;
+}
+
+static int make_provider(struct bot_server *srv, const struct llm_env *env, const char *kind,
                          const char *model, struct llm_provider **out, char *err, size_t errlen)
 {
     const struct bot_config *cfg = srv->cfg;
@@ -68,6 +122,8 @@ static int make_provider(const struct bot_server *srv, const struct llm_env *env
         .total_timeout_ms = cfg->turn_timeout_ms,
         .pace_ms = cfg->local_pace_ms,
     };
+    if (strcmp(kind, "bedrock") == 0 && make_bedrock_config(srv, &pc, err, errlen) != PL_OK)
+        return PL_EINVAL;
     return llm_provider_create(env, &pc, out, err, errlen);
 }
 

@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "connectors/aws_credentials.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_providers.h"
 #include "prompts/prompt.h"
@@ -85,6 +86,8 @@ static void on_drain(uv_timer_t *t)
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);
     turn_engine_stop(srv->engine);
+    aws_credentials_destroy(srv->aws_creds); /* before the HTTP client its fetches use */
+    srv->aws_creds = NULL;
     http_client_destroy(srv->http);
     srv->http = NULL;
     sess_store_destroy(srv->store); /* flushes what is pending, then closes */
@@ -265,6 +268,8 @@ out:
     acceptor_stop(srv.acceptor);
     ws_server_stop(&srv);
     turn_engine_stop(srv.engine);
+    aws_credentials_destroy(srv.aws_creds);
+    srv.aws_creds = NULL;
     http_client_destroy(srv.http);
     sess_store_destroy(srv.store);
     /* Every handle is closing now: run until their close callbacks are done, then free the

@@ -94,3 +94,29 @@ int pl_base64url_decode(const char *in, size_t len, unsigned char **out, size_t 
     *outlen = n;
     return PL_OK;
 }
+
+int pl_base64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
+{
+    *out = NULL;
+    *outlen = 0;
+    if (len % 4 != 0)
+        return PL_EINVAL;
+    size_t body = len;
+    for (int pad = 0; pad < 2 && body > 0 && in[body - 1] == '='; pad++)
+        body--;
+    /* The same alphabet but for two characters: translate, then decode as base64url. */
+    char *url = pl_malloc(body + 1);
+    for (size_t i = 0; i < body; i++) {
+        char ch = in[i];
+        if (ch == '-' || ch == '_' || ch == '=')
+            ch = '!'; /* not base64: refused below */
+        else if (ch == '+')
+            ch = '-';
+        else if (ch == '/')
+            ch = '_';
+        url[i] = ch;
+    }
+    int rc = pl_base64url_decode(url, body, out, outlen);
+    pl_free(url);
+    return rc;
+}

@@ -1,4 +1,5 @@
-/* base64url (RFC 4648 section 5) without padding, as JWTs (RFC 7515) use it. */
+/* base64url (RFC 4648 section 5) without padding, as JWTs (RFC 7515) use it; and decoding of
+ * standard padded base64 (section 4), as AWS sends bytes in JSON. */
 #ifndef PARLEY_COMMON_BASE64_H
 #define PARLEY_COMMON_BASE64_H
 
@@ -14,5 +15,11 @@ char *pl_base64url_encode(const void *in, size_t len);
  *  '-' '_' (this includes '=' padding and the '+' '/' of standard base64), for len % 4 == 1, and
  *  for non-zero unused bits in the last character (a non-canonical encoding). */
 int pl_base64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
+
+/** Decode `len` characters of standard padded base64 (A-Z a-z 0-9 + /, '=' padding to a
+ *  multiple of 4) at `in`, with pl_base64url_decode's contract otherwise (new buffer plus an
+ *  uncounted NUL; PL_EINVAL for any other character, padding not at the end, a length that is
+ *  not a multiple of 4, or non-zero unused bits). */
+int pl_base64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
 
 #endif

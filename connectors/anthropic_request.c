@@ -22,17 +22,37 @@ static int put_string(struct pl_buf *out, const char *s)
 
 int anthropic_request_body(struct pl_buf *out, const char *model, const struct prompt *req)
 {
-    int rc = put(out, "{\"model\":");
+    struct anthropic_request_opts opts = {.model = model, .stream = true, .metadata = true};
+    return anthropic_request_body_opts(out, &opts, req);
+}
+
+int anthropic_request_body_opts(struct pl_buf *out, const struct anthropic_request_opts *opts,
+                                const struct prompt *req)
+{
+    int rc = put(out, "{");
+    if (!rc && opts->body_version) {
+        rc = put(out, "\"anthropic_version\":");
+        if (!rc)
+            rc = put_string(out, opts->body_version);
+        if (!rc)
+            rc = put(out, ",");
+    }
+    if (!rc && opts->model) {
+        rc = put(out, "\"model\":");
+        if (!rc)
+            rc = put_string(out, opts->model);
+        if (!rc)
+            rc = put(out, ",");
+    }
     if (!rc)
-        rc = put_string(out, model);
-    if (!rc)
-        rc = pl_buf_printf(out, ",\"max_tokens\":%d,\"stream\":true", req->max_tokens);
+        rc = pl_buf_printf(out, "\"max_tokens\":%d%s", req->max_tokens,
+                           opts->stream ? ",\"stream\":true" : "");
     if (!rc && req->system && *req->system) {
         rc = put(out, ",\"system\":");
         if (!rc)
             rc = put_string(out, req->system);
     }
-    if (!rc && req->user_id && *req->user_id) {
+    if (!rc && opts->metadata && req->user_id && *req->user_id) {
         rc = put(out, ",\"metadata\":{\"user_id\":");
         if (!rc)
             rc = put_string(out, req->user_id);

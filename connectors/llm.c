@@ -37,6 +37,8 @@ const char *llm_default_model(const char *kind)
 {
     if (strcmp(kind, "anthropic") == 0)
         return "claude-sonnet-4-5";
+    if (strcmp(kind, "bedrock") == 0)
+        return "us.anthropic.claude-sonnet-4-5-20250929-v1:0"; /* a US inference profile */
     if (strcmp(kind, "local") == 0)
         return "parley-offline";
     return NULL;
@@ -48,10 +50,13 @@ int llm_provider_create(const struct llm_env *env, const struct llm_provider_con
     struct llm_provider *p = NULL;
     if (strcmp(cfg->kind, "anthropic") == 0) {
         p = llm__anthropic_create(env, cfg, err, errlen);
+    } else if (strcmp(cfg->kind, "bedrock") == 0) {
+        p = llm__bedrock_create(env, cfg, err, errlen);
     } else if (strcmp(cfg->kind, "local") == 0) {
         p = llm__local_create(env, cfg);
     } else {
-        snprintf(err, errlen, "unknown provider \"%s\" (this build supports anthropic and local)",
+        snprintf(err, errlen,
+                 "unknown provider \"%s\" (this build supports anthropic, bedrock and local)",
                  cfg->kind);
     }
     if (!p)

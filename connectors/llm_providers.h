@@ -1,8 +1,9 @@
-/* Creating providers from configuration: anthropic, local (offline default), and the chain that
- * retries and falls back across them before the first token. Loop thread only. */
+/* Creating providers from configuration: anthropic, bedrock, local (offline default), and the chain
+ * that retries and falls back across them before the first token. Loop thread only. */
 #ifndef PARLEY_CONNECTORS_LLM_PROVIDERS_H
 #define PARLEY_CONNECTORS_LLM_PROVIDERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,8 +19,10 @@ struct llm_env {
     struct http_client *http;
 };
 
+struct aws_credentials;
+
 struct llm_provider_config {
-    const char *kind;  /* "anthropic" or "local" */
+    const char *kind;  /* "anthropic", "bedrock" or "local" */
     const char *model; /* NULL: the provider's default */
     /* anthropic */
     const char *api_key;
@@ -30,6 +33,14 @@ struct llm_provider_config {
     uint32_t total_timeout_ms; /* whole-answer deadline */
     /* local */
     uint32_t pace_ms; /* delay between streamed words */
+    /* bedrock (docs/bedrock.md) */
+    const char *bedrock_api;       /* "converse" (NULL), "invoke" or "messages" */
+    const char *bedrock_endpoint;  /* NULL: https://bedrock-runtime.REGION.amazonaws.com */
+    const char *region;            /* required */
+    const char *bedrock_guardrail; /* "ID:VERSION", or NULL */
+    const char *bedrock_api_key;   /* a Bedrock API key sent as a bearer token instead of SigV4 */
+    struct aws_credentials *aws_credentials; /* borrowed, must outlive the provider; SigV4 */
+    bool bedrock_prompt_caching;             /* Converse cache point after the system prompt */
 };
 
 /** Default model per provider kind (NULL for an unknown kind). */

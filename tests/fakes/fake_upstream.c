@@ -21,6 +21,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "tests/fakes/fake_bedrock.h"
 
 #define REQUEST_MAX (4 * 1024 * 1024 + 64 * 1024)
 #define HEADERS_MAX (64 * 1024)
@@ -70,6 +71,7 @@ struct conn {
     size_t next_event;
     unsigned pace_ms;
     enum ending ending;
+    void *mode_stream; /* a stream of another mode (fake_bedrock.c) */
 };
 
 static void conn_close(struct conn *c);
@@ -241,6 +243,18 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     conn_close(c);
 }
 
+/* FIN after what was written: a chunked body never gets its last chunk. */
+static void conn_shutdown(struct conn *c)
+{
+    c->closing = true;
+    uv_shutdown_t *req = pl_malloc(sizeof(*req));
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        pl_free(req);
+        conn_close(c);
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct conn *c = t->data;
@@ -265,18 +279,10 @@ static void on_tick(uv_timer_t *t)
     case END_STALL:
         break; /* say nothing more until the client gives up */
     case END_CUT:
-    case END_ERROR_CLOSE: {
-        /* FIN after what was written: the chunked body never gets its last chunk. */
+    case END_ERROR_CLOSE:
         stream_done(c);
-        c->closing = true;
-        uv_shutdown_t *req = pl_malloc(sizeof(*req));
-        req->data = c;
-        if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
-            pl_free(req);
-            conn_close(c);
-        }
+        conn_shutdown(c);
         break;
-    }
     }
 }
 
@@ -444,9 +450,9 @@ static void log_request(const char *method, const char *path, json_t *headers, j
                         json_integer(json_integer_value(json_object_get(by_behaviour, b)) + 1));
     if (!log_file)
         return;
-    json_t *j = json_pack("{s:I,s:s,s:s,s:O,s:O,s:s}", "n", (json_int_t)n_requests, "method",
-                          method, "path", path, "headers", headers, "body",
-                          body ? body : json_null(), "behaviour", b);
+    json_t *j = json_pack("{s:I,s:f,s:s,s:s,s:O,s:O,s:s}", "n", (json_int_t)n_requests, "t_ms",
+                          (double)uv_hrtime() / 1e6, "method", method, "path", path, "headers",
+                          headers, "body", body ? body : json_null(), "behaviour", b);
     char *s = json_dumps(j, JSON_COMPACT);
     fprintf(log_file, "%s\n", s);
     fflush(log_file);
@@ -458,7 +464,8 @@ static const char *const fault_markers[] = {"429-noretry", "429",       "529", "
                                             "400",         "error-mid", "cut", "stall",
                                             "malformed",   "max-tokens"};
 
-static void handle_messages(struct conn *c, json_t *headers, const char *body, size_t len)
+static void handle_messages(struct conn *c, const char *path, json_t *headers, const char *body,
+                            size_t len, bool bedrock)
 {
     const char *key = json_string_value(json_object_get(headers, "x-api-key"));
     const char *auth = json_string_value(json_object_get(headers, "authorization"));
@@ -468,12 +475,14 @@ static void handle_messages(struct conn *c, json_t *headers, const char *body, s
     json_t *j = json_loadb(body, len, 0, &jerr);
     const char *behaviour = "rejected";
     char *last = NULL;
-    if (!auth_ok) {
+    if (!auth_ok && !bedrock) {
         fprintf(stderr, "fake_upstream: REQUEST CHECK FAILED: bad or missing API key\n");
         send_api_error(c, 401, "authentication_error", "invalid x-api-key", NULL);
         goto out;
     }
     const char *version = json_string_value(json_object_get(headers, "anthropic-version"));
+    if (bedrock) /* checked by the Bedrock mode: the header or the body's anthropic_version */
+        version = "2023-06-01";
     if (!version || (strcmp(version, "2023-06-01") && strcmp(version, "2026-10-21"))) {
         check_failed(c, 400, "invalid_request_error", "anthropic-version header %s",
                      version ? "has an unknown value" : "is missing");
@@ -589,10 +598,68 @@ static void handle_messages(struct conn *c, json_t *headers, const char *body, s
     else
         start_stream(c, json_string_value(model), bytes / 4, last, behaviour);
 out:
-    log_request("POST", "/v1/messages", headers, j, behaviour);
+    log_request("POST", path, headers, j, behaviour);
     pl_free(last);
     json_decref(j);
 }
+
+/* ---- what the Bedrock mode borrows (fake_bedrock.h) ---- */
+
+static unsigned long host_request_number(void)
+{
+    return n_requests;
+}
+
+static void host_send(void *conn, const void *data, size_t len)
+{
+    send_bytes(conn, data, len);
+}
+
+static void host_stream_begin(void *conn, void *stream)
+{
+    struct conn *c = conn;
+    c->mode_stream = stream;
+    c->streaming = true;
+    n_active++;
+}
+
+static void host_stream_end(void *conn, bool close)
+{
+    struct conn *c = conn;
+    c->mode_stream = NULL;
+    stream_done(c);
+    if (close)
+        conn_shutdown(c);
+    else
+        process_input(c); /* a pipelined next request */
+}
+
+static void host_log_event(json_t *event)
+{
+    if (!log_file)
+        return;
+    json_object_set_new(event, "t_ms", json_real((double)uv_hrtime() / 1e6));
+    char *s = json_dumps(event, JSON_COMPACT);
+    fprintf(log_file, "%s\n", s);
+    fflush(log_file);
+    free(s);
+}
+
+static void host_anthropic_messages(void *conn, const char *path, json_t *headers, const char *body,
+                                    size_t len)
+{
+    handle_messages(conn, path, headers, body, len, true);
+}
+
+static struct fake_host bedrock_host = {
+    .request_number = host_request_number,
+    .send = host_send,
+    .stream_begin = host_stream_begin,
+    .stream_end = host_stream_end,
+    .log_request = log_request,
+    .log_event = host_log_event,
+    .anthropic_messages = host_anthropic_messages,
+};
 
 static void send_stats(struct conn *c)
 {
@@ -658,7 +725,9 @@ static void process_input(struct conn *c)
         n_requests++;
         const char *body = c->in.data + head_len;
         if (!strcmp(method, "POST") && !strcmp(path, "/v1/messages")) {
-            handle_messages(c, headers, body, (size_t)content_length);
+            handle_messages(c, path, headers, body, (size_t)content_length, false);
+        } else if (fake_bedrock_route(method, path)) {
+            fake_bedrock_handle(&bedrock_host, c, path, headers, body, (size_t)content_length);
         } else if (!strcmp(method, "GET") && !strcmp(path, "/healthz")) {
             send_response(c, 200, NULL, "text/plain", "ok");
         } else if (!strcmp(method, "GET") && !strcmp(path, "/stats")) {
@@ -690,6 +759,10 @@ static void conn_close(struct conn *c)
 {
     if (uv_is_closing((uv_handle_t *)&c->tcp))
         return;
+    if (c->mode_stream) {
+        fake_bedrock_conn_closed(c->mode_stream);
+        c->mode_stream = NULL;
+    }
     if (c->streaming)
         stream_done(c);
     c->closing = true;
@@ -765,10 +838,12 @@ static void usage(FILE *f)
             "Usage: fake_upstream [--port N] [--host H] [--pace-ms MS] [--first-token-ms MS]\n"
             "                     [--ready-file PATH] [--log PATH] [--api-key KEY] [--text T]\n"
             "A test double of the Anthropic Messages streaming API; see tests/fakes/README.md.\n");
+    fake_bedrock_usage(f);
 }
 
 static bool parse_args(int argc, char **argv)
 {
+    int rc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help")) {
@@ -796,7 +871,12 @@ static bool parse_args(int argc, char **argv)
             opt.api_key = v;
         else if (!strcmp(a, "--text"))
             opt.text = v;
-        else {
+        else if ((rc = fake_bedrock_option(a, v)) != 0) {
+            if (rc < 0) {
+                fprintf(stderr, "fake_upstream: bad value for %s\n", a);
+                return false;
+            }
+        } else {
             fprintf(stderr, "fake_upstream: unknown option %s\n", a);
             usage(stderr);
             return false;
@@ -811,6 +891,10 @@ int main(int argc, char **argv)
         return 2;
     signal(SIGPIPE, SIG_IGN);
     loop = uv_default_loop();
+    bedrock_host.loop = loop;
+    bedrock_host.pace_ms = opt.pace_ms;
+    bedrock_host.first_token_ms = opt.first_token_ms;
+    bedrock_host.text = opt.text;
     by_behaviour = json_object();
     flaky_counts = json_object();
     if (opt.log_path && !(log_file = fopen(opt.log_path, "a"))) {

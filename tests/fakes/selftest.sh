@@ -149,7 +149,39 @@ grep -q 'Re-using existing connection' <<<"$r" || fail "connection not kept aliv
 [ "$(grep -c '"behaviour":"cut"' "$work/requests.jsonl")" -eq 1 ] || fail "log lacks the cut request"
 curl -s "http://127.0.0.1:$port/stats" | grep -q '"requests":' || fail "/stats"
 
-# 7. SIGTERM: a clean exit.
+# 7. Bedrock mode: SigV4 as curl signs it (an independent signer), exact frames, faults.
+sig=(--aws-sigv4 'aws:amz:us-east-1:bedrock' --user 'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'
+     -H 'content-type: application/json')
+burl="http://127.0.0.1:$port/model/claude-test"
+cmsg() { printf '{"messages":[{"role":"user","content":[{"text":"%s"}]}]}' "$1"; }
+hex=$(curl -s "${sig[@]}" --data-binary "$(cmsg 'hi [[tokens:2]]')" "$burl/converse-stream" | xxd -p | tr -d '\n')
+# messageStart, then the first contentBlockDelta ("w1 ", padding "abcdefgh"), byte for byte.
+[ "${hex:0:252}" == "0000007e00000052a6a5b11f0b3a6576656e742d7479706507000c6d65737361676553746172740d3a636f6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d747970650700056576656e747b2270223a2261222c22726f6c65223a22617373697374616e74227df99266d1" ] ||
+    fail "bedrock: messageStart frame bytes: ${hex:0:252}"
+[ "${hex:252:328}" == "000000a400000057158a22680b3a6576656e742d74797065070011636f6e74656e74426c6f636b44656c74610d3a636f6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573736167652d747970650700056576656e747b22636f6e74656e74426c6f636b496e646578223a302c2264656c7461223a7b2274657874223a22773120227d2c2270223a226162636465666768227d531177ff" ] ||
+    fail "bedrock: contentBlockDelta frame bytes: ${hex:252:328}"
+r=$(curl -s -i --aws-sigv4 'aws:amz:us-east-1:bedrock' --user 'AKIDEXAMPLE:wrong-secret' \
+    -H 'content-type: application/json' --data-binary "$(cmsg 'hi')" "$burl/converse-stream")
+grep -q '^HTTP/1.1 403' <<<"$r" && grep -q '^x-amzn-ErrorType: InvalidSignatureException:' <<<"$r" ||
+    fail "bedrock: a wrong secret was not refused with 403 InvalidSignatureException"
+r=$(curl -s -i -H 'authorization: Bearer ABSKfake-bedrock-api-key' -H 'content-type: application/json' \
+    --data-binary "$(cmsg 'hi [[tokens:1]]')" "$burl/converse-stream")
+grep -q '^HTTP/1.1 200' <<<"$r" || fail "bedrock: API key refused"
+r=$(curl -s -i "${sig[@]}" --data-binary "$(cmsg 'q [[throttle]]')" "$burl/converse-stream")
+grep -q '^HTTP/1.1 429' <<<"$r" && grep -q '^x-amzn-ErrorType: ThrottlingException:' <<<"$r" &&
+    grep -q '{"message":"Too many requests, please wait before trying again."}' <<<"$r" ||
+    fail "bedrock: throttle"
+r=$(curl -s "${sig[@]}" --data-binary "$(cmsg 'q [[exception-first]]')" "$burl/converse-stream" | xxd -p | tr -d '\n')
+grep -q "$(printf ':exception-type' | xxd -p)" <<<"$r" && grep -q "$(printf 'throttlingException' | xxd -p)" <<<"$r" ||
+    fail "bedrock: exception-first"
+r=$(curl -s -i "${sig[@]}" --data-binary '{"max_tokens":5,"messages":[{"role":"user","content":"a"}]}' \
+    "$burl/invoke-with-response-stream")
+grep -q '^HTTP/1.1 400' <<<"$r" && grep -q 'anthropic_version must be' <<<"$r" || fail "bedrock: invoke body unchecked"
+grep -q 'REQUEST CHECK FAILED: bedrock invoke: anthropic_version' "$work/err" || fail "bedrock: check not on stderr"
+grep -q '"t_ms":[0-9.]*,"method":"POST","path":"/model/claude-test/converse-stream"' "$work/requests.jsonl" ||
+    fail "bedrock: request log lacks time or path"
+
+# 8. SIGTERM: a clean exit.
 kill -TERM $pid
 wait $pid
 rc=$?

@@ -222,8 +222,15 @@ static int parleyd_spawn(struct ts_parleyd *p, const char *workdir, const struct
     static char env_key[] = "ANTHROPIC_API_KEY=" TS_API_KEY;
     static char env_url[96];
     snprintf(env_url, sizeof(env_url), "ANTHROPIC_BASE_URL=%s", upstream ? base_url : "");
-    char *env[] = {env_key, env_url, NULL};
-    if (ts_proc_spawn_nofile(&p->proc, "parleyd", (char *const *)argv, upstream ? env : NULL, log,
+    char *env[24] = {NULL};
+    size_t ne = 0;
+    if (upstream) {
+        env[ne++] = env_key;
+        env[ne++] = env_url;
+    }
+    for (size_t i = 0; p->env && p->env[i] && ne < 23; i++)
+        env[ne++] = (char *)p->env[i];
+    if (ts_proc_spawn_nofile(&p->proc, "parleyd", (char *const *)argv, ne ? env : NULL, log,
                              p->nofile))
         return -1;
     if (ts_wait_port(&p->proc, p->port, START_TIMEOUT_MS))
@@ -236,6 +243,16 @@ int ts_parleyd_start(struct ts_parleyd *p, const char *workdir, const struct ts_
 {
     memset(p, 0, sizeof(*p));
     p->port = ts_free_port();
+    return parleyd_spawn(p, workdir, redis, upstream, args);
+}
+
+int ts_parleyd_start_env(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                         const struct ts_upstream *upstream, const char *const *args,
+                         const char *const *env)
+{
+    memset(p, 0, sizeof(*p));
+    p->port = ts_free_port();
+    p->env = env;
     return parleyd_spawn(p, workdir, redis, upstream, args);
 }
 

@@ -59,9 +59,10 @@ void ts_upstream_stop(struct ts_upstream *u);
 struct ts_parleyd {
     struct ts_proc proc;
     int port;
-    int nofile;      /* its descriptor limit (0: inherited) */
-    char url[64];    /* http://127.0.0.1:PORT */
-    char ws_url[64]; /* ws://127.0.0.1:PORT/v1/chat */
+    int nofile;             /* its descriptor limit (0: inherited) */
+    char url[64];           /* http://127.0.0.1:PORT */
+    char ws_url[64];        /* ws://127.0.0.1:PORT/v1/chat */
+    const char *const *env; /* extra environment ("K=V", NULL-terminated), kept for restarts */
 };
 
 /** Start parleyd on a free port against `redis` and `upstream` (NULL: the local provider), with
@@ -69,6 +70,11 @@ struct ts_parleyd {
  *  Waits until /healthz answers. */
 int ts_parleyd_start(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
                      const struct ts_upstream *upstream, const char *const *args);
+/** The same with extra environment entries ("K=V", NULL-terminated, valid until the stop), e.g.
+ *  the AWS credentials of a Bedrock provider. */
+int ts_parleyd_start_env(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
+                         const struct ts_upstream *upstream, const char *const *args,
+                         const char *const *env);
 /** The same with the descriptor limit (ulimit -n) set to `nofile` in parleyd's process. */
 int ts_parleyd_start_nofile(struct ts_parleyd *p, const char *workdir, const struct ts_redis *redis,
                             const struct ts_upstream *upstream, const char *const *args,

@@ -110,13 +110,46 @@ static void test_rejects(void **state)
     pl_free(out);
 }
 
+/* Standard padded base64, as Bedrock sends a chunk's bytes. */
+static void test_standard_padded(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } ok[] = {{"", ""},
+              {"Zg==", "f"},
+              {"Zm8=", "fo"},
+              {"Zm9v", "foo"},
+              {"Zm9vYg==", "foob"},
+              {"Zm9vYmE=", "fooba"},
+              {"Zm9vYmFy", "foobar"},
+              {"+/+/", "\xfb\xff\xbf"}};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+        unsigned char *out = NULL;
+        size_t n = 99;
+        assert_int_equal(pl_base64_decode(ok[i].in, strlen(ok[i].in), &out, &n), PL_OK);
+        assert_int_equal(n, strlen(ok[i].want));
+        assert_memory_equal(out, ok[i].want, n);
+        assert_int_equal(out[n], 0);
+        pl_free(out);
+    }
+    static const char *const bad[] = {"Zg",   "Zg=",  "Zg=a",     "Z===", "====",  "-_-_",
+                                      "Zh==", "Zm9=", "Zm9v====", "Zm 9", "Zm9v\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        unsigned char *out = (unsigned char *)"x";
+        size_t n = 99;
+        assert_int_equal(pl_base64_decode(bad[i], strlen(bad[i]), &out, &n), PL_EINVAL);
+        assert_null(out);
+        assert_int_equal(n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc4648_vectors),
-        cmocka_unit_test(test_url_alphabet),
-        cmocka_unit_test(test_round_trip_all_bytes),
-        cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_rfc4648_vectors),      cmocka_unit_test(test_url_alphabet),
+        cmocka_unit_test(test_round_trip_all_bytes), cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_standard_padded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

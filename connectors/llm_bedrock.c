@@ -1,0 +1,742 @@
+/* The bedrock provider: Claude and other models through Amazon Bedrock Runtime, by one of its
+ * three streaming APIs (docs/bedrock.md). The body and path come from bedrock_request.h; the
+ * request is signed with SigV4 (aws_sigv4.h, service "bedrock") with credentials from
+ * aws_credentials.h, or carries a Bedrock API key as a bearer token. Answers:
+ *   converse  event stream (aws_eventstream.h) of ConverseStream events (converse_stream.h)
+ *   invoke    event stream of chunks holding Anthropic events (bedrock_invoke_stream.h)
+ *   messages  SSE (sse.h) of Anthropic events (anthropic_stream.h)
+ * Exception and error frames are classified by aws_eventstream_kind.h, non-200 answers by
+ * bedrock_errors.h. As with the anthropic provider, failures inside a 200 stream are failures,
+ * never short answers, and a stream that ends before its final event is cut. A guardrail
+ * intervention ends the turn with stop reason refusal and is counted for the metrics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "connectors/anthropic_errors.h"
+#include "connectors/anthropic_stream.h"
+#include "connectors/aws_credentials.h"
+#include "connectors/aws_eventstream.h"
+#include "connectors/aws_eventstream_kind.h"
+#include "connectors/aws_sigv4.h"
+#include "connectors/bedrock_errors.h"
+#include "connectors/bedrock_invoke_stream.h"
+#include "connectors/bedrock_request.h"
+#include "connectors/converse_stream.h"
+#include "connectors/http_client.h"
+#include "connectors/llm_internal.h"
+#include "connectors/sse.h"
+
+#define SSE_EVENT_MAX    (1024 * 1024)
+#define ERROR_BODY_MAX   (64 * 1024)
+#define REQUEST_BODY_MAX (16 * 1024 * 1024) /* Bedrock takes 25 MB */
+#define EXCEPTION_MAX    (64 * 1024)        /* an exception frame's JSON worth reading */
+
+struct bedrock_provider {
+    struct llm_provider super;
+    struct http_client *http;
+    uv_loop_t *loop;
+    enum bedrock_api api;
+    char *url;  /* endpoint + path */
+    char *host; /* the URL's authority, sent and signed as the host header */
+    char *path; /* the path as on the request line (the endpoint's own path included) */
+    char *region;
+    char *api_key;                 /* a Bedrock API key (bearer), or NULL: SigV4 */
+    struct aws_credentials *creds; /* borrowed */
+    bool has_guardrail;
+    struct bedrock_guardrail guardrail;
+    bool prompt_caching;
+    uint32_t connect_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t total_timeout_ms;
+    bool logged_first; /* the first request's line is in the log */
+    unsigned long long guardrail_interventions;
+};
+
+struct bedrock_call {
+    struct llm_call super;
+    struct bedrock_provider *p;
+    struct llm_sink sink;
+    struct pl_buf body; /* kept until sent: credentials may come later */
+    long est_input_tokens;
+    size_t text_bytes;
+    /* Waiting for credentials, then for a clean stack to send from. */
+    struct aws_credentials_wait *wait;
+    uv_timer_t *defer;
+    int defer_status; /* PL_OK: send when the timer fires; else fail with it */
+    char fail_detail[300];
+    /* The transfer and what its answer has said. */
+    struct http_client_transfer *xfer;
+    int http_status;
+    struct pl_buf error_body;
+    struct aws_es_decoder es;
+    struct converse_stream converse;
+    struct bedrock_invoke_stream invoke;
+    struct sse_parser sse;
+    struct anth_stream anth; /* messages */
+    int stream_status;       /* PL_OK, or PL_EPROTO / PL_EUPSTREAM from the stream */
+    bool frame_failure;      /* an exception or error frame: `failure` says what */
+    struct aws_es_failure failure;
+    char proto_detail[128];
+    bool any_text;
+    bool cancel_requested;
+};
+
+static void call_free(struct bedrock_call *c)
+{
+    pl_buf_cleanup(&c->body);
+    pl_buf_cleanup(&c->error_body);
+    aws_es_decoder_cleanup(&c->es);
+    sse_parser_cleanup(&c->sse);
+    pl_free(c);
+}
+
+static void finish(struct bedrock_call *c, const struct llm_outcome *o)
+{
+    c->sink.on_finish(c->sink.ud, o);
+    call_free(c);
+}
+
+/* A failure before any request went out (credentials, a refused start). */
+static void finish_early(struct bedrock_call *c, int status, const char *detail)
+{
+    struct llm_outcome o = {
+        .status = status,
+        .stop = status == PL_ECANCELED ? LLM_STOP_CANCELLED : LLM_STOP_UPSTREAM_ERROR,
+        .model = c->p->super.model,
+        .provider = "bedrock",
+        .error = status == PL_ECANCELED ? API_ERR_NONE : API_ERR_UPSTREAM_UNAVAILABLE,
+        .error_detail = detail,
+        .retryable = status != PL_ECANCELED,
+        .retry_after_ms = -1,
+    };
+    finish(c, &o);
+}
+
+static void emit_text(void *ud, const char *text, size_t len)
+{
+    struct bedrock_call *c = ud;
+    if (len == 0)
+        return;
+    c->any_text = true;
+    c->text_bytes += len;
+    c->sink.on_text(c->sink.ud, text, len);
+}
+
+/* ---- the answer ---- */
+
+static int on_exception_frame(struct bedrock_call *c, const struct aws_es_frame *f,
+                              const struct aws_es_message *m)
+{
+    char message[256] = "";
+    if (f->payload_len <= EXCEPTION_MAX) {
+        json_t *j = json_loadb((const char *)f->payload, f->payload_len, 0, NULL);
+        const char *s = json_string_value(json_object_get(j, "message"));
+        if (!s)
+            s = json_string_value(json_object_get(j, "Message"));
+        snprintf(message, sizeof(message), "%s", s ? s : "");
+        json_decref(j);
+    }
+    aws_es_classify_exception(m->exception_type, message, &c->failure);
+    c->frame_failure = true;
+    c->stream_status = PL_EUPSTREAM;
+    return PL_EUPSTREAM;
+}
+
+static int on_frame(void *ud, const struct aws_es_frame *f)
+{
+    struct bedrock_call *c = ud;
+    struct aws_es_message m;
+    aws_es_message_read(f, &m);
+    int rc = PL_OK;
+    switch (m.kind) {
+    case AWS_ES_KIND_EVENT:
+        if (c->p->api == BEDROCK_API_CONVERSE)
+            rc = converse_stream_event(&c->converse, m.event_type, (const char *)f->payload,
+                                       f->payload_len, emit_text, c);
+        else if (strcmp(m.event_type, "chunk") == 0)
+            rc = bedrock_invoke_stream_chunk(&c->invoke, (const char *)f->payload, f->payload_len,
+                                             emit_text, c);
+        if (rc == PL_EPROTO)
+            snprintf(c->proto_detail, sizeof(c->proto_detail), "Bedrock %s event was malformed",
+                     m.event_type[0] ? m.event_type : "(unnamed)");
+        break;
+    case AWS_ES_KIND_EXCEPTION:
+        return on_exception_frame(c, f, &m);
+    case AWS_ES_KIND_ERROR:
+        aws_es_classify_error(m.error_code, m.error_message, &c->failure);
+        c->frame_failure = true;
+        rc = PL_EUPSTREAM;
+        break;
+    case AWS_ES_KIND_UNKNOWN:
+        snprintf(c->proto_detail, sizeof(c->proto_detail),
+                 "Bedrock sent a frame without a known :message-type");
+        rc = PL_EPROTO;
+        break;
+    }
+    if (rc != PL_OK)
+        c->stream_status = rc;
+    return rc;
+}
+
+static int on_sse_event(void *ud, const char *event, const char *data, size_t len)
+{
+    struct bedrock_call *c = ud;
+    int rc = anth_stream_event(&c->anth, event, data, len, emit_text, c);
+    if (rc != PL_OK)
+        c->stream_status = rc;
+    if (rc == PL_EPROTO)
+        snprintf(c->proto_detail, sizeof(c->proto_detail), "Bedrock Messages stream was malformed");
+    return rc;
+}
+
+static int on_headers(void *ud, int status)
+{
+    struct bedrock_call *c = ud;
+    c->http_status = status;
+    return 0;
+}
+
+static int on_data(void *ud, const char *data, size_t len)
+{
+    struct bedrock_call *c = ud;
+    if (c->http_status != 200) {
+        pl_buf_append(&c->error_body, data, len); /* keeps the head of a long body */
+        return 0;
+    }
+    int rc;
+    if (c->p->api == BEDROCK_API_MESSAGES) {
+        rc = sse_parser_feed(&c->sse, data, len, on_sse_event, c);
+        if (rc == PL_ETOOBIG) {
+            c->stream_status = PL_EPROTO;
+            snprintf(c->proto_detail, sizeof(c->proto_detail), "Bedrock SSE event too large");
+        }
+    } else {
+        rc = aws_es_decoder_feed(&c->es, data, len, on_frame, c);
+        if (rc != PL_OK && c->stream_status == PL_OK) {
+            /* The decoder's own failure: a bad CRC, length or header. */
+            c->stream_status = PL_EPROTO;
+            snprintf(c->proto_detail, sizeof(c->proto_detail), "Bedrock event stream: %s",
+                     aws_es_fault_name(c->es.fault));
+        }
+    }
+    return rc != PL_OK; /* stop reading after a failure */
+}
+
+static long long now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec;
+}
+
+/* Whether the stream gave its final event, and what it says. */
+static bool stream_complete(struct bedrock_call *c, struct llm_outcome *o, bool *intervened)
+{
+    struct bedrock_provider *p = c->p;
+    *intervened = false;
+    switch (p->api) {
+    case BEDROCK_API_CONVERSE:
+        if (!c->converse.stopped)
+            return false;
+        o->stop = converse_stream_stop(&c->converse);
+        *intervened = strcmp(c->converse.stop_reason, "guardrail_intervened") == 0;
+        if (c->converse.has_usage) {
+            o->usage = c->converse.usage;
+        } else {
+            /* messageStop without metadata: the text is whole, its counts unknown. */
+            o->usage.input_tokens = c->est_input_tokens;
+            o->usage.output_tokens = (long)((c->text_bytes + 3) / 4);
+        }
+        return true;
+    case BEDROCK_API_INVOKE:
+        if (!c->invoke.anth.finished)
+            return false;
+        o->stop = bedrock_invoke_stream_stop(&c->invoke);
+        *intervened = c->invoke.guardrail_intervened;
+        o->usage.input_tokens = c->invoke.anth.input_tokens;
+        o->usage.output_tokens = c->invoke.anth.output_tokens;
+        if (c->invoke.anth.model[0])
+            o->model = c->invoke.anth.model;
+        return true;
+    case BEDROCK_API_MESSAGES:
+        if (!c->anth.finished)
+            return false;
+        o->stop = llm_stop_from_model(c->anth.stop_reason);
+        o->usage.input_tokens = c->anth.input_tokens;
+        o->usage.output_tokens = c->anth.output_tokens;
+        if (c->anth.model[0])
+            o->model = c->anth.model;
+        return true;
+    }
+    return false;
+}
+
+static void on_done(void *ud, int status, const char *detail)
+{
+    struct bedrock_call *c = ud;
+    struct bedrock_provider *p = c->p;
+    char text[400];
+    bool intervened = false;
+    struct llm_outcome o = {
+        .status = PL_OK,
+        .stop = LLM_STOP_END_TURN,
+        .model = p->super.model,
+        .provider = "bedrock",
+        .retry_after_ms = -1,
+        .http_status = c->http_status,
+    };
+    if (c->cancel_requested) {
+        o.status = PL_ECANCELED;
+        o.stop = LLM_STOP_CANCELLED;
+    } else if (c->http_status && c->http_status != 200) {
+        char type[128], ra[64];
+        bool has_type =
+            http_client_response_header(c->xfer, "x-amzn-errortype", type, sizeof(type));
+        bool has_ra = http_client_response_header(c->xfer, "retry-after", ra, sizeof(ra));
+        struct bedrock_http_error e;
+        bedrock_classify_http_error(c->http_status, has_type ? type : NULL,
+                                    c->error_body.data ? c->error_body.data : "", c->error_body.len,
+                                    has_ra ? ra : NULL, now_s(), &e);
+        o.status = PL_EUPSTREAM;
+        o.stop = LLM_STOP_UPSTREAM_ERROR;
+        o.error = e.error;
+        o.retryable = e.retryable;
+        o.retry_after_ms = e.retry_after_ms;
+        snprintf(text, sizeof(text), "%s", e.detail);
+        o.error_detail = text;
+    } else if (stream_complete(c, &o, &intervened)) {
+        if (intervened)
+            p->guardrail_interventions++;
+    } else if (c->stream_status == PL_EUPSTREAM) {
+        if (c->frame_failure) {
+            o.error = c->failure.error;
+            o.retryable = c->failure.retryable;
+            snprintf(text, sizeof(text), "%s", c->failure.detail);
+        } else { /* an Anthropic error event inside an invoke chunk or the Messages stream */
+            const struct anth_stream *a = p->api == BEDROCK_API_INVOKE ? &c->invoke.anth : &c->anth;
+            struct anth_http_error e;
+            anth_classify_stream_error(a->error_type, a->error_message, &e);
+            o.error = e.error;
+            o.retryable = e.retryable;
+            snprintf(text, sizeof(text), "Bedrock: %s", e.detail);
+        }
+        o.status = PL_EUPSTREAM;
+        o.stop = LLM_STOP_UPSTREAM_ERROR;
+        o.error_detail = text;
+    } else if (c->stream_status == PL_EPROTO) {
+        o.status = PL_EPROTO;
+        o.stop = LLM_STOP_UPSTREAM_ERROR;
+        o.error = API_ERR_UPSTREAM_ERROR;
+        o.retryable = true;
+        o.error_detail = c->proto_detail[0] ? c->proto_detail : "Bedrock stream was malformed";
+    } else if (status == PL_ETIMEDOUT) {
+        o.status = PL_ETIMEDOUT;
+        o.stop = LLM_STOP_TIMEOUT;
+        o.error = API_ERR_UPSTREAM_UNAVAILABLE;
+        o.retryable = true;
+        snprintf(text, sizeof(text), "Bedrock timed out (%s)", detail);
+        o.error_detail = text;
+    } else {
+        /* Transport error, or the stream ended without its final event. */
+        o.status = status == PL_OK ? PL_EIO : status;
+        o.stop = LLM_STOP_UPSTREAM_CUT;
+        o.error = API_ERR_UPSTREAM_UNAVAILABLE;
+        o.retryable = true;
+        snprintf(text, sizeof(text), "Bedrock stream ended early (%s)",
+                 status == PL_OK ? "no final event" : detail);
+        o.error_detail = text;
+    }
+    o.any_text = c->any_text;
+    finish(c, &o);
+}
+
+/* ---- the request ---- */
+
+/* Sign (or add the bearer key) and start the transfer. PL_OK, or a failure with fail_detail. */
+static int send_request(struct bedrock_call *c, const struct pl_sigv4_creds *creds)
+{
+    struct bedrock_provider *p = c->p;
+    const char *accept =
+        p->api == BEDROCK_API_MESSAGES ? "text/event-stream" : "application/vnd.amazon.eventstream";
+    /* The headers that are signed (all but user-agent and the signer's own). */
+    struct pl_sigv4_header signed_h[8];
+    size_t n = 0;
+    signed_h[n++] = (struct pl_sigv4_header){"host", p->host};
+    signed_h[n++] = (struct pl_sigv4_header){"content-type", "application/json"};
+    signed_h[n++] = (struct pl_sigv4_header){"accept", accept};
+    if (p->has_guardrail && p->api == BEDROCK_API_INVOKE) {
+        signed_h[n++] =
+            (struct pl_sigv4_header){"x-amzn-bedrock-guardrailidentifier", p->guardrail.id};
+        signed_h[n++] =
+            (struct pl_sigv4_header){"x-amzn-bedrock-guardrailversion", p->guardrail.version};
+        signed_h[n++] = (struct pl_sigv4_header){"x-amzn-bedrock-trace", "DISABLED"};
+    }
+    struct pl_sigv4_result sig;
+    memset(&sig, 0, sizeof(sig));
+    char *bearer = NULL;
+    if (creds) {
+        struct pl_sigv4_request sr = {
+            .method = "POST",
+            .path = p->path,
+            .headers = signed_h,
+            .n_headers = n,
+            .payload = c->body.data,
+            .payload_len = c->body.len,
+            .region = p->region,
+            .service = "bedrock",
+            .time = time(NULL),
+        };
+        int rc = pl_sigv4_sign(&sr, creds, &sig);
+        if (rc != PL_OK) {
+            pl_sigv4_result_cleanup(&sig);
+            snprintf(c->fail_detail, sizeof(c->fail_detail),
+                     "Bedrock request could not be signed (%s)", pl_strerror(rc));
+            return rc;
+        }
+    } else {
+        size_t len = strlen(p->api_key) + sizeof("authorization: Bearer ");
+        bearer = pl_malloc(len);
+        snprintf(bearer, len, "authorization: Bearer %s", p->api_key);
+    }
+    /* "name: value" lines: ours, then the signer's (x-amz-date, token, authorization). */
+    struct pl_buf lines;
+    pl_buf_init(&lines, 64 * 1024);
+    const char *headers[8 + PL_SIGV4_MAX_ADDED + 2];
+    size_t offsets[8 + PL_SIGV4_MAX_ADDED + 2];
+    size_t nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        offsets[nh++] = lines.len;
+        pl_buf_printf(&lines, "%s: %s", signed_h[i].name, signed_h[i].value);
+        pl_buf_append(&lines, "", 1);
+    }
+    for (size_t i = 0; i < sig.n_headers; i++) {
+        offsets[nh++] = lines.len;
+        pl_buf_printf(&lines, "%s: %s", sig.headers[i].name, sig.headers[i].value);
+        pl_buf_append(&lines, "", 1);
+    }
+    for (size_t i = 0; i < nh; i++)
+        headers[i] = lines.data + offsets[i];
+    if (bearer)
+        headers[nh++] = bearer;
+    headers[nh++] = "user-agent: parley/" PARLEY_VERSION;
+    headers[nh] = NULL;
+
+    if (!p->logged_first) {
+        p->logged_first = true;
+        PL_LOG(PL_LOG_NOTICE, "bedrock", "first request: POST %s (%s API, %s)", p->url,
+               bedrock_api_name(p->api),
+               creds ? aws_credentials_source_name(p->creds) : "Bedrock API key");
+    }
+    struct http_client_request hr = {
+        .method = "POST",
+        .url = p->url,
+        .headers = headers,
+        .body = c->body.data,
+        .body_len = c->body.len,
+        .connect_timeout_ms = p->connect_timeout_ms,
+        .idle_timeout_ms = p->idle_timeout_ms,
+        .total_timeout_ms = p->total_timeout_ms,
+    };
+    struct http_client_callbacks cbs = {
+        .on_headers = on_headers, .on_data = on_data, .on_done = on_done};
+    c->xfer = http_client_start(p->http, &hr, &cbs, c);
+    /* The secrets in these buffers go no further. */
+    if (bearer) {
+        memset(bearer, 0, strlen(bearer));
+        pl_free(bearer);
+    }
+    if (lines.data)
+        memset(lines.data, 0, lines.len);
+    pl_buf_cleanup(&lines);
+    pl_sigv4_result_cleanup(&sig);
+    if (!c->xfer) {
+        snprintf(c->fail_detail, sizeof(c->fail_detail), "Bedrock request could not be started");
+        return PL_EIO;
+    }
+    pl_buf_cleanup(&c->body);
+    return PL_OK;
+}
+
+static void on_creds_ready(void *ud);
+
+/* Send with the current credentials, or wait for them. PL_OK once sent or waiting; else the
+ * failure, with fail_detail. */
+static int try_send(struct bedrock_call *c)
+{
+    struct bedrock_provider *p = c->p;
+    if (p->api_key)
+        return send_request(c, NULL);
+    struct pl_sigv4_creds creds;
+    const char *detail = NULL;
+    int rc = aws_credentials_get(p->creds, &creds, &detail);
+    if (rc == PL_OK)
+        return send_request(c, &creds);
+    if (rc == PL_EBUSY) {
+        c->wait = aws_credentials_wait(p->creds, on_creds_ready, c);
+        if (c->wait)
+            return PL_OK;
+    }
+    snprintf(c->fail_detail, sizeof(c->fail_detail), "AWS credentials unavailable (%s): %s",
+             aws_credentials_source_name(p->creds), detail ? detail : "none yet");
+    return PL_EUPSTREAM;
+}
+
+static void on_defer_closed(uv_handle_t *h)
+{
+    pl_free(h);
+}
+
+static void cancel_defer(struct bedrock_call *c)
+{
+    uv_timer_stop(c->defer);
+    uv_close((uv_handle_t *)c->defer, on_defer_closed);
+    c->defer = NULL;
+}
+
+static void on_defer(uv_timer_t *t)
+{
+    struct bedrock_call *c = t->data;
+    cancel_defer(c);
+    int rc = c->defer_status;
+    if (rc == PL_OK)
+        rc = try_send(c);
+    if (rc != PL_OK)
+        finish_early(c, rc, c->fail_detail);
+}
+
+/* Act from the loop on a clean stack: a provider must not finish inside llm_start, and the HTTP
+ * client refuses a start from inside its own callbacks (where credentials may arrive). */
+static void defer(struct bedrock_call *c, int status)
+{
+    c->defer_status = status;
+    c->defer = pl_malloc(sizeof(*c->defer));
+    uv_timer_init(c->p->loop, c->defer);
+    c->defer->data = c;
+    uv_timer_start(c->defer, on_defer, 0, 0);
+}
+
+static void on_creds_ready(void *ud)
+{
+    struct bedrock_call *c = ud;
+    c->wait = NULL;
+    defer(c, PL_OK);
+}
+
+static struct llm_call *bedrock_start(struct llm_provider *base, const struct prompt *req,
+                                      const struct llm_sink *sink)
+{
+    struct bedrock_provider *p = (struct bedrock_provider *)base;
+    struct bedrock_call *c = pl_calloc(1, sizeof(*c));
+    c->super.provider = base;
+    c->p = p;
+    c->sink = *sink;
+    c->est_input_tokens = llm__estimate_tokens(req);
+    pl_buf_init(&c->body, REQUEST_BODY_MAX);
+    pl_buf_init(&c->error_body, ERROR_BODY_MAX);
+    aws_es_decoder_init(&c->es, AWS_ES_MAX_FRAME);
+    sse_parser_init(&c->sse, SSE_EVENT_MAX);
+    converse_stream_init(&c->converse);
+    bedrock_invoke_stream_init(&c->invoke);
+    anth_stream_init(&c->anth);
+    struct bedrock_request_opts ro = {
+        .model = p->super.model,
+        .prompt_caching = p->prompt_caching,
+        .guardrail = p->has_guardrail ? &p->guardrail : NULL,
+    };
+    if (bedrock_request_body(&c->body, p->api, req, &ro) != PL_OK) {
+        PL_LOG(PL_LOG_ERR, "bedrock", "request body over %d bytes; not sent", REQUEST_BODY_MAX);
+        call_free(c);
+        return NULL;
+    }
+    int rc = try_send(c);
+    if (rc == PL_EUPSTREAM) {
+        defer(c, rc); /* told through on_finish, so the chain may retry or fall back */
+    } else if (rc != PL_OK) {
+        PL_LOG(PL_LOG_ERR, "bedrock", "%s", c->fail_detail);
+        call_free(c);
+        return NULL;
+    }
+    return &c->super;
+}
+
+static void bedrock_cancel(struct llm_call *call)
+{
+    struct bedrock_call *c = (struct bedrock_call *)call;
+    if (c->xfer) {
+        c->cancel_requested = true;
+        http_client_abort(c->xfer); /* on_done runs now */
+        return;
+    }
+    if (c->wait) {
+        aws_credentials_wait_cancel(c->wait);
+        c->wait = NULL;
+    }
+    if (c->defer)
+        cancel_defer(c);
+    finish_early(c, PL_ECANCELED, NULL);
+}
+
+/* Prometheus label value: backslash, quote and newline escaped. */
+static void put_label(struct pl_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            pl_buf_printf(out, "\\%c", *s);
+        else if (*s == '\n')
+            pl_buf_append_str(out, "\\n");
+        else
+            pl_buf_append(out, s, 1);
+    }
+}
+
+#define INTERVENTIONS "parley_llm_guardrail_interventions_total"
+
+static void bedrock_metrics(const struct llm_provider *base, struct pl_buf *out)
+{
+    const struct bedrock_provider *p = (const struct bedrock_provider *)base;
+    /* One HELP and TYPE per family, however many bedrock providers the chain holds. */
+    if (!out->data || !memmem(out->data, out->len, "# TYPE " INTERVENTIONS " ",
+                              sizeof("# TYPE " INTERVENTIONS " ") - 1))
+        pl_buf_append_str(out, "# HELP " INTERVENTIONS
+                               " Answers a Bedrock guardrail ended (stop reason refusal).\n"
+                               "# TYPE " INTERVENTIONS " counter\n");
+    pl_buf_append_str(out, INTERVENTIONS "{provider=\"bedrock\",model=\"");
+    put_label(out, p->super.model);
+    pl_buf_printf(out, "\"} %llu\n", p->guardrail_interventions);
+}
+
+static void bedrock_destroy(struct llm_provider *base)
+{
+    struct bedrock_provider *p = (struct bedrock_provider *)base;
+    pl_free(p->url);
+    pl_free(p->host);
+    pl_free(p->path);
+    pl_free(p->region);
+    if (p->api_key) {
+        memset(p->api_key, 0, strlen(p->api_key));
+        pl_free(p->api_key);
+    }
+    llm__provider_cleanup(base);
+    pl_free(p);
+}
+
+static const struct llm_provider_ops bedrock_ops = {
+    .kind = "bedrock",
+    .start = bedrock_start,
+    .cancel = bedrock_cancel,
+    .destroy = bedrock_destroy,
+    .write_metrics = bedrock_metrics,
+};
+
+/* Split "scheme://authority/base" into the authority and the base path (no trailing '/'). */
+static bool split_endpoint(const char *endpoint, char **authority, char **base)
+{
+    const char *s = strstr(endpoint, "://");
+    if (!s)
+        return false;
+    s += 3;
+    size_t n = strcspn(s, "/?#");
+    if (n == 0 || s[n] == '?' || s[n] == '#')
+        return false;
+    *authority = pl_strndup(s, n);
+    const char *b = s + n;
+    size_t blen = strlen(b);
+    while (blen > 0 && b[blen - 1] == '/')
+        blen--;
+    *base = pl_strndup(b, blen);
+    return true;
+}
+
+struct llm_provider *llm__bedrock_create(const struct llm_env *env,
+                                         const struct llm_provider_config *cfg, char *err,
+                                         size_t errlen)
+{
+    enum bedrock_api api;
+    if (bedrock_api_parse(cfg->bedrock_api ? cfg->bedrock_api : "converse", &api) != PL_OK) {
+        snprintf(err, errlen, "--bedrock-api must be converse, invoke or messages");
+        return NULL;
+    }
+    if (!cfg->region || !*cfg->region) {
+        snprintf(err, errlen, "the bedrock provider needs a region (--aws-region)");
+        return NULL;
+    }
+    bool has_key = cfg->bedrock_api_key && *cfg->bedrock_api_key;
+    if (!has_key && !cfg->aws_credentials) {
+        snprintf(err, errlen,
+                 "the bedrock provider needs AWS credentials or AWS_BEARER_TOKEN_BEDROCK");
+        return NULL;
+    }
+    struct bedrock_guardrail guardrail;
+    bool has_guardrail = cfg->bedrock_guardrail && *cfg->bedrock_guardrail;
+    if (has_guardrail &&
+        bedrock_guardrail_parse(cfg->bedrock_guardrail, &guardrail, err, errlen) != PL_OK)
+        return NULL;
+    if (has_guardrail && api == BEDROCK_API_MESSAGES) {
+        snprintf(err, errlen,
+                 "--bedrock-guardrail needs --bedrock-api converse or invoke (the Messages API "
+                 "takes no guardrail)");
+        return NULL;
+    }
+    char *endpoint = NULL;
+    if (cfg->bedrock_endpoint && *cfg->bedrock_endpoint) {
+        endpoint = pl_strdup(cfg->bedrock_endpoint);
+    } else {
+        size_t n = strlen(cfg->region) + sizeof("https://bedrock-runtime..amazonaws.com");
+        endpoint = pl_malloc(n);
+        snprintf(endpoint, n, "https://bedrock-runtime.%s.amazonaws.com", cfg->region);
+    }
+    char *authority = NULL, *base_path = NULL;
+    if (!split_endpoint(endpoint, &authority, &base_path)) {
+        snprintf(err, errlen, "--bedrock-endpoint must be a URL such as https://host[:port]");
+        pl_free(endpoint);
+        return NULL;
+    }
+    const char *model = cfg->model ? cfg->model : llm_default_model("bedrock");
+    struct pl_buf path;
+    pl_buf_init(&path, PL_SIGV4_MAX_PATH);
+    if (pl_buf_append_str(&path, base_path) != PL_OK ||
+        bedrock_request_path(&path, api, model) != PL_OK) {
+        snprintf(err, errlen, "the bedrock model id is too long for a request path");
+        pl_buf_cleanup(&path);
+        pl_free(authority);
+        pl_free(base_path);
+        pl_free(endpoint);
+        return NULL;
+    }
+
+    struct bedrock_provider *p = pl_calloc(1, sizeof(*p));
+    llm__provider_init(&p->super, &bedrock_ops, "bedrock", model);
+    p->http = env->http;
+    p->loop = env->loop;
+    p->api = api;
+    p->host = authority;
+    p->path = pl_strdup(path.data);
+    size_t ulen = strlen(endpoint) + path.len + 1;
+    p->url = pl_malloc(ulen);
+    /* scheme://authority + the full path (the endpoint's trailing '/' dropped). */
+    const char *after = strstr(endpoint, "://") + 3;
+    snprintf(p->url, ulen, "%.*s%s%s", (int)(after - endpoint), endpoint, authority, path.data);
+    p->region = pl_strdup(cfg->region);
+    p->api_key = has_key ? pl_strdup(cfg->bedrock_api_key) : NULL;
+    p->creds = cfg->aws_credentials;
+    p->has_guardrail = has_guardrail;
+    if (has_guardrail)
+        p->guardrail = guardrail;
+    p->prompt_caching = cfg->bedrock_prompt_caching;
+    p->connect_timeout_ms = cfg->connect_timeout_ms;
+    p->idle_timeout_ms = cfg->idle_timeout_ms;
+    p->total_timeout_ms = cfg->total_timeout_ms;
+    pl_buf_cleanup(&path);
+    pl_free(base_path);
+    pl_free(endpoint);
+    return &p->super;
+}
