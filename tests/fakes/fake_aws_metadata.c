@@ -112,8 +112,11 @@ static bool imds_authorized(struct peer *p, const char *head)
 
 static void credentials_body(struct fake_aws_metadata *f, bool imds, struct pl_buf *b)
 {
-    unsigned n = ++f->issued;
-    pl_buf_printf(b, "{%s\"AccessKeyId\":\"%s%u\",\"SecretAccessKey\":\"%s%u\",\"Token\":\"%s%u\"",
+    char n[16] = "";
+    f->issued++;
+    if (!f->fixed_keys)
+        snprintf(n, sizeof n, "%u", f->issued);
+    pl_buf_printf(b, "{%s\"AccessKeyId\":\"%s%s\",\"SecretAccessKey\":\"%s%s\",\"Token\":\"%s%s\"",
                   imds ? "\"Code\":\"Success\",\"Type\":\"AWS-HMAC\"," : "", f->key_prefix, n,
                   f->secret_prefix, n, f->token_prefix, n);
     if (f->expires_in_ms >= 0) {
@@ -270,6 +273,11 @@ static void on_connection(uv_stream_t *srv, int status)
 
 int fake_aws_metadata_start(struct fake_aws_metadata *f, uv_loop_t *loop)
 {
+    return fake_aws_metadata_start_on(f, loop, 0);
+}
+
+int fake_aws_metadata_start_on(struct fake_aws_metadata *f, uv_loop_t *loop, int port)
+{
     memset(f, 0, sizeof(*f));
     f->key_prefix = "AKID";
     f->secret_prefix = "SECRET";
@@ -279,7 +287,7 @@ int fake_aws_metadata_start(struct fake_aws_metadata *f, uv_loop_t *loop)
     uv_tcp_init(loop, &f->_server);
     f->_server.data = f;
     struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", 0, &addr);
+    uv_ip4_addr("127.0.0.1", port, &addr);
     int rc = uv_tcp_bind(&f->_server, (const struct sockaddr *)&addr, 0);
     if (!rc)
         rc = uv_listen((uv_stream_t *)&f->_server, 64, on_connection);

@@ -28,6 +28,7 @@ struct fake_aws_metadata {
     bool unauthorized_once;     /* the next GET with a token answers 401 and forgets every token */
     uint32_t delay_ms;          /* answer each request this late */
     size_t pad_bytes;           /* a credentials reply carries a "Padding" member this long */
+    bool fixed_keys;            /* serve the three prefixes as they are, without a serial */
 
     /* What it saw. */
     unsigned puts, role_gets, creds_gets, container_gets, rejected;
@@ -48,6 +49,8 @@ struct fake_aws_metadata {
 /** Listen on 127.0.0.1, a free port; 0 or a libuv error. Defaults: prefixes AKID/SECRET/TOKEN,
  *  expiry in one hour, tokens issued, 200 answers, no delay. */
 int fake_aws_metadata_start(struct fake_aws_metadata *f, uv_loop_t *loop);
+/** The same on a chosen port (0: any). */
+int fake_aws_metadata_start_on(struct fake_aws_metadata *f, uv_loop_t *loop, int port);
 /** Stop listening and close the connections; the loop then runs until they are closed. */
 void fake_aws_metadata_stop(struct fake_aws_metadata *f);
 
