@@ -667,12 +667,14 @@ static void take_reply(struct aws_credentials *c, const char *what)
     pl_free(r);
 }
 
-/* A 401 means the session token is gone: fetch a new one once per fetch, then start over. */
+/* A 401 means the session token is gone, or that IMDSv1 (chosen after a refused or slow token
+ * PUT) is not allowed here: fetch a token once per fetch, then start over. */
 static bool imds_unauthorized(struct aws_credentials *c)
 {
-    if (c->xfer_rc != PL_OK || c->xfer_status != 401 || c->imds_v1 || c->imds_retried)
+    if (c->xfer_rc != PL_OK || c->xfer_status != 401 || c->imds_retried)
         return false;
     c->imds_retried = true;
+    c->imds_v1 = false;
     imds_drop_token(c);
     imds_request(c, STEP_IMDS_TOKEN, "PUT", IMDS_TOKEN_PATH);
     return true;

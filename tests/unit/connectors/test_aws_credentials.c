@@ -441,6 +441,25 @@ static void test_imds_v1_fallback(void **state)
                                 "instance metadata token answered HTTP 500)");
 }
 
+static void test_imds_v1_refused_goes_back_to_v2(void **state)
+{
+    (void)state;
+    use_imds();
+    fake.put_status = 405; /* no tokens: IMDSv1 */
+    fake.expires_in_ms = 1500;
+    assert_int_equal(create(1000), PL_OK);
+    RUN_UNTIL(get() != PL_EBUSY, 5000);
+    assert_keys("AKID1", "SECRET1", "TOKEN1");
+    assert_int_equal(fake.v1_gets, 2);
+    /* Now tokens are required (IMDSv1 answers 401): the refresh fetches one. */
+    fake.put_status = 0;
+    fake.expires_in_ms = 3600 * 1000;
+    RUN_UNTIL(get() == PL_OK && strcmp(k.access_key_id, "AKID2") == 0, 5000);
+    assert_int_equal(fake.puts, 2);
+    assert_int_equal(fake.rejected, 1);
+    assert_int_equal(fake.v1_gets, 3);
+}
+
 static void test_imds_401_refetches_token(void **state)
 {
     (void)state;
@@ -663,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_uri_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_imds_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_imds_v1_fallback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_imds_v1_refused_goes_back_to_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_imds_401_refetches_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_imds_refresh_reuses_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_imds_disabled, setup, teardown),
