@@ -55,7 +55,9 @@ static const struct opt opts[] = {
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,
-     "anthropic, bedrock, local or auto (anthropic if ANTHROPIC_API_KEY is set, else local)"},
+     "anthropic, bedrock, local or auto (anthropic if ANTHROPIC_API_KEY is set, else bedrock if "
+     "AWS "
+     "credentials are, else local)"},
     {"model", "PARLEY_MODEL", "model", OPT_STR, F(model), NULL, 0, 0,
      "model id (default: the provider's default Claude model)"},
     {"fallback", "PARLEY_FALLBACK", "fallback", OPT_STR, F(fallback), NULL, 0, 0,

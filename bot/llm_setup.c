@@ -3,6 +3,7 @@
  * retrying chain of connectors/llm_providers.h. */
 #include "bot/llm_setup.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,30 @@
 #include "connectors/aws_credentials.h"
 #include "connectors/llm_providers.h"
 
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
+/* Which sign of AWS credentials the environment shows, or NULL: keys, a named profile, a
+ * container endpoint, a Bedrock API key. Instance metadata and a default profile in ~/.aws are
+ * not looked for (that takes the network or the disk): --provider bedrock uses them. */
+static const char *aws_credentials_sign(const struct bot_config *cfg)
+{
+    if (env_set("AWS_ACCESS_KEY_ID") && env_set("AWS_SECRET_ACCESS_KEY"))
+        return "AWS_ACCESS_KEY_ID";
+    if (env_set("AWS_PROFILE"))
+        return "AWS_PROFILE";
+    if (env_set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
+        return "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+    if (env_set("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+        return "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+    if (cfg->bedrock_api_key && *cfg->bedrock_api_key)
+        return "AWS_BEARER_TOKEN_BEDROCK";
+    return NULL;
+}
+
 /* Resolve --provider auto as docs/configuration.md ("Notes") says. */
 static const char *pick_provider(const struct bot_config *cfg)
 {
@@ -21,10 +46,11 @@ static const char *pick_provider(const struct bot_config *cfg)
         return cfg->provider;
     if (cfg->anthropic_api_key && *cfg->anthropic_api_key)
         return "anthropic";
-    if (getenv("AWS_ACCESS_KEY_ID") || getenv("AWS_BEARER_TOKEN_BEDROCK"))
-        PL_LOG(PL_LOG_WARN, "llm",
-               "AWS credentials found, but the bedrock provider is not in this build yet; "
-               "using the offline provider (set ANTHROPIC_API_KEY for Claude)");
+    const char *sign = aws_credentials_sign(cfg);
+    if (sign) {
+        PL_LOG(PL_LOG_NOTICE, "llm", "--provider auto: %s is set, using bedrock", sign);
+        return "bedrock";
+    }
     return "local";
 }
 
