@@ -5,6 +5,7 @@
  * on the double's loop. */
 #include "tests/fakes/fake_bedrock.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -378,8 +379,24 @@ static void cache_point(struct prompt_text *pt)
     pt->cached = (long)pt->text.len;
 }
 
+/* The Anthropic SDKs' form of a path label (@anthropic-ai/bedrock-sdk): RFC 3986 path characters
+ * (unreserved, sub-delims, ':' and '@') raw, every other byte as %XX, upper-case hex. So a model
+ * id's ':' goes raw, which Bedrock accepts as the AWS SDKs' %3A. */
+static void pchar_encode(struct pl_buf *out, const char *s, size_t len)
+{
+    static const char keep[] = "-._~!$&'()*+,;=:@";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isalnum(c) || (c && strchr(keep, c)))
+            pl_buf_append(out, (const char *)&c, 1);
+        else
+            pl_buf_printf(out, "%%%02X", c);
+    }
+}
+
 /* Decode the model id label, which must be encoded exactly as the AWS SDKs encode a URI label
- * (every byte outside A-Za-z0-9-_.~ as %XX, upper-case hex). */
+ * (every byte outside A-Za-z0-9-_.~ as %XX, upper-case hex) or as the Anthropic SDKs do
+ * (pchar_encode). */
 static bool decode_model(const char *label, size_t len, struct request_info *ri)
 {
     if (len == 0)
@@ -403,7 +420,15 @@ static bool decode_model(const char *label, size_t len, struct request_info *ri)
     }
     if (ok && dec.len)
         pl_sigv4_uri_encode(&again, dec.data, dec.len, false);
-    if (!ok || !dec.len || again.len != len || memcmp(again.data, label, len) != 0)
+    bool sdk_form = again.len == len && memcmp(again.data, label, len) == 0;
+    if (ok && dec.len && !sdk_form) {
+        struct pl_buf pchar;
+        pl_buf_init(&pchar, 8192);
+        pchar_encode(&pchar, dec.data, dec.len);
+        sdk_form = pchar.len == len && memcmp(pchar.data, label, len) == 0;
+        pl_buf_cleanup(&pchar);
+    }
+    if (!ok || !dec.len || !sdk_form)
         ok = fail(ri, "model id %.*s is not URI-encoded as the AWS SDKs encode it (expected %s)",
                   (int)len, label, again.len ? again.data : "?");
     else

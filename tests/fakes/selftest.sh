@@ -178,6 +178,19 @@ r=$(curl -s -i "${sig[@]}" --data-binary '{"max_tokens":5,"messages":[{"role":"u
     "$burl/invoke-with-response-stream")
 grep -q '^HTTP/1.1 400' <<<"$r" && grep -q 'anthropic_version must be' <<<"$r" || fail "bedrock: invoke body unchecked"
 grep -q 'REQUEST CHECK FAILED: bedrock invoke: anthropic_version' "$work/err" || fail "bedrock: check not on stderr"
+# The model id label as the AWS SDKs send it (%3A) and as the Anthropic SDKs do (raw ':'); a
+# lower-case escape or a needless one is neither. (With the API key: curl signs such paths as S3
+# does, without encoding them twice.)
+key=(-H 'authorization: Bearer ABSKfake-bedrock-api-key' -H 'content-type: application/json')
+mpath="http://127.0.0.1:$port/model"
+for label in a.b-v1%3A0 a.b-v1:0 arn:aws:bedrock:us-east-1:1:inference-profile%2Fus.a-v1:0; do
+    r=$(curl -s -i "${key[@]}" --data-binary "$(cmsg 'hi [[tokens:1]]')" "$mpath/$label/converse-stream")
+    grep -q '^HTTP/1.1 200' <<<"$r" || fail "bedrock: model label $label refused"
+done
+for label in a.b-v1%3a0 a%2eb-v1:0; do
+    r=$(curl -s -i "${key[@]}" --data-binary "$(cmsg 'hi')" "$mpath/$label/converse-stream")
+    grep -q '^HTTP/1.1 400' <<<"$r" || fail "bedrock: model label $label accepted"
+done
 grep -q '"t_ms":[0-9.]*,"method":"POST","path":"/model/claude-test/converse-stream"' "$work/requests.jsonl" ||
     fail "bedrock: request log lacks time or path"
 
