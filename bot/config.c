@@ -55,9 +55,10 @@ static const struct opt opts[] = {
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,
-     "anthropic, local or auto (anthropic if ANTHROPIC_API_KEY is set, else local)"},
+     "anthropic, openai (an OpenAI-compatible server: needs --openai-base-url and --model), local "
+     "or auto (anthropic if ANTHROPIC_API_KEY is set, else local)"},
     {"model", "PARLEY_MODEL", "model", OPT_STR, F(model), NULL, 0, 0,
-     "model id (default: the provider's default Claude model)"},
+     "model id (default: the provider's default Claude model; required for openai)"},
     {"fallback", "PARLEY_FALLBACK", "fallback", OPT_STR, F(fallback), NULL, 0, 0,
      "comma list of provider:model tried in order when the primary fails before its first "
      "token"},

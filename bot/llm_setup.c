@@ -41,6 +41,8 @@ static int make_provider(const struct bot_server *srv, const struct llm_env *env
         .idle_timeout_ms = cfg->upstream_idle_timeout_ms,
         .total_timeout_ms = cfg->turn_timeout_ms,
         .pace_ms = cfg->local_pace_ms,
+        .openai_base_url = cfg->openai_base_url,
+        .openai_api_key = cfg->openai_api_key,
     };
     return llm_provider_create(env, &pc, out, err, errlen);
 }

@@ -39,6 +39,7 @@ const char *llm_default_model(const char *kind)
         return "claude-sonnet-4-5";
     if (strcmp(kind, "local") == 0)
         return "parley-offline";
+    /* openai: none; each server names its own models, so --model is required */
     return NULL;
 }
 
@@ -48,10 +49,13 @@ int llm_provider_create(const struct llm_env *env, const struct llm_provider_con
     struct llm_provider *p = NULL;
     if (strcmp(cfg->kind, "anthropic") == 0) {
         p = llm__anthropic_create(env, cfg, err, errlen);
+    } else if (strcmp(cfg->kind, "openai") == 0) {
+        p = llm__openai_create(env, cfg, err, errlen);
     } else if (strcmp(cfg->kind, "local") == 0) {
         p = llm__local_create(env, cfg);
     } else {
-        snprintf(err, errlen, "unknown provider \"%s\" (this build supports anthropic and local)",
+        snprintf(err, errlen,
+                 "unknown provider \"%s\" (this build supports anthropic, openai and local)",
                  cfg->kind);
     }
     if (!p)

@@ -39,6 +39,9 @@ long llm__estimate_tokens(const struct prompt *req);
 struct llm_provider *llm__anthropic_create(const struct llm_env *env,
                                            const struct llm_provider_config *cfg, char *err,
                                            size_t errlen);
+struct llm_provider *llm__openai_create(const struct llm_env *env,
+                                        const struct llm_provider_config *cfg, char *err,
+                                        size_t errlen);
 struct llm_provider *llm__local_create(const struct llm_env *env,
                                        const struct llm_provider_config *cfg);
 

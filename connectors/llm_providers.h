@@ -19,7 +19,7 @@ struct llm_env {
 };
 
 struct llm_provider_config {
-    const char *kind;  /* "anthropic" or "local" */
+    const char *kind;  /* "anthropic", "openai" or "local" */
     const char *model; /* NULL: the provider's default */
     /* anthropic */
     const char *api_key;
@@ -30,6 +30,9 @@ struct llm_provider_config {
     uint32_t total_timeout_ms; /* whole-answer deadline */
     /* local */
     uint32_t pace_ms; /* delay between streamed words */
+    /* openai: any OpenAI-compatible server; model required */
+    const char *openai_base_url; /* such as http://127.0.0.1:8000/v1 */
+    const char *openai_api_key;  /* NULL: no Authorization header */
 };
 
 /** Default model per provider kind (NULL for an unknown kind). */
