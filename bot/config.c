@@ -143,6 +143,13 @@ static const struct opt opts[] = {
      "retries and fallbacks before the first token stop after this long"},
     {"upstream-retries", "PARLEY_UPSTREAM_RETRIES", "upstream_retries", OPT_U32,
      F(upstream_retries), "2", 0, 10, "retries per provider for retryable failures"},
+    {"breaker-failures", "PARLEY_BREAKER_FAILURES", "breaker_failures", OPT_U32,
+     F(breaker_failures), "5", 0, 1000,
+     "failures in a row (unavailable, overloaded, rate-limited, timed out, cut) that open a "
+     "provider's circuit breaker: turns then go straight to the fallback (0: no breakers)"},
+    {"breaker-cooldown-ms", "PARLEY_BREAKER_COOLDOWN_MS", "breaker_cooldown_ms", OPT_U32,
+     F(breaker_cooldown_ms), "30000", 100, 3600000,
+     "time an open circuit breaker skips its provider before one probe request decides"},
     {"redis-timeout-ms", "PARLEY_REDIS_TIMEOUT_MS", "redis_timeout_ms", OPT_U32,
      F(redis_timeout_ms), "3000", 50, 60000, "Redis connect and command timeout"},
     {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", OPT_U32, F(ack_replicas), "0", 0, 16,

@@ -54,6 +54,8 @@ struct bot_config {
     uint32_t upstream_connect_timeout_ms;
     uint32_t first_token_deadline_ms;
     uint32_t upstream_retries;
+    uint32_t breaker_failures; /* 0: circuit breakers off */
+    uint32_t breaker_cooldown_ms;
     uint32_t redis_timeout_ms;
     uint32_t ack_replicas;
     uint32_t local_pace_ms;

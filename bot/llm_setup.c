@@ -1,6 +1,7 @@
 /* Building the model providers from configuration: the primary provider (--provider, with auto
  * resolved as docs/configuration.md "Notes" says), then each --fallback entry, wrapped in the
- * retrying chain of connectors/llm_providers.h. */
+ * retrying chain of connectors/llm_providers.h, with the circuit breakers of
+ * connectors/llm_breaker.h. */
 #include "bot/llm_setup.h"
 
 #include <stdio.h>
@@ -11,7 +12,11 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "connectors/llm_breaker.h"
 #include "connectors/llm_providers.h"
+
+/* Failures of a provider further apart than this do not add up towards opening its breaker. */
+#define BREAKER_WINDOW_MS 60000
 
 /* Resolve --provider auto as docs/configuration.md ("Notes") says. */
 static const char *pick_provider(const struct bot_config *cfg)
@@ -47,14 +52,16 @@ static int make_provider(const struct bot_server *srv, const struct llm_env *env
     return llm_provider_create(env, &pc, out, err, errlen);
 }
 
-/* The primary provider, then each --fallback entry, wrapped in a retrying chain. */
-int llm_setup_build(struct bot_server *srv, char *err, size_t errlen)
+/* A retrying chain of `kind`:`model` (NULL: the provider's default) and then each --fallback
+ * entry, in `*out`. */
+static int build_chain(const struct bot_server *srv, const struct llm_env *env, const char *kind,
+                       const char *model, const struct llm_retry_policy *policy,
+                       struct llm_provider **out, char *err, size_t errlen)
 {
     const struct bot_config *cfg = srv->cfg;
-    struct llm_env env = {.loop = srv->loop, .http = srv->http};
     struct llm_provider *list[8];
     size_t n = 0;
-    int rc = make_provider(srv, &env, pick_provider(cfg), cfg->model, &list[n], err, errlen);
+    int rc = make_provider(srv, env, kind, model, &list[n], err, errlen);
     if (rc)
         return rc;
     n++;
@@ -65,7 +72,7 @@ int llm_setup_build(struct bot_server *srv, char *err, size_t errlen)
         char *colon = strchr(item, ':');
         if (colon)
             *colon = '\0';
-        rc = make_provider(srv, &env, item, colon ? colon + 1 : NULL, &list[n], err, errlen);
+        rc = make_provider(srv, env, item, colon ? colon + 1 : NULL, &list[n], err, errlen);
         if (rc)
             break;
         n++;
@@ -76,11 +83,24 @@ int llm_setup_build(struct bot_server *srv, char *err, size_t errlen)
             llm_provider_destroy(list[i]);
         return rc;
     }
+    *out = llm_chain_create(srv->loop, list, n, policy);
+    return PL_OK;
+}
+
+/* The breakers and the chat chain (--provider, --model, then --fallback). */
+int llm_setup_build(struct bot_server *srv, char *err, size_t errlen)
+{
+    const struct bot_config *cfg = srv->cfg;
+    struct llm_env env = {.loop = srv->loop, .http = srv->http};
+    const struct llm_breaker_options bo = {.failures = cfg->breaker_failures,
+                                           .cooldown_ms = cfg->breaker_cooldown_ms,
+                                           .window_ms = BREAKER_WINDOW_MS};
+    srv->llm_breakers = llm_breakers_create(srv->loop, &bo);
     struct llm_retry_policy policy = {
         .max_retries = cfg->upstream_retries,
         .first_token_deadline_ms = cfg->first_token_deadline_ms,
         .backoff_max_ms = 8000,
+        .breakers = srv->llm_breakers,
     };
-    srv->llm = llm_chain_create(srv->loop, list, n, &policy);
-    return PL_OK;
+    return build_chain(srv, &env, pick_provider(cfg), cfg->model, &policy, &srv->llm, err, errlen);
 }

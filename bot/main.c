@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/redact.h"
 #include "connectors/http_client.h"
+#include "connectors/llm_breaker.h"
 #include "connectors/llm_providers.h"
 #include "prompts/prompt.h"
 #include "sessions/session_store.h"
@@ -280,6 +281,7 @@ out:
     }
     turn_engine_free(srv.engine);
     llm_provider_destroy(srv.llm);
+    llm_breakers_destroy(srv.llm_breakers);
     prompt_builder_free(srv.prompts);
     pl_buf_cleanup(&srv.frame);
     conn_counts_cleanup(&srv.session_conns);

@@ -15,6 +15,7 @@
 struct sess_store;
 struct http_client;
 struct llm_provider;
+struct llm_breakers;
 struct prompt_builder;
 struct turn_engine;
 struct lws_context;
@@ -44,6 +45,7 @@ struct bot_server {
     struct sess_store *store;
     struct http_client *http;
     struct llm_provider *llm;
+    struct llm_breakers *llm_breakers; /* circuit breakers of every provider chain */
     struct prompt_builder *prompts;
     struct turn_engine *engine;
     struct acceptor *acceptor; /* the listening socket (bot/acceptor.h) */

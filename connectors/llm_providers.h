@@ -42,14 +42,22 @@ const char *llm_default_model(const char *kind);
 int llm_provider_create(const struct llm_env *env, const struct llm_provider_config *cfg,
                         struct llm_provider **out, char *err, size_t errlen);
 
+struct llm_breakers;
+
 struct llm_retry_policy {
     unsigned max_retries;             /* per provider, for retryable failures before any text */
     uint32_t first_token_deadline_ms; /* give up on retries/fallbacks after this long */
     uint32_t backoff_max_ms;          /* cap on one wait */
+    /* circuit breakers per provider and model (connectors/llm_breaker.h), borrowed and shared
+     * by every chain; NULL: none */
+    struct llm_breakers *breakers;
 };
 
 /** A provider that tries `providers` in order (taking ownership of them), retrying each one on
- *  retryable failures with backoff and jitter, never after text was delivered. */
+ *  retryable failures with backoff and jitter, never after text was delivered. A provider whose
+ *  circuit breaker is open is skipped (the next one is tried at once); when every one is, the
+ *  call fails at once with upstream_unavailable and retry_after_ms the shortest cool-down
+ *  left. */
 struct llm_provider *llm_chain_create(uv_loop_t *loop, struct llm_provider **providers, size_t n,
                                       const struct llm_retry_policy *policy);
 

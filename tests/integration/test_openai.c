@@ -26,8 +26,20 @@ static struct ts_stack st;
 static char base_url[96];
 static const char *const upstream_args[] = {"--pace-ms", "2", "--openai-key", OPENAI_KEY, NULL};
 static const char *parleyd_args[] = {
-    "--provider", "openai", "--openai-base-url",  base_url, "--model",         "llama3.1",
-    "--fallback", "local",  "--upstream-retries", "1",      "--local-pace-ms", "1",
+    "--provider",
+    "openai",
+    "--openai-base-url",
+    base_url,
+    "--model",
+    "llama3.1",
+    "--fallback",
+    "local",
+    "--upstream-retries",
+    "1",
+    "--local-pace-ms",
+    "1",
+    "--breaker-failures",
+    "0", /* each fault on its own (test_breaker.c tests breakers) */
     NULL};
 
 static int setup(void **state)

@@ -24,6 +24,10 @@ static const char *const parleyd_args[] = {"--upstream-idle-timeout-ms",
                                            "6000",
                                            "--upstream-retries",
                                            "2",
+                                           /* each fault on its own: no circuit breaker across
+                                            * them (test_breaker.c has its own) */
+                                           "--breaker-failures",
+                                           "0",
                                            NULL};
 
 static int setup(void **state)
