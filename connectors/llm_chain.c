@@ -91,8 +91,9 @@ static void on_finish(void *ud, const struct llm_outcome *o)
 {
     struct chain_call *c = ud;
     c->inner = NULL;
-    if (c->chain->breakers[c->index])
-        llm_breaker_record(c->chain->breakers[c->index], c->probe, o);
+    struct llm_breaker *b = c->chain->breakers[c->index];
+    if (b)
+        llm_breaker_record(b, c->probe, o);
     c->probe = false;
     if (o->status == PL_OK || o->status == PL_ECANCELED || c->any_text || o->any_text) {
         deliver(c, o);
@@ -101,7 +102,8 @@ static void on_finish(void *ud, const struct llm_outcome *o)
     uint64_t now = uv_now(c->chain->loop);
     uint32_t wait = backoff_ms(c, o);
     bool in_time = now + wait < c->deadline;
-    if (o->retryable && c->attempts <= c->chain->policy.max_retries && in_time) {
+    bool breaker_open = b && llm_breaker_remaining_ms(b) > 0; /* no retry would be let through */
+    if (o->retryable && !breaker_open && c->attempts <= c->chain->policy.max_retries && in_time) {
         PL_LOG(PL_LOG_NOTICE, "llm", "%s failed (%s); retry %u in %u ms",
                c->chain->providers[c->index]->name, o->error_detail ? o->error_detail : "",
                c->attempts, wait);

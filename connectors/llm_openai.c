@@ -155,7 +155,7 @@ static void on_done(void *ud, int status, const char *detail)
         o.error = API_ERR_UPSTREAM_ERROR;
         o.retryable = true;
         o.error_detail = "OpenAI-compatible stream was malformed";
-    } else if (c->stream.done && status == PL_OK) {
+    } else if (c->stream.done) { /* complete, whatever the connection did after [DONE] */
         o.stop = c->stream.finished ? c->stream.stop : LLM_STOP_END_TURN;
     } else if (status == PL_ETIMEDOUT) {
         o.status = PL_ETIMEDOUT;
