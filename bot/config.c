@@ -62,6 +62,9 @@ static const struct opt opts[] = {
     {"fallback", "PARLEY_FALLBACK", "fallback", OPT_STR, F(fallback), NULL, 0, 0,
      "comma list of provider:model tried in order when the primary fails before its first "
      "token"},
+    {"routes", "PARLEY_ROUTES", "routes", OPT_STR, F(routes), NULL, 0, 0,
+     "comma list of purpose=provider:model giving summary and extract their own model, such as "
+     "summary=openai:llama3.1 (chat is --provider/--model; unrouted purposes use chat's)"},
     {NULL, "ANTHROPIC_API_KEY", NULL, OPT_STR, F(anthropic_api_key), NULL, 0, 0,
      "Anthropic API key (environment only)"},
     {NULL, "ANTHROPIC_BASE_URL", "anthropic_base_url", OPT_STR, F(anthropic_base_url),

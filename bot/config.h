@@ -20,6 +20,7 @@ struct bot_config {
     char *provider; /* auto, anthropic, bedrock, openai, local */
     char *model;
     char *fallback;
+    char *routes;            /* purpose=provider:model,... (connectors/llm_routes.h) */
     char *anthropic_api_key; /* environment only: never a flag, never logged */
     char *anthropic_base_url;
     char *anthropic_version;

@@ -1,7 +1,7 @@
 /* Building the model providers from configuration: the primary provider (--provider, with auto
  * resolved as docs/configuration.md "Notes" says), then each --fallback entry, wrapped in the
- * retrying chain of connectors/llm_providers.h, with the circuit breakers of
- * connectors/llm_breaker.h. */
+ * retrying chain of connectors/llm_providers.h; the same for each --routes entry
+ * (connectors/llm_routes.h); and the circuit breakers they share (connectors/llm_breaker.h). */
 #include "bot/llm_setup.h"
 
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "connectors/llm_breaker.h"
 #include "connectors/llm_providers.h"
+#include "connectors/llm_routes.h"
 
 /* Failures of a provider further apart than this do not add up towards opening its breaker. */
 #define BREAKER_WINDOW_MS 60000
@@ -87,11 +88,17 @@ static int build_chain(const struct bot_server *srv, const struct llm_env *env, 
     return PL_OK;
 }
 
-/* The breakers and the chat chain (--provider, --model, then --fallback). */
+/* The breakers, the chat chain (--provider, --model, then --fallback) and one chain per --routes
+ * entry (its provider and model, then --fallback), all with the same retry policy. */
 int llm_setup_build(struct bot_server *srv, char *err, size_t errlen)
 {
     const struct bot_config *cfg = srv->cfg;
     struct llm_env env = {.loop = srv->loop, .http = srv->http};
+    struct llm_route_spec routes[LLM_ROUTES_MAX];
+    size_t n_routes = 0;
+    int rc = llm_routes_parse(cfg->routes, routes, LLM_ROUTES_MAX, &n_routes, err, errlen);
+    if (rc)
+        return rc;
     const struct llm_breaker_options bo = {.failures = cfg->breaker_failures,
                                            .cooldown_ms = cfg->breaker_cooldown_ms,
                                            .window_ms = BREAKER_WINDOW_MS};
@@ -102,5 +109,23 @@ int llm_setup_build(struct bot_server *srv, char *err, size_t errlen)
         .backoff_max_ms = 8000,
         .breakers = srv->llm_breakers,
     };
-    return build_chain(srv, &env, pick_provider(cfg), cfg->model, &policy, &srv->llm, err, errlen);
+    rc = build_chain(srv, &env, pick_provider(cfg), cfg->model, &policy, &srv->llm, err, errlen);
+    if (rc)
+        return rc;
+    srv->llm_routes = llm_routes_create(srv->llm);
+    for (size_t i = 0; i < n_routes; i++) {
+        struct llm_provider *chain = NULL;
+        char why[400];
+        rc = build_chain(srv, &env, routes[i].kind, routes[i].model[0] ? routes[i].model : NULL,
+                         &policy, &chain, why, sizeof(why));
+        if (rc) {
+            snprintf(err, errlen, "--routes %s=%s: %s", routes[i].purpose, routes[i].kind, why);
+            return rc;
+        }
+        llm_routes_add(srv->llm_routes, routes[i].purpose, chain);
+    }
+    char text[1024];
+    llm_routes_describe(srv->llm_routes, text, sizeof(text));
+    PL_LOG(PL_LOG_NOTICE, "llm", "model routes: %s (unrouted purposes use chat's)", text);
+    return PL_OK;
 }

@@ -16,6 +16,7 @@ struct sess_store;
 struct http_client;
 struct llm_provider;
 struct llm_breakers;
+struct llm_routes;
 struct prompt_builder;
 struct turn_engine;
 struct lws_context;
@@ -46,6 +47,8 @@ struct bot_server {
     struct http_client *http;
     struct llm_provider *llm;
     struct llm_breakers *llm_breakers; /* circuit breakers of every provider chain */
+    /* the provider chain per purpose (llm_route(routes, "summary")); chat's is `llm` */
+    struct llm_routes *llm_routes;
     struct prompt_builder *prompts;
     struct turn_engine *engine;
     struct acceptor *acceptor; /* the listening socket (bot/acceptor.h) */

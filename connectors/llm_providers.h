@@ -1,5 +1,6 @@
-/* Creating providers from configuration: anthropic, local (offline default), and the chain that
- * retries and falls back across them before the first token. Loop thread only. */
+/* Creating providers from configuration: anthropic, openai (OpenAI-compatible servers), local
+ * (offline default), and the chain that retries and falls back across them before the first
+ * token, with circuit breakers (llm_breaker.h). Loop thread only. */
 #ifndef PARLEY_CONNECTORS_LLM_PROVIDERS_H
 #define PARLEY_CONNECTORS_LLM_PROVIDERS_H
 

@@ -35,6 +35,8 @@ static const char *parleyd_args[] = {"--fallback",
                                      "1500",
                                      "--local-pace-ms",
                                      "1",
+                                     "--routes",
+                                     "summary=local:tiny",
                                      NULL};
 static const char *const no_fallback_args[] = {
     "--upstream-retries", "0", "--breaker-failures", "2", "--breaker-cooldown-ms", "600000", NULL};
@@ -109,6 +111,10 @@ static void test_opens_skips_probes_and_closes(void **state)
 {
     (void)state;
     assert_int_equal(metric(STATE_LINE), 0);
+    /* the summary route's chain has its breakers too (its provider, then the fallback's) */
+    assert_int_equal(metric("parley_llm_breaker_state{provider=\"local\",model=\"tiny\"} "), 0);
+    assert_int_equal(
+        metric("parley_llm_breaker_state{provider=\"local\",model=\"parley-offline\"} "), 0);
     struct ts_turn t;
     char q[64];
     for (int i = 0; i < 3; i++) {

@@ -18,6 +18,7 @@
 #include "connectors/local_reply.h"
 #include "tests/support/caller.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/log_lines.h"
 #include "tests/support/process.h"
 
 #define OPENAI_KEY "sk-parley-test"
@@ -25,22 +26,25 @@
 static struct ts_stack st;
 static char base_url[96];
 static const char *const upstream_args[] = {"--pace-ms", "2", "--openai-key", OPENAI_KEY, NULL};
-static const char *parleyd_args[] = {
-    "--provider",
-    "openai",
-    "--openai-base-url",
-    base_url,
-    "--model",
-    "llama3.1",
-    "--fallback",
-    "local",
-    "--upstream-retries",
-    "1",
-    "--local-pace-ms",
-    "1",
-    "--breaker-failures",
-    "0", /* each fault on its own (test_breaker.c tests breakers) */
-    NULL};
+/* Breakers off: each fault on its own (test_breaker.c tests breakers). Two routes, checked at
+ * start (test_routes_built_and_checked). */
+static const char *parleyd_args[] = {"--provider",
+                                     "openai",
+                                     "--openai-base-url",
+                                     base_url,
+                                     "--model",
+                                     "llama3.1",
+                                     "--fallback",
+                                     "local",
+                                     "--upstream-retries",
+                                     "1",
+                                     "--local-pace-ms",
+                                     "1",
+                                     "--breaker-failures",
+                                     "0",
+                                     "--routes",
+                                     "summary=local:tiny, extract=openai:qwen2.5",
+                                     NULL};
 
 static int setup(void **state)
 {
@@ -241,6 +245,41 @@ static void test_final_error_falls_back_to_local(void **state)
     pl_free(want);
 }
 
+/* --routes: each route's chain is built at start (the log lists them; test_breaker.c sees their
+ * breakers on /metrics), and a bad entry stops parleyd at start with a message. */
+static void test_routes_built_and_checked(void **state)
+{
+    (void)state;
+    assert_true(ts_log_wait(&st.parleyd.proc,
+                            "model routes: chat=openai:llama3.1, summary=local:tiny, "
+                            "extract=openai:qwen2.5 (unrouted purposes use chat's)",
+                            5000));
+    static const struct {
+        const char *routes, *message;
+    } bad[] = {
+        {"greeting=local", "parleyd: --routes: unknown purpose \"greeting\" (known: summary, "
+                           "extract)"},
+        {"summary=gpt:4", "parleyd: --routes: unknown provider \"gpt\" for summary"},
+        {"summary=openai", "parleyd: --routes summary=openai: the openai provider needs a model"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd),
+                 "'%s' --provider local --redis redis://127.0.0.1:%d/0 --jwt-secret %s "
+                 "--listen 127.0.0.1:0 --openai-base-url http://127.0.0.1:9/v1 --routes '%s' 2>&1",
+                 ts_bin("parleyd"), st.redis.port, TS_JWT_SECRET, bad[i].routes);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        char out[8192];
+        size_t n = fread(out, 1, sizeof(out) - 1, p);
+        out[n] = '\0';
+        int status = pclose(p);
+        assert_int_not_equal(status, 0);
+        if (!strstr(out, bad[i].message))
+            fail_msg("parleyd --routes '%s' said: %s", bad[i].routes, out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_429_then_success_after_retry_after),
         cmocka_unit_test(test_429_retried_then_fallback),
         cmocka_unit_test(test_final_error_falls_back_to_local),
+        cmocka_unit_test(test_routes_built_and_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
