@@ -2,7 +2,7 @@
  * server's usage (and the bearer key checked), the estimate when a server sends no usage, a cut
  * stream and a mid-stream error stored as partial answers, a 429 retried after the double's
  * Retry-After (timed from the double's request log), and --fallback local after a final
- * error. */
+ * error; a cancel closes the upstream stream; --routes checked at start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -245,6 +246,52 @@ static void test_final_error_falls_back_to_local(void **state)
     pl_free(want);
 }
 
+/* The double's count of streams still open (GET /stats). */
+static long upstream_active_streams(void)
+{
+    char url[96];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/stats", st.upstream.port);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("GET", url, NULL, NULL, &r), 0);
+    json_t *j = json_loads(r.body, 0, NULL);
+    long n = (long)json_integer_value(json_object_get(j, "active_streams"));
+    json_decref(j);
+    ts_http_reply_free(&r);
+    return n;
+}
+
+/* A cancel mid-answer keeps the text so far, and the double sees its stream closed. */
+static void test_cancel_closes_the_upstream_stream(void **state)
+{
+    (void)state;
+    struct ts_caller c;
+    assert_int_equal(ts_caller_open(&c, st.parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_message(&c, "c1", "long one [[tokens:200]] [[pace:40]]"), 0);
+    for (int deltas = 0; deltas < 3; deltas++) {
+        json_t *f = ts_caller_expect(&c, "delta", 10000);
+        assert_non_null(f);
+        json_decref(f);
+    }
+    assert_int_equal(upstream_active_streams(), 1);
+    assert_int_equal(ts_caller_send(&c, "{\"type\":\"cancel\"}"), 0);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_read_turn(&c, 10000, &t), 0);
+    assert_string_equal(t.stop_reason, "cancelled");
+    ts_turn_free(&t);
+    /* poll the double until it has seen the connection go (well before the answer's 8 s) */
+    long active = 1;
+    for (int i = 0; i < 200 && (active = upstream_active_streams()) != 0; i++) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(active, 0);
+    char *x = ts_redis_query(&st.redis, "XRANGE parley:{%s}:transcript - +", c.session_id);
+    assert_non_null(strstr(x, "cancelled"));
+    assert_non_null(strstr(x, "w1 w2 w3"));
+    pl_free(x);
+    ts_caller_close(&c);
+}
+
 /* --routes: each route's chain is built at start (the log lists them; test_breaker.c sees their
  * breakers on /metrics), and a bad entry stops parleyd at start with a message. */
 static void test_routes_built_and_checked(void **state)
@@ -291,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_429_then_success_after_retry_after),
         cmocka_unit_test(test_429_retried_then_fallback),
         cmocka_unit_test(test_final_error_falls_back_to_local),
+        cmocka_unit_test(test_cancel_closes_the_upstream_stream),
         cmocka_unit_test(test_routes_built_and_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
