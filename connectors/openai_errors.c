@@ -68,9 +68,9 @@ void oai_classify_http_error(int status, const char *body, size_t len, const cha
         copy_field(message, sizeof(message), json_object_get(e, "message"));
     json_decref(j);
     if (type[0] || code[0] || message[0])
-        snprintf(out->detail, sizeof(out->detail), "OpenAI-compatible server %d %s%s%s: %s", status,
-                 type[0] ? type : code, type[0] && code[0] ? "/" : "", type[0] ? code : "",
-                 message);
+        snprintf(out->detail, sizeof(out->detail),
+                 "OpenAI-compatible server %d %.40s%s%.40s: %.130s", status, type[0] ? type : code,
+                 type[0] && code[0] ? "/" : "", type[0] ? code : "", message);
     else
         snprintf(out->detail, sizeof(out->detail), "OpenAI-compatible server answered HTTP %d",
                  status);
