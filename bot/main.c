@@ -26,8 +26,10 @@
 #include "common/redact.h"
 #include "connectors/aws_credentials.h"
 #include "connectors/http_client.h"
+#include "connectors/llm_breaker.h"
 #include "connectors/llm_prices.h"
 #include "connectors/llm_providers.h"
+#include "connectors/llm_routes.h"
 #include "prompts/prompt.h"
 #include "sessions/session_store.h"
 
@@ -308,7 +310,9 @@ out:
         status = 1;
     }
     turn_engine_free(srv.engine);
+    llm_routes_destroy(srv.llm_routes);
     llm_provider_destroy(srv.llm);
+    llm_breakers_destroy(srv.llm_breakers);
     prompt_builder_free(srv.prompts);
     llm_prices_free(srv.prices);
     pl_buf_cleanup(&srv.frame);
