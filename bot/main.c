@@ -260,6 +260,14 @@ int main(int argc, char **argv)
                                         .budget_micros = budget_micros,
                                         .budget_warn_percent = cfg.budget_warn_percent};
     srv.engine = turn_engine_create(&eo);
+    /* Signals before the port opens: a client (or a supervisor) that sees the port may stop
+     * the server at once, and SIGTERM must then drain rather than kill. The handler runs only
+     * from uv_run, when everything below has started. */
+    uv_signal_init(&loop, &sig_int);
+    uv_signal_init(&loop, &sig_term);
+    sig_int.data = sig_term.data = &srv;
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
     /* The acceptor first: it raises the descriptor limit, from which lws sizes its tables. */
     const struct acceptor_opts ao = {.loop = &loop,
                                      .listen = cfg.listen,
@@ -275,11 +283,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
-    uv_signal_init(&loop, &sig_int);
-    uv_signal_init(&loop, &sig_term);
-    sig_int.data = sig_term.data = &srv;
-    uv_signal_start(&sig_int, on_signal, SIGINT);
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
     char redis_shown[512];
     PL_LOG(PL_LOG_NOTICE, "main",
            "parleyd %s listening on %s (provider %s, redis %s, anonymous callers %s)",
