@@ -194,6 +194,8 @@ static void test_every_breaker_open_fails_at_once(void **state)
     assert_string_equal(t.error_code, "upstream_unavailable");
     assert_true(t.error_retryable);
     assert_true(now_ms() - t0 < 5000); /* no waiting for the cool-down */
+    /* The caller is told when the next probe may go: the rest of the 600 s cool-down. */
+    assert_true(t.error_retry_after_ms > 590000 && t.error_retry_after_ms <= 600000);
     long long times[4];
     assert_int_equal(request_times("#allopen", times, 4), 0);
     assert_true(ts_log_wait(&st.parleyd.proc,
