@@ -304,6 +304,43 @@ static void test_exception_first_retried_then_fallback(void **state)
     pl_free(x);
 }
 
+/* A 400 ValidationException is final: never retried on Bedrock (the fallback answers), and a
+ * serviceUnavailableException as the first frame is retried like throttling. */
+static void test_validation_not_retried(void **state)
+{
+    const char *api = *state;
+    char tag[32], q[128];
+    new_tag(tag, sizeof(tag), api);
+    snprintf(q, sizeof(q), "q %s [[validation]]", tag);
+    struct ts_turn t;
+    char *x = ask_on(instance(api), q, &t);
+    assert_string_equal(t.error_code, "");
+    assert_non_null(strstr(x, "provider\nlocal"));
+    json_t *l = log_lines(tag);
+    assert_int_equal(json_array_size(l), 1);
+    assert_non_null(strstr(str_at(json_array_get(l, 0), "behaviour"), "validation"));
+    json_decref(l);
+    ts_turn_free(&t);
+    pl_free(x);
+}
+
+static void test_unavailable_first_frame_retried(void **state)
+{
+    const char *api = *state;
+    char tag[32], q[128];
+    new_tag(tag, sizeof(tag), api);
+    snprintf(q, sizeof(q), "q %s [[exception-first-unavailable]]", tag);
+    struct ts_turn t;
+    char *x = ask_on(instance(api), q, &t);
+    assert_string_equal(t.error_code, "");
+    assert_non_null(strstr(x, "provider\nlocal"));
+    json_t *l = log_lines(tag);
+    assert_int_equal(json_array_size(l), 3);
+    json_decref(l);
+    ts_turn_free(&t);
+    pl_free(x);
+}
+
 /* A fault after the first token ends the turn with the partial answer stored, never retried. */
 static void expect_partial_no_retry(const char *api, const char *marker, const char *stop)
 {
@@ -551,6 +588,8 @@ int main(void)
         PER_API(test_wrong_secret_is_final),
         PER_API(test_throttle_retried_with_backoff),
         EVENTSTREAM_APIS(test_exception_first_retried_then_fallback),
+        PER_API(test_validation_not_retried),
+        EVENTSTREAM_APIS(test_unavailable_first_frame_retried),
         EVENTSTREAM_APIS(test_stream_error_mid_answer),
         EVENTSTREAM_APIS(test_bad_crc_mid_answer),
         cmocka_unit_test(test_messages_error_mid_answer),
