@@ -569,6 +569,36 @@ static void test_session_token_signed(void **state)
     assert_int_equal(ts_parleyd_stop(&p), 0);
 }
 
+/* An inference-profile ARN as the model: its ':' and '/' go URI-encoded in the path (the double
+ * refuses anything else) and the signature covers the path as sent. */
+static void test_arn_model_path(void **state)
+{
+    const char *api = *state;
+    static const char *const extra[] = {
+        "--model",
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-test-v1:0",
+        NULL};
+    struct ts_parleyd p;
+    char name[32];
+    snprintf(name, sizeof(name), "arn-%s", api);
+    assert_int_equal(start_instance(&p, name, api, extra, env_keys), 0);
+    char tag[32], q[128];
+    new_tag(tag, sizeof(tag), api);
+    snprintf(q, sizeof(q), "q %s [[tokens:2]]", tag);
+    struct ts_turn t;
+    char *x = ask_on(&p, q, &t);
+    assert_string_equal(t.text, "w1 w2");
+    json_t *l = log_lines(tag);
+    assert_int_equal(json_array_size(l), 1);
+    static const char want[] = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3A"
+                               "inference-profile%2Fus.anthropic.claude-test-v1%3A0/";
+    assert_true(strncmp(str_at(json_array_get(l, 0), "path"), want, sizeof(want) - 1) == 0);
+    json_decref(l);
+    ts_turn_free(&t);
+    pl_free(x);
+    assert_int_equal(ts_parleyd_stop(&p), 0);
+}
+
 #define PER_API(fn)                                                                                \
     cmocka_unit_test_prestate(fn, (void *)"converse"),                                             \
         cmocka_unit_test_prestate(fn, (void *)"invoke"),                                           \
@@ -596,6 +626,7 @@ int main(void)
         EVENTSTREAM_APIS(test_guardrail_intervention),
         PER_API(test_cancel_closes_upstream),
         cmocka_unit_test_prestate(test_cache_tokens_reported, (void *)"converse"),
+        EVENTSTREAM_APIS(test_arn_model_path),
         cmocka_unit_test(test_bedrock_api_key),
         cmocka_unit_test(test_session_token_signed),
     };
