@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -212,6 +213,10 @@ int auth_token_check(const unsigned char *secret, size_t secret_len, const char 
         !int_claim(payload, "nbf", false, &c.nbf) || !json_is_string(role) ||
         !auth_role_parse(json_string_value(role), &c.role))
         goto out;
+    /* The tenant claim is optional: a token without it (or with another type) counts to sub. */
+    if (!o->tenant_claim || !*o->tenant_claim ||
+        !string_claim(payload, o->tenant_claim, true, c.tenant, sizeof(c.tenant)))
+        snprintf(c.tenant, sizeof(c.tenant), "%s", c.sub);
     const long long now = o->now_s;
     reason = NULL;
     if (c.exp <= now) {

@@ -20,6 +20,8 @@ struct auth_claims {
     long long iat;       /* issued at, Unix seconds (0 when absent) */
     long long exp;       /* expiry, Unix seconds */
     long long nbf;       /* not before, Unix seconds (0 when absent; minted only when set) */
+    char tenant[129];    /* the tenant claim (auth_verify_opts.tenant_claim) when it is a string
+                            of 1..128 bytes, else sub (docs/cost.md); never minted */
 };
 
 /* Clock skew allowed between the system that minted a token and this one, in seconds: a token
@@ -28,8 +30,9 @@ struct auth_claims {
 #define AUTH_CLOCK_LEEWAY_S 60
 
 struct auth_verify_opts {
-    long long now_s;     /* this server's clock, Unix seconds */
-    long long max_ttl_s; /* refuse a token whose exp is further ahead than this; 0: no limit */
+    long long now_s;          /* this server's clock, Unix seconds */
+    long long max_ttl_s;      /* refuse a token whose exp is further ahead than this; 0: no limit */
+    const char *tenant_claim; /* the claim naming the tenant (--tenant-claim); NULL: sub */
 };
 
 /** Static name of `r`: "caller", "agent" or "admin" ("unknown" for other values). */

@@ -174,7 +174,12 @@ static void w_usage(struct writer *w, const struct turn_end *e)
     w_long(w, e->input_tokens);
     w_raw(w, ",\"output_tokens\":");
     w_long(w, e->output_tokens);
-    w_raw(w, "}");
+    w_raw(w, ",\"cache_read_input_tokens\":");
+    w_long(w, e->cache_read_input_tokens);
+    w_raw(w, ",\"cache_creation_input_tokens\":");
+    w_long(w, e->cache_creation_input_tokens);
+    w_raw(w, "},\"cost_usd_micros\":");
+    w_long(w, (long)e->cost_micros);
 }
 
 static void w_turn(struct writer *w, const struct turn_end *e)
@@ -248,7 +253,7 @@ void chat_out_answer(struct pl_buf *b, const struct turn_end *e)
     w_citations(&w, e);
     if (e->error) {
         w_raw(&w, ",\"error\":{");
-        w_error_fields(&w, e->error, NULL);
+        w_error_fields(&w, e->error, e->error_message);
         w_raw(&w, "}");
     }
     w_raw(&w, "}");

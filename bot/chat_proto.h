@@ -28,10 +28,10 @@ void chat_out_turn_start(struct pl_buf *b, long turn);
 /** {"type":"delta","turn":N,"seq":K,"text":S} with the `len` bytes of `text`. */
 void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, size_t len);
 
-/** {"type":"turn_end","turn":N,"stop_reason":S,"usage":{"input_tokens":I,"output_tokens":O},
- *  "citations":[{"source":S,"title":S}...]}, with "answered_in":M after "turn" when another
- *  turn's answer covered this one (M != N), and "text":S at the end when the answer was not
- *  told as deltas here (end->streamed false). */
+/** {"type":"turn_end","turn":N,"stop_reason":S,"usage":{"input_tokens":I,"output_tokens":O,
+ *  "cache_read_input_tokens":R,"cache_creation_input_tokens":W},"cost_usd_micros":C,"citations":[{"source":S,"title":S}...]},
+ * with "answered_in":M after "turn" when another turn's answer covered this one (M != N), and
+ * "text":S at the end when the answer was not told as deltas here (end->streamed false). */
 void chat_out_turn_end(struct pl_buf *b, const struct turn_end *end);
 /** {"type":"error","code":C,"message":S,"retryable":bool} from the error table; `message` NULL
  *  gives the table's default message. */
@@ -41,8 +41,8 @@ void chat_out_error(struct pl_buf *b, enum api_error code, const char *message);
 void chat_out_error_retry_after(struct pl_buf *b, enum api_error code, const char *message,
                                 uint32_t retry_after_ms);
 /** The HTTP message API's answer to an ended turn: {"turn":N[,"answered_in":M],"text":S,
- *  "stop_reason":S,"usage":{...},"citations":[...]} (plus "error":{...} when the turn failed
- *  before any text). */
+ *  "stop_reason":S,"usage":{...},"cost_usd_micros":C,"citations":[...]} (plus "error":{...}
+ *  when the turn failed before any text, with end->error_message when set). */
 void chat_out_answer(struct pl_buf *b, const struct turn_end *end);
 /** The HTTP message API's answer to a turn not ended yet: {"turn":N,"status":"pending"[,"text":S]}
  *  (`text` NULL leaves "text" out). */

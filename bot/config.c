@@ -55,7 +55,9 @@ static const struct opt opts[] = {
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,
-     "anthropic, bedrock, local or auto (anthropic if ANTHROPIC_API_KEY is set, else local)"},
+     "anthropic, bedrock, local or auto (anthropic if ANTHROPIC_API_KEY is set, else bedrock if "
+     "AWS "
+     "credentials are, else local)"},
     {"model", "PARLEY_MODEL", "model", OPT_STR, F(model), NULL, 0, 0,
      "model id (default: the provider's default Claude model)"},
     {"fallback", "PARLEY_FALLBACK", "fallback", OPT_STR, F(fallback), NULL, 0, 0,
@@ -190,6 +192,26 @@ static const struct opt opts[] = {
     {"max-session-messages", "PARLEY_MAX_SESSION_MESSAGES", "max_session_messages", OPT_U32,
      F(max_session_messages), "1000", 1, 1000000,
      "caller messages one session may hold; beyond it session_full (start a new session)"},
+    {"prompt-cache", "PARLEY_PROMPT_CACHE", "prompt_cache", OPT_BOOL, F(prompt_cache), "true", 0, 0,
+     "mark the system prompt cacheable (Anthropic cache_control), so later turns read it from "
+     "the cache at a tenth of the input price"},
+    {"tenant-claim", "PARLEY_TENANT_CLAIM", "tenant_claim", OPT_STR, F(tenant_claim), NULL, 0, 0,
+     "token claim naming the tenant a session's usage is counted to (default: sub); read from "
+     "the token that creates the session"},
+    {"prices", "PARLEY_PRICES", "prices", OPT_STR, F(prices_file), NULL, 0, 0,
+     "JSON price table, model id -> {input, output, cache_read, cache_write} in USD per million "
+     "tokens (default: the built-in table of docs/cost.md)"},
+    {"budget-tokens-per-day", "PARLEY_BUDGET_TOKENS_PER_DAY", "budget_tokens_per_day", OPT_U32,
+     F(budget_tokens_per_day), "0", 0, 4000000000u,
+     "tokens (all kinds) one tenant may use per UTC day, across instances (0: no limit); "
+     "beyond it turns end rate_limited"},
+    {"budget-usd-per-day", "PARLEY_BUDGET_USD_PER_DAY", "budget_usd_per_day", OPT_STR,
+     F(budget_usd_per_day), NULL, 0, 0,
+     "cost in USD (such as 25.50) one tenant may spend per UTC day, priced by --prices, across "
+     "instances (default: no limit)"},
+    {"budget-warn-percent", "PARLEY_BUDGET_WARN_PERCENT", "budget_warn_percent", OPT_U32,
+     F(budget_warn_percent), "80", 1, 100,
+     "share of a daily budget at which a warning is logged (once per tenant and day) and counted"},
 };
 
 #undef F

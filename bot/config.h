@@ -69,6 +69,13 @@ struct bot_config {
     uint32_t anon_session_ttl_s;
     uint32_t max_session_messages;
     uint32_t polls_per_minute;
+    /* cost (docs/cost.md) */
+    bool prompt_cache;
+    char *tenant_claim;             /* NULL: a token's sub names its tenant */
+    char *prices_file;              /* NULL: the built-in price table */
+    uint32_t budget_tokens_per_day; /* per tenant; 0: no token budget */
+    char *budget_usd_per_day;       /* per tenant, decimal dollars; NULL: no cost budget */
+    uint32_t budget_warn_percent;
 };
 
 /** Load from defaults, the config file, the environment, then argv. On error (unknown flag, bad

@@ -23,7 +23,8 @@ static bool verify(struct http_server_req *r, struct auth_claims *claims)
         return false;
     }
     const struct bot_config *cfg = r->srv->cfg;
-    const struct auth_verify_opts o = {.now_s = wall_s(), .max_ttl_s = cfg->max_token_ttl_s};
+    const struct auth_verify_opts o = {
+        .now_s = wall_s(), .max_ttl_s = cfg->max_token_ttl_s, .tenant_claim = cfg->tenant_claim};
     const char *why;
     int rc = auth_token_check((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
                               h + 7, &o, claims, &why);

@@ -14,6 +14,7 @@
 #include "bot/http_messages.h"
 #include "bot/http_routes.h"
 #include "bot/http_server.h"
+#include "bot/http_usage.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/embed.h"
@@ -121,6 +122,7 @@ static void get_metrics(struct http_server_req *r)
             m->hello_attempts_exceeded);
 #undef COUNTER
 #undef GAUGE
+    http_usage_metrics(r->srv, &b);
     llm_provider_metrics(r->srv->llm, &b);
     http_server_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);
     pl_buf_cleanup(&b);
@@ -255,6 +257,7 @@ static void post_sessions(struct http_server_req *r)
     struct create_op *op = pl_calloc(1, sizeof(*op));
     op->req = r;
     snprintf(op->sub, sizeof(op->sub), "%s", sc.id ? sc.id : "caller");
+    sc.tenant = claims.tenant; /* whoever creates the session pays for it (docs/cost.md) */
     int rc = sess_create(r->srv->store, channel ? channel : "web", &sc, on_session_created, op);
     json_decref(body);
     if (rc) {
@@ -285,10 +288,14 @@ static void on_session_loaded(void *ud, int status, const struct sess_record *re
             if (e->error[0])
                 json_object_set_new(m, "error", json_string(e->error));
             if (!strcmp(e->role, "assistant")) {
-                json_object_set_new(m, "usage",
-                                    json_pack("{s:I,s:I}", "input_tokens",
-                                              (json_int_t)e->input_tokens, "output_tokens",
-                                              (json_int_t)e->output_tokens));
+                json_object_set_new(
+                    m, "usage",
+                    json_pack("{s:I,s:I,s:I,s:I}", "input_tokens", (json_int_t)e->input_tokens,
+                              "output_tokens", (json_int_t)e->output_tokens,
+                              "cache_read_input_tokens", (json_int_t)e->cache_read_input_tokens,
+                              "cache_creation_input_tokens",
+                              (json_int_t)e->cache_creation_input_tokens));
+                json_object_set_new(m, "cost_usd_micros", json_integer(e->cost_micros));
                 if (e->model[0])
                     json_object_set_new(m, "model", json_string(e->model));
                 json_t *cites = e->citations[0] ? json_loads(e->citations, 0, NULL) : NULL;
@@ -304,6 +311,15 @@ static void on_session_loaded(void *ud, int status, const struct sess_record *re
                       "name", rec->caller_name, "policy_number", rec->policy_number, "created",
                       rec->created_ms, "updated", rec->updated_ms, "turns", (json_int_t)rec->turns,
                       "answered", (json_int_t)rec->answered);
+        const struct sess_usage_totals *u = &rec->usage;
+        json_object_set_new(session, "tenant", json_string(rec->tenant));
+        json_object_set_new(
+            session, "usage",
+            json_pack("{s:I,s:I,s:I,s:I,s:I}", "input_tokens", (json_int_t)u->input_tokens,
+                      "output_tokens", (json_int_t)u->output_tokens, "cache_read_input_tokens",
+                      (json_int_t)u->cache_read_input_tokens, "cache_creation_input_tokens",
+                      (json_int_t)u->cache_creation_input_tokens, "cost_usd_micros",
+                      (json_int_t)u->cost_micros));
         reply_json(r, 200, json_pack("{s:o,s:o}", "session", session, "transcript", t));
     }
     http_server_unref(r);
@@ -403,6 +419,11 @@ void http_routes_dispatch(struct http_server_req *r)
             http_server_reply_method_not_allowed(r, "POST");
     } else if (!strncmp(p, "/v1/sessions/", 13)) {
         route_session(r, p + 13);
+    } else if (!strcmp(p, "/v1/usage")) {
+        if (is_get(r))
+            http_usage_get(r);
+        else
+            http_server_reply_method_not_allowed(r, "GET");
     } else {
         http_server_reply_error(r, API_ERR_NOT_FOUND, "no such path");
     }

@@ -3,6 +3,7 @@
  * retrying chain of connectors/llm_providers.h. */
 #include "bot/llm_setup.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,30 @@
 #include "connectors/aws_credentials.h"
 #include "connectors/llm_providers.h"
 
+static bool env_set(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v;
+}
+
+/* Which sign of AWS credentials the environment shows, or NULL: keys, a named profile, a
+ * container endpoint, a Bedrock API key. Instance metadata and a default profile in ~/.aws are
+ * not looked for (that takes the network or the disk): --provider bedrock uses them. */
+static const char *aws_credentials_sign(const struct bot_config *cfg)
+{
+    if (env_set("AWS_ACCESS_KEY_ID") && env_set("AWS_SECRET_ACCESS_KEY"))
+        return "AWS_ACCESS_KEY_ID";
+    if (env_set("AWS_PROFILE"))
+        return "AWS_PROFILE";
+    if (env_set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
+        return "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+    if (env_set("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+        return "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+    if (cfg->bedrock_api_key && *cfg->bedrock_api_key)
+        return "AWS_BEARER_TOKEN_BEDROCK";
+    return NULL;
+}
+
 /* Resolve --provider auto as docs/configuration.md ("Notes") says. */
 static const char *pick_provider(const struct bot_config *cfg)
 {
@@ -21,10 +46,11 @@ static const char *pick_provider(const struct bot_config *cfg)
         return cfg->provider;
     if (cfg->anthropic_api_key && *cfg->anthropic_api_key)
         return "anthropic";
-    if (getenv("AWS_ACCESS_KEY_ID") || getenv("AWS_BEARER_TOKEN_BEDROCK"))
-        PL_LOG(PL_LOG_WARN, "llm",
-               "AWS credentials found, but the bedrock provider is not in this build yet; "
-               "using the offline provider (set ANTHROPIC_API_KEY for Claude)");
+    const char *sign = aws_credentials_sign(cfg);
+    if (sign) {
+        PL_LOG(PL_LOG_NOTICE, "llm", "--provider auto: %s is set, using bedrock", sign);
+        return "bedrock";
+    }
     return "local";
 }
 
@@ -72,7 +98,7 @@ static int make_bedrock_config(struct bot_server *srv, struct llm_provider_confi
     pc->bedrock_guardrail = cfg->bedrock_guardrail;
     pc->bedrock_api_key = has_key ? cfg->bedrock_api_key : NULL;
     pc->aws_credentials = has_key ? NULL : srv->aws_creds;
-    pc->bedrock_prompt_caching = model_caches(model);
+    pc->bedrock_prompt_caching = cfg->prompt_cache && model_caches(model);
     PL_LOG(PL_LOG_NOTICE, "llm", "bedrock: model %s, region %s, %s API, %s%s%s", model, region,
            cfg->bedrock_api ? cfg->bedrock_api : "converse",
            has_key ? "Bedrock API key" : "credentials from ",
@@ -95,6 +121,7 @@ static int make_provider(struct bot_server *srv, const struct llm_env *env, cons
         .idle_timeout_ms = cfg->upstream_idle_timeout_ms,
         .total_timeout_ms = cfg->turn_timeout_ms,
         .pace_ms = cfg->local_pace_ms,
+        .prompt_cache = cfg->prompt_cache,
     };
     if (strcmp(kind, "bedrock") == 0 && make_bedrock_config(srv, &pc, err, errlen) != PL_OK)
         return PL_EINVAL;

@@ -26,6 +26,7 @@
 #include "common/redact.h"
 #include "connectors/aws_credentials.h"
 #include "connectors/http_client.h"
+#include "connectors/llm_prices.h"
 #include "connectors/llm_providers.h"
 #include "prompts/prompt.h"
 #include "sessions/session_store.h"
@@ -224,6 +225,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
+    uint64_t budget_micros = 0;
+    if (cfg.budget_usd_per_day && llm_usd_parse(cfg.budget_usd_per_day, &budget_micros) != PL_OK) {
+        fprintf(stderr,
+                "parleyd: --budget-usd-per-day: \"%s\" is not an amount of dollars such as 25 or "
+                "12.50 (at most six decimals)\n",
+                cfg.budget_usd_per_day);
+        goto out;
+    }
+    if (cfg.prices_file) {
+        if (llm_prices_load(cfg.prices_file, &srv.prices, err, sizeof(err)) != PL_OK) {
+            fprintf(stderr, "parleyd: %s\n", err);
+            goto out;
+        }
+    } else {
+        srv.prices = llm_prices_default();
+    }
+    /* Reservations are priced by the primary provider's model ("kind:model"). */
+    const char *primary = strchr(llm_provider_name(srv.llm), ':');
     const struct turn_engine_opts eo = {.loop = &loop,
                                         .store = srv.store,
                                         .llm = srv.llm,
@@ -232,7 +251,12 @@ int main(int argc, char **argv)
                                         .turn_lock_ms = cfg.turn_lock_ms,
                                         .turn_timeout_ms = cfg.turn_timeout_ms,
                                         .history_entries = cfg.history_entries,
-                                        .max_queued = cfg.max_queued_messages};
+                                        .max_queued = cfg.max_queued_messages,
+                                        .prices = srv.prices,
+                                        .reserve_model = primary ? primary + 1 : NULL,
+                                        .budget_tokens = cfg.budget_tokens_per_day,
+                                        .budget_micros = budget_micros,
+                                        .budget_warn_percent = cfg.budget_warn_percent};
     srv.engine = turn_engine_create(&eo);
     /* The acceptor first: it raises the descriptor limit, from which lws sizes its tables. */
     const struct acceptor_opts ao = {.loop = &loop,
@@ -286,6 +310,7 @@ out:
     turn_engine_free(srv.engine);
     llm_provider_destroy(srv.llm);
     prompt_builder_free(srv.prompts);
+    llm_prices_free(srv.prices);
     pl_buf_cleanup(&srv.frame);
     conn_counts_cleanup(&srv.session_conns);
     origin_list_free(srv.origins);

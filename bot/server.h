@@ -18,6 +18,7 @@ struct llm_provider;
 struct aws_credentials;
 struct prompt_builder;
 struct turn_engine;
+struct llm_price_table;
 struct lws_context;
 struct acceptor;
 struct http_server_req;
@@ -47,6 +48,7 @@ struct bot_server {
     struct llm_provider *llm;
     struct aws_credentials *aws_creds; /* the bedrock provider's credentials source, or NULL */
     struct prompt_builder *prompts;
+    struct llm_price_table *prices; /* --prices, or the built-in table */
     struct turn_engine *engine;
     struct acceptor *acceptor; /* the listening socket (bot/acceptor.h) */
     struct lws_context *lws;

@@ -29,6 +29,7 @@ int anthropic_request_body(struct pl_buf *out, const char *model, const struct p
 int anthropic_request_body_opts(struct pl_buf *out, const struct anthropic_request_opts *opts,
                                 const struct prompt *req)
 {
+    bool cache = opts->prompt_cache;
     int rc = put(out, "{");
     if (!rc && opts->body_version) {
         rc = put(out, "\"anthropic_version\":");
@@ -48,9 +49,12 @@ int anthropic_request_body_opts(struct pl_buf *out, const struct anthropic_reque
         rc = pl_buf_printf(out, "\"max_tokens\":%d%s", req->max_tokens,
                            opts->stream ? ",\"stream\":true" : "");
     if (!rc && req->system && *req->system) {
-        rc = put(out, ",\"system\":");
+        /* Cached: the system prompt is the prefix every turn of every session repeats. */
+        rc = put(out, cache ? ",\"system\":[{\"type\":\"text\",\"text\":" : ",\"system\":");
         if (!rc)
             rc = put_string(out, req->system);
+        if (!rc && cache)
+            rc = put(out, ",\"cache_control\":{\"type\":\"ephemeral\"}}]");
     }
     if (!rc && opts->metadata && req->user_id && *req->user_id) {
         rc = put(out, ",\"metadata\":{\"user_id\":");

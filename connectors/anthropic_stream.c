@@ -23,14 +23,21 @@ static void copy_str(char *out, size_t outlen, json_t *v)
     snprintf(out, outlen, "%s", s ? s : "");
 }
 
+/* message_start.message.usage, or message_delta.usage (which repeats every count, cumulatively):
+ * a count that is absent or null keeps what an earlier event said. */
+static void read_count(json_t *usage, const char *name, long *out)
+{
+    json_t *v = json_object_get(usage, name);
+    if (json_is_integer(v) && json_integer_value(v) >= 0)
+        *out = (long)json_integer_value(v);
+}
+
 static void read_usage(struct anth_stream *s, json_t *usage)
 {
-    json_t *in = json_object_get(usage, "input_tokens");
-    json_t *out = json_object_get(usage, "output_tokens");
-    if (json_is_integer(in))
-        s->input_tokens = (long)json_integer_value(in);
-    if (json_is_integer(out))
-        s->output_tokens = (long)json_integer_value(out);
+    read_count(usage, "input_tokens", &s->input_tokens);
+    read_count(usage, "output_tokens", &s->output_tokens);
+    read_count(usage, "cache_read_input_tokens", &s->cache_read_input_tokens);
+    read_count(usage, "cache_creation_input_tokens", &s->cache_creation_input_tokens);
 }
 
 static int handle(struct anth_stream *s, const char *event, json_t *j, anth_text_cb on_text,

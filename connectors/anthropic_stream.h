@@ -13,8 +13,10 @@ struct anth_stream {
     char stop_reason[32]; /* the model's, "" until message_delta gives one */
     char model[128];
     long input_tokens;
-    long output_tokens;  /* cumulative, as the API reports it */
-    char error_type[64]; /* from an `error` event */
+    long output_tokens;               /* cumulative, as the API reports it */
+    long cache_read_input_tokens;     /* prompt prefix read from the cache */
+    long cache_creation_input_tokens; /* prompt prefix written to the cache */
+    char error_type[64];              /* from an `error` event */
     char error_message[256];
     bool started; /* message_start seen */
 };

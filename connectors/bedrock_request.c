@@ -158,6 +158,7 @@ int bedrock_request_body(struct pl_buf *out, enum bedrock_api api, const struct 
         .body_version = BEDROCK_ANTHROPIC_VERSION,
         .stream = api == BEDROCK_API_MESSAGES,
         .metadata = false,
+        .prompt_cache = opts->prompt_caching,
     };
     return anthropic_request_body_opts(out, &ao, req);
 }

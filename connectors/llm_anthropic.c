@@ -34,6 +34,7 @@ struct anth_provider {
     uint32_t connect_timeout_ms;
     uint32_t idle_timeout_ms;
     uint32_t total_timeout_ms;
+    bool prompt_cache;
 };
 
 struct anth_call {
@@ -100,7 +101,10 @@ static void on_done(void *ud, int status, const char *detail)
     struct llm_outcome o = {
         .status = PL_OK,
         .stop = LLM_STOP_END_TURN,
-        .usage = {.input_tokens = c->stream.input_tokens, .output_tokens = c->stream.output_tokens},
+        .usage = {.input_tokens = c->stream.input_tokens,
+                  .output_tokens = c->stream.output_tokens,
+                  .cache_read_input_tokens = c->stream.cache_read_input_tokens,
+                  .cache_creation_input_tokens = c->stream.cache_creation_input_tokens},
         .model = c->stream.model[0] ? c->stream.model : c->p->super.model,
         .provider = "anthropic",
         .any_text = c->any_text,
@@ -173,7 +177,9 @@ static struct llm_call *anth_start(struct llm_provider *base, const struct promp
     struct anth_provider *p = (struct anth_provider *)base;
     struct pl_buf body;
     pl_buf_init(&body, REQUEST_BODY_MAX);
-    if (anthropic_request_body(&body, p->super.model, req) != PL_OK) {
+    struct anthropic_request_opts ro = {
+        .model = p->super.model, .stream = true, .metadata = true, .prompt_cache = p->prompt_cache};
+    if (anthropic_request_body_opts(&body, &ro, req) != PL_OK) {
         PL_LOG(PL_LOG_ERR, "anthropic", "request body over %d bytes; not sent", REQUEST_BODY_MAX);
         pl_buf_cleanup(&body);
         return NULL;
@@ -262,6 +268,7 @@ struct llm_provider *llm__anthropic_create(const struct llm_env *env,
              base[strlen(base) - 1] == '/' ? "v1/messages" : "/v1/messages");
     p->api_key = pl_strdup(cfg->api_key);
     p->version = pl_strdup(cfg->api_version ? cfg->api_version : "2023-06-01");
+    p->prompt_cache = cfg->prompt_cache;
     p->connect_timeout_ms = cfg->connect_timeout_ms;
     p->idle_timeout_ms = cfg->idle_timeout_ms;
     p->total_timeout_ms = cfg->total_timeout_ms;

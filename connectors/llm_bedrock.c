@@ -264,6 +264,8 @@ static bool stream_complete(struct bedrock_call *c, struct llm_outcome *o, bool 
         *intervened = c->invoke.guardrail_intervened;
         o->usage.input_tokens = c->invoke.anth.input_tokens;
         o->usage.output_tokens = c->invoke.anth.output_tokens;
+        o->usage.cache_read_input_tokens = c->invoke.anth.cache_read_input_tokens;
+        o->usage.cache_creation_input_tokens = c->invoke.anth.cache_creation_input_tokens;
         if (c->invoke.anth.model[0])
             o->model = c->invoke.anth.model;
         return true;
@@ -273,6 +275,8 @@ static bool stream_complete(struct bedrock_call *c, struct llm_outcome *o, bool 
         o->stop = llm_stop_from_model(c->anth.stop_reason);
         o->usage.input_tokens = c->anth.input_tokens;
         o->usage.output_tokens = c->anth.output_tokens;
+        o->usage.cache_read_input_tokens = c->anth.cache_read_input_tokens;
+        o->usage.cache_creation_input_tokens = c->anth.cache_creation_input_tokens;
         if (c->anth.model[0])
             o->model = c->anth.model;
         return true;

@@ -31,6 +31,7 @@ struct llm_provider_config {
     uint32_t connect_timeout_ms;
     uint32_t idle_timeout_ms;  /* no bytes for this long ends the call (PL_ETIMEDOUT) */
     uint32_t total_timeout_ms; /* whole-answer deadline */
+    bool prompt_cache;         /* mark the system prompt cacheable (--prompt-cache) */
     /* local */
     uint32_t pace_ms; /* delay between streamed words */
     /* bedrock (docs/bedrock.md) */
@@ -40,7 +41,7 @@ struct llm_provider_config {
     const char *bedrock_guardrail; /* "ID:VERSION", or NULL */
     const char *bedrock_api_key;   /* a Bedrock API key sent as a bearer token instead of SigV4 */
     struct aws_credentials *aws_credentials; /* borrowed, must outlive the provider; SigV4 */
-    bool bedrock_prompt_caching;             /* Converse cache point after the system prompt */
+    bool bedrock_prompt_caching; /* mark the system prompt cacheable (cachePoint, cache_control) */
 };
 
 /** Default model per provider kind (NULL for an unknown kind). */

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#define SESS_KEY_MAX 96
+#define SESS_KEY_MAX 200 /* a tenant's keys: 128 bytes of tenant, a part and a day */
 
 /** The key (or pub/sub channel) `part` of session `sid`. */
 static inline void sess_key(char out[SESS_KEY_MAX], const char *sid, const char *part)
@@ -20,6 +20,14 @@ static inline void sess_key(char out[SESS_KEY_MAX], const char *sid, const char 
 static inline void sess_address_key(char out[SESS_KEY_MAX], const char *address, const char *part)
 {
     snprintf(out, SESS_KEY_MAX, "parley:addr:{%s}:%s", address, part);
+}
+
+/** The key `part` of tenant `tenant`'s day `day` (YYYY-MM-DD, UTC):
+ *  parley:tenant:{TENANT}:<part>:<day>, the tenant as hash tag (docs/cost.md). */
+static inline void sess_tenant_key(char out[SESS_KEY_MAX], const char *tenant, const char *part,
+                                   const char *day)
+{
+    snprintf(out, SESS_KEY_MAX, "parley:tenant:{%s}:%s:%s", tenant, part, day);
 }
 
 #endif

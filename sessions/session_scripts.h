@@ -32,7 +32,10 @@
     X(INPUT_TOKENS, "input_tokens")                                                                \
     X(OUTPUT_TOKENS, "output_tokens")                                                              \
     X(MODEL, "model")                                                                              \
-    X(CITATIONS, "citations")
+    X(CITATIONS, "citations")                                                                      \
+    X(CACHE_READ, "cache_read_input_tokens")                                                       \
+    X(CACHE_CREATION, "cache_creation_input_tokens")                                               \
+    X(COST, "cost_usd_micros")
 #define SESS_LUA_FIELD_NAME(id, name) "'" name "', "
 #define SESS_LUA_FIELDS               "local FIELDS = {" SESS_ENTRY_FIELDS(SESS_LUA_FIELD_NAME) "}\n"
 
@@ -109,6 +112,35 @@
 #define SESS_LUA_FNS_BEGIN                                                                         \
     SESS_LUA_FN_PACK SESS_LUA_FN_HISTORY SESS_LUA_FN_COVERING SESS_LUA_FN_BEGIN
 
+/* A tenant's usage per day (docs/cost.md, docs/redis-keys.md). add_usage: add a turn's counts
+ * (a table of field -> decimal string) to the day's hash, and one to its `turns` when the turn
+ * used anything (a refused or failed turn uses nothing); the hash is kept `ttl` seconds.
+ * amounts: the tokens and micro-dollars a reservation member "SID:TURN:TOKENS:MICROS"
+ * holds. settle: remove a reservation if it is still held and take its amounts off the day's
+ * reserved_tokens and reserved_micros. Amounts are taken off as 0 - n: Lua writes -n of a zero as
+ * "-0", which HINCRBY refuses. */
+#define SESS_LUA_FN_SETTLE                                                                         \
+    "local function add_usage(day, usage, ttl)\n"                                                  \
+    "  local used = false\n"                                                                       \
+    "  for name, n in pairs(usage) do\n"                                                           \
+    "    if n ~= '0' then redis.call('HINCRBY', day, name, n); used = true end\n"                  \
+    "  end\n"                                                                                      \
+    "  if not used then return end\n"                                                              \
+    "  redis.call('HINCRBY', day, 'turns', 1)\n"                                                   \
+    "  redis.call('EXPIRE', day, ttl)\n"                                                           \
+    "end\n"                                                                                        \
+    "local function amounts(member)\n"                                                             \
+    "  local t, m = string.match(member, ':(%d+):(%d+)$')\n"                                       \
+    "  return tonumber(t) or 0, tonumber(m) or 0\n"                                                \
+    "end\n"                                                                                        \
+    "local function settle(day, reservations, member)\n"                                           \
+    "  if redis.call('ZREM', reservations, member) == 1 then\n"                                    \
+    "    local t, m = amounts(member)\n"                                                           \
+    "    redis.call('HINCRBY', day, 'reserved_tokens', 0 - t)\n"                                   \
+    "    redis.call('HINCRBY', day, 'reserved_micros', 0 - m)\n"                                   \
+    "  end\n"                                                                                      \
+    "end\n"
+
 /* Rate limits (docs/configuration.md "Rate limits", docs/redis-keys.md): a bucket holds `burst`
  * and refills `per_minute` a minute; a request of cost n takes n, or is refused with the time
  * until n are back. Kept as GCRA, in one number: the time (Unix ms, whole) at which the bucket
@@ -147,7 +179,8 @@
     A(s, caller_name)                                                                              \
     A(s, policy_number)                                                                            \
     A(s, empty_ttl)                                                                                \
-    A(s, address_per_minute)
+    A(s, address_per_minute)                                                                       \
+    A(s, tenant)
 #define SESS_LUA_CREATE                                                                            \
     SESS_LUA_FN_RATE                                                                               \
     SESS_LUA_PROLOGUE(SESS_CREATE_ARGS)                                                            \
@@ -160,7 +193,8 @@
     "end\n"                                                                                        \
     "redis.call('HSET', session, 'id', id, 'created', now, 'updated', now,\n"                      \
     "  'channel', channel, 'caller_id', caller_id, 'caller_name', caller_name,\n"                  \
-    "  'policy_number', policy_number, 'state', 'bot', 'turns', 0, 'answered', 0)\n"               \
+    "  'policy_number', policy_number, 'state', 'bot', 'turns', 0, 'answered', 0,\n"               \
+    "  'tenant', tenant)\n"                                                                        \
     "if tonumber(empty_ttl) > 0 then\n"                                                            \
     "  redis.call('HSET', session, 'empty_ttl', empty_ttl)\n"                                      \
     "  ttl = empty_ttl\n"                                                                          \
@@ -330,36 +364,54 @@
 
 /* Stores the answer unless the turn is already answered; releases the owner's lock. `error_code`
  * is the error code of a turn that failed before any text, else empty; `citations` (a JSON array)
- * is stored only when not empty.
+ * is stored only when not empty. A stored answer's usage (four token counts and its cost) is
+ * added to the session's totals (record fields usage_*) and, when the keys `tenant_usage` and
+ * `tenant_reservations` are given, to its tenant's day (docs/cost.md): the answered check makes
+ * both exactly once, however often the store is retried. The turn's budget `reservation` (a
+ * member of tenant_reservations, "SID:TURN:TOKENS:MICROS", or empty) is settled whether or not
+ * the answer is stored: removed, and its amounts taken off the day's reserved totals, only if
+ * it is still there (an expired one was already reclaimed).
  * Returns 1 (stored), 0 (already answered) or -1 (no session). */
 #define SESS_TURN_END_ARGS(K, A, s)                                                                \
     K(s, session)                                                                                  \
     K(s, transcript)                                                                               \
     K(s, lock)                                                                                     \
+    K(s, tenant_usage)        /* parley:tenant:{TENANT}:usage:DAY, or left out */                  \
+    K(s, tenant_reservations) /* parley:tenant:{TENANT}:reservations:DAY */                        \
     A(s, owner)                                                                                    \
     A(s, turn)                                                                                     \
     A(s, text)                                                                                     \
     A(s, stop_reason)                                                                              \
     A(s, input_tokens)                                                                             \
     A(s, output_tokens)                                                                            \
+    A(s, cache_read)                                                                               \
+    A(s, cache_creation)                                                                           \
+    A(s, cost)                                                                                     \
     A(s, model)                                                                                    \
     A(s, provider)                                                                                 \
     A(s, citations)                                                                                \
     A(s, now)                                                                                      \
     A(s, ttl)                                                                                      \
     A(s, preview)                                                                                  \
-    A(s, error_code)
+    A(s, error_code)                                                                               \
+    A(s, reservation)                                                                              \
+    A(s, usage_ttl)
 #define SESS_LUA_TURN_END                                                                          \
+    SESS_LUA_FN_SETTLE                                                                             \
     SESS_LUA_PROLOGUE(SESS_TURN_END_ARGS)                                                          \
     "local stored = -1\n"                                                                          \
+    "local usage = {input_tokens = input_tokens, output_tokens = output_tokens,\n"                 \
+    "  cache_read_input_tokens = cache_read, cache_creation_input_tokens = cache_creation,\n"      \
+    "  cost_micros = cost}\n"                                                                      \
     "if redis.call('EXISTS', session) == 1 then\n"                                                 \
     "  stored = 0\n"                                                                               \
     "  local answered = tonumber(redis.call('HGET', session, 'answered') or '0')\n"                \
     "  if answered < tonumber(turn) then\n"                                                        \
     "    local entry = {'role', 'assistant', 'turn', turn, 'text', text, 'ts', now,\n"             \
     "      'stop_reason', stop_reason, 'input_tokens', input_tokens,\n"                            \
-    "      'output_tokens', output_tokens, 'model', model, 'provider', provider,\n"                \
-    "      'error', error_code}\n"                                                                 \
+    "      'output_tokens', output_tokens, 'cache_read_input_tokens', cache_read,\n"               \
+    "      'cache_creation_input_tokens', cache_creation, 'cost_usd_micros', cost,\n"              \
+    "      'model', model, 'provider', provider, 'error', error_code}\n"                           \
     "    if citations ~= '' then\n"                                                                \
     "      entry[#entry + 1] = 'citations'\n"                                                      \
     "      entry[#entry + 1] = citations\n"                                                        \
@@ -367,9 +419,16 @@
     "    redis.call('XADD', transcript, '*', unpack(entry))\n"                                     \
     "    redis.call('HSET', session, 'answered', turn, 'updated', now)\n"                          \
     "    if preview ~= '' then redis.call('HSET', session, 'last_text', preview) end\n"            \
+    "    for name, n in pairs(usage) do\n"                                                         \
+    "      if n ~= '0' then redis.call('HINCRBY', session, 'usage_' .. name, n) end\n"             \
+    "    end\n"                                                                                    \
     "    for _, k in ipairs({session, transcript}) do redis.call('EXPIRE', k, ttl) end\n"          \
+    "    if tenant_usage then add_usage(tenant_usage, usage, usage_ttl) end\n"                     \
     "    stored = 1\n"                                                                             \
     "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "if tenant_reservations and reservation ~= '' then\n"                                          \
+    "  settle(tenant_usage, tenant_reservations, reservation)\n"                                   \
     "end\n"                                                                                        \
     "if redis.call('GET', lock) == owner then redis.call('DEL', lock) end\n"                       \
     "return stored\n"
@@ -395,6 +454,97 @@
     "if redis.call('GET', lock) == owner then return redis.call('DEL', lock) end\n"                \
     "return 0\n"
 
+/* Reclaims the reservations of `reservations` whose expiry (their score, Unix ms) is past `now`:
+ * turns whose instance stopped before settling them (docs/cost.md, "Budgets"). */
+#define SESS_LUA_FN_RECLAIM                                                                        \
+    "local function reclaim(day, reservations, now)\n"                                             \
+    "  local gone = redis.call('ZRANGEBYSCORE', reservations, '-inf', now)\n"                      \
+    "  if #gone == 0 then return end\n"                                                            \
+    "  local rt, rm = 0, 0\n"                                                                      \
+    "  for _, member in ipairs(gone) do\n"                                                         \
+    "    local t, m = amounts(member)\n"                                                           \
+    "    rt, rm = rt + t, rm + m\n"                                                                \
+    "  end\n"                                                                                      \
+    "  redis.call('ZREMRANGEBYSCORE', reservations, '-inf', now)\n"                                \
+    "  redis.call('HINCRBY', day, 'reserved_tokens', 0 - rt)\n"                                    \
+    "  redis.call('HINCRBY', day, 'reserved_micros', 0 - rm)\n"                                    \
+    "end\n"
+
+/* Reserves `tokens` and `micros` of the tenant's day for a turn (member "SID:TURN:TOKENS:MICROS",
+ * expiring at `expires`, Unix ms), unless what the day has used plus what is reserved plus this
+ * passes a budget (0: none): {'refused', 'tokens' or 'usd', warn}. Otherwise {'reserved', 'ok',
+ * warn} (or 'again' for a member already held: a resent reservation is not counted twice).
+ * `warn` is 1 when this call found the day's use at or past `warn_percent` of a budget for the
+ * first time (the day's field `warned` makes it once per tenant and day, across instances). */
+#define SESS_RESERVE_ARGS(K, A, s)                                                                 \
+    K(s, usage)                                                                                    \
+    K(s, reservations)                                                                             \
+    A(s, member)                                                                                   \
+    A(s, now)                                                                                      \
+    A(s, expires)                                                                                  \
+    A(s, tokens)                                                                                   \
+    A(s, micros)                                                                                   \
+    A(s, budget_tokens)                                                                            \
+    A(s, budget_micros)                                                                            \
+    A(s, warn_percent)                                                                             \
+    A(s, ttl)
+#define SESS_LUA_RESERVE                                                                           \
+    SESS_LUA_FN_SETTLE                                                                             \
+    SESS_LUA_FN_RECLAIM                                                                            \
+    SESS_LUA_PROLOGUE(SESS_RESERVE_ARGS)                                                           \
+    "local function num(x) return tonumber(x) or 0 end\n"                                          \
+    "tokens, micros = tonumber(tokens), tonumber(micros)\n"                                        \
+    "budget_tokens, budget_micros = tonumber(budget_tokens), tonumber(budget_micros)\n"            \
+    "reclaim(usage, reservations, now)\n"                                                          \
+    "local u = redis.call('HMGET', usage, 'input_tokens', 'output_tokens',\n"                      \
+    "  'cache_read_input_tokens', 'cache_creation_input_tokens', 'cost_micros',\n"                 \
+    "  'reserved_tokens', 'reserved_micros', 'warned')\n"                                          \
+    "local used = num(u[1]) + num(u[2]) + num(u[3]) + num(u[4])\n"                                 \
+    "local cost, held_tokens, held_micros = num(u[5]), num(u[6]), num(u[7])\n"                     \
+    "local warn, p = 0, tonumber(warn_percent)\n"                                                  \
+    "if not u[8] and ((budget_tokens > 0 and used * 100 >= budget_tokens * p) or\n"                \
+    "    (budget_micros > 0 and cost * 100 >= budget_micros * p)) then\n"                          \
+    "  redis.call('HSET', usage, 'warned', 1)\n"                                                   \
+    "  redis.call('EXPIRE', usage, ttl)\n"                                                         \
+    "  warn = 1\n"                                                                                 \
+    "end\n"                                                                                        \
+    "if redis.call('ZSCORE', reservations, member) then return {'reserved', 'again', warn} end\n"  \
+    "if budget_tokens > 0 and used + held_tokens + tokens > budget_tokens then\n"                  \
+    "  return {'refused', 'tokens', warn}\n"                                                       \
+    "end\n"                                                                                        \
+    "if budget_micros > 0 and cost + held_micros + micros > budget_micros then\n"                  \
+    "  return {'refused', 'usd', warn}\n"                                                          \
+    "end\n"                                                                                        \
+    "redis.call('ZADD', reservations, expires, member)\n"                                          \
+    "redis.call('HINCRBY', usage, 'reserved_tokens', tokens)\n"                                    \
+    "redis.call('HINCRBY', usage, 'reserved_micros', micros)\n"                                    \
+    "for _, k in ipairs({usage, reservations}) do redis.call('EXPIRE', k, ttl) end\n"              \
+    "return {'reserved', 'ok', warn}\n"
+
+/* Settles a reservation that no answer will settle (a turn that ended before storing one). */
+#define SESS_UNRESERVE_ARGS(K, A, s)                                                               \
+    K(s, usage)                                                                                    \
+    K(s, reservations)                                                                             \
+    A(s, member)
+#define SESS_LUA_UNRESERVE                                                                         \
+    SESS_LUA_FN_SETTLE                                                                             \
+    SESS_LUA_PROLOGUE(SESS_UNRESERVE_ARGS)                                                         \
+    "settle(usage, reservations, member)\n"                                                        \
+    "return 1\n"
+
+/* A tenant's day as a flat hash (empty when it has no usage), after reclaiming expired
+ * reservations so that the reserved totals are current. */
+#define SESS_USAGE_ARGS(K, A, s)                                                                   \
+    K(s, usage)                                                                                    \
+    K(s, reservations)                                                                             \
+    A(s, now)
+#define SESS_LUA_USAGE                                                                             \
+    SESS_LUA_FN_SETTLE                                                                             \
+    SESS_LUA_FN_RECLAIM                                                                            \
+    SESS_LUA_PROLOGUE(SESS_USAGE_ARGS)                                                             \
+    "reclaim(usage, reservations, now)\n"                                                          \
+    "return redis.call('HGETALL', usage)\n"
+
 /* Every script: X(NAME) for SESS_<NAME>_ARGS and SESS_LUA_<NAME>. */
 #define SESS_SCRIPTS(X)                                                                            \
     X(CREATE)                                                                                      \
@@ -405,6 +555,9 @@
     X(TURN_END)                                                                                    \
     X(TURN_ANSWER)                                                                                 \
     X(RENEW)                                                                                       \
-    X(RELEASE)
+    X(RELEASE)                                                                                     \
+    X(RESERVE)                                                                                     \
+    X(UNRESERVE)                                                                                   \
+    X(USAGE)
 
 #endif

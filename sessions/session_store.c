@@ -2,6 +2,7 @@
  * session_scripts.h for the atomic scripts. Replies are parsed here into borrowed structs. */
 #include "sessions/session_store.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ struct op {
         sess_begin_cb begin;
         sess_answer_cb answer;
         sess_done_cb done;
+        sess_reserve_cb reserve;
+        sess_tenant_day_cb tenant_day;
     } cb;
     char sid[SESS_ID_LEN + 1];
     enum script script; /* the script the call runs */
@@ -347,9 +350,33 @@ static void copy_field(char *dst, size_t cap, const redisReply *v)
     dst[n] = '\0';
 }
 
+/* The usage_* fields of a session record, by name. */
+static bool usage_field(const char *name, const char *v, struct sess_usage_totals *u)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {
+        {"input_tokens", offsetof(struct sess_usage_totals, input_tokens)},
+        {"output_tokens", offsetof(struct sess_usage_totals, output_tokens)},
+        {"cache_read_input_tokens", offsetof(struct sess_usage_totals, cache_read_input_tokens)},
+        {"cache_creation_input_tokens",
+         offsetof(struct sess_usage_totals, cache_creation_input_tokens)},
+        {"cost_micros", offsetof(struct sess_usage_totals, cost_micros)},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (strcmp(name, fields[i].name) == 0) {
+            *(long long *)((char *)u + fields[i].offset) = strtoll(v, NULL, 10);
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool parse_record(const redisReply *r, struct sess_record *rec)
 {
     memset(rec, 0, sizeof(*rec));
+    snprintf(rec->tenant, sizeof(rec->tenant), "anonymous");
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
         return false;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -376,6 +403,10 @@ static bool parse_record(const redisReply *r, struct sess_record *rec)
             rec->turns = strtol(v->str, NULL, 10);
         else if (strcmp(k->str, "answered") == 0)
             rec->answered = strtol(v->str, NULL, 10);
+        else if (strcmp(k->str, "tenant") == 0 && v->len > 0)
+            copy_field(rec->tenant, sizeof(rec->tenant), v);
+        else if (strncmp(k->str, "usage_", 6) == 0)
+            usage_field(k->str + 6, v->str, &rec->usage);
     }
     return true;
 }
@@ -420,6 +451,9 @@ static bool unpack_entry(const char *p, size_t len, struct sess_entry *x, char *
     x->output_tokens = strtol(v[F_OUTPUT_TOKENS], NULL, 10);
     x->model = v[F_MODEL];
     x->citations = v[F_CITATIONS];
+    x->cache_read_input_tokens = strtol(v[F_CACHE_READ], NULL, 10);
+    x->cache_creation_input_tokens = strtol(v[F_CACHE_CREATION], NULL, 10);
+    x->cost_micros = strtoll(v[F_COST], NULL, 10);
     return true;
 }
 
@@ -523,6 +557,9 @@ int sess_create(struct sess_store *s, const char *channel, const struct sess_cal
     script_arg_str(&a, CREATE_policy_number, caller ? caller->policy_number : NULL);
     script_arg_int(&a, CREATE_empty_ttl, 0);
     script_arg_int(&a, CREATE_address_per_minute, 0);
+    char tenant[SESS_TENANT_MAX + 1];
+    sess_tenant_name(tenant, caller ? caller->tenant : NULL);
+    script_arg_str(&a, CREATE_tenant, tenant);
     return call_send(op, &a, on_create);
 }
 
@@ -542,6 +579,7 @@ int sess_create_anonymous(struct sess_store *s, const char *address, sess_anon_c
     script_arg_str(&a, CREATE_policy_number, NULL);
     script_arg_int(&a, CREATE_empty_ttl, lim->anon_session_ttl_s);
     script_arg_int(&a, CREATE_address_per_minute, lim->anon_sessions_per_minute);
+    script_arg_str(&a, CREATE_tenant, "anonymous");
     return call_send(op, &a, on_create);
 }
 
@@ -897,6 +935,9 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
     script_arg_str(&c, TURN_END_stop_reason, a->stop_reason);
     script_arg_int(&c, TURN_END_input_tokens, a->input_tokens);
     script_arg_int(&c, TURN_END_output_tokens, a->output_tokens);
+    script_arg_int(&c, TURN_END_cache_read, a->cache_read_input_tokens);
+    script_arg_int(&c, TURN_END_cache_creation, a->cache_creation_input_tokens);
+    script_arg_int(&c, TURN_END_cost, a->cost_micros);
     script_arg_str(&c, TURN_END_model, a->model);
     script_arg_str(&c, TURN_END_provider, a->provider);
     script_arg_str(&c, TURN_END_citations, a->citations);
@@ -904,6 +945,17 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
     script_arg_int(&c, TURN_END_ttl, s->ttl_s);
     script_arg_bin(&c, TURN_END_preview, a->text, a->text ? preview_len(a->text, a->text_len) : 0);
     script_arg_str(&c, TURN_END_error_code, a->error);
+    script_arg_str(&c, TURN_END_reservation, a->reservation);
+    script_arg_int(&c, TURN_END_usage_ttl, SESS_TENANT_USAGE_TTL_S);
+    if (a->tenant && *a->tenant && a->day && *a->day) {
+        char key[SESS_KEY_MAX];
+        sess_tenant_key(key, a->tenant, "usage", a->day);
+        script_key_set(&c, TURN_END_tenant_usage, key);
+        sess_tenant_key(key, a->tenant, "reservations", a->day);
+        script_key_set(&c, TURN_END_tenant_reservations, key);
+    } else {
+        script_key_omit(&c, TURN_END_tenant_usage);
+    }
     return call_send(op, &c, on_done);
 }
 
@@ -935,6 +987,126 @@ int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, ui
 }
 
 /* ---- live events (session_live.h) ---- */
+
+/* ---- usage per tenant and day ---- */
+
+void sess_tenant_name(char *out, const char *claim)
+{
+    size_t n = 0;
+    for (const char *p = claim ? claim : ""; *p && n < SESS_TENANT_MAX; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  strchr("._@:+-", c) != NULL;
+        out[n++] = ok ? c : '_';
+    }
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, SESS_TENANT_MAX + 1, "anonymous");
+}
+
+/* Start a call of `script` on tenant `tenant`'s day `day`: its keys usage and reservations. */
+static struct op *tenant_call(struct sess_store *s, struct script_args *a, enum script script,
+                              const char *tenant, const char *day, void *ud)
+{
+    struct op *op = op_new(s, NULL, ud);
+    call_begin(a, op, script);
+    char key[SESS_KEY_MAX];
+    sess_tenant_key(key, tenant, "usage", day);
+    script_key_set(a, 0, key);
+    sess_tenant_key(key, tenant, "reservations", day);
+    script_key_set(a, 1, key);
+    return op;
+}
+
+static void on_reserved(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    enum sess_reserve_result result = SESS_RESERVED;
+    bool warn = false;
+    if (status == PL_OK && !rconn_reply_ok(reply, "budget reservation"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK) {
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+            reply->element[0]->type != REDIS_REPLY_STRING ||
+            reply->element[1]->type != REDIS_REPLY_STRING ||
+            reply->element[2]->type != REDIS_REPLY_INTEGER) {
+            status = PL_EPROTO;
+        } else {
+            warn = reply->element[2]->integer == 1;
+            if (strcmp(reply->element[0]->str, "refused") == 0)
+                result = strcmp(reply->element[1]->str, "usd") == 0 ? SESS_REFUSED_USD
+                                                                    : SESS_REFUSED_TOKENS;
+        }
+    }
+    op->cb.reserve(op->ud, status, result, warn);
+    pl_free(op);
+}
+
+int sess_reserve(struct sess_store *s, const struct sess_reservation *r, sess_reserve_cb cb,
+                 void *ud)
+{
+    struct script_args a;
+    struct op *op = tenant_call(s, &a, SCRIPT_RESERVE, r->tenant, r->day, ud);
+    op->cb.reserve = cb;
+    script_arg_str(&a, RESERVE_member, r->member);
+    script_arg_int(&a, RESERVE_now, now_ms());
+    script_arg_int(&a, RESERVE_expires, r->expires_ms);
+    script_arg_int(&a, RESERVE_tokens, (long long)r->tokens);
+    script_arg_int(&a, RESERVE_micros, (long long)r->micros);
+    script_arg_int(&a, RESERVE_budget_tokens, (long long)r->budget_tokens);
+    script_arg_int(&a, RESERVE_budget_micros, (long long)r->budget_micros);
+    script_arg_int(&a, RESERVE_warn_percent, r->warn_percent);
+    script_arg_int(&a, RESERVE_ttl, SESS_TENANT_USAGE_TTL_S);
+    return call_send(op, &a, on_reserved);
+}
+
+int sess_unreserve(struct sess_store *s, const char *tenant, const char *day, const char *member,
+                   sess_done_cb cb, void *ud)
+{
+    struct script_args a;
+    struct op *op = tenant_call(s, &a, SCRIPT_UNRESERVE, tenant, day, ud);
+    op->cb.done = cb;
+    script_arg_str(&a, UNRESERVE_member, member);
+    return call_send(op, &a, on_done);
+}
+
+static void on_tenant_usage(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    struct sess_tenant_day d = {0};
+    if (status == PL_OK && !rconn_reply_ok(reply, "tenant usage"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type != REDIS_REPLY_ARRAY)
+        status = PL_EPROTO;
+    for (size_t i = 0; status == PL_OK && i + 1 < reply->elements; i += 2) {
+        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (usage_field(k->str, v->str, &d.used))
+            continue;
+        long long n = strtoll(v->str, NULL, 10);
+        if (strcmp(k->str, "turns") == 0)
+            d.turns = n;
+        else if (strcmp(k->str, "reserved_tokens") == 0)
+            d.reserved_tokens = n;
+        else if (strcmp(k->str, "reserved_micros") == 0)
+            d.reserved_micros = n;
+        else if (strcmp(k->str, "warned") == 0)
+            d.warned = n != 0;
+    }
+    op->cb.tenant_day(op->ud, status, status == PL_OK ? &d : NULL);
+    pl_free(op);
+}
+
+int sess_tenant_usage(struct sess_store *s, const char *tenant, const char *day,
+                      sess_tenant_day_cb cb, void *ud)
+{
+    struct script_args a;
+    struct op *op = tenant_call(s, &a, SCRIPT_USAGE, tenant, day, ud);
+    op->cb.tenant_day = cb;
+    script_arg_int(&a, USAGE_now, now_ms());
+    return call_send(op, &a, on_tenant_usage);
+}
 
 static void on_published(void *ud, int status, redisReply *reply)
 {

@@ -63,6 +63,16 @@ struct sess_caller {
     const char *id; /* each nullable */
     const char *name;
     const char *policy_number;
+    const char *tenant; /* whose usage the session counts to (docs/cost.md); NULL: "anonymous" */
+};
+
+/* A session's usage so far: its answers' tokens of each kind and their cost. */
+struct sess_usage_totals {
+    long long input_tokens;
+    long long output_tokens;
+    long long cache_read_input_tokens;
+    long long cache_creation_input_tokens;
+    long long cost_micros; /* USD micro-dollars */
 };
 
 struct sess_record {
@@ -74,8 +84,10 @@ struct sess_record {
     char policy_number[65];
     long long created_ms;
     long long updated_ms;
-    long turns;    /* last turn number given to a caller message */
-    long answered; /* last turn whose answer is stored */
+    long turns;       /* last turn number given to a caller message */
+    long answered;    /* last turn whose answer is stored */
+    char tenant[129]; /* "anonymous" for a session stored without one */
+    struct sess_usage_totals usage;
 };
 
 /* One transcript entry. Strings are borrowed for the duration of the callback. */
@@ -90,6 +102,9 @@ struct sess_entry {
     const char *error;       /* assistant entries that failed: the error code; "" otherwise */
     long input_tokens;
     long output_tokens;
+    long cache_read_input_tokens;
+    long cache_creation_input_tokens;
+    long long cost_micros; /* USD micro-dollars of the answer */
     const char *model;
     const char *citations; /* assistant entries: a JSON array of {"source","title"}, "" when none */
 };
@@ -205,9 +220,18 @@ struct sess_answer {
     const char *error; /* nullable: error code when the turn failed */
     long input_tokens;
     long output_tokens;
+    long cache_read_input_tokens;
+    long cache_creation_input_tokens;
+    long long cost_micros;
     const char *model;     /* nullable */
     const char *provider;  /* nullable */
     const char *citations; /* nullable: JSON array text; NULL or "" stores nothing */
+    /* Usage per tenant and day (docs/cost.md): with `tenant` and `day` set, a newly stored
+     * answer's usage is added to that day's totals, and `reservation` (nullable: none) is
+     * settled, in the same script (sessions/tenant_usage.h names the keys). */
+    const char *tenant;
+    const char *day; /* YYYY-MM-DD, UTC: the day the turn started */
+    const char *reservation;
 };
 
 /* The answer that covers caller turn `turn` (read only; refreshes no expiry). status PL_OK
@@ -220,8 +244,9 @@ typedef void (*sess_answer_cb)(void *ud, int status, const struct sess_record *r
                                const struct sess_entry *answer, uint32_t retry_after_ms);
 int sess_turn_answer(struct sess_store *s, const char *sid, long turn, sess_answer_cb cb, void *ud);
 
-/** Store a turn's answer (once: a turn already answered is not stored again) and release the
- *  lock if `owner` still holds it. */
+/** Store a turn's answer (once: a turn already answered is not stored again), add its usage to
+ *  the session's totals and its tenant's day (when stored), settle its budget reservation (in
+ *  any case), and release the lock if `owner` still holds it. */
 int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
                   const struct sess_answer *a, sess_done_cb cb, void *ud);
 
@@ -233,5 +258,59 @@ int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, ui
 /** Release the lock if `owner` holds it, storing nothing. */
 int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
                       void *ud);
+
+/* ---- usage per tenant and day (docs/cost.md) ---- */
+
+/* How long a tenant's day of usage is kept after its last change. */
+#define SESS_TENANT_USAGE_TTL_S (40 * 24 * 3600)
+/* A tenant name as keys and logs hold it: 1..128 bytes of [A-Za-z0-9._@:+-]. */
+#define SESS_TENANT_MAX 128
+
+/** `out` (SESS_TENANT_MAX + 1 bytes) is `claim` as a tenant name: each byte outside the set
+ *  above becomes '_' (so a claim cannot break a key's hash tag or a log line), cut to
+ *  SESS_TENANT_MAX; NULL or "" gives "anonymous". */
+void sess_tenant_name(char *out, const char *claim);
+
+/* A turn's reservation against its tenant's daily budgets. */
+struct sess_reservation {
+    const char *tenant;
+    const char *day;                   /* YYYY-MM-DD, UTC */
+    const char *member;                /* "SID:TURN:TOKENS:MICROS": the turn, and what it holds */
+    long long expires_ms;              /* Unix ms after which any reservation may reclaim it */
+    unsigned long long tokens, micros; /* what it holds */
+    unsigned long long budget_tokens, budget_micros; /* 0: that budget is off */
+    unsigned warn_percent;
+};
+
+enum sess_reserve_result {
+    SESS_RESERVED,
+    SESS_REFUSED_TOKENS, /* the day's token budget has no room for it */
+    SESS_REFUSED_USD,    /* the day's cost budget has no room for it */
+};
+/** status PL_OK with `result`, and `warn` true when this call was the first of the tenant's
+ *  day to find its use at or past warn_percent of a budget; or a storage error. */
+typedef void (*sess_reserve_cb)(void *ud, int status, enum sess_reserve_result result, bool warn);
+
+/** Reserve `r`'s amounts atomically (exact across instances; docs/cost.md, "Budgets"), first
+ *  reclaiming the day's expired reservations. Settled by sess_turn_end (sess_answer.reservation)
+ *  or sess_unreserve. */
+int sess_reserve(struct sess_store *s, const struct sess_reservation *r, sess_reserve_cb cb,
+                 void *ud);
+/** Settle a reservation that no stored answer settles. `cb` may be NULL. */
+int sess_unreserve(struct sess_store *s, const char *tenant, const char *day, const char *member,
+                   sess_done_cb cb, void *ud);
+
+/* A tenant's day. */
+struct sess_tenant_day {
+    struct sess_usage_totals used;
+    long long turns;
+    long long reserved_tokens; /* held by turns under way */
+    long long reserved_micros;
+    bool warned; /* the warning threshold was reached */
+};
+/** `day` borrowed for the call; all zero for a day without usage. */
+typedef void (*sess_tenant_day_cb)(void *ud, int status, const struct sess_tenant_day *day);
+int sess_tenant_usage(struct sess_store *s, const char *tenant, const char *day,
+                      sess_tenant_day_cb cb, void *ud);
 
 #endif

@@ -17,6 +17,9 @@ struct turn_engine *turn_engine_create(const struct turn_engine_opts *opts)
     e->opts = *opts;
     snprintf(e->instance_id, sizeof(e->instance_id), "%s", opts->instance_id);
     e->opts.instance_id = e->instance_id;
+    snprintf(e->reserve_model, sizeof(e->reserve_model), "%s",
+             opts->reserve_model ? opts->reserve_model : "");
+    e->opts.reserve_model = e->reserve_model;
     pl_map_init(&e->sessions);
     uint64_t every = opts->turn_lock_ms / 3 ? opts->turn_lock_ms / 3 : 1;
     uv_timer_init(opts->loop, &e->lease_timer);

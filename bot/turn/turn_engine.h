@@ -27,6 +27,7 @@
 
 struct sess_store;
 struct llm_provider;
+struct llm_price_table;
 struct prompt_builder;
 struct turn_engine;
 
@@ -40,6 +41,13 @@ struct turn_engine_opts {
     uint32_t turn_timeout_ms; /* deadline of one turn, from the moment it is taken up */
     uint32_t history_entries; /* transcript entries read for a prompt */
     uint32_t max_queued;      /* caller messages waiting for an answer per session */
+    /* Cost (docs/cost.md). Each answer is priced by the model that gave it; a reservation by
+     * `reserve_model` (the primary provider's). Budgets per tenant per UTC day, 0: off. */
+    const struct llm_price_table *prices; /* NULL: every cost 0 */
+    const char *reserve_model;            /* copied */
+    uint64_t budget_tokens;
+    uint64_t budget_micros;
+    uint32_t budget_warn_percent;
 };
 
 /** A new engine (it starts its lease timer at once). */
@@ -55,12 +63,17 @@ struct turn_end {
     const char *stop_reason; /* docs/protocol.md "Stop reasons" */
     long input_tokens;
     long output_tokens;
+    long cache_read_input_tokens;
+    long cache_creation_input_tokens;
+    long long cost_micros; /* USD micro-dollars, from the price table */
     const char *text; /* the whole answer, NUL-terminated ("" when it failed before any text) */
     size_t text_len;
     bool streamed; /* the text was told as deltas on this instance (false: answered elsewhere) */
     const struct prompt_citation *citations; /* NULL when n_citations is 0 */
     size_t n_citations;
-    enum api_error error; /* API_ERR_NONE, or why the turn failed before any text */
+    enum api_error error;      /* API_ERR_NONE, or why the turn failed before any text */
+    const char *error_message; /* what the error event said, when known here; NULL: the
+                                  table's message (a turn read back from the transcript) */
 };
 
 struct turn_listener;
@@ -198,6 +211,14 @@ struct turn_engine_stats {
     uint64_t turns_failed;    /* turns that ended with an error */
     uint64_t deltas;          /* text deltas told to listeners */
     uint64_t stores_retried;  /* answer writes retried after a storage error */
+    /* Usage counted on this instance (docs/cost.md): tokens of each kind, their cost. */
+    uint64_t input_tokens;
+    uint64_t output_tokens;
+    uint64_t cache_read_input_tokens;
+    uint64_t cache_creation_input_tokens;
+    uint64_t cost_micros;
+    uint64_t budget_refused;  /* turns refused by a tenant's daily budget */
+    uint64_t budget_warnings; /* tenants' days that reached the warning threshold here */
     size_t sessions_live;     /* sessions with a listener or a turn on this instance */
 };
 

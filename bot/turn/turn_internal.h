@@ -18,7 +18,8 @@
 
 /* The states of a turn taken up on this instance:
  *   LOCKING   taking the session's turn lock and reading the record and history (or finding
- *             that another answer already covers the turn)
+ *             that another answer already covers the turn); with a daily budget on, then
+ *             reserving the turn's most in its tenant's day (docs/cost.md)
  *   STREAMING the provider answers; each delta is kept (for replay) and told to the listeners
  *   STORING   the answer goes to the transcript and the lock is released; turn_end is told
  *             after the first attempt
@@ -43,11 +44,18 @@ struct turn {
     bool cancel_requested;     /* turn_cancel (or the deadline) while LOCKING or STREAMING */
     enum llm_stop cancel_stop; /* the stop reason a cancellation gives: cancelled or timeout */
     bool shutting_down;        /* ended by turn_engine_cancel_all while its begin was in flight */
-    bool begin_in_flight;      /* a begin call waits for Redis */
+    bool begin_in_flight;      /* a begin (or a budget reservation) waits for Redis */
     bool locked;               /* this instance took the session's turn lock for it */
     bool in_llm_start;         /* inside llm_start: an outcome is recorded, handled after */
     bool outcome_ready;        /* the provider finished inside llm_start */
     struct llm_usage usage;
+    long long cost_micros;
+    /* Cost: whose usage it is, the UTC day it counts to, and its budget reservation. */
+    char tenant[SESS_TENANT_MAX + 1];
+    char day[11];
+    char reservation[96]; /* "" when none is held */
+    struct prompt prompt; /* built, kept while the reservation is asked for */
+    bool has_prompt;
     char model[128];
     char provider[32];
     enum api_error error; /* API_ERR_NONE unless it failed before any text */
@@ -94,6 +102,7 @@ struct turn_engine {
     bool draining;
     bool stopped;
     struct turn_engine_stats stats;
+    char reserve_model[128];
 };
 
 /* ---- turn_session.c: live sessions, listeners and what they are told ---- */

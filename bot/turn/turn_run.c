@@ -6,12 +6,15 @@
  * turn_end on this instance's listeners. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include "bot/turn/turn_internal.h"
 #include "common/alloc.h"
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "connectors/llm_prices.h"
 #include "sessions/conversation_order.h"
 
 #define ANSWER_BYTES_MAX   (1024 * 1024)
@@ -21,6 +24,9 @@
 #define STORE_RETRY_MS     200
 #define STORE_RETRY_MAX_MS 5000
 #define STORE_DEADLINE_MS  (10 * 60 * 1000)
+/* A budget reservation outlives the turn's deadline by this much before any other turn of its
+ * tenant may reclaim it (its instance stopped before settling it; docs/cost.md). */
+#define RESERVATION_GRACE_MS (60 * 1000)
 
 static void begin(struct turn_session *s);
 static void on_begin(void *ud, struct sess_turn_context *ctx);
@@ -83,6 +89,9 @@ static void fail_unstarted(struct turn_session *s, enum api_error err, const cha
     uv_timer_stop(&s->timer);
     if (t->locked && !e->stopped)
         sess_turn_release(e->opts.store, s->sid, e->instance_id, NULL, NULL);
+    if (t->reservation[0] && !e->stopped)
+        sess_unreserve(e->opts.store, t->tenant, t->day, t->reservation, NULL, NULL);
+    t->reservation[0] = '\0';
     t->stop = LLM_STOP_UPSTREAM_ERROR;
     t->error = err;
     t->state = TURN_ENDED;
@@ -274,6 +283,30 @@ static size_t history_of(const struct sess_turn_context *ctx, struct prompt_hist
     return k;
 }
 
+static void call_llm(struct turn_session *s);
+static void reserve(struct turn_session *s);
+
+/* YYYY-MM-DD of now, UTC: the day a turn's usage counts to. */
+static void utc_day(char out[11])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+static long long wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static bool budgets_on(const struct turn_engine *e)
+{
+    return e->opts.budget_tokens || e->opts.budget_micros;
+}
+
 static void start_llm(struct turn_session *s, const struct sess_turn_context *ctx)
 {
     struct turn_engine *e = engine_of(s);
@@ -284,8 +317,7 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
                                          .name = ctx->rec.caller_name,
                                          .policy_number = ctx->rec.policy_number,
                                          .channel = ctx->rec.channel};
-    struct prompt prompt;
-    int rc = prompt_build(e->opts.prompts, &caller, items, n, t->turn, &prompt);
+    int rc = prompt_build(e->opts.prompts, &caller, items, n, t->turn, &t->prompt);
     pl_free(items);
     if (rc != PL_OK) {
         PL_LOG(PL_LOG_ERR, "turn", "sess=%s turn=%ld: cannot build the prompt (%s)", s->sid,
@@ -293,7 +325,21 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
         fail_unstarted(s, API_ERR_INTERNAL, "the prompt could not be built");
         return;
     }
-    turn_citations_copy(&t->citations, prompt.citations, prompt.n_citations);
+    t->has_prompt = true;
+    turn_citations_copy(&t->citations, t->prompt.citations, t->prompt.n_citations);
+    snprintf(t->tenant, sizeof(t->tenant), "%s", ctx->rec.tenant);
+    utc_day(t->day);
+    if (budgets_on(e) && !t->cancel_requested)
+        reserve(s);
+    else
+        call_llm(s);
+}
+
+/* The prompt is built (and its budget reserved): ask the model. */
+static void call_llm(struct turn_session *s)
+{
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
     t->state = TURN_STREAMING;
     e->stats.turns_started++;
     turn_emit_start(s, t->turn);
@@ -302,7 +348,6 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
     uv_timer_start(&s->timer, on_deadline, timeout > elapsed ? timeout - elapsed : 1, 0);
     if (t->cancel_requested) {
         /* Cancelled as it began (a listener's turn_start did it): nothing to ask. */
-        prompt_cleanup(&prompt);
         uv_timer_stop(&s->timer);
         t->stop = t->cancel_stop;
         finish(s);
@@ -312,9 +357,10 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
      * request): on_finish then only records the outcome, handled once llm_start returns. */
     struct llm_sink sink = {.on_text = on_text, .on_finish = on_finish, .ud = s};
     t->in_llm_start = true;
-    struct llm_call *call = llm_start(e->opts.llm, &prompt, &sink);
+    struct llm_call *call = llm_start(e->opts.llm, &t->prompt, &sink);
     t->in_llm_start = false;
-    prompt_cleanup(&prompt);
+    prompt_cleanup(&t->prompt);
+    t->has_prompt = false;
     if (t->outcome_ready) {
         uv_timer_stop(&s->timer);
         finish(s);
@@ -370,6 +416,118 @@ static void on_begin(void *ud, struct sess_turn_context *ctx)
     }
 }
 
+/* ---- budgets (docs/cost.md) ---- */
+
+/* Tokens of a text as the reservation estimates them: bytes / 4, rounded up. */
+static uint64_t estimate(const char *text)
+{
+    return text ? (strlen(text) + 3) / 4 : 0;
+}
+
+/* "N tokens" or "USD D.DD" for a refusal's message. */
+static void budget_text(char *out, size_t cap, const struct turn_engine *e, bool usd)
+{
+    if (!usd) {
+        snprintf(out, cap, "%llu tokens", (unsigned long long)e->opts.budget_tokens);
+        return;
+    }
+    unsigned long long m = e->opts.budget_micros;
+    snprintf(out, cap, "USD %llu.%06llu", m / 1000000, m % 1000000);
+    size_t n = strlen(out);
+    while (n > 3 && out[n - 1] == '0' && out[n - 3] != '.')
+        out[--n] = '\0'; /* USD 25.50, not 25.500000 */
+}
+
+static void on_reserved(void *ud, int status, enum sess_reserve_result result, bool warn)
+{
+    struct turn_session *s = ud;
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    t->begin_in_flight = false;
+    if (warn) {
+        e->stats.budget_warnings++;
+        PL_LOG(PL_LOG_WARN, "budget", "tenant %s has used %u%% of its daily budget for %s",
+               t->tenant, e->opts.budget_warn_percent, t->day);
+    }
+    if (status != PL_OK || result != SESS_RESERVED)
+        t->reservation[0] = '\0'; /* nothing held */
+    if (t->shutting_down || e->stopped) {
+        fail_unstarted(s, API_ERR_SHUTTING_DOWN, NULL);
+    } else if (status != PL_OK) {
+        PL_LOG(PL_LOG_WARN, "budget", "sess=%s turn=%ld: no budget reservation (%s)", s->sid,
+               t->turn, pl_strerror(status));
+        fail_unstarted(s, API_ERR_STORAGE_UNAVAILABLE, NULL);
+    } else if (result != SESS_RESERVED) {
+        char budget[64];
+        budget_text(budget, sizeof(budget), e, result == SESS_REFUSED_USD);
+        e->stats.budget_refused++;
+        t->stop = LLM_STOP_UPSTREAM_ERROR;
+        t->error = API_ERR_RATE_LIMITED;
+        snprintf(t->error_message, sizeof(t->error_message),
+                 "tenant %s has used its daily budget of %s; it resets at 00:00 UTC", t->tenant,
+                 budget);
+        PL_LOG(PL_LOG_NOTICE, "budget", "sess=%s turn=%ld refused: %s", s->sid, t->turn,
+               t->error_message);
+        t->state = TURN_STREAMING;
+        finish(s); /* stored as a failed answer: the caller's message stays */
+    } else if (t->cancel_requested) {
+        t->stop = t->cancel_stop;
+        t->state = TURN_STREAMING;
+        finish(s);
+    } else {
+        call_llm(s);
+    }
+}
+
+/* Reserve what the turn may use at most (its prompt as estimated, plus max_tokens of answer)
+ * in its tenant's day, before the model is asked. */
+static void reserve(struct turn_session *s)
+{
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    const struct prompt *p = &t->prompt;
+    struct llm_usage most = {.input_tokens = (long)estimate(p->system),
+                             .output_tokens = p->max_tokens > 0 ? p->max_tokens : 0};
+    for (size_t i = 0; i < p->n_messages; i++)
+        most.input_tokens += (long)estimate(p->messages[i].text);
+    /* Priced as if no prompt token came from the cache: the most it can cost. */
+    const struct llm_price *price = llm_prices_find(e->opts.prices, e->opts.reserve_model);
+    uint64_t tokens = (uint64_t)most.input_tokens + (uint64_t)most.output_tokens;
+    uint64_t micros = llm_cost_micros(price, &most);
+    snprintf(t->reservation, sizeof(t->reservation), "%s:%ld:%llu:%llu", s->sid, t->turn,
+             (unsigned long long)tokens, (unsigned long long)micros);
+    struct sess_reservation r = {
+        .tenant = t->tenant,
+        .day = t->day,
+        .member = t->reservation,
+        .expires_ms = wall_ms() + e->opts.turn_timeout_ms + RESERVATION_GRACE_MS,
+        .tokens = tokens,
+        .micros = micros,
+        .budget_tokens = e->opts.budget_tokens,
+        .budget_micros = e->opts.budget_micros,
+        .warn_percent = e->opts.budget_warn_percent,
+    };
+    t->begin_in_flight = true;
+    if (sess_reserve(e->opts.store, &r, on_reserved, s) != PL_OK)
+        on_reserved(s, PL_EIO, SESS_RESERVED, false);
+}
+
+/* The answer's cost, and this instance's counters of usage. */
+static void count_usage(struct turn_session *s)
+{
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    const struct llm_usage *u = &t->usage;
+    t->cost_micros = (long long)llm_cost_micros(llm_prices_find(e->opts.prices, t->model), u);
+    e->stats.input_tokens += u->input_tokens > 0 ? (uint64_t)u->input_tokens : 0;
+    e->stats.output_tokens += u->output_tokens > 0 ? (uint64_t)u->output_tokens : 0;
+    e->stats.cache_read_input_tokens +=
+        u->cache_read_input_tokens > 0 ? (uint64_t)u->cache_read_input_tokens : 0;
+    e->stats.cache_creation_input_tokens +=
+        u->cache_creation_input_tokens > 0 ? (uint64_t)u->cache_creation_input_tokens : 0;
+    e->stats.cost_micros += (uint64_t)t->cost_micros;
+}
+
 /* ---- STREAMING ---- */
 
 static void on_text(void *ud, const char *text, size_t len)
@@ -397,6 +555,7 @@ static void on_finish(void *ud, const struct llm_outcome *o)
         snprintf(t->model, sizeof(t->model), "%s", o->model);
     if (o->provider)
         snprintf(t->provider, sizeof(t->provider), "%s", o->provider);
+    count_usage(s);
     const char *detail = o->error_detail ? o->error_detail : pl_strerror(o->status);
     if (o->status == PL_OK) {
         t->stop = o->stop;
@@ -487,6 +646,12 @@ static void store(struct turn_session *s)
         .error = t->error ? api_error_code(t->error) : NULL,
         .input_tokens = t->usage.input_tokens,
         .output_tokens = t->usage.output_tokens,
+        .cache_read_input_tokens = t->usage.cache_read_input_tokens,
+        .cache_creation_input_tokens = t->usage.cache_creation_input_tokens,
+        .cost_micros = t->cost_micros,
+        .tenant = t->tenant,
+        .day = t->day,
+        .reservation = t->reservation,
         .model = t->model,
         .provider = t->provider,
         .citations = citations,

@@ -18,6 +18,8 @@ void turn_free(struct turn *t)
     pl_buf_cleanup(&t->answer);
     pl_free(t->delta_ends);
     turn_citations_cleanup(&t->citations);
+    if (t->has_prompt)
+        prompt_cleanup(&t->prompt);
     pl_free(t);
 }
 
@@ -52,6 +54,9 @@ void turn_take_answer(struct turn *t, const struct sess_entry *a, long answered)
     t->stop = stop_from_name(a->stop_reason);
     t->usage.input_tokens = a->input_tokens;
     t->usage.output_tokens = a->output_tokens;
+    t->usage.cache_read_input_tokens = a->cache_read_input_tokens;
+    t->usage.cache_creation_input_tokens = a->cache_creation_input_tokens;
+    t->cost_micros = a->cost_micros;
     snprintf(t->model, sizeof(t->model), "%s", a->model ? a->model : "");
     turn_citations_parse(&t->citations, a->citations);
     t->answered_in = a->turn;
@@ -284,12 +289,16 @@ void turn_end_of(const struct turn *t, struct turn_end *out)
     out->stop_reason = llm_stop_name(t->stop);
     out->input_tokens = t->usage.input_tokens;
     out->output_tokens = t->usage.output_tokens;
+    out->cache_read_input_tokens = t->usage.cache_read_input_tokens;
+    out->cache_creation_input_tokens = t->usage.cache_creation_input_tokens;
+    out->cost_micros = t->cost_micros;
     out->text = t->answer.data ? t->answer.data : "";
     out->text_len = t->answer.len;
     out->streamed = t->n_deltas > 0 || t->answer.len == 0;
     out->citations = t->citations.n ? t->citations.items : NULL;
     out->n_citations = t->citations.n;
     out->error = t->error;
+    out->error_message = t->error_message[0] ? t->error_message : NULL;
 }
 
 void turn_emit_end(struct turn_session *s, struct turn *t)

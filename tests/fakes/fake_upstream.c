@@ -55,6 +55,15 @@ static FILE *log_file;
 static unsigned long n_requests, n_active;
 static json_t *by_behaviour; /* behaviour -> count */
 static json_t *flaky_counts; /* marker -> requests seen */
+static json_t *prompt_cache; /* model + cached prefix -> 1: prefixes written to the "cache" */
+
+/* Usage of one answer. cached: the request marked a prefix cacheable, so the usage reports the
+ * cache fields (and message_delta repeats every count, as the API does); otherwise the bytes
+ * stay those of a request without caching. */
+struct usage {
+    long input, cache_creation, cache_read;
+    bool cached;
+};
 
 /* What to do when the events run out. */
 enum ending { END_FINISH, END_CUT, END_ERROR_CLOSE, END_STALL };
@@ -326,8 +335,21 @@ static bool has_marker(const char *text, const char *name)
     return strstr(text, pat) != NULL;
 }
 
-static void start_stream(struct conn *c, const char *model, long input_tokens, const char *ask,
-                         const char *behaviour)
+static json_t *usage_json(const struct usage *u, long output, bool with_input)
+{
+    json_t *j = json_object();
+    if (with_input)
+        json_object_set_new(j, "input_tokens", json_integer(u->input));
+    if (u->cached) {
+        json_object_set_new(j, "cache_creation_input_tokens", json_integer(u->cache_creation));
+        json_object_set_new(j, "cache_read_input_tokens", json_integer(u->cache_read));
+    }
+    json_object_set_new(j, "output_tokens", json_integer(output));
+    return j;
+}
+
+static void start_stream(struct conn *c, const char *model, const struct usage *usage,
+                         const char *ask, const char *behaviour)
 {
     json_t *tokens;
     const char *tm = strstr(ask, "[[text:");
@@ -355,10 +377,10 @@ static void start_stream(struct conn *c, const char *model, long input_tokens, c
     char msg_id[32];
     snprintf(msg_id, sizeof(msg_id), "msg_fake_%lu", n_requests);
     add_event(ev, "message_start",
-              json_pack("{s:s,s:{s:s,s:s,s:s,s:[],s:s,s:n,s:n,s:{s:I,s:i}}}", "type",
-                        "message_start", "message", "id", msg_id, "type", "message", "role",
-                        "assistant", "content", "model", model, "stop_reason", "stop_sequence",
-                        "usage", "input_tokens", (json_int_t)input_tokens, "output_tokens", 1));
+              json_pack("{s:s,s:{s:s,s:s,s:s,s:[],s:s,s:n,s:n,s:o}}", "type", "message_start",
+                        "message", "id", msg_id, "type", "message", "role", "assistant", "content",
+                        "model", model, "stop_reason", "stop_sequence", "usage",
+                        usage_json(usage, 1, true)));
     size_t first_delta = 0;
     if (!stall) {
         add_event(ev, "content_block_start",
@@ -382,11 +404,11 @@ static void start_stream(struct conn *c, const char *model, long input_tokens, c
         } else if (!cut) {
             add_event(ev, "content_block_stop",
                       json_pack("{s:s,s:i}", "type", "content_block_stop", "index", 0));
-            add_event(ev, "message_delta",
-                      json_pack("{s:s,s:{s:s,s:n},s:{s:I}}", "type", "message_delta", "delta",
-                                "stop_reason",
-                                !strcmp(behaviour, "max-tokens") ? "max_tokens" : "end_turn",
-                                "stop_sequence", "usage", "output_tokens", (json_int_t)n));
+            add_event(
+                ev, "message_delta",
+                json_pack("{s:s,s:{s:s,s:n},s:o}", "type", "message_delta", "delta", "stop_reason",
+                          !strcmp(behaviour, "max-tokens") ? "max_tokens" : "end_turn",
+                          "stop_sequence", "usage", usage_json(usage, (long)n, usage->cached)));
             add_event(ev, "message_stop", json_pack("{s:s}", "type", "message_stop"));
         }
     }
@@ -443,6 +465,33 @@ static char *content_text(json_t *content)
         pl_buf_append_str(&b, json_string_value(text));
     }
     return pl_buf_take(&b);
+}
+
+/* The text blocks of `system` up to its last one with cache_control: the prefix to cache
+ * (*bytes, 0 when no block has cache_control). NULL, or what is wrong with a cache_control. */
+static const char *cached_prefix(json_t *system, long *bytes)
+{
+    size_t i;
+    json_t *blk;
+    long sum = 0;
+    *bytes = 0;
+    json_array_foreach(system, i, blk)
+    {
+        sum += (long)json_string_length(json_object_get(blk, "text"));
+        json_t *cc = json_object_get(blk, "cache_control");
+        if (!cc)
+            continue;
+        const char *type = json_string_value(json_object_get(cc, "type"));
+        json_t *ttl = json_object_get(cc, "ttl");
+        if (!json_is_object(cc) || !type || strcmp(type, "ephemeral") != 0)
+            return "system: cache_control must be {\"type\":\"ephemeral\"}";
+        if (json_object_size(cc) != (ttl ? 2u : 1u) ||
+            (ttl && (!json_is_string(ttl) || (strcmp(json_string_value(ttl), "5m") != 0 &&
+                                              strcmp(json_string_value(ttl), "1h") != 0))))
+            return "system: cache_control takes only type and ttl (5m or 1h)";
+        *bytes = sum;
+    }
+    return NULL;
 }
 
 static void log_request(const char *method, const char *path, json_t *headers, json_t *body,
@@ -516,13 +565,23 @@ static void handle_messages(struct conn *c, const char *path, json_t *headers, c
         check_failed(c, 400, "invalid_request_error", "this double only streams: stream: true");
         goto out;
     }
+    long bytes = 0, prefix_bytes = 0;
+    const char *bad_cache = NULL;
     if (system && !json_is_string(system)) {
         char *st = content_text(system);
-        pl_free(st);
         if (!st) {
             check_failed(c, 400, "invalid_request_error", "system: a string or text blocks");
             goto out;
         }
+        bytes = (long)strlen(st);
+        pl_free(st);
+        bad_cache = cached_prefix(system, &prefix_bytes);
+        if (bad_cache) {
+            check_failed(c, 400, "invalid_request_error", "%s", bad_cache);
+            goto out;
+        }
+    } else if (system) {
+        bytes = (long)json_string_length(system);
     }
     if (!strcmp(version, "2026-10-21") &&
         (json_object_get(j, "temperature") || json_object_get(j, "top_p") ||
@@ -536,7 +595,6 @@ static void handle_messages(struct conn *c, const char *path, json_t *headers, c
         check_failed(c, 400, "invalid_request_error", "messages: at least one message required");
         goto out;
     }
-    long bytes = system ? (long)json_string_length(system) : 0;
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_array_get(messages, i);
         const char *role = json_string_value(json_object_get(m, "role"));
@@ -599,7 +657,24 @@ static void handle_messages(struct conn *c, const char *path, json_t *headers, c
     else if (!strcmp(behaviour, "400"))
         send_api_error(c, 400, "invalid_request_error", "prompt is too long", NULL);
     else {
-        start_stream(c, json_string_value(model), bytes / 4, last, behaviour);
+        struct usage u = {.input = bytes / 4};
+        if (prefix_bytes > 0) {
+            /* The first request with this prefix writes it to the cache, later ones read it. */
+            char *text = content_text(system);
+            struct pl_buf kb;
+            pl_buf_init(&kb, SIZE_MAX);
+            pl_buf_printf(&kb, "%s\n%.*s", json_string_value(model), (int)prefix_bytes, text);
+            char *k = pl_buf_take(&kb);
+            bool seen = json_object_get(prompt_cache, k) != NULL;
+            if (!seen)
+                json_object_set_new(prompt_cache, k, json_true());
+            pl_free(k);
+            pl_free(text);
+            u.cached = true;
+            u.input = (bytes - prefix_bytes) / 4;
+            *(seen ? &u.cache_read : &u.cache_creation) = prefix_bytes / 4;
+        }
+        start_stream(c, json_string_value(model), &u, last, behaviour);
         c->close_logged_n = bedrock ? n_requests : 0;
     }
 out:
@@ -908,6 +983,7 @@ int main(int argc, char **argv)
     bedrock_host.text = opt.text;
     by_behaviour = json_object();
     flaky_counts = json_object();
+    prompt_cache = json_object();
     if (opt.log_path && !(log_file = fopen(opt.log_path, "a"))) {
         fprintf(stderr, "fake_upstream: cannot open %s: %s\n", opt.log_path, strerror(errno));
         return 1;
@@ -947,6 +1023,7 @@ int main(int argc, char **argv)
     rc = uv_loop_close(loop);
     json_decref(by_behaviour);
     json_decref(flaky_counts);
+    json_decref(prompt_cache);
     if (log_file)
         fclose(log_file);
     return rc == 0 ? 0 : 1;

@@ -54,6 +54,11 @@ static void check_same_state(const struct anth_stream *a, const struct anth_stre
     CHECK(a->started == b->started && a->finished == b->finished);
     CHECK(strcmp(a->stop_reason, b->stop_reason) == 0 && strcmp(a->model, b->model) == 0);
     CHECK(a->input_tokens == b->input_tokens && a->output_tokens == b->output_tokens);
+    CHECK(a->cache_read_input_tokens == b->cache_read_input_tokens &&
+          a->cache_creation_input_tokens == b->cache_creation_input_tokens);
+    /* Counts are never negative: a negative or non-integer one keeps the earlier value. */
+    CHECK(a->input_tokens >= 0 && a->output_tokens >= 0 && a->cache_read_input_tokens >= 0 &&
+          a->cache_creation_input_tokens >= 0);
     CHECK(strcmp(a->error_type, b->error_type) == 0);
     CHECK(strcmp(a->error_message, b->error_message) == 0);
 }

@@ -296,7 +296,7 @@ static void test_upstream_received_a_valid_request(void **state)
 {
     (void)state;
     /* The double checks every request and answers 400 to a wrong one; its log shows what we
-     * sent: the model, the system prompt and alternating roles. */
+     * sent: the model, the system prompt (as a cacheable block) and alternating roles. */
     FILE *f = fopen(st.upstream.log, "r");
     assert_non_null(f);
     char line[65536];
@@ -310,7 +310,12 @@ static void test_upstream_received_a_valid_request(void **state)
         json_t *body = json_object_get(j, "body");
         assert_string_equal(json_string_value(json_object_get(body, "model")), "claude-sonnet-4-5");
         assert_true(json_is_true(json_object_get(body, "stream")));
-        assert_non_null(strstr(json_string_value(json_object_get(body, "system")), "insur"));
+        /* The system prompt is the cached prefix (--prompt-cache is on by default). */
+        json_t *system = json_array_get(json_object_get(body, "system"), 0);
+        assert_non_null(strstr(json_string_value(json_object_get(system, "text")), "insur"));
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(system, "cache_control"), "type")),
+            "ephemeral");
         json_decref(j);
         n++;
     }

@@ -1,6 +1,7 @@
 /* The session store against a real redis-server, through its API: what the scripts store and
  * what they give back (docs/redis-keys.md): citations, how beginning a turn comes out (locked,
- * held elsewhere, already answered), and the answer that covers a caller turn. */
+ * held elsewhere, already answered), the answer that covers a caller turn, and budget
+ * reservations with the usage an answer adds to its session and its tenant's day. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -95,6 +97,8 @@ struct entry_copy {
     size_t text_len;
     char *citations;
     char stop_reason[32];
+    long cache_creation_input_tokens;
+    long long cost_micros;
 };
 
 static void copy_entry(struct entry_copy *out, const struct sess_entry *e)
@@ -106,6 +110,8 @@ static void copy_entry(struct entry_copy *out, const struct sess_entry *e)
     out->text_len = e->text_len;
     out->citations = pl_strdup(e->citations);
     snprintf(out->stop_reason, sizeof(out->stop_reason), "%s", e->stop_reason);
+    out->cache_creation_input_tokens = e->cache_creation_input_tokens;
+    out->cost_micros = e->cost_micros;
 }
 
 static void free_entry(struct entry_copy *e)
@@ -517,6 +523,158 @@ static void test_covering_answer_far_back_and_gone(void **state)
     sess_turn_context_free(ctx);
 }
 
+/* ---- budget reservations (docs/cost.md) ---- */
+
+struct reserved {
+    bool done;
+    int status;
+    enum sess_reserve_result result;
+    bool warn;
+};
+
+static void on_reserved(void *ud, int status, enum sess_reserve_result result, bool warn)
+{
+    struct reserved *r = ud;
+    r->done = true;
+    r->status = status;
+    r->result = result;
+    r->warn = warn;
+}
+
+static struct reserved reserve(const char *member, unsigned long long tokens,
+                               unsigned long long micros, unsigned long long budget_tokens,
+                               unsigned long long budget_micros)
+{
+    struct sess_reservation r = {.tenant = "t1",
+                                 .day = "2026-01-02",
+                                 .member = member,
+                                 .expires_ms = (long long)time(NULL) * 1000 + 60000,
+                                 .tokens = tokens,
+                                 .micros = micros,
+                                 .budget_tokens = budget_tokens,
+                                 .budget_micros = budget_micros,
+                                 .warn_percent = 50};
+    struct reserved out = {0};
+    assert_int_equal(sess_reserve(store, &r, on_reserved, &out), PL_OK);
+    wait_for(&out.done);
+    assert_int_equal(out.status, PL_OK);
+    return out;
+}
+
+static struct sess_tenant_day day_of(const char *tenant, const char *day);
+
+/* Reserving is atomic against both budgets, a resent reservation holds once, and the answer's
+ * store settles it and adds the real usage to the session and the tenant's day. */
+static void test_reservations_hold_budgets_and_settle_with_the_answer(void **state)
+{
+    (void)state;
+    struct reserved r = reserve("s:1:60:600", 60, 600, 100, 1000);
+    assert_int_equal(r.result, SESS_RESERVED);
+    assert_false(r.warn);
+    r = reserve("s:1:60:600", 60, 600, 100, 1000); /* resent: held once */
+    assert_int_equal(r.result, SESS_RESERVED);
+    assert_int_equal(day_of("t1", "2026-01-02").reserved_tokens, 60);
+    assert_int_equal(reserve("s:2:41:0", 41, 0, 100, 1000).result, SESS_REFUSED_TOKENS);
+    assert_int_equal(reserve("s:2:40:401", 40, 401, 100, 1000).result, SESS_REFUSED_USD);
+    assert_int_equal(reserve("s:2:40:400", 40, 400, 100, 1000).result, SESS_RESERVED);
+
+    char sid[SESS_ID_LEN + 1];
+    new_session(sid);
+    assert_int_equal(append(sid, "c1", "hello"), 1);
+    struct sess_answer a = {.turn = 1,
+                            .text = "hi",
+                            .text_len = 2,
+                            .stop_reason = "end_turn",
+                            .input_tokens = 20,
+                            .output_tokens = 5,
+                            .cache_read_input_tokens = 0,
+                            .cache_creation_input_tokens = 30,
+                            .cost_micros = 250,
+                            .tenant = "t1",
+                            .day = "2026-01-02",
+                            .reservation = "s:1:60:600"};
+    assert_int_equal(end_turn(sid, "owner-a", &a), PL_OK);
+    assert_int_equal(end_turn(sid, "owner-a", &a), PL_OK); /* a retried store counts once */
+    struct sess_tenant_day d = day_of("t1", "2026-01-02");
+    assert_int_equal(d.used.input_tokens, 20);
+    assert_int_equal(d.used.output_tokens, 5);
+    assert_int_equal(d.used.cache_read_input_tokens, 0);
+    assert_int_equal(d.used.cache_creation_input_tokens, 30);
+    assert_int_equal(d.used.cost_micros, 250);
+    assert_int_equal(d.turns, 1);
+    assert_int_equal(d.reserved_tokens, 40); /* s:2 still held */
+    assert_int_equal(d.reserved_micros, 400);
+    /* 55 used of 100: past the warning's 50%, said once. */
+    assert_int_equal(reserve("s:3:5:0", 5, 0, 100, 1000).warn, true);
+    assert_int_equal(reserve("s:4:0:0", 0, 0, 100, 1000).warn, false);
+    /* Unreserving what no answer settles frees it; doing it again changes nothing. */
+    struct ts_done done = {0};
+    assert_int_equal(sess_unreserve(store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
+                     PL_OK);
+    wait_for(&done.done);
+    done.done = false;
+    assert_int_equal(sess_unreserve(store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
+                     PL_OK);
+    wait_for(&done.done);
+    d = day_of("t1", "2026-01-02");
+    assert_int_equal(d.reserved_tokens, 5);
+    assert_int_equal(d.reserved_micros, 0);
+    assert_true(d.warned);
+    /* The session's own totals. */
+    struct opened o;
+    open_session(sid, &o);
+    assert_int_equal(o.rec.usage.input_tokens, 20);
+    assert_int_equal(o.rec.usage.cache_creation_input_tokens, 30);
+    assert_int_equal(o.rec.usage.cost_micros, 250);
+    assert_string_equal(o.rec.tenant, "anonymous"); /* new_session gives no tenant */
+    assert_int_equal(o.e[1].cache_creation_input_tokens, 30);
+    assert_int_equal(o.e[1].cost_micros, 250);
+    opened_free(&o);
+}
+
+static void test_tenant_names(void **state)
+{
+    (void)state;
+    char out[SESS_TENANT_MAX + 1];
+    sess_tenant_name(out, "acme-corp.eu@x:1+2_3");
+    assert_string_equal(out, "acme-corp.eu@x:1+2_3");
+    sess_tenant_name(out, "a}b{c d\n");
+    assert_string_equal(out, "a_b_c_d_");
+    sess_tenant_name(out, NULL);
+    assert_string_equal(out, "anonymous");
+    sess_tenant_name(out, "");
+    assert_string_equal(out, "anonymous");
+    char longer[300];
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    sess_tenant_name(out, longer);
+    assert_int_equal(strlen(out), SESS_TENANT_MAX);
+}
+
+struct day_read {
+    bool done;
+    int status;
+    struct sess_tenant_day d;
+};
+
+static void on_day(void *ud, int status, const struct sess_tenant_day *d)
+{
+    struct day_read *r = ud;
+    r->done = true;
+    r->status = status;
+    if (d)
+        r->d = *d;
+}
+
+static struct sess_tenant_day day_of(const char *tenant, const char *day)
+{
+    struct day_read r = {0};
+    assert_int_equal(sess_tenant_usage(store, tenant, day, on_day, &r), PL_OK);
+    wait_for(&r.done);
+    assert_int_equal(r.status, PL_OK);
+    return r.d;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +685,8 @@ int main(void)
         cmocka_unit_test(test_begin_of_a_missing_session),
         cmocka_unit_test(test_covering_answer_of_each_turn),
         cmocka_unit_test(test_covering_answer_far_back_and_gone),
+        cmocka_unit_test(test_reservations_hold_budgets_and_settle_with_the_answer),
+        cmocka_unit_test(test_tenant_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

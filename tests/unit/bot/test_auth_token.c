@@ -121,6 +121,7 @@ static void test_round_trip(void **state)
     memset(in.sid, 'S', 64); /* longest sid */
     in.iat = NOW;
     in.exp = NOW + 3600;
+    memcpy(in.tenant, in.sub, sizeof(in.tenant)); /* no tenant claim: the sub */
     char *t = auth_token_mint(SECRET, SECRET_LEN, &in);
     struct auth_claims out;
     memset(&out, 0, sizeof(out));
@@ -465,6 +466,31 @@ static void test_refusals_say_why(void **state)
 }
 
 /* nbf is minted only when set, and read back. */
+/* --tenant-claim: the named claim when it is a string of 1..128 bytes, else sub. */
+static void test_tenant_claim(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *payload, *want;
+    } cases[] = {
+        {"{\"sub\":\"ops\",\"role\":\"admin\",\"exp\":1700000600,\"org\":\"acme\"}", "acme"},
+        {"{\"sub\":\"ops\",\"role\":\"admin\",\"exp\":1700000600}", "ops"},
+        {"{\"sub\":\"ops\",\"role\":\"admin\",\"exp\":1700000600,\"org\":7}", "ops"},
+        {"{\"sub\":\"ops\",\"role\":\"admin\",\"exp\":1700000600,\"org\":\"\"}", "ops"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *t = craft(hs256, cases[i].payload, "test-secret");
+        struct auth_claims c;
+        const struct auth_verify_opts o = {.now_s = NOW, .tenant_claim = "org"};
+        assert_int_equal(auth_token_check(SECRET, SECRET_LEN, t, &o, &c, NULL), PL_OK);
+        assert_string_equal(c.tenant, cases[i].want);
+        const struct auth_verify_opts plain = {.now_s = NOW};
+        assert_int_equal(auth_token_check(SECRET, SECRET_LEN, t, &plain, &c, NULL), PL_OK);
+        assert_string_equal(c.tenant, "ops");
+        pl_free(t);
+    }
+}
+
 static void test_nbf_round_trip(void **state)
 {
     (void)state;
@@ -475,6 +501,7 @@ static void test_nbf_round_trip(void **state)
     in.iat = NOW;
     in.nbf = NOW + 30;
     in.exp = NOW + 600;
+    memcpy(in.tenant, "x", 2);
     char *t = auth_token_mint(SECRET, SECRET_LEN, &in);
     struct auth_claims out;
     assert_int_equal(auth_token_verify(SECRET, SECRET_LEN, t, NOW, &out), PL_OK);
@@ -499,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_maximum_lifetime),
         cmocka_unit_test(test_refusals_say_why),
         cmocka_unit_test(test_nbf_round_trip),
+        cmocka_unit_test(test_tenant_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

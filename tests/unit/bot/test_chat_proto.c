@@ -118,11 +118,15 @@ static void test_turn_end(void **state)
                          .stop_reason = "end_turn",
                          .input_tokens = 1200,
                          .output_tokens = 87,
+                         .cache_read_input_tokens = 4096,
+                         .cache_creation_input_tokens = 17,
+                         .cost_micros = 6198,
                          .text = "streamed already",
                          .streamed = true};
     chat_out_turn_end(&out_buf, &e);
     expect("{\"type\":\"turn_end\",\"turn\":4,\"stop_reason\":\"end_turn\",\"usage\":{"
-           "\"input_tokens\":1200,\"output_tokens\":87},\"citations\":[]}");
+           "\"input_tokens\":1200,\"output_tokens\":87,\"cache_read_input_tokens\":4096,"
+           "\"cache_creation_input_tokens\":17},\"cost_usd_micros\":6198,\"citations\":[]}");
     const struct prompt_citation cites[] = {
         {.source = "kb/claims.md", .title = "How to \"file\" a claim"},
         {.source = "kb/faq.md", .title = "FAQ \xe2\x80\x94 r\xc3\xa9sum\xc3\xa9"},
@@ -136,7 +140,9 @@ static void test_turn_end(void **state)
                           .streamed = true};
     chat_out_turn_end(&out_buf, &e);
     expect("{\"type\":\"turn_end\",\"turn\":5,\"stop_reason\":\"cancelled\",\"usage\":{"
-           "\"input_tokens\":0,\"output_tokens\":3},\"citations\":["
+           "\"input_tokens\":0,\"output_tokens\":3,\"cache_read_input_tokens\":0,\"cache_creation_"
+           "input_tokens\":0},\"cost_usd_micros\":0,"
+           "\"citations\":["
            "{\"source\":\"kb/claims.md\",\"title\":\"How to \\\"file\\\" a claim\"},"
            "{\"source\":\"kb/faq.md\",\"title\":\"FAQ \xe2\x80\x94 r\xc3\xa9sum\xc3\xa9\"}]}");
     /* Covered by another turn's answer, streamed on another instance: it says which, and
@@ -148,8 +154,9 @@ static void test_turn_end(void **state)
                           .text_len = 15};
     chat_out_turn_end(&out_buf, &e);
     expect("{\"type\":\"turn_end\",\"turn\":3,\"answered_in\":4,\"stop_reason\":\"end_turn\","
-           "\"usage\":{\"input_tokens\":0,\"output_tokens\":0},\"citations\":[],"
-           "\"text\":\"Both \\\"answered\\\"\"}");
+           "\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"cache_read_input_tokens\":0,"
+           "\"cache_creation_input_tokens\":0},\"cost_usd_micros\":0,"
+           "\"citations\":[],\"text\":\"Both \\\"answered\\\"\"}");
 }
 
 static void test_error(void **state)
@@ -188,7 +195,9 @@ static void test_http_answer_and_pending(void **state)
                          .n_citations = 1};
     chat_out_answer(&out_buf, &e);
     expect("{\"turn\":2,\"text\":\"Yes \\\"indeed\\\"\",\"stop_reason\":\"end_turn\",\"usage\":{"
-           "\"input_tokens\":10,\"output_tokens\":2},\"citations\":[{\"source\":\"faq.md\","
+           "\"input_tokens\":10,\"output_tokens\":2,\"cache_read_input_tokens\":0,\"cache_creation_"
+           "input_tokens\":0},\"cost_usd_micros\":0,"
+           "\"citations\":[{\"source\":\"faq.md\","
            "\"title\":\"FAQ\"}]}");
     e = (struct turn_end){.turn = 1,
                           .answered_in = 3,
@@ -197,7 +206,9 @@ static void test_http_answer_and_pending(void **state)
                           .error = API_ERR_UPSTREAM_UNAVAILABLE};
     chat_out_answer(&out_buf, &e);
     expect("{\"turn\":1,\"answered_in\":3,\"text\":\"\",\"stop_reason\":\"upstream_error\","
-           "\"usage\":{\"input_tokens\":0,\"output_tokens\":0},\"citations\":[],\"error\":{"
+           "\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"cache_read_input_tokens\":0,"
+           "\"cache_creation_input_tokens\":0},\"cost_usd_micros\":0,"
+           "\"citations\":[],\"error\":{"
            "\"code\":\"upstream_unavailable\",\"message\":\"the assistant is unavailable right "
            "now; please try again in a moment\",\"retryable\":true}}");
     chat_out_pending(&out_buf, 7, NULL, 0);

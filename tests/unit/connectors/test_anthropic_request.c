@@ -66,6 +66,41 @@ static void test_optional_fields_left_out(void **state)
     pl_buf_cleanup(&b);
 }
 
+/* With prompt caching the system prompt is one text block marked cacheable; the rest is the
+ * same bytes, and no system at all stays no system. */
+static void test_prompt_cache_marks_the_system_block(void **state)
+{
+    (void)state;
+    struct prompt req = {.system = "You help \"callers\".",
+                         .messages = three,
+                         .n_messages = 1,
+                         .max_tokens = 7,
+                         .user_id = "s1"};
+    struct anthropic_request_opts opts = {
+        .model = "m", .stream = true, .metadata = true, .prompt_cache = true};
+    struct pl_buf b;
+    pl_buf_init(&b, 1 << 20);
+    assert_int_equal(anthropic_request_body_opts(&b, &opts, &req), PL_OK);
+    assert_string_equal(b.data,
+                        "{\"model\":\"m\",\"max_tokens\":7,\"stream\":true,"
+                        "\"system\":[{\"type\":\"text\",\"text\":\"You help \\\"callers\\\".\","
+                        "\"cache_control\":{\"type\":\"ephemeral\"}}],"
+                        "\"metadata\":{\"user_id\":\"s1\"},"
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"Is my shed covered?\"}]}");
+    json_error_t err;
+    json_t *j = json_loads(b.data, 0, &err);
+    assert_non_null(j);
+    json_t *block = json_array_get(json_object_get(j, "system"), 0);
+    assert_string_equal(json_string_value(json_object_get(block, "text")), req.system);
+    json_decref(j);
+    pl_buf_reset(&b);
+    req.system = NULL;
+    assert_int_equal(anthropic_request_body_opts(&b, &opts, &req), PL_OK);
+    assert_null(strstr(b.data, "system"));
+    assert_null(strstr(b.data, "cache_control"));
+    pl_buf_cleanup(&b);
+}
+
 static void test_bound_is_kept(void **state)
 {
     (void)state;
@@ -83,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_exact_bytes),
         cmocka_unit_test(test_optional_fields_left_out),
         cmocka_unit_test(test_bound_is_kept),
+        cmocka_unit_test(test_prompt_cache_marks_the_system_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -237,6 +237,37 @@ static void test_index_must_be_a_json_integer(void **state)
     pl_buf_cleanup(&g.text);
 }
 
+/* Cache tokens: message_start gives all four counts, message_delta repeats them cumulatively,
+ * and a count that is null or absent there keeps the earlier value. */
+static void test_usage_with_cache_tokens(void **state)
+{
+    (void)state;
+    struct got g = {.calls = 0};
+    pl_buf_init(&g.text, 1024);
+    struct anth_stream s;
+    anth_stream_init(&s);
+    assert_int_equal(ev(&s, "message_start",
+                        "{\"type\":\"message_start\",\"message\":{\"model\":\"c\",\"usage\":"
+                        "{\"input_tokens\":12,\"cache_creation_input_tokens\":0,"
+                        "\"cache_read_input_tokens\":2048,\"output_tokens\":1}}}",
+                        &g),
+                     PL_OK);
+    assert_int_equal(s.input_tokens, 12);
+    assert_int_equal(s.cache_read_input_tokens, 2048);
+    assert_int_equal(s.cache_creation_input_tokens, 0);
+    assert_int_equal(ev(&s, "message_delta",
+                        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+                        "\"usage\":{\"input_tokens\":null,\"cache_creation_input_tokens\":7,"
+                        "\"cache_read_input_tokens\":null,\"output_tokens\":30}}",
+                        &g),
+                     PL_OK);
+    assert_int_equal(s.input_tokens, 12);
+    assert_int_equal(s.cache_read_input_tokens, 2048);
+    assert_int_equal(s.cache_creation_input_tokens, 7);
+    assert_int_equal(s.output_tokens, 30);
+    pl_buf_cleanup(&g.text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_invalid_json_is_an_error),
         cmocka_unit_test(test_events_without_text),
         cmocka_unit_test(test_index_must_be_a_json_integer),
+        cmocka_unit_test(test_usage_with_cache_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ struct recorder {
     struct turn_listener l;
     struct pl_buf log;
     bool detach_on_end;
+    char last_message[320]; /* of the last error */
 };
 
 static struct recorder *rec_of(struct turn_listener *l)
@@ -50,7 +51,7 @@ static void on_delta(struct turn_listener *l, long turn, long seq, const char *t
 
 static void on_error(struct turn_listener *l, long turn, enum api_error code, const char *message)
 {
-    (void)message;
+    snprintf(rec_of(l)->last_message, sizeof(rec_of(l)->last_message), "%s", message);
     pl_buf_printf(&rec_of(l)->log, "error %ld %s|", turn, api_error_code(code));
 }
 
@@ -885,6 +886,61 @@ static void test_shutdown_with_turns_in_flight(void **state)
     rec_done(&r2);
 }
 
+/* ---- budgets ---- */
+
+/* With a budget on, a turn reserves before the model is asked and its answer settles the
+ * reservation; a refused one ends rate_limited naming the budget, stored, without the model. */
+static void test_budget_reserves_settles_and_refuses(void **state)
+{
+    (void)state;
+    turn_engine_stop(engine);
+    fake_uv_pass();
+    turn_engine_free(engine);
+    opts.budget_tokens = 5000;
+    engine = turn_engine_create(&opts);
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    struct fake_call *c = submit(SID, NULL, "q1");
+    struct sess_turn_context *ctx = fake_ctx_locked(1);
+    snprintf(ctx->rec.tenant, sizeof(ctx->rec.tenant), "acme");
+    fake_store_answer_append(c, PL_OK, 1, false, ctx);
+    fake_uv_pass();
+    assert_int_equal(fake_budget.reserves, 1);
+    assert_int_equal(fake_llm_started(), 1);
+    char want[96];
+    snprintf(want, sizeof(want), "%s:1:%llu:", SID, fake_budget.tokens);
+    assert_memory_equal(fake_budget.member, want, strlen(want));
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 10, 2);
+    struct fake_call *end = fake_store_pending(CALL_END);
+    assert_string_equal(end->reservation, fake_budget.member);
+    fake_store_answer_done(end, PL_OK);
+    assert_string_equal(rec_take(&r), "start 1|end 1 in=1 end_turn 10/2 ''|");
+
+    fake_budget.result = SESS_REFUSED_TOKENS;
+    c = submit(SID, NULL, "q2");
+    ctx = fake_ctx_locked(2);
+    snprintf(ctx->rec.tenant, sizeof(ctx->rec.tenant), "acme");
+    fake_store_answer_append(c, PL_OK, 2, false, ctx);
+    fake_uv_pass();
+    assert_int_equal(fake_llm_started(), 1); /* the model was not asked */
+    end = fake_store_pending(CALL_END);
+    assert_non_null(end);
+    assert_string_equal(end->error, "rate_limited");
+    assert_string_equal(end->reservation, ""); /* nothing held */
+    fake_store_answer_done(end, PL_OK);
+    assert_string_equal(rec_take(&r), "error 2 rate_limited|end 2 in=2 upstream_error 0/0 '' "
+                                      "error=rate_limited|");
+    assert_string_equal(r.last_message, "tenant acme has used its daily budget of 5000 tokens; "
+                                        "it resets at 00:00 UTC");
+    struct turn_engine_stats st;
+    turn_engine_stats(engine, &st);
+    assert_int_equal(st.budget_refused, 1);
+    assert_int_equal(fake_budget.unreserves, 0);
+    rec_done(&r);
+    opts.budget_tokens = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -923,6 +979,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_polls_from_memory_and_from_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_queues_the_unanswered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_with_turns_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_reserves_settles_and_refuses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,7 @@ void fake_store_reset(void)
     }
     memset(counts, 0, sizeof(counts));
     memset(fail_status, 0, sizeof(fail_status));
+    memset(&fake_budget, 0, sizeof(fake_budget));
 }
 
 static int record(enum fake_call_kind kind, const char *sid, void *cb, void *ud,
@@ -145,6 +146,7 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
     c->citations = pl_strdup(a->citations);
     c->input_tokens = a->input_tokens;
     c->output_tokens = a->output_tokens;
+    snprintf(c->reservation, sizeof(c->reservation), "%s", a->reservation ? a->reservation : "");
     return PL_OK;
 }
 
@@ -330,4 +332,31 @@ void sess_turn_context_free(struct sess_turn_context *ctx)
 size_t fake_ctx_live(void)
 {
     return ctx_live;
+}
+
+struct fake_budget fake_budget;
+
+/* A reservation is answered at once, as fake_budget says. */
+int sess_reserve(struct sess_store *s, const struct sess_reservation *r, sess_reserve_cb cb,
+                 void *ud)
+{
+    (void)s;
+    fake_budget.reserves++;
+    snprintf(fake_budget.member, sizeof(fake_budget.member), "%s", r->member);
+    fake_budget.tokens = r->tokens;
+    cb(ud, PL_OK, fake_budget.result, fake_budget.warn);
+    return PL_OK;
+}
+
+int sess_unreserve(struct sess_store *s, const char *tenant, const char *day, const char *member,
+                   sess_done_cb cb, void *ud)
+{
+    (void)s;
+    (void)tenant;
+    (void)day;
+    (void)member;
+    (void)cb;
+    (void)ud;
+    fake_budget.unreserves++;
+    return PL_OK;
 }

@@ -45,10 +45,21 @@ struct fake_call {
     char error[32];       /* END */
     char *citations;      /* END */
     long input_tokens, output_tokens;
+    char reservation[96]; /* END */
     void *cb;
     void *ud;
     struct fake_call *next;
 };
+
+/* Budget reservations: answered at once with `result` and `warn`; what was asked is kept. */
+struct fake_budget {
+    enum sess_reserve_result result;
+    bool warn;
+    size_t reserves, unreserves;
+    char member[96];
+    unsigned long long tokens;
+};
+extern struct fake_budget fake_budget;
 
 void fake_store_reset(void);
 /** The oldest call of `kind` not answered yet, or NULL. */
