@@ -58,23 +58,13 @@ static int start_instance(struct ts_parleyd *p, const char *name, const char *ap
     snprintf(dir, sizeof(dir), "%s/%s", workdir, name);
     mkdir(dir, 0755);
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", up.port);
-    const char *args[40] = {"--provider",
-                            "bedrock",
-                            "--bedrock-api",
-                            api,
-                            "--bedrock-endpoint",
-                            endpoint,
-                            "--aws-region",
-                            "us-east-1",
-                            "--upstream-retries",
-                            "2",
-                            "--upstream-idle-timeout-ms",
-                            "2000",
-                            "--first-token-deadline-ms",
-                            "8000",
-                            "--local-pace-ms",
-                            "1"};
-    size_t n = 16;
+    const char *args[40] = {"--provider", "bedrock", "--bedrock-api", api, "--bedrock-endpoint",
+                            endpoint, "--aws-region", "us-east-1", "--upstream-retries", "2",
+                            "--upstream-idle-timeout-ms", "2000", "--first-token-deadline-ms",
+                            "8000", "--local-pace-ms", "1",
+                            /* every caller here is 127.0.0.1, over 30 sessions a minute */
+                            "--anon-sessions-per-minute", "0"};
+    size_t n = 18;
     for (size_t i = 0; extra && extra[i] && n < 39; i++)
         args[n++] = extra[i];
     args[n] = NULL;
@@ -482,43 +472,50 @@ static void test_cancel_closes_upstream(void **state)
     assert_true(seen);
 }
 
-/* Two turns with the same system prompt: usage reports the cache (written, then read). */
+/* Two turns with a system prompt no other test sends (its own company name): the first writes
+ * the prompt's prefix to the cache, the second reads the same number of tokens, and turn_end
+ * reports both; the requests mark the prefix (Converse cachePoint, Anthropic cache_control). */
 static void test_cache_tokens_reported(void **state)
 {
     const char *api = *state;
-    long read_total = 0, write_total = 0;
-    bool reported = true;
+    char company[64], name[32];
+    snprintf(company, sizeof(company), "Cache Test %s Mutual", api);
+    snprintf(name, sizeof(name), "cache-%s", api);
+    const char *extra[] = {"--company-name", company, NULL};
+    struct ts_parleyd p;
+    assert_int_equal(start_instance(&p, name, api, extra, env_keys), 0);
+    json_int_t read[2], created[2];
     for (int turn = 0; turn < 2; turn++) {
         char tag[32], q[128];
         new_tag(tag, sizeof(tag), api);
         snprintf(q, sizeof(q), "cache %s [[tokens:2]]", tag);
         struct ts_caller c;
-        assert_int_equal(ts_caller_open(&c, instance(api)->ws_url, NULL, 0, 0), 0);
+        assert_int_equal(ts_caller_open(&c, p.ws_url, NULL, 0, 0), 0);
         assert_int_equal(ts_caller_message(&c, "k1", q), 0);
         json_t *end = ts_caller_expect(&c, "turn_end", TURN_WAIT);
         assert_non_null(end);
         json_t *u = json_object_get(end, "usage");
-        json_t *cr = json_object_get(u, "cache_read_input_tokens");
-        json_t *cw = json_object_get(u, "cache_creation_input_tokens");
-        if (!cr && !cw)
-            reported = false;
-        read_total = turn == 1 ? json_integer_value(cr) : read_total;
-        write_total += json_integer_value(cw);
+        assert_true(json_is_integer(json_object_get(u, "cache_read_input_tokens")));
+        assert_true(json_is_integer(json_object_get(u, "cache_creation_input_tokens")));
+        read[turn] = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
+        created[turn] = json_integer_value(json_object_get(u, "cache_creation_input_tokens"));
+        assert_int_equal(json_integer_value(json_object_get(u, "output_tokens")), 2);
         json_decref(end);
         ts_caller_close(&c);
-        /* The request marked its stable prefix cacheable. */
         json_t *l = log_lines(tag);
         assert_int_equal(json_array_size(l), 1);
         char *body = json_dumps(json_object_get(json_array_get(l, 0), "body"), JSON_COMPACT);
         assert_non_null(
-            strstr(body, !strcmp(api, "converse") ? "\"cachePoint\"" : "cache_control"));
+            strstr(body, !strcmp(api, "converse") ? "\"cachePoint\"" : "\"cache_control\""));
+        assert_non_null(strstr(body, company));
         free(body);
         json_decref(l);
     }
-    if (!reported)
-        skip(); /* turn_end does not carry cache usage in this build */
-    assert_true(read_total > 0);
-    (void)write_total;
+    assert_true(created[0] > 0);
+    assert_int_equal(read[0], 0);
+    assert_int_equal(read[1], created[0]);
+    assert_int_equal(created[1], 0);
+    assert_int_equal(ts_parleyd_stop(&p), 0);
 }
 
 /* ---- credentials ---- */
@@ -625,7 +622,7 @@ int main(void)
         cmocka_unit_test(test_messages_error_mid_answer),
         EVENTSTREAM_APIS(test_guardrail_intervention),
         PER_API(test_cancel_closes_upstream),
-        cmocka_unit_test_prestate(test_cache_tokens_reported, (void *)"converse"),
+        PER_API(test_cache_tokens_reported),
         EVENTSTREAM_APIS(test_arn_model_path),
         cmocka_unit_test(test_bedrock_api_key),
         cmocka_unit_test(test_session_token_signed),
