@@ -90,6 +90,31 @@ static struct ts_parleyd *instance(const char *api)
     return &main_instance[i];
 }
 
+/* Instances a test starts for itself: from a pool, so the group's teardown stops any that a
+ * failed assertion left running. */
+static struct ts_parleyd own_pool[8];
+static bool own_running[8];
+
+static struct ts_parleyd *own_instance(const char *name, const char *api, const char *const *extra,
+                                       const char *const *env)
+{
+    for (int i = 0; i < 8; i++) {
+        if (own_running[i])
+            continue;
+        own_running[i] = true;
+        assert_int_equal(start_instance(&own_pool[i], name, api, extra, env), 0);
+        return &own_pool[i];
+    }
+    fail_msg("no free instance slot");
+    return NULL;
+}
+
+static void stop_own(struct ts_parleyd *p)
+{
+    own_running[p - own_pool] = false;
+    assert_int_equal(ts_parleyd_stop(p), 0); /* a clean exit */
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -106,6 +131,9 @@ static int teardown(void **state)
     for (int i = 0; i < 3; i++)
         if (main_started[i] && ts_parleyd_stop(&main_instance[i]) != 0)
             rc = -1; /* parleyd must exit cleanly */
+    for (int i = 0; i < 8; i++)
+        if (own_running[i])
+            ts_parleyd_stop(&own_pool[i]); /* left by a failed test */
     ts_upstream_stop(&up);
     ts_redis_stop(&redis);
     return rc;
@@ -204,15 +232,14 @@ static void test_wrong_secret_is_final(void **state)
     const char *api = *state;
     static const char *const env[] = {"AWS_ACCESS_KEY_ID=" AKID,
                                       "AWS_SECRET_ACCESS_KEY=not-the-secret", NULL};
-    struct ts_parleyd p;
     char name[32];
     snprintf(name, sizeof(name), "wrong-secret-%s", api);
-    assert_int_equal(start_instance(&p, name, api, NULL, env), 0);
+    struct ts_parleyd *p = own_instance(name, api, NULL, env);
     char tag[32], q[128];
     new_tag(tag, sizeof(tag), api);
     snprintf(q, sizeof(q), "Am I covered? %s [[tokens:3]]", tag);
     struct ts_turn t;
-    char *x = ask_on(&p, q, &t);
+    char *x = ask_on(p, q, &t);
     assert_string_equal(t.error_code, "upstream_error");
     assert_false(t.error_retryable);
     assert_int_equal(t.n_deltas, 0);
@@ -227,7 +254,7 @@ static void test_wrong_secret_is_final(void **state)
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);
-    assert_int_equal(ts_parleyd_stop(&p), 0);
+    stop_own(p);
 }
 
 /* [[throttle:2]]: two 429 ThrottlingException, then an answer; the waits between the double's
@@ -482,15 +509,14 @@ static void test_cache_tokens_reported(void **state)
     snprintf(company, sizeof(company), "Cache Test %s Mutual", api);
     snprintf(name, sizeof(name), "cache-%s", api);
     const char *extra[] = {"--company-name", company, NULL};
-    struct ts_parleyd p;
-    assert_int_equal(start_instance(&p, name, api, extra, env_keys), 0);
+    struct ts_parleyd *p = own_instance(name, api, extra, env_keys);
     json_int_t read[2], created[2];
     for (int turn = 0; turn < 2; turn++) {
         char tag[32], q[128];
         new_tag(tag, sizeof(tag), api);
         snprintf(q, sizeof(q), "cache %s [[tokens:2]]", tag);
         struct ts_caller c;
-        assert_int_equal(ts_caller_open(&c, p.ws_url, NULL, 0, 0), 0);
+        assert_int_equal(ts_caller_open(&c, p->ws_url, NULL, 0, 0), 0);
         assert_int_equal(ts_caller_message(&c, "k1", q), 0);
         json_t *end = ts_caller_expect(&c, "turn_end", TURN_WAIT);
         assert_non_null(end);
@@ -515,7 +541,7 @@ static void test_cache_tokens_reported(void **state)
     assert_int_equal(read[0], 0);
     assert_int_equal(read[1], created[0]);
     assert_int_equal(created[1], 0);
-    assert_int_equal(ts_parleyd_stop(&p), 0);
+    stop_own(p);
 }
 
 /* ---- credentials ---- */
@@ -524,13 +550,12 @@ static void test_bedrock_api_key(void **state)
 {
     (void)state;
     static const char *const env[] = {"AWS_BEARER_TOKEN_BEDROCK=" API_KEY, NULL};
-    struct ts_parleyd p;
-    assert_int_equal(start_instance(&p, "api-key", "converse", NULL, env), 0);
+    struct ts_parleyd *p = own_instance("api-key", "converse", NULL, env);
     char tag[32], q[128];
     new_tag(tag, sizeof(tag), "key");
     snprintf(q, sizeof(q), "q %s [[tokens:2]]", tag);
     struct ts_turn t;
-    char *x = ask_on(&p, q, &t);
+    char *x = ask_on(p, q, &t);
     assert_string_equal(t.text, "w1 w2");
     json_t *l = log_lines(tag);
     assert_int_equal(json_array_size(l), 1);
@@ -539,7 +564,7 @@ static void test_bedrock_api_key(void **state)
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);
-    assert_int_equal(ts_parleyd_stop(&p), 0);
+    stop_own(p);
 }
 
 static void test_session_token_signed(void **state)
@@ -547,13 +572,12 @@ static void test_session_token_signed(void **state)
     (void)state;
     static const char *const env[] = {"AWS_ACCESS_KEY_ID=" AKID, "AWS_SECRET_ACCESS_KEY=" SECRET,
                                       "AWS_SESSION_TOKEN=FwoGZXIvYXdzEFAKESESSIONTOKEN", NULL};
-    struct ts_parleyd p;
-    assert_int_equal(start_instance(&p, "session-token", "converse", NULL, env), 0);
+    struct ts_parleyd *p = own_instance("session-token", "converse", NULL, env);
     char tag[32], q[128];
     new_tag(tag, sizeof(tag), "sts");
     snprintf(q, sizeof(q), "q %s [[tokens:2]]", tag);
     struct ts_turn t;
-    char *x = ask_on(&p, q, &t);
+    char *x = ask_on(p, q, &t);
     assert_string_equal(t.text, "w1 w2");
     json_t *l = log_lines(tag);
     assert_int_equal(json_array_size(l), 1);
@@ -563,7 +587,7 @@ static void test_session_token_signed(void **state)
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);
-    assert_int_equal(ts_parleyd_stop(&p), 0);
+    stop_own(p);
 }
 
 /* An inference-profile ARN as the model: its ':' and '/' go URI-encoded in the path (the double
@@ -575,15 +599,14 @@ static void test_arn_model_path(void **state)
         "--model",
         "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-test-v1:0",
         NULL};
-    struct ts_parleyd p;
     char name[32];
     snprintf(name, sizeof(name), "arn-%s", api);
-    assert_int_equal(start_instance(&p, name, api, extra, env_keys), 0);
+    struct ts_parleyd *p = own_instance(name, api, extra, env_keys);
     char tag[32], q[128];
     new_tag(tag, sizeof(tag), api);
     snprintf(q, sizeof(q), "q %s [[tokens:2]]", tag);
     struct ts_turn t;
-    char *x = ask_on(&p, q, &t);
+    char *x = ask_on(p, q, &t);
     assert_string_equal(t.text, "w1 w2");
     json_t *l = log_lines(tag);
     assert_int_equal(json_array_size(l), 1);
@@ -593,7 +616,7 @@ static void test_arn_model_path(void **state)
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);
-    assert_int_equal(ts_parleyd_stop(&p), 0);
+    stop_own(p);
 }
 
 #define PER_API(fn)                                                                                \
