@@ -82,6 +82,9 @@ struct conn {
     unsigned pace_ms;
     enum ending ending;
     void *mode_stream; /* a stream of another mode (fake_bedrock.c) */
+    /* Bedrock's Messages endpoint: the request whose SSE stream is being sent, logged if the
+     * client closes first (0: not logged, the Anthropic mode's log stays one line a request) */
+    unsigned long close_logged_n;
 };
 
 static void conn_close(struct conn *c);
@@ -676,6 +679,7 @@ static void handle_messages(struct conn *c, const char *path, json_t *headers, c
             *(seen ? &u.cache_read : &u.cache_creation) = prefix_bytes / 4;
         }
         start_stream(c, json_string_value(model), &u, last, behaviour);
+        c->close_logged_n = bedrock ? n_requests : 0;
     }
 out:
     log_request("POST", path, headers, j, behaviour);
@@ -876,6 +880,12 @@ static void conn_close(struct conn *c)
     if (c->mode_stream) {
         fake_bedrock_conn_closed(c->mode_stream);
         c->mode_stream = NULL;
+    } else if (c->streaming && c->events && c->close_logged_n) {
+        json_t *e =
+            json_pack("{s:s,s:I,s:I}", "event", "client_closed", "n", (json_int_t)c->close_logged_n,
+                      "events_unsent", (json_int_t)(json_array_size(c->events) - c->next_event));
+        host_log_event(e);
+        json_decref(e);
     }
     if (c->streaming)
         stream_done(c);
