@@ -241,10 +241,10 @@ static void on_delta(struct turn_listener *l, long turn, long seq, const char *t
     conn_send(c, b);
 }
 
-static void on_error(struct turn_listener *l, long turn, enum api_error code, const char *message)
+static void on_error(struct turn_listener *l, long turn, const struct turn_error *err)
 {
     (void)turn;
-    send_error(conn_of(l), code, message);
+    send_error_retry_after(conn_of(l), err->code, err->message, err->retry_after_ms);
 }
 
 static void on_turn_end(struct turn_listener *l, const struct turn_end *end)

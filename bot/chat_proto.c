@@ -254,6 +254,10 @@ void chat_out_answer(struct pl_buf *b, const struct turn_end *e)
     if (e->error) {
         w_raw(&w, ",\"error\":{");
         w_error_fields(&w, e->error, e->error_message);
+        if (e->retry_after_ms) {
+            w_raw(&w, ",\"retry_after_ms\":");
+            w_long(&w, (long)e->retry_after_ms);
+        }
         w_raw(&w, "}");
     }
     w_raw(&w, "}");

@@ -55,14 +55,17 @@ static const struct opt opts[] = {
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,
-     "anthropic, bedrock, local or auto (anthropic if ANTHROPIC_API_KEY is set, else bedrock if "
-     "AWS "
+     "anthropic, bedrock, openai (an OpenAI-compatible server: needs --openai-base-url and "
+     "--model), local or auto (anthropic if ANTHROPIC_API_KEY is set, else bedrock if AWS "
      "credentials are, else local)"},
     {"model", "PARLEY_MODEL", "model", OPT_STR, F(model), NULL, 0, 0,
-     "model id (default: the provider's default Claude model)"},
+     "model id (default: the provider's default Claude model; required for openai)"},
     {"fallback", "PARLEY_FALLBACK", "fallback", OPT_STR, F(fallback), NULL, 0, 0,
      "comma list of provider:model tried in order when the primary fails before its first "
      "token"},
+    {"routes", "PARLEY_ROUTES", "routes", OPT_STR, F(routes), NULL, 0, 0,
+     "comma list of purpose=provider:model giving summary and extract their own model, such as "
+     "summary=openai:llama3.1 (chat is --provider/--model; unrouted purposes use chat's)"},
     {NULL, "ANTHROPIC_API_KEY", NULL, OPT_STR, F(anthropic_api_key), NULL, 0, 0,
      "Anthropic API key (environment only)"},
     {NULL, "ANTHROPIC_BASE_URL", "anthropic_base_url", OPT_STR, F(anthropic_base_url),
@@ -144,6 +147,13 @@ static const struct opt opts[] = {
      "retries and fallbacks before the first token stop after this long"},
     {"upstream-retries", "PARLEY_UPSTREAM_RETRIES", "upstream_retries", OPT_U32,
      F(upstream_retries), "2", 0, 10, "retries per provider for retryable failures"},
+    {"breaker-failures", "PARLEY_BREAKER_FAILURES", "breaker_failures", OPT_U32,
+     F(breaker_failures), "5", 0, 1000,
+     "failures in a row (unavailable, overloaded, rate-limited, timed out, cut) that open a "
+     "provider's circuit breaker: turns then go straight to the fallback (0: no breakers)"},
+    {"breaker-cooldown-ms", "PARLEY_BREAKER_COOLDOWN_MS", "breaker_cooldown_ms", OPT_U32,
+     F(breaker_cooldown_ms), "30000", 100, 3600000,
+     "time an open circuit breaker skips its provider before one probe request decides"},
     {"redis-timeout-ms", "PARLEY_REDIS_TIMEOUT_MS", "redis_timeout_ms", OPT_U32,
      F(redis_timeout_ms), "3000", 50, 60000, "Redis connect and command timeout"},
     {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", OPT_U32, F(ack_replicas), "0", 0, 16,

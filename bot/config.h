@@ -20,6 +20,7 @@ struct bot_config {
     char *provider; /* auto, anthropic, bedrock, openai, local */
     char *model;
     char *fallback;
+    char *routes;            /* purpose=provider:model,... (connectors/llm_routes.h) */
     char *anthropic_api_key; /* environment only: never a flag, never logged */
     char *anthropic_base_url;
     char *anthropic_version;
@@ -54,6 +55,8 @@ struct bot_config {
     uint32_t upstream_connect_timeout_ms;
     uint32_t first_token_deadline_ms;
     uint32_t upstream_retries;
+    uint32_t breaker_failures; /* 0: circuit breakers off */
+    uint32_t breaker_cooldown_ms;
     uint32_t redis_timeout_ms;
     uint32_t ack_replicas;
     uint32_t local_pace_ms;

@@ -95,6 +95,8 @@ static void reply_answer(struct exchange *x, const struct turn_end *end)
     pl_buf_reset(&x->event);
     chat_out_answer(&x->event, end);
     int status = end->error ? api_error_status(end->error) : 200;
+    if (end->error && end->retry_after_ms)
+        x->req->retry_after_s = (uint32_t)((end->retry_after_ms + 999ULL) / 1000);
     http_server_reply(x->req, status, NULL, x->event.data, x->event.len);
 }
 
@@ -118,12 +120,13 @@ static void on_delta(struct turn_listener *l, long turn, long seq, const char *t
     send_event(x);
 }
 
-static void on_error(struct turn_listener *l, long turn, enum api_error code, const char *message)
+static void on_error(struct turn_listener *l, long turn, const struct turn_error *err)
 {
     struct exchange *x = exchange_of(l);
     if (turn != x->turn || !x->sse)
         return; /* a wait gets the error with the turn's end */
-    chat_out_error(event_begin(x, "error"), code, message);
+    chat_out_error_retry_after(event_begin(x, "error"), err->code, err->message,
+                               err->retry_after_ms);
     send_event(x);
 }
 

@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "connectors/llm_breaker.h"
 #include "connectors/llm_providers.h"
 #include "sessions/session_store.h"
 
@@ -124,6 +125,7 @@ static void get_metrics(struct http_server_req *r)
 #undef GAUGE
     http_usage_metrics(r->srv, &b);
     llm_provider_metrics(r->srv->llm, &b);
+    llm_breakers_metrics(r->srv->llm_breakers, &b);
     http_server_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);
     pl_buf_cleanup(&b);
 }

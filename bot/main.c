@@ -26,8 +26,10 @@
 #include "common/redact.h"
 #include "connectors/aws_credentials.h"
 #include "connectors/http_client.h"
+#include "connectors/llm_breaker.h"
 #include "connectors/llm_prices.h"
 #include "connectors/llm_providers.h"
+#include "connectors/llm_routes.h"
 #include "prompts/prompt.h"
 #include "sessions/session_store.h"
 
@@ -258,6 +260,14 @@ int main(int argc, char **argv)
                                         .budget_micros = budget_micros,
                                         .budget_warn_percent = cfg.budget_warn_percent};
     srv.engine = turn_engine_create(&eo);
+    /* Signals before the port opens: a client (or a supervisor) that sees the port may stop
+     * the server at once, and SIGTERM must then drain rather than kill. The handler runs only
+     * from uv_run, when everything below has started. */
+    uv_signal_init(&loop, &sig_int);
+    uv_signal_init(&loop, &sig_term);
+    sig_int.data = sig_term.data = &srv;
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
     /* The acceptor first: it raises the descriptor limit, from which lws sizes its tables. */
     const struct acceptor_opts ao = {.loop = &loop,
                                      .listen = cfg.listen,
@@ -273,11 +283,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
-    uv_signal_init(&loop, &sig_int);
-    uv_signal_init(&loop, &sig_term);
-    sig_int.data = sig_term.data = &srv;
-    uv_signal_start(&sig_int, on_signal, SIGINT);
-    uv_signal_start(&sig_term, on_signal, SIGTERM);
     char redis_shown[512];
     PL_LOG(PL_LOG_NOTICE, "main",
            "parleyd %s listening on %s (provider %s, redis %s, anonymous callers %s)",
@@ -308,7 +313,9 @@ out:
         status = 1;
     }
     turn_engine_free(srv.engine);
+    llm_routes_destroy(srv.llm_routes);
     llm_provider_destroy(srv.llm);
+    llm_breakers_destroy(srv.llm_breakers);
     prompt_builder_free(srv.prompts);
     llm_prices_free(srv.prices);
     pl_buf_cleanup(&srv.frame);

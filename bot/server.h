@@ -16,6 +16,8 @@ struct sess_store;
 struct http_client;
 struct llm_provider;
 struct aws_credentials;
+struct llm_breakers;
+struct llm_routes;
 struct prompt_builder;
 struct turn_engine;
 struct llm_price_table;
@@ -47,6 +49,9 @@ struct bot_server {
     struct http_client *http;
     struct llm_provider *llm;
     struct aws_credentials *aws_creds; /* the bedrock provider's credentials source, or NULL */
+    struct llm_breakers *llm_breakers; /* circuit breakers of every provider chain */
+    /* the provider chain per purpose (llm_route(routes, "summary")); chat's is `llm` */
+    struct llm_routes *llm_routes;
     struct prompt_builder *prompts;
     struct llm_price_table *prices; /* --prices, or the built-in table */
     struct turn_engine *engine;

@@ -29,6 +29,15 @@ static void name_from_header(const char *h, char *out, size_t outlen)
     out[n] = '\0';
 }
 
+/* The type and detail reach the log and the caller's error message as one line: control bytes
+ * from a header or the body (a CR, an escaped newline) become spaces. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = ' ';
+}
+
 void bedrock_classify_http_error(int status, const char *error_type, const char *body, size_t len,
                                  const char *retry_after, long long now_s,
                                  struct bedrock_http_error *out)
@@ -60,6 +69,9 @@ void bedrock_classify_http_error(int status, const char *error_type, const char 
         snprintf(out->detail, sizeof(out->detail), "Bedrock %d: %s", status, message);
     else
         snprintf(out->detail, sizeof(out->detail), "Bedrock answered HTTP %d", status);
+
+    one_line(out->type);
+    one_line(out->detail);
 
     if (status == 429) {
         out->retryable = true;

@@ -41,6 +41,7 @@ const char *llm_default_model(const char *kind)
         return "us.anthropic.claude-sonnet-4-5-20250929-v1:0"; /* a US inference profile */
     if (strcmp(kind, "local") == 0)
         return "parley-offline";
+    /* openai: none; each server names its own models, so --model is required */
     return NULL;
 }
 
@@ -52,12 +53,15 @@ int llm_provider_create(const struct llm_env *env, const struct llm_provider_con
         p = llm__anthropic_create(env, cfg, err, errlen);
     } else if (strcmp(cfg->kind, "bedrock") == 0) {
         p = llm__bedrock_create(env, cfg, err, errlen);
+    } else if (strcmp(cfg->kind, "openai") == 0) {
+        p = llm__openai_create(env, cfg, err, errlen);
     } else if (strcmp(cfg->kind, "local") == 0) {
         p = llm__local_create(env, cfg);
     } else {
-        snprintf(err, errlen,
-                 "unknown provider \"%s\" (this build supports anthropic, bedrock and local)",
-                 cfg->kind);
+        snprintf(
+            err, errlen,
+            "unknown provider \"%s\" (this build supports anthropic, bedrock, openai and local)",
+            cfg->kind);
     }
     if (!p)
         return PL_EINVAL;

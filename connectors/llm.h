@@ -1,7 +1,8 @@
 /* LLM providers behind one interface. A provider turns a prompt (prompts/prompt.h: the
  * request's types belong to prompts/) into a stream of text deltas delivered to an llm_sink,
- * then exactly one on_finish. Providers: anthropic (Messages API over SSE), local (offline
- * default); more come later (bedrock, openai). Loop thread only. */
+ * then exactly one on_finish. Providers: anthropic (Messages API over SSE), openai
+ * (OpenAI-compatible chat completions over SSE), local (offline default); bedrock comes later.
+ * Loop thread only. */
 #ifndef PARLEY_CONNECTORS_LLM_H
 #define PARLEY_CONNECTORS_LLM_H
 

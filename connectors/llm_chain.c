@@ -1,20 +1,25 @@
 /* The chain provider: tries its providers in order. A retryable failure before any text is
  * retried on the same provider with exponential backoff and jitter (or the upstream's
  * retry-after), then the next provider is tried, all within one first-token deadline. Once the
- * caller has seen text nothing is retried: the outcome goes up as it is. */
+ * caller has seen text nothing is retried: the outcome goes up as it is. Each provider's circuit
+ * breaker (llm_breaker.h) is asked before every attempt and told every outcome: an open one is
+ * skipped for the next provider without waiting. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "connectors/llm_breaker.h"
 #include "connectors/llm_internal.h"
 
 struct chain_provider {
     struct llm_provider super;
     uv_loop_t *loop;
     struct llm_provider **providers;
+    struct llm_breaker **breakers; /* per provider; NULL entries: none */
     size_t n;
     struct llm_retry_policy policy;
 };
@@ -34,6 +39,7 @@ struct chain_call {
     unsigned attempts; /* on that provider */
     uint64_t deadline;
     struct llm_call *inner; /* NULL while waiting to retry */
+    bool probe;             /* the attempt in flight is its breaker's half-open probe */
     uv_timer_t timer;
     bool any_text;
 };
@@ -85,6 +91,10 @@ static void on_finish(void *ud, const struct llm_outcome *o)
 {
     struct chain_call *c = ud;
     c->inner = NULL;
+    struct llm_breaker *b = c->chain->breakers[c->index];
+    if (b)
+        llm_breaker_record(b, c->probe, o);
+    c->probe = false;
     if (o->status == PL_OK || o->status == PL_ECANCELED || c->any_text || o->any_text) {
         deliver(c, o);
         return;
@@ -92,7 +102,8 @@ static void on_finish(void *ud, const struct llm_outcome *o)
     uint64_t now = uv_now(c->chain->loop);
     uint32_t wait = backoff_ms(c, o);
     bool in_time = now + wait < c->deadline;
-    if (o->retryable && c->attempts <= c->chain->policy.max_retries && in_time) {
+    bool breaker_open = b && llm_breaker_remaining_ms(b) > 0; /* no retry would be let through */
+    if (o->retryable && !breaker_open && c->attempts <= c->chain->policy.max_retries && in_time) {
         PL_LOG(PL_LOG_NOTICE, "llm", "%s failed (%s); retry %u in %u ms",
                c->chain->providers[c->index]->name, o->error_detail ? o->error_detail : "",
                c->attempts, wait);
@@ -111,8 +122,47 @@ static void on_finish(void *ud, const struct llm_outcome *o)
     deliver(c, o);
 }
 
+/* Move c->index past providers whose breaker is open. False (and the call delivered as
+ * upstream_unavailable) when none is left. */
+static bool admitted(struct chain_call *c)
+{
+    uint64_t wait = UINT64_MAX;
+    for (;;) {
+        struct llm_breaker *b = c->chain->breakers[c->index];
+        enum breaker_verdict v = b ? llm_breaker_admit(b) : BREAKER_PASS;
+        if (v != BREAKER_SKIP) {
+            c->probe = v == BREAKER_PROBE;
+            return true;
+        }
+        uint64_t left = llm_breaker_remaining_ms(b);
+        wait = left < wait ? left : wait;
+        if (c->index + 1 >= c->chain->n)
+            break;
+        PL_LOG(PL_LOG_DEBUG, "llm", "%s skipped: its circuit breaker is open",
+               c->chain->providers[c->index]->name);
+        c->index++;
+        c->attempts = 0;
+    }
+    char detail[160];
+    snprintf(detail, sizeof(detail),
+             "circuit breaker open for every provider (next probe in %llu ms)",
+             (unsigned long long)wait);
+    struct llm_outcome o = {.status = PL_EUPSTREAM,
+                            .stop = LLM_STOP_UPSTREAM_ERROR,
+                            .provider = c->chain->providers[c->index]->kind,
+                            .model = c->chain->providers[c->index]->model,
+                            .error = API_ERR_UPSTREAM_UNAVAILABLE,
+                            .error_detail = detail,
+                            .retryable = true,
+                            .retry_after_ms = (long)wait};
+    deliver(c, &o);
+    return false;
+}
+
 static void attempt(struct chain_call *c)
 {
+    if (!admitted(c))
+        return;
     struct prompt req = {
         .system = c->system,
         .messages = c->messages,
@@ -124,6 +174,9 @@ static void attempt(struct chain_call *c)
     c->attempts++;
     c->inner = llm_start(c->chain->providers[c->index], &req, &inner);
     if (!c->inner) {
+        if (c->probe) /* nothing was asked of the upstream: the next call probes */
+            llm_breaker_record(c->chain->breakers[c->index], true,
+                               &(struct llm_outcome){.status = PL_ECANCELED});
         struct llm_outcome o = {.status = PL_EINVAL,
                                 .error = API_ERR_INTERNAL,
                                 .error_detail = "request rejected by the provider",
@@ -176,6 +229,7 @@ static void chain_destroy(struct llm_provider *p)
     for (size_t i = 0; i < cp->n; i++)
         llm_provider_destroy(cp->providers[i]);
     pl_free(cp->providers);
+    pl_free(cp->breakers);
     llm__provider_cleanup(p);
     pl_free(cp);
 }
@@ -203,6 +257,10 @@ struct llm_provider *llm_chain_create(uv_loop_t *loop, struct llm_provider **pro
     cp->loop = loop;
     cp->providers = pl_calloc(n, sizeof(*providers));
     memcpy(cp->providers, providers, n * sizeof(*providers));
+    cp->breakers = pl_calloc(n, sizeof(*cp->breakers));
+    for (size_t i = 0; i < n; i++)
+        cp->breakers[i] =
+            llm_breakers_get(policy->breakers, providers[i]->kind, providers[i]->model);
     cp->n = n;
     cp->policy = *policy;
     if (!cp->policy.backoff_max_ms)

@@ -44,6 +44,9 @@ struct llm_provider *llm__anthropic_create(const struct llm_env *env,
 struct llm_provider *llm__bedrock_create(const struct llm_env *env,
                                          const struct llm_provider_config *cfg, char *err,
                                          size_t errlen);
+struct llm_provider *llm__openai_create(const struct llm_env *env,
+                                        const struct llm_provider_config *cfg, char *err,
+                                        size_t errlen);
 struct llm_provider *llm__local_create(const struct llm_env *env,
                                        const struct llm_provider_config *cfg);
 

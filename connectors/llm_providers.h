@@ -1,5 +1,6 @@
-/* Creating providers from configuration: anthropic, bedrock, local (offline default), and the chain
- * that retries and falls back across them before the first token. Loop thread only. */
+/* Creating providers from configuration: anthropic, bedrock, openai (OpenAI-compatible servers),
+ * local (offline default), and the chain that retries and falls back across them before the first
+ * token, with circuit breakers (llm_breaker.h). Loop thread only. */
 #ifndef PARLEY_CONNECTORS_LLM_PROVIDERS_H
 #define PARLEY_CONNECTORS_LLM_PROVIDERS_H
 
@@ -22,7 +23,7 @@ struct llm_env {
 struct aws_credentials;
 
 struct llm_provider_config {
-    const char *kind;  /* "anthropic", "bedrock" or "local" */
+    const char *kind;  /* "anthropic", "bedrock", "openai" or "local" */
     const char *model; /* NULL: the provider's default */
     /* anthropic */
     const char *api_key;
@@ -42,6 +43,9 @@ struct llm_provider_config {
     const char *bedrock_api_key;   /* a Bedrock API key sent as a bearer token instead of SigV4 */
     struct aws_credentials *aws_credentials; /* borrowed, must outlive the provider; SigV4 */
     bool bedrock_prompt_caching; /* mark the system prompt cacheable (cachePoint, cache_control) */
+    /* openai: any OpenAI-compatible server; model required */
+    const char *openai_base_url; /* such as http://127.0.0.1:8000/v1 */
+    const char *openai_api_key;  /* NULL: no Authorization header */
 };
 
 /** Default model per provider kind (NULL for an unknown kind). */
@@ -51,14 +55,22 @@ const char *llm_default_model(const char *kind);
 int llm_provider_create(const struct llm_env *env, const struct llm_provider_config *cfg,
                         struct llm_provider **out, char *err, size_t errlen);
 
+struct llm_breakers;
+
 struct llm_retry_policy {
     unsigned max_retries;             /* per provider, for retryable failures before any text */
     uint32_t first_token_deadline_ms; /* give up on retries/fallbacks after this long */
     uint32_t backoff_max_ms;          /* cap on one wait */
+    /* circuit breakers per provider and model (connectors/llm_breaker.h), borrowed and shared
+     * by every chain; NULL: none */
+    struct llm_breakers *breakers;
 };
 
 /** A provider that tries `providers` in order (taking ownership of them), retrying each one on
- *  retryable failures with backoff and jitter, never after text was delivered. */
+ *  retryable failures with backoff and jitter, never after text was delivered. A provider whose
+ *  circuit breaker is open is skipped (the next one is tried at once); when every one is, the
+ *  call fails at once with upstream_unavailable and retry_after_ms the shortest cool-down
+ *  left. */
 struct llm_provider *llm_chain_create(uv_loop_t *loop, struct llm_provider **providers, size_t n,
                                       const struct llm_retry_policy *policy);
 

@@ -72,8 +72,17 @@ struct turn_end {
     const struct prompt_citation *citations; /* NULL when n_citations is 0 */
     size_t n_citations;
     enum api_error error;      /* API_ERR_NONE, or why the turn failed before any text */
+    uint32_t retry_after_ms;   /* with `error`: when asking again may succeed (0: no hint) */
     const char *error_message; /* what the error event said, when known here; NULL: the
                                   table's message (a turn read back from the transcript) */
+};
+
+/* Why a turn failed before any text, as the error event says it. Borrowed for the call. */
+struct turn_error {
+    enum api_error code;
+    const char *message;     /* for the caller; never NULL */
+    uint32_t retry_after_ms; /* when asking again may succeed: the end of a provider's
+                                cool-down or rate limit, or of a daily budget (0: no hint) */
 };
 
 struct turn_listener;
@@ -87,7 +96,7 @@ struct turn_listener_ops {
      *  borrowed for the call. */
     void (*delta)(struct turn_listener *l, long turn, long seq, const char *text, size_t len);
     /** The turn failed before any text; its turn_end follows at once or once stored. */
-    void (*error)(struct turn_listener *l, long turn, enum api_error code, const char *message);
+    void (*error)(struct turn_listener *l, long turn, const struct turn_error *err);
     /** The turn ended: exactly once per acknowledged turn on this instance. */
     void (*turn_end)(struct turn_listener *l, const struct turn_end *end);
 };

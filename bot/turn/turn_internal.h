@@ -60,7 +60,8 @@ struct turn {
     char provider[32];
     enum api_error error; /* API_ERR_NONE unless it failed before any text */
     char error_message[320];
-    long answered_in; /* the turn whose answer covers it: its own unless another's does */
+    uint32_t retry_after_ms; /* with `error`: when asking again may succeed (0: no hint) */
+    long answered_in;        /* the turn whose answer covers it: its own unless another's does */
     struct turn_citations citations;
     bool end_sent; /* turn_end was told (STORING: after the first store attempt) */
     unsigned begin_attempts;
@@ -126,7 +127,9 @@ void turn_free(struct turn *t);
 
 void turn_emit_start(struct turn_session *s, long turn);
 void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len);
-void turn_emit_error(struct turn_session *s, long turn, enum api_error code, const char *message);
+/** Tell the error of `t`: its code, its message (the table's when none was written) and its
+ *  retry_after_ms. */
+void turn_emit_error(struct turn_session *s, const struct turn *t);
 void turn_emit_end(struct turn_session *s, struct turn *t);
 /** Fill `out` from `t` (borrowing its storage). */
 void turn_end_of(const struct turn *t, struct turn_end *out);

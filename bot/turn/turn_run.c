@@ -94,8 +94,10 @@ static void fail_unstarted(struct turn_session *s, enum api_error err, const cha
     t->reservation[0] = '\0';
     t->stop = LLM_STOP_UPSTREAM_ERROR;
     t->error = err;
+    if (message)
+        snprintf(t->error_message, sizeof(t->error_message), "%s", message);
     t->state = TURN_ENDED;
-    turn_emit_error(s, t->turn, err, message ? message : api_error_message(err));
+    turn_emit_error(s, t);
     turn_emit_end(s, t);
     done_with_active(s, false);
 }
@@ -176,7 +178,7 @@ void turn_drop_queue(struct turn_session *s)
         t->stop = LLM_STOP_UPSTREAM_ERROR;
         t->error = API_ERR_SHUTTING_DOWN;
         t->state = TURN_ENDED;
-        turn_emit_error(s, turn, t->error, api_error_message(t->error));
+        turn_emit_error(s, t);
         turn_emit_end(s, t);
         turn_free(t);
         turn_session_unref(s); /* the queued turn's reference */
@@ -239,7 +241,7 @@ static void end_covered(struct turn_session *s, const struct sess_turn_context *
            t->answered_in);
     t->state = TURN_ENDED;
     if (t->error)
-        turn_emit_error(s, t->turn, t->error, NULL);
+        turn_emit_error(s, t);
     turn_emit_end(s, t);
     done_with_active(s, true);
 }
@@ -300,6 +302,13 @@ static long long wall_ms(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Until the next 00:00 UTC, when every tenant's daily budget starts again. */
+static uint32_t ms_to_utc_midnight(void)
+{
+    long long day_ms = 86400LL * 1000;
+    return (uint32_t)(day_ms - wall_ms() % day_ms);
 }
 
 static bool budgets_on(const struct turn_engine *e)
@@ -466,6 +475,7 @@ static void on_reserved(void *ud, int status, enum sess_reserve_result result, b
         snprintf(t->error_message, sizeof(t->error_message),
                  "tenant %s has used its daily budget of %s; it resets at 00:00 UTC", t->tenant,
                  budget);
+        t->retry_after_ms = ms_to_utc_midnight();
         PL_LOG(PL_LOG_NOTICE, "budget", "sess=%s turn=%ld refused: %s", s->sid, t->turn,
                t->error_message);
         t->state = TURN_STREAMING;
@@ -573,6 +583,10 @@ static void on_finish(void *ud, const struct llm_outcome *o)
         snprintf(t->error_message, sizeof(t->error_message),
                  "the assistant could not answer (%s)%s", detail,
                  api_error_retryable(t->error) ? "; please try again in a moment" : "");
+        /* The provider's hint (a rate limit's retry-after, the breakers' cool-down). */
+        if (o->retry_after_ms > 0)
+            t->retry_after_ms =
+                o->retry_after_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)o->retry_after_ms;
     }
     if (t->in_llm_start) {
         t->outcome_ready = true;
@@ -589,8 +603,7 @@ static void finish(struct turn_session *s)
 {
     struct turn *t = s->active;
     if (t->error)
-        turn_emit_error(s, t->turn, t->error,
-                        t->error_message[0] ? t->error_message : api_error_message(t->error));
+        turn_emit_error(s, t);
     /* turn_end goes out once the answer is stored (or its first store attempt failed), so a
      * listener who saw it can count on finding the answer in the history. */
     t->state = TURN_STORING;

@@ -270,14 +270,19 @@ void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *te
     emission_end(&e);
 }
 
-void turn_emit_error(struct turn_session *s, long turn, enum api_error code, const char *message)
+void turn_emit_error(struct turn_session *s, const struct turn *t)
 {
     s->engine->stats.turns_failed++;
+    const struct turn_error err = {
+        .code = t->error,
+        .message = t->error_message[0] ? t->error_message : api_error_message(t->error),
+        .retry_after_ms = t->retry_after_ms,
+    };
     struct emission e;
     emission_begin(&e, s);
     for (struct turn_listener *l; (l = emission_next(&e));)
         if (l->ops->error)
-            l->ops->error(l, turn, code, message);
+            l->ops->error(l, t->turn, &err);
     emission_end(&e);
 }
 
@@ -298,6 +303,7 @@ void turn_end_of(const struct turn *t, struct turn_end *out)
     out->citations = t->citations.n ? t->citations.items : NULL;
     out->n_citations = t->citations.n;
     out->error = t->error;
+    out->retry_after_ms = t->retry_after_ms;
     out->error_message = t->error_message[0] ? t->error_message : NULL;
 }
 

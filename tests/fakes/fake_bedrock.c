@@ -721,7 +721,6 @@ static void encode_step(struct bstream *s, size_t i, struct pl_buf *out)
                  (unsigned long long)(uv_hrtime() / 1000) % 10000000000000000ULL);
         memcpy(hole, stamp, STAMP_LEN);
     }
-    size_t start = out->len;
     if (st->exception) {
         es_frame_exception(out, st->event_type, st->json, strlen(st->json));
     } else if (s->api == API_INVOKE) {
@@ -737,7 +736,6 @@ static void encode_step(struct bstream *s, size_t i, struct pl_buf *out)
     }
     if (st->corrupt)
         out->data[out->len - 1] ^= 0x01;
-    (void)start;
 }
 
 static void send_chunk(struct bstream *s, const struct pl_buf *b)

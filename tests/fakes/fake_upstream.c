@@ -22,6 +22,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "tests/fakes/fake_bedrock.h"
+#include "tests/fakes/fake_openai.h"
 
 #define REQUEST_MAX (4 * 1024 * 1024 + 64 * 1024)
 #define HEADERS_MAX (64 * 1024)
@@ -81,6 +82,9 @@ struct conn {
     unsigned pace_ms;
     enum ending ending;
     void *mode_stream; /* a stream of another mode (fake_bedrock.c) */
+    /* Bedrock's Messages endpoint: the request whose SSE stream is being sent, logged if the
+     * client closes first (0: not logged, the Anthropic mode's log stays one line a request) */
+    unsigned long close_logged_n;
 };
 
 static void conn_close(struct conn *c);
@@ -161,6 +165,8 @@ static const char *status_text(int status)
         return "Too Many Requests";
     case 500:
         return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
     case 529:
         return "Overloaded";
     default:
@@ -273,7 +279,8 @@ static void on_tick(uv_timer_t *t)
         while (c->next_event < json_array_size(c->events)) {
             json_t *e = json_array_get(c->events, c->next_event++);
             send_event(c, json_string_value(e), json_string_length(e));
-            if (strstr(json_string_value(e), "\"text_delta\""))
+            if (strstr(json_string_value(e), "\"text_delta\"") ||
+                strstr(json_string_value(e), "\"delta\":{\"content\""))
                 break;
         }
         uv_timer_start(&c->timer, on_tick, c->pace_ms, 0);
@@ -672,6 +679,7 @@ static void handle_messages(struct conn *c, const char *path, json_t *headers, c
             *(seen ? &u.cache_read : &u.cache_creation) = prefix_bytes / 4;
         }
         start_stream(c, json_string_value(model), &u, last, behaviour);
+        c->close_logged_n = bedrock ? n_requests : 0;
     }
 out:
     log_request("POST", path, headers, j, behaviour);
@@ -736,6 +744,38 @@ static struct fake_host bedrock_host = {
     .log_event = host_log_event,
     .anthropic_messages = host_anthropic_messages,
 };
+
+/* The OpenAI-compatible mode (fake_openai.h) decides the answer; this file sends it. */
+static void handle_openai(struct conn *c, json_t *headers, const char *body, size_t len)
+{
+    json_t *j = json_loadb(body, len, 0, NULL);
+    struct fake_openai_reply r;
+    fake_openai_handle(headers, j, n_requests, flaky_counts, opt.text, &r);
+    if (r.status != 200) {
+        send_response(c, r.status, r.extra_headers, "application/json", r.body);
+    } else {
+        c->events = r.events; /* taken */
+        r.events = NULL;
+        c->next_event = 0;
+        c->pace_ms = r.pace_ms >= 0 ? (unsigned)r.pace_ms : opt.pace_ms;
+        c->ending = (enum ending)r.ending;
+        c->streaming = true;
+        n_active++;
+        static const char head[] = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                                   "transfer-encoding: chunked\r\nconnection: keep-alive\r\n\r\n";
+        send_bytes(c, head, sizeof(head) - 1);
+        for (; c->next_event < r.first_delta; c->next_event++) {
+            json_t *e = json_array_get(c->events, c->next_event);
+            send_chunk(c, json_string_value(e), json_string_length(e));
+        }
+        if (c->ending != END_STALL)
+            uv_timer_start(&c->timer, on_tick,
+                           (uint64_t)(r.first_ms >= 0 ? r.first_ms : opt.first_token_ms), 0);
+    }
+    log_request("POST", "/v1/chat/completions", headers, j, r.behaviour);
+    fake_openai_reply_cleanup(&r);
+    json_decref(j);
+}
 
 static void send_stats(struct conn *c)
 {
@@ -804,6 +844,8 @@ static void process_input(struct conn *c)
             handle_messages(c, path, headers, body, (size_t)content_length, false);
         } else if (fake_bedrock_route(method, path)) {
             fake_bedrock_handle(&bedrock_host, c, path, headers, body, (size_t)content_length);
+        } else if (!strcmp(method, "POST") && !strcmp(path, "/v1/chat/completions")) {
+            handle_openai(c, headers, body, (size_t)content_length);
         } else if (!strcmp(method, "GET") && !strcmp(path, "/healthz")) {
             send_response(c, 200, NULL, "text/plain", "ok");
         } else if (!strcmp(method, "GET") && !strcmp(path, "/stats")) {
@@ -838,6 +880,12 @@ static void conn_close(struct conn *c)
     if (c->mode_stream) {
         fake_bedrock_conn_closed(c->mode_stream);
         c->mode_stream = NULL;
+    } else if (c->streaming && c->events && c->close_logged_n) {
+        json_t *e =
+            json_pack("{s:s,s:I,s:I}", "event", "client_closed", "n", (json_int_t)c->close_logged_n,
+                      "events_unsent", (json_int_t)(json_array_size(c->events) - c->next_event));
+        host_log_event(e);
+        json_decref(e);
     }
     if (c->streaming)
         stream_done(c);
@@ -952,7 +1000,7 @@ static bool parse_args(int argc, char **argv)
                 fprintf(stderr, "fake_upstream: bad value for %s\n", a);
                 return false;
             }
-        } else {
+        } else if (!fake_openai_option(a, v)) {
             fprintf(stderr, "fake_upstream: unknown option %s\n", a);
             usage(stderr);
             return false;

@@ -164,9 +164,9 @@ r=$(curl -s -i --aws-sigv4 'aws:amz:us-east-1:bedrock' --user 'AKIDEXAMPLE:wrong
     -H 'content-type: application/json' --data-binary "$(cmsg 'hi')" "$burl/converse-stream")
 grep -q '^HTTP/1.1 403' <<<"$r" && grep -q '^x-amzn-ErrorType: InvalidSignatureException:' <<<"$r" ||
     fail "bedrock: a wrong secret was not refused with 403 InvalidSignatureException"
-r=$(curl -s -i -H 'authorization: Bearer ABSKfake-bedrock-api-key' -H 'content-type: application/json' \
-    --data-binary "$(cmsg 'hi [[tokens:1]]')" "$burl/converse-stream")
-grep -q '^HTTP/1.1 200' <<<"$r" || fail "bedrock: API key refused"
+r=$(curl -s -o /dev/null -w '%{http_code}' -H 'authorization: Bearer ABSKfake-bedrock-api-key' \
+    -H 'content-type: application/json' --data-binary "$(cmsg 'hi [[tokens:1]]')" "$burl/converse-stream")
+[ "$r" == 200 ] || fail "bedrock: API key refused ($r)"
 r=$(curl -s -i "${sig[@]}" --data-binary "$(cmsg 'q [[throttle]]')" "$burl/converse-stream")
 grep -q '^HTTP/1.1 429' <<<"$r" && grep -q '^x-amzn-ErrorType: ThrottlingException:' <<<"$r" &&
     grep -q '{"message":"Too many requests, please wait before trying again."}' <<<"$r" ||
@@ -177,19 +177,33 @@ grep -q "$(printf ':exception-type' | xxd -p)" <<<"$r" && grep -q "$(printf 'thr
 r=$(curl -s -i "${sig[@]}" --data-binary '{"max_tokens":5,"messages":[{"role":"user","content":"a"}]}' \
     "$burl/invoke-with-response-stream")
 grep -q '^HTTP/1.1 400' <<<"$r" && grep -q 'anthropic_version must be' <<<"$r" || fail "bedrock: invoke body unchecked"
+r=$(curl -s -i --aws-sigv4 'aws:amz:eu-west-1:bedrock' --user 'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' \
+    -H 'content-type: application/json' --data-binary "$(cmsg 'hi')" "$burl/converse-stream")
+grep -q '^HTTP/1.1 403' <<<"$r" && grep -q 'valid region' <<<"$r" || fail "bedrock: a wrong region accepted"
+r=$(curl -s -i --aws-sigv4 'aws:amz:us-east-1:bedrock-runtime' --user 'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' \
+    -H 'content-type: application/json' --data-binary "$(cmsg 'hi')" "$burl/converse-stream")
+grep -q '^HTTP/1.1 403' <<<"$r" && grep -q "service: 'bedrock'" <<<"$r" || fail "bedrock: service bedrock-runtime accepted"
+bearer=(-H 'authorization: Bearer ABSKfake-bedrock-api-key' -H 'content-type: application/json')
+r=$(curl -s -i "${bearer[@]}" --data-binary '{"model":"m","messages":[{"role":"user","content":[{"text":"a"}]}]}' "$burl/converse-stream")
+grep -q '^HTTP/1.1 400' <<<"$r" && grep -q 'extraneous key \[model\]' <<<"$r" || fail "bedrock: converse body with model accepted"
+r=$(curl -s -i "${bearer[@]}" --data-binary '{"messages":[{"role":"user","content":"a"}]}' "$burl/converse-stream")
+grep -q '^HTTP/1.1 400' <<<"$r" || fail "bedrock: converse content as a string accepted"
+r=$(curl -s -i "${bearer[@]}" --data-binary '{"messages":[{"role":"user","content":[{"text":"a"}]}],"guardrailConfig":{"guardrailIdentifier":"other","guardrailVersion":"1"}}' "$burl/converse-stream")
+grep -q '^HTTP/1.1 400' <<<"$r" && grep -q 'does not exist' <<<"$r" || fail "bedrock: unknown guardrail accepted"
 grep -q 'REQUEST CHECK FAILED: bedrock invoke: anthropic_version' "$work/err" || fail "bedrock: check not on stderr"
-# The model id label as the AWS SDKs send it (%3A) and as the Anthropic SDKs do (raw ':'); a
-# lower-case escape or a needless one is neither. (With the API key: curl signs such paths as S3
-# does, without encoding them twice.)
-key=(-H 'authorization: Bearer ABSKfake-bedrock-api-key' -H 'content-type: application/json')
+# The model id label as the AWS SDKs send it (%3A) and as the Anthropic SDKs do (raw ':'), as
+# Bedrock accepts both; a lower-case escape or a needless one is neither. (With the API key: curl
+# signs such paths as S3 does, without encoding them twice.)
 mpath="http://127.0.0.1:$port/model"
 for label in a.b-v1%3A0 a.b-v1:0 arn:aws:bedrock:us-east-1:1:inference-profile%2Fus.a-v1:0; do
-    r=$(curl -s -i "${key[@]}" --data-binary "$(cmsg 'hi [[tokens:1]]')" "$mpath/$label/converse-stream")
-    grep -q '^HTTP/1.1 200' <<<"$r" || fail "bedrock: model label $label refused"
+    r=$(curl -s -o /dev/null -w '%{http_code}' "${bearer[@]}" --data-binary "$(cmsg 'hi [[tokens:1]]')" \
+        "$mpath/$label/converse-stream")
+    [ "$r" == 200 ] || fail "bedrock: model label $label refused ($r)"
 done
-for label in a.b-v1%3a0 a%2eb-v1:0; do
-    r=$(curl -s -i "${key[@]}" --data-binary "$(cmsg 'hi')" "$mpath/$label/converse-stream")
-    grep -q '^HTTP/1.1 400' <<<"$r" || fail "bedrock: model label $label accepted"
+for label in a.b-v1%3a0 a%2eb-v1:0 a/b-v1:0; do
+    r=$(curl -s -i "${bearer[@]}" --data-binary "$(cmsg 'hi')" "$mpath/$label/converse-stream")
+    grep -q '^HTTP/1.1 400' <<<"$r" && grep -q 'not URI-encoded' <<<"$r" ||
+        fail "bedrock: model label $label accepted"
 done
 grep -q '"t_ms":[0-9.]*,"method":"POST","path":"/model/claude-test/converse-stream"' "$work/requests.jsonl" ||
     fail "bedrock: request log lacks time or path"

@@ -58,23 +58,13 @@ static int start_instance(struct ts_parleyd *p, const char *name, const char *ap
     snprintf(dir, sizeof(dir), "%s/%s", workdir, name);
     mkdir(dir, 0755);
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", up.port);
-    const char *args[40] = {"--provider",
-                            "bedrock",
-                            "--bedrock-api",
-                            api,
-                            "--bedrock-endpoint",
-                            endpoint,
-                            "--aws-region",
-                            "us-east-1",
-                            "--upstream-retries",
-                            "2",
-                            "--upstream-idle-timeout-ms",
-                            "2000",
-                            "--first-token-deadline-ms",
-                            "8000",
-                            "--local-pace-ms",
-                            "1"};
-    size_t n = 16;
+    const char *args[40] = {"--provider", "bedrock", "--bedrock-api", api, "--bedrock-endpoint",
+                            endpoint, "--aws-region", "us-east-1", "--upstream-retries", "2",
+                            "--upstream-idle-timeout-ms", "2000", "--first-token-deadline-ms",
+                            "8000", "--local-pace-ms", "1",
+                            /* every caller here is 127.0.0.1, over 30 sessions a minute */
+                            "--anon-sessions-per-minute", "0"};
+    size_t n = 18;
     for (size_t i = 0; extra && extra[i] && n < 39; i++)
         args[n++] = extra[i];
     args[n] = NULL;
@@ -100,6 +90,31 @@ static struct ts_parleyd *instance(const char *api)
     return &main_instance[i];
 }
 
+/* Instances a test starts for itself: from a pool, so the group's teardown stops any that a
+ * failed assertion left running. */
+static struct ts_parleyd own_pool[8];
+static bool own_running[8];
+
+static struct ts_parleyd *own_instance(const char *name, const char *api, const char *const *extra,
+                                       const char *const *env)
+{
+    for (int i = 0; i < 8; i++) {
+        if (own_running[i])
+            continue;
+        own_running[i] = true;
+        assert_int_equal(start_instance(&own_pool[i], name, api, extra, env), 0);
+        return &own_pool[i];
+    }
+    fail_msg("no free instance slot");
+    return NULL;
+}
+
+static void stop_own(struct ts_parleyd *p)
+{
+    own_running[p - own_pool] = false;
+    assert_int_equal(ts_parleyd_stop(p), 0); /* a clean exit */
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -116,6 +131,9 @@ static int teardown(void **state)
     for (int i = 0; i < 3; i++)
         if (main_started[i] && ts_parleyd_stop(&main_instance[i]) != 0)
             rc = -1; /* parleyd must exit cleanly */
+    for (int i = 0; i < 8; i++)
+        if (own_running[i])
+            ts_parleyd_stop(&own_pool[i]); /* left by a failed test */
     ts_upstream_stop(&up);
     ts_redis_stop(&redis);
     return rc;
@@ -214,15 +232,14 @@ static void test_wrong_secret_is_final(void **state)
     const char *api = *state;
     static const char *const env[] = {"AWS_ACCESS_KEY_ID=" AKID,
                                       "AWS_SECRET_ACCESS_KEY=not-the-secret", NULL};
-    struct ts_parleyd p;
     char name[32];
     snprintf(name, sizeof(name), "wrong-secret-%s", api);
-    assert_int_equal(start_instance(&p, name, api, NULL, env), 0);
+    struct ts_parleyd *p = own_instance(name, api, NULL, env);
     char tag[32], q[128];
     new_tag(tag, sizeof(tag), api);
     snprintf(q, sizeof(q), "Am I covered? %s [[tokens:3]]", tag);
     struct ts_turn t;
-    char *x = ask_on(&p, q, &t);
+    char *x = ask_on(p, q, &t);
     assert_string_equal(t.error_code, "upstream_error");
     assert_false(t.error_retryable);
     assert_int_equal(t.n_deltas, 0);
@@ -237,7 +254,7 @@ static void test_wrong_secret_is_final(void **state)
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);
-    assert_int_equal(ts_parleyd_stop(&p), 0);
+    stop_own(p);
 }
 
 /* [[throttle:2]]: two 429 ThrottlingException, then an answer; the waits between the double's
@@ -299,6 +316,43 @@ static void test_exception_first_retried_then_fallback(void **state)
     assert_null(strstr(x, "provider\nlocal"));
     l = log_lines(tag);
     assert_int_equal(json_array_size(l), 2);
+    json_decref(l);
+    ts_turn_free(&t);
+    pl_free(x);
+}
+
+/* A 400 ValidationException is final: never retried on Bedrock (the fallback answers), and a
+ * serviceUnavailableException as the first frame is retried like throttling. */
+static void test_validation_not_retried(void **state)
+{
+    const char *api = *state;
+    char tag[32], q[128];
+    new_tag(tag, sizeof(tag), api);
+    snprintf(q, sizeof(q), "q %s [[validation]]", tag);
+    struct ts_turn t;
+    char *x = ask_on(instance(api), q, &t);
+    assert_string_equal(t.error_code, "");
+    assert_non_null(strstr(x, "provider\nlocal"));
+    json_t *l = log_lines(tag);
+    assert_int_equal(json_array_size(l), 1);
+    assert_non_null(strstr(str_at(json_array_get(l, 0), "behaviour"), "validation"));
+    json_decref(l);
+    ts_turn_free(&t);
+    pl_free(x);
+}
+
+static void test_unavailable_first_frame_retried(void **state)
+{
+    const char *api = *state;
+    char tag[32], q[128];
+    new_tag(tag, sizeof(tag), api);
+    snprintf(q, sizeof(q), "q %s [[exception-first-unavailable]]", tag);
+    struct ts_turn t;
+    char *x = ask_on(instance(api), q, &t);
+    assert_string_equal(t.error_code, "");
+    assert_non_null(strstr(x, "provider\nlocal"));
+    json_t *l = log_lines(tag);
+    assert_int_equal(json_array_size(l), 3);
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);
@@ -432,7 +486,10 @@ static void test_cancel_closes_upstream(void **state)
         json_array_foreach(closes, i, e)
         {
             if (json_integer_value(json_object_get(e, "n")) == n &&
-                !json_is_true(json_object_get(e, "complete")))
+                !json_is_true(json_object_get(e, "complete")) &&
+                json_integer_value(json_object_get(e, "steps_unsent")) +
+                        json_integer_value(json_object_get(e, "events_unsent")) >
+                    0)
                 seen = true;
         }
         json_decref(closes);
@@ -442,43 +499,49 @@ static void test_cancel_closes_upstream(void **state)
     assert_true(seen);
 }
 
-/* Two turns with the same system prompt: usage reports the cache (written, then read). */
+/* Two turns with a system prompt no other test sends (its own company name): the first writes
+ * the prompt's prefix to the cache, the second reads the same number of tokens, and turn_end
+ * reports both; the requests mark the prefix (Converse cachePoint, Anthropic cache_control). */
 static void test_cache_tokens_reported(void **state)
 {
     const char *api = *state;
-    long read_total = 0, write_total = 0;
-    bool reported = true;
+    char company[64], name[32];
+    snprintf(company, sizeof(company), "Cache Test %s Mutual", api);
+    snprintf(name, sizeof(name), "cache-%s", api);
+    const char *extra[] = {"--company-name", company, NULL};
+    struct ts_parleyd *p = own_instance(name, api, extra, env_keys);
+    json_int_t read[2], created[2];
     for (int turn = 0; turn < 2; turn++) {
         char tag[32], q[128];
         new_tag(tag, sizeof(tag), api);
         snprintf(q, sizeof(q), "cache %s [[tokens:2]]", tag);
         struct ts_caller c;
-        assert_int_equal(ts_caller_open(&c, instance(api)->ws_url, NULL, 0, 0), 0);
+        assert_int_equal(ts_caller_open(&c, p->ws_url, NULL, 0, 0), 0);
         assert_int_equal(ts_caller_message(&c, "k1", q), 0);
         json_t *end = ts_caller_expect(&c, "turn_end", TURN_WAIT);
         assert_non_null(end);
         json_t *u = json_object_get(end, "usage");
-        json_t *cr = json_object_get(u, "cache_read_input_tokens");
-        json_t *cw = json_object_get(u, "cache_creation_input_tokens");
-        if (!cr && !cw)
-            reported = false;
-        read_total = turn == 1 ? json_integer_value(cr) : read_total;
-        write_total += json_integer_value(cw);
+        assert_true(json_is_integer(json_object_get(u, "cache_read_input_tokens")));
+        assert_true(json_is_integer(json_object_get(u, "cache_creation_input_tokens")));
+        read[turn] = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
+        created[turn] = json_integer_value(json_object_get(u, "cache_creation_input_tokens"));
+        assert_int_equal(json_integer_value(json_object_get(u, "output_tokens")), 2);
         json_decref(end);
         ts_caller_close(&c);
-        /* The request marked its stable prefix cacheable. */
         json_t *l = log_lines(tag);
         assert_int_equal(json_array_size(l), 1);
         char *body = json_dumps(json_object_get(json_array_get(l, 0), "body"), JSON_COMPACT);
         assert_non_null(
-            strstr(body, !strcmp(api, "converse") ? "\"cachePoint\"" : "cache_control"));
+            strstr(body, !strcmp(api, "converse") ? "\"cachePoint\"" : "\"cache_control\""));
+        assert_non_null(strstr(body, company));
         free(body);
         json_decref(l);
     }
-    if (!reported)
-        skip(); /* turn_end does not carry cache usage in this build */
-    assert_true(read_total > 0);
-    (void)write_total;
+    assert_true(created[0] > 0);
+    assert_int_equal(read[0], 0);
+    assert_int_equal(read[1], created[0]);
+    assert_int_equal(created[1], 0);
+    stop_own(p);
 }
 
 /* ---- credentials ---- */
@@ -487,13 +550,12 @@ static void test_bedrock_api_key(void **state)
 {
     (void)state;
     static const char *const env[] = {"AWS_BEARER_TOKEN_BEDROCK=" API_KEY, NULL};
-    struct ts_parleyd p;
-    assert_int_equal(start_instance(&p, "api-key", "converse", NULL, env), 0);
+    struct ts_parleyd *p = own_instance("api-key", "converse", NULL, env);
     char tag[32], q[128];
     new_tag(tag, sizeof(tag), "key");
     snprintf(q, sizeof(q), "q %s [[tokens:2]]", tag);
     struct ts_turn t;
-    char *x = ask_on(&p, q, &t);
+    char *x = ask_on(p, q, &t);
     assert_string_equal(t.text, "w1 w2");
     json_t *l = log_lines(tag);
     assert_int_equal(json_array_size(l), 1);
@@ -502,7 +564,7 @@ static void test_bedrock_api_key(void **state)
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);
-    assert_int_equal(ts_parleyd_stop(&p), 0);
+    stop_own(p);
 }
 
 static void test_session_token_signed(void **state)
@@ -510,13 +572,12 @@ static void test_session_token_signed(void **state)
     (void)state;
     static const char *const env[] = {"AWS_ACCESS_KEY_ID=" AKID, "AWS_SECRET_ACCESS_KEY=" SECRET,
                                       "AWS_SESSION_TOKEN=FwoGZXIvYXdzEFAKESESSIONTOKEN", NULL};
-    struct ts_parleyd p;
-    assert_int_equal(start_instance(&p, "session-token", "converse", NULL, env), 0);
+    struct ts_parleyd *p = own_instance("session-token", "converse", NULL, env);
     char tag[32], q[128];
     new_tag(tag, sizeof(tag), "sts");
     snprintf(q, sizeof(q), "q %s [[tokens:2]]", tag);
     struct ts_turn t;
-    char *x = ask_on(&p, q, &t);
+    char *x = ask_on(p, q, &t);
     assert_string_equal(t.text, "w1 w2");
     json_t *l = log_lines(tag);
     assert_int_equal(json_array_size(l), 1);
@@ -526,7 +587,36 @@ static void test_session_token_signed(void **state)
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);
-    assert_int_equal(ts_parleyd_stop(&p), 0);
+    stop_own(p);
+}
+
+/* An inference-profile ARN as the model: its ':' and '/' go URI-encoded in the path (the double
+ * refuses anything else) and the signature covers the path as sent. */
+static void test_arn_model_path(void **state)
+{
+    const char *api = *state;
+    static const char *const extra[] = {
+        "--model",
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-test-v1:0",
+        NULL};
+    char name[32];
+    snprintf(name, sizeof(name), "arn-%s", api);
+    struct ts_parleyd *p = own_instance(name, api, extra, env_keys);
+    char tag[32], q[128];
+    new_tag(tag, sizeof(tag), api);
+    snprintf(q, sizeof(q), "q %s [[tokens:2]]", tag);
+    struct ts_turn t;
+    char *x = ask_on(p, q, &t);
+    assert_string_equal(t.text, "w1 w2");
+    json_t *l = log_lines(tag);
+    assert_int_equal(json_array_size(l), 1);
+    static const char want[] = "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3A"
+                               "inference-profile%2Fus.anthropic.claude-test-v1%3A0/";
+    assert_true(strncmp(str_at(json_array_get(l, 0), "path"), want, sizeof(want) - 1) == 0);
+    json_decref(l);
+    ts_turn_free(&t);
+    pl_free(x);
+    stop_own(p);
 }
 
 #define PER_API(fn)                                                                                \
@@ -548,12 +638,15 @@ int main(void)
         PER_API(test_wrong_secret_is_final),
         PER_API(test_throttle_retried_with_backoff),
         EVENTSTREAM_APIS(test_exception_first_retried_then_fallback),
+        PER_API(test_validation_not_retried),
+        EVENTSTREAM_APIS(test_unavailable_first_frame_retried),
         EVENTSTREAM_APIS(test_stream_error_mid_answer),
         EVENTSTREAM_APIS(test_bad_crc_mid_answer),
         cmocka_unit_test(test_messages_error_mid_answer),
         EVENTSTREAM_APIS(test_guardrail_intervention),
-        EVENTSTREAM_APIS(test_cancel_closes_upstream),
-        cmocka_unit_test_prestate(test_cache_tokens_reported, (void *)"converse"),
+        PER_API(test_cancel_closes_upstream),
+        PER_API(test_cache_tokens_reported),
+        EVENTSTREAM_APIS(test_arn_model_path),
         cmocka_unit_test(test_bedrock_api_key),
         cmocka_unit_test(test_session_token_signed),
     };

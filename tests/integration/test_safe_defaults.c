@@ -1,14 +1,21 @@
 /* parleyd will not sign tokens with a secret anyone can guess: a short or sample secret stops it
  * at start (by flag, environment or config file) with a message that says how to make one, and
- * `parley token` refuses it the same way. Without any secret it makes a random one and warns. */
+ * `parley token` refuses it the same way. Without any secret it makes a random one and warns.
+ * And a SIGTERM that comes as soon as the port opens is a clean shutdown, not a kill. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -121,12 +128,58 @@ static void test_without_a_secret_a_random_one_is_made_with_a_warning(void **sta
     ts_redis_stop(&redis);
 }
 
+/* Try to connect without pausing between attempts, so the stop follows the listen() closely. */
+static bool port_opens(int port, int timeout_ms)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+        close(fd);
+        if (rc == 0)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < timeout_ms);
+    return false;
+}
+
+/* A supervisor or test may stop parleyd the moment its port accepts: the signal handlers are
+ * installed before the port opens, so SIGTERM drains and exits 0 instead of killing the
+ * process (which it did, now and then, when the handlers came after the listening socket). */
+static void test_a_stop_right_after_the_port_opens_is_a_clean_shutdown(void **state)
+{
+    (void)state;
+    struct ts_redis redis;
+    assert_int_equal(ts_redis_start_with(&redis, workdir, "redis", NULL), 0);
+    char url[64], log[700], bin[512];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
+    snprintf(log, sizeof(log), "%s/parleyd-stop.log", workdir);
+    snprintf(bin, sizeof(bin), "%s", ts_bin("parleyd"));
+    for (int i = 0; i < 20; i++) {
+        char listen[64];
+        int port = ts_free_port();
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+        const char *argv[] = {bin, "--listen", listen, "--redis", url, "--provider", "local", NULL};
+        struct ts_proc p;
+        assert_int_equal(ts_proc_spawn(&p, "parleyd", (char *const *)argv, NULL, log), 0);
+        assert_true(port_opens(port, 15000));
+        int rc = ts_proc_stop(&p, 15000);
+        if (rc != 0)
+            fail_msg("start %d: parleyd stopped right after its port opened exited %d", i, rc);
+    }
+    ts_redis_stop(&redis);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parleyd_refuses_a_guessable_secret),
         cmocka_unit_test(test_parley_token_refuses_a_guessable_secret),
         cmocka_unit_test(test_without_a_secret_a_random_one_is_made_with_a_warning),
+        cmocka_unit_test(test_a_stop_right_after_the_port_opens_is_a_clean_shutdown),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -18,12 +18,15 @@
 
 static struct ts_stack st;
 static const char *const upstream_args[] = {"--pace-ms", "5", NULL};
+/* Each fault on its own: no circuit breaker across them (test_breaker.c has its own). */
 static const char *const parleyd_args[] = {"--upstream-idle-timeout-ms",
                                            "1000",
                                            "--first-token-deadline-ms",
                                            "6000",
                                            "--upstream-retries",
                                            "2",
+                                           "--breaker-failures",
+                                           "0",
                                            NULL};
 
 static int setup(void **state)

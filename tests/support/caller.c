@@ -169,6 +169,8 @@ int ts_caller_read_turn(struct ts_caller *c, int timeout_ms, struct ts_turn *out
             snprintf(out->error_code, sizeof(out->error_code), "%s",
                      json_string_value(json_object_get(f, "code")));
             out->error_retryable = json_is_true(json_object_get(f, "retryable"));
+            out->error_retry_after_ms =
+                (long)json_integer_value(json_object_get(f, "retry_after_ms"));
             if (out->turn < 0)
                 rc = 1; /* the turn never started: its turn_end follows, if it was acknowledged */
         }

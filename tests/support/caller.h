@@ -47,6 +47,7 @@ struct ts_turn {
     long input_tokens, output_tokens;
     char error_code[32]; /* an error frame (its turn_end follows when it was acknowledged) */
     bool error_retryable;
+    long error_retry_after_ms; /* the error frame's retry_after_ms (0: none) */
 };
 
 /** Read frames until the turn_end of the next turn (or an error that no turn_end follows within

@@ -109,6 +109,11 @@ static void test_name_sources(void **state)
     longname[sizeof(longname) - 1] = '\0';
     classify(400, longname, "{}", NULL, &e);
     assert_int_equal(strlen(e.type), sizeof(e.type) - 1);
+    /* Control bytes from a header or the body never reach the log or the caller as line breaks
+     * (found by fuzz_bedrock_errors: a CR in x-amzn-ErrorType). */
+    classify(400, "Bad\rName:x", "{\"message\":\"line one\\nline two\"}", NULL, &e);
+    assert_string_equal(e.type, "Bad Name");
+    assert_string_equal(e.detail, "Bedrock 400 Bad Name: line one line two");
 }
 
 int main(void)

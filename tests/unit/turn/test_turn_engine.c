@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
@@ -31,7 +33,8 @@ struct recorder {
     struct turn_listener l;
     struct pl_buf log;
     bool detach_on_end;
-    char last_message[320]; /* of the last error */
+    char last_message[320];       /* of the last error */
+    uint32_t last_retry_after_ms; /* of the last error */
 };
 
 static struct recorder *rec_of(struct turn_listener *l)
@@ -49,10 +52,11 @@ static void on_delta(struct turn_listener *l, long turn, long seq, const char *t
     pl_buf_printf(&rec_of(l)->log, "delta %ld %ld '%.*s'|", turn, seq, (int)len, text);
 }
 
-static void on_error(struct turn_listener *l, long turn, enum api_error code, const char *message)
+static void on_error(struct turn_listener *l, long turn, const struct turn_error *err)
 {
-    snprintf(rec_of(l)->last_message, sizeof(rec_of(l)->last_message), "%s", message);
-    pl_buf_printf(&rec_of(l)->log, "error %ld %s|", turn, api_error_code(code));
+    snprintf(rec_of(l)->last_message, sizeof(rec_of(l)->last_message), "%s", err->message);
+    pl_buf_printf(&rec_of(l)->log, "error %ld %s|", turn, api_error_code(err->code));
+    rec_of(l)->last_retry_after_ms = err->retry_after_ms;
 }
 
 static void on_end(struct turn_listener *l, const struct turn_end *e)
@@ -933,6 +937,13 @@ static void test_budget_reserves_settles_and_refuses(void **state)
                                       "error=rate_limited|");
     assert_string_equal(r.last_message, "tenant acme has used its daily budget of 5000 tokens; "
                                         "it resets at 00:00 UTC");
+    /* ... and says when: the time left until 00:00 UTC. */
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    long long to_midnight =
+        86400000LL - ((long long)tv.tv_sec * 1000 + tv.tv_usec / 1000) % 86400000LL;
+    assert_true(r.last_retry_after_ms > 0 && r.last_retry_after_ms <= 86400000u);
+    assert_true(llabs((long long)r.last_retry_after_ms - to_midnight) < 5000);
     struct turn_engine_stats st;
     turn_engine_stats(engine, &st);
     assert_int_equal(st.budget_refused, 1);

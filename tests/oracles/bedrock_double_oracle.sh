@@ -1,6 +1,6 @@
 #!/bin/sh
-# The upstream double's Bedrock event-stream frames against @smithy/eventstream-codec:
-#   eventstream_oracle.sh FAKE_UPSTREAM WORKDIR
+# The upstream double's Bedrock mode against @smithy/eventstream-codec and @smithy/signature-v4
+# (bedrock_double_oracle.cjs):   bedrock_double_oracle.sh FAKE_UPSTREAM WORKDIR
 # Exits 77 (ctest: skipped) without node or the package.
 set -eu
 here=${0%/*}
@@ -14,7 +14,8 @@ if [ ! -d "$here/node_modules/@smithy/eventstream-codec" ]; then
     exit 77
 fi
 rm -rf "$work" && mkdir -p "$work"
-"$bin" --port 0 --pace-ms 0 --ready-file "$work/port" >"$work/out" 2>"$work/err" &
+token=FwoGZXIvYXdzEFAKESESSIONTOKEN
+"$bin" --port 0 --pace-ms 0 --ready-file "$work/port" --aws-session-token "$token" >"$work/out" 2>"$work/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
@@ -27,4 +28,4 @@ post '{"messages":[{"role":"user","content":[{"text":"hi [[tokens:3]]"}]}]}' con
 post '{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"hi [[tokens:3]]"}]}' \
     invoke-with-response-stream "$work/invoke"
 post '{"messages":[{"role":"user","content":[{"text":"hi [[tokens:5]] [[bad-crc]]"}]}]}' converse-stream "$work/bad-crc"
-node "$here/eventstream_oracle.cjs" "$work/converse" "$work/invoke" "$work/bad-crc"
+node "$here/bedrock_double_oracle.cjs" "$(cat "$work/port")" "$token" "$work/converse" "$work/invoke" "$work/bad-crc"
