@@ -52,10 +52,8 @@ static int on_sse_event(void *ud, const char *event, const char *data, size_t le
 static int feed(struct llm_http_call *hc, const char *data, size_t len)
 {
     struct anth_call *c = (struct anth_call *)hc;
-    int rc = sse_parser_feed(&c->sse, data, len, on_sse_event, c);
-    if (rc == PL_ETOOBIG)
-        c->http.stream_status = PL_EPROTO;
-    return rc != PL_OK; /* stop reading after an error event or malformed data */
+    /* Stop reading after an error event or malformed data. */
+    return llm_http_call_feed_sse(hc, &c->sse, data, len, on_sse_event, c) != PL_OK;
 }
 
 static void usage(struct llm_http_call *hc, struct llm_outcome *o)

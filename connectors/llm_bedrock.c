@@ -178,12 +178,10 @@ static int feed(struct llm_http_call *hc, const char *data, size_t len)
     struct bedrock_call *c = (struct bedrock_call *)hc;
     int rc;
     if (c->p->api == BEDROCK_API_MESSAGES) {
-        rc = sse_parser_feed(&c->sse, data, len, on_sse_event, c);
-        if (rc == PL_ETOOBIG) {
-            c->http.stream_status = PL_EPROTO;
+        rc = llm_http_call_feed_sse(hc, &c->sse, data, len, on_sse_event, c);
+        if (rc == PL_ETOOBIG)
             snprintf(c->http.malformed_detail, sizeof(c->http.malformed_detail),
                      "Bedrock SSE event too large");
-        }
     } else {
         rc = aws_es_decoder_feed(&c->es, data, len, on_frame, c);
         if (rc != PL_OK && c->http.stream_status == PL_OK) {

@@ -146,6 +146,15 @@ int llm_http_call_start(struct llm_http_call *c, struct http_client *http, const
     return c->xfer ? PL_OK : PL_EIO;
 }
 
+int llm_http_call_feed_sse(struct llm_http_call *c, struct sse_parser *sse, const char *data,
+                           size_t len, sse_event_cb cb, void *ud)
+{
+    int rc = sse_parser_feed(sse, data, len, cb, ud);
+    if (rc == PL_ETOOBIG)
+        c->stream_status = PL_EPROTO;
+    return rc;
+}
+
 void llm_http_call_cancel(struct llm_call *call)
 {
     struct llm_http_call *c = (struct llm_http_call *)call;

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_internal.h"
+#include "connectors/sse.h"
 
 struct llm_http_call;
 
@@ -87,6 +88,11 @@ int llm_http_call_start(struct llm_http_call *c, struct http_client *http, const
 
 /** The stream readers' text callback (`ud` is the call): relays a non-empty delta to the sink. */
 void llm_http_call_emit_text(void *ud, const char *text, size_t len);
+
+/** A feed op's SSE part: `data` through `sse` to `cb`. An event over the parser's bound makes the
+ *  stream malformed (stream_status PL_EPROTO). Returns what sse_parser_feed did. */
+int llm_http_call_feed_sse(struct llm_http_call *c, struct sse_parser *sse, const char *data,
+                           size_t len, sse_event_cb cb, void *ud);
 
 /** llm_provider_ops.cancel of a started call: the outcome (PL_ECANCELED) is given before this
  *  returns. */
