@@ -18,9 +18,7 @@
 #include "connectors/anthropic_stream.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_http_call.h"
-#include "connectors/sse.h"
 
-#define SSE_EVENT_MAX (1024 * 1024)
 /* The Messages API takes requests up to 32 MB; a prompt of ours stays far below this. */
 #define REQUEST_BODY_MAX (16 * 1024 * 1024)
 
@@ -36,24 +34,13 @@ struct anth_provider {
 
 struct anth_call {
     struct llm_http_call http; /* first: the call the chain holds */
-    struct sse_parser sse;
     struct anth_stream stream;
 };
 
-static int on_sse_event(void *ud, const char *event, const char *data, size_t len)
-{
-    struct anth_call *c = ud;
-    int rc = anth_stream_event(&c->stream, event, data, len, llm_http_call_emit_text, &c->http);
-    if (rc != PL_OK)
-        c->http.stream_status = rc;
-    return rc;
-}
-
-static int feed(struct llm_http_call *hc, const char *data, size_t len)
+static int sse_event(struct llm_http_call *hc, const char *event, const char *data, size_t len)
 {
     struct anth_call *c = (struct anth_call *)hc;
-    /* Stop reading after an error event or malformed data. */
-    return llm_http_call_feed_sse(hc, &c->sse, data, len, on_sse_event, c) != PL_OK;
+    return anth_stream_event(&c->stream, event, data, len, llm_http_call_emit_text, hc);
 }
 
 static void usage(struct llm_http_call *hc, struct llm_outcome *o)
@@ -108,7 +95,6 @@ static void stream_error(struct llm_http_call *hc, struct llm_outcome *o, char *
 static void release(struct llm_http_call *hc)
 {
     struct anth_call *c = (struct anth_call *)hc;
-    sse_parser_cleanup(&c->sse);
     llm_http_call_cleanup(&c->http);
     pl_free(c);
 }
@@ -118,7 +104,7 @@ static const struct llm_http_call_ops call_ops = {
     .stream_name = "Anthropic",
     .timeout_name = "Anthropic API",
     .missing_end = "no message_stop",
-    .feed = feed,
+    .sse_event = sse_event,
     .usage = usage,
     .complete = complete,
     .http_error = http_error,
@@ -141,7 +127,6 @@ static struct llm_call *anth_start(struct llm_provider *base, const struct promp
     }
     struct anth_call *c = pl_calloc(1, sizeof(*c));
     llm_http_call_init(&c->http, base, sink, &call_ops);
-    sse_parser_init(&c->sse, SSE_EVENT_MAX);
     anth_stream_init(&c->stream);
     char key_header[512], version_header[96];
     snprintf(key_header, sizeof(key_header), "x-api-key: %s", p->api_key);

@@ -33,9 +33,7 @@
 #include "connectors/converse_stream.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_http_call.h"
-#include "connectors/sse.h"
 
-#define SSE_EVENT_MAX    (1024 * 1024)
 #define REQUEST_BODY_MAX (16 * 1024 * 1024) /* Bedrock takes 25 MB */
 #define EXCEPTION_MAX    (64 * 1024)        /* an exception frame's JSON worth reading */
 
@@ -72,7 +70,6 @@ struct bedrock_call {
     struct aws_es_decoder es;
     struct converse_stream converse;
     struct bedrock_invoke_stream invoke;
-    struct sse_parser sse;
     struct anth_stream anth; /* messages */
     bool frame_failure;      /* an exception or error frame: `failure` says what */
     struct aws_es_failure failure;
@@ -82,7 +79,6 @@ static void call_free(struct bedrock_call *c)
 {
     pl_buf_cleanup(&c->body);
     aws_es_decoder_cleanup(&c->es);
-    sse_parser_cleanup(&c->sse);
     llm_http_call_cleanup(&c->http);
     pl_free(c);
 }
@@ -161,12 +157,10 @@ static int on_frame(void *ud, const struct aws_es_frame *f)
     return rc;
 }
 
-static int on_sse_event(void *ud, const char *event, const char *data, size_t len)
+static int sse_event(struct llm_http_call *hc, const char *event, const char *data, size_t len)
 {
-    struct bedrock_call *c = ud;
-    int rc = anth_stream_event(&c->anth, event, data, len, llm_http_call_emit_text, &c->http);
-    if (rc != PL_OK)
-        c->http.stream_status = rc;
+    struct bedrock_call *c = (struct bedrock_call *)hc;
+    int rc = anth_stream_event(&c->anth, event, data, len, llm_http_call_emit_text, hc);
     if (rc == PL_EPROTO)
         snprintf(c->http.malformed_detail, sizeof(c->http.malformed_detail),
                  "Bedrock Messages stream was malformed");
@@ -178,7 +172,7 @@ static int feed(struct llm_http_call *hc, const char *data, size_t len)
     struct bedrock_call *c = (struct bedrock_call *)hc;
     int rc;
     if (c->p->api == BEDROCK_API_MESSAGES) {
-        rc = llm_http_call_feed_sse(hc, &c->sse, data, len, on_sse_event, c);
+        rc = llm_http_call_feed_sse(hc, data, len);
         if (rc == PL_ETOOBIG)
             snprintf(c->http.malformed_detail, sizeof(c->http.malformed_detail),
                      "Bedrock SSE event too large");
@@ -295,6 +289,7 @@ static const struct llm_http_call_ops call_ops = {
     .stream_name = "Bedrock",
     .timeout_name = "Bedrock",
     .missing_end = "no final event",
+    .sse_event = sse_event,
     .feed = feed,
     .complete = complete,
     .http_error = http_error,
@@ -473,7 +468,6 @@ static struct llm_call *bedrock_start(struct llm_provider *base, const struct pr
     c->est_input_tokens = llm__estimate_tokens(req);
     pl_buf_init(&c->body, REQUEST_BODY_MAX);
     aws_es_decoder_init(&c->es, AWS_ES_MAX_FRAME);
-    sse_parser_init(&c->sse, SSE_EVENT_MAX);
     converse_stream_init(&c->converse);
     bedrock_invoke_stream_init(&c->invoke);
     anth_stream_init(&c->anth);

@@ -8,6 +8,7 @@
 #include "common/err.h"
 
 #define ERROR_BODY_MAX (64 * 1024)
+#define SSE_EVENT_MAX  (1024 * 1024)
 
 struct llm_http_timeouts llm_http_timeouts_of(const struct llm_provider_config *cfg)
 {
@@ -23,11 +24,13 @@ void llm_http_call_init(struct llm_http_call *c, struct llm_provider *p,
     c->ops = ops;
     c->sink = *sink;
     pl_buf_init(&c->error_body, ERROR_BODY_MAX);
+    sse_parser_init(&c->sse, SSE_EVENT_MAX);
 }
 
 void llm_http_call_cleanup(struct llm_http_call *c)
 {
     pl_buf_cleanup(&c->error_body);
+    sse_parser_cleanup(&c->sse);
 }
 
 void llm_http_call_emit_text(void *ud, const char *text, size_t len)
@@ -55,7 +58,10 @@ static int on_data(void *ud, const char *data, size_t len)
         pl_buf_append(&c->error_body, data, len); /* keeps the head of a long body */
         return 0;
     }
-    return c->ops->feed(c, data, len);
+    if (c->ops->feed)
+        return c->ops->feed(c, data, len);
+    /* Stop reading after an error event or malformed data. */
+    return llm_http_call_feed_sse(c, data, len) != PL_OK;
 }
 
 static long long now_s(void)
@@ -146,10 +152,18 @@ int llm_http_call_start(struct llm_http_call *c, struct http_client *http, const
     return c->xfer ? PL_OK : PL_EIO;
 }
 
-int llm_http_call_feed_sse(struct llm_http_call *c, struct sse_parser *sse, const char *data,
-                           size_t len, sse_event_cb cb, void *ud)
+static int on_sse_event(void *ud, const char *event, const char *data, size_t len)
 {
-    int rc = sse_parser_feed(sse, data, len, cb, ud);
+    struct llm_http_call *c = ud;
+    int rc = c->ops->sse_event(c, event, data, len);
+    if (rc != PL_OK)
+        c->stream_status = rc;
+    return rc;
+}
+
+int llm_http_call_feed_sse(struct llm_http_call *c, const char *data, size_t len)
+{
+    int rc = sse_parser_feed(&c->sse, data, len, on_sse_event, c);
     if (rc == PL_ETOOBIG)
         c->stream_status = PL_EPROTO;
     return rc;

@@ -1,10 +1,10 @@
 /* The HTTP half every remote LLM provider shares (anthropic, openai, bedrock): one streaming POST
  * through http_client.h, the head of a non-200 answer's body kept for the provider's classifier,
- * the text relayed to the sink, and one outcome for each way a call ends (cancelled, refused with
- * an HTTP error, complete, failed inside its 200 stream, malformed, timed out, cut), in the words
- * the provider's ops table gives. The provider keeps what is its own: the request, the reading of
- * its stream, the classification of its errors, its credentials and signing. Private to
- * connectors/, like llm_internal.h. */
+ * an SSE body read for the provider's events, the text relayed to the sink, and one outcome for
+ * each way a call ends (cancelled, refused with an HTTP error, complete, failed inside its 200
+ * stream, malformed, timed out, cut), in the words the provider's ops table gives. The provider
+ * keeps what is its own: the request, the reading of its stream, the classification of its errors,
+ * its credentials and signing. Private to connectors/, like llm_internal.h. */
 #ifndef PARLEY_CONNECTORS_LLM_HTTP_CALL_H
 #define PARLEY_CONNECTORS_LLM_HTTP_CALL_H
 
@@ -33,8 +33,11 @@ struct llm_http_call_ops {
     const char *stream_name;  /* "Anthropic" */
     const char *timeout_name; /* "Anthropic API" */
     const char *missing_end;  /* why a stream that ended cleanly is cut: "no message_stop" */
-    /** Bytes of a 200 answer's body, in order. Non-zero stops reading: after a failure the
-     *  provider recorded in stream_status (PL_EPROTO, PL_EUPSTREAM). */
+    /** One event of an SSE body (sse.h): PL_OK, or the failure that ends the stream (it becomes
+     *  stream_status: PL_EPROTO malformed, PL_EUPSTREAM an error the stream reported). */
+    int (*sse_event)(struct llm_http_call *c, const char *event, const char *data, size_t len);
+    /** Optional, for a body that is not SSE: its bytes, in order. Non-zero stops reading, after
+     *  a failure the provider recorded in stream_status. Without it the body is SSE. */
     int (*feed)(struct llm_http_call *c, const char *data, size_t len);
     /** Optional: the usage and model every outcome carries, failures included. */
     void (*usage)(struct llm_http_call *c, struct llm_outcome *o);
@@ -61,6 +64,7 @@ struct llm_http_call {
     struct llm_sink sink;
     struct http_client_transfer *xfer; /* NULL until started */
     struct pl_buf error_body;          /* the head of a non-200 answer's body */
+    struct sse_parser sse;             /* a 200 answer's body, when it is SSE */
     int http_status;
     int stream_status; /* PL_OK, or what the stream's reading reported (PL_EPROTO, PL_EUPSTREAM) */
     char malformed_detail[128]; /* optional, what was malformed; else "<stream_name> stream ..." */
@@ -89,10 +93,10 @@ int llm_http_call_start(struct llm_http_call *c, struct http_client *http, const
 /** The stream readers' text callback (`ud` is the call): relays a non-empty delta to the sink. */
 void llm_http_call_emit_text(void *ud, const char *text, size_t len);
 
-/** A feed op's SSE part: `data` through `sse` to `cb`. An event over the parser's bound makes the
+/** The body's bytes through the call's SSE parser to the sse_event op (what a provider without a
+ *  feed op gets; a feed op may hand an SSE body here). An event over the parser's bound makes the
  *  stream malformed (stream_status PL_EPROTO). Returns what sse_parser_feed did. */
-int llm_http_call_feed_sse(struct llm_http_call *c, struct sse_parser *sse, const char *data,
-                           size_t len, sse_event_cb cb, void *ud);
+int llm_http_call_feed_sse(struct llm_http_call *c, const char *data, size_t len);
 
 /** llm_provider_ops.cancel of a started call: the outcome (PL_ECANCELED) is given before this
  *  returns. */

@@ -19,9 +19,7 @@
 #include "connectors/openai_errors.h"
 #include "connectors/openai_request.h"
 #include "connectors/openai_stream.h"
-#include "connectors/sse.h"
 
-#define SSE_EVENT_MAX    (1024 * 1024)
 #define REQUEST_BODY_MAX (16 * 1024 * 1024)
 
 struct oai_provider {
@@ -34,26 +32,15 @@ struct oai_provider {
 
 struct oai_call {
     struct llm_http_call http; /* first: the call the chain holds */
-    struct sse_parser sse;
     struct oai_stream stream;
     long estimated_input;
 };
 
-static int on_sse_event(void *ud, const char *event, const char *data, size_t len)
+static int sse_event(struct llm_http_call *hc, const char *event, const char *data, size_t len)
 {
     (void)event; /* these servers name no events */
-    struct oai_call *c = ud;
-    int rc = oai_stream_event(&c->stream, data, len, llm_http_call_emit_text, &c->http);
-    if (rc != PL_OK)
-        c->http.stream_status = rc;
-    return rc;
-}
-
-static int feed(struct llm_http_call *hc, const char *data, size_t len)
-{
     struct oai_call *c = (struct oai_call *)hc;
-    /* Stop reading after an error object or malformed data. */
-    return llm_http_call_feed_sse(hc, &c->sse, data, len, on_sse_event, c) != PL_OK;
+    return oai_stream_event(&c->stream, data, len, llm_http_call_emit_text, hc);
 }
 
 static void usage(struct llm_http_call *hc, struct llm_outcome *o)
@@ -110,7 +97,6 @@ static void stream_error(struct llm_http_call *hc, struct llm_outcome *o, char *
 static void release(struct llm_http_call *hc)
 {
     struct oai_call *c = (struct oai_call *)hc;
-    sse_parser_cleanup(&c->sse);
     llm_http_call_cleanup(&c->http);
     pl_free(c);
 }
@@ -120,7 +106,7 @@ static const struct llm_http_call_ops call_ops = {
     .stream_name = "OpenAI-compatible",
     .timeout_name = "OpenAI-compatible server",
     .missing_end = "no [DONE]",
-    .feed = feed,
+    .sse_event = sse_event,
     .usage = usage,
     .complete = complete,
     .http_error = http_error,
@@ -142,7 +128,6 @@ static struct llm_call *oai_start(struct llm_provider *base, const struct prompt
     struct oai_call *c = pl_calloc(1, sizeof(*c));
     llm_http_call_init(&c->http, base, sink, &call_ops);
     c->estimated_input = llm__estimate_tokens(req);
-    sse_parser_init(&c->sse, SSE_EVENT_MAX);
     oai_stream_init(&c->stream);
     const char *headers[] = {"content-type: application/json", "accept: text/event-stream",
                              "user-agent: parley/" PARLEY_VERSION, p->auth_header, NULL};
