@@ -1,7 +1,8 @@
 /* The HTTP half of the remote providers (connectors/llm_http_call.h) with a provider of the
  * test's own (an ops table reading SSE events "text", "end", "error" and "bad") against a
- * one-answer HTTP server on a loopback port of the test's own loop: the outcome of each way a
- * call ends, with the provider's words, exactly; text relayed; the call released once. */
+ * one-answer HTTP server on a loopback port of the test's own loop (tests/unit/support): the
+ * outcome of each way a call ends, with the provider's words, exactly; text relayed; the call
+ * released once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,92 +21,24 @@
 #include "common/err.h"
 #include "connectors/http_client.h"
 #include "connectors/llm_http_call.h"
+#include "loopback_http.h"
 
 static uv_loop_t loop;
-static uv_tcp_t server;
-static int port;
-static const char *answer; /* what the server sends; NULL: nothing, until the client leaves */
-
-struct peer {
-    uv_tcp_t tcp;
-    struct pl_buf in;
-    bool answered;
-    uv_write_t wr;
-};
-
-static void on_peer_closed(uv_handle_t *h)
-{
-    struct peer *p = h->data;
-    pl_buf_cleanup(&p->in);
-    pl_free(p);
-}
-
-static void on_written(uv_write_t *wr, int status)
-{
-    (void)status;
-    uv_close((uv_handle_t *)wr->handle, on_peer_closed);
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = pl_malloc(hint);
-    buf->len = hint;
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    struct peer *p = s->data;
-    if (n > 0)
-        pl_buf_append(&p->in, buf->base, (size_t)n);
-    pl_free(buf->base);
-    if (n < 0) {
-        if (!p->answered)
-            uv_close((uv_handle_t *)s, on_peer_closed);
-        return;
-    }
-    /* The whole request: its headers and the test's body, "{}". */
-    if (!p->answered && answer && p->in.data && strstr(p->in.data, "\r\n\r\n{}")) {
-        p->answered = true;
-        uv_read_stop(s);
-        uv_buf_t out = uv_buf_init((char *)answer, strlen(answer));
-        uv_write(&p->wr, s, &out, 1, on_written);
-    }
-}
-
-static void on_connection(uv_stream_t *srv, int status)
-{
-    assert_int_equal(status, 0);
-    struct peer *p = pl_calloc(1, sizeof(*p));
-    pl_buf_init(&p->in, 64 * 1024);
-    uv_tcp_init(&loop, &p->tcp);
-    p->tcp.data = p;
-    assert_int_equal(uv_accept(srv, (uv_stream_t *)&p->tcp), 0);
-    uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
-}
+/* The whole request: its headers and the test's body, "{}". */
+static struct loopback_http server = {.until = "\r\n\r\n{}"};
 
 static int setup(void **state)
 {
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     uv_loop_init(&loop);
-    uv_tcp_init(&loop, &server);
-    struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", 0, &addr);
-    if (uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0) != 0 ||
-        uv_listen((uv_stream_t *)&server, 16, on_connection) != 0)
-        return -1;
-    struct sockaddr_storage name;
-    int len = sizeof(name);
-    uv_tcp_getsockname(&server, (struct sockaddr *)&name, &len);
-    port = ntohs(((struct sockaddr_in *)&name)->sin_port);
-    return 0;
+    return loopback_http_start(&server, &loop);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    uv_close((uv_handle_t *)&server, NULL);
+    loopback_http_close(&server);
     uv_run(&loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&loop); /* every handle of the client and the server is gone */
     curl_global_cleanup();
@@ -230,7 +162,7 @@ static void on_finish(void *ud, const struct llm_outcome *o)
  * once, before any answer. */
 static void call(const char *with, uint32_t idle_ms, bool cancel, struct seen *s)
 {
-    answer = with;
+    server.answer = with;
     released = 0;
     struct http_client *http;
     assert_int_equal(http_client_create(&loop, &http), PL_OK);
@@ -240,7 +172,7 @@ static void call(const char *with, uint32_t idle_ms, bool cancel, struct seen *s
     const struct llm_sink sink = {.on_text = on_text, .on_finish = on_finish, .ud = s};
     llm_http_call_init(&c->http, &prov, &sink, &fake_ops);
     char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/x", port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/x", server.port);
     const char *headers[] = {"content-type: application/json", NULL};
     const struct llm_http_timeouts t = {.connect_ms = 2000, .idle_ms = idle_ms, .total_ms = 10000};
     assert_int_equal(llm_http_call_start(&c->http, http, url, headers, "{}", 2, &t), PL_OK);
