@@ -122,6 +122,16 @@ int pl_buf_append_json_escaped(struct pl_buf *b, const char *s, size_t n)
     return pl_buf_append(b, s + start, n - start);
 }
 
+int pl_buf_append_json_string(struct pl_buf *b, const char *s)
+{
+    int rc = pl_buf_append(b, "\"", 1);
+    if (!rc)
+        rc = pl_buf_append_json_escaped(b, s, strlen(s));
+    if (!rc)
+        rc = pl_buf_append(b, "\"", 1);
+    return rc;
+}
+
 void pl_buf_consume(struct pl_buf *b, size_t n)
 {
     if (n >= b->len) {

@@ -29,6 +29,8 @@ int pl_buf_vprintf(struct pl_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /** Append `s` as the inside of a JSON string (no quotes), escaping as RFC 8259 requires. */
 int pl_buf_append_json_escaped(struct pl_buf *b, const char *s, size_t n);
+/** Append the C string `s` as a JSON string: quoted and escaped. */
+int pl_buf_append_json_string(struct pl_buf *b, const char *s);
 /** Drop the first `n` bytes (all of them if n >= len). */
 void pl_buf_consume(struct pl_buf *b, size_t n);
 /** Empty the buffer, keeping its storage. */

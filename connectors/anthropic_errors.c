@@ -2,50 +2,19 @@
 #include "connectors/anthropic_errors.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <jansson.h>
 
-/* A longer hint (or "inf") means the same to us, and would overflow a long. */
-#define RETRY_AFTER_MAX_MS 86400000L /* a day */
-
-static long capped_ms(double ms)
-{
-    return ms < (double)RETRY_AFTER_MAX_MS ? (long)ms : RETRY_AFTER_MAX_MS;
-}
-
-static long parse_retry_after(const char *retry_after, const char *retry_after_ms, long long now_s)
-{
-    char *end;
-    if (retry_after_ms) {
-        double ms = strtod(retry_after_ms, &end);
-        if (end != retry_after_ms && *end == '\0' && ms >= 0)
-            return capped_ms(ms);
-    }
-    if (retry_after) {
-        double s = strtod(retry_after, &end);
-        if (end != retry_after && *end == '\0' && s >= 0)
-            return capped_ms(s * 1000);
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        const char *rest = strptime(retry_after, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        if (rest && *rest == '\0') {
-            long long at = (long long)timegm(&tm);
-            return at > now_s ? capped_ms((double)(at - now_s) * 1000) : 0;
-        }
-    }
-    return -1;
-}
+#include "connectors/retry_after.h"
 
 void anth_classify_http_error(int status, const char *body, size_t len, const char *retry_after,
                               const char *retry_after_ms, const char *should_retry, long long now_s,
                               struct anth_http_error *out)
 {
     memset(out, 0, sizeof(*out));
-    out->retry_after_ms = parse_retry_after(retry_after, retry_after_ms, now_s);
+    out->retry_after_ms = retry_after_parse_ms(retry_after, retry_after_ms, now_s);
 
     char type[64] = "", message[160] = "";
     json_t *j = json_loadb(body, len, 0, NULL);

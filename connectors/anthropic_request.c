@@ -1,24 +1,7 @@
 /* Request body of the Messages API; see anthropic_request.h. */
 #include "connectors/anthropic_request.h"
 
-#include <string.h>
-
 #include "common/err.h"
-
-static int put(struct pl_buf *out, const char *s)
-{
-    return pl_buf_append(out, s, strlen(s));
-}
-
-static int put_string(struct pl_buf *out, const char *s)
-{
-    int rc = pl_buf_append(out, "\"", 1);
-    if (!rc)
-        rc = pl_buf_append_json_escaped(out, s, strlen(s));
-    if (!rc)
-        rc = pl_buf_append(out, "\"", 1);
-    return rc;
-}
 
 int anthropic_request_body(struct pl_buf *out, const char *model, const struct prompt *req)
 {
@@ -30,53 +13,54 @@ int anthropic_request_body_opts(struct pl_buf *out, const struct anthropic_reque
                                 const struct prompt *req)
 {
     bool cache = opts->prompt_cache;
-    int rc = put(out, "{");
+    int rc = pl_buf_append_str(out, "{");
     if (!rc && opts->body_version) {
-        rc = put(out, "\"anthropic_version\":");
+        rc = pl_buf_append_str(out, "\"anthropic_version\":");
         if (!rc)
-            rc = put_string(out, opts->body_version);
+            rc = pl_buf_append_json_string(out, opts->body_version);
         if (!rc)
-            rc = put(out, ",");
+            rc = pl_buf_append_str(out, ",");
     }
     if (!rc && opts->model) {
-        rc = put(out, "\"model\":");
+        rc = pl_buf_append_str(out, "\"model\":");
         if (!rc)
-            rc = put_string(out, opts->model);
+            rc = pl_buf_append_json_string(out, opts->model);
         if (!rc)
-            rc = put(out, ",");
+            rc = pl_buf_append_str(out, ",");
     }
     if (!rc)
         rc = pl_buf_printf(out, "\"max_tokens\":%d%s", req->max_tokens,
                            opts->stream ? ",\"stream\":true" : "");
     if (!rc && req->system && *req->system) {
         /* Cached: the system prompt is the prefix every turn of every session repeats. */
-        rc = put(out, cache ? ",\"system\":[{\"type\":\"text\",\"text\":" : ",\"system\":");
+        rc = pl_buf_append_str(out, cache ? ",\"system\":[{\"type\":\"text\",\"text\":"
+                                          : ",\"system\":");
         if (!rc)
-            rc = put_string(out, req->system);
+            rc = pl_buf_append_json_string(out, req->system);
         if (!rc && cache)
-            rc = put(out, ",\"cache_control\":{\"type\":\"ephemeral\"}}]");
+            rc = pl_buf_append_str(out, ",\"cache_control\":{\"type\":\"ephemeral\"}}]");
     }
     if (!rc && opts->metadata && req->user_id && *req->user_id) {
-        rc = put(out, ",\"metadata\":{\"user_id\":");
+        rc = pl_buf_append_str(out, ",\"metadata\":{\"user_id\":");
         if (!rc)
-            rc = put_string(out, req->user_id);
+            rc = pl_buf_append_json_string(out, req->user_id);
         if (!rc)
-            rc = put(out, "}");
+            rc = pl_buf_append_str(out, "}");
     }
     if (!rc)
-        rc = put(out, ",\"messages\":[");
+        rc = pl_buf_append_str(out, ",\"messages\":[");
     for (size_t i = 0; !rc && i < req->n_messages; i++) {
-        rc = put(out, i ? ",{\"role\":" : "{\"role\":");
+        rc = pl_buf_append_str(out, i ? ",{\"role\":" : "{\"role\":");
         if (!rc)
-            rc = put_string(out, req->messages[i].role);
+            rc = pl_buf_append_json_string(out, req->messages[i].role);
         if (!rc)
-            rc = put(out, ",\"content\":");
+            rc = pl_buf_append_str(out, ",\"content\":");
         if (!rc)
-            rc = put_string(out, req->messages[i].text);
+            rc = pl_buf_append_json_string(out, req->messages[i].text);
         if (!rc)
-            rc = put(out, "}");
+            rc = pl_buf_append_str(out, "}");
     }
     if (!rc)
-        rc = put(out, "]}");
+        rc = pl_buf_append_str(out, "]}");
     return rc;
 }

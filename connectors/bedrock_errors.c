@@ -6,16 +6,7 @@
 
 #include <jansson.h>
 
-#include "connectors/anthropic_errors.h"
-
-/* Retry-After as the Anthropic classifier reads it (seconds or an HTTP-date, capped at a day):
- * one parser of that header for every provider. */
-static long retry_after_ms(const char *retry_after, long long now_s)
-{
-    struct anth_http_error e;
-    anth_classify_http_error(429, "", 0, retry_after, NULL, NULL, now_s, &e);
-    return e.retry_after_ms;
-}
+#include "connectors/retry_after.h"
 
 /* The name before the first ':' of x-amzn-ErrorType, trimmed of spaces. */
 static void name_from_header(const char *h, char *out, size_t outlen)
@@ -43,7 +34,7 @@ void bedrock_classify_http_error(int status, const char *error_type, const char 
                                  struct bedrock_http_error *out)
 {
     memset(out, 0, sizeof(*out));
-    out->retry_after_ms = retry_after_ms(retry_after, now_s);
+    out->retry_after_ms = retry_after_parse_ms(retry_after, NULL, now_s);
 
     char message[160] = "";
     json_t *j = json_loadb(body ? body : "", body ? len : 0, 0, NULL);

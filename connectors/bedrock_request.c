@@ -90,61 +90,47 @@ int bedrock_guardrail_parse(const char *s, struct bedrock_guardrail *out, char *
     return PL_OK;
 }
 
-static int put(struct pl_buf *out, const char *s)
-{
-    return pl_buf_append(out, s, strlen(s));
-}
-
-static int put_string(struct pl_buf *out, const char *s)
-{
-    int rc = pl_buf_append(out, "\"", 1);
-    if (!rc)
-        rc = pl_buf_append_json_escaped(out, s, strlen(s));
-    if (!rc)
-        rc = pl_buf_append(out, "\"", 1);
-    return rc;
-}
-
 int bedrock_converse_body(struct pl_buf *out, const struct prompt *req,
                           const struct bedrock_request_opts *opts)
 {
-    int rc = put(out, "{\"messages\":[");
+    int rc = pl_buf_append_str(out, "{\"messages\":[");
     for (size_t i = 0; !rc && i < req->n_messages; i++) {
-        rc = put(out, i ? ",{\"role\":" : "{\"role\":");
+        rc = pl_buf_append_str(out, i ? ",{\"role\":" : "{\"role\":");
         if (!rc)
-            rc = put_string(out, req->messages[i].role);
+            rc = pl_buf_append_json_string(out, req->messages[i].role);
         if (!rc)
-            rc = put(out, ",\"content\":[{\"text\":");
+            rc = pl_buf_append_str(out, ",\"content\":[{\"text\":");
         if (!rc)
-            rc = put_string(out, req->messages[i].text);
+            rc = pl_buf_append_json_string(out, req->messages[i].text);
         if (!rc)
-            rc = put(out, "}]}");
+            rc = pl_buf_append_str(out, "}]}");
     }
     if (!rc)
-        rc = put(out, "]");
+        rc = pl_buf_append_str(out, "]");
     if (!rc && req->system && *req->system) {
-        rc = put(out, ",\"system\":[{\"text\":");
+        rc = pl_buf_append_str(out, ",\"system\":[{\"text\":");
         if (!rc)
-            rc = put_string(out, req->system);
+            rc = pl_buf_append_json_string(out, req->system);
         if (!rc)
-            rc = put(out,
-                     opts->prompt_caching ? "},{\"cachePoint\":{\"type\":\"default\"}}]" : "}]");
+            rc = pl_buf_append_str(
+                out, opts->prompt_caching ? "},{\"cachePoint\":{\"type\":\"default\"}}]" : "}]");
     }
     if (!rc)
         rc = pl_buf_printf(out, ",\"inferenceConfig\":{\"maxTokens\":%d}", req->max_tokens);
     if (!rc && opts->guardrail) {
-        rc = put(out, ",\"guardrailConfig\":{\"guardrailIdentifier\":");
+        rc = pl_buf_append_str(out, ",\"guardrailConfig\":{\"guardrailIdentifier\":");
         if (!rc)
-            rc = put_string(out, opts->guardrail->id);
+            rc = pl_buf_append_json_string(out, opts->guardrail->id);
         if (!rc)
-            rc = put(out, ",\"guardrailVersion\":");
+            rc = pl_buf_append_str(out, ",\"guardrailVersion\":");
         if (!rc)
-            rc = put_string(out, opts->guardrail->version);
+            rc = pl_buf_append_json_string(out, opts->guardrail->version);
         if (!rc)
-            rc = put(out, ",\"trace\":\"disabled\",\"streamProcessingMode\":\"sync\"}");
+            rc = pl_buf_append_str(out,
+                                   ",\"trace\":\"disabled\",\"streamProcessingMode\":\"sync\"}");
     }
     if (!rc)
-        rc = put(out, "}");
+        rc = pl_buf_append_str(out, "}");
     return rc;
 }
 
@@ -166,12 +152,12 @@ int bedrock_request_body(struct pl_buf *out, enum bedrock_api api, const struct 
 int bedrock_request_path(struct pl_buf *out, enum bedrock_api api, const char *model)
 {
     if (api == BEDROCK_API_MESSAGES)
-        return put(out, "/anthropic/v1/messages");
-    int rc = put(out, "/model/");
+        return pl_buf_append_str(out, "/anthropic/v1/messages");
+    int rc = pl_buf_append_str(out, "/model/");
     if (!rc)
         rc = pl_sigv4_uri_encode(out, model, strlen(model), false);
     if (!rc)
-        rc = put(out,
-                 api == BEDROCK_API_CONVERSE ? "/converse-stream" : "/invoke-with-response-stream");
+        rc = pl_buf_append_str(out, api == BEDROCK_API_CONVERSE ? "/converse-stream"
+                                                                : "/invoke-with-response-stream");
     return rc;
 }

@@ -8,11 +8,11 @@
  * Exception and error frames are classified by aws_eventstream_kind.h, non-200 answers by
  * bedrock_errors.h. As with the anthropic provider, failures inside a 200 stream are failures,
  * never short answers, and a stream that ends before its final event is cut. A guardrail
- * intervention ends the turn with stop reason refusal and is counted for the metrics. */
+ * intervention ends the turn with stop reason refusal and is counted for the metrics. The HTTP
+ * half, and the outcome of each way a call ends, are llm_http_call.h's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -32,11 +32,8 @@
 #include "connectors/bedrock_request.h"
 #include "connectors/converse_stream.h"
 #include "connectors/http_client.h"
-#include "connectors/llm_internal.h"
-#include "connectors/sse.h"
+#include "connectors/llm_http_call.h"
 
-#define SSE_EVENT_MAX    (1024 * 1024)
-#define ERROR_BODY_MAX   (64 * 1024)
 #define REQUEST_BODY_MAX (16 * 1024 * 1024) /* Bedrock takes 25 MB */
 #define EXCEPTION_MAX    (64 * 1024)        /* an exception frame's JSON worth reading */
 
@@ -54,55 +51,36 @@ struct bedrock_provider {
     bool has_guardrail;
     struct bedrock_guardrail guardrail;
     bool prompt_caching;
-    uint32_t connect_timeout_ms;
-    uint32_t idle_timeout_ms;
-    uint32_t total_timeout_ms;
+    struct llm_http_timeouts timeouts;
     bool logged_first; /* the first request's line is in the log */
     unsigned long long guardrail_interventions;
 };
 
 struct bedrock_call {
-    struct llm_call super;
+    struct llm_http_call http; /* first: the call the chain holds */
     struct bedrock_provider *p;
-    struct llm_sink sink;
     struct pl_buf body; /* kept until sent: credentials may come later */
     long est_input_tokens;
-    size_t text_bytes;
     /* Waiting for credentials, then for a clean stack to send from. */
     struct aws_credentials_wait *wait;
     uv_timer_t *defer;
     int defer_status; /* PL_OK: send when the timer fires; else fail with it */
     char fail_detail[300];
-    /* The transfer and what its answer has said. */
-    struct http_client_transfer *xfer;
-    int http_status;
-    struct pl_buf error_body;
+    /* The readers of the answer (one of them, by the API). */
     struct aws_es_decoder es;
     struct converse_stream converse;
     struct bedrock_invoke_stream invoke;
-    struct sse_parser sse;
     struct anth_stream anth; /* messages */
-    int stream_status;       /* PL_OK, or PL_EPROTO / PL_EUPSTREAM from the stream */
     bool frame_failure;      /* an exception or error frame: `failure` says what */
     struct aws_es_failure failure;
-    char proto_detail[128];
-    bool any_text;
-    bool cancel_requested;
 };
 
 static void call_free(struct bedrock_call *c)
 {
     pl_buf_cleanup(&c->body);
-    pl_buf_cleanup(&c->error_body);
     aws_es_decoder_cleanup(&c->es);
-    sse_parser_cleanup(&c->sse);
+    llm_http_call_cleanup(&c->http);
     pl_free(c);
-}
-
-static void finish(struct bedrock_call *c, const struct llm_outcome *o)
-{
-    c->sink.on_finish(c->sink.ud, o);
-    call_free(c);
 }
 
 /* A failure before any request went out (credentials, a refused start). */
@@ -118,17 +96,8 @@ static void finish_early(struct bedrock_call *c, int status, const char *detail)
         .retryable = status != PL_ECANCELED,
         .retry_after_ms = -1,
     };
-    finish(c, &o);
-}
-
-static void emit_text(void *ud, const char *text, size_t len)
-{
-    struct bedrock_call *c = ud;
-    if (len == 0)
-        return;
-    c->any_text = true;
-    c->text_bytes += len;
-    c->sink.on_text(c->sink.ud, text, len);
+    c->http.sink.on_finish(c->http.sink.ud, &o);
+    call_free(c);
 }
 
 /* ---- the answer ---- */
@@ -147,7 +116,7 @@ static int on_exception_frame(struct bedrock_call *c, const struct aws_es_frame 
     }
     aws_es_classify_exception(m->exception_type, message, &c->failure);
     c->frame_failure = true;
-    c->stream_status = PL_EUPSTREAM;
+    c->http.stream_status = PL_EUPSTREAM;
     return PL_EUPSTREAM;
 }
 
@@ -161,12 +130,13 @@ static int on_frame(void *ud, const struct aws_es_frame *f)
     case AWS_ES_KIND_EVENT:
         if (c->p->api == BEDROCK_API_CONVERSE)
             rc = converse_stream_event(&c->converse, m.event_type, (const char *)f->payload,
-                                       f->payload_len, emit_text, c);
+                                       f->payload_len, llm_http_call_emit_text, &c->http);
         else if (strcmp(m.event_type, "chunk") == 0)
             rc = bedrock_invoke_stream_chunk(&c->invoke, (const char *)f->payload, f->payload_len,
-                                             emit_text, c);
+                                             llm_http_call_emit_text, &c->http);
         if (rc == PL_EPROTO)
-            snprintf(c->proto_detail, sizeof(c->proto_detail), "Bedrock %s event was malformed",
+            snprintf(c->http.malformed_detail, sizeof(c->http.malformed_detail),
+                     "Bedrock %s event was malformed",
                      m.event_type[0] ? m.event_type : "(unnamed)");
         break;
     case AWS_ES_KIND_EXCEPTION:
@@ -177,65 +147,45 @@ static int on_frame(void *ud, const struct aws_es_frame *f)
         rc = PL_EUPSTREAM;
         break;
     case AWS_ES_KIND_UNKNOWN:
-        snprintf(c->proto_detail, sizeof(c->proto_detail),
+        snprintf(c->http.malformed_detail, sizeof(c->http.malformed_detail),
                  "Bedrock sent a frame without a known :message-type");
         rc = PL_EPROTO;
         break;
     }
     if (rc != PL_OK)
-        c->stream_status = rc;
+        c->http.stream_status = rc;
     return rc;
 }
 
-static int on_sse_event(void *ud, const char *event, const char *data, size_t len)
+static int sse_event(struct llm_http_call *hc, const char *event, const char *data, size_t len)
 {
-    struct bedrock_call *c = ud;
-    int rc = anth_stream_event(&c->anth, event, data, len, emit_text, c);
-    if (rc != PL_OK)
-        c->stream_status = rc;
+    struct bedrock_call *c = (struct bedrock_call *)hc;
+    int rc = anth_stream_event(&c->anth, event, data, len, llm_http_call_emit_text, hc);
     if (rc == PL_EPROTO)
-        snprintf(c->proto_detail, sizeof(c->proto_detail), "Bedrock Messages stream was malformed");
+        snprintf(c->http.malformed_detail, sizeof(c->http.malformed_detail),
+                 "Bedrock Messages stream was malformed");
     return rc;
 }
 
-static int on_headers(void *ud, int status)
+static int feed(struct llm_http_call *hc, const char *data, size_t len)
 {
-    struct bedrock_call *c = ud;
-    c->http_status = status;
-    return 0;
-}
-
-static int on_data(void *ud, const char *data, size_t len)
-{
-    struct bedrock_call *c = ud;
-    if (c->http_status != 200) {
-        pl_buf_append(&c->error_body, data, len); /* keeps the head of a long body */
-        return 0;
-    }
+    struct bedrock_call *c = (struct bedrock_call *)hc;
     int rc;
     if (c->p->api == BEDROCK_API_MESSAGES) {
-        rc = sse_parser_feed(&c->sse, data, len, on_sse_event, c);
-        if (rc == PL_ETOOBIG) {
-            c->stream_status = PL_EPROTO;
-            snprintf(c->proto_detail, sizeof(c->proto_detail), "Bedrock SSE event too large");
-        }
+        rc = llm_http_call_feed_sse(hc, data, len);
+        if (rc == PL_ETOOBIG)
+            snprintf(c->http.malformed_detail, sizeof(c->http.malformed_detail),
+                     "Bedrock SSE event too large");
     } else {
         rc = aws_es_decoder_feed(&c->es, data, len, on_frame, c);
-        if (rc != PL_OK && c->stream_status == PL_OK) {
+        if (rc != PL_OK && c->http.stream_status == PL_OK) {
             /* The decoder's own failure: a bad CRC, length or header. */
-            c->stream_status = PL_EPROTO;
-            snprintf(c->proto_detail, sizeof(c->proto_detail), "Bedrock event stream: %s",
-                     aws_es_fault_name(c->es.fault));
+            c->http.stream_status = PL_EPROTO;
+            snprintf(c->http.malformed_detail, sizeof(c->http.malformed_detail),
+                     "Bedrock event stream: %s", aws_es_fault_name(c->es.fault));
         }
     }
     return rc != PL_OK; /* stop reading after a failure */
-}
-
-static long long now_s(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec;
 }
 
 /* Whether the stream gave its final event, and what it says. */
@@ -254,7 +204,7 @@ static bool stream_complete(struct bedrock_call *c, struct llm_outcome *o, bool 
         } else {
             /* messageStop without metadata: the text is whole, its counts unknown. */
             o->usage.input_tokens = c->est_input_tokens;
-            o->usage.output_tokens = (long)((c->text_bytes + 3) / 4);
+            o->usage.output_tokens = (long)((c->http.text_bytes + 3) / 4);
         }
         return true;
     case BEDROCK_API_INVOKE:
@@ -284,84 +234,68 @@ static bool stream_complete(struct bedrock_call *c, struct llm_outcome *o, bool 
     return false;
 }
 
-static void on_done(void *ud, int status, const char *detail)
+static bool complete(struct llm_http_call *hc, struct llm_outcome *o)
 {
-    struct bedrock_call *c = ud;
-    struct bedrock_provider *p = c->p;
-    char text[400];
+    struct bedrock_call *c = (struct bedrock_call *)hc;
     bool intervened = false;
-    struct llm_outcome o = {
-        .status = PL_OK,
-        .stop = LLM_STOP_END_TURN,
-        .model = p->super.model,
-        .provider = "bedrock",
-        .retry_after_ms = -1,
-        .http_status = c->http_status,
-    };
-    if (c->cancel_requested) {
-        o.status = PL_ECANCELED;
-        o.stop = LLM_STOP_CANCELLED;
-    } else if (c->http_status && c->http_status != 200) {
-        char type[128], ra[64];
-        bool has_type =
-            http_client_response_header(c->xfer, "x-amzn-errortype", type, sizeof(type));
-        bool has_ra = http_client_response_header(c->xfer, "retry-after", ra, sizeof(ra));
-        struct bedrock_http_error e;
-        bedrock_classify_http_error(c->http_status, has_type ? type : NULL,
-                                    c->error_body.data ? c->error_body.data : "", c->error_body.len,
-                                    has_ra ? ra : NULL, now_s(), &e);
-        o.status = PL_EUPSTREAM;
-        o.stop = LLM_STOP_UPSTREAM_ERROR;
-        o.error = e.error;
-        o.retryable = e.retryable;
-        o.retry_after_ms = e.retry_after_ms;
-        snprintf(text, sizeof(text), "%s", e.detail);
-        o.error_detail = text;
-    } else if (stream_complete(c, &o, &intervened)) {
-        if (intervened)
-            p->guardrail_interventions++;
-    } else if (c->stream_status == PL_EUPSTREAM) {
-        if (c->frame_failure) {
-            o.error = c->failure.error;
-            o.retryable = c->failure.retryable;
-            snprintf(text, sizeof(text), "%s", c->failure.detail);
-        } else { /* an Anthropic error event inside an invoke chunk or the Messages stream */
-            const struct anth_stream *a = p->api == BEDROCK_API_INVOKE ? &c->invoke.anth : &c->anth;
-            struct anth_http_error e;
-            anth_classify_stream_error(a->error_type, a->error_message, &e);
-            o.error = e.error;
-            o.retryable = e.retryable;
-            snprintf(text, sizeof(text), "Bedrock: %s", e.detail);
-        }
-        o.status = PL_EUPSTREAM;
-        o.stop = LLM_STOP_UPSTREAM_ERROR;
-        o.error_detail = text;
-    } else if (c->stream_status == PL_EPROTO) {
-        o.status = PL_EPROTO;
-        o.stop = LLM_STOP_UPSTREAM_ERROR;
-        o.error = API_ERR_UPSTREAM_ERROR;
-        o.retryable = true;
-        o.error_detail = c->proto_detail[0] ? c->proto_detail : "Bedrock stream was malformed";
-    } else if (status == PL_ETIMEDOUT) {
-        o.status = PL_ETIMEDOUT;
-        o.stop = LLM_STOP_TIMEOUT;
-        o.error = API_ERR_UPSTREAM_UNAVAILABLE;
-        o.retryable = true;
-        snprintf(text, sizeof(text), "Bedrock timed out (%s)", detail);
-        o.error_detail = text;
-    } else {
-        /* Transport error, or the stream ended without its final event. */
-        o.status = status == PL_OK ? PL_EIO : status;
-        o.stop = LLM_STOP_UPSTREAM_CUT;
-        o.error = API_ERR_UPSTREAM_UNAVAILABLE;
-        o.retryable = true;
-        snprintf(text, sizeof(text), "Bedrock stream ended early (%s)",
-                 status == PL_OK ? "no final event" : detail);
-        o.error_detail = text;
-    }
-    o.any_text = c->any_text;
-    finish(c, &o);
+    if (!stream_complete(c, o, &intervened))
+        return false;
+    if (intervened)
+        c->p->guardrail_interventions++;
+    return true;
 }
+
+static void http_error(struct llm_http_call *c, long long now_s, struct llm_outcome *o,
+                       char *detail, size_t detail_len)
+{
+    char type[128], ra[64];
+    bool has_type = http_client_response_header(c->xfer, "x-amzn-errortype", type, sizeof(type));
+    bool has_ra = http_client_response_header(c->xfer, "retry-after", ra, sizeof(ra));
+    struct bedrock_http_error e;
+    bedrock_classify_http_error(c->http_status, has_type ? type : NULL,
+                                c->error_body.data ? c->error_body.data : "", c->error_body.len,
+                                has_ra ? ra : NULL, now_s, &e);
+    o->error = e.error;
+    o->retryable = e.retryable;
+    o->retry_after_ms = e.retry_after_ms;
+    snprintf(detail, detail_len, "%s", e.detail);
+}
+
+static void stream_error(struct llm_http_call *hc, struct llm_outcome *o, char *detail,
+                         size_t detail_len)
+{
+    struct bedrock_call *c = (struct bedrock_call *)hc;
+    if (c->frame_failure) {
+        o->error = c->failure.error;
+        o->retryable = c->failure.retryable;
+        snprintf(detail, detail_len, "%s", c->failure.detail);
+    } else { /* an Anthropic error event inside an invoke chunk or the Messages stream */
+        const struct anth_stream *a = c->p->api == BEDROCK_API_INVOKE ? &c->invoke.anth : &c->anth;
+        struct anth_http_error e;
+        anth_classify_stream_error(a->error_type, a->error_message, &e);
+        o->error = e.error;
+        o->retryable = e.retryable;
+        snprintf(detail, detail_len, "Bedrock: %s", e.detail);
+    }
+}
+
+static void release(struct llm_http_call *hc)
+{
+    call_free((struct bedrock_call *)hc);
+}
+
+static const struct llm_http_call_ops call_ops = {
+    .provider = "bedrock",
+    .stream_name = "Bedrock",
+    .timeout_name = "Bedrock",
+    .missing_end = "no final event",
+    .sse_event = sse_event,
+    .feed = feed,
+    .complete = complete,
+    .http_error = http_error,
+    .stream_error = stream_error,
+    .release = release,
+};
 
 /* ---- the request ---- */
 
@@ -440,19 +374,8 @@ static int send_request(struct bedrock_call *c, const struct pl_sigv4_creds *cre
                bedrock_api_name(p->api),
                creds ? aws_credentials_source_name(p->creds) : "Bedrock API key");
     }
-    struct http_client_request hr = {
-        .method = "POST",
-        .url = p->url,
-        .headers = headers,
-        .body = c->body.data,
-        .body_len = c->body.len,
-        .connect_timeout_ms = p->connect_timeout_ms,
-        .idle_timeout_ms = p->idle_timeout_ms,
-        .total_timeout_ms = p->total_timeout_ms,
-    };
-    struct http_client_callbacks cbs = {
-        .on_headers = on_headers, .on_data = on_data, .on_done = on_done};
-    c->xfer = http_client_start(p->http, &hr, &cbs, c);
+    int started = llm_http_call_start(&c->http, p->http, p->url, headers, c->body.data, c->body.len,
+                                      &p->timeouts);
     /* The secrets in these buffers go no further. */
     if (bearer) {
         memset(bearer, 0, strlen(bearer));
@@ -462,7 +385,7 @@ static int send_request(struct bedrock_call *c, const struct pl_sigv4_creds *cre
         memset(lines.data, 0, lines.len);
     pl_buf_cleanup(&lines);
     pl_sigv4_result_cleanup(&sig);
-    if (!c->xfer) {
+    if (started != PL_OK) {
         snprintf(c->fail_detail, sizeof(c->fail_detail), "Bedrock request could not be started");
         return PL_EIO;
     }
@@ -540,14 +463,11 @@ static struct llm_call *bedrock_start(struct llm_provider *base, const struct pr
 {
     struct bedrock_provider *p = (struct bedrock_provider *)base;
     struct bedrock_call *c = pl_calloc(1, sizeof(*c));
-    c->super.provider = base;
+    llm_http_call_init(&c->http, base, sink, &call_ops);
     c->p = p;
-    c->sink = *sink;
     c->est_input_tokens = llm__estimate_tokens(req);
     pl_buf_init(&c->body, REQUEST_BODY_MAX);
-    pl_buf_init(&c->error_body, ERROR_BODY_MAX);
     aws_es_decoder_init(&c->es, AWS_ES_MAX_FRAME);
-    sse_parser_init(&c->sse, SSE_EVENT_MAX);
     converse_stream_init(&c->converse);
     bedrock_invoke_stream_init(&c->invoke);
     anth_stream_init(&c->anth);
@@ -569,15 +489,14 @@ static struct llm_call *bedrock_start(struct llm_provider *base, const struct pr
         call_free(c);
         return NULL;
     }
-    return &c->super;
+    return &c->http.super;
 }
 
 static void bedrock_cancel(struct llm_call *call)
 {
     struct bedrock_call *c = (struct bedrock_call *)call;
-    if (c->xfer) {
-        c->cancel_requested = true;
-        http_client_abort(c->xfer); /* on_done runs now */
+    if (c->http.xfer) {
+        llm_http_call_cancel(call);
         return;
     }
     if (c->wait) {
@@ -736,9 +655,7 @@ struct llm_provider *llm__bedrock_create(const struct llm_env *env,
     if (has_guardrail)
         p->guardrail = guardrail;
     p->prompt_caching = cfg->bedrock_prompt_caching;
-    p->connect_timeout_ms = cfg->connect_timeout_ms;
-    p->idle_timeout_ms = cfg->idle_timeout_ms;
-    p->total_timeout_ms = cfg->total_timeout_ms;
+    p->timeouts = llm_http_timeouts_of(cfg);
     pl_buf_cleanup(&path);
     pl_free(base_path);
     pl_free(endpoint);

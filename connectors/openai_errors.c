@@ -2,41 +2,11 @@
 #include "connectors/openai_errors.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
-#define RETRY_AFTER_MAX_MS 86400000L /* a day: a longer hint means the same to us */
-
-static long capped_ms(double ms)
-{
-    return ms < (double)RETRY_AFTER_MAX_MS ? (long)ms : RETRY_AFTER_MAX_MS;
-}
-
-static long parse_retry_after(const char *retry_after, const char *retry_after_ms, long long now_s)
-{
-    char *end;
-    if (retry_after_ms) {
-        double ms = strtod(retry_after_ms, &end);
-        if (end != retry_after_ms && *end == '\0' && ms >= 0)
-            return capped_ms(ms);
-    }
-    if (retry_after) {
-        double s = strtod(retry_after, &end);
-        if (end != retry_after && *end == '\0' && s >= 0)
-            return capped_ms(s * 1000);
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        const char *rest = strptime(retry_after, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        if (rest && *rest == '\0') {
-            long long at = (long long)timegm(&tm);
-            return at > now_s ? capped_ms((double)(at - now_s) * 1000) : 0;
-        }
-    }
-    return -1;
-}
+#include "connectors/retry_after.h"
 
 static void copy_field(char *out, size_t outlen, json_t *v)
 {
@@ -51,7 +21,7 @@ void oai_classify_http_error(int status, const char *body, size_t len, const cha
                              struct oai_http_error *out)
 {
     memset(out, 0, sizeof(*out));
-    out->retry_after_ms = parse_retry_after(retry_after, retry_after_ms, now_s);
+    out->retry_after_ms = retry_after_parse_ms(retry_after, retry_after_ms, now_s);
 
     char type[64] = "", code[64] = "", message[160] = "";
     json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;

@@ -1,46 +1,29 @@
 /* Request body of OpenAI-compatible chat completions; see openai_request.h. */
 #include "connectors/openai_request.h"
 
-#include <string.h>
-
 #include "common/err.h"
-
-static int put(struct pl_buf *out, const char *s)
-{
-    return pl_buf_append(out, s, strlen(s));
-}
-
-static int put_string(struct pl_buf *out, const char *s)
-{
-    int rc = pl_buf_append(out, "\"", 1);
-    if (!rc)
-        rc = pl_buf_append_json_escaped(out, s, strlen(s));
-    if (!rc)
-        rc = pl_buf_append(out, "\"", 1);
-    return rc;
-}
 
 static int put_message(struct pl_buf *out, bool first, const char *role, const char *text)
 {
-    int rc = put(out, first ? "{\"role\":" : ",{\"role\":");
+    int rc = pl_buf_append_str(out, first ? "{\"role\":" : ",{\"role\":");
     if (!rc)
-        rc = put_string(out, role);
+        rc = pl_buf_append_json_string(out, role);
     if (!rc)
-        rc = put(out, ",\"content\":");
+        rc = pl_buf_append_str(out, ",\"content\":");
     if (!rc)
-        rc = put_string(out, text);
+        rc = pl_buf_append_json_string(out, text);
     if (!rc)
-        rc = put(out, "}");
+        rc = pl_buf_append_str(out, "}");
     return rc;
 }
 
 int openai_request_body(struct pl_buf *out, const char *model, const struct prompt *req)
 {
-    int rc = put(out, "{\"model\":");
+    int rc = pl_buf_append_str(out, "{\"model\":");
     if (!rc)
-        rc = put_string(out, model);
+        rc = pl_buf_append_json_string(out, model);
     if (!rc)
-        rc = put(out, ",\"messages\":[");
+        rc = pl_buf_append_str(out, ",\"messages\":[");
     /* These APIs have no separate system field: the system prompt is the first message. */
     bool first = true;
     if (!rc && req->system && *req->system) {

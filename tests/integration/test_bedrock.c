@@ -277,8 +277,10 @@ static void test_throttle_retried_with_backoff(void **state)
     double t0 = json_number_value(json_object_get(json_array_get(l, 0), "t_ms"));
     double t1 = json_number_value(json_object_get(json_array_get(l, 1), "t_ms"));
     double t2 = json_number_value(json_object_get(json_array_get(l, 2), "t_ms"));
-    assert_true(t1 - t0 >= 370 && t1 - t0 <= 2000);
-    assert_true(t2 - t1 >= 740 && t2 - t1 <= 3000);
+    /* The backoff's floors exactly (500 ms and 1 s, less a quarter of jitter); the ceilings only
+     * loosely, so that a loaded machine (sanitizer builds) does not fail them. */
+    assert_true(t1 - t0 >= 370 && t1 - t0 <= 4000);
+    assert_true(t2 - t1 >= 740 && t2 - t1 <= 6000);
     json_decref(l);
     ts_turn_free(&t);
     pl_free(x);

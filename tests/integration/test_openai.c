@@ -195,7 +195,8 @@ static void expect_retry_after_one_second(const char *needle)
     json_int_t t0 = (json_int_t)json_number_value(json_object_get(json_array_get(reqs, 0), "t_ms"));
     json_int_t t1 = (json_int_t)json_number_value(json_object_get(json_array_get(reqs, 1), "t_ms"));
     assert_true(t1 - t0 >= 1000);
-    assert_true(t1 - t0 < 3000);
+    /* Not the 8 s backoff cap: a bound loose enough for a loaded machine (sanitizer builds). */
+    assert_true(t1 - t0 < 7000);
     json_decref(reqs);
 }
 

@@ -51,12 +51,26 @@ static void test_json_escaping(void **state)
     pl_buf_cleanup(&b);
 }
 
+static void test_json_string_is_quoted_within_the_bound(void **state)
+{
+    (void)state;
+    struct pl_buf b;
+    pl_buf_init(&b, 7);
+    assert_int_equal(pl_buf_append_json_string(&b, "a\"b"), PL_OK);
+    assert_string_equal(b.data, "\"a\\\"b\"");
+    assert_int_equal(b.len, 6);
+    /* the closing quote would pass the bound: an error, as any append past it */
+    assert_int_equal(pl_buf_append_json_string(&b, ""), PL_ETOOBIG);
+    pl_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bound_is_kept),
         cmocka_unit_test(test_reserve_allocates_once),
         cmocka_unit_test(test_json_escaping),
+        cmocka_unit_test(test_json_string_is_quoted_within_the_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

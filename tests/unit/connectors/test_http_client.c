@@ -9,7 +9,6 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,93 +19,30 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "connectors/http_client.h"
+#include "loopback_http.h"
 
 #define ANSWER                                                                                     \
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Test: yes please\r\nConnection: close\r\n\r\nok"
 
 static uv_loop_t loop;
-static uv_tcp_t server;
+static struct loopback_http server = {.answer = ANSWER, .until = "\r\n\r\n"};
 static int port;
-
-struct peer {
-    uv_tcp_t tcp;
-    struct pl_buf in;
-    bool answered;
-    uv_write_t wr;
-};
-
-static void on_peer_closed(uv_handle_t *h)
-{
-    struct peer *p = h->data;
-    pl_buf_cleanup(&p->in);
-    pl_free(p);
-}
-
-static void on_written(uv_write_t *wr, int status)
-{
-    (void)status;
-    uv_close((uv_handle_t *)wr->handle, on_peer_closed);
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = pl_malloc(hint);
-    buf->len = hint;
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    struct peer *p = s->data;
-    if (n > 0)
-        pl_buf_append(&p->in, buf->base, (size_t)n);
-    pl_free(buf->base);
-    if (n < 0) {
-        if (!p->answered)
-            uv_close((uv_handle_t *)s, on_peer_closed);
-        return;
-    }
-    if (!p->answered && p->in.data && strstr(p->in.data, "\r\n\r\n")) {
-        p->answered = true;
-        uv_read_stop(s);
-        uv_buf_t out = uv_buf_init((char *)ANSWER, sizeof(ANSWER) - 1);
-        uv_write(&p->wr, s, &out, 1, on_written);
-    }
-}
-
-static void on_connection(uv_stream_t *srv, int status)
-{
-    assert_int_equal(status, 0);
-    struct peer *p = pl_calloc(1, sizeof(*p));
-    pl_buf_init(&p->in, 64 * 1024);
-    uv_tcp_init(&loop, &p->tcp);
-    p->tcp.data = p;
-    assert_int_equal(uv_accept(srv, (uv_stream_t *)&p->tcp), 0);
-    uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
-}
 
 static int setup(void **state)
 {
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     uv_loop_init(&loop);
-    uv_tcp_init(&loop, &server);
-    struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", 0, &addr);
-    if (uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0) != 0 ||
-        uv_listen((uv_stream_t *)&server, 16, on_connection) != 0)
+    if (loopback_http_start(&server, &loop) != 0)
         return -1;
-    struct sockaddr_storage name;
-    int len = sizeof(name);
-    uv_tcp_getsockname(&server, (struct sockaddr *)&name, &len);
-    port = ntohs(((struct sockaddr_in *)&name)->sin_port);
+    port = server.port;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    uv_close((uv_handle_t *)&server, NULL);
+    loopback_http_close(&server);
     uv_run(&loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&loop); /* every handle of the client and the server is gone */
     curl_global_cleanup();
