@@ -122,8 +122,10 @@ void http_usage_get(struct http_server_req *r)
     }
     struct usage_op *op = pl_calloc(1, sizeof(*op));
     op->req = r;
-    snprintf(op->tenant, sizeof(op->tenant), "%s", tenant);
-    snprintf(op->day, sizeof(op->day), "%s", day);
+    /* Both checked above: the tenant is `name`, the day exactly YYYY-MM-DD. */
+    memcpy(op->tenant, name, sizeof(op->tenant));
+    memcpy(op->day, day, sizeof(op->day) - 1);
+    op->day[sizeof(op->day) - 1] = '\0';
     if (sess_tenant_usage(r->srv->store, op->tenant, op->day, on_usage, op) != PL_OK) {
         pl_free(op);
         http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);

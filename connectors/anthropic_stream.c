@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
-#include "common/utf8.h"
+#include "connectors/json_fast.h"
 
 /* The fast path's unescaped text lives here when it holds escapes (a delta is a few words). */
 #define FAST_TEXT_MAX 1024
@@ -94,70 +94,27 @@ static int handle(struct anth_stream *s, const char *event, json_t *j, anth_text
     return PL_OK; /* content_block_start/stop and events added later */
 }
 
-/* The body of a JSON string from `p` up to its closing quote, unescaped into `out` (at most
- * FAST_TEXT_MAX bytes). Returns the length and sets *end past the quote, or -1 for anything
- * outside the common subset (\u escapes, raw control bytes, invalid UTF-8, a long text): the
- * caller then takes the general path, which accepts or rejects exactly as JSON says. */
-static long fast_string(const char *p, const char *limit, char *out, const char **end)
-{
-    size_t n = 0;
-    const char *run = p; /* start of the bytes not yet copied */
-    for (; p < limit; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\') {
-            size_t k = (size_t)(p - run);
-            if (n + k > FAST_TEXT_MAX || !pl_utf8_valid(run, k))
-                return -1;
-            memcpy(out + n, run, k);
-            n += k;
-            if (ch == '"') {
-                *end = p + 1;
-                return (long)n;
-            }
-            if (++p == limit || n == FAST_TEXT_MAX)
-                return -1;
-            static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-            const char *e = memchr(from, *p, sizeof(from) - 1);
-            if (!e)
-                return -1; /* \uXXXX or invalid */
-            out[n++] = to[e - from];
-            run = p + 1;
-        } else if (ch < 0x20) {
-            return -1;
-        }
-    }
-    return -1;
-}
-
-/* True if the `n` digits at `p` are an index as jansson reads it: a JSON integer (no leading
- * zero) that fits its integer type. Anything else goes to the general path, which says. */
-static bool json_index(const char *p, size_t n)
-{
-    return n >= 1 && n <= 18 && (n == 1 || p[0] != '0');
-}
-
 /* content_block_delta with a text_delta, in the exact layout the API writes, handled without
- * building a JSON tree: this event is nearly the whole stream. True if handled. */
+ * building a JSON tree: this event is nearly the whole stream. The event may also be named
+ * "message" (no event: line, or Bedrock's InvokeModel chunks): the data's own type then names
+ * it, as on the general path. True if handled. */
 static bool fast_text_delta(struct anth_stream *s, const char *event, const char *data, size_t len,
                             anth_text_cb on_text, void *ud)
 {
     static const char head[] = "{\"type\":\"content_block_delta\",\"index\":";
     static const char mid[] = ",\"delta\":{\"type\":\"text_delta\",\"text\":\"";
     const char *p = data, *limit = data + len;
-    if (strcmp(event, "content_block_delta") != 0 || !s->started || s->finished ||
-        len < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
+    if ((strcmp(event, "content_block_delta") != 0 && strcmp(event, "message") != 0) ||
+        !s->started || s->finished || len < sizeof(head) - 1 ||
+        memcmp(p, head, sizeof(head) - 1) != 0)
         return false;
     p += sizeof(head) - 1;
-    const char *digits = p;
-    while (p < limit && *p >= '0' && *p <= '9')
-        p++;
-    if (!json_index(digits, (size_t)(p - digits)) || (size_t)(limit - p) < sizeof(mid) - 1 ||
-        memcmp(p, mid, sizeof(mid) - 1) != 0)
+    p = json_fast_index_then(p, limit, mid);
+    if (!p)
         return false;
-    p += sizeof(mid) - 1;
     char text[FAST_TEXT_MAX];
     const char *end;
-    long n = fast_string(p, limit, text, &end);
+    long n = json_fast_string(p, limit, text, sizeof(text), &end);
     if (n < 0 || limit - end != 2 || end[0] != '}' || end[1] != '}')
         return false;
     on_text(ud, text, (size_t)n);
@@ -178,23 +135,27 @@ static bool is_indexed(const char *data, size_t len, const char *head, const cha
     for (size_t i = h; i < len - t; i++)
         if (data[i] < '0' || data[i] > '9')
             return false;
-    return json_index(data + h, len - h - t);
+    return json_fast_index(data + h, len - h - t);
 }
 
 /* The events that carry nothing we keep, in the exact layout the API writes: recognised by
- * their bytes instead of parsed (a JSON tree costs more than the rest of the event's path). */
+ * their bytes instead of parsed (a JSON tree costs more than the rest of the event's path).
+ * An event named "message" is whichever one its data says. */
 static bool fast_known_event(struct anth_stream *s, const char *event, const char *data, size_t len)
 {
     if (!s->started || s->finished)
         return false; /* the general path says what is wrong */
-    if (!strcmp(event, "ping"))
-        return is(data, len, "{\"type\":\"ping\"}");
-    if (!strcmp(event, "content_block_start"))
-        return is_indexed(data, len, "{\"type\":\"content_block_start\",\"index\":",
-                          ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}");
-    if (!strcmp(event, "content_block_stop"))
-        return is_indexed(data, len, "{\"type\":\"content_block_stop\",\"index\":", "}");
-    if (!strcmp(event, "message_stop") && is(data, len, "{\"type\":\"message_stop\"}")) {
+    bool any = !strcmp(event, "message");
+    if ((any || !strcmp(event, "ping")) && is(data, len, "{\"type\":\"ping\"}"))
+        return true;
+    if ((any || !strcmp(event, "content_block_start")) &&
+        is_indexed(data, len, "{\"type\":\"content_block_start\",\"index\":",
+                   ",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}"))
+        return true;
+    if ((any || !strcmp(event, "content_block_stop")) &&
+        is_indexed(data, len, "{\"type\":\"content_block_stop\",\"index\":", "}"))
+        return true;
+    if ((any || !strcmp(event, "message_stop")) && is(data, len, "{\"type\":\"message_stop\"}")) {
         s->finished = true;
         return true;
     }

@@ -7,11 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
+#include <openssl/params.h>
 
+#include "common/alloc.h"
 #include "common/err.h"
 
 static const char hex_upper[] = "0123456789ABCDEF";
@@ -398,11 +399,132 @@ static int check_request(const struct pl_sigv4_request *req, const struct pl_sig
     return PL_OK;
 }
 
-static void hmac(unsigned char out[32], const void *key, size_t key_len, const char *msg,
-                 size_t msg_len)
+/* ---- hashing: OpenSSL's implementations fetched once per cache ---- */
+
+struct pl_sigv4_key_cache {
+    EVP_MD *sha256;
+    EVP_MAC *hmac;
+    EVP_MD_CTX *md_ctx;
+    EVP_MAC_CTX *mac_ctx;
+    /* The scope the key was derived for; valid when `have_key`. */
+    bool have_key;
+    char access_key_id[PL_SIGV4_MAX_KEY + 1];
+    unsigned char secret_sha256[32];
+    char date[9];
+    char region[PL_SIGV4_MAX_SCOPE_PART + 1];
+    char service[PL_SIGV4_MAX_SCOPE_PART + 1];
+    unsigned char key[32];
+    unsigned long derivations;
+};
+
+/* The implementations and contexts only; `c` zeroed. */
+static int crypto_open(struct pl_sigv4_key_cache *c)
+{
+    c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    c->md_ctx = EVP_MD_CTX_new();
+    c->mac_ctx = c->hmac ? EVP_MAC_CTX_new(c->hmac) : NULL;
+    if (!c->sha256 || !c->hmac || !c->md_ctx || !c->mac_ctx)
+        return PL_ENOMEM;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    return EVP_MAC_CTX_set_params(c->mac_ctx, params) == 1 ? PL_OK : PL_ENOMEM;
+}
+
+static void crypto_close(struct pl_sigv4_key_cache *c)
+{
+    EVP_MAC_CTX_free(c->mac_ctx);
+    EVP_MD_CTX_free(c->md_ctx);
+    EVP_MAC_free(c->hmac);
+    EVP_MD_free(c->sha256);
+    OPENSSL_cleanse(c, sizeof *c);
+}
+
+struct pl_sigv4_key_cache *pl_sigv4_key_cache_new(void)
+{
+    struct pl_sigv4_key_cache *c = pl_calloc(1, sizeof *c);
+    if (crypto_open(c) != PL_OK) {
+        crypto_close(c);
+        pl_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void pl_sigv4_key_cache_free(struct pl_sigv4_key_cache *cache)
+{
+    if (!cache)
+        return;
+    crypto_close(cache);
+    pl_free(cache);
+}
+
+unsigned long pl_sigv4_key_cache_derivations(const struct pl_sigv4_key_cache *cache)
+{
+    return cache ? cache->derivations : 0;
+}
+
+static int sha256(struct pl_sigv4_key_cache *c, unsigned char out[32], const void *data, size_t len)
 {
     unsigned int n = 32;
-    HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg, msg_len, out, &n);
+    if (EVP_DigestInit_ex2(c->md_ctx, c->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(c->md_ctx, data, len) != 1 || EVP_DigestFinal_ex(c->md_ctx, out, &n) != 1)
+        return PL_ENOMEM;
+    return PL_OK;
+}
+
+static int hmac(struct pl_sigv4_key_cache *c, unsigned char out[32], const void *key,
+                size_t key_len, const char *msg, size_t msg_len)
+{
+    size_t n = 0;
+    if (EVP_MAC_init(c->mac_ctx, key, key_len, NULL) != 1 ||
+        EVP_MAC_update(c->mac_ctx, (const unsigned char *)msg, msg_len) != 1 ||
+        EVP_MAC_final(c->mac_ctx, out, &n, 32) != 1 || n != 32)
+        return PL_ENOMEM;
+    return PL_OK;
+}
+
+/* The signing key in c->key for this scope: a chain of HMACs from "AWS4" + secret over date,
+ * region, service; kept while the scope and the secret stay the same. */
+static int signing_key(struct pl_sigv4_key_cache *c, const struct pl_sigv4_request *req,
+                       const struct pl_sigv4_creds *creds, const char date[9])
+{
+    size_t secret_len = strlen(creds->secret_access_key);
+    unsigned char secret_sha256[32];
+    int rc = sha256(c, secret_sha256, creds->secret_access_key, secret_len);
+    if (rc)
+        return rc;
+    if (c->have_key && !strcmp(c->date, date) && !strcmp(c->region, req->region) &&
+        !strcmp(c->service, req->service) && !strcmp(c->access_key_id, creds->access_key_id) &&
+        !CRYPTO_memcmp(c->secret_sha256, secret_sha256, 32))
+        return PL_OK;
+    c->have_key = false;
+    OPENSSL_cleanse(c->key, sizeof c->key);
+    char secret[4 + PL_SIGV4_MAX_KEY + 1];
+    memcpy(secret, "AWS4", 4);
+    memcpy(secret + 4, creds->secret_access_key, secret_len);
+    unsigned char key[32];
+    rc = hmac(c, key, secret, 4 + secret_len, date, 8);
+    if (!rc)
+        rc = hmac(c, key, key, 32, req->region, strlen(req->region));
+    if (!rc)
+        rc = hmac(c, key, key, 32, req->service, strlen(req->service));
+    if (!rc)
+        rc = hmac(c, c->key, key, 32, "aws4_request", 12);
+    OPENSSL_cleanse(secret, sizeof secret);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc)
+        return rc;
+    /* The scope parts were checked against their bounds (check_request). */
+    snprintf(c->access_key_id, sizeof c->access_key_id, "%s", creds->access_key_id);
+    memcpy(c->secret_sha256, secret_sha256, 32);
+    memcpy(c->date, date, 9);
+    snprintf(c->region, sizeof c->region, "%s", req->region);
+    snprintf(c->service, sizeof c->service, "%s", req->service);
+    c->have_key = true;
+    c->derivations++;
+    return PL_OK;
 }
 
 void pl_sigv4_result_cleanup(struct pl_sigv4_result *out)
@@ -451,18 +573,10 @@ static int build_canonical(const struct pl_sigv4_request *req, const struct pl_s
     return rc;
 }
 
-int pl_sigv4_sign(const struct pl_sigv4_request *req, const struct pl_sigv4_creds *creds,
-                  struct pl_sigv4_result *out)
+static int sign(struct pl_sigv4_key_cache *c, const struct pl_sigv4_request *req,
+                const struct pl_sigv4_creds *creds, struct pl_sigv4_result *out)
 {
-    memset(out, 0, sizeof *out);
-    pl_buf_init(&out->authorization, PL_SIGV4_MAX_CANONICAL);
-    pl_buf_init(&out->signed_headers, PL_SIGV4_MAX_CANONICAL);
-    pl_buf_init(&out->canonical_request, PL_SIGV4_MAX_CANONICAL);
-    pl_buf_init(&out->string_to_sign, PL_SIGV4_MAX_CANONICAL);
-    int rc = check_request(req, creds);
-    if (rc)
-        return rc;
-
+    int rc;
     struct tm tm;
     if (!gmtime_r(&req->time, &tm) || tm.tm_year < 1000 - 1900 || tm.tm_year > 9999 - 1900)
         return PL_EINVAL;
@@ -476,7 +590,9 @@ int pl_sigv4_sign(const struct pl_sigv4_request *req, const struct pl_sigv4_cred
         snprintf(out->payload_sha256, sizeof out->payload_sha256, "%s", req->payload_sha256);
     } else {
         unsigned char digest[32];
-        SHA256(req->payload ? req->payload : (const void *)"", req->payload_len, digest);
+        rc = sha256(c, digest, req->payload ? req->payload : (const void *)"", req->payload_len);
+        if (rc)
+            return rc;
         to_hex(out->payload_sha256, digest, 32);
     }
 
@@ -486,26 +602,21 @@ int pl_sigv4_sign(const struct pl_sigv4_request *req, const struct pl_sigv4_cred
 
     unsigned char digest[32];
     char digest_hex[65];
-    SHA256((const unsigned char *)out->canonical_request.data, out->canonical_request.len, digest);
+    rc = sha256(c, digest, out->canonical_request.data, out->canonical_request.len);
+    if (rc)
+        return rc;
     to_hex(digest_hex, digest, 32);
     rc = pl_buf_printf(&out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s",
                        out->amz_date, date, req->region, req->service, digest_hex);
     if (rc)
         return rc;
 
-    /* The signing key: a chain of HMACs from "AWS4" + secret over date, region, service. */
-    char secret[4 + PL_SIGV4_MAX_KEY + 1];
-    size_t secret_len = strlen(creds->secret_access_key);
-    memcpy(secret, "AWS4", 4);
-    memcpy(secret + 4, creds->secret_access_key, secret_len);
-    unsigned char key[32], sig[32];
-    hmac(key, secret, 4 + secret_len, date, 8);
-    hmac(key, key, 32, req->region, strlen(req->region));
-    hmac(key, key, 32, req->service, strlen(req->service));
-    hmac(key, key, 32, "aws4_request", 12);
-    hmac(sig, key, 32, out->string_to_sign.data, out->string_to_sign.len);
-    OPENSSL_cleanse(secret, sizeof secret);
-    OPENSSL_cleanse(key, sizeof key);
+    unsigned char sig[32];
+    rc = signing_key(c, req, creds, date);
+    if (!rc)
+        rc = hmac(c, sig, c->key, sizeof c->key, out->string_to_sign.data, out->string_to_sign.len);
+    if (rc)
+        return rc;
     to_hex(out->signature, sig, 32);
 
     rc = pl_buf_printf(&out->authorization,
@@ -526,4 +637,26 @@ int pl_sigv4_sign(const struct pl_sigv4_request *req, const struct pl_sigv4_cred
     out->headers[out->n_headers++] =
         (struct pl_sigv4_header){"authorization", out->authorization.data};
     return PL_OK;
+}
+
+int pl_sigv4_sign(const struct pl_sigv4_request *req, const struct pl_sigv4_creds *creds,
+                  struct pl_sigv4_result *out)
+{
+    memset(out, 0, sizeof *out);
+    pl_buf_init(&out->authorization, PL_SIGV4_MAX_CANONICAL);
+    pl_buf_init(&out->signed_headers, PL_SIGV4_MAX_CANONICAL);
+    pl_buf_init(&out->canonical_request, PL_SIGV4_MAX_CANONICAL);
+    pl_buf_init(&out->string_to_sign, PL_SIGV4_MAX_CANONICAL);
+    int rc = check_request(req, creds);
+    if (rc)
+        return rc;
+    if (req->key_cache)
+        return sign(req->key_cache, req, creds, out);
+    /* No cache: everything for this request alone, the key wiped with it. */
+    struct pl_sigv4_key_cache once = {0};
+    rc = crypto_open(&once);
+    if (!rc)
+        rc = sign(&once, req, creds, out);
+    crypto_close(&once);
+    return rc;
 }

@@ -55,6 +55,8 @@ struct pl_sigv4_creds {
     const char *session_token;
 };
 
+struct pl_sigv4_key_cache; /* below */
+
 struct pl_sigv4_request {
     const char *method; /* "POST" */
     const char *path;   /* as on the request line, starting with '/', without the query */
@@ -68,7 +70,21 @@ struct pl_sigv4_request {
     const char *service;        /* signing name: "bedrock" for bedrock-runtime */
     time_t time;                /* the signing time (UTC seconds), passed in for testability */
     unsigned flags;             /* enum pl_sigv4_flags */
+    /* Optional: keeps the derived signing key and OpenSSL's implementations between requests;
+     * NULL derives and fetches everything for this request alone. */
+    struct pl_sigv4_key_cache *key_cache;
 };
+
+/** What signing can keep from one request to the next, owned by the caller and used by one
+ *  thread at a time: the SHA-256 and HMAC implementations and contexts (OpenSSL 3 looks an
+ *  algorithm up again on every one-shot call), and the signing key derived from the secret for
+ *  one access key id, date, region and service. The secret itself is not kept, only its
+ *  SHA-256, to notice a rotated secret; the key is wiped when replaced and when the cache is
+ *  freed. NULL when OpenSSL cannot provide the algorithms. */
+struct pl_sigv4_key_cache *pl_sigv4_key_cache_new(void);
+void pl_sigv4_key_cache_free(struct pl_sigv4_key_cache *cache); /* NULL is fine */
+/** How many times the cache derived a key (tests: a request in the same scope derives none). */
+unsigned long pl_sigv4_key_cache_derivations(const struct pl_sigv4_key_cache *cache);
 
 #define PL_SIGV4_MAX_ADDED 4
 
@@ -87,10 +103,11 @@ struct pl_sigv4_result {
     struct pl_buf string_to_sign;
 };
 
-/** Sign `req`. On PL_OK `out` holds everything above; release it with pl_sigv4_result_cleanup
- *  (also after a failure). PL_EINVAL for a malformed input (no host header, a header the
- *  signer sets, a bad character, a bad percent escape in the query, a time gmtime cannot
- *  show), PL_ETOOBIG past a bound. */
+/** Sign `req` (with req->key_cache when set: the same signature as without). On PL_OK `out` holds
+ * everything above; release it with pl_sigv4_result_cleanup (also after a failure). PL_EINVAL for a
+ * malformed input (no host header, a header the signer sets, a bad character, a bad percent escape
+ * in the query, a time gmtime cannot show), PL_ETOOBIG past a bound, PL_ENOMEM when OpenSSL fails.
+ */
 int pl_sigv4_sign(const struct pl_sigv4_request *req, const struct pl_sigv4_creds *creds,
                   struct pl_sigv4_result *out);
 void pl_sigv4_result_cleanup(struct pl_sigv4_result *out);

@@ -7,6 +7,10 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "connectors/json_fast.h"
+
+/* The fast path's unescaped text lives here when it holds escapes (a delta is a few words). */
+#define FAST_TEXT_MAX 1024
 
 void converse_stream_init(struct converse_stream *s)
 {
@@ -59,8 +63,10 @@ static int handle(struct converse_stream *s, const char *type, json_t *j, conver
     if (!strcmp(type, "messageStop")) {
         if (s->stopped)
             return PL_EPROTO;
+        /* An empty reason says no more than a missing one. */
         const char *reason = json_string_value(json_object_get(j, "stopReason"));
-        snprintf(s->stop_reason, sizeof(s->stop_reason), "%s", reason ? reason : "end_turn");
+        snprintf(s->stop_reason, sizeof(s->stop_reason), "%s",
+                 reason && *reason ? reason : "end_turn");
         s->stopped = true;
     } else if (!strcmp(type, "metadata")) {
         json_t *usage = json_object_get(j, "usage");
@@ -75,11 +81,43 @@ static int handle(struct converse_stream *s, const char *type, json_t *j, conver
     return PL_OK;
 }
 
+/* A text delta in the exact layout Bedrock writes, {"contentBlockIndex":N,"delta":{"text":"..."}}
+ * with or without a trailing "p" padding member, read without building a JSON tree: it is nearly
+ * every event of an answer. Anything else (other keys or order, blanks, \u escapes, a state the
+ * general path refuses) is left to it. True if handled. */
+static bool fast_text_delta(struct converse_stream *s, const char *type, const char *payload,
+                            size_t len, converse_text_cb on_text, void *ud)
+{
+    static const char head[] = "{\"contentBlockIndex\":";
+    static const char mid[] = ",\"delta\":{\"text\":\"";
+    const char *p = payload, *limit = payload + len;
+    if (strcmp(type, "contentBlockDelta") != 0 || !s->started || s->stopped ||
+        len < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
+        return false;
+    p = json_fast_index_then(p + sizeof(head) - 1, limit, mid);
+    if (!p)
+        return false;
+    char text[FAST_TEXT_MAX];
+    const char *end;
+    long n = json_fast_string(p, limit, text, sizeof(text), &end);
+    if (n < 0 || limit - end < 2 || end[0] != '}')
+        return false;
+    end++;
+    bool closed = limit - end == 1 && end[0] == '}';
+    if (!closed && !(end[0] == ',' && json_fast_padding_end(end + 1, limit, "p")))
+        return false;
+    if (n > 0)
+        on_text(ud, text, (size_t)n);
+    return true;
+}
+
 int converse_stream_event(struct converse_stream *s, const char *event_type, const char *payload,
                           size_t len, converse_text_cb on_text, void *ud)
 {
     if (!event_type || !known(event_type))
         return PL_OK; /* event types added later: whatever they carry */
+    if (fast_text_delta(s, event_type, payload, len, on_text, ud))
+        return PL_OK;
     json_error_t err;
     json_t *j = json_loadb(payload, len, 0, &err);
     if (!json_is_object(j)) {

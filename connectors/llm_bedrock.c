@@ -48,6 +48,8 @@ struct bedrock_provider {
     char *region;
     char *api_key;                 /* a Bedrock API key (bearer), or NULL: SigV4 */
     struct aws_credentials *creds; /* borrowed */
+    /* The day's signing key for SigV4, or NULL: derived for each request. */
+    struct pl_sigv4_key_cache *sigv4_cache;
     bool has_guardrail;
     struct bedrock_guardrail guardrail;
     bool prompt_caching;
@@ -332,6 +334,7 @@ static int send_request(struct bedrock_call *c, const struct pl_sigv4_creds *cre
             .region = p->region,
             .service = "bedrock",
             .time = time(NULL),
+            .key_cache = p->sigv4_cache,
         };
         int rc = pl_sigv4_sign(&sr, creds, &sig);
         if (rc != PL_OK) {
@@ -544,6 +547,7 @@ static void bedrock_destroy(struct llm_provider *base)
     pl_free(p->host);
     pl_free(p->path);
     pl_free(p->region);
+    pl_sigv4_key_cache_free(p->sigv4_cache);
     if (p->api_key) {
         memset(p->api_key, 0, strlen(p->api_key));
         pl_free(p->api_key);
@@ -651,6 +655,7 @@ struct llm_provider *llm__bedrock_create(const struct llm_env *env,
     p->region = pl_strdup(cfg->region);
     p->api_key = has_key ? pl_strdup(cfg->bedrock_api_key) : NULL;
     p->creds = cfg->aws_credentials;
+    p->sigv4_cache = has_key ? NULL : pl_sigv4_key_cache_new();
     p->has_guardrail = has_guardrail;
     if (has_guardrail)
         p->guardrail = guardrail;

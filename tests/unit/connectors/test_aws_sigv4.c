@@ -281,6 +281,97 @@ static void test_bedrock_vector(void **state)
     pl_buf_cleanup(&path);
 }
 
+/* The signature of `req` signed without a cache (lower-case hex, 64 digits). */
+static void uncached_signature(struct pl_sigv4_request req, const struct pl_sigv4_creds *creds,
+                               char sig[65])
+{
+    struct pl_sigv4_result out;
+    req.key_cache = NULL;
+    assert_int_equal(pl_sigv4_sign(&req, creds, &out), PL_OK);
+    memcpy(sig, out.signature, 65);
+    pl_sigv4_result_cleanup(&out);
+}
+
+/* Signs with the cache; the signature must be the one signing without it gives, and the cache
+ * must have derived `derivations` keys in all by then. */
+static void expect_cached(const struct pl_sigv4_request *req, const struct pl_sigv4_creds *creds,
+                          unsigned long derivations, const char *want)
+{
+    char plain[65];
+    uncached_signature(*req, creds, plain);
+    struct pl_sigv4_result out;
+    assert_int_equal(pl_sigv4_sign(req, creds, &out), PL_OK);
+    assert_string_equal(out.signature, plain);
+    if (want)
+        assert_string_equal(out.signature, want);
+    assert_int_equal(pl_sigv4_key_cache_derivations(req->key_cache), derivations);
+    pl_sigv4_result_cleanup(&out);
+}
+
+static void test_key_cache(void **state)
+{
+    (void)state;
+    const char *body = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":64,"
+                       "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    struct pl_sigv4_header hs[] = {
+        {"accept", "application/vnd.amazon.eventstream"},
+        {"content-type", "application/json"},
+        {"host", "bedrock-runtime.us-east-1.amazonaws.com"},
+    };
+    struct pl_sigv4_key_cache *cache = pl_sigv4_key_cache_new();
+    assert_non_null(cache);
+    assert_int_equal(pl_sigv4_key_cache_derivations(cache), 0);
+    struct pl_sigv4_request req = {
+        .method = "POST",
+        .path = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke-with-response-stream",
+        .headers = hs,
+        .n_headers = 3,
+        .payload = body,
+        .payload_len = strlen(body),
+        .region = "us-east-1",
+        .service = "bedrock",
+        .time = example_time,
+        .key_cache = cache};
+    const char *vector = "bab1ee4ae310e40d2b02597823f8ac5ce409dd06dbb6b996765ec4777ea60548";
+    /* The same signature as test_bedrock_vector, the key derived once for the day. */
+    expect_cached(&req, &example_creds, 1, vector);
+    expect_cached(&req, &example_creds, 1, vector);
+    req.time = example_time + 3600; /* same day, later: same key, another signature */
+    expect_cached(&req, &example_creds, 1, NULL);
+    struct pl_sigv4_creds temp = example_creds;
+    temp.session_token = "tok/en+="; /* not part of the key */
+    expect_cached(&req, &temp, 1, NULL);
+
+    /* Each part of the scope renews the key. */
+    req.time = example_time + 86400;
+    expect_cached(&req, &example_creds, 2, NULL);
+    req.region = "eu-west-3";
+    expect_cached(&req, &example_creds, 3, NULL);
+    req.service = "s3";
+    expect_cached(&req, &example_creds, 4, NULL);
+    struct pl_sigv4_creds rotated = example_creds;
+    rotated.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ";
+    expect_cached(&req, &rotated, 5, NULL);
+    rotated.access_key_id = "AKIDEXAMPLE2";
+    expect_cached(&req, &rotated, 6, NULL);
+    expect_cached(&req, &rotated, 6, NULL);
+    /* Back to the first scope: derived again, the same signature as at first. */
+    req.time = example_time;
+    req.region = "us-east-1";
+    req.service = "bedrock";
+    expect_cached(&req, &example_creds, 7, vector);
+
+    /* A refused request leaves the cache as it was. */
+    req.region = "US_EAST";
+    struct pl_sigv4_result out;
+    assert_int_equal(pl_sigv4_sign(&req, &example_creds, &out), PL_EINVAL);
+    pl_sigv4_result_cleanup(&out);
+    req.region = "us-east-1";
+    expect_cached(&req, &example_creds, 7, vector);
+    pl_sigv4_key_cache_free(cache);
+    pl_sigv4_key_cache_free(NULL);
+}
+
 static char *canon_uri(const char *path, unsigned flags, int expect_rc)
 {
     struct pl_buf b;
@@ -479,11 +570,9 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_suite),
-        cmocka_unit_test(test_bedrock_vector),
-        cmocka_unit_test(test_canonical_uri),
-        cmocka_unit_test(test_canonical_query),
-        cmocka_unit_test(test_canonical_headers),
+        cmocka_unit_test(test_suite),           cmocka_unit_test(test_bedrock_vector),
+        cmocka_unit_test(test_key_cache),       cmocka_unit_test(test_canonical_uri),
+        cmocka_unit_test(test_canonical_query), cmocka_unit_test(test_canonical_headers),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

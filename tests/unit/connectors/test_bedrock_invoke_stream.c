@@ -138,6 +138,83 @@ static void test_error_event(void **state)
     assert_string_equal(s.anth.error_message, "Overloaded");
 }
 
+/* Standard padded base64 of `s`, a new string. */
+static char *b64(const char *s)
+{
+    char *url = pl_base64url_encode(s, strlen(s));
+    size_t n = strlen(url);
+    char *out = pl_malloc(n + 3);
+    for (size_t i = 0; i < n; i++)
+        out[i] = url[i] == '-' ? '+' : url[i] == '_' ? '/' : url[i];
+    memcpy(out + n, "==", (4 - n % 4) % 4);
+    out[n + (4 - n % 4) % 4] = '\0';
+    pl_free(url);
+    return out;
+}
+
+/* The chunk payload head + base64 of event + tail on a started stream: its status and text. */
+static void expect_layout(const char *head, const char *event, const char *tail, int rc,
+                          const char *want)
+{
+    struct bedrock_invoke_stream s;
+    reset(&s);
+    assert_int_equal(chunk(&s, start_ev), PL_OK);
+    char *enc = b64(event);
+    struct pl_buf b;
+    pl_buf_init(&b, 1 << 20);
+    assert_int_equal(pl_buf_printf(&b, "%s%s%s", head, enc, tail), PL_OK);
+    assert_int_equal(bedrock_invoke_stream_chunk(&s, b.data, b.len, on_text, NULL), rc);
+    assert_string_equal(text.data, want);
+    pl_buf_cleanup(&b);
+    pl_free(enc);
+}
+
+/* Chunks in Bedrock's own layout (the bytes found without a JSON tree, the event then read by
+ * the Anthropic fast path) and near variants (read by jansson): the same status and text. */
+static void test_chunk_layouts(void **state)
+{
+    (void)state;
+    const char *delta = "{\"type\":\"content_block_delta\",\"index\":0,"
+                        "\"delta\":{\"type\":\"text_delta\",\"text\":\"Flood \\\"cover\\\"\"}}";
+    expect_layout("{\"bytes\":\"", delta, "\",\"p\":\"abcXYZ019\"}", PL_OK, "Flood \"cover\"|");
+    expect_layout("{\"bytes\":\"", delta, "\"}", PL_OK, "Flood \"cover\"|");
+    expect_layout("{\"bytes\":\"", delta, "\",\"p\":\"\"}", PL_OK, "Flood \"cover\"|");
+    expect_layout("{\"p\":\"ab\",\"bytes\":\"", delta, "\"}", PL_OK, "Flood \"cover\"|");
+    expect_layout("{\"bytes\":\"", delta, "\" ,\"p\":\"ab\"}", PL_OK, "Flood \"cover\"|");
+    expect_layout("{\"bytes\":\"", delta, "\",\"p\":\"a-b\"}", PL_OK, "Flood \"cover\"|");
+    expect_layout("{\"bytes\":\"", delta, "\",\"p\":\"ab\",\"q\":1}", PL_OK, "Flood \"cover\"|");
+    expect_layout("{\"bytes\":\"", delta, "\"}}", PL_EPROTO, "");
+    expect_layout("{\"bytes\":\"", delta, "\",\"p\":\"ab\"", PL_EPROTO, "");
+    expect_layout("{\"bytes\":\"", delta, "\",\"p\":\"ab\"} ", PL_OK, "Flood \"cover\"|");
+    expect_layout("{\"bytes\":\"", delta, "=\"}", PL_EPROTO, "");
+    /* An event in the general layout inside a chunk in the fast one. */
+    expect_layout("{\"bytes\":\"",
+                  "{\"delta\":{\"text\":\"\\u00e9\",\"type\":\"text_delta\"},"
+                  "\"type\":\"content_block_delta\",\"index\":0}",
+                  "\",\"p\":\"ab\"}", PL_OK, "\xc3\xa9|");
+    /* This event encodes with a '/': an escaped '\/' in the bytes goes to jansson, which
+     * unescapes it; the same event. */
+    const char *slashy = "{\"type\":\"content_block_delta\",\"index\":0,"
+                         "\"delta\":{\"type\":\"text_delta\",\"text\":\"~?~?~?\"}}";
+    char *enc = b64(slashy);
+    assert_non_null(strchr(enc, '/'));
+    struct pl_buf b;
+    pl_buf_init(&b, 1 << 20);
+    pl_buf_append_str(&b, "{\"bytes\":\"");
+    for (const char *c = enc; *c; c++)
+        pl_buf_append_str(&b, *c == '/' ? "\\/" : (char[]){*c, '\0'});
+    pl_buf_append_str(&b, "\",\"p\":\"ab\"}");
+    struct bedrock_invoke_stream s;
+    reset(&s);
+    assert_int_equal(chunk(&s, start_ev), PL_OK);
+    assert_int_equal(bedrock_invoke_stream_chunk(&s, b.data, b.len, on_text, NULL), PL_OK);
+    assert_string_equal(text.data, "~?~?~?|");
+    assert_int_equal(raw(&s, "{\"bytes\":\"YQ\",\"p\":\"ab\"}"), PL_EPROTO); /* unpadded */
+    pl_buf_cleanup(&b);
+    pl_free(enc);
+    pl_buf_cleanup(&text);
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -163,10 +240,9 @@ static void test_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_whole_answer),
-        cmocka_unit_test(test_guardrail),
-        cmocka_unit_test(test_error_event),
-        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_whole_answer),  cmocka_unit_test(test_guardrail),
+        cmocka_unit_test(test_error_event),   cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_chunk_layouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

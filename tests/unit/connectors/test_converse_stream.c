@@ -94,6 +94,76 @@ static void test_whole_answer(void **state)
     pl_buf_cleanup(&g.text);
 }
 
+/* Text deltas in Bedrock's own layout (read without a JSON tree) and in near variants (read by
+ * jansson): the same text and status either way, and JSON's verdict on malformed ones. */
+static void test_delta_layouts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *payload;
+        int rc;
+        const char *text; /* what on_text got, pieces ending in '|' */
+    } cases[] = {
+        /* Bedrock's layout, with and without padding. */
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Flood \"},\"p\":\"abcXYZ019\"}", PL_OK,
+         "Flood |"},
+        {"{\"contentBlockIndex\":12,\"delta\":{\"text\":\"cover\"}}", PL_OK, "cover|"},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"a\"},\"p\":\"\"}", PL_OK, "a|"},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"q\\\"\\\\\\/"
+         "\\n\\t\\r\\b\\f\"},\"p\":\"ab\"}",
+         PL_OK, "q\"\\/\n\t\r\b\f|"},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"\xc2\xa3"
+         "5 \xe2\x82\xac\"},\"p\":\"ab\"}",
+         PL_OK,
+         "\xc2\xa3"
+         "5 \xe2\x82\xac|"},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"\"},\"p\":\"ab\"}", PL_OK, ""},
+        /* Near variants: jansson reads them. */
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"\\u00a3\"},\"p\":\"ab\"}", PL_OK,
+         "\xc2\xa3|"},
+        {"{\"delta\":{\"text\":\"x\"},\"contentBlockIndex\":0}", PL_OK, "x|"},
+        {"{\"contentBlockIndex\":0, \"delta\":{\"text\":\"x\"}}", PL_OK, "x|"},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"},\"p\":\"a-b_c\"}", PL_OK, "x|"},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"},\"q\":\"ab\"}", PL_OK, "x|"},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"},\"p\":\"ab\",\"z\":1}", PL_OK, "x|"},
+        {"{\"contentBlockIndex\":-1,\"delta\":{\"text\":\"x\"}}", PL_OK, "x|"},
+        /* Malformed: refused both ways. */
+        {"{\"contentBlockIndex\":01,\"delta\":{\"text\":\"x\"}}", PL_EPROTO, ""},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"}}}", PL_EPROTO, ""},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"},\"p\":\"ab\"", PL_EPROTO, ""},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"},\"p\":\"ab\"}x", PL_EPROTO, ""},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"a\nb\"}}", PL_EPROTO, ""},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"\xc3\x28\"}}", PL_EPROTO, ""},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"\\x\"}}", PL_EPROTO, ""},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x", PL_EPROTO, ""},
+        {"{\"contentBlockIndex\":0,\"delta\":{\"text\":7}}", PL_EPROTO, ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct converse_stream s;
+        struct got g;
+        converse_stream_init(&s);
+        got_init(&g);
+        assert_int_equal(ev(&s, &g, "messageStart", "{\"role\":\"assistant\"}"), PL_OK);
+        assert_int_equal(ev(&s, &g, "contentBlockDelta", cases[i].payload), cases[i].rc);
+        assert_string_equal(text_of(&g), cases[i].text);
+        pl_buf_cleanup(&g.text);
+    }
+
+    /* The layout the fast path reads is still refused where the state refuses it. */
+    struct converse_stream s;
+    struct got g;
+    const char *delta = "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"},\"p\":\"ab\"}";
+    converse_stream_init(&s);
+    got_init(&g);
+    assert_int_equal(ev(&s, &g, "contentBlockDelta", delta), PL_EPROTO); /* before messageStart */
+    assert_int_equal(ev(&s, &g, "messageStart", "{}"), PL_OK);
+    assert_int_equal(ev(&s, &g, "contentBlockDelta", delta), PL_OK);
+    assert_int_equal(ev(&s, &g, "messageStop", "{\"stopReason\":\"end_turn\"}"), PL_OK);
+    assert_int_equal(ev(&s, &g, "contentBlockDelta", delta), PL_EPROTO); /* after messageStop */
+    assert_string_equal(text_of(&g), "x|");
+    pl_buf_cleanup(&g.text);
+}
+
 static void test_stop_mapping(void **state)
 {
     (void)state;
@@ -110,6 +180,7 @@ static void test_stop_mapping(void **state)
         {"content_filtered", LLM_STOP_REFUSAL},
         {"malformed_model_output", LLM_STOP_END_TURN},
         {"something_new", LLM_STOP_END_TURN},
+        {"", LLM_STOP_END_TURN},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++) {
         struct converse_stream s;
@@ -121,6 +192,8 @@ static void test_stop_mapping(void **state)
         assert_int_equal(ev(&s, &g, "messageStart", "{}"), PL_OK);
         assert_int_equal(ev(&s, &g, "messageStop", stop), PL_OK);
         assert_int_equal(converse_stream_stop(&s), map[i].stop);
+        if (map[i].reason[0] == '\0')
+            assert_string_equal(s.stop_reason, "end_turn"); /* never empty once stopped */
         pl_buf_cleanup(&g.text);
     }
 }
@@ -208,11 +281,9 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_whole_answer),
-        cmocka_unit_test(test_stop_mapping),
-        cmocka_unit_test(test_guardrail_intervention),
-        cmocka_unit_test(test_usage_fields),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_whole_answer), cmocka_unit_test(test_delta_layouts),
+        cmocka_unit_test(test_stop_mapping), cmocka_unit_test(test_guardrail_intervention),
+        cmocka_unit_test(test_usage_fields), cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
