@@ -132,6 +132,20 @@ int pl_buf_append_json_string(struct pl_buf *b, const char *s)
     return rc;
 }
 
+int pl_buf_append_prom_label(struct pl_buf *b, const char *s)
+{
+    int rc = PL_OK;
+    for (; *s && !rc; s++) {
+        if (*s == '\\' || *s == '"')
+            rc = pl_buf_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            rc = pl_buf_append_str(b, "\\n");
+        else
+            rc = pl_buf_append(b, s, 1);
+    }
+    return rc;
+}
+
 void pl_buf_consume(struct pl_buf *b, size_t n)
 {
     if (n >= b->len) {

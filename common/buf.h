@@ -31,6 +31,9 @@ int pl_buf_vprintf(struct pl_buf *b, const char *fmt, va_list ap)
 int pl_buf_append_json_escaped(struct pl_buf *b, const char *s, size_t n);
 /** Append the C string `s` as a JSON string: quoted and escaped. */
 int pl_buf_append_json_string(struct pl_buf *b, const char *s);
+/** Append `s` as a Prometheus label value (the inside of its quotes): backslash, double quote
+ *  and newline escaped, as the text exposition format requires. */
+int pl_buf_append_prom_label(struct pl_buf *b, const char *s);
 /** Drop the first `n` bytes (all of them if n >= len). */
 void pl_buf_consume(struct pl_buf *b, size_t n);
 /** Empty the buffer, keeping its storage. */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -139,6 +141,7 @@ static struct llm_call *anth_start(struct llm_provider *base, const struct promp
                              NULL};
     int rc =
         llm_http_call_start(&c->http, p->http, p->url, headers, body.data, body.len, &p->timeouts);
+    OPENSSL_cleanse(key_header, sizeof(key_header)); /* the key goes no further than curl */
     pl_buf_cleanup(&body);
     if (rc != PL_OK) {
         release(&c->http);
@@ -151,6 +154,7 @@ static void anth_destroy(struct llm_provider *base)
 {
     struct anth_provider *p = (struct anth_provider *)base;
     pl_free(p->url);
+    OPENSSL_cleanse(p->api_key, strlen(p->api_key)); /* a secret: wiped before the heap has it */
     pl_free(p->api_key);
     pl_free(p->version);
     llm__provider_cleanup(base);

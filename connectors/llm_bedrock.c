@@ -511,19 +511,6 @@ static void bedrock_cancel(struct llm_call *call)
     finish_early(c, PL_ECANCELED, NULL);
 }
 
-/* Prometheus label value: backslash, quote and newline escaped. */
-static void put_label(struct pl_buf *out, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            pl_buf_printf(out, "\\%c", *s);
-        else if (*s == '\n')
-            pl_buf_append_str(out, "\\n");
-        else
-            pl_buf_append(out, s, 1);
-    }
-}
-
 #define INTERVENTIONS "parley_llm_guardrail_interventions_total"
 
 static void bedrock_metrics(const struct llm_provider *base, struct pl_buf *out)
@@ -536,7 +523,7 @@ static void bedrock_metrics(const struct llm_provider *base, struct pl_buf *out)
                                " Answers a Bedrock guardrail ended (stop reason refusal).\n"
                                "# TYPE " INTERVENTIONS " counter\n");
     pl_buf_append_str(out, INTERVENTIONS "{provider=\"bedrock\",model=\"");
-    put_label(out, p->super.model);
+    pl_buf_append_prom_label(out, p->super.model);
     pl_buf_printf(out, "\"} %llu\n", p->guardrail_interventions);
 }
 

@@ -123,26 +123,13 @@ uint64_t llm_breaker_remaining_ms(const struct llm_breaker *b)
     return breaker_remaining_ms(&b->st, uv_now(b->reg->loop));
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped. */
-static void put_label(struct pl_buf *out, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\\' || *s == '"')
-            pl_buf_printf(out, "\\%c", *s);
-        else if (*s == '\n')
-            pl_buf_append_str(out, "\\n");
-        else
-            pl_buf_append(out, s, 1);
-    }
-}
-
 static void put_line(struct pl_buf *out, const char *family, const struct llm_breaker *b,
                      unsigned long long value)
 {
     pl_buf_printf(out, "%s{provider=\"", family);
-    put_label(out, b->kind);
+    pl_buf_append_prom_label(out, b->kind);
     pl_buf_append_str(out, "\",model=\"");
-    put_label(out, b->model);
+    pl_buf_append_prom_label(out, b->model);
     pl_buf_printf(out, "\"} %llu\n", value);
 }
 

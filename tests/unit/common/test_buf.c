@@ -64,6 +64,17 @@ static void test_json_string_is_quoted_within_the_bound(void **state)
     pl_buf_cleanup(&b);
 }
 
+/* Label values of /metrics: model ids come from configuration and may hold anything. */
+static void test_prom_label_escaping(void **state)
+{
+    (void)state;
+    struct pl_buf b;
+    pl_buf_init(&b, 64);
+    assert_int_equal(pl_buf_append_prom_label(&b, "us.anthropic.m-v1:0 \\ \" \n/x"), PL_OK);
+    assert_string_equal(b.data, "us.anthropic.m-v1:0 \\\\ \\\" \\n/x");
+    pl_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -71,6 +82,7 @@ int main(void)
         cmocka_unit_test(test_reserve_allocates_once),
         cmocka_unit_test(test_json_escaping),
         cmocka_unit_test(test_json_string_is_quoted_within_the_bound),
+        cmocka_unit_test(test_prom_label_escaping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
