@@ -1,7 +1,7 @@
 // The sample data is whole: the knowledge base (data/kb) has enough documents, each with a title
 // and a size that chunks sensibly; every question of data/kb/eval.json names documents that exist
 // and every document is the expected answer of at least one question (so the retrieval
-// evaluation covers the corpus); every policy record (data/policies) parses and has the fields
+// evaluation covers the corpus), and no question copies a document's wording; every policy record (data/policies) parses and has the fields
 // the bot and the tests read, with clearly fictional contact data.
 // Usage: node check_sample_data.mjs DATA_DIR   (exits 1 and lists every problem found)
 import { readFileSync, readdirSync } from "node:fs";
@@ -13,6 +13,8 @@ const MIN_POLICIES = 6;
 const MIN_WORDS = 150;
 const MAX_WORDS = 900;
 const DOCUMENT_EXTENSIONS = [".md", ".txt", ".html"];
+// Questions are paraphrased: none may repeat this many consecutive words of any document.
+const COPIED_RUN_WORDS = 6;
 
 const dataDir = process.argv[2];
 if (!dataDir) {
@@ -40,6 +42,18 @@ function visibleText(name, text) {
         .replace(/&[a-z#0-9]+;/gi, " ");
 }
 
+const words = (text) => text.toLowerCase().match(/[a-z0-9£]+/g) || [];
+
+// The first run of COPIED_RUN_WORDS consecutive question words found in a document, or null.
+function copiedRun(question, documentWords) {
+    const q = words(question);
+    for (let i = 0; i + COPIED_RUN_WORDS <= q.length; i++) {
+        const run = " " + q.slice(i, i + COPIED_RUN_WORDS).join(" ") + " ";
+        for (const [name, text] of documentWords) if (text.includes(run)) return { name, run: run.trim() };
+    }
+    return null;
+}
+
 function checkDocument(kbDir, name) {
     const text = readFileSync(join(kbDir, name), "utf8");
     if (name.endsWith(".html")) {
@@ -63,6 +77,10 @@ function checkKnowledgeBase() {
     if (documents.length < MIN_DOCUMENTS)
         problem(`data/kb: ${documents.length} documents, fewer than ${MIN_DOCUMENTS}`);
     documents.forEach((name) => checkDocument(kbDir, name));
+    const documentWords = documents.map((name) => [
+        name,
+        " " + words(visibleText(name, readFileSync(join(kbDir, name), "utf8"))).join(" ") + " ",
+    ]);
 
     const evalSet = readJson(join(kbDir, "eval.json"));
     const questions = evalSet && Array.isArray(evalSet.questions) ? evalSet.questions : [];
@@ -76,6 +94,8 @@ function checkKnowledgeBase() {
         if (typeof item.q !== "string" || item.q.trim() === "") problem(`${where}: no "q" text`);
         else if (seen.has(item.q)) problem(`${where}: repeats "${item.q}"`);
         else seen.add(item.q);
+        const copied = typeof item.q === "string" ? copiedRun(item.q, documentWords) : null;
+        if (copied) problem(`${where}: copies "${copied.run}" from ${copied.name}; paraphrase it`);
         if (!Array.isArray(item.expect) || item.expect.length === 0) {
             problem(`${where}: no "expect" file names`);
             return;

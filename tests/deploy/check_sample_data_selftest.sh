@@ -42,6 +42,9 @@ expect_failure "unknown expected file" 'expects "motor-windscreen.md", which is 
 fresh; edit_json "$scratch/data/kb/eval.json" 'r.questions=r.questions.filter(q=>!q.expect.includes("legal-expenses-cover.md"))'
 expect_failure "document left uncovered" 'legal-expenses-cover.md: no question in eval.json expects it'
 
+fresh; edit_json "$scratch/data/kb/eval.json" 'r.questions[3].q="is accidental damage to your own car covered even when the accident was your fault?"'
+expect_failure "question copies a document" 'eval.json question 4: copies "accidental damage to your own car" from motor-cover-levels.md'
+
 fresh; find "$scratch/data/kb" -name 'home-*' -delete
 expect_failure "too few documents" 'documents, fewer than 30'
 
