@@ -7,6 +7,7 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "sessions/policy_store.h"
 #include "tests/unit/turn/seams/seams.h"
 
 static struct fake_call *calls; /* oldest first */
@@ -358,5 +359,22 @@ int sess_unreserve(struct sess_store *s, const char *tenant, const char *day, co
     (void)cb;
     (void)ud;
     fake_budget.unreserves++;
+    return PL_OK;
+}
+
+/* ---- policy records (sessions/policy_store.h) ---- */
+
+/* The engine's sessions here are bound to no policy: nothing is read. A number, should a test
+ * bind one, has no record. */
+bool sess_policy_number_valid(const char *number)
+{
+    return number && *number;
+}
+
+int sess_policy_get(struct sess_store *s, const char *number, sess_policy_get_cb cb, void *ud)
+{
+    (void)s;
+    (void)number;
+    cb(ud, PL_ENOTFOUND, NULL, 0);
     return PL_OK;
 }
