@@ -363,6 +363,40 @@ static void test_admin_session_body_binds(void **state)
     pl_free(token);
 }
 
+static void test_token_claim_binds_over_http_too(void **state)
+{
+    (void)state;
+    char sid[33], url[256];
+    char *plain = ts_session_create(st.parleyd.url, sid);
+    pl_free(plain);
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/messages?wait_ms=10000", st.parleyd.url, sid);
+    char *token = policy_token(sid, "POL-200002");
+    struct ts_http_reply r;
+    assert_int_equal(
+        ts_http("POST", url, token, "{\"id\":\"h1\",\"text\":\"http-bound-1: my cover?\"}", &r), 0);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "citations"), 0), "source")),
+                        "policy:POL-200002");
+    json_decref(j);
+    ts_http_reply_free(&r);
+    char *system = system_prompt_for("http-bound-1");
+    assert_non_null(strstr(system, NEIGHBOURS));
+    pl_free(system);
+    pl_free(token);
+    /* Another number on the same session is refused, and nothing is submitted. */
+    token = policy_token(sid, "POL-100001");
+    assert_int_equal(ts_http("POST", url, token, "{\"id\":\"h2\",\"text\":\"http-bound-2\"}", &r),
+                     0);
+    assert_int_equal(r.status, 403);
+    ts_http_reply_free(&r);
+    pl_free(token);
+    char *turns = ts_redis_query(&st.redis, "HGET parley:{%s}:session turns", sid);
+    assert_string_equal(turns, "1");
+    pl_free(turns);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_token_claim_puts_the_record_in_the_prompt),
         cmocka_unit_test(test_typed_policy_number_loads_nothing),
         cmocka_unit_test(test_admin_session_body_binds),
+        cmocka_unit_test(test_token_claim_binds_over_http_too),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
