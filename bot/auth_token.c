@@ -66,6 +66,8 @@ char *auth_token_mint(const unsigned char *secret, size_t secret_len, const stru
     json_object_set_new(payload, "exp", json_integer((json_int_t)c->exp));
     if (c->nbf)
         json_object_set_new(payload, "nbf", json_integer((json_int_t)c->nbf));
+    if (c->policy[0])
+        json_object_set_new(payload, "policy", json_string(c->policy));
     char *body = json_dumps(payload, JSON_COMPACT);
     json_decref(payload);
 
@@ -209,6 +211,7 @@ int auth_token_check(const unsigned char *secret, size_t secret_len, const char 
     json_t *role = json_object_get(payload, "role");
     if (!string_claim(payload, "sub", true, c.sub, sizeof(c.sub)) ||
         !string_claim(payload, "sid", false, c.sid, sizeof(c.sid)) ||
+        !string_claim(payload, "policy", false, c.policy, sizeof(c.policy)) ||
         !int_claim(payload, "iat", false, &c.iat) || !int_claim(payload, "exp", true, &c.exp) ||
         !int_claim(payload, "nbf", false, &c.nbf) || !json_is_string(role) ||
         !auth_role_parse(json_string_value(role), &c.role))

@@ -20,6 +20,8 @@ struct auth_claims {
     long long iat;       /* issued at, Unix seconds (0 when absent) */
     long long exp;       /* expiry, Unix seconds */
     long long nbf;       /* not before, Unix seconds (0 when absent; minted only when set) */
+    char policy[65];     /* the policy number the caller's session is bound to, 0..64 bytes
+                            ("" when absent; docs/security.md "Policy records") */
     char tenant[129];    /* the tenant claim (auth_verify_opts.tenant_claim) when it is a string
                             of 1..128 bytes, else sub (docs/cost.md); never minted */
 };
@@ -44,7 +46,8 @@ bool auth_role_parse(const char *s, enum auth_role *out);
 
 /** New token (caller frees with pl_free) signed with the `secret_len` bytes of `secret`
  *  (borrowed). Header {"alg":"HS256","typ":"JWT"}; payload sub, role, sid (left out when empty),
- *  iat, exp, nbf (left out when 0) from `c` (borrowed). Never NULL. */
+ *  iat, exp, nbf (left out when 0), policy (left out when empty) from `c` (borrowed). Never NULL.
+ */
 char *auth_token_mint(const unsigned char *secret, size_t secret_len, const struct auth_claims *c);
 
 /** Check `token` (borrowed, NUL-terminated) against `secret` and the clock and lifetime of `o`,
@@ -54,8 +57,8 @@ char *auth_token_mint(const unsigned char *secret, size_t secret_len, const stru
  *  - PL_EAUTH: an empty secret; a NULL, malformed or forged token; longer than
  *    AUTH_TOKEN_MAX_LEN; a header whose "alg" is not "HS256" (so "none" too) or that has "crit";
  *    a missing or empty "sub", a missing "role" or "exp", an unknown role, a non-integer iat,
- *    nbf or exp, sub over 128 bytes, sid over 64 bytes, or a claim of the wrong JSON type; an
- *    nbf or iat in the future; an exp beyond the maximum lifetime;
+ *    nbf or exp, sub over 128 bytes, sid or policy over 64 bytes, or a claim of the wrong JSON
+ * type; an nbf or iat in the future; an exp beyond the maximum lifetime;
  *  - PL_EEXPIRED: signed and well formed but exp <= now (only reported after the signature has
  *    been found good, so it never reveals anything about forged tokens).
  *  `*why` (may be NULL) is set to a static sentence for people saying what is wrong (NULL on

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/ws_rx.h"
 #include "sessions/conversation_order.h"
+#include "sessions/policy_store.h"
 #include "sessions/session_store.h"
 
 #define FRAME_BYTES_MAX   (16 * 1024 * 1024)
@@ -459,6 +460,33 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
     conn_unref(c);
 }
 
+/* The token's policy claim is on the session now (or the session is gone, or bound to another
+ * number): open it. */
+static void on_policy_bound(void *ud, int status)
+{
+    struct chat_conn *c = ud;
+    if (!c->conn) {
+        conn_unref(c);
+        return;
+    }
+    if (status == PL_OK) {
+        status = sess_open(c->srv->store, c->counted_sid, c->srv->cfg->history_entries, on_opened,
+                           c); /* on_opened takes the reference over */
+        if (status == PL_OK)
+            return;
+    }
+    c->state = CONN_NEW;
+    uncount_session(c);
+    if (status == PL_ENOTFOUND)
+        hello_failed(c, API_ERR_SESSION_GONE, NULL);
+    else if (status == PL_EFORBIDDEN)
+        hello_failed(c, API_ERR_FORBIDDEN,
+                     "this conversation is bound to another policy than the token's");
+    else
+        hello_failed(c, API_ERR_STORAGE_UNAVAILABLE, NULL);
+    conn_unref(c);
+}
+
 static void handle_hello(struct chat_conn *c, const struct chat_in *in)
 {
     const struct bot_config *cfg = c->srv->cfg;
@@ -500,7 +528,19 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
         c->has_resume = in->has_resume;
         c->resume_turn = in->resume_turn;
         c->resume_seq = in->resume_seq;
-        rc = sess_open(c->srv->store, claims.sid, cfg->history_entries, on_opened, c);
+        if (!claims.policy[0]) {
+            rc = sess_open(c->srv->store, claims.sid, cfg->history_entries, on_opened, c);
+        } else if (sess_policy_number_valid(claims.policy)) {
+            /* Whoever minted the token named the caller's policy: the session is bound to it
+             * before the caller can ask anything (docs/security.md "Policy records"). */
+            rc = sess_policy_bind(c->srv->store, claims.sid, claims.policy, on_policy_bound, c);
+        } else {
+            uncount_session(c);
+            hello_failed(c, API_ERR_UNAUTHORIZED,
+                         "the token's policy claim is not a policy number (1 to 64 characters "
+                         "of A-Z a-z 0-9 - _)");
+            return;
+        }
     } else {
         if (!cfg->allow_anonymous) {
             hello_failed(c, API_ERR_UNAUTHORIZED,

@@ -15,6 +15,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "sessions/policy_store.h"
 #include "sessions/session_store.h"
 
 #define EVENT_BYTES_MAX (16 * 1024 * 1024)
@@ -245,11 +246,9 @@ static bool parse_wait(struct http_server_req *r, unsigned *wait_ms)
     return true;
 }
 
-void http_messages_post(struct http_server_req *r, const char *sid)
+/* Submit the request's message to session `sid` as `role` sends it. */
+static void post_message(struct http_server_req *r, const char *sid, enum auth_role role)
 {
-    struct auth_claims claims;
-    if (!http_auth_session(r, sid, AUTH_ROLE_ADMIN, &claims))
-        return;
     unsigned wait_ms;
     if (!parse_wait(r, &wait_ms))
         return;
@@ -275,7 +274,7 @@ void http_messages_post(struct http_server_req *r, const char *sid)
     x->timer.data = x;
     r->srv->metrics.http_messages++;
     /* An admin relays for others (a site's backend): only the session's own limit applies. */
-    const char *address = claims.role == AUTH_ROLE_ADMIN ? NULL : http_server_peer(r);
+    const char *address = role == AUTH_ROLE_ADMIN ? NULL : http_server_peer(r);
     enum api_error err =
         turn_submit(r->srv->engine, sid, address, in.id, in.text, in.text_len, on_ack, x);
     chat_in_cleanup(&in);
@@ -288,6 +287,60 @@ void http_messages_post(struct http_server_req *r, const char *sid)
     x->refs = 2;
     r->route_data = x;
     r->on_close = on_close;
+}
+
+struct bind_op {
+    struct http_server_req *req; /* a reference */
+    char sid[SESS_ID_LEN + 1];
+};
+
+/* The caller token's policy claim is on the session (docs/protocol.md "Policy records"): the
+ * message goes on, or the binding's refusal is the answer. */
+static void on_policy_bound(void *ud, int status)
+{
+    struct bind_op *op = ud;
+    struct http_server_req *r = op->req;
+    if (!r->conn) {
+        /* the client went: nothing to submit for it */
+    } else if (status == PL_OK) {
+        post_message(r, op->sid, AUTH_ROLE_CALLER);
+    } else if (status == PL_ENOTFOUND) {
+        http_server_reply_error(r, API_ERR_SESSION_GONE, NULL);
+    } else if (status == PL_EFORBIDDEN) {
+        http_server_reply_error(r, API_ERR_FORBIDDEN,
+                                "this conversation is bound to another policy than the token's");
+    } else {
+        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
+    }
+    http_server_unref(r);
+    pl_free(op);
+}
+
+void http_messages_post(struct http_server_req *r, const char *sid)
+{
+    struct auth_claims claims;
+    if (!http_auth_session(r, sid, AUTH_ROLE_ADMIN, &claims))
+        return;
+    if (claims.role != AUTH_ROLE_CALLER || !claims.policy[0]) {
+        post_message(r, sid, claims.role);
+        return;
+    }
+    /* As at hello (bot/chat.c): the token binds its session to its policy first. */
+    if (!sess_policy_number_valid(claims.policy)) {
+        http_server_reply_error(r, API_ERR_UNAUTHORIZED,
+                                "the token's policy claim is not a policy number (1 to 64 "
+                                "characters of A-Z a-z 0-9 - _)");
+        return;
+    }
+    struct bind_op *op = pl_calloc(1, sizeof(*op));
+    op->req = r;
+    snprintf(op->sid, sizeof(op->sid), "%s", sid);
+    if (sess_policy_bind(r->srv->store, sid, claims.policy, on_policy_bound, op) != PL_OK) {
+        pl_free(op);
+        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        return;
+    }
+    http_server_ref(r);
 }
 
 /* ---- polls ---- */

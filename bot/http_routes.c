@@ -12,6 +12,7 @@
 #include "bot/auth_token.h"
 #include "bot/http_auth.h"
 #include "bot/http_messages.h"
+#include "bot/http_policies.h"
 #include "bot/http_routes.h"
 #include "bot/http_server.h"
 #include "bot/http_usage.h"
@@ -23,6 +24,7 @@
 #include "common/utf8.h"
 #include "connectors/llm_breaker.h"
 #include "connectors/llm_providers.h"
+#include "sessions/policy_store.h"
 #include "sessions/session_store.h"
 
 extern const struct pl_embedded_file embed_web[];
@@ -256,6 +258,14 @@ static void post_sessions(struct http_server_req *r)
         http_server_reply_error(r, API_ERR_BAD_REQUEST, msg);
         return;
     }
+    /* The number is bound to the session: it must be one a record can be stored under. */
+    if (sc.policy_number && *sc.policy_number && !sess_policy_number_valid(sc.policy_number)) {
+        json_decref(body);
+        http_server_reply_error(
+            r, API_ERR_BAD_REQUEST,
+            "caller.policy_number must be 1 to 64 characters of A-Z a-z 0-9 - _");
+        return;
+    }
     struct create_op *op = pl_calloc(1, sizeof(*op));
     op->req = r;
     snprintf(op->sub, sizeof(op->sub), "%s", sc.id ? sc.id : "caller");
@@ -421,6 +431,8 @@ void http_routes_dispatch(struct http_server_req *r)
             http_server_reply_method_not_allowed(r, "POST");
     } else if (!strncmp(p, "/v1/sessions/", 13)) {
         route_session(r, p + 13);
+    } else if (!strncmp(p, "/v1/policies/", 13)) {
+        http_policies_route(r, p + 13);
     } else if (!strcmp(p, "/v1/usage")) {
         if (is_get(r))
             http_usage_get(r);

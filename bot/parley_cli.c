@@ -1,5 +1,6 @@
 /* parley: the admin CLI. `parley token` mints tokens with the server's secret; `parley chat`
- * is a terminal caller client (cli_chat.c). */
+ * is a terminal caller client (cli_chat.c); `parley policy` stores and reads policy records
+ * (cli_policy.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,24 +9,30 @@
 #include "bot/auth_secret.h"
 #include "bot/auth_token.h"
 #include "bot/cli_chat.h"
+#include "bot/cli_policy.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "sessions/policy_store.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: parley COMMAND [OPTIONS]\n\n"
                "Commands:\n"
                "  token   mint a token: --role caller|agent|admin --sub NAME [--session SID]\n"
-               "          [--ttl SECONDS (default 3600)] [--jwt-secret S | env PARLEY_JWT_SECRET]\n"
+               "          [--policy NUMBER] [--ttl SECONDS (default 3600)]\n"
+               "          [--jwt-secret S | env PARLEY_JWT_SECRET]\n"
                "  chat    talk to a server as a caller: parley chat URL [--token T] "
                "[--message TEXT]...\n"
                "          (parley chat --help for details)\n"
+               "  policy  store or print policy records: parley policy put FILE.json... |\n"
+               "          parley policy get NUMBER (parley policy --help for details)\n"
                "  version print the version\n");
 }
 
 static int cmd_token(int argc, char **argv)
 {
-    const char *role = NULL, *sub = NULL, *sid = NULL, *secret = getenv("PARLEY_JWT_SECRET");
+    const char *role = NULL, *sub = NULL, *sid = NULL, *policy = NULL,
+               *secret = getenv("PARLEY_JWT_SECRET");
     long ttl = 3600;
     for (int i = 1; i < argc; i += 2) { /* each option takes a value */
         const char *a = argv[i];
@@ -44,6 +51,8 @@ static int cmd_token(int argc, char **argv)
             sub = v;
         else if (!strcmp(a, "--session"))
             sid = v;
+        else if (!strcmp(a, "--policy"))
+            policy = v;
         else if (!strcmp(a, "--jwt-secret"))
             secret = v;
         else if (!strcmp(a, "--ttl")) {
@@ -72,6 +81,11 @@ static int cmd_token(int argc, char **argv)
         fprintf(stderr, "parley token: a caller token needs --session SID\n");
         return 2;
     }
+    if (policy && (c.role != AUTH_ROLE_CALLER || !sess_policy_number_valid(policy))) {
+        fprintf(stderr, "parley token: --policy binds a caller's session: a caller token only, "
+                        "and 1 to 64 characters of A-Z a-z 0-9 - _\n");
+        return 2;
+    }
     if (!secret || !*secret) {
         fprintf(stderr, "parley token: no secret: pass --jwt-secret or set PARLEY_JWT_SECRET "
                         "(the server's)\n");
@@ -86,6 +100,8 @@ static int cmd_token(int argc, char **argv)
     snprintf(c.sub, sizeof(c.sub), "%s", sub);
     if (sid)
         snprintf(c.sid, sizeof(c.sid), "%s", sid);
+    if (policy)
+        snprintf(c.policy, sizeof(c.policy), "%s", policy);
     struct timeval tv;
     gettimeofday(&tv, NULL);
     c.iat = tv.tv_sec;
@@ -106,6 +122,8 @@ int main(int argc, char **argv)
         return cmd_token(argc - 1, argv + 1);
     if (!strcmp(argv[1], "chat"))
         return cli_chat_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "policy"))
+        return cli_policy_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         puts("parley " PARLEY_VERSION);
         return 0;

@@ -87,6 +87,32 @@ static bool has_question(const struct prompt_history_item *items, size_t n, long
     return false;
 }
 
+static bool has_policy_document(const struct prompt_caller *caller)
+{
+    return caller->policy_number && *caller->policy_number && caller->policy_record &&
+           *caller->policy_record;
+}
+
+/* The caller's policy record as a document block (prompt.h): "</" inside it is written "<\/",
+ * which JSON reads as the same string, so the record cannot close its block and pose as the
+ * instructions that follow. PL_ETOOBIG past the buffer's bound. */
+static int append_policy_document(struct pl_buf *buf, const char *number, const char *record)
+{
+    int rc = pl_buf_printf(buf, "\n\n%s\n<document id=\"policy:%s\" title=\"Your policy %s\">\n",
+                           PROMPT_DOCUMENTS_NOTE, number, number);
+    const char *p = record;
+    for (const char *close; rc == PL_OK && (close = strstr(p, "</")); p = close + 2) {
+        rc = pl_buf_append(buf, p, (size_t)(close - p));
+        if (rc == PL_OK)
+            rc = pl_buf_append(buf, "<\\/", 3);
+    }
+    if (rc == PL_OK)
+        rc = pl_buf_append_str(buf, p);
+    if (rc == PL_OK)
+        rc = pl_buf_append_str(buf, "\n</document>");
+    return rc == PL_OK ? PL_OK : PL_ETOOBIG;
+}
+
 /* A new string with the rendered system prompt in *out; PL_ETOOBIG past SYSTEM_PROMPT_MAX. */
 static int render_system(const struct prompt_builder *b, const struct prompt_caller *caller,
                          char **out)
@@ -108,6 +134,8 @@ static int render_system(const struct prompt_builder *b, const struct prompt_cal
     struct pl_buf buf;
     pl_buf_init(&buf, SYSTEM_PROMPT_MAX);
     int rc = prompt_template_render(b->system, vars, PL_ARRAY_LEN(vars), &buf);
+    if (rc == PL_OK && has_policy_document(caller))
+        rc = append_policy_document(&buf, caller->policy_number, caller->policy_record);
     if (rc != PL_OK) {
         pl_buf_cleanup(&buf);
         return rc;
@@ -204,7 +232,17 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
     out->n_messages = st->merged.n - drop;
     out->max_tokens = (int)b->max_output_tokens;
     out->user_id = st->user_id;
-    out->citations = st->citations; /* none placed yet */
+    if (caller && has_policy_document(caller)) {
+        st->citations = pl_calloc(1, sizeof(*st->citations));
+        struct pl_buf source, title;
+        pl_buf_init(&source, SIZE_MAX);
+        pl_buf_init(&title, SIZE_MAX);
+        pl_buf_printf(&source, "policy:%s", caller->policy_number);
+        pl_buf_printf(&title, "Your policy %s", caller->policy_number);
+        st->citations[0] = (struct prompt_citation){pl_buf_take(&source), pl_buf_take(&title)};
+        st->n_citations = 1;
+    }
+    out->citations = st->citations;
     out->n_citations = st->n_citations;
     out->_storage = st;
     return PL_OK;

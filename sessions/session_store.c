@@ -16,6 +16,7 @@
 #include "sessions/ack_promise.h"
 #include "sessions/redis_conn.h"
 #include "sessions/script_args.h"
+#include "sessions/session_conn.h"
 #include "sessions/session_keys.h"
 #include "sessions/session_live.h"
 #include "sessions/session_scripts.h"
@@ -264,6 +265,11 @@ void sess_store_destroy(struct sess_store *s)
 bool sess_store_ready(const struct sess_store *s)
 {
     return rconn_is_up(s->conn);
+}
+
+struct rconn *sess_store_rconn(struct sess_store *s)
+{
+    return s->conn;
 }
 
 static struct op *op_new(struct sess_store *s, const char *sid, void *ud)

@@ -71,6 +71,8 @@ struct turn {
     /* The lock and context that came with the append, kept until the loop pass has sent its
      * acks (see turn_run.c, on_start_check). */
     struct sess_turn_context *begun;
+    /* The context kept while the session's policy record is read (begin_in_flight). */
+    struct sess_turn_context *policy_ctx;
 };
 
 struct turn_session {
@@ -90,6 +92,7 @@ struct turn_session {
     uv_timer_t timer; /* begin retries, the turn deadline or store retries: one at a time */
     struct turn_session *prev, *next;   /* in the engine's list of live sessions */
     struct turn_session *next_starting; /* in the engine's list of begun turns to start */
+    bool policy_missing_logged;         /* its bound policy has no record: said once */
 };
 
 struct turn_engine {

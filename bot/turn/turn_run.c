@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "connectors/llm_prices.h"
 #include "sessions/conversation_order.h"
+#include "sessions/policy_store.h"
 
 #define ANSWER_BYTES_MAX   (1024 * 1024)
 #define LOCK_RETRY_MS      200
@@ -316,7 +317,8 @@ static bool budgets_on(const struct turn_engine *e)
     return e->opts.budget_tokens || e->opts.budget_micros;
 }
 
-static void start_llm(struct turn_session *s, const struct sess_turn_context *ctx)
+static void start_llm(struct turn_session *s, const struct sess_turn_context *ctx,
+                      const char *policy_record)
 {
     struct turn_engine *e = engine_of(s);
     struct turn *t = s->active;
@@ -325,7 +327,8 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
     const struct prompt_caller caller = {.session_id = s->sid,
                                          .name = ctx->rec.caller_name,
                                          .policy_number = ctx->rec.policy_number,
-                                         .channel = ctx->rec.channel};
+                                         .channel = ctx->rec.channel,
+                                         .policy_record = policy_record};
     int rc = prompt_build(e->opts.prompts, &caller, items, n, t->turn, &t->prompt);
     pl_free(items);
     if (rc != PL_OK) {
@@ -386,6 +389,58 @@ static void call_llm(struct turn_session *s)
     }
 }
 
+static void on_policy(void *ud, int status, const char *record, size_t len)
+{
+    struct turn_session *s = ud;
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    t->begin_in_flight = false;
+    struct sess_turn_context *ctx = t->policy_ctx;
+    t->policy_ctx = NULL;
+    const char *number = ctx->rec.policy_number;
+    if (t->shutting_down || e->stopped) {
+        fail_unstarted(s, API_ERR_SHUTTING_DOWN, NULL);
+    } else if (status != PL_OK && status != PL_ENOTFOUND) {
+        PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld: cannot read policy %s (%s)", s->sid, t->turn,
+               number, pl_strerror(status));
+        fail_unstarted(s, API_ERR_STORAGE_UNAVAILABLE, NULL);
+    } else if (t->cancel_requested) {
+        t->stop = t->cancel_stop;
+        t->state = TURN_STREAMING;
+        finish(s);
+    } else {
+        if (status == PL_ENOTFOUND && !s->policy_missing_logged) {
+            s->policy_missing_logged = true;
+            PL_LOG(PL_LOG_NOTICE, "turn",
+                   "sess=%s is bound to policy %s, which has no record: answering without it",
+                   s->sid, number);
+        }
+        char *text = status == PL_OK ? pl_strndup(record, len) : NULL;
+        start_llm(s, ctx, text);
+        pl_free(text);
+    }
+    sess_turn_context_free(ctx);
+}
+
+/* The record of the policy the session is bound to (docs/security.md "Policy records"), read
+ * before the prompt is built; only the session record names it, never the conversation.
+ * Takes `ctx` over. */
+static void load_policy(struct turn_session *s, struct sess_turn_context *ctx)
+{
+    struct turn_engine *e = engine_of(s);
+    struct turn *t = s->active;
+    if (!sess_policy_number_valid(ctx->rec.policy_number)) {
+        start_llm(s, ctx, NULL); /* none bound (or one no record can have) */
+        sess_turn_context_free(ctx);
+        return;
+    }
+    t->policy_ctx = ctx;
+    t->begin_in_flight = true;
+    int rc = sess_policy_get(e->opts.store, ctx->rec.policy_number, on_policy, s);
+    if (rc != PL_OK)
+        on_policy(s, rc, NULL, 0);
+}
+
 static void on_begin(void *ud, struct sess_turn_context *ctx)
 {
     struct turn_session *s = ud;
@@ -420,8 +475,7 @@ static void on_begin(void *ud, struct sess_turn_context *ctx)
         finish(s);
     } else {
         t->lease_ms = now_ms(s);
-        start_llm(s, ctx);
-        sess_turn_context_free(ctx);
+        load_policy(s, ctx);
     }
 }
 

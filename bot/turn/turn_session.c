@@ -15,6 +15,7 @@ void turn_free(struct turn *t)
     if (!t)
         return;
     sess_turn_context_free(t->begun);
+    sess_turn_context_free(t->policy_ctx);
     pl_buf_cleanup(&t->answer);
     pl_free(t->delta_ends);
     turn_citations_cleanup(&t->citations);

@@ -509,6 +509,43 @@ static void test_nbf_round_trip(void **state)
     pl_free(t);
 }
 
+/* The policy claim (docs/security.md "Policy records"): minted when set, read back, and a
+ * claim longer than a policy number or of another type refuses the token. */
+static void test_policy_claim(void **state)
+{
+    (void)state;
+    struct auth_claims in;
+    memset(&in, 0, sizeof(in));
+    memcpy(in.sub, "ada", 4);
+    in.role = AUTH_ROLE_CALLER;
+    memcpy(in.sid, "s-1", 4);
+    memcpy(in.policy, "POL-100001", 11);
+    in.iat = NOW;
+    in.exp = NOW + 600;
+    memcpy(in.tenant, "ada", 4);
+    char *t = auth_token_mint(SECRET, SECRET_LEN, &in);
+    const char *payload = strchr(t, '.') + 1;
+    char *want = pl_base64url_encode("{\"sub\":\"ada\",\"role\":\"caller\",\"sid\":\"s-1\","
+                                     "\"iat\":1700000000,\"exp\":1700000600,"
+                                     "\"policy\":\"POL-100001\"}",
+                                     97);
+    assert_memory_equal(payload, want, strlen(want));
+    pl_free(want);
+    struct auth_claims out;
+    assert_int_equal(auth_token_verify(SECRET, SECRET_LEN, t, NOW, &out), PL_OK);
+    assert_memory_equal(&in, &out, sizeof(in));
+    pl_free(t);
+
+    char long_claim[160];
+    snprintf(long_claim, sizeof(long_claim),
+             "{\"sub\":\"a\",\"role\":\"caller\",\"exp\":1700000600,\"policy\":\"%065d\"}", 0);
+    assert_int_equal(verify_crafted(hs256, long_claim), PL_EAUTH);
+    assert_int_equal(
+        verify_crafted(hs256,
+                       "{\"sub\":\"a\",\"role\":\"caller\",\"exp\":1700000600,\"policy\":7}"),
+        PL_EAUTH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_refusals_say_why),
         cmocka_unit_test(test_nbf_round_trip),
         cmocka_unit_test(test_tenant_claim),
+        cmocka_unit_test(test_policy_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

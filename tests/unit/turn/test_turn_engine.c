@@ -952,6 +952,96 @@ static void test_budget_reserves_settles_and_refuses(void **state)
     opts.budget_tokens = 0;
 }
 
+/* ---- the bound policy record (docs/security.md "Policy records") ---- */
+
+/* Ask q1 on a session bound to POL-1: the append comes back begun, and the policy read waits. */
+static struct fake_call *ask_bound(void)
+{
+    struct fake_call *c = submit(SID, NULL, "q1");
+    struct sess_turn_context *ctx = fake_ctx_locked(1);
+    snprintf(ctx->rec.policy_number, sizeof(ctx->rec.policy_number), "POL-1");
+    fake_store_answer_append(c, PL_OK, 1, false, ctx);
+    fake_uv_pass();
+    struct fake_call *read = fake_store_pending(CALL_POLICY);
+    assert_non_null(read);
+    assert_string_equal(read->text, "POL-1");
+    assert_int_equal(fake_llm_started(), 0); /* the prompt waits for the record */
+    return read;
+}
+
+static void test_bound_policy_record_reaches_the_prompt(void **state)
+{
+    (void)state;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    fake_store_answer_policy(ask_bound(), PL_OK, "{\"cover\":\"motor\"}");
+    assert_int_equal(fake_llm_started(), 1);
+    assert_string_equal(fake_prompt_policy(), "POL-1:{\"cover\":\"motor\"}");
+    fake_llm_text(fake_llm_current(), "Yes");
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 5, 1);
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    assert_string_equal(rec_take(&r), "start 1|delta 1 0 'Yes'|end 1 in=1 end_turn 5/1 'Yes'|");
+    /* A session bound to nothing reads nothing. */
+    ask(SID, "q2", 2);
+    assert_int_equal(fake_store_count(CALL_POLICY), 1);
+    assert_string_equal(fake_prompt_policy(), "");
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 5, 1);
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    rec_done(&r);
+}
+
+static void test_missing_policy_record_answers_without_it(void **state)
+{
+    (void)state;
+    fake_store_answer_policy(ask_bound(), PL_ENOTFOUND, NULL);
+    assert_int_equal(fake_llm_started(), 1);
+    assert_string_equal(fake_prompt_policy(), "POL-1:");
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 5, 1);
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+}
+
+static void test_cancel_while_reading_the_policy(void **state)
+{
+    (void)state;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    struct fake_call *read = ask_bound();
+    assert_true(turn_cancel(engine, SID));
+    fake_store_answer_policy(read, PL_OK, "{}");
+    assert_int_equal(fake_llm_started(), 0);
+    struct fake_call *end = fake_store_pending(CALL_END);
+    assert_string_equal(end->stop_reason, "cancelled");
+    fake_store_answer_done(end, PL_OK);
+    assert_string_equal(rec_take(&r), "end 1 in=1 cancelled 0/0 ''|");
+    rec_done(&r);
+}
+
+static void test_policy_read_failure_fails_the_turn(void **state)
+{
+    (void)state;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    fake_store_answer_policy(ask_bound(), PL_EIO, NULL);
+    assert_int_equal(fake_llm_started(), 0);
+    assert_string_equal(rec_take(&r), "error 1 upstream_unavailable|end 1 in=1 upstream_error 0/0 "
+                                      "'' error=upstream_unavailable|");
+    assert_int_equal(fake_store_count(CALL_RELEASE), 1);
+    fake_store_answer_done(fake_store_pending(CALL_RELEASE), PL_OK);
+    rec_done(&r);
+}
+
+static void test_stop_while_reading_the_policy(void **state)
+{
+    (void)state;
+    struct fake_call *read = ask_bound();
+    turn_engine_stop(engine);
+    fake_store_answer_policy(read, PL_OK, "{}");
+    assert_int_equal(fake_llm_started(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -990,6 +1080,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_polls_from_memory_and_from_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_queues_the_unanswered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_with_turns_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bound_policy_record_reaches_the_prompt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_missing_policy_record_answers_without_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_while_reading_the_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_read_failure_fails_the_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_while_reading_the_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_reserves_settles_and_refuses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

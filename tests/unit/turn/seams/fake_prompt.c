@@ -15,6 +15,7 @@ static struct pl_buf history;
 static struct prompt_citation cites[4];
 static size_t n_cites;
 static int fail_next;
+static struct pl_buf policy;
 
 void fake_prompt_reset(void)
 {
@@ -26,6 +27,13 @@ void fake_prompt_reset(void)
     }
     n_cites = 0;
     fail_next = 0;
+    pl_buf_cleanup(&policy);
+    pl_buf_init(&policy, 1 << 20);
+}
+
+const char *fake_prompt_policy(void)
+{
+    return policy.data ? policy.data : "";
 }
 
 const char *fake_prompt_history(void)
@@ -54,8 +62,11 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
                  const struct prompt_history_item *items, size_t n, long turn, struct prompt *out)
 {
     (void)b;
-    (void)caller;
     memset(out, 0, sizeof(*out));
+    pl_buf_reset(&policy);
+    if (caller && caller->policy_number && *caller->policy_number)
+        pl_buf_printf(&policy, "%s:%s", caller->policy_number,
+                      caller->policy_record ? caller->policy_record : "");
     if (fail_next) {
         int rc = fail_next;
         fail_next = 0;

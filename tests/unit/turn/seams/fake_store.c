@@ -7,11 +7,12 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "sessions/policy_store.h"
 #include "tests/unit/turn/seams/seams.h"
 
 static struct fake_call *calls; /* oldest first */
-static size_t counts[CALL_ANSWER + 1];
-static int fail_status[CALL_ANSWER + 1];
+static size_t counts[CALL_POLICY + 1];
+static int fail_status[CALL_POLICY + 1];
 static size_t ctx_live;
 
 struct fake_ctx {
@@ -359,4 +360,29 @@ int sess_unreserve(struct sess_store *s, const char *tenant, const char *day, co
     (void)ud;
     fake_budget.unreserves++;
     return PL_OK;
+}
+
+/* ---- policy records (sessions/policy_store.h) ---- */
+
+bool sess_policy_number_valid(const char *number)
+{
+    return number && *number;
+}
+
+int sess_policy_get(struct sess_store *s, const char *number, sess_policy_get_cb cb, void *ud)
+{
+    (void)s;
+    struct fake_call *c;
+    int rc = record(CALL_POLICY, "", (void *)cb, ud, &c);
+    if (rc)
+        return rc;
+    c->text = pl_strdup(number);
+    return PL_OK;
+}
+
+void fake_store_answer_policy(struct fake_call *c, int status, const char *record)
+{
+    unlink_call(c);
+    ((sess_policy_get_cb)c->cb)(c->ud, status, record, record ? strlen(record) : 0);
+    free_call(c);
 }

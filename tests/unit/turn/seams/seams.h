@@ -30,7 +30,15 @@ extern uv_loop_t fake_loop;
 
 /* ---- the session store (fake_store.c) ---- */
 
-enum fake_call_kind { CALL_APPEND, CALL_BEGIN, CALL_END, CALL_RENEW, CALL_RELEASE, CALL_ANSWER };
+enum fake_call_kind {
+    CALL_APPEND,
+    CALL_BEGIN,
+    CALL_END,
+    CALL_RENEW,
+    CALL_RELEASE,
+    CALL_ANSWER,
+    CALL_POLICY /* sess_policy_get (sessions/policy_store.h): the number is `text` */
+};
 
 struct fake_call {
     enum fake_call_kind kind;
@@ -76,6 +84,8 @@ void fake_store_refuse_append(struct fake_call *c, uint32_t retry_after_ms);
 /** Refuse a sess_turn_answer call as the poll rate limit does. */
 void fake_store_refuse_answer(struct fake_call *c, uint32_t retry_after_ms);
 void fake_store_answer_begin(struct fake_call *c, struct sess_turn_context *ctx);
+/** Answer a policy read with `status` and `record` (NULL unless PL_OK). */
+void fake_store_answer_policy(struct fake_call *c, int status, const char *record);
 void fake_store_answer_done(struct fake_call *c, int status);
 void fake_store_answer_answer(struct fake_call *c, int status, const struct sess_record *rec,
                               const struct sess_entry *answer);
@@ -126,6 +136,9 @@ void fake_prompt_reset(void);
 const char *fake_prompt_history(void);
 /** Citations every later prompt places (copied). */
 void fake_prompt_cite(const char *source, const char *title);
+/** The policy of the last prompt built: "NUMBER:RECORD" ("NUMBER:" without a record, "" when
+ *  the session is bound to none). */
+const char *fake_prompt_policy(void);
 /** Make the next prompt_build fail with `status`. */
 void fake_prompt_fail_next(int status);
 extern const struct prompt_builder *fake_prompts;
