@@ -407,16 +407,19 @@ static int chunk_section(struct chunker *c, const struct section *s, int leaf)
         /* A heading with nothing under it and no sub-heading: its own words are the chunk. */
         if (!leaf || s->h0 == s->h1)
             return PL_OK;
-        size_t words = 0, i = s->h0;
-        while (i < s->h1) {
+        /* (at most max_words of them: all are in the heading path anyway) */
+        size_t words = 0, i = s->h0, end = s->h0;
+        while (i < s->h1 && words < max) {
             while (i < s->h1 && is_space(c->t[i]))
                 i++;
-            if (i < s->h1)
-                words++;
+            if (i == s->h1)
+                break;
+            words++;
             while (i < s->h1 && !is_space(c->t[i]))
                 i++;
+            end = i;
         }
-        return add_chunk(c, pl_strdup(s->path), pl_strndup(c->t + s->h0, s->h1 - s->h0), words);
+        return add_chunk(c, pl_strdup(s->path), pl_strndup(c->t + s->h0, end - s->h0), words);
     }
     for (size_t p = s->p0; p < s->p1; p++) {
         size_t pos = c->paras[p].w0, end = c->paras[p].w1;

@@ -123,7 +123,7 @@ size_t kb_next_word(const char *s, size_t len, size_t *at, char *out)
         }
         if ((cp == ',' || cp == '.') && last_digit && i + 1 < len &&
             is_digit((unsigned char)s[i + 1])) {
-            if (cp == '.' && !full && n < KB_WORD_MAX)
+            if (cp == '.' && !full && n + 2 <= KB_WORD_MAX) /* room for the digit after */
                 out[n++] = '.';
             i++;
             continue;
