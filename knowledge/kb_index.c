@@ -25,6 +25,7 @@ struct term {
     uint32_t n, cap;
     uint32_t df;   /* live chunks holding it */
     uint32_t dead; /* postings of removed chunks still in p */
+    uint32_t id;   /* never reused, so a stale id matches nothing */
 };
 
 struct idoc {
@@ -36,6 +37,7 @@ struct idoc {
 struct ichunk {
     struct idoc *doc; /* NULL: free slot */
     char *heading, *text;
+    uint32_t *seq; /* ids of the text's terms in order (len of them), for the phrase boost */
     uint32_t gen, no, len;
 };
 
@@ -49,6 +51,7 @@ struct kb_index {
     uint32_t n_free, cap_free;
     size_t live;
     uint64_t total_len;
+    uint32_t next_id;
     double *acc;       /* per slot, 0 when untouched (every contribution is positive) */
     uint32_t *touched; /* slots with acc != 0 */
     size_t n_touched;
@@ -104,6 +107,7 @@ void kb_index_free(struct kb_index *ix)
     for (uint32_t i = 0; i < ix->n_slots; i++) {
         pl_free(ix->chunks[i].heading);
         pl_free(ix->chunks[i].text);
+        pl_free(ix->chunks[i].seq);
     }
     pl_free(ix->chunks);
     pl_free(ix->free_slots);
@@ -221,6 +225,7 @@ int kb_index_add(struct kb_index *ix, const struct kb_doc *doc)
             struct term *t = pl_map_get(&ix->terms, ct.all[a].s);
             if (!t) {
                 t = pl_calloc(1, sizeof(*t));
+                t->id = ix->next_id++;
                 pl_map_put(&ix->terms, ct.all[a].s, t);
             }
             if (t->n == t->cap) {
@@ -232,6 +237,9 @@ int kb_index_add(struct kb_index *ix, const struct kb_doc *doc)
             t->df++;
             a = b;
         }
+        c->seq = pl_malloc((ct.len ? ct.len : 1) * sizeof(*c->seq));
+        for (uint32_t j = 0; j < ct.len; j++)
+            c->seq[j] = ((const struct term *)pl_map_get(&ix->terms, ct.body.v[j]))->id;
         ix->total_len += c->len;
         ix->live++;
         chunk_terms_cleanup(&ct);
@@ -285,7 +293,9 @@ int kb_index_remove(struct kb_index *ix, const char *name)
         ix->live--;
         pl_free(c->heading);
         pl_free(c->text);
+        pl_free(c->seq);
         c->heading = c->text = NULL;
+        c->seq = NULL;
         if (ix->n_free == ix->cap_free) {
             ix->cap_free = ix->cap_free ? ix->cap_free * 2 : 64;
             ix->free_slots = pl_realloc(ix->free_slots, ix->cap_free * sizeof(*ix->free_slots));
@@ -323,7 +333,8 @@ size_t kb_index_bytes(const struct kb_index *ix)
     n += ix->cap_free * sizeof(*ix->free_slots);
     for (uint32_t i = 0; i < ix->n_slots; i++)
         if (ix->chunks[i].doc)
-            n += strlen(ix->chunks[i].heading) + strlen(ix->chunks[i].text) + 2;
+            n += strlen(ix->chunks[i].heading) + strlen(ix->chunks[i].text) + 2 +
+                 ix->chunks[i].len * sizeof(*ix->chunks[i].seq);
     return n;
 }
 
@@ -384,35 +395,19 @@ static int cmp_cand(const void *a, const void *b)
     return -better(sort_ix, a, b);
 }
 
-struct phrase_scan {
-    const struct kb_terms *q;
-    char *found; /* per adjacent query pair */
-    char prev[KB_WORD_MAX + 1];
-    int have_prev;
-};
-
-static bool scan_pair(const char *term, size_t n, void *ud)
+/* Share of the query's adjacent term pairs that are adjacent in the chunk. `q` holds the ids of
+ * the query's terms in order (UINT32_MAX for a term not indexed, which matches nothing). */
+static double phrase_share(const uint32_t *q, size_t nq, const struct ichunk *c, char *found)
 {
-    struct phrase_scan *ps = ud;
-    if (ps->have_prev)
-        for (size_t i = 0; i + 1 < ps->q->n; i++)
-            if (!ps->found[i] && strcmp(ps->q->v[i], ps->prev) == 0 &&
-                strcmp(ps->q->v[i + 1], term) == 0)
-                ps->found[i] = 1;
-    memcpy(ps->prev, term, n + 1);
-    ps->have_prev = 1;
-    return true;
-}
-
-static double phrase_share(const struct kb_terms *q, const char *text, char *found)
-{
-    struct phrase_scan ps = {q, found, {0}, 0};
-    memset(found, 0, q->n);
-    kb_terms_each(text, strlen(text), scan_pair, &ps);
+    memset(found, 0, nq);
     size_t hit = 0;
-    for (size_t i = 0; i + 1 < q->n; i++)
-        hit += (size_t)found[i];
-    return (double)hit / (double)(q->n - 1);
+    for (uint32_t j = 0; j + 1 < c->len && hit < nq - 1; j++)
+        for (size_t i = 0; i + 1 < nq; i++)
+            if (!found[i] && c->seq[j] == q[i] && c->seq[j + 1] == q[i + 1] && q[i] != UINT32_MAX) {
+                found[i] = 1;
+                hit++;
+            }
+    return (double)hit / (double)(nq - 1);
 }
 
 size_t kb_index_search(struct kb_index *ix, const char *query, size_t len, struct kb_hit *hits,
@@ -426,6 +421,11 @@ size_t kb_index_search(struct kb_index *ix, const char *query, size_t len, struc
     double n = (double)ix->live;
     double avgdl = ix->total_len ? (double)ix->total_len / n : 1.0;
     double k1 = ix->p.k1, b = ix->p.b;
+    uint32_t *qid = pl_malloc((q.n ? q.n : 1) * sizeof(*qid));
+    for (size_t i = 0; i < q.n; i++) {
+        const struct term *qt = pl_map_get(&ix->terms, q.v[i]);
+        qid[i] = qt ? qt->id : UINT32_MAX;
+    }
     for (size_t i = 0; i < q.n; i++) {
         int seen = 0; /* a term said twice counts once */
         for (size_t j = 0; j < i && !seen; j++)
@@ -468,7 +468,7 @@ size_t kb_index_search(struct kb_index *ix, const char *query, size_t len, struc
         char *found = pl_malloc(q.n);
         for (size_t i = 0; i < nh; i++)
             h[i].score *=
-                1.0 + ix->p.phrase_boost * phrase_share(&q, ix->chunks[h[i].slot].text, found);
+                1.0 + ix->p.phrase_boost * phrase_share(qid, q.n, &ix->chunks[h[i].slot], found);
         pl_free(found);
     }
     sort_ix = ix;
@@ -480,6 +480,7 @@ size_t kb_index_search(struct kb_index *ix, const char *query, size_t len, struc
             (struct kb_hit){h[i].score, c->doc->name, c->doc->title, c->heading, c->text, c->no};
     }
     pl_free(h);
+    pl_free(qid);
     kb_terms_cleanup(&q);
     return out;
 }
