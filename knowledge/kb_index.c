@@ -388,11 +388,9 @@ static void sift_up(const struct kb_index *ix, struct cand *h, size_t i)
     }
 }
 
-static const struct kb_index *sort_ix; /* qsort has no user pointer; search is single-threaded */
-
-static int cmp_cand(const void *a, const void *b)
+static int cmp_cand(const void *a, const void *b, void *ix)
 {
-    return -better(sort_ix, a, b);
+    return -better(ix, a, b);
 }
 
 /* Share of the query's adjacent term pairs that are adjacent in the chunk. `q` holds the ids of
@@ -471,8 +469,7 @@ size_t kb_index_search(struct kb_index *ix, const char *query, size_t len, struc
                 1.0 + ix->p.phrase_boost * phrase_share(qid, q.n, &ix->chunks[h[i].slot], found);
         pl_free(found);
     }
-    sort_ix = ix;
-    qsort(h, nh, sizeof(*h), cmp_cand);
+    qsort_r(h, nh, sizeof(*h), cmp_cand, ix);
     size_t out = nh < k ? nh : k;
     for (size_t i = 0; i < out; i++) {
         const struct ichunk *c = &ix->chunks[h[i].slot];
