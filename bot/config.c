@@ -92,6 +92,8 @@ static const struct opt opts[] = {
      "http://127.0.0.1:8000/v1"},
     {NULL, "OPENAI_API_KEY", NULL, OPT_STR, F(openai_api_key), NULL, 0, 0,
      "key for the OpenAI-compatible server (environment only)"},
+    {"kb", "PARLEY_KB_DIR", "kb", OPT_STR, F(kb_dir), NULL, 0, 0,
+     "folder of knowledge-base documents (.md, .txt, .html) read at start"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with prompt templates (system.txt); default: the built-in ones"},
     {"jwt-secret", "PARLEY_JWT_SECRET", "jwt_secret", OPT_STR, F(jwt_secret), NULL, 0, 0,
@@ -235,7 +237,6 @@ static const struct {
     const char *key;
     const char *feature;
 } not_built[] = {
-    {"kb", "PARLEY_KB_DIR", "kb", "the knowledge base"},
     {"webhook-secret", "PARLEY_WEBHOOK_SECRET", "webhook_secret", "the Lex and Connect webhooks"},
     {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
 };

@@ -31,6 +31,7 @@ struct bot_config {
     char *bedrock_api_key; /* AWS_BEARER_TOKEN_BEDROCK: environment only, never logged */
     char *openai_base_url;
     char *openai_api_key; /* environment only: never logged */
+    char *kb_dir;         /* knowledge-base documents read at start (docs/knowledge.md) */
     char *prompts_dir;
     char *jwt_secret;
     bool jwt_secret_generated; /* no secret configured: a random one was made */

@@ -15,6 +15,7 @@
 #include "bot/chat.h"
 #include "bot/config.h"
 #include "bot/http_routes.h"
+#include "bot/kb_setup.h"
 #include "bot/llm_setup.h"
 #include "bot/origin.h"
 #include "bot/server.h"
@@ -197,6 +198,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
+    if (cfg.kb_dir && *cfg.kb_dir) {
+        size_t docs, chunks;
+        srv.kb = kb_index_new(NULL);
+        if (kb_setup_load_dir(srv.kb, cfg.kb_dir, &docs, &chunks, err, sizeof(err)) != PL_OK) {
+            fprintf(stderr, "parleyd: %s\n", err);
+            goto out;
+        }
+        PL_LOG(PL_LOG_NOTICE, "kb", "knowledge base: %zu documents, %zu passages from %s", docs,
+               chunks, cfg.kb_dir);
+    }
     struct sess_store_opts so = {
         .redis_url = cfg.redis_url,
         .ttl_s = cfg.session_ttl_s,
@@ -317,6 +328,7 @@ out:
     llm_provider_destroy(srv.llm);
     llm_breakers_destroy(srv.llm_breakers);
     prompt_builder_free(srv.prompts);
+    kb_index_free(srv.kb);
     llm_prices_free(srv.prices);
     pl_buf_cleanup(&srv.frame);
     conn_counts_cleanup(&srv.session_conns);

@@ -16,6 +16,7 @@ struct sess_store;
 struct http_client;
 struct llm_provider;
 struct aws_credentials;
+struct kb_index;
 struct llm_breakers;
 struct llm_routes;
 struct prompt_builder;
@@ -48,6 +49,7 @@ struct bot_server {
     struct sess_store *store;
     struct http_client *http;
     struct llm_provider *llm;
+    struct kb_index *kb; /* the knowledge base's passages (knowledge/kb_index.h); NULL: none */
     struct aws_credentials *aws_creds; /* the bedrock provider's credentials source, or NULL */
     struct llm_breakers *llm_breakers; /* circuit breakers of every provider chain */
     /* the provider chain per purpose (llm_route(routes, "summary")); chat's is `llm` */

@@ -130,9 +130,9 @@ static void test_options_of_missing_features_are_refused(void **state)
         const char *args;
         const char *want;
     } cases[] = {
-        {"", "--kb /tmp",
-         "--kb is an option of the knowledge base, which is not in this build of "
-         "parleyd yet"},
+        {"", "--webhook-secret=s",
+         "--webhook-secret is an option of the Lex and Connect webhooks, which is not in this "
+         "build of parleyd yet"},
         {"PARLEY_WEBHOOK_SECRET=s", "",
          "PARLEY_WEBHOOK_SECRET is an option of the Lex and Connect webhooks"},
         {"", "--web=/tmp", "serving the web pages from a folder"},
@@ -154,13 +154,13 @@ static void test_options_of_missing_features_are_refused(void **state)
     snprintf(path, sizeof(path), "%s/not-built.json", st.workdir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fputs("{\"kb\":\"/srv/kb\"}", f);
+    fputs("{\"webhook_secret\":\"s\"}", f);
     fclose(f);
     snprintf(cmd, sizeof(cmd), "'%s' --config '%s' 2>&1", ts_bin("parleyd"), path);
     int status;
     char *out = run(cmd, &status);
     assert_int_equal(status, 2);
-    assert_non_null(strstr(out, "kb is an option of the knowledge base"));
+    assert_non_null(strstr(out, "webhook_secret is an option of the Lex and Connect webhooks"));
     pl_free(out);
     /* Ambient AWS credentials are no option: parleyd starts (and --help works). */
     snprintf(cmd, sizeof(cmd), "AWS_ACCESS_KEY_ID=x '%s' --help >/dev/null 2>&1",
