@@ -13,12 +13,16 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "tests/support/fixtures.h"
 
 static struct ts_stack st;
-static struct ts_parleyd local; /* no double: the local provider */
+static struct ts_parleyd local;  /* no double: the local provider */
+static struct ts_parleyd routed; /* the double for chat, --routes extract=local */
+static const char *const routed_args[] = {"--routes", "extract=local", NULL};
 static const char *const upstream_args[] = {"--pace-ms", "1", NULL};
 
 static const char valid_claim[] =
@@ -30,13 +34,17 @@ static int setup(void **state)
     (void)state;
     if (ts_stack_start(&st, "claims", upstream_args, NULL))
         return -1;
-    return ts_parleyd_start(&local, st.workdir, &st.redis, NULL, NULL);
+    if (ts_parleyd_start(&local, st.workdir, &st.redis, NULL, NULL))
+        return -1;
+    return ts_parleyd_start(&routed, st.workdir, &st.redis, &st.upstream, routed_args);
 }
 
 static int teardown(void **state)
 {
     (void)state;
     int rc = local.port && ts_parleyd_stop(&local) != 0 ? -1 : 0;
+    if (routed.port && ts_parleyd_stop(&routed) != 0)
+        rc = -1;
     return ts_stack_stop(&st) || rc ? -1 : 0;
 }
 
@@ -200,6 +208,67 @@ static void local_provider_patterns(void **state)
     pl_free(agent);
 }
 
+static size_t collect(char *data, size_t size, size_t n, void *ud)
+{
+    struct pl_buf *b = ud;
+    pl_buf_append(b, data, size * n);
+    return size * n;
+}
+
+/* POST the text itself as text/plain; the body answered in `out` (new). */
+static long post_plain(const char *base, const char *token, const char *text, char **out)
+{
+    char url[160], auth[1024];
+    snprintf(url, sizeof(url), "%s/v1/claims/extract", base);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    struct pl_buf b;
+    pl_buf_init(&b, 1 << 20);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: text/plain; charset=utf-8");
+    h = curl_slist_append(h, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    long status = 0;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    pl_buf_append(&b, "", 1);
+    *out = pl_buf_take(&b);
+    return status;
+}
+
+/* --routes extract=local: the pattern extractor although chat has a model; text/plain bodies. */
+static void route_to_local_and_plain_text(void **state)
+{
+    (void)state;
+    char *agent = ts_token("agent", "desk-1", NULL, 600);
+    char *body = NULL;
+    assert_int_equal(post_plain(routed.url, agent,
+                                "Policy number: POL-2291\nName: Ana Pereira\n"
+                                "Incident date: 14 March 2024\nDamage: Water damage; burst pipe.",
+                                &body),
+                     200);
+    assert_string_equal(body, "{\"claim\":{\"name\":\"Ana Pereira\",\"policy_number\":"
+                              "\"POL-2291\",\"damage_type\":\"Water damage - burst pipe\","
+                              "\"incident_date\":\"2024-03-14\",\"summary\":\"Water damage; "
+                              "burst pipe.\"},\"extractor\":\"local\"}");
+    pl_free(body);
+    /* the model through the double answers the same text/plain body on the chat parleyd */
+    char text[1024];
+    snprintf(text, sizeof(text), "Plain claim. [[text:%s]]", valid_claim);
+    assert_int_equal(post_plain(st.parleyd.url, agent, text, &body), 200);
+    assert_non_null(strstr(body, "\"extractor\":\"model\""));
+    pl_free(body);
+    assert_int_equal(post_plain(st.parleyd.url, agent, "\xff\xfe", &body), 400);
+    pl_free(body);
+    pl_free(agent);
+}
+
 static void refusals(void **state)
 {
     (void)state;
@@ -244,9 +313,13 @@ static void refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(model_valid_first),       cmocka_unit_test(model_invalid_then_valid),
-        cmocka_unit_test(model_invalid_twice),     cmocka_unit_test(client_gone_cancels_the_call),
-        cmocka_unit_test(local_provider_patterns), cmocka_unit_test(refusals),
+        cmocka_unit_test(model_valid_first),
+        cmocka_unit_test(model_invalid_then_valid),
+        cmocka_unit_test(model_invalid_twice),
+        cmocka_unit_test(client_gone_cancels_the_call),
+        cmocka_unit_test(local_provider_patterns),
+        cmocka_unit_test(route_to_local_and_plain_text),
+        cmocka_unit_test(refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
