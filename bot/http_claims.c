@@ -127,8 +127,9 @@ static void on_finish(void *ud, const struct llm_outcome *o)
         json_decref(claim);
         finish(x);
     } else if (x->attempt < ATTEMPTS_MAX) {
-        PL_LOG(PL_LOG_NOTICE, "claims", "answer %d was not a claim (%s): asking again", x->attempt,
-               x->why);
+        /* not the reason: it may quote the answer, and so the customer's text */
+        PL_LOG(PL_LOG_NOTICE, "claims", "answer %d was not a valid claim: asking again",
+               x->attempt);
         start_attempt(x);
     } else {
         char msg[400];
