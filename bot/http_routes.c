@@ -11,6 +11,7 @@
 #include "bot/acceptor.h"
 #include "bot/auth_token.h"
 #include "bot/http_auth.h"
+#include "bot/http_claims.h"
 #include "bot/http_messages.h"
 #include "bot/http_policies.h"
 #include "bot/http_routes.h"
@@ -433,6 +434,11 @@ void http_routes_dispatch(struct http_server_req *r)
         route_session(r, p + 13);
     } else if (!strncmp(p, "/v1/policies/", 13)) {
         http_policies_route(r, p + 13);
+    } else if (!strcmp(p, "/v1/claims/extract")) {
+        if (!strcmp(r->method, "POST"))
+            http_claims_extract(r);
+        else
+            http_server_reply_method_not_allowed(r, "POST");
     } else if (!strcmp(p, "/v1/usage")) {
         if (is_get(r))
             http_usage_get(r);

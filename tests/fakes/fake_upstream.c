@@ -352,14 +352,37 @@ static json_t *usage_json(const struct usage *u, long output, bool with_input)
     return j;
 }
 
+/* The answer of "[[seq:A|B|...]]" for this request: A for the first request carrying the same
+ * marker, B for the second, ..., the last one from then on (new string). */
+static char *seq_answer(const char *m)
+{
+    const char *end = strstr(m, "]]");
+    char *all = pl_strndup(m, end ? (size_t)(end - m) : strlen(m));
+    char key[300];
+    snprintf(key, sizeof(key), "seq:%s", all);
+    json_int_t seen = json_integer_value(json_object_get(flaky_counts, key));
+    json_object_set_new(flaky_counts, key, json_integer(seen + 1));
+    const char *alt = all;
+    for (json_int_t i = 0; i < seen && strchr(alt, '|'); i++)
+        alt = strchr(alt, '|') + 1;
+    char *out = pl_strndup(alt, strcspn(alt, "|"));
+    pl_free(all);
+    return out;
+}
+
 static void start_stream(struct conn *c, const char *model, const struct usage *usage,
                          const char *ask, const char *behaviour)
 {
     json_t *tokens;
     const char *tm = strstr(ask, "[[text:");
+    const char *sq = strstr(ask, "[[seq:");
     long n_tokens = marker_num(ask, "tokens", -1);
     bool stamp = has_marker(ask, "stamp");
-    if (tm) {
+    if (sq) {
+        char *t = seq_answer(sq + 6);
+        tokens = tokens_of(t);
+        pl_free(t);
+    } else if (tm) {
         const char *end = strstr(tm + 7, "]]");
         char *t = pl_strndup(tm + 7, end ? (size_t)(end - tm - 7) : strlen(tm + 7));
         tokens = tokens_of(t);
