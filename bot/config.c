@@ -95,7 +95,8 @@ static const struct opt opts[] = {
     {"kb", "PARLEY_KB_DIR", "kb", OPT_STR, F(kb_dir), NULL, 0, 0,
      "folder of knowledge-base documents (.md, .txt, .html) read at start"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
-     "folder with prompt templates (system.txt); default: the built-in ones"},
+     "folder with the prompt templates web.txt and voice.txt (a missing one: the built-in one); "
+     "SIGHUP reloads them. See the Prompts section"},
     {"jwt-secret", "PARLEY_JWT_SECRET", "jwt_secret", OPT_STR, F(jwt_secret), NULL, 0, 0,
      "HS256 secret for tokens, 32 bytes or more (default: random per start, tokens die with the "
      "process)"},

@@ -18,6 +18,7 @@
 #include "bot/kb_setup.h"
 #include "bot/llm_setup.h"
 #include "bot/origin.h"
+#include "bot/prompt_reload.h"
 #include "bot/server.h"
 #include "bot/turn/turn_engine.h"
 #include "bot/ws_server.h"
@@ -38,6 +39,7 @@
 #define GOING_AWAY_GRACE_MS 500 /* for callers to take their last frames and the close */
 
 static uv_signal_t sig_int, sig_term;
+static struct prompt_reload *prompt_reload; /* SIGHUP: reload the prompt templates */
 static uv_timer_t drain_timer;
 static uint64_t drain_started;
 
@@ -115,6 +117,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     uv_signal_stop(&sig_term);
     uv_close((uv_handle_t *)&sig_int, NULL);
     uv_close((uv_handle_t *)&sig_term, NULL);
+    prompt_reload_stop(prompt_reload);
+    prompt_reload = NULL;
     drain_started = uv_now(srv->loop);
     uv_timer_init(srv->loop, &drain_timer);
     drain_timer.data = srv;
@@ -279,6 +283,10 @@ int main(int argc, char **argv)
     sig_int.data = sig_term.data = &srv;
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
+    if (prompt_reload_start(&loop, srv.prompts, cfg.prompts_dir, &prompt_reload) != PL_OK) {
+        fprintf(stderr, "parleyd: cannot handle SIGHUP\n");
+        goto out;
+    }
     /* The acceptor first: it raises the descriptor limit, from which lws sizes its tables. */
     const struct acceptor_opts ao = {.loop = &loop,
                                      .listen = cfg.listen,
@@ -306,6 +314,8 @@ out:
     /* Whatever is still open (start-up failures land here too) is closed, then the loop runs
      * until every close callback has run. */
     acceptor_stop(srv.acceptor);
+    prompt_reload_stop(prompt_reload);
+    prompt_reload = NULL;
     ws_server_stop(&srv);
     turn_engine_stop(srv.engine);
     aws_credentials_destroy(srv.aws_creds);

@@ -15,7 +15,9 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "prompts/prompt_builder.h"
+#include "prompts/prompt_templates.h"
 #include "prompts/template.h"
 
 /* Bound on a rendered system prompt: far above any sensible template, it only stops a template
@@ -24,7 +26,7 @@
 #define AGENT_MARK        "[A human agent wrote to the caller:] "
 
 struct prompt_builder {
-    struct prompt_template *system;
+    struct prompt_templates *templates; /* swapped whole by prompt_builder_set_templates */
     char *assistant_name;
     char *company_name;
     uint32_t context_tokens;
@@ -55,12 +57,15 @@ int prompt_builder_create(const struct prompt_builder_opts *opts, struct prompt_
         pl_errf(err, errlen, "max output tokens must be between 1 and %d", INT_MAX);
         return PL_EINVAL;
     }
-    struct prompt_template *system = NULL;
-    int rc = prompt_template_load(opts->templates_dir, "system", &system, err, errlen);
+    struct prompt_templates *set = NULL;
+    char notes[512];
+    int rc = prompt_templates_load(opts->templates_dir, &set, notes, sizeof(notes), err, errlen);
     if (rc != PL_OK)
         return rc;
+    if (*notes)
+        PL_LOG(PL_LOG_WARN, "prompts", "%s", notes);
     struct prompt_builder *b = pl_calloc(1, sizeof(*b));
-    b->system = system;
+    b->templates = set;
     b->assistant_name = pl_strdup(opts->assistant_name);
     b->company_name = pl_strdup(opts->company_name);
     b->context_tokens = opts->context_tokens;
@@ -69,11 +74,17 @@ int prompt_builder_create(const struct prompt_builder_opts *opts, struct prompt_
     return PL_OK;
 }
 
+void prompt_builder_set_templates(struct prompt_builder *b, struct prompt_templates *set)
+{
+    prompt_templates_free(b->templates);
+    b->templates = set;
+}
+
 void prompt_builder_free(struct prompt_builder *b)
 {
     if (!b)
         return;
-    prompt_template_free(b->system);
+    prompt_templates_free(b->templates);
     pl_free(b->assistant_name);
     pl_free(b->company_name);
     pl_free(b);
@@ -96,10 +107,14 @@ static bool has_policy_document(const struct prompt_caller *caller)
 /* The caller's policy record as a document block (prompt.h): "</" inside it is written "<\/",
  * which JSON reads as the same string, so the record cannot close its block and pose as the
  * instructions that follow. PL_ETOOBIG past the buffer's bound. */
-static int append_policy_document(struct pl_buf *buf, const char *number, const char *record)
+static int append_policy_document(struct pl_buf *buf, const char *number, const char *record,
+                                  bool note_said)
 {
-    int rc = pl_buf_printf(buf, "\n\n%s\n<document id=\"policy:%s\" title=\"Your policy %s\">\n",
-                           PROMPT_DOCUMENTS_NOTE, number, number);
+    int rc = note_said ? PL_OK : pl_buf_printf(buf, "\n\n%s", PROMPT_DOCUMENTS_NOTE);
+    bool at_line_start = note_said && buf->len > 0 && buf->data[buf->len - 1] == '\n';
+    if (rc == PL_OK)
+        rc = pl_buf_printf(buf, "%s<document id=\"policy:%s\" title=\"Your policy %s\">\n",
+                           at_line_start ? "" : "\n", number, number);
     const char *p = record;
     for (const char *close; rc == PL_OK && (close = strstr(p, "</")); p = close + 2) {
         rc = pl_buf_append(buf, p, (size_t)(close - p));
@@ -125,17 +140,27 @@ static int render_system(const struct prompt_builder *b, const struct prompt_cal
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+    const struct prompt_template *t =
+        prompt_templates_get(b->templates, prompt_channel_template(caller->channel));
+    bool documents = has_policy_document(caller);
     /* The renderer treats NULL and "" alike: both are absent. */
     const struct prompt_var vars[] = {
-        {"assistant_name", b->assistant_name}, {"company_name", b->company_name},
-        {"caller_name", caller->name},         {"policy_number", caller->policy_number},
-        {"channel", caller->channel},          {"today", today},
+        {"assistant_name", b->assistant_name},
+        {"company_name", b->company_name},
+        {"caller_name", caller->name},
+        {"policy_number", caller->policy_number},
+        {"channel", caller->channel},
+        {"today", today},
+        {"documents_note", documents ? PROMPT_DOCUMENTS_NOTE : NULL},
     };
     struct pl_buf buf;
     pl_buf_init(&buf, SYSTEM_PROMPT_MAX);
-    int rc = prompt_template_render(b->system, vars, PL_ARRAY_LEN(vars), &buf);
-    if (rc == PL_OK && has_policy_document(caller))
-        rc = append_policy_document(&buf, caller->policy_number, caller->policy_record);
+    int rc = prompt_template_render(t, vars, PL_ARRAY_LEN(vars), &buf);
+    /* A template that places the note has said it; one that does not gets it before the
+     * documents, so the model is told once either way. */
+    if (rc == PL_OK && documents)
+        rc = append_policy_document(&buf, caller->policy_number, caller->policy_record,
+                                    prompt_template_uses(t, "documents_note"));
     if (rc != PL_OK) {
         pl_buf_cleanup(&buf);
         return rc;

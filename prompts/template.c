@@ -359,3 +359,35 @@ out:
     pl_buf_cleanup(&body);
     return rc;
 }
+
+bool prompt_template_uses(const struct prompt_template *t, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < t->n; i++) {
+        const struct node *nd = &t->nodes[i];
+        if (nd->kind != NODE_TEXT && nd->len == n && memcmp(t->text + nd->off, name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+int prompt_template_check_names(const struct prompt_template *t, const char *const *known,
+                                size_t n_known, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const struct node *nd = &t->nodes[i];
+        if (nd->kind == NODE_TEXT || nd->kind == NODE_CLOSE)
+            continue;
+        bool found = false;
+        for (size_t k = 0; k < n_known && !found; k++)
+            found =
+                strlen(known[k]) == nd->len && memcmp(known[k], t->text + nd->off, nd->len) == 0;
+        if (!found) {
+            pl_errf(err, errlen, "line %zu: unknown placeholder \"%.*s\"",
+                    line_of(t->text, nd->tag),
+                    (int)(nd->len < NAME_SHOWN_MAX ? nd->len : NAME_SHOWN_MAX), t->text + nd->off);
+            return PL_EINVAL;
+        }
+    }
+    return PL_OK;
+}

@@ -6,6 +6,7 @@
 #ifndef PARLEY_PROMPTS_TEMPLATE_H
 #define PARLEY_PROMPTS_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/buf.h"
@@ -42,6 +43,17 @@ void prompt_template_free(struct prompt_template *t);
  */
 int prompt_template_render(const struct prompt_template *t, const struct prompt_var *vars,
                            size_t n_vars, struct pl_buf *out);
+
+/** Whether `name` appears in a tag of `t` ({{name}}, {{#name}} or {{^name}}). */
+bool prompt_template_uses(const struct prompt_template *t, const char *name);
+
+/**
+ * Check that every {{name}}, {{#name}} and {{^name}} of `t` is one of the n_known names of
+ * `known`. PL_OK, or PL_EINVAL with "line N: unknown placeholder \"name\"" in `err` for the
+ * first one that is not.
+ */
+int prompt_template_check_names(const struct prompt_template *t, const char *const *known,
+                                size_t n_known, char *err, size_t errlen);
 
 /**
  * Load template `name` ([a-z0-9_]+, e.g. "system"): from the file DIR/NAME.txt when `dir` is

@@ -5,7 +5,9 @@
  * every other one present: with no values, no "{{" survives (tags never leak into a prompt);
  * values are inserted verbatim and never read as template text (a value holding tags gives the
  * same output as a plain marker, marker for value); the first entry of a name wins; rendering
- * is repeatable; and a render that does not fit leaves the buffer as it was. */
+ * is repeatable; and a render that does not fit leaves the buffer as it was. The placeholder
+ * check agrees with prompt_template_uses: names the template does not use change nothing, all
+ * its own names pass, no names fail exactly when a tag has a name, with the error's line. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -26,10 +28,13 @@ static bool name_char(uint8_t c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-/* Distinct runs of name characters, as new strings; returns how many. */
-static size_t collect_names(const uint8_t *data, size_t size, char *names[MAX_NAMES])
+/* Distinct runs of name characters, as new strings; returns how many. *complete: every run
+ * was collected (none past MAX_NAMES or 64 bytes). */
+static size_t collect_names(const uint8_t *data, size_t size, char *names[MAX_NAMES],
+                            bool *complete)
 {
     size_t n = 0;
+    *complete = true;
     for (size_t i = 0; i < size && n < MAX_NAMES;) {
         if (!name_char(data[i])) {
             i++;
@@ -41,6 +46,8 @@ static size_t collect_names(const uint8_t *data, size_t size, char *names[MAX_NA
         bool seen = false;
         for (size_t k = 0; k < n && !seen; k++)
             seen = strlen(names[k]) == j - i && memcmp(names[k], data + i, j - i) == 0;
+        if (!seen && j - i > 64)
+            *complete = false;
         if (!seen && j - i <= 64) {
             names[n] = pl_malloc(j - i + 1);
             memcpy(names[n], data + i, j - i);
@@ -49,6 +56,8 @@ static size_t collect_names(const uint8_t *data, size_t size, char *names[MAX_NA
         }
         i = j;
     }
+    if (n == MAX_NAMES)
+        *complete = false; /* there may be more */
     return n;
 }
 
@@ -87,6 +96,29 @@ static void check_error(const uint8_t *data, size_t size, const char *err)
     CHECK(end != err + 5 && end[0] == ':' && line >= 1 && line <= lines);
 }
 
+static void check_placeholders(const struct prompt_template *t, const uint8_t *data, size_t size,
+                               const char *const *names, size_t n, bool complete)
+{
+    const char *used[MAX_NAMES];
+    size_t n_used = 0;
+    for (size_t i = 0; i < n; i++)
+        if (prompt_template_uses(t, names[i]))
+            used[n_used++] = names[i];
+    char err[200], err2[200];
+    int all = prompt_template_check_names(t, names, n, err, sizeof(err));
+    CHECK(prompt_template_check_names(t, used, n_used, err2, sizeof(err2)) == all);
+    if (complete)
+        CHECK(all == PL_OK);
+    int none = prompt_template_check_names(t, NULL, 0, err, sizeof(err));
+    CHECK(none == PL_OK || none == PL_EINVAL);
+    if (complete)
+        CHECK((none == PL_OK) == (n_used == 0));
+    if (none != PL_OK) {
+        check_error(data, size, err);
+        CHECK(strstr(err, ": unknown placeholder \"") != NULL);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct prompt_template *t = NULL;
@@ -106,7 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(t != NULL);
 
     char *names[MAX_NAMES];
-    size_t n = collect_names(data, size, names);
+    bool complete;
+    size_t n = collect_names(data, size, names, &complete);
+    check_placeholders(t, data, size, (const char *const *)names, n, complete);
     struct prompt_var vars[MAX_NAMES + 2];
     size_t len;
 

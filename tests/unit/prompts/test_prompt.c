@@ -25,17 +25,21 @@
     "H={{channel}};T={{today}}{{^caller_name}};anonymous{{/caller_name}}"
 
 static char dir[64];       /* the tests' templates folder */
-static char full_dir[96];  /* system.txt: FULL_TEMPLATE */
-static char small_dir[96]; /* system.txt: "sys." (one token) */
+static char full_dir[96];  /* system.txt and voice.txt: FULL_TEMPLATE */
+static char small_dir[96]; /* system.txt and voice.txt: "sys." (one token) */
 
+/* The web template under its former name, system.txt, which a folder may still use. */
 static void write_file(const char *folder, const char *text)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "%s/system.txt", folder);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
+    static const char *const names[] = {"system.txt", "voice.txt"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", folder, names[i]);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+        assert_int_equal(fclose(f), 0);
+    }
 }
 
 static int setup(void **state)
@@ -60,6 +64,10 @@ static int teardown(void **state)
     snprintf(path, sizeof(path), "%s/system.txt", full_dir);
     unlink(path);
     snprintf(path, sizeof(path), "%s/system.txt", small_dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/voice.txt", full_dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/voice.txt", small_dir);
     unlink(path);
     rmdir(full_dir);
     rmdir(small_dir);
@@ -389,7 +397,7 @@ static void test_create_errors(void **state)
         .templates_dir = "/nonexistent/parley", .context_tokens = 1000, .max_output_tokens = 100};
     assert_int_equal(prompt_builder_create(&o, &b, err, sizeof(err)), PL_ENOTFOUND);
     assert_null(b);
-    assert_non_null(strstr(err, "/nonexistent/parley/system.txt"));
+    assert_non_null(strstr(err, "/nonexistent/parley: "));
     o.templates_dir = small_dir;
     o.max_output_tokens = 0;
     assert_int_equal(prompt_builder_create(&o, &b, err, sizeof(err)), PL_EINVAL);

@@ -251,12 +251,12 @@ static char *render_loaded(const struct prompt_template *t, const struct prompt_
     return pl_buf_take(&b);
 }
 
-static void test_builtin_system(void **state)
+static void test_builtin_web(void **state)
 {
     (void)state;
     struct prompt_template *t = NULL;
     char err[300] = "";
-    assert_int_equal(prompt_template_load(NULL, "system", &t, err, sizeof(err)), PL_OK);
+    assert_int_equal(prompt_template_load(NULL, "web", &t, err, sizeof(err)), PL_OK);
     assert_non_null(t);
 
     const struct prompt_var full[] = {
@@ -306,9 +306,9 @@ static void test_builtin_system(void **state)
 
     /* the built-in copy is the file in the source tree, byte for byte */
     struct prompt_template *f = NULL;
-    assert_int_equal(prompt_template_load(PARLEY_SOURCE_DIR "/prompts/templates", "system", &f, err,
-                                          sizeof(err)),
-                     PL_OK);
+    assert_int_equal(
+        prompt_template_load(PARLEY_SOURCE_DIR "/prompts/templates", "web", &f, err, sizeof(err)),
+        PL_OK);
     char *a = render_loaded(t, full, PL_ARRAY_LEN(full));
     char *b = render_loaded(f, full, PL_ARRAY_LEN(full));
     assert_string_equal(a, b);
@@ -391,7 +391,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_parse_uses_len),
         cmocka_unit_test(test_render_too_big),
-        cmocka_unit_test(test_builtin_system),
+        cmocka_unit_test(test_builtin_web),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_long_line_of_tags_parses_quickly),
     };
