@@ -1,6 +1,6 @@
 /* parley: the admin CLI. `parley token` mints tokens with the server's secret; `parley chat`
  * is a terminal caller client (cli_chat.c); `parley policy` stores and reads policy records
- * (cli_policy.c). */
+ * (cli_policy.c); `parley kb` evaluates and searches the knowledge base (cli_kb.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "bot/auth_secret.h"
 #include "bot/auth_token.h"
 #include "bot/cli_chat.h"
+#include "bot/cli_kb.h"
 #include "bot/cli_policy.h"
 #include "common/alloc.h"
 #include "common/err.h"
@@ -26,6 +27,8 @@ static void usage(FILE *f)
                "          (parley chat --help for details)\n"
                "  policy  store or print policy records: parley policy put FILE.json... |\n"
                "          parley policy get NUMBER (parley policy --help for details)\n"
+               "  kb      the knowledge base: parley kb eval FILE.json [--kb DIR] |\n"
+               "          parley kb search \"QUESTION\" [--kb DIR | --url URL] (parley kb --help)\n"
                "  version print the version\n");
 }
 
@@ -124,6 +127,8 @@ int main(int argc, char **argv)
         return cli_chat_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "policy"))
         return cli_policy_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "kb"))
+        return cli_kb_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         puts("parley " PARLEY_VERSION);
         return 0;

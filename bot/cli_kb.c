@@ -1,0 +1,325 @@
+/* `parley kb`; see cli_kb.h. Blocking by design (files read whole, libcurl's easy interface):
+ * this is a client tool, not the server. */
+#include "bot/cli_kb.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "bot/auth_secret.h"
+#include "bot/auth_token.h"
+#include "bot/kb_setup.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "knowledge/kb_eval.h"
+#include "knowledge/kb_index.h"
+
+#define DEFAULT_DIR  "data/kb"
+#define EVAL_RANKED  20 /* passages asked for a question: enough distinct documents for rank 3+ */
+#define SEARCH_K_MAX 50
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "Usage: parley kb eval FILE.json [--kb DIR]\n"
+        "       parley kb search \"QUESTION\" [--k N] [--kb DIR | --url URL [--jwt-secret S]]\n\n"
+        "eval    builds an index from DIR (default data/kb) in this process, runs each\n"
+        "        question of FILE ({\"questions\": [{\"q\", \"expect\": [names]}]}) and prints\n"
+        "        recall@1, recall@3, MRR and the questions whose expected documents are\n"
+        "        not all in the first 3.\n"
+        "search  prints the best passages (default 5) with their scores, from an index of\n"
+        "        DIR built here, or from a server's GET /v1/kb/search with --url (a token\n"
+        "        minted from the server's secret, --jwt-secret or env PARLEY_JWT_SECRET).\n"
+        "Exit status: 0 done, 1 a file, the folder or a request failed, 2 usage.\n");
+}
+
+static struct kb_index *load_index(const char *dir)
+{
+    struct kb_index *ix = kb_index_new(NULL);
+    size_t docs = 0, chunks = 0;
+    char err[600];
+    if (kb_setup_load_dir(ix, dir, &docs, &chunks, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parley kb: %s\n", err);
+        kb_index_free(ix);
+        return NULL;
+    }
+    fprintf(stderr, "parley kb: %s: %zu documents, %zu chunks\n", dir, docs, chunks);
+    return ix;
+}
+
+/* One question's distinct documents as the index ranks them, best first, into `ranked`. */
+static size_t rank_documents(struct kb_index *ix, const char *q, const char **ranked, size_t cap)
+{
+    struct kb_hit hits[EVAL_RANKED];
+    size_t n = kb_index_search(ix, q, strlen(q), hits, EVAL_RANKED), out = 0;
+    for (size_t i = 0; i < n && out < cap; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < out && !seen; j++)
+            seen = !strcmp(ranked[j], hits[i].doc);
+        if (!seen)
+            ranked[out++] = hits[i].doc;
+    }
+    return out;
+}
+
+static int cmd_eval(const char *file, const char *dir)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *qs = json_object_get(root, "questions");
+    if (!json_is_array(qs)) {
+        if (!root)
+            fprintf(stderr, "parley kb eval: %s: %s (line %d)\n", file, jerr.text, jerr.line);
+        else
+            fprintf(stderr, "parley kb eval: %s: no \"questions\" array\n", file);
+        json_decref(root);
+        return 1;
+    }
+    struct kb_index *ix = load_index(dir);
+    if (!ix) {
+        json_decref(root);
+        return 1;
+    }
+    size_t n = json_array_size(qs), bad = 0, misses = 0;
+    struct kb_eval_case *cases = pl_calloc(n ? n : 1, sizeof(*cases));
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *q = json_array_get(qs, i), *ex = json_object_get(q, "expect");
+        const char *text = json_string_value(json_object_get(q, "q"));
+        if (!text || !json_is_array(ex)) {
+            fprintf(stderr, "parley kb eval: %s: question %zu needs \"q\" and \"expect\"\n", file,
+                    i + 1);
+            bad++;
+            continue;
+        }
+        const char **expected = pl_calloc(json_array_size(ex) + 1, sizeof(*expected));
+        size_t ne = 0;
+        for (size_t j = 0; j < json_array_size(ex); j++)
+            if (json_string_value(json_array_get(ex, j)))
+                expected[ne++] = json_string_value(json_array_get(ex, j));
+        /* The ranked names are borrowed from the index, which is not changed until the end. */
+        const char **ranked = pl_calloc(EVAL_RANKED, sizeof(*ranked));
+        cases[i] = (struct kb_eval_case){.question = text,
+                                         .expected = expected,
+                                         .n_expected = ne,
+                                         .ranked = ranked,
+                                         .n_ranked = rank_documents(ix, text, ranked, EVAL_RANKED)};
+        struct kb_eval_score s;
+        if (kb_eval_case_score(&cases[i], &s) && s.recall_at_3 < 1.0) {
+            if (!misses++)
+                printf("Misses (expected documents not all in the first 3):\n");
+            printf("  q%zu \"%s\"\n     expected:", i + 1, text);
+            for (size_t j = 0; j < ne; j++)
+                printf(" %s", expected[j]);
+            printf("\n     ranked:  ");
+            for (size_t j = 0; j < cases[i].n_ranked && j < 3; j++)
+                printf(" %s", ranked[j]);
+            printf("%s  (rr %.3f)\n", cases[i].n_ranked ? "" : " (nothing)", s.rr);
+        }
+    }
+    if (bad) {
+        rc = 1;
+    } else {
+        struct kb_eval_result r;
+        kb_eval_compute(cases, n, &r);
+        printf("questions %zu (skipped %zu, without an expected document)\n"
+               "recall@1  %.4f\nrecall@3  %.4f\nMRR       %.4f\nmisses@3  %zu\n",
+               r.questions, r.skipped, r.recall_at_1, r.recall_at_3, r.mrr, misses);
+    }
+    for (size_t i = 0; i < n; i++) {
+        pl_free((void *)cases[i].expected);
+        pl_free((void *)cases[i].ranked);
+    }
+    pl_free(cases);
+    kb_index_free(ix);
+    json_decref(root);
+    return rc;
+}
+
+static void print_hit(size_t rank, double score, const char *doc, const char *heading,
+                      const char *text)
+{
+    printf("%zu. %.4f  %s%s%s\n", rank, score, doc, heading && *heading ? "  " : "",
+           heading ? heading : "");
+    /* The passage on one line, at most 300 bytes, not cut inside a character. */
+    size_t len = strlen(text), cut = len > 300 ? 300 : len;
+    while (cut < len && ((unsigned char)text[cut] & 0xC0) == 0x80)
+        cut--;
+    printf("   ");
+    for (size_t i = 0; i < cut; i++)
+        putchar(text[i] == '\n' ? ' ' : text[i]);
+    printf("%s\n", cut < len ? " ..." : "");
+}
+
+static int search_local(const char *dir, const char *q, size_t k)
+{
+    struct kb_index *ix = load_index(dir);
+    if (!ix)
+        return 1;
+    struct kb_hit hits[SEARCH_K_MAX];
+    size_t n = kb_index_search(ix, q, strlen(q), hits, k);
+    for (size_t i = 0; i < n; i++)
+        print_hit(i + 1, hits[i].score, hits[i].doc, hits[i].heading, hits[i].text);
+    if (!n)
+        printf("no passage found\n");
+    kb_index_free(ix);
+    return 0;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    pl_buf_append(ud, p, size * n);
+    return size * n;
+}
+
+static char *mint_token(const char *secret)
+{
+    struct auth_claims claims;
+    memset(&claims, 0, sizeof(claims));
+    snprintf(claims.sub, sizeof(claims.sub), "parley-cli");
+    claims.role = AUTH_ROLE_ADMIN;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    claims.iat = tv.tv_sec;
+    claims.exp = claims.iat + 300;
+    return auth_token_mint((const unsigned char *)secret, strlen(secret), &claims);
+}
+
+static int search_remote(const char *url, const char *secret, const char *q, size_t k)
+{
+    char why[400];
+    if (!secret || !*secret) {
+        fprintf(stderr, "parley kb: no secret: pass --jwt-secret or set PARLEY_JWT_SECRET "
+                        "(the server's)\n");
+        return 2;
+    }
+    if (auth_secret_check(secret, "the secret (--jwt-secret / PARLEY_JWT_SECRET)", why,
+                          sizeof(why)) != PL_OK) {
+        fprintf(stderr, "parley kb: %s\n", why);
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *c = curl_easy_init();
+    char *esc = curl_easy_escape(c, q, 0);
+    struct pl_buf full;
+    pl_buf_init(&full, 0);
+    pl_buf_printf(&full, "%s/v1/kb/search?k=%zu&q=%s", url, k, esc);
+    curl_free(esc);
+    char *token = mint_token(secret);
+    char auth[AUTH_TOKEN_MAX_LEN + 32];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    struct pl_buf body;
+    pl_buf_init(&body, 16 * 1024 * 1024);
+    pl_buf_append(&full, "", 1);
+    curl_easy_setopt(c, CURLOPT_URL, full.data);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    long status = 0;
+    int rc = 1;
+    CURLcode cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "parley kb: %s: %s\n", url, curl_easy_strerror(cc));
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        json_t *j = json_loadb(body.data, body.len, 0, NULL);
+        json_t *hits = json_object_get(j, "hits");
+        if (status == 200 && json_is_array(hits)) {
+            for (size_t i = 0; i < json_array_size(hits); i++) {
+                json_t *x = json_array_get(hits, i);
+                const char *text = json_string_value(json_object_get(x, "text"));
+                print_hit(i + 1, json_number_value(json_object_get(x, "score")),
+                          json_string_value(json_object_get(x, "doc")),
+                          json_string_value(json_object_get(x, "heading")), text ? text : "");
+            }
+            if (!json_array_size(hits))
+                printf("no passage found\n");
+            rc = 0;
+        } else {
+            json_t *e = json_object_get(j, "error");
+            fprintf(stderr, "parley kb: HTTP %ld %s%s%s\n", status,
+                    json_is_object(e) ? json_string_value(json_object_get(e, "code")) : "",
+                    json_is_object(e) ? ": " : "",
+                    json_is_object(e) ? json_string_value(json_object_get(e, "message")) : "");
+        }
+        json_decref(j);
+    }
+    curl_slist_free_all(h);
+    pl_free(token);
+    pl_buf_cleanup(&body);
+    pl_buf_cleanup(&full);
+    curl_easy_cleanup(c);
+    curl_global_cleanup();
+    return rc;
+}
+
+int cli_kb_main(int argc, char **argv)
+{
+    const char *verb = argc > 1 ? argv[1] : NULL;
+    if (!verb || !strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+        usage(verb ? stdout : stderr);
+        return verb ? 0 : 2;
+    }
+    const char *dir = NULL, *url = NULL, *secret = getenv("PARLEY_JWT_SECRET"), *arg = NULL;
+    long k = 5;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--kb") || !strcmp(a, "--url") || !strcmp(a, "--jwt-secret") ||
+            !strcmp(a, "--k")) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "parley kb: %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--kb"))
+                dir = v;
+            else if (!strcmp(a, "--url"))
+                url = v;
+            else if (!strcmp(a, "--jwt-secret"))
+                secret = v;
+            else {
+                char *end;
+                k = strtol(v, &end, 10);
+                if (*end || k < 1 || k > SEARCH_K_MAX) {
+                    fprintf(stderr, "parley kb: --k expects 1 to %d\n", SEARCH_K_MAX);
+                    return 2;
+                }
+            }
+        } else if (!arg) {
+            arg = a;
+        } else {
+            fprintf(stderr, "parley kb %s: one argument, got another: %s\n", verb, a);
+            return 2;
+        }
+    }
+    if (!strcmp(verb, "eval")) {
+        if (!arg || url) {
+            fprintf(stderr, "parley kb eval: FILE.json [--kb DIR] (runs in this process)\n");
+            return 2;
+        }
+        return cmd_eval(arg, dir ? dir : DEFAULT_DIR);
+    }
+    if (!strcmp(verb, "search")) {
+        if (!arg || (dir && url)) {
+            fprintf(stderr, "parley kb search: \"QUESTION\" [--kb DIR | --url URL]\n");
+            return 2;
+        }
+        return url ? search_remote(url, secret, arg, (size_t)k)
+                   : search_local(dir ? dir : DEFAULT_DIR, arg, (size_t)k);
+    }
+    fprintf(stderr, "parley kb: unknown command \"%s\" (eval or search)\n", verb);
+    return 2;
+}
