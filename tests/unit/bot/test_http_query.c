@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "bot/http_query.h"
+#include "common/err.h"
 
 static void test_values(void **state)
 {
@@ -27,8 +28,36 @@ static void test_values(void **state)
     assert_string_equal(small, "123");
 }
 
+static void test_decode(void **state)
+{
+    (void)state;
+    char v[16];
+    size_t n = 99;
+    assert_int_equal(http_query_decode("a%20b+c%2Bd%c3%A9", 17, v, sizeof(v), &n), PL_OK);
+    assert_int_equal(n, 9);
+    assert_memory_equal(v, "a b c+d\xc3\xa9", 10); /* with its NUL */
+    assert_int_equal(http_query_decode("", 0, v, sizeof(v), &n), PL_OK);
+    assert_int_equal(n, 0);
+    assert_string_equal(v, "");
+    /* Only len bytes are read: the "%41" past them is not decoded. */
+    assert_int_equal(http_query_decode("x%41", 1, v, sizeof(v), &n), PL_OK);
+    assert_string_equal(v, "x");
+    /* Bad escapes: short at the end, a non-hex digit, a NUL. */
+    assert_int_equal(http_query_decode("ab%4", 4, v, sizeof(v), &n), PL_EINVAL);
+    assert_int_equal(http_query_decode("%", 1, v, sizeof(v), &n), PL_EINVAL);
+    assert_int_equal(http_query_decode("%4g", 3, v, sizeof(v), &n), PL_EINVAL);
+    assert_int_equal(http_query_decode("a%00b", 5, v, sizeof(v), &n), PL_EINVAL);
+    assert_int_equal(n, 0);
+    /* 15 bytes and the NUL fit 16; 16 do not, and leave "". */
+    assert_int_equal(http_query_decode("%41bcdefghijklmno", 17, v, sizeof(v), &n), PL_OK);
+    assert_string_equal(v, "Abcdefghijklmno");
+    assert_int_equal(http_query_decode("abcdefghijklmnop", 16, v, sizeof(v), &n), PL_ETOOBIG);
+    assert_string_equal(v, "");
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_values)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_values),
+                                       cmocka_unit_test(test_decode)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
