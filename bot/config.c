@@ -94,6 +94,9 @@ static const struct opt opts[] = {
      "key for the OpenAI-compatible server (environment only)"},
     {"kb", "PARLEY_KB_DIR", "kb", OPT_STR, F(kb_dir), NULL, 0, 0,
      "folder of knowledge-base documents (.md, .txt, .html) read at start"},
+    {"kb-sync-ms", "PARLEY_KB_SYNC_MS", "kb_sync_ms", OPT_U32, F(kb_sync_ms), "1000", 0, 3600000,
+     "how often the knowledge-base documents stored in Redis are checked for changes (0: read at "
+     "start only)"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with the prompt templates web.txt and voice.txt (a missing one: the built-in one); "
      "SIGHUP reloads them. See the Prompts section"},

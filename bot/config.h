@@ -59,6 +59,7 @@ struct bot_config {
     uint32_t breaker_failures; /* 0: circuit breakers off */
     uint32_t breaker_cooldown_ms;
     uint32_t redis_timeout_ms;
+    uint32_t kb_sync_ms; /* how often the stored documents' version is read (0: at start only) */
     uint32_t ack_replicas;
     uint32_t local_pace_ms;
     uint32_t ping_interval_s;

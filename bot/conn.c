@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bot/http_kb.h"
 #include "bot/http_server.h"
 #include "bot/origin.h"
 #include "common/alloc.h"
@@ -535,8 +536,13 @@ static void begin_request(struct conn *c)
             return;
         }
     }
-    if (h->content_length > HTTP_BODY_MAX) {
-        refuse(c, r, API_ERR_TOO_LARGE, "request body is larger than 1 MiB");
+    /* Knowledge-base documents are larger than any other body (bot/http_kb.h). */
+    if (!strcmp(r->path, "/v1/kb/documents") && !strcmp(r->method, "POST"))
+        r->body.max = HTTP_KB_BODY_MAX;
+    if (h->content_length > r->body.max) {
+        refuse(c, r, API_ERR_TOO_LARGE,
+               r->body.max == HTTP_BODY_MAX ? "request body is larger than 1 MiB"
+                                            : "request body is larger than 12 MiB");
         return;
     }
     if (h->has_origin) {

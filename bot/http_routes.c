@@ -12,6 +12,7 @@
 #include "bot/auth_token.h"
 #include "bot/http_auth.h"
 #include "bot/http_claims.h"
+#include "bot/http_kb.h"
 #include "bot/http_messages.h"
 #include "bot/http_policies.h"
 #include "bot/http_routes.h"
@@ -434,6 +435,8 @@ void http_routes_dispatch(struct http_server_req *r)
         route_session(r, p + 13);
     } else if (!strncmp(p, "/v1/policies/", 13)) {
         http_policies_route(r, p + 13);
+    } else if (!strncmp(p, "/v1/kb/", 7)) {
+        http_kb_route(r, p + 7);
     } else if (!strcmp(p, "/v1/claims/extract")) {
         if (!strcmp(r->method, "POST"))
             http_claims_extract(r);

@@ -16,6 +16,7 @@
 #include "bot/config.h"
 #include "bot/http_routes.h"
 #include "bot/kb_setup.h"
+#include "bot/kb_sync.h"
 #include "bot/llm_setup.h"
 #include "bot/origin.h"
 #include "bot/prompt_reload.h"
@@ -234,6 +235,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
+    srv.kb_sync = kb_sync_start(&srv, cfg.kb_sync_ms);
     if (http_client_create(&loop, &srv.http) != PL_OK) {
         fprintf(stderr, "parleyd: cannot initialise libcurl\n");
         goto out;
@@ -318,6 +320,8 @@ out:
     prompt_reload = NULL;
     ws_server_stop(&srv);
     turn_engine_stop(srv.engine);
+    kb_sync_stop(srv.kb_sync);
+    srv.kb_sync = NULL;
     aws_credentials_destroy(srv.aws_creds);
     srv.aws_creds = NULL;
     http_client_destroy(srv.http);

@@ -17,6 +17,7 @@ struct http_client;
 struct llm_provider;
 struct aws_credentials;
 struct kb_index;
+struct kb_sync;
 struct llm_breakers;
 struct llm_routes;
 struct prompt_builder;
@@ -49,7 +50,8 @@ struct bot_server {
     struct sess_store *store;
     struct http_client *http;
     struct llm_provider *llm;
-    struct kb_index *kb; /* the knowledge base's passages (knowledge/kb_index.h); NULL: none */
+    struct kb_index *kb;     /* the knowledge base's passages (knowledge/kb_index.h); NULL: none */
+    struct kb_sync *kb_sync; /* follows the documents stored in Redis into `kb` (bot/kb_sync.h) */
     struct aws_credentials *aws_creds; /* the bedrock provider's credentials source, or NULL */
     struct llm_breakers *llm_breakers; /* circuit breakers of every provider chain */
     /* the provider chain per purpose (llm_route(routes, "summary")); chat's is `llm` */

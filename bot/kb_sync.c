@@ -1,0 +1,262 @@
+/* Following the stored documents; see kb_sync.h. */
+#include "bot/kb_sync.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "bot/server.h"
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "knowledge/kb_index.h"
+#include "sessions/kb_store.h"
+
+/* A document loaded from the store, at the version it had. */
+struct synced {
+    char *name;
+    uint64_t version;
+};
+
+struct kb_sync {
+    struct bot_server *srv;
+    uv_timer_t timer;
+    uint32_t interval_ms;
+    bool running;      /* a pass is under way: the timer skips */
+    bool stopped;      /* kb_sync_stop was called: replies in flight only free */
+    bool closed;       /* the timer handle is closed */
+    bool loaded_once;  /* the first pass completed */
+    uint64_t seen;     /* the store's counter of the last pass that completed */
+    uint64_t pass_ver; /* the counter the current pass read */
+    unsigned pending;  /* documents of the current pass still being read */
+    bool pass_failed;
+    struct synced *docs;
+    size_t n_docs, cap_docs;
+};
+
+static struct synced *find(struct kb_sync *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_docs; i++)
+        if (!strcmp(s->docs[i].name, name))
+            return &s->docs[i];
+    return NULL;
+}
+
+static void record(struct kb_sync *s, const char *name, uint64_t version)
+{
+    struct synced *d = find(s, name);
+    if (d) {
+        d->version = version;
+        return;
+    }
+    if (s->n_docs == s->cap_docs) {
+        s->cap_docs = s->cap_docs ? 2 * s->cap_docs : 16;
+        s->docs = pl_realloc(s->docs, s->cap_docs * sizeof(*s->docs));
+    }
+    s->docs[s->n_docs++] = (struct synced){pl_strdup(name), version};
+}
+
+static void forget(struct kb_sync *s, const char *name)
+{
+    struct synced *d = find(s, name);
+    if (!d)
+        return;
+    pl_free(d->name);
+    *d = s->docs[--s->n_docs];
+}
+
+/* The index's copy of `doc` replaced (or added). */
+static int index_put(struct kb_index *ix, const struct kb_doc *doc)
+{
+    kb_index_remove(ix, doc->name); /* PL_ENOTFOUND for a new one */
+    return kb_index_add(ix, doc);
+}
+
+int kb_sync_apply_put(struct kb_sync *s, struct kb_doc *doc, uint64_t version)
+{
+    int rc = index_put(s->srv->kb, doc);
+    if (rc == PL_OK) {
+        struct synced *d = find(s, doc->name);
+        /* A newer version already loaded by a pass stays. */
+        if (!d || d->version < version)
+            record(s, doc->name, version);
+    }
+    kb_doc_cleanup(doc);
+    return rc;
+}
+
+void kb_sync_apply_delete(struct kb_sync *s, const char *name)
+{
+    kb_index_remove(s->srv->kb, name);
+    forget(s, name);
+}
+
+static void pass_done(struct kb_sync *s)
+{
+    s->running = false;
+    if (!s->pass_failed) {
+        if (!s->loaded_once)
+            PL_LOG(PL_LOG_NOTICE, "kb", "knowledge base: %zu stored documents loaded", s->n_docs);
+        s->loaded_once = true;
+        s->seen = s->pass_ver;
+        if (!s->interval_ms)
+            uv_timer_stop(&s->timer); /* read once */
+    }
+}
+
+struct fetch {
+    struct kb_sync *s;
+    char *name;
+};
+
+static void free_sync(struct kb_sync *s)
+{
+    for (size_t i = 0; i < s->n_docs; i++)
+        pl_free(s->docs[i].name);
+    pl_free(s->docs);
+    pl_free(s);
+}
+
+/* Freed once stopped, its handle closed and no reply outstanding. */
+static void maybe_free(struct kb_sync *s)
+{
+    if (s->stopped && s->closed && !s->pending && !s->running)
+        free_sync(s);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct kb_sync *s = h->data;
+    s->closed = true;
+    maybe_free(s);
+}
+
+static void on_doc(void *ud, int status, uint64_t version, const char *text, size_t len,
+                   const char *kind_name, const char *title)
+{
+    (void)title;
+    struct fetch *f = ud;
+    struct kb_sync *s = f->s;
+    if (!s->stopped) {
+        if (status == PL_ENOTFOUND) {
+            /* Deleted since the list: the next pass sees it gone. */
+            kb_index_remove(s->srv->kb, f->name);
+            forget(s, f->name);
+        } else if (status != PL_OK) {
+            s->pass_failed = true;
+        } else {
+            enum kb_kind kind = !strcmp(kind_name, "html")  ? KB_KIND_HTML
+                                : !strcmp(kind_name, "txt") ? KB_KIND_TXT
+                                                            : KB_KIND_MD;
+            struct kb_doc doc;
+            int rc = kb_chunk_document(f->name, text, len, kind, NULL, &doc);
+            if (rc == PL_OK)
+                rc = index_put(s->srv->kb, &doc);
+            kb_doc_cleanup(&doc);
+            if (rc == PL_OK)
+                record(s, f->name, version);
+            else /* stored by a POST that chunked it: not expected; not retried either */
+                PL_LOG(PL_LOG_WARN, "kb", "stored document %s not indexed: %s", f->name,
+                       pl_strerror(rc));
+        }
+    }
+    pl_free(f->name);
+    pl_free(f);
+    if (--s->pending == 0 && !s->stopped)
+        pass_done(s);
+    else if (s->pending == 0)
+        s->running = false;
+    maybe_free(s);
+}
+
+static void on_list(void *ud, int status, uint64_t version, size_t n, const char *const *names,
+                    const uint64_t *versions)
+{
+    struct kb_sync *s = ud;
+    if (s->stopped || status != PL_OK) {
+        s->running = false;
+        maybe_free(s);
+        return;
+    }
+    s->pass_ver = version;
+    s->pass_failed = false;
+    /* Gone from the store: out of the index. */
+    for (size_t i = 0; i < s->n_docs;) {
+        bool kept = false;
+        for (size_t j = 0; j < n && !kept; j++)
+            kept = !strcmp(s->docs[i].name, names[j]);
+        if (kept) {
+            i++;
+            continue;
+        }
+        kb_index_remove(s->srv->kb, s->docs[i].name);
+        pl_free(s->docs[i].name);
+        s->docs[i] = s->docs[--s->n_docs];
+    }
+    s->pending = 1; /* this function's own share, so the pass cannot end inside the loop */
+    for (size_t j = 0; j < n; j++) {
+        struct synced *d = find(s, names[j]);
+        if (d && d->version == versions[j])
+            continue;
+        struct fetch *f = pl_calloc(1, sizeof(*f));
+        f->s = s;
+        f->name = pl_strdup(names[j]);
+        if (kb_store_get(s->srv->store, names[j], on_doc, f) != PL_OK) {
+            s->pass_failed = true;
+            pl_free(f->name);
+            pl_free(f);
+        } else {
+            s->pending++;
+        }
+    }
+    if (--s->pending == 0)
+        pass_done(s);
+}
+
+static void on_version(void *ud, int status, uint64_t version)
+{
+    struct kb_sync *s = ud;
+    if (s->stopped || status != PL_OK || (s->loaded_once && version == s->seen) ||
+        kb_store_list(s->srv->store, on_list, s) != PL_OK) {
+        s->running = false;
+        maybe_free(s);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct kb_sync *s = t->data;
+    if (s->running)
+        return;
+    s->running = true;
+    if (kb_store_version(s->srv->store, on_version, s) != PL_OK)
+        s->running = false; /* Redis down: the next tick tries again */
+}
+
+struct kb_sync *kb_sync_start(struct bot_server *srv, uint32_t interval_ms)
+{
+    if (!srv->kb)
+        srv->kb = kb_index_new(NULL);
+    struct kb_sync *s = pl_calloc(1, sizeof(*s));
+    s->srv = srv;
+    s->interval_ms = interval_ms;
+    uv_timer_init(srv->loop, &s->timer);
+    s->timer.data = s;
+    /* The first pass as soon as the loop runs (retried each interval until Redis answers; with
+     * no interval, every 1 s until the first pass completes). */
+    uv_timer_start(&s->timer, on_tick, 0, interval_ms ? interval_ms : 1000);
+    /* It never keeps the loop alive: a drained server exits while it still ticks. */
+    uv_unref((uv_handle_t *)&s->timer);
+    return s;
+}
+
+void kb_sync_stop(struct kb_sync *s)
+{
+    if (!s)
+        return;
+    s->stopped = true;
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, on_closed);
+}
