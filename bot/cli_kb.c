@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+
+#include <dirent.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -17,8 +20,10 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "knowledge/kb_chunk.h"
 #include "knowledge/kb_eval.h"
 #include "knowledge/kb_index.h"
+#include "sessions/kb_store.h"
 
 #define DEFAULT_DIR  "data/kb"
 #define EVAL_RANKED  20 /* passages asked for a question: enough distinct documents for rank 3+ */
@@ -27,17 +32,27 @@
 static void usage(FILE *f)
 {
     fprintf(
-        f,
-        "Usage: parley kb eval FILE.json [--kb DIR]\n"
-        "       parley kb search \"QUESTION\" [--k N] [--kb DIR | --url URL [--jwt-secret S]]\n\n"
-        "eval    builds an index from DIR (default data/kb) in this process, runs each\n"
-        "        question of FILE ({\"questions\": [{\"q\", \"expect\": [names]}]}) and prints\n"
-        "        recall@1, recall@3, MRR and the questions whose expected documents are\n"
-        "        not all in the first 3.\n"
-        "search  prints the best passages (default 5) with their scores, from an index of\n"
-        "        DIR built here, or from a server's GET /v1/kb/search with --url (a token\n"
-        "        minted from the server's secret, --jwt-secret or env PARLEY_JWT_SECRET).\n"
-        "Exit status: 0 done, 1 a file, the folder or a request failed, 2 usage.\n");
+        f, "Usage: parley kb eval FILE.json [--kb DIR]\n"
+           "       parley kb search \"QUESTION\" [--k N] [--kb DIR | --url URL [--jwt-secret S]]\n"
+           "       parley kb ingest PATH... [--url URL] [--jwt-secret S]\n\n"
+           "eval    builds an index from DIR (default data/kb) in this process, runs each\n"
+           "        question of FILE ({\"questions\": [{\"q\", \"expect\": [names]}]}) and prints\n"
+           "        recall@1, recall@3, MRR and the questions whose expected documents are\n"
+           "        not all in the first 3.\n"
+           "search  prints the best passages (default 5) with their scores, from an index of\n"
+           "        DIR built here, or from a server's GET /v1/kb/search with --url (a token\n"
+           "        minted from the server's secret, --jwt-secret or env PARLEY_JWT_SECRET).\n"
+           "ingest  stores each file (.md .txt .html; a folder: its such files, not its\n"
+           "        sub-folders) on the server (POST /v1/kb/documents, named by the file name),\n"
+           "        naming each file it could not read or the server refused; a line per 10\n"
+           "        files for more than 10. --url: default env PARLEY_URL, else\n"
+           "        http://127.0.0.1:8080.\n"
+           "Exit status: 0 done, 1 a file, the folder or a request failed, 2 usage.\n");
+}
+
+static int cmp_paths(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static struct kb_index *load_index(const char *dir)
@@ -209,7 +224,7 @@ static int search_remote(const char *url, const char *secret, const char *q, siz
     CURL *c = curl_easy_init();
     char *esc = curl_easy_escape(c, q, 0);
     struct pl_buf full;
-    pl_buf_init(&full, 0);
+    pl_buf_init(&full, 64 * 1024);
     pl_buf_printf(&full, "%s/v1/kb/search?k=%zu&q=%s", url, k, esc);
     curl_free(esc);
     char *token = mint_token(secret);
@@ -218,7 +233,6 @@ static int search_remote(const char *url, const char *secret, const char *q, siz
     struct curl_slist *h = curl_slist_append(NULL, auth);
     struct pl_buf body;
     pl_buf_init(&body, 16 * 1024 * 1024);
-    pl_buf_append(&full, "", 1);
     curl_easy_setopt(c, CURLOPT_URL, full.data);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -262,6 +276,182 @@ static int search_remote(const char *url, const char *secret, const char *q, siz
     return rc;
 }
 
+/* ---- ingest ---- */
+
+struct ingest {
+    const char *url;
+    char *token;
+    CURL *curl;
+    size_t stored, created, failed, total;
+};
+
+static bool has_kind(const char *name)
+{
+    enum kb_kind k;
+    return kb_kind_from_name(name, &k);
+}
+
+/* The files of `dir` that are documents (.md .txt .html ...; not sub-folders), in name order,
+ * appended to `paths`. */
+static int list_dir(const char *dir, char ***paths, size_t *n, size_t *cap)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    size_t first = *n;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !has_kind(e->d_name))
+            continue;
+        struct pl_buf p;
+        pl_buf_init(&p, 8192);
+        pl_buf_printf(&p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (p.data && stat(p.data, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (*n == *cap) {
+                *cap = *cap ? 2 * *cap : 64;
+                *paths = pl_realloc(*paths, *cap * sizeof(**paths));
+            }
+            (*paths)[(*n)++] = pl_strdup(p.data);
+        }
+        pl_buf_cleanup(&p);
+    }
+    closedir(d);
+    qsort(*paths + first, *n - first, sizeof(**paths), cmp_paths);
+    return 0;
+}
+
+static bool ingest_one(struct ingest *in, const char *path)
+{
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    if (!kb_store_name_valid(name)) {
+        printf("%s: failed: \"%s\" is not a document name (1 to 128 of A-Z a-z 0-9 . - _, not "
+               "starting with \".\")\n",
+               path, name);
+        return false;
+    }
+    if (!has_kind(name)) {
+        printf("%s: failed: not a .md, .txt or .html file\n", path);
+        return false;
+    }
+    struct pl_buf text;
+    pl_buf_init(&text, KB_DOC_MAX_BYTES);
+    FILE *f = fopen(path, "rb");
+    int rc = f ? PL_OK : PL_EIO;
+    char chunk[65536];
+    size_t got;
+    while (rc == PL_OK && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = pl_buf_append(&text, chunk, got);
+    if (f && ferror(f) && rc == PL_OK)
+        rc = PL_EIO;
+    if (f)
+        fclose(f);
+    if (rc != PL_OK) {
+        printf("%s: failed: %s\n", path, rc == PL_ETOOBIG ? "larger than 4 MiB" : "cannot be read");
+        pl_buf_cleanup(&text);
+        return false;
+    }
+    char *esc = curl_easy_escape(in->curl, name, 0);
+    struct pl_buf url, body;
+    pl_buf_init(&url, 64 * 1024);
+    pl_buf_printf(&url, "%s/v1/kb/documents?name=%s", in->url, esc);
+    curl_free(esc);
+    pl_buf_init(&body, 1024 * 1024);
+    char auth[AUTH_TOKEN_MAX_LEN + 32];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", in->token);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    h = curl_slist_append(h, "Content-Type: text/plain; charset=utf-8");
+    CURL *k = in->curl;
+    curl_easy_reset(k);
+    curl_easy_setopt(k, CURLOPT_URL, url.data);
+    curl_easy_setopt(k, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(k, CURLOPT_POST, 1L);
+    curl_easy_setopt(k, CURLOPT_POSTFIELDS, text.data ? text.data : "");
+    curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE, (long)text.len);
+    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(k, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(k, CURLOPT_TIMEOUT_MS, 60000L);
+    long status = 0;
+    bool ok = false;
+    CURLcode cc = curl_easy_perform(k);
+    if (cc != CURLE_OK) {
+        printf("%s: failed: %s: %s\n", path, in->url, curl_easy_strerror(cc));
+    } else {
+        curl_easy_getinfo(k, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 200 || status == 201) {
+            ok = true;
+            in->created += status == 201;
+        } else {
+            json_t *j = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+            json_t *e = json_object_get(j, "error");
+            if (json_is_object(e))
+                printf("%s: failed: %ld %s: %s\n", path, status,
+                       json_string_value(json_object_get(e, "code")),
+                       json_string_value(json_object_get(e, "message")));
+            else
+                printf("%s: failed: HTTP %ld\n", path, status);
+            json_decref(j);
+        }
+    }
+    curl_slist_free_all(h);
+    pl_buf_cleanup(&url);
+    pl_buf_cleanup(&body);
+    pl_buf_cleanup(&text);
+    return ok;
+}
+
+static int cmd_ingest(const char *const *args, size_t nargs, const char *url, const char *secret)
+{
+    char why[400];
+    if (!secret || !*secret) {
+        fprintf(stderr, "parley kb: no secret: pass --jwt-secret or set PARLEY_JWT_SECRET "
+                        "(the server's)\n");
+        return 2;
+    }
+    if (auth_secret_check(secret, "the secret (--jwt-secret / PARLEY_JWT_SECRET)", why,
+                          sizeof(why)) != PL_OK) {
+        fprintf(stderr, "parley kb: %s\n", why);
+        return 2;
+    }
+    char **paths = NULL;
+    size_t n = 0, cap = 0, unreadable = 0;
+    for (size_t i = 0; i < nargs; i++) {
+        struct stat st;
+        if (stat(args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (list_dir(args[i], &paths, &n, &cap) != 0) {
+                printf("%s: failed: the folder cannot be read\n", args[i]);
+                unreadable++;
+            }
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            paths = pl_realloc(paths, cap * sizeof(*paths));
+        }
+        paths[n++] = pl_strdup(args[i]);
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct ingest in = {.url = url, .token = mint_token(secret), .curl = curl_easy_init()};
+    in.total = n;
+    for (size_t i = 0; i < n; i++) {
+        if (ingest_one(&in, paths[i]))
+            in.stored++;
+        else
+            in.failed++;
+        if (n > 10 && ((i + 1) % 10 == 0 || i + 1 == n))
+            printf("parley kb ingest: %zu of %zu files sent\n", i + 1, n);
+        pl_free(paths[i]);
+    }
+    printf("%zu of %zu document%s stored (%zu new, %zu replaced), %zu failed\n", in.stored, n,
+           n == 1 ? "" : "s", in.created, in.stored - in.created, in.failed + unreadable);
+    curl_easy_cleanup(in.curl);
+    pl_free(in.token);
+    pl_free(paths);
+    curl_global_cleanup();
+    return in.failed || unreadable ? 1 : 0;
+}
+
 int cli_kb_main(int argc, char **argv)
 {
     const char *verb = argc > 1 ? argv[1] : NULL;
@@ -270,17 +460,22 @@ int cli_kb_main(int argc, char **argv)
         return verb ? 0 : 2;
     }
     const char *dir = NULL, *url = NULL, *secret = getenv("PARLEY_JWT_SECRET"), *arg = NULL;
+    const char **args = pl_calloc((size_t)argc, sizeof(*args));
+    size_t nargs = 0;
     long k = 5;
+    int rc = 2;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
+            pl_free(args);
             return 0;
         }
         if (!strcmp(a, "--kb") || !strcmp(a, "--url") || !strcmp(a, "--jwt-secret") ||
             !strcmp(a, "--k")) {
             if (i + 1 == argc) {
                 fprintf(stderr, "parley kb: %s needs a value\n", a);
+                pl_free(args);
                 return 2;
             }
             const char *v = argv[++i];
@@ -295,31 +490,39 @@ int cli_kb_main(int argc, char **argv)
                 k = strtol(v, &end, 10);
                 if (*end || k < 1 || k > SEARCH_K_MAX) {
                     fprintf(stderr, "parley kb: --k expects 1 to %d\n", SEARCH_K_MAX);
+                    pl_free(args);
                     return 2;
                 }
             }
-        } else if (!arg) {
-            arg = a;
         } else {
-            fprintf(stderr, "parley kb %s: one argument, got another: %s\n", verb, a);
-            return 2;
+            args[nargs++] = a;
         }
     }
+    arg = nargs == 1 ? args[0] : NULL;
     if (!strcmp(verb, "eval")) {
-        if (!arg || url) {
+        if (!arg || url)
             fprintf(stderr, "parley kb eval: FILE.json [--kb DIR] (runs in this process)\n");
-            return 2;
-        }
-        return cmd_eval(arg, dir ? dir : DEFAULT_DIR);
-    }
-    if (!strcmp(verb, "search")) {
-        if (!arg || (dir && url)) {
+        else
+            rc = cmd_eval(arg, dir ? dir : DEFAULT_DIR);
+    } else if (!strcmp(verb, "search")) {
+        if (!arg || (dir && url))
             fprintf(stderr, "parley kb search: \"QUESTION\" [--kb DIR | --url URL]\n");
-            return 2;
-        }
-        return url ? search_remote(url, secret, arg, (size_t)k)
-                   : search_local(dir ? dir : DEFAULT_DIR, arg, (size_t)k);
+        else
+            rc = url ? search_remote(url, secret, arg, (size_t)k)
+                     : search_local(dir ? dir : DEFAULT_DIR, arg, (size_t)k);
+    } else if (!strcmp(verb, "ingest")) {
+        const char *env_url = getenv("PARLEY_URL");
+        if (!nargs || dir)
+            fprintf(stderr, "parley kb ingest: PATH... (files or folders) [--url URL]\n");
+        else
+            rc = cmd_ingest(args, nargs,
+                            url                   ? url
+                            : env_url && *env_url ? env_url
+                                                  : "http://127.0.0.1:8080",
+                            secret);
+    } else {
+        fprintf(stderr, "parley kb: unknown command \"%s\" (eval, search or ingest)\n", verb);
     }
-    fprintf(stderr, "parley kb: unknown command \"%s\" (eval or search)\n", verb);
-    return 2;
+    pl_free(args);
+    return rc;
 }

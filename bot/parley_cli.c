@@ -28,7 +28,8 @@ static void usage(FILE *f)
                "  policy  store or print policy records: parley policy put FILE.json... |\n"
                "          parley policy get NUMBER (parley policy --help for details)\n"
                "  kb      the knowledge base: parley kb eval FILE.json [--kb DIR] |\n"
-               "          parley kb search \"QUESTION\" [--kb DIR | --url URL] (parley kb --help)\n"
+               "          parley kb search \"QUESTION\" [--kb DIR | --url URL] |\n"
+               "          parley kb ingest PATH... (parley kb --help)\n"
                "  version print the version\n");
 }
 

@@ -1,7 +1,8 @@
 /* Knowledge-base documents in Redis, served by two parleyd instances on one Redis: a document
  * POSTed on A is found by B's GET /v1/kb/search within its sync interval, and once DELETEd on A
  * it is gone from B's results (each polled with a deadline); the roles and refusals of the
- * endpoints; a percent-encoded question; the raw-body form with ?name=. */
+ * endpoints; a percent-encoded question; the raw-body form with ?name=; `parley kb ingest` of a
+ * folder (progress, the files it refused, exit status) and `parley kb search --url`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -195,12 +197,75 @@ static void test_refusals(void **state)
     ts_http_reply_free(&r);
 }
 
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = pl_calloc(1, 16384);
+    size_t n = fread(out, 1, 16383, p);
+    out[n] = '\0';
+    pclose(p);
+    return out;
+}
+
+static void test_cli_ingest_and_search(void **state)
+{
+    (void)state;
+    char dir[700], path[800], cmd[4096];
+    snprintf(dir, sizeof(dir), "%s/docs", st.workdir);
+    mkdir(dir, 0755);
+    for (int i = 0; i < 11; i++) {
+        snprintf(path, sizeof(path), "%s/doc%02d.md", dir, i);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "# Document %d\n\nThe numbat%d clause covers item %d.\n", i, i, i);
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "%s/latin1.txt", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("caf\xe9", f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/skipped.pdf", dir); /* not a document: not listed */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd),
+             "%s/parley kb ingest %s %s/missing.md --url %s --jwt-secret %s 2>&1; echo exit=$?",
+             getenv("PARLEY_BIN_DIR"), dir, st.workdir, st.parleyd.url, TS_JWT_SECRET);
+    char *out = run(cmd);
+    char want[4096];
+    snprintf(want, sizeof(want),
+             "parley kb ingest: 10 of 13 files sent\n"
+             "%s/latin1.txt: failed: 400 bad_request: a document is UTF-8 text\n"
+             "%s/missing.md: failed: cannot be read\n"
+             "parley kb ingest: 13 of 13 files sent\n"
+             "11 of 13 documents stored (11 new, 0 replaced), 2 failed\n"
+             "exit=1\n",
+             dir, st.workdir);
+    assert_string_equal(out, want);
+    pl_free(out);
+
+    /* B follows; its search over HTTP through the CLI. */
+    assert_true(wait_search(other.url, "numbat7", "doc07.md", true));
+    snprintf(cmd, sizeof(cmd),
+             "%s/parley kb search 'numbat7 clause' --k 1 --url %s --jwt-secret %s 2>&1; "
+             "echo exit=$?",
+             getenv("PARLEY_BIN_DIR"), other.url, TS_JWT_SECRET);
+    out = run(cmd);
+    assert_non_null(strstr(out, "doc07.md  Document 7\n   The numbat7 clause covers item 7.\n"));
+    assert_non_null(strstr(out, "1. "));
+    assert_non_null(strstr(out, "exit=0\n"));
+    pl_free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_on_a_found_on_b_then_deleted),
         cmocka_unit_test(test_raw_body_with_name),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_cli_ingest_and_search),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
