@@ -11,12 +11,12 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/map.h"
 #include "knowledge/kb_index.h"
 #include "sessions/kb_store.h"
 
-/* A document loaded from the store, at the version it had. */
+/* A document loaded from the store, at the version it had (a value of kb_sync.docs). */
 struct synced {
-    char *name;
     uint64_t version;
 };
 
@@ -32,39 +32,27 @@ struct kb_sync {
     uint64_t pass_ver; /* the counter the current pass read */
     unsigned pending;  /* documents of the current pass still being read */
     bool pass_failed;
-    struct synced *docs;
-    size_t n_docs, cap_docs;
+    struct pl_map docs; /* name -> struct synced: the documents loaded from the store */
 };
 
 static struct synced *find(struct kb_sync *s, const char *name)
 {
-    for (size_t i = 0; i < s->n_docs; i++)
-        if (!strcmp(s->docs[i].name, name))
-            return &s->docs[i];
-    return NULL;
+    return pl_map_get(&s->docs, name);
 }
 
 static void record(struct kb_sync *s, const char *name, uint64_t version)
 {
     struct synced *d = find(s, name);
-    if (d) {
-        d->version = version;
-        return;
+    if (!d) {
+        d = pl_calloc(1, sizeof(*d));
+        pl_map_put(&s->docs, name, d);
     }
-    if (s->n_docs == s->cap_docs) {
-        s->cap_docs = s->cap_docs ? 2 * s->cap_docs : 16;
-        s->docs = pl_realloc(s->docs, s->cap_docs * sizeof(*s->docs));
-    }
-    s->docs[s->n_docs++] = (struct synced){pl_strdup(name), version};
+    d->version = version;
 }
 
 static void forget(struct kb_sync *s, const char *name)
 {
-    struct synced *d = find(s, name);
-    if (!d)
-        return;
-    pl_free(d->name);
-    *d = s->docs[--s->n_docs];
+    pl_free(pl_map_remove(&s->docs, name));
 }
 
 /* The index's copy of `doc` replaced (or added). */
@@ -98,7 +86,8 @@ static void pass_done(struct kb_sync *s)
     s->running = false;
     if (!s->pass_failed) {
         if (!s->loaded_once)
-            PL_LOG(PL_LOG_NOTICE, "kb", "knowledge base: %zu stored documents loaded", s->n_docs);
+            PL_LOG(PL_LOG_NOTICE, "kb", "knowledge base: %zu stored documents loaded",
+                   s->docs.count);
         s->loaded_once = true;
         s->seen = s->pass_ver;
         if (!s->interval_ms)
@@ -111,12 +100,32 @@ struct fetch {
     char *name;
 };
 
+static void free_value(const char *key, void *value, void *ud)
+{
+    (void)key, (void)ud;
+    pl_free(value);
+}
+
 static void free_sync(struct kb_sync *s)
 {
-    for (size_t i = 0; i < s->n_docs; i++)
-        pl_free(s->docs[i].name);
-    pl_free(s->docs);
+    pl_map_each(&s->docs, free_value, NULL);
+    pl_map_cleanup(&s->docs);
     pl_free(s);
+}
+
+/* The names of pl_map_each's walk that the store no longer lists. */
+struct gone {
+    const struct pl_map *listed;
+    char **names;
+    size_t n;
+};
+
+static void collect_gone(const char *key, void *value, void *ud)
+{
+    (void)value;
+    struct gone *g = ud;
+    if (!pl_map_get(g->listed, key))
+        g->names[g->n++] = pl_strdup(key);
 }
 
 /* Freed once stopped, its handle closed and no reply outstanding. */
@@ -182,19 +191,20 @@ static void on_list(void *ud, int status, uint64_t version, size_t n, const char
     }
     s->pass_ver = version;
     s->pass_failed = false;
-    /* Gone from the store: out of the index. */
-    for (size_t i = 0; i < s->n_docs;) {
-        bool kept = false;
-        for (size_t j = 0; j < n && !kept; j++)
-            kept = !strcmp(s->docs[i].name, names[j]);
-        if (kept) {
-            i++;
-            continue;
-        }
-        kb_index_remove(s->srv->kb, s->docs[i].name);
-        pl_free(s->docs[i].name);
-        s->docs[i] = s->docs[--s->n_docs];
+    /* Gone from the store: out of the index (maps, so a pass costs about the names). */
+    struct pl_map listed;
+    pl_map_init(&listed);
+    for (size_t j = 0; j < n; j++)
+        pl_map_put(&listed, names[j], (void *)names[j]);
+    struct gone g = {&listed, pl_calloc(s->docs.count + 1, sizeof(char *)), 0};
+    pl_map_each(&s->docs, collect_gone, &g);
+    pl_map_cleanup(&listed);
+    for (size_t i = 0; i < g.n; i++) {
+        kb_index_remove(s->srv->kb, g.names[i]);
+        forget(s, g.names[i]);
+        pl_free(g.names[i]);
     }
+    pl_free(g.names);
     s->pending = 1; /* this function's own share, so the pass cannot end inside the loop */
     for (size_t j = 0; j < n; j++) {
         struct synced *d = find(s, names[j]);
@@ -240,6 +250,7 @@ struct kb_sync *kb_sync_start(struct bot_server *srv, uint32_t interval_ms)
     if (!srv->kb)
         srv->kb = kb_index_new(NULL);
     struct kb_sync *s = pl_calloc(1, sizeof(*s));
+    pl_map_init(&s->docs);
     s->srv = srv;
     s->interval_ms = interval_ms;
     uv_timer_init(srv->loop, &s->timer);
