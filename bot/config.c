@@ -94,6 +94,9 @@ static const struct opt opts[] = {
      "key for the OpenAI-compatible server (environment only)"},
     {"kb", "PARLEY_KB_DIR", "kb", OPT_STR, F(kb_dir), NULL, 0, 0,
      "folder of knowledge-base documents (.md, .txt, .html) read at start"},
+    {"kb-passages", "PARLEY_KB_PASSAGES", "kb_passages", OPT_U32, F(kb_passages), "4", 0, 16,
+     "knowledge-base passages placed in each prompt, found with the caller's latest message "
+     "(0: none)"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with the prompt templates web.txt and voice.txt (a missing one: the built-in one); "
      "SIGHUP reloads them. See the Prompts section"},
