@@ -1,7 +1,8 @@
 /* Knowledge passages in a turn (docs/knowledge.md "In the prompt"), with a real parleyd started
  * with --kb data/kb: offline, the local provider answers known questions of data/kb/eval.json by
  * quoting the passages, and turn_end cites the expected document; with the upstream double, the
- * system prompt it receives carries the <document id="kb:..."> block of the expected file. */
+ * system prompt it receives carries the <document id="kb:..."> block of the expected file, and an
+ * answer naming one passage as [kb:FILE#N] is cited by that file only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,11 +189,36 @@ static void test_model_prompt_carries_the_passages(void **state)
     }
 }
 
+/* An answer naming one passage: turn_end cites that file only, though others were supplied. */
+static void test_citations_narrowed_to_what_the_answer_names(void **state)
+{
+    (void)state;
+    const char *q = "a stone cracked my windscreen, will I get a courtesy car while the garage "
+                    "repairs it? [[text:A repair costs nothing [kb:motor-glass-cover.md#2] .]]";
+    char *answer = NULL;
+    json_t *end = ask(&online, q, &answer);
+    assert_string_equal(answer, "A repair costs nothing [kb:motor-glass-cover.md#2] .");
+    json_t *list = json_object_get(end, "citations");
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "source")),
+                        "kb:motor-glass-cover.md");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "title")),
+                        "Motor Insurance: Windscreen and Glass Cover");
+    json_decref(end);
+    pl_free(answer);
+    /* Another file was supplied too. */
+    char *system = system_prompt_for("a stone cracked my windscreen, will I get a courtesy car");
+    assert_non_null(strstr(system, "<document id=\"kb:motor-glass-cover.md#"));
+    assert_non_null(strstr(system, "<document id=\"kb:motor-courtesy-car.md#"));
+    pl_free(system);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offline_answers_are_grounded_and_cited),
         cmocka_unit_test(test_model_prompt_carries_the_passages),
+        cmocka_unit_test(test_citations_narrowed_to_what_the_answer_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
