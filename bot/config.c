@@ -97,6 +97,9 @@ static const struct opt opts[] = {
     {"kb-sync-ms", "PARLEY_KB_SYNC_MS", "kb_sync_ms", OPT_U32, F(kb_sync_ms), "1000", 0, 3600000,
      "how often the knowledge-base documents stored in Redis are checked for changes (0: read at "
      "start only)"},
+    {"kb-passages", "PARLEY_KB_PASSAGES", "kb_passages", OPT_U32, F(kb_passages), "4", 0, 16,
+     "knowledge-base passages placed in each prompt, found with the caller's latest message "
+     "(0: none)"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with the prompt templates web.txt and voice.txt (a missing one: the built-in one); "
      "SIGHUP reloads them. See the Prompts section"},

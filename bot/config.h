@@ -32,6 +32,7 @@ struct bot_config {
     char *openai_base_url;
     char *openai_api_key; /* environment only: never logged */
     char *kb_dir;         /* knowledge-base documents read at start (docs/knowledge.md) */
+    uint32_t kb_passages; /* passages placed in each prompt */
     char *prompts_dir;
     char *jwt_secret;
     bool jwt_secret_generated; /* no secret configured: a random one was made */

@@ -271,6 +271,8 @@ int main(int argc, char **argv)
                                         .turn_timeout_ms = cfg.turn_timeout_ms,
                                         .history_entries = cfg.history_entries,
                                         .max_queued = cfg.max_queued_messages,
+                                        .kb = srv.kb,
+                                        .kb_passages = cfg.kb_passages,
                                         .prices = srv.prices,
                                         .reserve_model = primary ? primary + 1 : NULL,
                                         .budget_tokens = cfg.budget_tokens_per_day,

@@ -35,6 +35,8 @@ struct chain_call {
     size_t n_messages;
     int max_tokens;
     char *user_id;
+    struct prompt_document *documents; /* the offline provider answers from them */
+    size_t n_documents;
     size_t index;      /* provider in use */
     unsigned attempts; /* on that provider */
     uint64_t deadline;
@@ -55,6 +57,14 @@ static void on_closed(uv_handle_t *h)
         pl_free((char *)c->messages[i].text);
     }
     pl_free(c->messages);
+    for (size_t i = 0; i < c->n_documents; i++) {
+        pl_free((char *)c->documents[i].id);
+        pl_free((char *)c->documents[i].source);
+        pl_free((char *)c->documents[i].title);
+        pl_free((char *)c->documents[i].doc_title);
+        pl_free((char *)c->documents[i].text);
+    }
+    pl_free(c->documents);
     pl_free(c->user_id);
     pl_free(c);
 }
@@ -169,6 +179,8 @@ static void attempt(struct chain_call *c)
         .n_messages = c->n_messages,
         .max_tokens = c->max_tokens,
         .user_id = c->user_id,
+        .documents = c->documents,
+        .n_documents = c->n_documents,
     };
     struct llm_sink inner = {.on_text = on_text, .on_finish = on_finish, .ud = c};
     c->attempts++;
@@ -200,6 +212,15 @@ static struct llm_call *chain_start(struct llm_provider *p, const struct prompt 
         c->messages[i].text = pl_strdup(req->messages[i].text);
     }
     c->n_messages = req->n_messages;
+    if (req->n_documents)
+        c->documents = pl_calloc(req->n_documents, sizeof(*c->documents));
+    for (size_t i = 0; i < req->n_documents; i++) {
+        const struct prompt_document *d = &req->documents[i];
+        c->documents[i] =
+            (struct prompt_document){pl_strdup(d->id), pl_strdup(d->source), pl_strdup(d->title),
+                                     pl_strdup(d->doc_title), pl_strdup(d->text)};
+    }
+    c->n_documents = req->n_documents;
     c->max_tokens = req->max_tokens;
     c->user_id = pl_strdup(req->user_id);
     c->deadline = uv_now(cp->loop) + cp->policy.first_token_deadline_ms;

@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "prompts/prompt.h"
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
 #define ELLIPSIS    "\xE2\x80\xA6" /* U+2026 */
@@ -95,6 +96,56 @@ static void append_summary(struct pl_buf *b, const char *q)
     }
 }
 
+static bool is_ascii_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* The first LOCAL_REPLY_WORDS_MAX words of text, one space between them, " ..." when cut. */
+static void append_words(struct pl_buf *b, const char *text)
+{
+    size_t words = 0;
+    bool line_start = true;
+    for (const char *p = text; *p;) {
+        if (is_ascii_space(*p)) {
+            line_start = line_start || *p == '\n';
+            p++;
+            continue;
+        }
+        size_t n = 0;
+        while (p[n] && !is_ascii_space(p[n]))
+            n++;
+        bool heading_mark = line_start && strspn(p, "#") == n;
+        line_start = false;
+        if (!heading_mark) {
+            if (words == LOCAL_REPLY_WORDS_MAX) {
+                pl_buf_append_str(b, " ...");
+                return;
+            }
+            if (words++)
+                pl_buf_append(b, " ", 1);
+            pl_buf_append(b, p, n);
+        }
+        p += n;
+    }
+}
+
+char *local_reply_grounded(const struct prompt_document *docs, size_t n)
+{
+    struct pl_buf out;
+    pl_buf_init(&out, SIZE_MAX);
+    for (size_t i = 0; i < n && i < LOCAL_REPLY_PASSAGES; i++) {
+        pl_buf_printf(&out, "%sHere is what I found in %s: ", i ? "\n\n" : "",
+                      docs[i].title ? docs[i].title : "");
+        append_words(&out, docs[i].text ? docs[i].text : "");
+        pl_buf_printf(&out, " [%s]", docs[i].id ? docs[i].id : "");
+    }
+    pl_buf_append_str(&out, "\n\n(No AI model is configured on this server: these are passages "
+                            "from the knowledge base, quoted as they are. Would you like me to "
+                            "connect you to a human agent?)");
+    return pl_buf_take(&out);
+}
+
 char *local_reply_text(const char *question, const char *context)
 {
     (void)context;
@@ -112,11 +163,6 @@ char *local_reply_text(const char *question, const char *context)
                             "--provider. Would you like me to connect you to a human agent?");
     pl_buf_cleanup(&summary);
     return pl_buf_take(&out);
-}
-
-static bool is_ascii_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
 size_t local_reply_next_chunk(const char *text, size_t len, size_t offset)

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+struct prompt_document;
+
 /* Most characters (code points) of the question echoed back; a longer one is cut after a whole
  * character and gets "\u2026" (an ellipsis) appended. */
 #define LOCAL_REPLY_ECHO_MAX 80
@@ -20,6 +22,22 @@
  * (reserved; may be NULL).
  */
 char *local_reply_text(const char *question, const char *context);
+
+/* Passages the grounded answer quotes, and the most words quoted of each. */
+#define LOCAL_REPLY_PASSAGES  2
+#define LOCAL_REPLY_WORDS_MAX 80
+
+/**
+ * New string (caller frees with pl_free): the offline answer grounded in the knowledge passages
+ * of the prompt (struct prompt.documents, best first; n >= 1). For each of the first
+ * LOCAL_REPLY_PASSAGES, a paragraph
+ *   "Here is what I found in TITLE: WORDS [ID]"
+ * where WORDS are the passage's first LOCAL_REPLY_WORDS_MAX words (whitespace runs collapsed to
+ * one space, markdown heading marks '#' at a line start dropped), followed by " ..." when some
+ * were left out; the paragraphs are joined by a blank line, and a last one says the answer
+ * quotes the knowledge base because no AI model is configured.
+ */
+char *local_reply_grounded(const struct prompt_document *docs, size_t n);
 
 /**
  * Length of the next streaming chunk of `text` (len bytes) starting at `offset`: blanks at

@@ -42,6 +42,8 @@ struct prompt_storage {
     size_t n_marked;
     struct prompt_citation *citations; /* the array and its strings are ours */
     size_t n_citations;
+    struct prompt_document *documents; /* the array and its strings are ours */
+    size_t n_documents;
 };
 
 int prompt_builder_create(const struct prompt_builder_opts *opts, struct prompt_builder **out,
@@ -128,6 +130,51 @@ static int append_policy_document(struct pl_buf *buf, const char *number, const 
     return rc == PL_OK ? PL_OK : PL_ETOOBIG;
 }
 
+/* Append s with every "</" written "<\/" and, when quotes is set, every '"' written "&quot;":
+ * a passage cannot close its block, nor a title or id its attribute. */
+static int append_escaped(struct pl_buf *buf, const char *s, bool quotes)
+{
+    int rc = PL_OK;
+    for (; rc == PL_OK && *s; s++) {
+        if (s[0] == '<' && s[1] == '/') {
+            rc = pl_buf_append(buf, "<\\/", 3);
+            s++;
+        } else if (quotes && *s == '"') {
+            rc = pl_buf_append_str(buf, "&quot;");
+        } else {
+            rc = pl_buf_append(buf, s, 1);
+        }
+    }
+    return rc;
+}
+
+/* The knowledge passages as document blocks (prompt.h), after the note and any policy block. */
+static int append_kb_documents(struct pl_buf *buf, const struct prompt_caller *caller,
+                               bool note_said)
+{
+    int rc = note_said || has_policy_document(caller)
+                 ? PL_OK
+                 : pl_buf_printf(buf, "\n\n%s", PROMPT_DOCUMENTS_NOTE);
+    for (size_t i = 0; rc == PL_OK && i < caller->n_documents; i++) {
+        const struct prompt_document *d = &caller->documents[i];
+        bool at_line_start = buf->len > 0 && buf->data[buf->len - 1] == '\n';
+        rc = pl_buf_append_str(buf, at_line_start ? "<document id=\"" : "\n<document id=\"");
+        if (rc == PL_OK)
+            rc = append_escaped(buf, d->id ? d->id : "", true);
+        if (rc == PL_OK)
+            rc = pl_buf_append_str(buf, "\" title=\"");
+        if (rc == PL_OK)
+            rc = append_escaped(buf, d->title ? d->title : "", true);
+        if (rc == PL_OK)
+            rc = pl_buf_append_str(buf, "\">\n");
+        if (rc == PL_OK)
+            rc = append_escaped(buf, d->text ? d->text : "", false);
+        if (rc == PL_OK)
+            rc = pl_buf_append_str(buf, "\n</document>");
+    }
+    return rc == PL_OK ? PL_OK : PL_ETOOBIG;
+}
+
 /* A new string with the rendered system prompt in *out; PL_ETOOBIG past SYSTEM_PROMPT_MAX. */
 static int render_system(const struct prompt_builder *b, const struct prompt_caller *caller,
                          char **out)
@@ -142,7 +189,7 @@ static int render_system(const struct prompt_builder *b, const struct prompt_cal
     strftime(today, sizeof(today), "%Y-%m-%d", &tm);
     const struct prompt_template *t =
         prompt_templates_get(b->templates, prompt_channel_template(caller->channel));
-    bool documents = has_policy_document(caller);
+    bool documents = has_policy_document(caller) || caller->n_documents > 0;
     /* The renderer treats NULL and "" alike: both are absent. */
     const struct prompt_var vars[] = {
         {"assistant_name", b->assistant_name},
@@ -158,9 +205,11 @@ static int render_system(const struct prompt_builder *b, const struct prompt_cal
     int rc = prompt_template_render(t, vars, PL_ARRAY_LEN(vars), &buf);
     /* A template that places the note has said it; one that does not gets it before the
      * documents, so the model is told once either way. */
-    if (rc == PL_OK && documents)
+    if (rc == PL_OK && has_policy_document(caller))
         rc = append_policy_document(&buf, caller->policy_number, caller->policy_record,
                                     prompt_template_uses(t, "documents_note"));
+    if (rc == PL_OK && caller->n_documents > 0)
+        rc = append_kb_documents(&buf, caller, prompt_template_uses(t, "documents_note"));
     if (rc != PL_OK) {
         pl_buf_cleanup(&buf);
         return rc;
@@ -182,10 +231,20 @@ static void storage_free(struct prompt_storage *st)
         pl_free((char *)st->citations[i].title);
     }
     pl_free(st->citations);
+    for (size_t i = 0; i < st->n_documents; i++) {
+        pl_free((char *)st->documents[i].id);
+        pl_free((char *)st->documents[i].source);
+        pl_free((char *)st->documents[i].title);
+        pl_free((char *)st->documents[i].doc_title);
+        pl_free((char *)st->documents[i].text);
+    }
+    pl_free(st->documents);
     pl_free(st->system);
     pl_free(st->user_id);
     pl_free(st);
 }
+
+static void add_citations(struct prompt_storage *st, const struct prompt_caller *caller);
 
 int prompt_build(const struct prompt_builder *b, const struct prompt_caller *caller,
                  const struct prompt_history_item *items, size_t n, long turn, struct prompt *out)
@@ -257,8 +316,30 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
     out->n_messages = st->merged.n - drop;
     out->max_tokens = (int)b->max_output_tokens;
     out->user_id = st->user_id;
-    if (caller && has_policy_document(caller)) {
-        st->citations = pl_calloc(1, sizeof(*st->citations));
+    add_citations(st, caller);
+    out->citations = st->citations;
+    out->n_citations = st->n_citations;
+    out->documents = st->documents;
+    out->n_documents = st->n_documents;
+    out->_storage = st;
+    return PL_OK;
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return pl_strdup(s ? s : "");
+}
+
+/* The policy's citation, then one per knowledge file (the first passage's doc_title), and the
+ * copies of the passages. */
+static void add_citations(struct prompt_storage *st, const struct prompt_caller *caller)
+{
+    if (!caller || (!has_policy_document(caller) && caller->n_documents == 0))
+        return;
+    st->citations = pl_calloc(1 + caller->n_documents, sizeof(*st->citations));
+    if (caller->n_documents)
+        st->documents = pl_calloc(caller->n_documents, sizeof(*st->documents));
+    if (has_policy_document(caller)) {
         struct pl_buf source, title;
         pl_buf_init(&source, SIZE_MAX);
         pl_buf_init(&title, SIZE_MAX);
@@ -267,10 +348,19 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
         st->citations[0] = (struct prompt_citation){pl_buf_take(&source), pl_buf_take(&title)};
         st->n_citations = 1;
     }
-    out->citations = st->citations;
-    out->n_citations = st->n_citations;
-    out->_storage = st;
-    return PL_OK;
+    for (size_t i = 0; i < caller->n_documents; i++) {
+        const struct prompt_document *d = &caller->documents[i];
+        st->documents[i] = (struct prompt_document){
+            dup_or_empty(d->id), dup_or_empty(d->source), dup_or_empty(d->title),
+            dup_or_empty(d->doc_title), dup_or_empty(d->text)};
+        bool listed = false;
+        for (size_t j = 0; j < st->n_citations && !listed; j++)
+            listed = strcmp(st->citations[j].source, st->documents[i].source) == 0;
+        if (!listed)
+            st->citations[st->n_citations++] = (struct prompt_citation){
+                pl_strdup(st->documents[i].source), pl_strdup(st->documents[i].doc_title)};
+    }
+    st->n_documents = caller->n_documents;
 }
 
 void prompt_cleanup(struct prompt *p)

@@ -24,6 +24,18 @@ struct prompt_citation {
     const char *title;
 };
 
+/* A knowledge-base passage placed in the system prompt (docs/knowledge.md "In the prompt"):
+ * given to prompt_build through struct prompt_caller, and handed on to providers in
+ * struct prompt.documents, so a provider without a model (the offline one) can answer from the
+ * passages without parsing the system prompt. */
+struct prompt_document {
+    const char *id;        /* "kb:FILE#N": the block's id, what an answer cites */
+    const char *source;    /* "kb:FILE": the citation's source */
+    const char *title;     /* "TITLE > HEADING": the block's title */
+    const char *doc_title; /* TITLE alone: the citation's title */
+    const char *text;      /* the passage */
+};
+
 /* A request for a model. Built by prompt_build (then owned by it until prompt_cleanup), or
  * filled by hand (tests, connectors' own copies) with _storage NULL. Providers read it only
  * during llm_start and copy what they keep. */
@@ -35,6 +47,9 @@ struct prompt {
     const char *user_id; /* opaque id for upstream metadata (the session id); may be NULL */
     const struct prompt_citation *citations; /* may be NULL when n_citations is 0 */
     size_t n_citations;
+    /* The knowledge passages of the system prompt, best first (copies; NULL when none). */
+    const struct prompt_document *documents;
+    size_t n_documents;
     void *_storage; /* private to prompt_build */
 };
 
@@ -60,6 +75,9 @@ struct prompt_caller {
      * to that number by a trusted source, never because a caller typed it (docs/security.md
      * "Policy records"). Used only with policy_number. */
     const char *policy_record;
+    /* Knowledge-base passages found for the question, best first (borrowed for the call). */
+    const struct prompt_document *documents;
+    size_t n_documents;
 };
 
 /* What the system prompt says before the documents it carries: the {{documents_note}} of a
@@ -117,6 +135,11 @@ void prompt_builder_free(struct prompt_builder *b);
  * "\n\n" PROMPT_DOCUMENTS_NOTE "\n" written before it instead, so the note is said once.
  * where every "</" of the record is written "<\/" (the same JSON string, but no text inside the
  * record can close the block), and the prompt's citations are {"policy:N", "Your policy N"}.
+ * Each of caller->documents then follows, in order, on lines of its own:
+ *   "<document id=\"ID\" title=\"TITLE\">\n" TEXT "\n</document>"
+ * with "</" written "<\/" in TEXT and TITLE and '"' written "&quot;" in TITLE and ID (the note
+ * is said once for all blocks), each adds the citation {source, doc_title} unless one of that
+ * source is already listed, and the prompt's documents are copies of them.
  * Returns PL_OK with `out` filled (release with prompt_cleanup), or PL_ENOTFOUND when no caller
  * item of `turn` is among `items`, or PL_ETOOBIG when the rendered system prompt passes 1 MiB
  * (a template repeating long values); `out` then needs no cleanup. `caller` may be NULL (all

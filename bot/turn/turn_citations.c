@@ -1,6 +1,7 @@
 /* An answer's citations: copied from the prompt when the turn is answered here, stored with the
  * answer as a JSON array of {"source","title"}, read back from it when the answer was stored
  * by another instance or an earlier turn. */
+#include <stdbool.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -65,4 +66,35 @@ void turn_citations_cleanup(struct turn_citations *c)
     }
     pl_free(c->items);
     memset(c, 0, sizeof(*c));
+}
+
+/* Whether `answer` names `source` ("kb:FILE") as "[kb:FILE]" or "[kb:FILE#N]". */
+static bool cites(const char *answer, const char *source)
+{
+    size_t n = strlen(source);
+    for (const char *p = answer; (p = strchr(p, '[')) != NULL; p++)
+        if (strncmp(p + 1, source, n) == 0 && (p[1 + n] == ']' || p[1 + n] == '#'))
+            return true;
+    return false;
+}
+
+void turn_citations_narrow(struct turn_citations *c, const char *answer)
+{
+    if (!answer || !strstr(answer, "[kb:"))
+        return;
+    bool any = false;
+    for (size_t i = 0; i < c->n && !any; i++)
+        any = strncmp(c->items[i].source, "kb:", 3) == 0 && cites(answer, c->items[i].source);
+    if (!any)
+        return; /* the answer names none of the passages supplied: keep them all */
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (strncmp(c->items[i].source, "kb:", 3) == 0 && !cites(answer, c->items[i].source)) {
+            pl_free((char *)c->items[i].source);
+            pl_free((char *)c->items[i].title);
+            continue;
+        }
+        c->items[k++] = c->items[i];
+    }
+    c->n = k;
 }

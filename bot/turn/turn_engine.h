@@ -30,6 +30,7 @@ struct llm_provider;
 struct llm_price_table;
 struct prompt_builder;
 struct turn_engine;
+struct kb_index;
 
 struct turn_engine_opts {
     uv_loop_t *loop;
@@ -41,6 +42,10 @@ struct turn_engine_opts {
     uint32_t turn_timeout_ms; /* deadline of one turn, from the moment it is taken up */
     uint32_t history_entries; /* transcript entries read for a prompt */
     uint32_t max_queued;      /* caller messages waiting for an answer per session */
+    /* Knowledge passages placed in each prompt (docs/knowledge.md "In the prompt"); kb NULL or
+     * kb_passages 0: none. The index is borrowed and searched on the loop thread. */
+    struct kb_index *kb;
+    uint32_t kb_passages;
     /* Cost (docs/cost.md). Each answer is priced by the model that gave it; a reservation by
      * `reserve_model` (the primary provider's). Budgets per tenant per UTC day, 0: off. */
     const struct llm_price_table *prices; /* NULL: every cost 0 */

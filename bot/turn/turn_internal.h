@@ -155,6 +155,25 @@ void turn_on_start_check(uv_check_t *check);
 
 /* ---- turn_citations.c ---- */
 
+/* Knowledge passages of one question (turn_kb.c), owned. */
+#define TURN_KB_MAX_PASSAGES 16
+/* A passage scoring below this share of the best one is left out: it matches the question's
+ * common words only. */
+#define TURN_KB_RELATIVE_CUTOFF 0.3
+struct turn_kb_passages {
+    struct prompt_document docs[TURN_KB_MAX_PASSAGES];
+    size_t n;
+};
+struct kb_index;
+/** The best passages (at most k, and TURN_KB_MAX_PASSAGES) of `ix` for the len bytes of
+ *  `question` into `out`; returns how many. `ix` NULL or k 0: none. */
+size_t turn_kb_find(struct kb_index *ix, uint32_t k, const char *question, size_t len,
+                    struct turn_kb_passages *out);
+void turn_kb_cleanup(struct turn_kb_passages *p);
+/** Narrow `c` to what `answer` cites: when the answer names one or more "[kb:FILE#N]" (or
+ *  "[kb:FILE]"), the kb: citations it does not name are dropped; other citations stay. */
+void turn_citations_narrow(struct turn_citations *c, const char *answer);
+
 void turn_citations_copy(struct turn_citations *dst, const struct prompt_citation *src, size_t n);
 /** From the JSON array text stored with an answer; malformed or empty text gives none. */
 void turn_citations_parse(struct turn_citations *dst, const char *json);

@@ -317,6 +317,18 @@ static bool budgets_on(const struct turn_engine *e)
     return e->opts.budget_tokens || e->opts.budget_micros;
 }
 
+/* The caller's latest message up to `turn`: what the knowledge base is searched with (the
+ * earlier ones are in the history, but their words would pull in passages of older topics). */
+static const struct prompt_history_item *latest_question(const struct prompt_history_item *items,
+                                                         size_t n, long turn)
+{
+    const struct prompt_history_item *q = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].role == PROMPT_ROLE_CALLER && items[i].turn <= turn && items[i].text_len)
+            q = &items[i];
+    return q;
+}
+
 static void start_llm(struct turn_session *s, const struct sess_turn_context *ctx,
                       const char *policy_record)
 {
@@ -324,12 +336,19 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
     struct turn *t = s->active;
     struct prompt_history_item *items = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*items));
     size_t n = history_of(ctx, items);
+    struct turn_kb_passages passages;
+    const struct prompt_history_item *question = latest_question(items, n, t->turn);
+    turn_kb_find(e->opts.kb, e->opts.kb_passages, question ? question->text : NULL,
+                 question ? question->text_len : 0, &passages);
     const struct prompt_caller caller = {.session_id = s->sid,
                                          .name = ctx->rec.caller_name,
                                          .policy_number = ctx->rec.policy_number,
                                          .channel = ctx->rec.channel,
-                                         .policy_record = policy_record};
+                                         .policy_record = policy_record,
+                                         .documents = passages.docs,
+                                         .n_documents = passages.n};
     int rc = prompt_build(e->opts.prompts, &caller, items, n, t->turn, &t->prompt);
+    turn_kb_cleanup(&passages);
     pl_free(items);
     if (rc != PL_OK) {
         PL_LOG(PL_LOG_ERR, "turn", "sess=%s turn=%ld: cannot build the prompt (%s)", s->sid,
@@ -661,6 +680,7 @@ static void finish(struct turn_session *s)
     /* turn_end goes out once the answer is stored (or its first store attempt failed), so a
      * listener who saw it can count on finding the answer in the history. */
     t->state = TURN_STORING;
+    turn_citations_narrow(&t->citations, t->answer.data);
     store(s);
 }
 

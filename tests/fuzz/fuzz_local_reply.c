@@ -3,7 +3,10 @@
  * every time, valid UTF-8 with no control, line-separator or invisible formatting character
  * (the echo is sanitised), the echo at most LOCAL_REPLY_ECHO_MAX characters plus an ellipsis;
  * its streaming chunks, and those of the raw input, must concatenate to the text exactly, each
- * non-empty and, for the answer, valid UTF-8 on its own. */
+ * non-empty and, for the answer, valid UTF-8 on its own. The input is also a knowledge passage
+ * of the grounded answer: quoted after "Here is what I found in T: " with at most
+ * LOCAL_REPLY_WORDS_MAX words, no NUL or line break inside the quote, followed by its id, and
+ * valid UTF-8 when the passage is. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/utf8.h"
 #include "connectors/local_reply.h"
+#include "prompts/prompt.h"
 #include "tests/fuzz/fuzz_check.h"
 
 static const char prefix[] = "No AI model is configured on this server, so I am running in "
@@ -63,6 +67,30 @@ static void check_echo(const char *s, size_t len)
     CHECK(chars <= LOCAL_REPLY_ECHO_MAX + 1); /* + the ellipsis of a cut question */
 }
 
+static void check_grounded(const char *passage, size_t size)
+{
+    const struct prompt_document d = {"kb:f.md#0", "kb:f.md", "T", "T", passage};
+    char *answer = local_reply_grounded(&d, 1);
+    char *again = local_reply_grounded(&d, 1);
+    CHECK(strcmp(answer, again) == 0);
+    static const char head[] = "Here is what I found in T: ";
+    CHECK(memcmp(answer, head, sizeof(head) - 1) == 0);
+    const char *end = strstr(answer, " [kb:f.md#0]\n\n(No AI model is configured");
+    CHECK(end != NULL);
+    const char *quote = answer + sizeof(head) - 1;
+    size_t words = 0;
+    for (const char *p = quote; p < end; p++) {
+        CHECK(*p != '\n' && *p != '\r' && *p != '\t');
+        if (*p != ' ' && (p == quote || p[-1] == ' '))
+            words++;
+    }
+    CHECK(words <= LOCAL_REPLY_WORDS_MAX + 1); /* + the "..." of a cut passage */
+    if (pl_utf8_valid(passage, size))
+        CHECK(pl_utf8_valid(answer, strlen(answer)));
+    pl_free(again);
+    pl_free(answer);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *question = pl_malloc(size + 1);
@@ -85,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_chunks(answer, len, true);
     check_chunks((const char *)data, size, false);
+    check_grounded(question, strlen(question));
 
     pl_free(again);
     pl_free(answer);

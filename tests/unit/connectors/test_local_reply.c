@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "connectors/local_reply.h"
+#include "prompts/prompt.h"
 
 #define HEAD                                                                                       \
     "No AI model is configured on this server, so I am running in offline demo mode and cannot "   \
@@ -173,13 +174,59 @@ static void test_chunks(void **state)
     }
 }
 
+/* The grounded answer: the top two passages quoted with their ids, a markdown heading mark
+ * dropped, whitespace collapsed, a third passage left out. */
+static void test_grounded_exact(void **state)
+{
+    (void)state;
+    const struct prompt_document docs[] = {
+        {"kb:glass.md#2", "kb:glass.md", "Glass > What you pay", "Glass",
+         "## What you pay\n\n- **Repair**:   no excess.\n"},
+        {"kb:claims.md#0", "kb:claims.md", "Claims", "Claims", "Call us first."},
+        {"kb:other.md#0", "kb:other.md", "Other", "Other", "Not quoted."},
+    };
+    char *text = local_reply_grounded(docs, 3);
+    assert_string_equal(text, "Here is what I found in Glass > What you pay: What you pay - "
+                              "**Repair**: no excess. [kb:glass.md#2]\n\n"
+                              "Here is what I found in Claims: Call us first. [kb:claims.md#0]\n\n"
+                              "(No AI model is configured on this server: these are passages from "
+                              "the knowledge base, quoted as they are. Would you like me to "
+                              "connect you to a human agent?)");
+    pl_free(text);
+}
+
+/* A long passage is cut after LOCAL_REPLY_WORDS_MAX words, with " ..." after them. */
+static void test_grounded_trimmed(void **state)
+{
+    (void)state;
+    struct pl_buf long_text, want;
+    pl_buf_init(&long_text, SIZE_MAX);
+    pl_buf_init(&want, SIZE_MAX);
+    pl_buf_append_str(&want, "Here is what I found in T:");
+    for (int i = 0; i < LOCAL_REPLY_WORDS_MAX + 5; i++) {
+        pl_buf_printf(&long_text, "w%d\n ", i);
+        if (i < LOCAL_REPLY_WORDS_MAX)
+            pl_buf_printf(&want, " w%d", i);
+    }
+    pl_buf_append_str(&want, " ... [kb:t.md#0]");
+    const struct prompt_document d = {"kb:t.md#0", "kb:t.md", "T", "T", long_text.data};
+    char *text = local_reply_grounded(&d, 1);
+    assert_memory_equal(text, want.data, want.len);
+    assert_string_equal(text + want.len, "\n\n(No AI model is configured on this server: these "
+                                         "are passages from the knowledge base, quoted as they "
+                                         "are. Would you like me to connect you to a human "
+                                         "agent?)");
+    pl_free(text);
+    pl_buf_cleanup(&long_text);
+    pl_buf_cleanup(&want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_text),
-        cmocka_unit_test(test_echo_bounds),
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_exact_text),     cmocka_unit_test(test_echo_bounds),
+        cmocka_unit_test(test_deterministic),  cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_grounded_exact), cmocka_unit_test(test_grounded_trimmed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,7 +118,9 @@ static void test_builtin_voice_has_no_markdown(void **state)
     assert_memory_equal(s, "You are Parley, the virtual assistant of Acme Insurance's", 57);
     assert_non_null(strstr(s, "simple Markdown"));
     assert_non_null(
-        strstr(s, "- Channel: lex.\n- Today's date: 2026-11-25.\n\n" PROMPT_DOCUMENTS_NOTE "\n"));
+        strstr(s, "- Channel: lex.\n- Today's date: 2026-11-25.\n\nWhen a sentence of your answer "
+                  "uses a document whose id starts with kb:, end it with that id in\nsquare "
+                  "brackets, such as [kb:motor-glass-cover.md#2].\n" PROMPT_DOCUMENTS_NOTE "\n"));
     assert_null(strstr(s, "{{"));
     pl_free(s);
     prompt_templates_free(set);
