@@ -4,6 +4,7 @@
  * the API it names, then answered with event-stream frames built by es_frame.c, paced by a timer
  * on the double's loop. */
 #include "tests/fakes/fake_bedrock.h"
+#include "tests/fakes/markers.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -55,30 +56,11 @@ static char *printf_new(const char *fmt, ...) __attribute__((format(printf, 1, 2
 
 /* ---- markers (the grammar of the Anthropic mode) ---- */
 
-static long marker_num(const char *text, const char *name, long def)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "[[%s:", name);
-    const char *m = strstr(text, pat);
-    if (!m)
-        return def;
-    char *end;
-    long v = strtol(m + strlen(pat), &end, 10);
-    return strncmp(end, "]]", 2) == 0 && v >= 0 ? v : def;
-}
-
-static bool has_marker(const char *text, const char *name)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "[[%s]]", name);
-    return strstr(text, pat) != NULL;
-}
-
 /* True for the first N requests carrying [[name:N]] in the same message text (a retry sends the
  * same text; other messages with the same marker count for themselves). */
 static bool counted_marker(const char *text, const char *name)
 {
-    long n = marker_num(text, name, -1);
+    long n = fake_marker_num(text, name, -1);
     if (n < 0)
         return false;
     char *key = printf_new("%s:%ld:%s", name, n, text);
@@ -88,36 +70,20 @@ static bool counted_marker(const char *text, const char *name)
     return seen < n;
 }
 
-/* `text` split into tokens: each word with the spaces after it. */
-static json_t *tokens_of(const char *text)
-{
-    json_t *out = json_array();
-    for (const char *p = text; *p;) {
-        const char *q = p;
-        while (*q && *q != ' ')
-            q++;
-        while (*q == ' ')
-            q++;
-        json_array_append_new(out, json_stringn(p, (size_t)(q - p)));
-        p = q;
-    }
-    return out;
-}
-
 static json_t *answer_tokens(const char *ask, const char *default_text)
 {
     const char *tm = strstr(ask, "[[text:");
-    long n = marker_num(ask, "tokens", -1);
-    bool stamp = has_marker(ask, "stamp");
+    long n = fake_marker_num(ask, "tokens", -1);
+    bool stamp = fake_has_marker(ask, "stamp");
     if (tm) {
         const char *end = strstr(tm + 7, "]]");
         char *t = pl_strndup(tm + 7, end ? (size_t)(end - tm - 7) : strlen(tm + 7));
-        json_t *tokens = tokens_of(t);
+        json_t *tokens = fake_tokens_of(t);
         pl_free(t);
         return tokens;
     }
     if (n < 0)
-        return tokens_of(default_text);
+        return fake_tokens_of(default_text);
     json_t *tokens = json_array();
     for (long i = 1; i <= n; i++)
         json_array_append_new(tokens, json_sprintf("w%ld%s%s%s", i, stamp ? "@" : "",
@@ -929,7 +895,7 @@ static void start_stream(const struct fake_host *h, void *conn, const char *path
     s->api = ri->api;
     s->request_n = h->request_number();
     snprintf(s->path, sizeof(s->path), "%s", path);
-    s->pace_ms = (unsigned)marker_num(ri->last, "pace", h->pace_ms);
+    s->pace_ms = (unsigned)fake_marker_num(ri->last, "pace", h->pace_ms);
     uv_timer_init(h->loop, &s->timer);
     s->timer.data = s;
     bool exception_first = !strncmp(behaviour, "exception-first", 15);
@@ -943,7 +909,7 @@ static void start_stream(const struct fake_host *h, void *conn, const char *path
                  false);
         s->steps[0].exception = true;
     } else {
-        json_t *tokens = !strcmp(behaviour, "guardrail") ? tokens_of(bopt.guardrail_message)
+        json_t *tokens = !strcmp(behaviour, "guardrail") ? fake_tokens_of(bopt.guardrail_message)
                                                          : answer_tokens(ri->last, h->text);
         plan_answer(s, ri, tokens, behaviour);
         json_decref(tokens);
@@ -965,8 +931,8 @@ static void start_stream(const struct fake_host *h, void *conn, const char *path
     send_until_tick(s);
     if (s->ending == END_STALL)
         return;
-    long first =
-        marker_num(ri->last, "first", marker_num(ri->last, "slow-first", h->first_token_ms));
+    long first = fake_marker_num(ri->last, "first",
+                                 fake_marker_num(ri->last, "slow-first", h->first_token_ms));
     uv_timer_start(&s->timer, on_tick, (uint64_t)first, 0);
 }
 
@@ -1062,9 +1028,9 @@ void fake_bedrock_handle(const struct fake_host *h, void *conn, const char *path
 
     /* Faults before the stream, then those inside it. */
     const char *b = "normal";
-    if (has_marker(ri.last, "throttle") || counted_marker(ri.last, "throttle"))
+    if (fake_has_marker(ri.last, "throttle") || counted_marker(ri.last, "throttle"))
         b = "throttle";
-    else if (has_marker(ri.last, "validation"))
+    else if (fake_has_marker(ri.last, "validation"))
         b = "validation";
     if (!strcmp(b, "throttle")) {
         send_error(h, conn, 429, "ThrottlingException",
@@ -1084,7 +1050,7 @@ void fake_bedrock_handle(const struct fake_host *h, void *conn, const char *path
                                              "max-tokens",
                                              "guardrail"};
         for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-            if (has_marker(ri.last, faults[i])) {
+            if (fake_has_marker(ri.last, faults[i])) {
                 b = faults[i];
                 break;
             }

@@ -3,6 +3,7 @@
  * token, a finish chunk with an empty delta, a usage chunk with no choices (include_usage), then
  * `data: [DONE]`. Errors in OpenAI's shape, and in vLLM's (integer code, older flat shape). */
 #include "tests/fakes/fake_openai.h"
+#include "tests/fakes/markers.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,42 +21,6 @@ bool fake_openai_option(const char *flag, const char *value)
         return false;
     required_key = value;
     return true;
-}
-
-static bool has_marker(const char *text, const char *name)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "[[%s]]", name);
-    return strstr(text, pat) != NULL;
-}
-
-static long marker_num(const char *text, const char *name, long def)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "[[%s:", name);
-    const char *m = strstr(text, pat);
-    if (!m)
-        return def;
-    char *end;
-    long v = strtol(m + strlen(pat), &end, 10);
-    return strncmp(end, "]]", 2) == 0 && v >= 0 ? v : def;
-}
-
-/* Each word with the spaces after it. */
-static json_t *tokens_of(const char *text)
-{
-    json_t *out = json_array();
-    const char *p = text;
-    while (*p) {
-        const char *q = p;
-        while (*q && *q != ' ')
-            q++;
-        while (*q == ' ')
-            q++;
-        json_array_append_new(out, json_stringn(p, (size_t)(q - p)));
-        p = q;
-    }
-    return out;
 }
 
 static void error_reply(struct fake_openai_reply *out, int status, json_t *body,
@@ -206,18 +171,18 @@ static void stream_reply(const char *model, const char *ask, long input_tokens, 
 {
     json_t *tokens;
     const char *tm = strstr(ask, "[[text:");
-    long n_tokens = marker_num(ask, "tokens", -1);
+    long n_tokens = fake_marker_num(ask, "tokens", -1);
     if (tm) {
         const char *end = strstr(tm + 7, "]]");
         char *t = pl_strndup(tm + 7, end ? (size_t)(end - tm - 7) : strlen(tm + 7));
-        tokens = tokens_of(t);
+        tokens = fake_tokens_of(t);
         pl_free(t);
     } else if (n_tokens >= 0) {
         tokens = json_array();
         for (long i = 1; i <= n_tokens; i++)
             json_array_append_new(tokens, json_sprintf("w%ld%s", i, i < n_tokens ? " " : ""));
     } else {
-        tokens = tokens_of(default_text);
+        tokens = fake_tokens_of(default_text);
     }
     bool error_mid = !strcmp(behaviour, "error-mid"), cut = !strcmp(behaviour, "cut");
     bool malformed = !strcmp(behaviour, "malformed"), stall = !strcmp(behaviour, "stall");
@@ -247,7 +212,7 @@ static void stream_reply(const char *model, const char *ask, long input_tokens, 
                 ev, no, model,
                 one_choice(json_object(), !strcmp(behaviour, "max-tokens") ? "length" : "stop"),
                 NULL);
-            if (!has_marker(ask, "no-usage"))
+            if (!fake_has_marker(ask, "no-usage"))
                 add_chunk(ev, no, model, json_array(),
                           json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)input_tokens,
                                     "completion_tokens", (json_int_t)n, "total_tokens",
@@ -258,8 +223,8 @@ static void stream_reply(const char *model, const char *ask, long input_tokens, 
     json_decref(tokens);
     out->status = 200;
     out->events = ev;
-    out->first_ms = marker_num(ask, "first", -1);
-    out->pace_ms = marker_num(ask, "pace", -1);
+    out->first_ms = fake_marker_num(ask, "first", -1);
+    out->pace_ms = fake_marker_num(ask, "pace", -1);
     out->ending = stall       ? FAKE_OAI_STALL
                   : cut       ? FAKE_OAI_CUT
                   : error_mid ? FAKE_OAI_ERROR_CLOSE
@@ -282,12 +247,12 @@ void fake_openai_handle(json_t *headers, json_t *body, unsigned long request_no,
         return;
     const char *behaviour = "normal";
     for (size_t i = 0; i < sizeof(fault_markers) / sizeof(fault_markers[0]); i++) {
-        if (has_marker(last, fault_markers[i])) {
+        if (fake_has_marker(last, fault_markers[i])) {
             behaviour = fault_markers[i];
             break;
         }
     }
-    long n_flaky = marker_num(last, "flaky", -1);
+    long n_flaky = fake_marker_num(last, "flaky", -1);
     if (n_flaky >= 0) {
         char name[32];
         snprintf(name, sizeof(name), "flaky:%ld", n_flaky);

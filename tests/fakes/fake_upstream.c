@@ -23,6 +23,7 @@
 #include "common/buf.h"
 #include "tests/fakes/fake_bedrock.h"
 #include "tests/fakes/fake_openai.h"
+#include "tests/fakes/markers.h"
 
 #define REQUEST_MAX (4 * 1024 * 1024 + 64 * 1024)
 #define HEADERS_MAX (64 * 1024)
@@ -302,43 +303,6 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
-/* Split `text` into tokens: each word with the whitespace after it. */
-static json_t *tokens_of(const char *text)
-{
-    json_t *out = json_array();
-    const char *p = text;
-    while (*p) {
-        const char *q = p;
-        while (*q && *q != ' ')
-            q++;
-        while (*q == ' ')
-            q++;
-        json_array_append_new(out, json_stringn(p, (size_t)(q - p)));
-        p = q;
-    }
-    return out;
-}
-
-/* Integer value of marker "[[name:N]]" in `text`, or `def`. */
-static long marker_num(const char *text, const char *name, long def)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "[[%s:", name);
-    const char *m = strstr(text, pat);
-    if (!m)
-        return def;
-    char *end;
-    long v = strtol(m + strlen(pat), &end, 10);
-    return strncmp(end, "]]", 2) == 0 && v >= 0 ? v : def;
-}
-
-static bool has_marker(const char *text, const char *name)
-{
-    char pat[64];
-    snprintf(pat, sizeof(pat), "[[%s]]", name);
-    return strstr(text, pat) != NULL;
-}
-
 static json_t *usage_json(const struct usage *u, long output, bool with_input)
 {
     json_t *j = json_object();
@@ -376,16 +340,16 @@ static void start_stream(struct conn *c, const char *model, const struct usage *
     json_t *tokens;
     const char *tm = strstr(ask, "[[text:");
     const char *sq = strstr(ask, "[[seq:");
-    long n_tokens = marker_num(ask, "tokens", -1);
-    bool stamp = has_marker(ask, "stamp");
+    long n_tokens = fake_marker_num(ask, "tokens", -1);
+    bool stamp = fake_has_marker(ask, "stamp");
     if (sq) {
         char *t = seq_answer(sq + 6);
-        tokens = tokens_of(t);
+        tokens = fake_tokens_of(t);
         pl_free(t);
     } else if (tm) {
         const char *end = strstr(tm + 7, "]]");
         char *t = pl_strndup(tm + 7, end ? (size_t)(end - tm - 7) : strlen(tm + 7));
-        tokens = tokens_of(t);
+        tokens = fake_tokens_of(t);
         pl_free(t);
     } else if (n_tokens >= 0) {
         tokens = json_array();
@@ -394,7 +358,7 @@ static void start_stream(struct conn *c, const char *model, const struct usage *
                                   json_sprintf("w%ld%s%s%s", i, stamp ? "@" : "",
                                                stamp ? STAMP_HOLE : "", i < n_tokens ? " " : ""));
     } else {
-        tokens = tokens_of(opt.text);
+        tokens = fake_tokens_of(opt.text);
     }
     size_t n = json_array_size(tokens);
     bool error_mid = !strcmp(behaviour, "error-mid"), cut = !strcmp(behaviour, "cut");
@@ -445,7 +409,7 @@ static void start_stream(struct conn *c, const char *model, const struct usage *
 
     c->events = ev;
     c->next_event = 0;
-    c->pace_ms = (unsigned)marker_num(ask, "pace", opt.pace_ms);
+    c->pace_ms = (unsigned)fake_marker_num(ask, "pace", opt.pace_ms);
     c->ending = stall ? END_STALL : cut ? END_CUT : error_mid ? END_ERROR_CLOSE : END_FINISH;
     c->streaming = true;
     n_active++;
@@ -462,7 +426,8 @@ static void start_stream(struct conn *c, const char *model, const struct usage *
         json_t *e = json_array_get(ev, c->next_event);
         send_chunk(c, json_string_value(e), json_string_length(e));
     }
-    long first = marker_num(ask, "first", marker_num(ask, "slow-first", opt.first_token_ms));
+    long first =
+        fake_marker_num(ask, "first", fake_marker_num(ask, "slow-first", opt.first_token_ms));
     if (stall)
         return;
     uv_timer_start(&c->timer, on_tick, (uint64_t)first, 0);
@@ -655,12 +620,12 @@ static void handle_messages(struct conn *c, const char *path, json_t *headers, c
     /* Behaviour from the markers of the last user message. */
     behaviour = "normal";
     for (size_t i = 0; i < sizeof(fault_markers) / sizeof(fault_markers[0]); i++) {
-        if (has_marker(last, fault_markers[i])) {
+        if (fake_has_marker(last, fault_markers[i])) {
             behaviour = fault_markers[i];
             break;
         }
     }
-    long flaky = marker_num(last, "flaky", -1);
+    long flaky = fake_marker_num(last, "flaky", -1);
     if (flaky >= 0) {
         char name[32];
         snprintf(name, sizeof(name), "flaky:%ld", flaky);

@@ -192,43 +192,13 @@ static void test_cli_puts_files_and_names_bad_ones(void **state)
 
 /* ---- the binding ---- */
 
-/* The system prompt of the request whose last message contains `marker`, from the double's
- * log (new string); polled for 10 s, since the log line may land just after the answer. */
+/* The system prompt of the request whose last message contains `marker` (new string). */
 static char *system_prompt_for(const char *marker)
 {
-    for (int attempt = 0; attempt < 200; attempt++) {
-        FILE *f = fopen(st.upstream.log, "r");
-        assert_non_null(f);
-        char *found = NULL;
-        static char line[1 << 20];
-        while (!found && fgets(line, sizeof(line), f)) {
-            json_t *j = json_loads(line, 0, NULL);
-            json_t *body = json_object_get(j, "body");
-            json_t *msgs = json_object_get(body, "messages");
-            json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
-            json_t *content = json_object_get(last, "content");
-            const char *text =
-                json_is_string(content)
-                    ? json_string_value(content)
-                    : json_string_value(json_object_get(
-                          json_array_get(content, json_array_size(content) - 1), "text"));
-            if (text && strstr(text, marker)) {
-                json_t *sys = json_object_get(body, "system");
-                const char *s =
-                    json_is_string(sys)
-                        ? json_string_value(sys)
-                        : json_string_value(json_object_get(json_array_get(sys, 0), "text"));
-                found = pl_strdup(s ? s : "");
-            }
-            json_decref(j);
-        }
-        fclose(f);
-        if (found)
-            return found;
-        poll(NULL, 0, 50);
-    }
-    fail_msg("no request with %s in the double's log", marker);
-    return NULL;
+    char *s = ts_upstream_system_prompt(&st.upstream, marker);
+    if (!s)
+        fail_msg("no request with %s in the double's log", marker);
+    return s;
 }
 
 /* Ask `text` on an open caller; the turn_end frame (new reference). */

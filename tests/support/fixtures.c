@@ -166,6 +166,54 @@ void ts_upstream_stop(struct ts_upstream *u)
     ts_proc_stop(&u->proc, 5000);
 }
 
+/* The text of a message's content: a string, or its last block's text. */
+static const char *content_text(json_t *content)
+{
+    if (json_is_string(content))
+        return json_string_value(content);
+    return json_string_value(
+        json_object_get(json_array_get(content, json_array_size(content) - 1), "text"));
+}
+
+static char *system_prompt_in_log(const char *log, const char *marker)
+{
+    FILE *f = fopen(log, "r");
+    if (!f)
+        return NULL;
+    char *found = NULL, *line = NULL;
+    size_t cap = 0;
+    while (!found && getline(&line, &cap, f) > 0) {
+        json_t *j = json_loads(line, 0, NULL);
+        json_t *body = json_object_get(j, "body");
+        json_t *msgs = json_object_get(body, "messages");
+        const char *text = content_text(
+            json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "content"));
+        if (text && strstr(text, marker)) {
+            json_t *sys = json_object_get(body, "system");
+            const char *s =
+                json_is_string(sys)
+                    ? json_string_value(sys)
+                    : json_string_value(json_object_get(json_array_get(sys, 0), "text"));
+            found = pl_strdup(s ? s : "");
+        }
+        json_decref(j);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+char *ts_upstream_system_prompt(const struct ts_upstream *u, const char *marker)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        char *found = system_prompt_in_log(u->log, marker);
+        if (found)
+            return found;
+        poll(NULL, 0, 50);
+    }
+    return NULL;
+}
+
 /* Ready means connected to Redis: a caller arriving before that is told to retry, which is
  * right for callers but would make a test's first step depend on timing. */
 static int wait_ready(struct ts_parleyd *p)
