@@ -14,8 +14,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "bot/auth_secret.h"
 #include "bot/auth_token.h"
+#include "bot/cli_admin.h"
 #include "bot/kb_setup.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -188,38 +188,10 @@ static int search_local(const char *dir, const char *q, size_t k)
     return 0;
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    pl_buf_append(ud, p, size * n);
-    return size * n;
-}
-
-static char *mint_token(const char *secret)
-{
-    struct auth_claims claims;
-    memset(&claims, 0, sizeof(claims));
-    snprintf(claims.sub, sizeof(claims.sub), "parley-cli");
-    claims.role = AUTH_ROLE_ADMIN;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    claims.iat = tv.tv_sec;
-    claims.exp = claims.iat + 300;
-    return auth_token_mint((const unsigned char *)secret, strlen(secret), &claims);
-}
-
 static int search_remote(const char *url, const char *secret, const char *q, size_t k)
 {
-    char why[400];
-    if (!secret || !*secret) {
-        fprintf(stderr, "parley kb: no secret: pass --jwt-secret or set PARLEY_JWT_SECRET "
-                        "(the server's)\n");
+    if (!cli_secret_ok("parley kb", secret))
         return 2;
-    }
-    if (auth_secret_check(secret, "the secret (--jwt-secret / PARLEY_JWT_SECRET)", why,
-                          sizeof(why)) != PL_OK) {
-        fprintf(stderr, "parley kb: %s\n", why);
-        return 2;
-    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *c = curl_easy_init();
     char *esc = curl_easy_escape(c, q, 0);
@@ -227,7 +199,7 @@ static int search_remote(const char *url, const char *secret, const char *q, siz
     pl_buf_init(&full, 64 * 1024);
     pl_buf_printf(&full, "%s/v1/kb/search?k=%zu&q=%s", url, k, esc);
     curl_free(esc);
-    char *token = mint_token(secret);
+    char *token = cli_admin_token(secret);
     char auth[AUTH_TOKEN_MAX_LEN + 32];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
     struct curl_slist *h = curl_slist_append(NULL, auth);
@@ -235,7 +207,7 @@ static int search_remote(const char *url, const char *secret, const char *q, siz
     pl_buf_init(&body, 16 * 1024 * 1024);
     curl_easy_setopt(c, CURLOPT_URL, full.data);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cli_curl_to_buf);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
     long status = 0;
@@ -369,7 +341,7 @@ static bool ingest_one(struct ingest *in, const char *path)
     curl_easy_setopt(k, CURLOPT_POST, 1L);
     curl_easy_setopt(k, CURLOPT_POSTFIELDS, text.data ? text.data : "");
     curl_easy_setopt(k, CURLOPT_POSTFIELDSIZE, (long)text.len);
-    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, cli_curl_to_buf);
     curl_easy_setopt(k, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(k, CURLOPT_TIMEOUT_MS, 60000L);
     long status = 0;
@@ -403,17 +375,8 @@ static bool ingest_one(struct ingest *in, const char *path)
 
 static int cmd_ingest(const char *const *args, size_t nargs, const char *url, const char *secret)
 {
-    char why[400];
-    if (!secret || !*secret) {
-        fprintf(stderr, "parley kb: no secret: pass --jwt-secret or set PARLEY_JWT_SECRET "
-                        "(the server's)\n");
+    if (!cli_secret_ok("parley kb", secret))
         return 2;
-    }
-    if (auth_secret_check(secret, "the secret (--jwt-secret / PARLEY_JWT_SECRET)", why,
-                          sizeof(why)) != PL_OK) {
-        fprintf(stderr, "parley kb: %s\n", why);
-        return 2;
-    }
     char **paths = NULL;
     size_t n = 0, cap = 0, unreadable = 0;
     for (size_t i = 0; i < nargs; i++) {
@@ -432,7 +395,7 @@ static int cmd_ingest(const char *const *args, size_t nargs, const char *url, co
         paths[n++] = pl_strdup(args[i]);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct ingest in = {.url = url, .token = mint_token(secret), .curl = curl_easy_init()};
+    struct ingest in = {.url = url, .token = cli_admin_token(secret), .curl = curl_easy_init()};
     in.total = n;
     for (size_t i = 0; i < n; i++) {
         if (ingest_one(&in, paths[i]))

@@ -11,8 +11,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "bot/auth_secret.h"
 #include "bot/auth_token.h"
+#include "bot/cli_admin.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -39,12 +39,6 @@ struct client {
     CURL *curl;
 };
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    pl_buf_append(ud, p, size * n);
-    return size * n;
-}
-
 /* One request; the status (0 when the server could not be reached, said on stderr), the body
  * in `out`. */
 static long request(struct client *c, const char *method, const char *number, const char *body,
@@ -61,7 +55,7 @@ static long request(struct client *c, const char *method, const char *number, co
     curl_easy_setopt(k, CURLOPT_URL, url);
     curl_easy_setopt(k, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(k, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, cli_curl_to_buf);
     curl_easy_setopt(k, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(k, CURLOPT_TIMEOUT_MS, 30000L);
     if (body) {
@@ -182,19 +176,6 @@ static int get_one(struct client *c, const char *number)
     return rc;
 }
 
-static char *admin_token(const char *secret)
-{
-    struct auth_claims claims;
-    memset(&claims, 0, sizeof(claims));
-    snprintf(claims.sub, sizeof(claims.sub), "parley-cli");
-    claims.role = AUTH_ROLE_ADMIN;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    claims.iat = tv.tv_sec;
-    claims.exp = claims.iat + 300;
-    return auth_token_mint((const unsigned char *)secret, strlen(secret), &claims);
-}
-
 int cli_policy_main(int argc, char **argv)
 {
     const char *url = getenv("PARLEY_URL"), *secret = getenv("PARLEY_JWT_SECRET");
@@ -227,20 +208,13 @@ int cli_policy_main(int argc, char **argv)
         }
     }
     int rc = 2;
-    char why[400];
     if (n == 0 || (!strcmp(verb, "get") && n != 1)) {
         fprintf(stderr, !strcmp(verb, "get") ? "parley policy get: one NUMBER\n"
                                              : "parley policy put: at least one FILE.json\n");
-    } else if (!secret || !*secret) {
-        fprintf(stderr, "parley policy: no secret: pass --jwt-secret or set PARLEY_JWT_SECRET "
-                        "(the server's)\n");
-    } else if (auth_secret_check(secret, "the secret (--jwt-secret / PARLEY_JWT_SECRET)", why,
-                                 sizeof(why)) != PL_OK) {
-        fprintf(stderr, "parley policy: %s\n", why);
-    } else {
+    } else if (cli_secret_ok("parley policy", secret)) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         struct client c = {.url = url && *url ? url : "http://127.0.0.1:8080",
-                           .token = admin_token(secret),
+                           .token = cli_admin_token(secret),
                            .curl = curl_easy_init()};
         if (!strcmp(verb, "get")) {
             rc = get_one(&c, args[0]);

@@ -8,6 +8,7 @@
 
 #include "bot/auth_secret.h"
 #include "bot/auth_token.h"
+#include "bot/cli_admin.h"
 #include "bot/cli_chat.h"
 #include "bot/cli_kb.h"
 #include "bot/cli_policy.h"
@@ -90,17 +91,8 @@ static int cmd_token(int argc, char **argv)
                         "and 1 to 64 characters of A-Z a-z 0-9 - _\n");
         return 2;
     }
-    if (!secret || !*secret) {
-        fprintf(stderr, "parley token: no secret: pass --jwt-secret or set PARLEY_JWT_SECRET "
-                        "(the server's)\n");
+    if (!cli_secret_ok("parley token", secret))
         return 2;
-    }
-    char why[400];
-    if (auth_secret_check(secret, "the secret (--jwt-secret / PARLEY_JWT_SECRET)", why,
-                          sizeof(why)) != PL_OK) {
-        fprintf(stderr, "parley token: %s\n", why);
-        return 2;
-    }
     snprintf(c.sub, sizeof(c.sub), "%s", sub);
     if (sid)
         snprintf(c.sid, sizeof(c.sid), "%s", sid);
