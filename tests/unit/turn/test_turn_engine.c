@@ -952,6 +952,34 @@ static void test_budget_reserves_settles_and_refuses(void **state)
     opts.budget_tokens = 0;
 }
 
+/* Redis failing the reservation: the turn ends storage_unavailable before the model is asked,
+ * nothing is stored (the caller's message stays unanswered, for a later turn or a recovery). */
+static void test_budget_reservation_failure(void **state)
+{
+    (void)state;
+    turn_engine_stop(engine);
+    fake_uv_pass();
+    turn_engine_free(engine);
+    opts.budget_tokens = 5000;
+    engine = turn_engine_create(&opts);
+    fake_budget.status = PL_EIO;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    struct fake_call *c = submit(SID, NULL, "q1");
+    fake_store_answer_append(c, PL_OK, 1, false, fake_ctx_locked(1));
+    fake_uv_pass();
+    assert_int_equal(fake_budget.reserves, 1);
+    assert_int_equal(fake_llm_started(), 0); /* the model was not asked */
+    assert_null(fake_store_pending(CALL_END));
+    assert_int_equal(fake_store_count(CALL_RELEASE), 1); /* the session's lock let go */
+    assert_string_equal(rec_take(&r), "error 1 upstream_unavailable|end 1 in=1 upstream_error 0/0 "
+                                      "'' error=upstream_unavailable|");
+    rec_done(&r);
+    fake_budget.status = PL_OK;
+    opts.budget_tokens = 0;
+}
+
 /* ---- the bound policy record (docs/security.md "Policy records") ---- */
 
 /* Ask q1 on a session bound to POL-1: the append comes back begun, and the policy read waits. */
@@ -1087,6 +1115,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_while_reading_the_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_read_failure_fails_the_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_while_reading_the_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_reservation_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_reserves_settles_and_refuses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

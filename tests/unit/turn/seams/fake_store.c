@@ -345,7 +345,7 @@ int sess_reserve(struct sess_store *s, const struct sess_reservation *r, sess_re
     fake_budget.reserves++;
     snprintf(fake_budget.member, sizeof(fake_budget.member), "%s", r->member);
     fake_budget.tokens = r->tokens;
-    cb(ud, PL_OK, fake_budget.result, fake_budget.warn);
+    cb(ud, fake_budget.status, fake_budget.result, fake_budget.warn);
     return PL_OK;
 }
 

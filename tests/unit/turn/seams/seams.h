@@ -61,6 +61,7 @@ struct fake_call {
 
 /* Budget reservations: answered at once with `result` and `warn`; what was asked is kept. */
 struct fake_budget {
+    int status; /* of the reservation: PL_OK, or a storage failure */
     enum sess_reserve_result result;
     bool warn;
     size_t reserves, unreserves;
