@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot/aws_setup.h"
 #include "bot/config.h"
 #include "common/alloc.h"
 #include "common/err.h"
@@ -69,34 +70,19 @@ static bool model_caches(const char *model)
     return strstr(model, "anthropic.claude") || strstr(model, "amazon.nova");
 }
 
-/* The Bedrock part of a provider's configuration: the credentials source (created once, kept on
- * srv for shutdown; not needed with a Bedrock API key), the region (--aws-region or AWS_REGION,
- * then AWS_DEFAULT_REGION, then the profile's), the API, endpoint and guardrail (checked by the
- * provider). */
+/* The Bedrock part of a provider's configuration: the server's credentials source (not needed
+ * with a Bedrock API key) and region (bot/aws_setup.h), the API, endpoint and guardrail (checked by
+ * the provider). */
 static int make_bedrock_config(struct bot_server *srv, struct llm_provider_config *pc, char *err,
                                size_t errlen)
 {
     const struct bot_config *cfg = srv->cfg;
     bool has_key = cfg->bedrock_api_key && *cfg->bedrock_api_key;
-    if (!has_key && !srv->aws_creds) {
-        struct aws_credentials_options o = {.loop = srv->loop, .http = srv->http};
-        char why[256] = "";
-        if (aws_credentials_create(&o, &srv->aws_creds, why, sizeof(why)) != PL_OK) {
-            snprintf(err, errlen, "the bedrock provider needs AWS credentials: %s", why);
-            return PL_EINVAL;
-        }
-    }
-    const char *region = cfg->aws_region;
-    if (!region || !*region)
-        region = getenv("AWS_DEFAULT_REGION");
-    if ((!region || !*region) && srv->aws_creds)
-        region = aws_credentials_profile_region(srv->aws_creds);
-    if (!region || !*region) {
-        snprintf(err, errlen,
-                 "the bedrock provider needs a region: set --aws-region (or AWS_REGION, "
-                 "AWS_DEFAULT_REGION, or region in the AWS profile)");
+    if (!has_key && aws_setup_credentials(srv, "the bedrock provider", err, errlen) != PL_OK)
         return PL_EINVAL;
-    }
+    const char *region;
+    if (aws_setup_region(srv, "the bedrock provider", &region, err, errlen) != PL_OK)
+        return PL_EINVAL;
     const char *model = pc->model ? pc->model : llm_default_model("bedrock");
     pc->bedrock_api = cfg->bedrock_api;
     pc->bedrock_endpoint = cfg->bedrock_endpoint;
