@@ -95,17 +95,27 @@ void http_usage_get(struct http_server_req *r)
     struct auth_claims claims;
     if (!http_auth_require(r, AUTH_ROLE_ADMIN, &claims))
         return;
-    /* One byte more than either allows, so that a longer value is seen, not cut. */
-    char tenant[SESS_TENANT_MAX + 2] = "", day[12] = "", name[SESS_TENANT_MAX + 1];
-    if (!http_query_value(r->query, "tenant", tenant, sizeof(tenant)) || !tenant[0]) {
+    /* One byte more than either allows, so that a longer value is seen, not cut; the raw
+     * tenant may be percent-encoded ("a%2Bb" is "a+b", as curl --data-urlencode writes it). */
+    char raw[3 * SESS_TENANT_MAX + 4] = "", tenant[SESS_TENANT_MAX + 2] = "", day[12] = "";
+    char name[SESS_TENANT_MAX + 1];
+    if (!http_query_value(r->query, "tenant", raw, sizeof(raw)) || !raw[0]) {
         http_server_reply_error(r, API_ERR_BAD_REQUEST, "tenant is required: /v1/usage?tenant=T");
         return;
     }
+    size_t tenant_len = 0;
+    int drc = http_query_decode(raw, strlen(raw), tenant, sizeof(tenant), &tenant_len);
+    if (drc == PL_EINVAL) {
+        http_server_reply_error(r, API_ERR_BAD_REQUEST,
+                                "tenant is not a valid query value: write %XX with two hex digits "
+                                "for each encoded byte");
+        return;
+    }
     sess_tenant_name(name, tenant);
-    if (strlen(tenant) > SESS_TENANT_MAX || strcmp(name, tenant) != 0) {
+    if (drc != PL_OK || tenant_len > SESS_TENANT_MAX || !tenant[0] || strcmp(name, tenant) != 0) {
         http_server_reply_error(r, API_ERR_BAD_REQUEST,
                                 "tenant must be 1 to 128 characters of A-Z a-z 0-9 . _ @ : + -, "
-                                "as sessions store it");
+                                "as sessions store it (a + written %2B)");
         return;
     }
     if (http_query_value(r->query, "day", day, sizeof(day))) {

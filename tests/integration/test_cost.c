@@ -264,6 +264,10 @@ static void test_usage_route_refusals(void **state)
         {"", 0, 400, "bad_request"},
         {"?tenant=", 0, 400, "bad_request"},
         {"?tenant=a%20b", 0, 400, "bad_request"},
+        {"?tenant=a+b", 0, 400, "bad_request"}, /* a form-encoded space */
+        {"?tenant=a%2", 0, 400, "bad_request"},
+        {"?tenant=a%ZZ", 0, 400, "bad_request"},
+        {"?tenant=a%00b", 0, 400, "bad_request"},
         {"?tenant=acme&day=yesterday", 0, 400, "bad_request"},
         {"?tenant=acme&day=2025-02-29", 0, 400, "bad_request"},
         {"?tenant=acme&day=2025-13-01", 0, 400, "bad_request"},
@@ -292,6 +296,15 @@ static void test_usage_route_refusals(void **state)
     json_t *j = body_json(&r);
     assert_int_equal(num(j, "tokens"), 0);
     assert_int_equal(num(j, "turns"), 0);
+    json_decref(j);
+    ts_http_reply_free(&r);
+    /* A percent-encoded tenant is decoded: "+" and "@" are tenant characters. */
+    snprintf(url, sizeof(url), "%s/v1/usage?tenant=desk%%2Bone%%40acme.example&day=2024-02-29",
+             st.parleyd.url);
+    assert_int_equal(ts_http("GET", url, admin, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    j = body_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "tenant")), "desk+one@acme.example");
     json_decref(j);
     ts_http_reply_free(&r);
     assert_int_equal(ts_http("POST", url, admin, "{}", &r), 0);
