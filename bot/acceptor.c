@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bot/conn_limits.h"
+#include "bot/trusted_proxies.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -22,6 +23,7 @@ struct acceptor_conn {
     struct acceptor *a;
     struct acceptor_conn *prev, *next;
     bool reserved;
+    bool via_proxy;               /* from a trusted proxy: not counted per address */
     char peer[CONN_PEER_KEY_LEN]; /* conn_peer_key ("" for a unix socket) */
 };
 
@@ -30,6 +32,7 @@ struct acceptor {
     acceptor_adopt_fn adopt;
     void *ud;
     uint32_t max_per_address;
+    const struct trusted_proxies *trusted_proxies;
     struct conn_cap cap;
     int fd;
     uv_poll_t poll;
@@ -109,7 +112,8 @@ static void take(struct acceptor *a, int fd, const struct sockaddr *sa, socklen_
 {
     char peer[CONN_PEER_KEY_LEN];
     conn_peer_key(sa, salen, peer);
-    if (peer[0] && !conn_counts_take(&a->per_peer, peer, a->max_per_address)) {
+    bool via_proxy = trusted_proxies_has(a->trusted_proxies, sa, salen);
+    if (peer[0] && !via_proxy && !conn_counts_take(&a->per_peer, peer, a->max_per_address)) {
         close(fd);
         a->stats.refused_per_address++;
         uint64_t missed;
@@ -124,6 +128,7 @@ static void take(struct acceptor *a, int fd, const struct sockaddr *sa, socklen_
     struct acceptor_conn *c = pl_calloc(1, sizeof(*c));
     c->a = a;
     c->reserved = a->stats.open >= a->cap.cap;
+    c->via_proxy = via_proxy;
     memcpy(c->peer, peer, sizeof(peer));
     c->next = a->conns;
     if (a->conns)
@@ -182,6 +187,11 @@ const char *acceptor_conn_peer(const struct acceptor_conn *c)
     return c ? c->peer : "";
 }
 
+bool acceptor_conn_via_proxy(const struct acceptor_conn *c)
+{
+    return c && c->via_proxy;
+}
+
 void acceptor_conn_refused(struct acceptor_conn *c)
 {
     c->a->stats.refused_capacity++;
@@ -196,7 +206,7 @@ void acceptor_conn_closed(struct acceptor_conn *c)
         a->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (c->peer[0])
+    if (c->peer[0] && !c->via_proxy)
         conn_counts_put(&a->per_peer, c->peer);
     a->stats.open--;
     pl_free(c);
@@ -336,6 +346,7 @@ int acceptor_start(const struct acceptor_opts *opts, struct acceptor **out, char
     a->adopt = opts->adopt;
     a->ud = opts->ud;
     a->max_per_address = opts->max_per_address;
+    a->trusted_proxies = opts->trusted_proxies;
     a->cap = cap;
     a->fd = fd;
     a->log_errors.interval_ms = a->log_cap.interval_ms = a->log_per_address.interval_ms =

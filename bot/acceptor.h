@@ -6,7 +6,7 @@
  *    anything else on them); with those taken the listening socket is not watched at all until a
  *    connection closes, and waiting clients stay in the kernel's backlog;
  *  - a client address (IPv6: its /64) has at most `max_per_address` open; one more is closed at
- *    once;
+ *    once (a trusted proxy's connections are not counted: they carry many clients);
  *  - running out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses accepting for
  *    ACCEPTOR_PAUSE_MS instead of retrying at once (a busy loop), and is logged once per
  *    ACCEPTOR_LOG_INTERVAL_MS with a count.
@@ -25,6 +25,7 @@
 #define ACCEPTOR_BATCH           64 /* accepts per wake-up, so that other work runs between */
 
 struct acceptor;
+struct trusted_proxies;
 /* One accepted connection, from the adopter's callback until acceptor_conn_closed. */
 struct acceptor_conn;
 
@@ -38,6 +39,9 @@ struct acceptor_opts {
     const char *listen;       /* HOST:PORT ("[v6]:PORT", "0.0.0.0:PORT") or unix:/path */
     uint32_t max_connections; /* 0: derived from the descriptor limit */
     uint32_t max_per_address; /* 0: no limit */
+    /* Load balancers and proxies (bot/trusted_proxies.h; NULL: none): their connections carry
+     * many clients, so they are not counted per address. Borrowed for the acceptor's life. */
+    const struct trusted_proxies *trusted_proxies;
     acceptor_adopt_fn adopt;
     void *ud;
 };
@@ -73,6 +77,9 @@ bool acceptor_conn_reserved(const struct acceptor_conn *c);
  *  "2001:db8:1:2::/64"; "" for a unix socket), for other per-address limits to count by; ""
  *  for NULL. Valid until acceptor_conn_closed. */
 const char *acceptor_conn_peer(const struct acceptor_conn *c);
+/** The connection comes from a trusted proxy: its requests name their client in
+ *  X-Forwarded-For. False for NULL. */
+bool acceptor_conn_via_proxy(const struct acceptor_conn *c);
 /** Count a request refused on a reserved connection (the adopter answers 503 and closes). */
 void acceptor_conn_refused(struct acceptor_conn *c);
 /** The connection's socket is closed: it no longer counts, and accepting resumes if it was

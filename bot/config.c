@@ -41,8 +41,8 @@ static const struct opt opts[] = {
      "limit allows is lowered with a warning)"},
     {"max-connections-per-address", "PARLEY_MAX_CONNECTIONS_PER_ADDRESS",
      "max_connections_per_address", OPT_U32, F(max_connections_per_address), "64", 0, 100000000,
-     "connections one client address (IPv6: its /64) may hold open (0: no limit; behind a proxy "
-     "every caller has the proxy's address)"},
+     "connections one client address (IPv6: its /64) may hold open (0: no limit; a "
+     "--trusted-proxies connection is not counted)"},
     {"max-connections-per-session", "PARLEY_MAX_CONNECTIONS_PER_SESSION",
      "max_connections_per_session", OPT_U32, F(max_connections_per_session), "8", 0, 100000,
      "caller WebSockets one session may have open on this instance (0: no limit); one more gets "
@@ -176,6 +176,10 @@ static const struct opt opts[] = {
      NULL, 0, 0,
      "comma list of other browser origins (https://shop.example) allowed on the WebSocket and "
      "for CORS, or * for any; the server's own origin is always allowed"},
+    {"trusted-proxies", "PARLEY_TRUSTED_PROXIES", "trusted_proxies", OPT_STR, F(trusted_proxies),
+     NULL, 0, 0,
+     "comma list of load-balancer or proxy addresses and CIDR ranges (10.0.0.0/8) whose "
+     "X-Forwarded-For is believed: per-address limits then count the client it names"},
     {"max-header-bytes", "PARLEY_MAX_HEADER_BYTES", "max_header_bytes", OPT_U32,
      F(max_header_bytes), "16384", 8192, 1048576,
      "largest HTTP request head (request line and headers); 431 beyond"},

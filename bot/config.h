@@ -65,6 +65,7 @@ struct bot_config {
     uint32_t local_pace_ms;
     uint32_t ping_interval_s;
     char *allowed_origins;
+    char *trusted_proxies; /* NULL: none */
     uint32_t max_header_bytes;
     uint32_t request_timeout_ms;
     uint32_t max_control_frames;

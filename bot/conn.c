@@ -17,6 +17,7 @@
 #include "bot/http_kb.h"
 #include "bot/http_server.h"
 #include "bot/origin.h"
+#include "bot/trusted_proxies.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -36,7 +37,9 @@ struct conn {
     const struct conn_transport *tp;
     void *handle;
     char peer[64];
-    char address_key[64]; /* the acceptor's per-address key (conn_set_address_key) */
+    char address_key[64]; /* the acceptor's per-address key (conn_set_address_key); after a
+                             WebSocket handshake through a trusted proxy, its client's */
+    bool via_proxy;       /* from a trusted proxy (conn_set_via_proxy) */
     enum phase phase;
     uv_timer_t timer; /* deadlines, pings, and closing from outside the transport's calls */
     bool killing;     /* to be closed from the timer, which is due at once */
@@ -82,6 +85,11 @@ void conn_serve_health_checks_only(struct conn *c, void (*refused)(void *ud), vo
 void conn_set_address_key(struct conn *c, const char *key)
 {
     snprintf(c->address_key, sizeof(c->address_key), "%s", key ? key : "");
+}
+
+void conn_set_via_proxy(struct conn *c, bool via_proxy)
+{
+    c->via_proxy = via_proxy;
 }
 
 const char *conn_address_key(const struct conn *c)
@@ -304,7 +312,7 @@ void http_server_reply_error(struct http_server_req *r, enum api_error code, con
 
 const char *http_server_peer(const struct http_server_req *r)
 {
-    return r->conn ? conn_address_key(r->conn) : "";
+    return r->client_key;
 }
 
 void http_server_reply_method_not_allowed(struct http_server_req *r, const char *allow)
@@ -497,6 +505,8 @@ static void ws_handshake(struct conn *c, struct http_server_req *r)
         return;
     }
     r->answered = true;
+    /* The WebSocket is one client's from now on: its limits count under that client. */
+    conn_set_address_key(c, r->client_key);
     detach(c);
     ws_open(c, ep);
 }
@@ -509,6 +519,29 @@ static void preflight(struct http_server_req *r)
                        "access-control-allow-headers: authorization, content-type, accept\r\n"
                        "access-control-max-age: 600\r\n";
     http_server_reply(r, 204, NULL, "", 0);
+}
+
+/* The address r counts under for per-address limits: its connection's, or for a request from a
+ * trusted proxy, the client X-Forwarded-For names (bot/trusted_proxies.h). */
+static void client_address(struct conn *c, struct http_server_req *r)
+{
+    snprintf(r->client_key, sizeof(r->client_key), "%s", c->address_key);
+    if (!c->via_proxy)
+        return;
+    const char *values[HTTP_HEAD_MAX_FIELDS];
+    size_t n = 0;
+    for (size_t i = 0; i < r->head.nfields; i++)
+        if (!strcasecmp(r->head.fields[i].name, "X-Forwarded-For"))
+            values[n++] = r->head.fields[i].value;
+    char key[CONN_PEER_KEY_LEN];
+    enum forwarded_result fr = trusted_proxies_client(c->srv->trusted_proxies, values, n, key);
+    if (fr == FORWARDED_CLIENT)
+        snprintf(r->client_key, sizeof(r->client_key), "%s", key);
+    else if (fr == FORWARDED_MALFORMED)
+        PL_LOG(PL_LOG_DEBUG, "http",
+               "%s: X-Forwarded-For names no address where the proxies end: counted as the "
+               "proxy's own request",
+               c->peer);
 }
 
 /* The head of a request is complete in c->parser. */
@@ -525,6 +558,7 @@ static void begin_request(struct conn *c)
     r->origin = h->origin;
     const char *accept = http_head_field(h, "Accept");
     r->accept = accept ? accept : "";
+    client_address(c, r);
     bool has_body = h->content_length > 0;
     if (c->health_only) {
         r->close_after = true; /* one answer, then the slot goes back to the reserve */

@@ -70,6 +70,10 @@ void conn_serve_health_checks_only(struct conn *c, void (*refused)(void *ud), vo
  *  acceptor_conn_peer: an IPv6 address by its /64; "" for a unix socket), copied. */
 void conn_set_address_key(struct conn *c, const char *key);
 const char *conn_address_key(const struct conn *c);
+/** The connection comes from a trusted proxy (bot/acceptor.h acceptor_conn_via_proxy): each
+ *  request counts under the client its X-Forwarded-For names, and a WebSocket under the client
+ *  of its handshake. */
+void conn_set_via_proxy(struct conn *c, bool via_proxy);
 /** The peer's address ("127.0.0.1"; "unix" on a Unix socket). Borrowed from `c`. */
 const char *conn_peer(const struct conn *c);
 struct bot_server *conn_server(const struct conn *c);

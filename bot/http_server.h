@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bot/conn_limits.h"
 #include "bot/http_parse.h"
 #include "bot/server.h"
 #include "common/api_error.h"
@@ -30,7 +31,8 @@ struct http_server_req {
     const char *content_type;
     const char *accept;
     const char *origin;
-    struct http_head head; /* every header, for routes that need others */
+    char client_key[CONN_PEER_KEY_LEN]; /* http_server_peer */
+    struct http_head head;              /* every header, for routes that need others */
     struct pl_buf body;
     /* response */
     bool answered;
@@ -55,7 +57,8 @@ struct http_server_req {
 };
 
 /** The client's address as per-address limits count it (acceptor_conn_peer: an IPv6 address
- *  by its /64; "" for a unix socket or a closed connection). */
+ *  by its /64; "" for a unix socket): for a request from a trusted proxy, the client its
+ *  X-Forwarded-For names. */
 const char *http_server_peer(const struct http_server_req *r);
 
 void http_server_ref(struct http_server_req *r);

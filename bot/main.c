@@ -21,6 +21,7 @@
 #include "bot/origin.h"
 #include "bot/prompt_reload.h"
 #include "bot/server.h"
+#include "bot/trusted_proxies.h"
 #include "bot/turn/turn_engine.h"
 #include "bot/ws_server.h"
 #include "common/alloc.h"
@@ -186,7 +187,9 @@ int main(int argc, char **argv)
              raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
     srand((unsigned)(raw[0] | raw[1] << 8 | raw[2] << 16));
 
-    if (origin_list_parse(cfg.allowed_origins, &srv.origins, err, sizeof(err)) != PL_OK) {
+    if (origin_list_parse(cfg.allowed_origins, &srv.origins, err, sizeof(err)) != PL_OK ||
+        trusted_proxies_parse(cfg.trusted_proxies, &srv.trusted_proxies, err, sizeof(err)) !=
+            PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
@@ -296,6 +299,7 @@ int main(int argc, char **argv)
                                      .listen = cfg.listen,
                                      .max_connections = cfg.max_connections,
                                      .max_per_address = cfg.max_connections_per_address,
+                                     .trusted_proxies = srv.trusted_proxies,
                                      .adopt = adopt_connection,
                                      .ud = &srv};
     if (acceptor_start(&ao, &srv.acceptor, err, sizeof(err)) != PL_OK) {
@@ -349,6 +353,7 @@ out:
     pl_buf_cleanup(&srv.frame);
     conn_counts_cleanup(&srv.session_conns);
     origin_list_free(srv.origins);
+    trusted_proxies_free(srv.trusted_proxies);
     curl_global_cleanup();
     config_cleanup(&cfg);
     return status;

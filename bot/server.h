@@ -17,6 +17,7 @@ struct http_client;
 struct llm_provider;
 struct aws_credentials;
 struct kb_index;
+struct trusted_proxies;
 struct kb_sync;
 struct llm_breakers;
 struct llm_routes;
@@ -67,6 +68,7 @@ struct bot_server {
     struct pl_buf frame;              /* chat.c builds every WebSocket frame here in turn */
     struct conn_counts session_conns; /* chat.c: caller WebSockets per session id, from hello */
     struct origin_list *origins;      /* --allowed-origins */
+    struct trusted_proxies *trusted_proxies; /* --trusted-proxies; NULL: none */
     /* answers a complete HTTP request (http_routes_dispatch) */
     void (*http_dispatch)(struct http_server_req *r);
     /* the WebSocket protocols served, by path (bot/conn.h) */

@@ -199,6 +199,7 @@ int ws_server_adopt(struct bot_server *srv, int fd, struct acceptor_conn *ac)
     struct raw_pss *pss = lws_wsi_user(wsi);
     if (pss && pss->conn) {
         conn_set_address_key(pss->conn, acceptor_conn_peer(ac));
+        conn_set_via_proxy(pss->conn, acceptor_conn_via_proxy(ac));
         if (acceptor_conn_reserved(ac))
             conn_serve_health_checks_only(pss->conn, refused_at_capacity, ac);
     }

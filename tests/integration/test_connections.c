@@ -4,6 +4,7 @@
  * each test says exactly which bytes go out and from which address. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "tests/support/fixtures.h"
 
 static struct ts_redis redis;
@@ -314,12 +316,144 @@ static void test_cap_per_address(void **state)
     assert_int_equal(ts_parleyd_stop(&p), 0);
 }
 
+/* POST a caller message to session `sid` from `from` with X-Forwarded-For `xff` (NULL: none).
+ * The status. */
+static int post_message(int port, const char *from, const char *sid, const char *token,
+                        const char *xff)
+{
+    int fd = raw_connect(port, from);
+    char req[2048], forwarded[256] = "";
+    if (xff)
+        snprintf(forwarded, sizeof(forwarded), "X-Forwarded-For: %s\r\n", xff);
+    static const char body[] = "{\"text\":\"hello\"}";
+    snprintf(req, sizeof(req),
+             "POST /v1/sessions/%s/messages?wait_ms=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Authorization: Bearer %s\r\nContent-Type: application/json\r\n%s"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             sid, token, forwarded, strlen(body), body);
+    send_all(fd, req);
+    char buf[4096];
+    int n = read_until(fd, buf, sizeof(buf), NULL, 5000);
+    close(fd);
+    return n > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0 ? (int)strtol(buf + 9, NULL, 10) : 0;
+}
+
+/* A caller WebSocket from `from` through a proxy that says the client is `xff`: says hello
+ * without a token (a new anonymous session) and returns the first frame's text (in buf). */
+static const char *ws_hello_via(int port, const char *from, const char *xff, char *buf, size_t cap)
+{
+    int fd = raw_connect(port, from);
+    char req[1024];
+    snprintf(req, sizeof(req),
+             "GET /v1/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: parley.chat.v1\r\n"
+             "X-Forwarded-For: %s\r\n\r\n",
+             xff);
+    send_all(fd, req);
+    assert_true(read_until(fd, buf, cap, "\r\n\r\n", 5000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 101 "));
+    buf[0] = '\0';
+    /* A masked text frame with the all-zero key: the payload goes as it is. */
+    static const char hello[] = "{\"type\":\"hello\"}";
+    char frame[64] = {(char)0x81, (char)(0x80 | (sizeof(hello) - 1)), 0, 0, 0, 0};
+    memcpy(frame + 6, hello, sizeof(hello) - 1);
+    assert_int_equal(send(fd, frame, 6 + sizeof(hello) - 1, MSG_NOSIGNAL),
+                     (ssize_t)(6 + sizeof(hello) - 1));
+    int n = read_until(fd, buf, cap, "}", 5000);
+    close(fd);
+    /* The payload starts after the frame header (2 or 4 bytes: the length may hold a NUL). */
+    const char *payload = n > 4 ? memchr(buf, '{', (size_t)n) : NULL;
+    assert_non_null(payload);
+    return payload;
+}
+
+static bool redis_has(const char *key)
+{
+    char *v = ts_redis_query(&redis, "EXISTS %s", key);
+    bool yes = v && strcmp(v, "1") == 0;
+    pl_free(v);
+    return yes;
+}
+
+/* Behind a load balancer: its connections are not counted per address (it carries everyone),
+ * and each request counts under the client its X-Forwarded-For names, the rightmost entry that
+ * is not a trusted proxy; an untrusted peer's X-Forwarded-For is ignored. */
+static void test_trusted_proxy_names_the_client(void **state)
+{
+    (void)state;
+    struct ts_parleyd p;
+    static const char *const args[] = {"--trusted-proxies",
+                                       "127.0.0.2/32, 10.0.0.0/8",
+                                       "--max-connections-per-address",
+                                       "1",
+                                       "--messages-per-minute",
+                                       "0",
+                                       "--messages-per-minute-per-address",
+                                       "1",
+                                       "--anon-sessions-per-minute",
+                                       "1",
+                                       "--local-pace-ms",
+                                       "1",
+                                       NULL};
+    assert_int_equal(ts_parleyd_start(&p, workdir, &redis, NULL, args), 0);
+    pl_free(ts_redis_query(&redis, "FLUSHALL"));
+    /* New conversations on WebSockets through the proxy: one a minute per client. */
+    char frame[4096];
+    assert_non_null(strstr(ws_hello_via(p.port, "127.0.0.2", "198.51.100.7", frame, sizeof(frame)),
+                           "\"type\":\"ready\""));
+    assert_non_null(strstr(ws_hello_via(p.port, "127.0.0.2", "198.51.100.8", frame, sizeof(frame)),
+                           "\"type\":\"ready\""));
+    assert_non_null(strstr(ws_hello_via(p.port, "127.0.0.2", "198.51.100.7", frame, sizeof(frame)),
+                           "\"code\":\"rate_limited\""));
+    assert_true(redis_has("parley:addr:{198.51.100.7}:sessions"));
+    assert_false(redis_has("parley:addr:{127.0.0.2}:sessions"));
+    int status;
+    int lb[3];
+    for (int i = 0; i < 3; i++) {
+        lb[i] = ws_open(p.port, "127.0.0.2", &status);
+        assert_int_equal(status, 101);
+    }
+    int direct = ws_open(p.port, "127.0.0.3", &status);
+    assert_int_equal(status, 101);
+    int again = raw_connect(p.port, "127.0.0.3");
+    send_all(again, upgrade_request);
+    char buf[4096];
+    assert_true(read_until(again, buf, sizeof(buf), NULL, 3000) <= 0);
+    close(again);
+
+    char sid[33];
+    char *token = ts_session_create(p.url, sid);
+    assert_non_null(token);
+    /* Two clients through the proxy: one message a minute each. */
+    assert_int_equal(post_message(p.port, "127.0.0.2", sid, token, "198.51.100.1"), 202);
+    assert_int_equal(post_message(p.port, "127.0.0.2", sid, token, "198.51.100.2, 10.1.2.3"), 202);
+    assert_true(redis_has("parley:addr:{198.51.100.1}:messages"));
+    assert_true(redis_has("parley:addr:{198.51.100.2}:messages"));
+    assert_false(redis_has("parley:addr:{127.0.0.2}:messages"));
+    /* A forged entry on the left changes nothing: the proxy appended the real one. */
+    assert_int_equal(post_message(p.port, "127.0.0.2", sid, token, "203.0.113.50, 198.51.100.1"),
+                     429);
+    assert_false(redis_has("parley:addr:{203.0.113.50}:messages"));
+    /* A peer that is not a trusted proxy is its own client, whatever it claims. */
+    assert_int_equal(post_message(p.port, "127.0.0.4", sid, token, "198.51.100.3"), 202);
+    assert_true(redis_has("parley:addr:{127.0.0.4}:messages"));
+    assert_false(redis_has("parley:addr:{198.51.100.3}:messages"));
+    assert_int_equal(post_message(p.port, "127.0.0.4", sid, token, "198.51.100.4"), 429);
+    pl_free(token);
+    for (int i = 0; i < 3; i++)
+        close(lb[i]);
+    close(direct);
+    assert_int_equal(ts_parleyd_stop(&p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_low_descriptor_limit_does_not_spin),
         cmocka_unit_test(test_cap_above_the_limit_is_lowered),
         cmocka_unit_test(test_cap_per_address),
+        cmocka_unit_test(test_trusted_proxy_names_the_client),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -91,6 +91,28 @@ static void test_parleyd_refuses_a_guessable_secret(void **state)
                    "mint admin tokens; make one with: openssl rand -hex 32\n");
 }
 
+/* A --trusted-proxies entry that is not a network (a typing mistake that would trust more or
+ * less than meant) stops the server at start, naming it. */
+static void test_parleyd_refuses_a_malformed_trusted_proxy(void **state)
+{
+    (void)state;
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd),
+             "'%s' --jwt-secret 0123456789abcdef0123456789abcdef --trusted-proxies "
+             "'10.0.0.0/8, 10.0.0.1/8' 2>&1",
+             ts_bin("parleyd"));
+    expect_refused(cmd, 1,
+                   "parleyd: --trusted-proxies: \"10.0.0.1/8\" has bits set after its prefix "
+                   "(write the network address, e.g. 10.0.0.0/8)\n");
+    snprintf(cmd, sizeof(cmd),
+             "'%s' --jwt-secret 0123456789abcdef0123456789abcdef --trusted-proxies lb.internal "
+             "2>&1",
+             ts_bin("parleyd"));
+    expect_refused(cmd, 1,
+                   "parleyd: --trusted-proxies: \"lb.internal\" is not an IPv4 or IPv6 "
+                   "address\n");
+}
+
 static void test_parley_token_refuses_a_guessable_secret(void **state)
 {
     (void)state;
@@ -178,6 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parleyd_refuses_a_guessable_secret),
         cmocka_unit_test(test_parley_token_refuses_a_guessable_secret),
+        cmocka_unit_test(test_parleyd_refuses_a_malformed_trusted_proxy),
         cmocka_unit_test(test_without_a_secret_a_random_one_is_made_with_a_warning),
         cmocka_unit_test(test_a_stop_right_after_the_port_opens_is_a_clean_shutdown),
     };
