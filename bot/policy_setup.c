@@ -7,6 +7,7 @@
 #include "bot/aws_setup.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "connectors/dynamodb_item.h"
 #include "connectors/policy_source.h"
 #include "sessions/policy_store.h"
 
@@ -35,6 +36,14 @@ int policy_setup_build(struct bot_server *srv, char *err, size_t errlen)
                  "--policy-source must be redis or dynamodb:TABLE (a DynamoDB table name or "
                  "ARN), not \"%s\"",
                  spec);
+        return PL_EINVAL;
+    }
+    /* The table's name first: a typo is the likeliest mistake, and says so before AWS does. */
+    if (!ddb_table_name_valid(spec + 9)) {
+        snprintf(err, errlen,
+                 "--policy-source dynamodb:TABLE: \"%s\" is not a DynamoDB table name (3 to 255 "
+                 "of A-Z a-z 0-9 _ . -) or table ARN",
+                 spec + 9);
         return PL_EINVAL;
     }
     const char *who = "the DynamoDB policy source (--policy-source)";

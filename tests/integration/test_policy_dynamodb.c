@@ -416,6 +416,58 @@ static void test_typed_policy_number_loads_nothing(void **state)
     json_decref(lines);
 }
 
+/* parleyd with `args` (and AWS keys, no region): its last line of output and its exit status. */
+static int start_refused(const char *args, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "env -u AWS_REGION -u AWS_DEFAULT_REGION -u AWS_PROFILE AWS_ACCESS_KEY_ID=AKIDEXAMPLE "
+             "AWS_SECRET_ACCESS_KEY=x AWS_EC2_METADATA_DISABLED=true %s --listen 127.0.0.1:0 "
+             "--provider local --log-format text %s 2>&1",
+             ts_bin("parleyd"), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[1024];
+    out[0] = '\0';
+    while (fgets(line, sizeof line, p))
+        snprintf(out, cap, "%s", line);
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_bad_values_refused_at_start(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *said;
+    } cases[] = {
+        {"--policy-source mongodb:x",
+         "parleyd: --policy-source must be redis or dynamodb:TABLE (a DynamoDB table name or ARN), "
+         "not \"mongodb:x\"\n"},
+        {"--policy-source dynamodb:ab",
+         "parleyd: --policy-source dynamodb:TABLE: \"ab\" is not a DynamoDB table name (3 to 255 "
+         "of A-Z a-z 0-9 _ . -) or table ARN\n"},
+        {"--policy-source dynamodb:Policies",
+         "parleyd: the DynamoDB policy source (--policy-source) needs a region: set --aws-region "
+         "(or AWS_REGION, AWS_DEFAULT_REGION, or region in the AWS profile)\n"},
+        {"--policy-source dynamodb:Policies --aws-region eu-west-2 --dynamodb-endpoint "
+         "http://127.0.0.1:1/v1",
+         "parleyd: --dynamodb-endpoint must be a URL such as https://host[:port] (no path): "
+         "\"http://127.0.0.1:1/v1\"\n"},
+        {"--policy-source dynamodb:Policies --aws-region eu-west-2 --policy-key-attribute ''",
+         "parleyd: --policy-key-attribute must be an attribute name of 1 to 255 characters\n"},
+        {"--policy-cache-entries 0", "parleyd: command line: policy-cache-entries expects a whole "
+                                     "number from 1 to 10000000, got \"0\"\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[1024];
+        int status = start_refused(cases[i].args, out, sizeof out);
+        if (strcmp(out, cases[i].said) != 0)
+            fail_msg("%s: said %s", cases[i].args, out);
+        assert_int_not_equal(status, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_missing_item_answers_without_a_record),
         cmocka_unit_test(test_put_is_refused),
         cmocka_unit_test(test_typed_policy_number_loads_nothing),
+        cmocka_unit_test(test_bad_values_refused_at_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
