@@ -395,13 +395,13 @@ static int send_request(struct ddb_get *g, const struct pl_sigv4_creds *creds)
     return PL_OK;
 }
 
+/* Credentials arrived (perhaps from inside the HTTP client's callbacks, where no transfer may
+ * start): send from the loop's next turn. */
 static void on_creds_ready(void *ud)
 {
     struct ddb_get *g = ud;
     g->wait = NULL;
-    int rc = send_attempt(g);
-    if (rc != PL_OK)
-        finish(g, rc);
+    uv_timer_start(g->timer, on_retry, 0, 0);
 }
 
 /* Send with the current credentials, or wait for them. */

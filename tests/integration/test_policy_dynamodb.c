@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -416,6 +417,98 @@ static void test_typed_policy_number_loads_nothing(void **state)
     json_decref(lines);
 }
 
+/* Temporary credentials from the container endpoint (the credentials double): the first
+ * GetItem may wait for their fetch, and carries the session token, signed, which the second
+ * DynamoDB double requires. */
+static void test_container_credentials_and_session_token(void **state)
+{
+    (void)state;
+    char dir[700], port_md[16], port_db[16], log[800], bin[512], items[800], reqlog[800];
+    snprintf(dir, sizeof dir, "%s/container", workdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    struct ts_proc md, db;
+    int md_port = ts_free_port();
+    snprintf(port_md, sizeof port_md, "%d", md_port);
+    snprintf(log, sizeof log, "%s/metadata.log", dir);
+    snprintf(bin, sizeof bin, "%s", ts_bin("tests/fakes/fake_aws_metadata_server"));
+    const char *const md_argv[] = {bin,
+                                   "--port",
+                                   port_md,
+                                   "--keys",
+                                   "AKIDEXAMPLE",
+                                   "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                   "FAKESESSIONTOKEN",
+                                   NULL};
+    assert_int_equal(ts_proc_spawn(&md, "fake_aws_metadata", (char *const *)md_argv, NULL, log), 0);
+    assert_int_equal(ts_wait_port(&md, md_port, 10000), 0);
+    int db_port = ts_free_port();
+    snprintf(port_db, sizeof port_db, "%d", db_port);
+    snprintf(items, sizeof items, "%s/items.json", dir);
+    write_text(items, "{\"Policies\":[" ADA_ITEM "]}");
+    snprintf(reqlog, sizeof reqlog, "%s/dynamodb-requests.jsonl", dir);
+    snprintf(log, sizeof log, "%s/fake_dynamodb.log", dir);
+    snprintf(bin, sizeof bin, "%s", ts_bin("tests/fakes/fake_dynamodb"));
+    const char *const db_argv[] = {bin,
+                                   "--port",
+                                   port_db,
+                                   "--items",
+                                   items,
+                                   "--log",
+                                   reqlog,
+                                   "--aws-session-token",
+                                   "FAKESESSIONTOKEN",
+                                   NULL};
+    assert_int_equal(ts_proc_spawn(&db, "fake_dynamodb", (char *const *)db_argv, NULL, log), 0);
+    assert_int_equal(ts_wait_port(&db, db_port, 10000), 0);
+
+    char endpoint[64], full_uri[200];
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", db_port);
+    snprintf(full_uri, sizeof full_uri,
+             "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:%d/container/creds", md_port);
+    const char *const env[] = {"AWS_ACCESS_KEY_ID=",
+                               "AWS_PROFILE=",
+                               "AWS_SHARED_CREDENTIALS_FILE=/nonexistent/credentials",
+                               "AWS_CONFIG_FILE=/nonexistent/config",
+                               full_uri,
+                               NULL};
+    const char *const args[] = {"--policy-source",
+                                "dynamodb:Policies",
+                                "--dynamodb-endpoint",
+                                endpoint,
+                                "--aws-region",
+                                "us-east-1",
+                                NULL};
+    struct ts_parleyd p;
+    assert_int_equal(ts_parleyd_start_env(&p, dir, &redis, &upstream, args, env), 0);
+    char sid[33], url[256];
+    char *plain = ts_session_create(p.url, sid);
+    pl_free(plain);
+    char *token = policy_token(sid, "POL-100001");
+    snprintf(url, sizeof url, "%s/v1/sessions/%s/messages?wait_ms=15000", p.url, sid);
+    struct ts_http_reply r;
+    assert_int_equal(
+        ts_http("POST", url, token, "{\"id\":\"c1\",\"text\":\"ddb-container-1: my cover?\"}", &r),
+        0);
+    assert_int_equal(r.status, 200);
+    ts_http_reply_free(&r);
+    pl_free(token);
+    char *system = system_prompt_for("ddb-container-1");
+    assert_non_null(strstr(system, ADA_PLAIN));
+    pl_free(system);
+    FILE *f = fopen(reqlog, "r");
+    assert_non_null(f);
+    char line[8192];
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_non_null(strstr(line, "\"outcome\":\"item\""));
+    assert_non_null(strstr(line, "\"x-amz-security-token\":\"FAKESESSIONTOKEN\""));
+    assert_true(ts_log_contains(&p.proc, "first DynamoDB GetItem: table Policies at"));
+    assert_true(ts_log_contains(&p.proc, "(container endpoint)"));
+    assert_int_equal(ts_parleyd_stop(&p), 0);
+    assert_int_equal(ts_proc_stop(&db, 5000), 0);
+    ts_proc_stop(&md, 5000);
+}
+
 /* parleyd with `args` (and AWS keys, no region): its last line of output and its exit status. */
 static int start_refused(const char *args, char *out, size_t cap)
 {
@@ -479,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_put_is_refused),
         cmocka_unit_test(test_typed_policy_number_loads_nothing),
         cmocka_unit_test(test_bad_values_refused_at_start),
+        cmocka_unit_test(test_container_credentials_and_session_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
