@@ -4,9 +4,11 @@
  * --policy-source dynamodb:Policies. A session bound by its token's policy claim gets the
  * table's item, as plain JSON, in its system prompt; a second turn within the cache's TTL sends
  * no second GetItem (the double's request log); throttling twice is retried and then answered;
- * a missing table ends the turn upstream_unavailable (retryable) after one request, and the
- * next turn reads again; a missing item is answered without a record; PUT is refused with the
- * table's name, also through `parley policy put`; a typed policy number loads nothing. */
+ * a slow reply and a 500 are sent again; a missing table or denied access ends the turn
+ * upstream_unavailable (retryable) after one request, explained in the log, and the next turn
+ * reads again; a missing item is answered without a record; PUT is refused with the table's
+ * name, also through `parley policy put`; a typed policy number loads nothing; bad options stop
+ * parleyd at start; the container endpoint's temporary credentials sign with their token. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -322,6 +324,17 @@ static void test_missing_table_fails_the_turn_and_is_not_kept(void **state)
     assert_null(ts_upstream_system_prompt(&upstream, "ddb-missing-1"));
     assert_true(ts_log_contains(&parleyd.proc, "DynamoDB has no table Policies in region "
                                                "us-east-1"));
+    /* An agent's GET meets the same failure, named. */
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/policies/POL-200002", parleyd.url);
+    char *agent = ts_token("agent", "agent-1", NULL, 600);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("GET", url, agent, NULL, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "\"code\":\"upstream_unavailable\""));
+    assert_non_null(strstr(r.body, "cannot be read from DynamoDB table Policies right now"));
+    ts_http_reply_free(&r);
+    pl_free(agent);
     /* The table is back: the failure was not kept, the next turn reads it. */
     ddb_control("/_fake/fault", "{\"mode\":\"\"}");
     ask(&c, "m2", "ddb-missing-2: what is my cover now?", &t);
@@ -330,6 +343,39 @@ static void test_missing_table_fails_the_turn_and_is_not_kept(void **state)
     char *system = system_prompt_for("ddb-missing-2");
     assert_non_null(strstr(system, "contents to GBP 41414"));
     pl_free(system);
+    ts_caller_close(&c);
+}
+
+/* A 500 is retried; access denied is not, and the log says which permission is missing. */
+static void test_server_error_retried_access_denied_explained(void **state)
+{
+    (void)state;
+    ddb_control("/_fake/item", "{\"TableName\":\"Policies\",\"Item\":{\"policy_number\":{\"S\":"
+                               "\"POL-700007\"},\"product\":{\"S\":\"home\"}}}");
+    ddb_control("/_fake/fault", "{\"mode\":\"500\",\"count\":1}");
+    struct ts_caller c;
+    open_bound(&c, "POL-700007");
+    struct ts_turn t;
+    ask(&c, "e1", "ddb-500-1: is my roof covered?", &t);
+    assert_string_equal(t.stop_reason, "end_turn");
+    ts_turn_free(&t);
+    json_t *lines = get_items_for("POL-700007");
+    assert_int_equal(json_array_size(lines), 2);
+    assert_string_equal(outcome(lines, 0), "server_error");
+    assert_string_equal(outcome(lines, 1), "item");
+    json_decref(lines);
+    ts_caller_close(&c);
+
+    ddb_control("/_fake/fault", "{\"mode\":\"access_denied\",\"count\":0}");
+    open_bound(&c, "POL-800008");
+    assert_int_equal(ts_caller_ask(&c, "e2", "ddb-denied-1: my cover?", 15000, &t), 0);
+    assert_string_equal(t.error_code, "upstream_unavailable");
+    ts_turn_free(&t);
+    ddb_control("/_fake/fault", "{\"mode\":\"\"}");
+    lines = get_items_for("POL-800008");
+    assert_int_equal(json_array_size(lines), 1);
+    json_decref(lines);
+    assert_true(ts_log_contains(&parleyd.proc, "need dynamodb:GetItem on the table's ARN"));
     ts_caller_close(&c);
 }
 
@@ -568,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_throttled_twice_then_answered),
         cmocka_unit_test(test_slow_reply_is_sent_again),
         cmocka_unit_test(test_missing_table_fails_the_turn_and_is_not_kept),
+        cmocka_unit_test(test_server_error_retried_access_denied_explained),
         cmocka_unit_test(test_missing_item_answers_without_a_record),
         cmocka_unit_test(test_put_is_refused),
         cmocka_unit_test(test_typed_policy_number_loads_nothing),
