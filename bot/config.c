@@ -168,6 +168,24 @@ static const struct opt opts[] = {
     {"ack-replicas", "PARLEY_ACK_REPLICAS", "ack_replicas", OPT_U32, F(ack_replicas), "0", 0, 16,
      "acknowledge a caller message only after this many Redis replicas have it (WAIT, up to "
      "--redis-timeout-ms; fewer: upstream_unavailable, resend with the same id)"},
+    {"policy-source", "PARLEY_POLICY_SOURCE", "policy_source", OPT_STR, F(policy_source), "redis",
+     0, 0,
+     "where policy records are read: redis (stored with PUT /v1/policies) or dynamodb:TABLE "
+     "(GetItem on that DynamoDB table, or table ARN; read-only here)"},
+    {"policy-key-attribute", "PARLEY_POLICY_KEY_ATTRIBUTE", "policy_key_attribute", OPT_STR,
+     F(policy_key_attribute), "policy_number", 0, 0,
+     "the DynamoDB table's partition key (a string attribute) holding the policy number"},
+    {"dynamodb-endpoint", "PARLEY_DYNAMODB_ENDPOINT", "dynamodb_endpoint", OPT_STR,
+     F(dynamodb_endpoint), NULL, 0, 0,
+     "DynamoDB URL (default https://dynamodb.REGION.amazonaws.com; a VPC endpoint, DynamoDB "
+     "Local or a test double)"},
+    {"policy-cache-ttl-ms", "PARLEY_POLICY_CACHE_TTL_MS", "policy_cache_ttl_ms", OPT_U32,
+     F(policy_cache_ttl_ms), "60000", 0, 86400000,
+     "how long a policy record read from DynamoDB is kept in memory (0: read on every turn); a "
+     "missing record is kept at most 5 s"},
+    {"policy-cache-entries", "PARLEY_POLICY_CACHE_ENTRIES", "policy_cache_entries", OPT_U32,
+     F(policy_cache_entries), "10000", 1, 10000000,
+     "policy records kept in memory at most (the least recently used goes first)"},
     {"local-pace-ms", "PARLEY_LOCAL_PACE_MS", "local_pace_ms", OPT_U32, F(local_pace_ms), "40", 0,
      5000, "delay between words of the offline provider"},
     {"ping-interval", "PARLEY_PING_INTERVAL", "ping_interval", OPT_U32, F(ping_interval_s), "30", 5,

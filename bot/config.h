@@ -62,6 +62,12 @@ struct bot_config {
     uint32_t redis_timeout_ms;
     uint32_t kb_sync_ms; /* how often the stored documents' version is read (0: at start only) */
     uint32_t ack_replicas;
+    /* policy records (docs/security.md "Policy records from DynamoDB") */
+    char *policy_source; /* redis, dynamodb:TABLE */
+    char *policy_key_attribute;
+    char *dynamodb_endpoint;
+    uint32_t policy_cache_ttl_ms; /* 0: no cache */
+    uint32_t policy_cache_entries;
     uint32_t local_pace_ms;
     uint32_t ping_interval_s;
     char *allowed_origins;

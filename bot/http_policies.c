@@ -1,6 +1,7 @@
 /* PUT and GET /v1/policies/{number}; see http_policies.h. */
 #include "bot/http_policies.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +12,25 @@
 #include "bot/server.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "connectors/policy_source.h"
 #include "sessions/policy_store.h"
 
 static const char bad_number[] =
     "a policy number is 1 to 64 characters of A-Z a-z 0-9 - _ (/v1/policies/POL-100001)";
+
+/* A read that failed: Redis down is storage; another source is named. */
+static void reply_unavailable(struct http_server_req *r)
+{
+    struct policy_source *src = r->srv->policy;
+    if (policy_source_writable(src)) {
+        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        return;
+    }
+    char msg[384];
+    snprintf(msg, sizeof(msg), "policy records cannot be read from %s right now; please retry",
+             policy_source_description(src));
+    http_server_reply_error(r, API_ERR_UPSTREAM_UNAVAILABLE, msg);
+}
 
 static void on_got(void *ud, int status, const char *record, size_t len)
 {
@@ -22,7 +38,7 @@ static void on_got(void *ud, int status, const char *record, size_t len)
     if (status == PL_ENOTFOUND)
         http_server_reply_error(r, API_ERR_NOT_FOUND, "no policy record has that number");
     else if (status != PL_OK)
-        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        reply_unavailable(r);
     else
         http_server_reply(r, 200, NULL, record, len);
     http_server_unref(r);
@@ -30,11 +46,12 @@ static void on_got(void *ud, int status, const char *record, size_t len)
 
 static void get_policy(struct http_server_req *r, const char *number)
 {
-    if (sess_policy_get(r->srv->store, number, on_got, r) != PL_OK) {
-        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
-        return;
-    }
+    /* Held before the read: a cached record is answered before policy_source_get returns. */
     http_server_ref(r);
+    if (policy_source_get(r->srv->policy, number, on_got, r) != PL_OK) {
+        reply_unavailable(r);
+        http_server_unref(r);
+    }
 }
 
 struct put_op {
@@ -57,6 +74,13 @@ static void on_put(void *ud, int status, bool created)
 
 static void put_policy(struct http_server_req *r, const char *number)
 {
+    if (!policy_source_writable(r->srv->policy)) {
+        char msg[384];
+        snprintf(msg, sizeof(msg), "policy records come from %s; change them there",
+                 policy_source_description(r->srv->policy));
+        http_server_reply_error(r, API_ERR_POLICY_READ_ONLY, msg);
+        return;
+    }
     if (r->body.len > SESS_POLICY_RECORD_MAX) {
         http_server_reply_error(r, API_ERR_TOO_LARGE,
                                 "a policy record is at most 65536 bytes of JSON");

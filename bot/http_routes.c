@@ -26,6 +26,7 @@
 #include "common/utf8.h"
 #include "connectors/llm_breaker.h"
 #include "connectors/llm_providers.h"
+#include "connectors/policy_source.h"
 #include "sessions/policy_store.h"
 #include "sessions/session_store.h"
 
@@ -130,6 +131,8 @@ static void get_metrics(struct http_server_req *r)
     http_usage_metrics(r->srv, &b);
     llm_provider_metrics(r->srv->llm, &b);
     llm_breakers_metrics(r->srv->llm_breakers, &b);
+    if (r->srv->policy)
+        policy_source_metrics(r->srv->policy, &b);
     http_server_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);
     pl_buf_cleanup(&b);
 }

@@ -19,6 +19,7 @@
 #include "bot/kb_sync.h"
 #include "bot/llm_setup.h"
 #include "bot/origin.h"
+#include "bot/policy_setup.h"
 #include "bot/prompt_reload.h"
 #include "bot/server.h"
 #include "bot/trusted_proxies.h"
@@ -34,6 +35,7 @@
 #include "connectors/llm_prices.h"
 #include "connectors/llm_providers.h"
 #include "connectors/llm_routes.h"
+#include "connectors/policy_source.h"
 #include "prompts/prompt.h"
 #include "sessions/session_store.h"
 
@@ -94,6 +96,7 @@ static void on_drain(uv_timer_t *t)
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);
     turn_engine_stop(srv->engine);
+    policy_source_stop(srv->policy);         /* before the HTTP client its reads use */
     aws_credentials_destroy(srv->aws_creds); /* before the HTTP client its fetches use */
     srv->aws_creds = NULL;
     http_client_destroy(srv->http);
@@ -247,6 +250,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
+    if (policy_setup_build(&srv, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
     uint64_t budget_micros = 0;
     if (cfg.budget_usd_per_day && llm_usd_parse(cfg.budget_usd_per_day, &budget_micros) != PL_OK) {
         fprintf(stderr,
@@ -267,6 +274,7 @@ int main(int argc, char **argv)
     const char *primary = strchr(llm_provider_name(srv.llm), ':');
     const struct turn_engine_opts eo = {.loop = &loop,
                                         .store = srv.store,
+                                        .policy = srv.policy,
                                         .llm = srv.llm,
                                         .prompts = srv.prompts,
                                         .instance_id = srv.instance_id,
@@ -326,6 +334,7 @@ out:
     prompt_reload = NULL;
     ws_server_stop(&srv);
     turn_engine_stop(srv.engine);
+    policy_source_stop(srv.policy);
     kb_sync_stop(srv.kb_sync);
     srv.kb_sync = NULL;
     aws_credentials_destroy(srv.aws_creds);
@@ -344,6 +353,7 @@ out:
         status = 1;
     }
     turn_engine_free(srv.engine);
+    policy_source_free(srv.policy);
     llm_routes_destroy(srv.llm_routes);
     llm_provider_destroy(srv.llm);
     llm_breakers_destroy(srv.llm_breakers);

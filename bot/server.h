@@ -23,6 +23,7 @@ struct llm_breakers;
 struct llm_routes;
 struct prompt_builder;
 struct turn_engine;
+struct policy_source;
 struct llm_price_table;
 struct lws_context;
 struct acceptor;
@@ -57,6 +58,7 @@ struct bot_server {
     struct llm_breakers *llm_breakers; /* circuit breakers of every provider chain */
     /* the provider chain per purpose (llm_route(routes, "summary")); chat's is `llm` */
     struct llm_routes *llm_routes;
+    struct policy_source *policy; /* where policy records are read (bot/policy_setup.h) */
     struct prompt_builder *prompts;
     struct llm_price_table *prices; /* --prices, or the built-in table */
     struct turn_engine *engine;

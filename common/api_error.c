@@ -15,6 +15,9 @@ static const struct api_error_info table[API_ERR_COUNT] = {
                               "this conversation no longer exists (it may have expired)"},
     [API_ERR_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405, false,
                                     "this method is not allowed on this path"},
+    [API_ERR_POLICY_READ_ONLY] = {"method_not_allowed", 405, false,
+                                  "policy records are read from another source here; change "
+                                  "them there"},
     [API_ERR_TOO_LARGE] = {"too_large", 413, false, "the request is too large"},
     [API_ERR_RATE_LIMITED] = {"rate_limited", 429, true,
                               "the assistant is receiving too many requests; please try again "

@@ -17,6 +17,7 @@ enum api_error {
     API_ERR_NOT_FOUND,
     API_ERR_SESSION_GONE,
     API_ERR_METHOD_NOT_ALLOWED,
+    API_ERR_POLICY_READ_ONLY, /* PUT /v1/policies with records read from another source */
     API_ERR_TOO_LARGE,
     API_ERR_RATE_LIMITED,
     API_ERR_TOO_MANY_MESSAGES,

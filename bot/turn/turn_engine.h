@@ -26,6 +26,7 @@
 #include "prompts/prompt.h"
 
 struct sess_store;
+struct policy_source;
 struct llm_provider;
 struct llm_price_table;
 struct prompt_builder;
@@ -35,6 +36,7 @@ struct kb_index;
 struct turn_engine_opts {
     uv_loop_t *loop;
     struct sess_store *store;
+    struct policy_source *policy; /* where the bound policy's record is read (borrowed) */
     struct llm_provider *llm;
     const struct prompt_builder *prompts;
     const char *instance_id;  /* owner of this instance's turn locks (copied) */

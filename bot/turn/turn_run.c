@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "connectors/llm_prices.h"
+#include "connectors/policy_source.h"
 #include "sessions/conversation_order.h"
 #include "sessions/policy_store.h"
 
@@ -455,7 +456,7 @@ static void load_policy(struct turn_session *s, struct sess_turn_context *ctx)
     }
     t->policy_ctx = ctx;
     t->begin_in_flight = true;
-    int rc = sess_policy_get(e->opts.store, ctx->rec.policy_number, on_policy, s);
+    int rc = policy_source_get(e->opts.policy, ctx->rec.policy_number, on_policy, s);
     if (rc != PL_OK)
         on_policy(s, rc, NULL, 0);
 }

@@ -39,6 +39,7 @@ static void test_public_codes_and_statuses(void **state)
         {API_ERR_NOT_FOUND, "not_found", 404, false},
         {API_ERR_SESSION_GONE, "not_found", 404, false},
         {API_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", 405, false},
+        {API_ERR_POLICY_READ_ONLY, "method_not_allowed", 405, false},
         {API_ERR_TOO_LARGE, "too_large", 413, false},
         {API_ERR_RATE_LIMITED, "rate_limited", 429, true},
         {API_ERR_TOO_MANY_MESSAGES, "rate_limited", 429, true},
