@@ -83,7 +83,8 @@ static const struct opt opts[] = {
      "ID:VERSION of a Bedrock guardrail applied to every request (an intervention ends the turn "
      "with stop reason refusal)"},
     {"aws-region", "AWS_REGION", "aws_region", OPT_STR, F(aws_region), NULL, 0, 0,
-     "AWS region of Bedrock (default: AWS_DEFAULT_REGION, then the profile's region)"},
+     "AWS region of Bedrock, DynamoDB and the embeddings model (default: AWS_DEFAULT_REGION, "
+     "then the profile's region)"},
     {NULL, "AWS_BEARER_TOKEN_BEDROCK", NULL, OPT_STR, F(bedrock_api_key), NULL, 0, 0,
      "Bedrock API key, sent as a bearer token instead of SigV4 (environment only)"},
     {"openai-base-url", "PARLEY_OPENAI_BASE_URL", "openai_base_url", OPT_STR, F(openai_base_url),

@@ -423,7 +423,13 @@ static void on_policy(void *ud, int status, const char *record, size_t len)
     } else if (status != PL_OK && status != PL_ENOTFOUND) {
         PL_LOG(PL_LOG_WARN, "turn", "sess=%s turn=%ld: cannot read policy %s (%s)", s->sid, t->turn,
                number, pl_strerror(status));
-        fail_unstarted(s, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        /* Redis is the conversation's own storage; another source is a service of its own. */
+        if (!strcmp(policy_source_kind(e->opts.policy), "redis"))
+            fail_unstarted(s, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        else
+            fail_unstarted(s, API_ERR_UPSTREAM_UNAVAILABLE,
+                           "your policy record cannot be read right now; please try again in a "
+                           "moment");
     } else if (t->cancel_requested) {
         t->stop = t->cancel_stop;
         t->state = TURN_STREAMING;

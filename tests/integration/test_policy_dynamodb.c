@@ -314,6 +314,9 @@ static void test_missing_table_fails_the_turn_and_is_not_kept(void **state)
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&c, "m1", "ddb-missing-1: what is my cover?", 15000, &t), 0);
     assert_string_equal(t.error_code, "upstream_unavailable");
+    assert_string_equal(t.error_message,
+                        "your policy record cannot be read right now; please try again in a "
+                        "moment");
     assert_true(t.error_retryable);
     ts_turn_free(&t);
     /* Never retried, and the model was never asked. */

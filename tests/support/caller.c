@@ -168,6 +168,8 @@ int ts_caller_read_turn(struct ts_caller *c, int timeout_ms, struct ts_turn *out
         } else if (!strcmp(t, "error")) {
             snprintf(out->error_code, sizeof(out->error_code), "%s",
                      json_string_value(json_object_get(f, "code")));
+            snprintf(out->error_message, sizeof(out->error_message), "%s",
+                     json_string_value(json_object_get(f, "message")));
             out->error_retryable = json_is_true(json_object_get(f, "retryable"));
             out->error_retry_after_ms =
                 (long)json_integer_value(json_object_get(f, "retry_after_ms"));

@@ -46,6 +46,7 @@ struct ts_turn {
     long answered_in; /* the turn whose answer covered it (== turn unless another did) */
     long input_tokens, output_tokens;
     char error_code[32]; /* an error frame (its turn_end follows when it was acknowledged) */
+    char error_message[320];
     bool error_retryable;
     long error_retry_after_ms; /* the error frame's retry_after_ms (0: none) */
 };

@@ -389,6 +389,12 @@ int policy_source_get(struct policy_source *src, const char *number, policy_sour
     return sess_policy_get(NULL, number, cb, ud);
 }
 
+const char *policy_source_kind(const struct policy_source *src)
+{
+    (void)src;
+    return "redis";
+}
+
 void fake_store_answer_policy(struct fake_call *c, int status, const char *record)
 {
     unlink_call(c);
