@@ -32,6 +32,8 @@ struct summary_job {
     struct llm_usage usage;
     char model[128];
     int status;
+    bool asked; /* the model was asked (else the stored summary already covered it) */
+    bool stale; /* stored nothing: an equal or newer summary was there */
     char detail[200];
     char tenant[SESS_TENANT_MAX + 1];
     char day[11];
@@ -71,11 +73,12 @@ static void finish(struct summary_job *job, int status)
 {
     struct summarizer *sm = job->sm;
     if (status == PL_OK) {
-        PL_LOG(PL_LOG_NOTICE, "summary",
-               "summary sess=%s through=%ld stored: %zu bytes, model %s, input_tokens=%ld "
-               "output_tokens=%ld",
-               job->sid, job->through, job->text.len, job->model[0] ? job->model : "-",
-               job->usage.input_tokens, job->usage.output_tokens);
+        if (job->asked && !job->stale)
+            PL_LOG(PL_LOG_NOTICE, "summary",
+                   "summary sess=%s through=%ld stored: %zu bytes, model %s, input_tokens=%ld "
+                   "output_tokens=%ld",
+                   job->sid, job->through, job->text.len, job->model[0] ? job->model : "-",
+                   job->usage.input_tokens, job->usage.output_tokens);
     } else if (status == PL_ECANCELED) {
         PL_LOG(PL_LOG_INFO, "summary", "summary sess=%s cancelled", job->sid);
     } else if (status != PL_ENOTFOUND) {
@@ -103,6 +106,7 @@ static void on_stored(void *ud, int status, enum sess_summary_result result)
 {
     struct summary_job *job = ud;
     if (status == PL_OK && result == SESS_SUMMARY_STALE) {
+        job->stale = true;
         job->sm->stats.stale++;
         PL_LOG(PL_LOG_INFO, "summary", "summary sess=%s through=%ld not stored: a newer one is",
                job->sid, job->through);
@@ -307,6 +311,7 @@ static void on_read(void *ud, struct sess_turn_context *ctx)
         return;
     }
     sm->stats.started++;
+    job->asked = true;
     struct llm_sink sink = {.on_text = on_text, .on_finish = on_finish, .ud = job};
     job->in_start = true;
     job->call = llm_start(sm->opts.llm, &p, &sink);
@@ -331,9 +336,10 @@ static int start(struct summarizer *sm, const char *sid, long through, summary_d
     job->cb = cb;
     job->ud = ud;
     pl_buf_init(&job->text, SUMMARY_TEXT_MAX);
-    /* Two entries a turn (question, answer) plus slack for agents' words. */
-    size_t entries = through > 0 && (size_t)through < SUMMARY_READ_MAX / 2
-                         ? (size_t)through * 2 + 16
+    /* The newest entries are read: two a turn (question, answer), twice over, so that the turns
+     * after the stored summary up to `through` are among them, plus slack for agents' words. */
+    size_t entries = through > 0 && (size_t)through < SUMMARY_READ_MAX / 4
+                         ? (size_t)through * 4 + 64
                          : SUMMARY_READ_MAX;
     int rc = sess_summary_read(sm->opts.store, sid, entries, on_read, job);
     if (rc != PL_OK) {
