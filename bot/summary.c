@@ -14,6 +14,7 @@
 #include "common/map.h"
 #include "connectors/llm.h"
 #include "connectors/llm_prices.h"
+#include "connectors/llm_providers.h"
 #include "prompts/prompt_builder.h"
 #include "prompts/summary_prompt.h"
 #include "sessions/conversation_order.h"
@@ -62,6 +63,13 @@ int summarizer_create(const struct summarizer_opts *opts, struct summarizer **ou
     sm->opts.templates_dir = NULL; /* read now; not kept */
     if (!sm->opts.max_jobs)
         sm->opts.max_jobs = SUMMARY_JOBS_DEFAULT;
+    /* The summary route's model may take less than the chat model: its request (template,
+     * previous summary, turns) must fit its window with room for the answer. */
+    const char *model = opts->llm ? strchr(llm_provider_name(opts->llm), ':') : NULL;
+    uint32_t window = prompt_model_context_tokens(model ? model + 1 : NULL);
+    size_t room = 2 * (size_t)opts->max_tokens + SUMMARY_TEMPLATE_TOKENS;
+    if (window && window > room && sm->opts.fold_budget_tokens > window - room)
+        sm->opts.fold_budget_tokens = window - room;
     sm->prompts = prompts;
     pl_map_init(&sm->running);
     *out = sm;

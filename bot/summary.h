@@ -25,6 +25,9 @@ struct llm_price_table;
 #define SUMMARY_JOBS_DEFAULT 4
 /* Most transcript entries a job reads. */
 #define SUMMARY_READ_MAX 2000
+/* What a summary request holds besides the turns it folds, at most: the template's text (the
+ * previous summary and the answer are counted at max_tokens each). */
+#define SUMMARY_TEMPLATE_TOKENS 1000
 /* Most bytes of a summary kept from the model's answer (the rest is dropped). */
 #define SUMMARY_TEXT_MAX (64 * 1024)
 
@@ -34,8 +37,10 @@ struct summarizer_opts {
     struct llm_provider *llm;  /* the summary route's chain (llm_route(routes, "summary")) */
     const char *templates_dir; /* summary.txt from here when it has one; NULL: built-in */
     uint32_t max_tokens;       /* max_tokens of a summary request (--summary-max-tokens) */
-    /* Most estimated tokens of turns one request folds (the prompt builder's history budget):
-     * when more wait, the oldest are left out of the summary (logged). */
+    /* Most estimated tokens of turns one request folds (the prompt builder's history budget),
+     * capped so that the request fits the summary route's model (prompt_model_context_tokens,
+     * less max_tokens twice and SUMMARY_TEMPLATE_TOKENS): when more wait, the oldest are left
+     * out of the summary (logged). */
     size_t fold_budget_tokens;
     unsigned max_jobs;                    /* 0: SUMMARY_JOBS_DEFAULT */
     const struct llm_price_table *prices; /* NULL: every cost 0 */
