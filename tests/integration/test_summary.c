@@ -6,8 +6,9 @@
  *    session's hash with its usage counted to the tenant; the next turn's system prompt carries
  *    it as a <conversation_summary> block and its messages leave the summarised turns out;
  *  - offline (the local provider), the stored summary is the exact extractive text;
- *  - a summary route that fails leaves every caller answer as it was, stores no summary, and is
- *    asked again at a later turn. */
+ *  - a summary request the double fails (a summary.txt of --prompts carrying its [[500]] marker)
+ *    leaves every caller answer as it was, stores no summary, and is asked again at a later
+ *    turn. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,15 +46,16 @@ static const char *const online_args[] = {"--context-tokens",
                                           NULL};
 static const char *const offline_args[] = {
     "--local-pace-ms", "0", "--context-tokens", "400", "--max-output-tokens", "100", NULL};
-/* Port 9 (discard) refuses connections: every summary request fails. */
+/* A summary template whose request the double answers 500: every summary request fails. */
+#define FAILING_TEMPLATE                                                                           \
+    "Summarise up to turn {{through}}. [[500]]\n<transcript>\n{{transcript}}\n</transcript>\n"
+static char prompts_dir[600];
 static const char *const failing_args[] = {"--context-tokens",
                                            "1200",
                                            "--max-output-tokens",
                                            "200",
-                                           "--routes",
-                                           "summary=openai:summary-model",
-                                           "--openai-base-url",
-                                           "http://127.0.0.1:9/v1",
+                                           "--prompts",
+                                           prompts_dir,
                                            "--upstream-retries",
                                            "0",
                                            NULL};
@@ -64,6 +66,12 @@ static int setup(void **state)
     if (ts_stack_start(&online, "summary_online", upstream_args, online_args) != 0)
         return -1;
     if (ts_stack_start(&offline, "summary_offline", NULL, offline_args) != 0)
+        return -1;
+    snprintf(prompts_dir, sizeof(prompts_dir), "%s", ts_workdir("summary_prompts"));
+    char path[700];
+    snprintf(path, sizeof(path), "%s/summary.txt", prompts_dir);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(FAILING_TEMPLATE, f) < 0 || fclose(f) != 0)
         return -1;
     return ts_stack_start(&failing, "summary_failing", upstream_args, failing_args);
 }
@@ -326,6 +334,20 @@ static void test_failing_summary_does_not_touch_answers(void **state)
          waited += 20)
         poll(NULL, 0, 20);
     assert_true(ts_log_count(&failing.parleyd.proc, "a later turn asks again") >= 2);
+    /* The double was asked each time, with the failing template, and said 500. */
+    json_t *all = requests(&failing.upstream);
+    size_t asked = 0;
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *body = json_array_get(all, i);
+        const char *sys = system_of(body);
+        if (sys && strcmp(sys, SUMMARY_SYSTEM) == 0) {
+            json_t *msgs = json_object_get(body, "messages");
+            assert_non_null(strstr(content_of(json_array_get(msgs, 0)), "[[500]]"));
+            asked++;
+        }
+    }
+    assert_true(asked >= 2);
+    json_decref(all);
     char *v = hget(&failing, c.session_id, "summary_through");
     assert_string_equal(v, "(nil)");
     free(v);
