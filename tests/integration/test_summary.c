@@ -273,6 +273,19 @@ static void test_summary_is_asked_stored_and_used(void **state)
     }
     json_decref(all);
     ts_caller_close(&c);
+
+    /* Marked as a summary in the log and on /metrics. */
+    char line[128];
+    snprintf(line, sizeof(line), "summary sess=%s through=%ld stored:", c.session_id, through);
+    assert_true(ts_log_wait(&online.parleyd.proc, line, 5000));
+    char url[128];
+    snprintf(url, sizeof(url), "%s/metrics", online.parleyd.url);
+    struct ts_http_reply m;
+    assert_int_equal(ts_http("GET", url, NULL, NULL, &m), 0);
+    assert_non_null(strstr(m.body, "\nparley_summaries_total{result=\"stored\"} 1\n"));
+    assert_non_null(strstr(m.body, "\nparley_summaries_total{result=\"failed\"} 0\n"));
+    assert_null(strstr(m.body, "\nparley_summary_tokens_total{kind=\"input\"} 0\n"));
+    ts_http_reply_free(&m);
 }
 
 static void test_offline_summary_is_extractive(void **state)
