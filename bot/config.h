@@ -48,6 +48,7 @@ struct bot_config {
     uint32_t max_output_tokens;
     uint32_t context_tokens;
     uint32_t history_entries;
+    uint32_t summary_max_tokens; /* 0: no conversation summaries */
     uint32_t session_ttl_s;
     uint32_t token_ttl_s;
     uint32_t max_token_ttl_s;

@@ -18,6 +18,7 @@
 #include "bot/http_routes.h"
 #include "bot/http_server.h"
 #include "bot/http_usage.h"
+#include "bot/summary.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/embed.h"
@@ -129,6 +130,7 @@ static void get_metrics(struct http_server_req *r)
 #undef COUNTER
 #undef GAUGE
     http_usage_metrics(r->srv, &b);
+    summarizer_metrics(r->srv->summaries, &b);
     llm_provider_metrics(r->srv->llm, &b);
     llm_breakers_metrics(r->srv->llm_breakers, &b);
     if (r->srv->policy)

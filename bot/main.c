@@ -22,6 +22,7 @@
 #include "bot/policy_setup.h"
 #include "bot/prompt_reload.h"
 #include "bot/server.h"
+#include "bot/summary.h"
 #include "bot/trusted_proxies.h"
 #include "bot/turn/turn_engine.h"
 #include "bot/ws_server.h"
@@ -95,6 +96,7 @@ static void on_drain(uv_timer_t *t)
     }
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);
+    summarizer_stop(srv->summaries); /* background work: cancelled, asked again later */
     turn_engine_stop(srv->engine);
     policy_source_stop(srv->policy);         /* before the HTTP client its reads use */
     aws_credentials_destroy(srv->aws_creds); /* before the HTTP client its fetches use */
@@ -272,6 +274,22 @@ int main(int argc, char **argv)
     }
     /* Reservations are priced by the primary provider's model ("kind:model"). */
     const char *primary = strchr(llm_provider_name(srv.llm), ':');
+    /* The history budget follows the chat model's window; summaries use the summary route. */
+    prompt_builder_fit_model(srv.prompts, primary ? primary + 1 : NULL);
+    if (cfg.summary_max_tokens) {
+        const struct summarizer_opts smo = {.loop = &loop,
+                                            .store = srv.store,
+                                            .llm = llm_route(srv.llm_routes, "summary"),
+                                            .templates_dir = cfg.prompts_dir,
+                                            .max_tokens = cfg.summary_max_tokens,
+                                            .fold_budget_tokens =
+                                                prompt_builder_history_budget(srv.prompts),
+                                            .prices = srv.prices};
+        if (summarizer_create(&smo, &srv.summaries, err, sizeof(err)) != PL_OK) {
+            fprintf(stderr, "parleyd: %s\n", err);
+            goto out;
+        }
+    }
     const struct turn_engine_opts eo = {.loop = &loop,
                                         .store = srv.store,
                                         .policy = srv.policy,
@@ -288,7 +306,9 @@ int main(int argc, char **argv)
                                         .reserve_model = primary ? primary + 1 : NULL,
                                         .budget_tokens = cfg.budget_tokens_per_day,
                                         .budget_micros = budget_micros,
-                                        .budget_warn_percent = cfg.budget_warn_percent};
+                                        .budget_warn_percent = cfg.budget_warn_percent,
+                                        .summary_due = srv.summaries ? summarizer_on_due : NULL,
+                                        .summary_ud = srv.summaries};
     srv.engine = turn_engine_create(&eo);
     /* Signals before the port opens: a client (or a supervisor) that sees the port may stop
      * the server at once, and SIGTERM must then drain rather than kill. The handler runs only
@@ -333,6 +353,7 @@ out:
     prompt_reload_stop(prompt_reload);
     prompt_reload = NULL;
     ws_server_stop(&srv);
+    summarizer_stop(srv.summaries);
     turn_engine_stop(srv.engine);
     policy_source_stop(srv.policy);
     kb_sync_stop(srv.kb_sync);
@@ -354,6 +375,7 @@ out:
     }
     turn_engine_free(srv.engine);
     policy_source_free(srv.policy);
+    summarizer_free(srv.summaries);
     llm_routes_destroy(srv.llm_routes);
     llm_provider_destroy(srv.llm);
     llm_breakers_destroy(srv.llm_breakers);

@@ -62,7 +62,8 @@ struct bot_server {
     struct prompt_builder *prompts;
     struct llm_price_table *prices; /* --prices, or the built-in table */
     struct turn_engine *engine;
-    struct acceptor *acceptor; /* the listening socket (bot/acceptor.h) */
+    struct summarizer *summaries; /* conversation summaries (bot/summary.h); NULL: off */
+    struct acceptor *acceptor;    /* the listening socket (bot/acceptor.h) */
     struct lws_context *lws;
     bool lws_stopping;    /* first stage of the context's destruction done */
     char instance_id[40]; /* random per process: owner of turn locks */

@@ -37,8 +37,10 @@ struct chain_call {
     char *user_id;
     struct prompt_document *documents; /* the offline provider answers from them */
     size_t n_documents;
-    size_t index;      /* provider in use */
-    unsigned attempts; /* on that provider */
+    enum prompt_purpose purpose;
+    struct prompt_fold *fold; /* a summary request's input (the offline provider's too) */
+    size_t index;             /* provider in use */
+    unsigned attempts;        /* on that provider */
     uint64_t deadline;
     struct llm_call *inner; /* NULL while waiting to retry */
     bool probe;             /* the attempt in flight is its breaker's half-open probe */
@@ -47,6 +49,33 @@ struct chain_call {
 };
 
 static void attempt(struct chain_call *c);
+
+static struct prompt_fold *fold_copy(const struct prompt_fold *f)
+{
+    if (!f)
+        return NULL;
+    struct prompt_fold *c = pl_calloc(1, sizeof(*c));
+    struct prompt_history_item *items = pl_calloc(f->n_items ? f->n_items : 1, sizeof(*items));
+    for (size_t i = 0; i < f->n_items; i++) {
+        items[i] = f->items[i];
+        items[i].text = pl_strndup(f->items[i].text ? f->items[i].text : "",
+                                   f->items[i].text ? f->items[i].text_len : 0);
+    }
+    *c = (struct prompt_fold){pl_strdup(f->previous), f->previous_through, items, f->n_items,
+                              f->through};
+    return c;
+}
+
+static void fold_free(struct prompt_fold *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n_items; i++)
+        pl_free((char *)f->items[i].text);
+    pl_free((void *)f->items);
+    pl_free((char *)f->previous);
+    pl_free(f);
+}
 
 static void on_closed(uv_handle_t *h)
 {
@@ -65,6 +94,7 @@ static void on_closed(uv_handle_t *h)
         pl_free((char *)c->documents[i].text);
     }
     pl_free(c->documents);
+    fold_free(c->fold);
     pl_free(c->user_id);
     pl_free(c);
 }
@@ -181,6 +211,8 @@ static void attempt(struct chain_call *c)
         .user_id = c->user_id,
         .documents = c->documents,
         .n_documents = c->n_documents,
+        .purpose = c->purpose,
+        .fold = c->fold,
     };
     struct llm_sink inner = {.on_text = on_text, .on_finish = on_finish, .ud = c};
     c->attempts++;
@@ -221,6 +253,8 @@ static struct llm_call *chain_start(struct llm_provider *p, const struct prompt 
                                      pl_strdup(d->doc_title), pl_strdup(d->text)};
     }
     c->n_documents = req->n_documents;
+    c->purpose = req->purpose;
+    c->fold = fold_copy(req->fold);
     c->max_tokens = req->max_tokens;
     c->user_id = pl_strdup(req->user_id);
     c->deadline = uv_now(cp->loop) + cp->policy.first_token_deadline_ms;

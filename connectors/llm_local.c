@@ -1,5 +1,6 @@
-/* The offline default provider: no network, a deterministic answer (local_reply.h: the prompt's
- * knowledge passages quoted when it has some, else a canned reply) streamed word
+/* The offline default provider: no network, a deterministic answer (local_reply.h: an
+ * extractive summary for a summary request, the prompt's knowledge passages quoted when it has
+ * some, else a canned reply) streamed word
  * by word on a loop timer at a human-readable pace, so the whole product works without
  * credentials and says plainly that no model is configured. */
 #include <string.h>
@@ -73,10 +74,14 @@ static struct llm_call *local_start(struct llm_provider *p, const struct prompt 
     struct local_call *c = pl_calloc(1, sizeof(*c));
     c->super.provider = p;
     c->sink = *sink;
-    /* Knowledge passages in the prompt: quote them (a grounded, cited answer); else the
-     * canned reply. */
-    c->text = req->n_documents ? local_reply_grounded(req->documents, req->n_documents)
-                               : local_reply_text(req->messages[req->n_messages - 1].text, NULL);
+    /* A summary request: an extractive summary of its turns. Knowledge passages in the prompt:
+     * quote them (a grounded, cited answer); else the canned reply. */
+    if (req->purpose == PROMPT_PURPOSE_SUMMARY && req->fold)
+        c->text = local_reply_summary(req->fold);
+    else if (req->n_documents)
+        c->text = local_reply_grounded(req->documents, req->n_documents);
+    else
+        c->text = local_reply_text(req->messages[req->n_messages - 1].text, NULL);
     c->len = strlen(c->text);
     c->input_tokens = llm__estimate_tokens(req);
     uv_timer_init(lp->loop, &c->timer);

@@ -178,3 +178,80 @@ size_t local_reply_next_chunk(const char *text, size_t len, size_t offset)
         i++;
     return i - offset;
 }
+
+/* `text` as the echo gives it (collapsed, clipped, valid UTF-8) appended to `b`. */
+static void append_clipped(struct pl_buf *b, const char *text, size_t len)
+{
+    char *copy = pl_strndup(text ? text : "", text ? len : 0);
+    struct pl_buf one;
+    pl_buf_init(&one, SIZE_MAX);
+    append_summary(&one, copy);
+    if (one.len)
+        pl_buf_append(b, one.data, one.len);
+    pl_buf_cleanup(&one);
+    pl_free(copy);
+}
+
+/* Keep the last LOCAL_SUMMARY_LINES_MAX lines of `b` (lines end with '\n'). */
+static void keep_last_lines(struct pl_buf *b)
+{
+    size_t lines = 0, cut = 0;
+    for (size_t i = b->len; i-- > 0;) {
+        if (b->data[i] == '\n' && i + 1 < b->len && ++lines == LOCAL_SUMMARY_LINES_MAX) {
+            cut = i + 1;
+            break;
+        }
+    }
+    if (lines == LOCAL_SUMMARY_LINES_MAX && cut) {
+        memmove(b->data, b->data + cut, b->len - cut);
+        b->len -= cut;
+        b->data[b->len] = '\0';
+    }
+}
+
+char *local_reply_summary(const struct prompt_fold *fold)
+{
+    struct pl_buf out;
+    pl_buf_init(&out, SIZE_MAX);
+    if (fold->previous && *fold->previous) {
+        pl_buf_append_str(&out, fold->previous);
+        if (out.data[out.len - 1] != '\n')
+            pl_buf_append(&out, "\n", 1);
+    }
+    long open_turn = -1; /* the turn of a "Caller asked" line still waiting for its answer */
+    for (size_t i = 0; i < fold->n_items; i++) {
+        const struct prompt_history_item *it = &fold->items[i];
+        if (!it->text || it->text_len == 0)
+            continue; /* a failed answer */
+        switch (it->role) {
+        case PROMPT_ROLE_CALLER:
+            pl_buf_append_str(&out, open_turn >= 0 ? "\nCaller asked: " : "Caller asked: ");
+            append_clipped(&out, it->text, it->text_len);
+            open_turn = it->turn;
+            break;
+        case PROMPT_ROLE_ASSISTANT:
+            pl_buf_append_str(&out, open_turn == it->turn ? "; Bot answered: "
+                                    : open_turn >= 0      ? "\nBot answered: "
+                                                          : "Bot answered: ");
+            append_clipped(&out, it->text, it->text_len);
+            pl_buf_append(&out, "\n", 1);
+            open_turn = -1;
+            break;
+        case PROMPT_ROLE_AGENT:
+            pl_buf_append_str(&out, open_turn >= 0 ? "\nAgent said: " : "Agent said: ");
+            append_clipped(&out, it->text, it->text_len);
+            pl_buf_append(&out, "\n", 1);
+            open_turn = -1;
+            break;
+        }
+    }
+    if (open_turn >= 0)
+        pl_buf_append(&out, "\n", 1);
+    keep_last_lines(&out);
+    /* No trailing newline: the summary is stored as it is shown. */
+    while (out.len && out.data[out.len - 1] == '\n')
+        out.data[--out.len] = '\0';
+    if (out.len == 0)
+        pl_buf_append_str(&out, "(nothing to summarise)");
+    return pl_buf_take(&out);
+}

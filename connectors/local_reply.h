@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct prompt_document;
+struct prompt_fold;
 
 /* Most characters (code points) of the question echoed back; a longer one is cut after a whole
  * character and gets "\u2026" (an ellipsis) appended. */
@@ -38,6 +39,24 @@ char *local_reply_text(const char *question, const char *context);
  * quotes the knowledge base because no AI model is configured.
  */
 char *local_reply_grounded(const struct prompt_document *docs, size_t n);
+
+/* Most lines of an offline summary: older ones are dropped, so it stays bounded however long
+ * the conversation grows. */
+#define LOCAL_SUMMARY_LINES_MAX 20
+
+/**
+ * New string (caller frees with pl_free): the offline provider's extractive summary of a
+ * summary request (prompts/prompt.h, struct prompt_fold). The previous summary's lines come
+ * first (as they are), then one line per turn of the items, in order:
+ *   "Caller asked: Q; Bot answered: A"
+ * where Q and A are the texts echoed as local_reply_text echoes a question (whitespace
+ * collapsed, at most LOCAL_REPLY_ECHO_MAX characters then "\u2026", valid UTF-8). A caller
+ * message without an answer in the items ends its line after Q (a following answer of another
+ * turn gets a line "Bot answered: A"), a human agent's words are a line "Agent said: A", and
+ * failed (empty) answers are left out. Lines are joined by "\n"; only the last
+ * LOCAL_SUMMARY_LINES_MAX are kept; "(nothing to summarise)" when none. Deterministic.
+ */
+char *local_reply_summary(const struct prompt_fold *fold);
 
 /**
  * Length of the next streaming chunk of `text` (len bytes) starting at `offset`: blanks at

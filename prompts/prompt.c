@@ -82,6 +82,41 @@ void prompt_builder_set_templates(struct prompt_builder *b, struct prompt_templa
     b->templates = set;
 }
 
+uint32_t prompt_model_context_tokens(const char *model)
+{
+    /* Published windows (200k for every Claude model; the offline provider has no limit, and
+     * gets the same so that the offline mode trims as a real deployment would). */
+    static const struct {
+        const char *contains;
+        uint32_t window;
+    } windows[] = {{"claude", 200000}, {"parley-offline", 200000}};
+    for (size_t i = 0; model && i < PL_ARRAY_LEN(windows); i++)
+        if (strstr(model, windows[i].contains))
+            return (uint32_t)((uint64_t)windows[i].window * (100 - PROMPT_WINDOW_MARGIN_PERCENT) /
+                              100);
+    return 0;
+}
+
+uint32_t prompt_builder_fit_model(struct prompt_builder *b, const char *model)
+{
+    uint32_t window = prompt_model_context_tokens(model);
+    if (window && window < b->context_tokens) {
+        PL_LOG(PL_LOG_NOTICE, "prompts",
+               "--context-tokens %u is more than %s takes (%u with a %d%% margin): using %u",
+               b->context_tokens, model, window, PROMPT_WINDOW_MARGIN_PERCENT, window);
+        b->context_tokens = window;
+    }
+    return b->context_tokens;
+}
+
+size_t prompt_builder_history_budget(const struct prompt_builder *b)
+{
+    /* The answer's room comes out of the window; a window smaller than that (a configuration
+     * the options' bounds allow) still leaves the history half of it. */
+    return b->context_tokens > b->max_output_tokens ? b->context_tokens - b->max_output_tokens
+                                                    : b->context_tokens / 2;
+}
+
 void prompt_builder_free(struct prompt_builder *b)
 {
     if (!b)
@@ -175,6 +210,23 @@ static int append_kb_documents(struct pl_buf *buf, const struct prompt_caller *c
     return rc == PL_OK ? PL_OK : PL_ETOOBIG;
 }
 
+static bool has_summary(const struct prompt_caller *caller)
+{
+    return caller && caller->summary && *caller->summary && caller->summary_through > 0;
+}
+
+/* The caller's summary as a delimited block of data (prompt.h), after everything else. */
+static int append_summary(struct pl_buf *buf, const struct prompt_caller *caller)
+{
+    int rc = pl_buf_printf(buf, "\n\n%s\n<conversation_summary through_turn=\"%ld\">\n",
+                           PROMPT_SUMMARY_NOTE, caller->summary_through);
+    if (rc == PL_OK)
+        rc = append_escaped(buf, caller->summary, false);
+    if (rc == PL_OK)
+        rc = pl_buf_append_str(buf, "\n</conversation_summary>");
+    return rc == PL_OK ? PL_OK : PL_ETOOBIG;
+}
+
 /* A new string with the rendered system prompt in *out; PL_ETOOBIG past SYSTEM_PROMPT_MAX. */
 static int render_system(const struct prompt_builder *b, const struct prompt_caller *caller,
                          char **out)
@@ -210,6 +262,8 @@ static int render_system(const struct prompt_builder *b, const struct prompt_cal
                                     prompt_template_uses(t, "documents_note"));
     if (rc == PL_OK && caller->n_documents > 0)
         rc = append_kb_documents(&buf, caller, prompt_template_uses(t, "documents_note"));
+    if (rc == PL_OK && has_summary(caller))
+        rc = append_summary(&buf, caller);
     if (rc != PL_OK) {
         pl_buf_cleanup(&buf);
         return rc;
@@ -246,6 +300,21 @@ static void storage_free(struct prompt_storage *st)
 
 static void add_citations(struct prompt_storage *st, const struct prompt_caller *caller);
 
+/* The turn of the first raw message of merged message `drop` (prompt_merge_roles merges runs of
+ * one role, so merged message m starts where the role changed for the m-th time). */
+static long first_turn_kept(const struct prompt_message *raw, const long *raw_turn, size_t k,
+                            size_t drop)
+{
+    size_t m = 0;
+    for (size_t r = 0; r < k; r++) {
+        if (r > 0 && strcmp(raw[r].role, raw[r - 1].role) != 0)
+            m++;
+        if (m == drop)
+            return raw_turn[r];
+    }
+    return k ? raw_turn[k - 1] : 0;
+}
+
 int prompt_build(const struct prompt_builder *b, const struct prompt_caller *caller,
                  const struct prompt_history_item *items, size_t n, long turn, struct prompt *out)
 {
@@ -267,13 +336,18 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
         if (items[i].failed)
             failed[n_failed++] = items[i].turn;
     struct prompt_message *raw = pl_calloc(n, sizeof(*raw));
+    long *raw_turn = pl_calloc(n, sizeof(*raw_turn)); /* the turn of each raw message */
     st->marked = pl_calloc(n, sizeof(*st->marked));
+    long summarised = has_summary(caller) ? caller->summary_through : 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const struct prompt_history_item *it = &items[i];
         bool empty = !it->text || it->text_len == 0;
         if (it->turn > turn)
             continue; /* messages queued after this one are answered by their own turns */
+        if (it->turn <= summarised && it->turn < turn)
+            continue; /* the summary tells it */
+        raw_turn[k] = it->turn;
         switch (it->role) {
         case PROMPT_ROLE_CALLER:
             while (cursor < n_failed && failed[cursor] < it->turn)
@@ -299,15 +373,28 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
         }
     }
     prompt_merge_roles(raw, k, &st->merged);
-    pl_free(raw);
     pl_free(failed);
 
-    /* The answer's room comes out of the window; a window smaller than that (a configuration
-     * the options' bounds allow) still leaves the history half of it. */
-    size_t budget = b->context_tokens > b->max_output_tokens
-                        ? b->context_tokens - b->max_output_tokens
-                        : b->context_tokens / 2;
+    size_t budget = prompt_builder_history_budget(b);
     size_t drop = prompt_trim_to_budget(st->system, st->merged.messages, st->merged.n, budget);
+    out->history_from_turn = first_turn_kept(raw, raw_turn, k, drop);
+    /* Turns left out and not summarised: some trimmed by the budget, or turns between the
+     * summary and the oldest item given (the context read holds the newest entries only). */
+    long oldest = n ? items[0].turn : 0;
+    for (size_t i = 1; i < n; i++)
+        if (items[i].turn < oldest)
+            oldest = items[i].turn;
+    if (drop > 0 || oldest - 1 > summarised) {
+        size_t half =
+            prompt_trim_to_budget(st->system, st->merged.messages, st->merged.n, budget / 2);
+        out->summary_due_through = first_turn_kept(raw, raw_turn, k, half) - 1;
+        if (out->summary_due_through < out->history_from_turn - 1)
+            out->summary_due_through = out->history_from_turn - 1;
+        if (out->summary_due_through <= summarised)
+            out->summary_due_through = 0;
+    }
+    pl_free(raw);
+    pl_free(raw_turn);
     if (caller && caller->session_id && *caller->session_id)
         st->user_id = pl_strdup(caller->session_id);
 

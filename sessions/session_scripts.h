@@ -545,6 +545,46 @@
     "reclaim(usage, reservations, now)\n"                                                          \
     "return redis.call('HGETALL', usage)\n"
 
+/* Stores a session's summary only if it covers more turns than the stored one (so two instances
+ * writing at once never step it back), and adds the usage of the call that wrote it to the
+ * session's totals and, when `tenant_usage` is given, its tenant's day (counted as a summary,
+ * not a turn), whether or not it was stored: the tokens were spent. Returns 1 (stored), 0 (an
+ * equal or newer summary is stored) or -1 (no session: nothing counted). */
+#define SESS_SUMMARY_STORE_ARGS(K, A, s)                                                           \
+    K(s, session)                                                                                  \
+    K(s, tenant_usage) /* parley:tenant:{TENANT}:usage:DAY, or left out */                         \
+    A(s, through)                                                                                  \
+    A(s, text)                                                                                     \
+    A(s, model)                                                                                    \
+    A(s, input_tokens)                                                                             \
+    A(s, output_tokens)                                                                            \
+    A(s, cache_read)                                                                               \
+    A(s, cache_creation)                                                                           \
+    A(s, cost)                                                                                     \
+    A(s, now)                                                                                      \
+    A(s, usage_ttl)
+#define SESS_LUA_SUMMARY_STORE                                                                     \
+    SESS_LUA_PROLOGUE(SESS_SUMMARY_STORE_ARGS)                                                     \
+    "if redis.call('EXISTS', session) == 0 then return -1 end\n"                                   \
+    "local usage = {input_tokens = input_tokens, output_tokens = output_tokens,\n"                 \
+    "  cache_read_input_tokens = cache_read, cache_creation_input_tokens = cache_creation,\n"      \
+    "  cost_micros = cost}\n"                                                                      \
+    "for name, n in pairs(usage) do\n"                                                             \
+    "  if n ~= '0' then\n"                                                                         \
+    "    redis.call('HINCRBY', session, 'usage_' .. name, n)\n"                                    \
+    "    if tenant_usage then redis.call('HINCRBY', tenant_usage, name, n) end\n"                  \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "if tenant_usage then\n"                                                                       \
+    "  redis.call('HINCRBY', tenant_usage, 'summaries', 1)\n"                                      \
+    "  redis.call('EXPIRE', tenant_usage, usage_ttl)\n"                                            \
+    "end\n"                                                                                        \
+    "local stored = tonumber(redis.call('HGET', session, 'summary_through') or '0')\n"             \
+    "if tonumber(through) <= stored then return 0 end\n"                                           \
+    "redis.call('HSET', session, 'summary', text, 'summary_through', through,\n"                   \
+    "  'summary_model', model, 'summary_updated', now)\n"                                          \
+    "return 1\n"
+
 /* Every script: X(NAME) for SESS_<NAME>_ARGS and SESS_LUA_<NAME>. */
 #define SESS_SCRIPTS(X)                                                                            \
     X(CREATE)                                                                                      \
@@ -558,6 +598,7 @@
     X(RELEASE)                                                                                     \
     X(RESERVE)                                                                                     \
     X(UNRESERVE)                                                                                   \
-    X(USAGE)
+    X(USAGE)                                                                                       \
+    X(SUMMARY_STORE)
 
 #endif

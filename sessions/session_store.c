@@ -70,6 +70,7 @@ struct op {
         sess_done_cb done;
         sess_reserve_cb reserve;
         sess_tenant_day_cb tenant_day;
+        sess_summary_cb summary;
     } cb;
     char sid[SESS_ID_LEN + 1];
     enum script script; /* the script the call runs */
@@ -413,6 +414,8 @@ static bool parse_record(const redisReply *r, struct sess_record *rec)
             copy_field(rec->tenant, sizeof(rec->tenant), v);
         else if (strncmp(k->str, "usage_", 6) == 0)
             usage_field(k->str + 6, v->str, &rec->usage);
+        else if (strcmp(k->str, "summary_through") == 0)
+            rec->summary_through = strtol(v->str, NULL, 10);
     }
     return true;
 }
@@ -641,7 +644,21 @@ static struct sess_turn_context *ctx_new(int status, redisReply *const *items, s
 
 void sess_turn_context_free(struct sess_turn_context *ctx)
 {
+    if (ctx)
+        pl_free(ctx->summary);
     pl_free(ctx);
+}
+
+/* The record's stored summary (a field of the flat hash `r`), new, or NULL when it has none. */
+static char *record_summary(const redisReply *r)
+{
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && v->len > 0 &&
+            strcmp(k->str, "summary") == 0)
+            return pl_strndup(v->str, v->len);
+    }
+    return NULL;
 }
 
 /* The context of begin_turn's result (session_scripts.h). */
@@ -670,6 +687,8 @@ static struct sess_turn_context *parse_begin(const redisReply *r)
         return ctx;
     }
     ctx->result = locked ? SESS_BEGIN_LOCKED : SESS_BEGIN_ANSWERED;
+    if (locked && ctx->rec.summary_through > 0)
+        ctx->summary = record_summary(r->element[1]);
     if (!locked) {
         ctx->answer = ctx->n ? ctx->entries : NULL;
         ctx->entries = NULL;
@@ -990,6 +1009,87 @@ int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, ui
     script_arg_str(&a, RENEW_owner, owner);
     script_arg_int(&a, RENEW_lock_ttl, lock_ttl_ms);
     return call_send(op, &a, on_renewed);
+}
+
+/* ---- conversation summaries ---- */
+
+static void on_summary_read(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    struct sess_record rec;
+    status = record_reply(status, reply, "summary read", &rec);
+    struct sess_turn_context *ctx;
+    if (status != PL_OK) {
+        ctx = ctx_new(status, NULL, 0);
+    } else {
+        const redisReply *x = reply->element[1];
+        ctx = ctx_new(PL_OK, x->type == REDIS_REPLY_ARRAY ? x->element : NULL,
+                      x->type == REDIS_REPLY_ARRAY ? x->elements : 0);
+        ctx->rec = rec;
+        ctx->summary = record_summary(reply->element[0]);
+    }
+    op->cb.begin(op->ud, ctx);
+    pl_free(op);
+}
+
+int sess_summary_read(struct sess_store *s, const char *sid, size_t max_entries, sess_begin_cb cb,
+                      void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.begin = cb;
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_OPEN);
+    script_arg_int(&a, OPEN_max_entries, max_entries ? (long long)max_entries : 1);
+    script_arg_int(&a, OPEN_ttl, s->ttl_s);
+    return call_send(op, &a, on_summary_read);
+}
+
+static void on_summary_stored(void *ud, int status, redisReply *reply)
+{
+    struct op *op = ud;
+    enum sess_summary_result result = SESS_SUMMARY_STALE;
+    if (status == PL_OK && !rconn_reply_ok(reply, "summary store"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type != REDIS_REPLY_INTEGER)
+        status = PL_EPROTO;
+    if (status == PL_OK && reply->integer == -1)
+        status = PL_ENOTFOUND;
+    if (status == PL_OK && reply->integer == 1)
+        result = SESS_SUMMARY_STORED;
+    if (op->cb.summary)
+        op->cb.summary(op->ud, status, result);
+    pl_free(op);
+}
+
+int sess_summary_store(struct sess_store *s, const char *sid, const struct sess_summary *sum,
+                       sess_summary_cb cb, void *ud)
+{
+    if (!sess_id_valid(sid) || sum->through < 1 || !sum->text)
+        return PL_EINVAL;
+    struct op *op = op_new(s, sid, ud);
+    op->cb.summary = cb;
+    struct script_args a;
+    call_begin(&a, op, SCRIPT_SUMMARY_STORE);
+    script_arg_int(&a, SUMMARY_STORE_through, sum->through);
+    script_arg_bin(&a, SUMMARY_STORE_text, sum->text, sum->text_len);
+    script_arg_str(&a, SUMMARY_STORE_model, sum->model);
+    script_arg_int(&a, SUMMARY_STORE_input_tokens, sum->input_tokens);
+    script_arg_int(&a, SUMMARY_STORE_output_tokens, sum->output_tokens);
+    script_arg_int(&a, SUMMARY_STORE_cache_read, sum->cache_read_input_tokens);
+    script_arg_int(&a, SUMMARY_STORE_cache_creation, sum->cache_creation_input_tokens);
+    script_arg_int(&a, SUMMARY_STORE_cost, sum->cost_micros);
+    script_arg_int(&a, SUMMARY_STORE_now, now_ms());
+    script_arg_int(&a, SUMMARY_STORE_usage_ttl, SESS_TENANT_USAGE_TTL_S);
+    if (sum->tenant && *sum->tenant && sum->day && *sum->day) {
+        char key[SESS_KEY_MAX];
+        sess_tenant_key(key, sum->tenant, "usage", sum->day);
+        script_key_set(&a, SUMMARY_STORE_tenant_usage, key);
+    } else {
+        script_key_omit(&a, SUMMARY_STORE_tenant_usage);
+    }
+    return call_send(op, &a, on_summary_stored);
 }
 
 /* ---- live events (session_live.h) ---- */

@@ -88,6 +88,7 @@ struct sess_record {
     long answered;    /* last turn whose answer is stored */
     char tenant[129]; /* "anonymous" for a session stored without one */
     struct sess_usage_totals usage;
+    long summary_through; /* the last turn the stored summary covers (0: no summary) */
 };
 
 /* One transcript entry. Strings are borrowed for the duration of the callback. */
@@ -129,6 +130,8 @@ struct sess_turn_context {
     size_t n;
     const struct sess_entry *answer; /* ANSWERED: the answer that covers the turn, or NULL when
                                         the transcript no longer holds it */
+    char *summary; /* LOCKED (and sess_summary_read): the stored summary of the turns up to
+                      rec.summary_through, NULL when none; freed with the context */
 };
 /** Accepts NULL. */
 void sess_turn_context_free(struct sess_turn_context *ctx);
@@ -258,6 +261,46 @@ int sess_turn_renew(struct sess_store *s, const char *sid, const char *owner, ui
 /** Release the lock if `owner` holds it, storing nothing. */
 int sess_turn_release(struct sess_store *s, const char *sid, const char *owner, sess_done_cb cb,
                       void *ud);
+
+/* ---- conversation summaries (docs/prompts.md "Conversation summaries") ---- */
+
+/** Read what a summary is written from: the record (with summary_through), the stored summary
+ *  and the last `max_entries` transcript entries, as a context (status, rec, entries, n,
+ *  summary; `result` unused) owned by `cb`. Refreshes the keys' expiry, as sess_open does. */
+int sess_summary_read(struct sess_store *s, const char *sid, size_t max_entries, sess_begin_cb cb,
+                      void *ud);
+
+/* A summary to store, with the usage of the call that wrote it. */
+struct sess_summary {
+    long through; /* the last turn it covers */
+    const char *text;
+    size_t text_len;
+    const char *model; /* nullable */
+    long input_tokens;
+    long output_tokens;
+    long cache_read_input_tokens;
+    long cache_creation_input_tokens;
+    long long cost_micros;
+    /* With both set, the usage is added to that day of the tenant (docs/cost.md). */
+    const char *tenant;
+    const char *day;
+};
+
+/* How storing a summary came out. */
+enum sess_summary_result {
+    SESS_SUMMARY_STORED,
+    SESS_SUMMARY_STALE, /* the session's summary already covers `through` or more: kept */
+};
+typedef void (*sess_summary_cb)(void *ud, int status, enum sess_summary_result result);
+
+/** Store `sum` as the session's summary (fields summary, summary_through, summary_model,
+ *  summary_updated) only if `through` is past the stored summary_through, in one script, so two
+ *  instances never step it back; in any case add the call's usage to the session's usage_*
+ *  totals and (tenant and day set) to the tenant's day (the four counts, cost_micros and
+ *  `summaries`; not `turns`). status PL_OK with `result`, PL_ENOTFOUND (no such session:
+ *  nothing counted) or a storage error. `cb` may be NULL. */
+int sess_summary_store(struct sess_store *s, const char *sid, const struct sess_summary *sum,
+                       sess_summary_cb cb, void *ud);
 
 /* ---- usage per tenant and day (docs/cost.md) ---- */
 

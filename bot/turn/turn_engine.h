@@ -55,6 +55,11 @@ struct turn_engine_opts {
     uint64_t budget_tokens;
     uint64_t budget_micros;
     uint32_t budget_warn_percent;
+    /* Told once a turn's answer is stored when its prompt left out turns that the session's
+     * summary does not cover (struct prompt.summary_due_through: the newest turn a new summary
+     * should cover). NULL: nobody (no summaries). */
+    void (*summary_due)(void *ud, const char *sid, long through);
+    void *summary_ud;
 };
 
 /** A new engine (it starts its lease timer at once). */

@@ -56,6 +56,7 @@ struct turn {
     char reservation[96]; /* "" when none is held */
     struct prompt prompt; /* built, kept while the reservation is asked for */
     bool has_prompt;
+    long summary_due; /* the prompt's summary_due_through: told once the answer is stored */
     char model[128];
     char provider[32];
     enum api_error error; /* API_ERR_NONE unless it failed before any text */

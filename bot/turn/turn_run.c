@@ -347,7 +347,9 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
                                          .channel = ctx->rec.channel,
                                          .policy_record = policy_record,
                                          .documents = passages.docs,
-                                         .n_documents = passages.n};
+                                         .n_documents = passages.n,
+                                         .summary = ctx->summary,
+                                         .summary_through = ctx->rec.summary_through};
     int rc = prompt_build(e->opts.prompts, &caller, items, n, t->turn, &t->prompt);
     turn_kb_cleanup(&passages);
     pl_free(items);
@@ -358,6 +360,7 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
         return;
     }
     t->has_prompt = true;
+    t->summary_due = t->prompt.summary_due_through;
     turn_citations_copy(&t->citations, t->prompt.citations, t->prompt.n_citations);
     snprintf(t->tenant, sizeof(t->tenant), "%s", ctx->rec.tenant);
     utc_day(t->day);
@@ -719,6 +722,8 @@ static void on_stored(void *ud, int status)
             return;
         }
     }
+    if (status == PL_OK && t->summary_due > 0 && e->opts.summary_due && !e->stopped)
+        e->opts.summary_due(e->opts.summary_ud, s->sid, t->summary_due);
     t->state = TURN_ENDED;
     done_with_active(s, true);
 }

@@ -16,6 +16,8 @@ static struct prompt_citation cites[4];
 static size_t n_cites;
 static int fail_next;
 static struct pl_buf policy;
+static long summary_due;       /* the next prompt's summary_due_through */
+static char summary_seen[128]; /* "N:TEXT" of the caller's summary, "" when none */
 
 void fake_prompt_reset(void)
 {
@@ -27,6 +29,8 @@ void fake_prompt_reset(void)
     }
     n_cites = 0;
     fail_next = 0;
+    summary_due = 0;
+    summary_seen[0] = '\0';
     pl_buf_cleanup(&policy);
     pl_buf_init(&policy, 1 << 20);
 }
@@ -48,6 +52,16 @@ void fake_prompt_cite(const char *source, const char *title)
     n_cites++;
 }
 
+void fake_prompt_summary_due(long through)
+{
+    summary_due = through;
+}
+
+const char *fake_prompt_summary(void)
+{
+    return summary_seen;
+}
+
 void fake_prompt_fail_next(int status)
 {
     fail_next = status;
@@ -64,6 +78,10 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
     (void)b;
     memset(out, 0, sizeof(*out));
     pl_buf_reset(&policy);
+    summary_seen[0] = '\0';
+    if (caller && caller->summary && *caller->summary)
+        snprintf(summary_seen, sizeof(summary_seen), "%ld:%s", caller->summary_through,
+                 caller->summary);
     if (caller && caller->policy_number && *caller->policy_number)
         pl_buf_printf(&policy, "%s:%s", caller->policy_number,
                       caller->policy_record ? caller->policy_record : "");
@@ -91,6 +109,7 @@ int prompt_build(const struct prompt_builder *b, const struct prompt_caller *cal
     out->messages = st->messages;
     out->n_messages = 1;
     out->max_tokens = 100;
+    out->summary_due_through = summary_due;
     out->citations = n_cites ? cites : NULL;
     out->n_citations = n_cites;
     out->_storage = st;

@@ -327,6 +327,7 @@ void sess_turn_context_free(struct sess_turn_context *ctx)
         pl_free(f->strings[i]);
     pl_free(f->strings);
     pl_free(f->entries);
+    pl_free(ctx->summary); /* as the real store: the context owns its summary */
     pl_free(f);
     ctx_live--;
 }

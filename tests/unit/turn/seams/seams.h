@@ -142,6 +142,10 @@ void fake_prompt_cite(const char *source, const char *title);
 const char *fake_prompt_policy(void);
 /** Make the next prompt_build fail with `status`. */
 void fake_prompt_fail_next(int status);
+/** Every later prompt says a summary is due through `through` (0: none). */
+void fake_prompt_summary_due(long through);
+/** "N:TEXT": the summary the last prompt was given ("" when none). */
+const char *fake_prompt_summary(void);
 extern const struct prompt_builder *fake_prompts;
 
 #endif
