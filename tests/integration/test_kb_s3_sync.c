@@ -25,7 +25,7 @@
 
 static struct ts_stack st;
 static struct ts_proc s3;
-static int s3_port;
+static int s3_port, target_port; /* the double, and the one sync_cmd points at */
 static char bucket_dir[700], s3_log[700];
 static const char *const parleyd_args[] = {"--kb-sync-ms", "100", NULL};
 
@@ -64,6 +64,7 @@ static int setup(void **state)
                                 s3_log,      "--deny-bucket", "secret-docs", NULL};
     if (ts_proc_spawn(&s3, "fake_s3", (char *const *)argv, NULL, log_path) != 0)
         return -1;
+    target_port = s3_port;
     return ts_wait_port(&s3, s3_port, 10000);
 }
 
@@ -94,8 +95,8 @@ static char *sync_cmd(const char *region, const char *secret, const char *args)
              "AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDEXAMPLE "
              "AWS_SECRET_ACCESS_KEY='%s' AWS_REGION=%s %s/parley kb sync %s --endpoint "
              "http://127.0.0.1:%d --url %s --jwt-secret %s 2>&1; echo exit=$?",
-             st.workdir, secret, region, getenv("PARLEY_BIN_DIR"), args, s3_port, st.parleyd.url,
-             TS_JWT_SECRET);
+             st.workdir, secret, region, getenv("PARLEY_BIN_DIR"), args, target_port,
+             st.parleyd.url, TS_JWT_SECRET);
     char *out = run(cmd);
     printf("---- %s\n%s", args, out);
     return out;
@@ -290,6 +291,26 @@ static void test_wrong_region_retried(void **state)
     char *log = log_since(lines, &lines);
     assert_non_null(strstr(log, "\"status\":301,\"code\":\"PermanentRedirect\""));
     pl_free(log);
+
+    /* S3's other answer: 400 AuthorizationHeaderMalformed naming the <Region>, no header. */
+    struct ts_proc other;
+    int port = ts_free_port();
+    char port_s[16], bin[600], log_path[700];
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(bin, sizeof(bin), "%s", ts_bin("tests/fakes/fake_s3"));
+    snprintf(log_path, sizeof(log_path), "%s/fake_s3_400.log", st.workdir);
+    const char *const argv[] = {bin,        "--port",   port_s,      "--dir",
+                                bucket_dir, "--region", "eu-west-2", "--wrong-region-status",
+                                "400",      NULL};
+    assert_int_equal(ts_proc_spawn(&other, "fake_s3_400", (char *const *)argv, NULL, log_path), 0);
+    assert_int_equal(ts_wait_port(&other, port, 10000), 0);
+    target_port = port;
+    out = sync_cmd("ap-south-1", SECRET, "s3://docs/kb/ --dry-run");
+    target_port = s3_port;
+    assert_int_equal(ts_proc_stop(&other, 5000), 0);
+    assert_non_null(strstr(out, "s3://docs is in eu-west-2, not ap-south-1: retrying there"));
+    assert_non_null(strstr(out, "exit=0\n"));
+    pl_free(out);
 }
 
 static void test_errors_say_what_to_do(void **state)
