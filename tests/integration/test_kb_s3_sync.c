@@ -199,6 +199,24 @@ static void test_sync(void **state)
                      201);
     ts_http_reply_free(&r);
 
+    /* An origin is a source with its etag, one line each. */
+    static const char *const bad[] = {
+        "{\"name\":\"x.md\",\"text\":\"x\",\"etag\":\"\\\"e\\\"\"}",
+        "{\"name\":\"x.md\",\"text\":\"x\",\"source\":\"s3://b/x\\nmd\",\"etag\":\"e\"}",
+        "{\"name\":\"x.md\",\"text\":\"x\",\"source\":\"s3://b/x.md\",\"etag\":7}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(api("POST", "/v1/kb/documents", bad[i], &r), 400);
+        ts_http_reply_free(&r);
+    }
+    assert_int_equal(api("POST",
+                         "/v1/kb/documents?name=y.md&source=s3%3A%2F%2Fb%2Fy.md&etag=%22e%22",
+                         "# Y", &r),
+                     201);
+    assert_non_null(strstr(r.body, "\"source\":\"s3://b/y.md\",\"etag\":\"\\\"e\\\"\""));
+    ts_http_reply_free(&r);
+    assert_int_equal(api("DELETE", "/v1/kb/documents/y.md", NULL, &r), 200);
+    ts_http_reply_free(&r);
+
     /* 1. Everything is new: added, over three pages of two keys. */
     char *out = sync_cmd("eu-west-2", SECRET, "s3://docs/kb/");
     assert_non_null(strstr(out, "s3://docs/kb/: 5 objects listed in 3 pages\n"));
