@@ -339,8 +339,8 @@ static void describe(const struct s3_reply *r, char *out, size_t outlen)
     }
 }
 
-/* The region S3 says the bucket is in, from a wrong-region answer; "" if it is not one. */
-static void redirect_region(const struct s3_reply *r, char *out, size_t outlen)
+/* The region S3 says the bucket is in, from a wrong-region answer: true with it in `out`. */
+static bool redirect_region(const struct s3_reply *r, char *out, size_t outlen)
 {
     out[0] = '\0';
     struct s3_error e;
@@ -350,11 +350,12 @@ static void redirect_region(const struct s3_reply *r, char *out, size_t outlen)
                              !strcmp(e.code, "PermanentRedirect") ||
                              !strcmp(e.code, "IllegalLocationConstraintException")));
     if (!moved)
-        return;
+        return false;
     if (r->bucket_region[0])
         snprintf(out, outlen, "%s", r->bucket_region);
     else if (parsed && e.region[0])
         snprintf(out, outlen, "%s", e.region);
+    return out[0] != '\0';
 }
 
 static bool region_valid(const char *r)
@@ -417,7 +418,7 @@ static int list_bucket(struct sync *s, struct listing *l)
         } else if (rc != PL_OK) {
             fprintf(stderr, PROG ": cannot reach %s: %s\n", s->base, r.curl_error);
         } else if (r.status != 200 && !retried && l->n_pages == 0 &&
-                   (redirect_region(&r, where, sizeof(where)), where[0]) && region_valid(where) &&
+                   redirect_region(&r, where, sizeof(where)) && region_valid(where) &&
                    strcmp(where, s->region) != 0) {
             printf("s3://%s is in %s, not %s: retrying there (pass --region %s to skip this)\n",
                    s->bucket, where, s->region, where);
