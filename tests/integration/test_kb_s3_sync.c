@@ -4,7 +4,8 @@
  * sync with nothing changed only lists (the double's request log has no GET); a changed object
  * and a deleted one give exactly one GET, one update and one delete, and the deleted document
  * leaves search; a document stored by hand survives every sync; a wrong region is corrected
- * once; AccessDenied, NoSuchBucket and a wrong secret end with status 1 and say what to do. */
+ * once; temporary credentials come from the container endpoint; AccessDenied, NoSuchBucket and
+ * a wrong secret end with status 1 and say what to do. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -331,6 +332,55 @@ static void test_wrong_region_retried(void **state)
     pl_free(out);
 }
 
+/* Temporary credentials from the ECS/EKS container endpoint (fetched by the credentials chain on
+ * the command's own loop), their session token sent and signed. */
+static void test_container_credentials(void **state)
+{
+    (void)state;
+    struct ts_proc meta, other;
+    int meta_port = ts_free_port(), port = ts_free_port();
+    char meta_s[16], port_s[16], bin[600], mbin[600], log1[700], log2[700];
+    snprintf(meta_s, sizeof(meta_s), "%d", meta_port);
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(mbin, sizeof(mbin), "%s", ts_bin("tests/fakes/fake_aws_metadata_server"));
+    snprintf(bin, sizeof(bin), "%s", ts_bin("tests/fakes/fake_s3"));
+    snprintf(log1, sizeof(log1), "%s/metadata.log", st.workdir);
+    snprintf(log2, sizeof(log2), "%s/fake_s3_token.log", st.workdir);
+    const char *const margv[] = {
+        mbin, "--port", meta_s, "--keys", "AKIDEXAMPLE", SECRET, "FwoGZXIvYXdzEXAMPLETOKEN", NULL};
+    const char *const argv[] = {bin,
+                                "--port",
+                                port_s,
+                                "--dir",
+                                bucket_dir,
+                                "--region",
+                                "eu-west-2",
+                                "--aws-session-token",
+                                "FwoGZXIvYXdzEXAMPLETOKEN",
+                                NULL};
+    assert_int_equal(ts_proc_spawn(&meta, "metadata", (char *const *)margv, NULL, log1), 0);
+    assert_int_equal(ts_proc_spawn(&other, "fake_s3_token", (char *const *)argv, NULL, log2), 0);
+    assert_int_equal(ts_wait_port(&meta, meta_port, 10000), 0);
+    assert_int_equal(ts_wait_port(&other, port, 10000), 0);
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u "
+             "AWS_SESSION_TOKEN HOME=%s AWS_EC2_METADATA_DISABLED=true "
+             "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:%d/container/creds "
+             "%s/parley kb sync s3://docs/kb/ --region eu-west-2 --dry-run --endpoint "
+             "http://127.0.0.1:%d --url %s --jwt-secret %s 2>&1; echo exit=$?",
+             st.workdir, meta_port, getenv("PARLEY_BIN_DIR"), port, st.parleyd.url, TS_JWT_SECRET);
+    char *out = run(cmd);
+    printf("---- container\n%s", out);
+    assert_int_equal(ts_proc_stop(&other, 5000), 0);
+    ts_proc_stop(&meta, 5000);
+    assert_non_null(strstr(out, "AWS credentials from the container endpoint\n"));
+    assert_non_null(strstr(out, "s3://docs/kb/: "));
+    assert_null(strstr(out, "FwoGZXIvYXdzEXAMPLETOKEN"));
+    assert_non_null(strstr(out, "exit=0\n"));
+    pl_free(out);
+}
+
 static void test_errors_say_what_to_do(void **state)
 {
     (void)state;
@@ -362,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_wrong_region_retried),
+        cmocka_unit_test(test_container_credentials),
         cmocka_unit_test(test_errors_say_what_to_do),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
