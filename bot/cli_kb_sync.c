@@ -21,6 +21,7 @@
 #include "connectors/aws_credentials.h"
 #include "connectors/aws_sigv4.h"
 #include "connectors/http_client.h"
+#include "connectors/s3_address.h"
 #include "connectors/s3_list.h"
 #include "knowledge/kb_chunk.h"
 #include "sessions/kb_store.h"
@@ -33,15 +34,10 @@
 
 struct sync {
     const struct cli_kb_sync_opts *o;
-    char bucket[256];
+    char bucket[64];
     char prefix[1025];
     char region[PL_SIGV4_MAX_SCOPE_PART + 1];
-    /* Where requests go: scheme://host[:port] and the path before the bucket's (path style),
-     * and the Host header signed. */
-    char base[600];
-    char base_path[256];
-    char host[512];
-    bool path_style;
+    struct s3_address addr; /* where requests go, for the current region */
     /* Credentials copied out of the credentials source (never printed). */
     char *key_id, *secret_key, *token;
     CURL *curl;
@@ -116,72 +112,13 @@ static const char *env_nonempty(const char *name)
 
 /* ---- addressing ---- */
 
-static bool bucket_valid(const char *b)
-{
-    size_t n = strlen(b);
-    if (n < 3 || n > 255)
-        return false;
-    for (const char *p = b; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '.' || *p == '-' || *p == '_'))
-            return false;
-    return true;
-}
-
-/* Where requests go for the current region: the endpoint given (path style), else the bucket's
- * virtual host, or the regional host in path style for a dotted name (TLS would not match). */
+/* Address the bucket in the current region (connectors/s3_address.h). */
 static int set_address(struct sync *s)
 {
-    if (s->o->endpoint) {
-        CURLU *u = curl_url();
-        char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-        int rc = PL_EINVAL;
-        if (curl_url_set(u, CURLUPART_URL, s->o->endpoint, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-            (!strcmp(scheme, "http") || !strcmp(scheme, "https"))) {
-            curl_url_get(u, CURLUPART_PORT, &port, 0);
-            curl_url_get(u, CURLUPART_PATH, &path, 0);
-            snprintf(s->host, sizeof(s->host), "%s%s%s", host, port ? ":" : "", port ? port : "");
-            snprintf(s->base, sizeof(s->base), "%s://%s", scheme, s->host);
-            size_t pl = path ? strlen(path) : 0;
-            while (pl && path[pl - 1] == '/')
-                pl--;
-            snprintf(s->base_path, sizeof(s->base_path), "%.*s", (int)pl, path ? path : "");
-            rc = PL_OK;
-        }
-        curl_free(scheme);
-        curl_free(host);
-        curl_free(port);
-        curl_free(path);
-        curl_url_cleanup(u);
-        s->path_style = true;
-        if (rc != PL_OK)
-            fprintf(stderr, PROG ": --endpoint expects http(s)://HOST[:PORT][/PATH]\n");
-        return rc;
-    }
-    s->path_style = strchr(s->bucket, '.') != NULL;
-    if (s->path_style)
-        snprintf(s->host, sizeof(s->host), "s3.%s.amazonaws.com", s->region);
-    else
-        snprintf(s->host, sizeof(s->host), "%s.s3.%s.amazonaws.com", s->bucket, s->region);
-    snprintf(s->base, sizeof(s->base), "https://%s", s->host);
-    s->base_path[0] = '\0';
-    return PL_OK;
-}
-
-/* The path of `key` in the bucket as sent (NULL: the bucket itself, for a listing). */
-static void object_path(const struct sync *s, const char *key, struct pl_buf *out)
-{
-    pl_buf_append_str(out, s->base_path);
-    if (s->path_style) {
-        pl_buf_append_str(out, "/");
-        pl_buf_append_str(out, s->bucket);
-    }
-    if (key || !s->path_style)
-        pl_buf_append_str(out, "/");
-    if (key)
-        pl_sigv4_uri_encode(out, key, strlen(key), true);
+    if (s3_address_set(&s->addr, s->bucket, s->region, s->o->endpoint) == PL_OK)
+        return PL_OK;
+    fprintf(stderr, PROG ": --endpoint expects http(s)://HOST[:PORT][/PATH]\n");
+    return PL_EINVAL;
 }
 
 /* ---- S3 requests ---- */
@@ -240,7 +177,7 @@ static int s3_get(struct sync *s, const char *path, const char *query, size_t ma
 {
     memset(r, 0, sizeof(*r));
     pl_buf_init(&r->body, max);
-    struct pl_sigv4_header hs[] = {{"host", s->host}};
+    struct pl_sigv4_header hs[] = {{"host", s->addr.host}};
     struct pl_sigv4_request req = {.method = "GET",
                                    .path = path,
                                    .query = query,
@@ -264,8 +201,9 @@ static int s3_get(struct sync *s, const char *path, const char *query, size_t ma
     struct pl_buf url, line;
     pl_buf_init(&url, 64 * 1024);
     pl_buf_init(&line, 64 * 1024);
-    pl_buf_printf(&url, "%s%s%s%s", s->base, path, query && *query ? "?" : "", query ? query : "");
-    pl_buf_printf(&line, "host: %s", s->host);
+    pl_buf_printf(&url, "%s%s%s%s", s->addr.base, path, query && *query ? "?" : "",
+                  query ? query : "");
+    pl_buf_printf(&line, "host: %s", s->addr.host);
     struct curl_slist *h = curl_slist_append(NULL, line.data);
     for (size_t i = 0; i < sig.n_headers; i++) {
         pl_buf_reset(&line);
@@ -358,17 +296,6 @@ static bool redirect_region(const struct s3_reply *r, char *out, size_t outlen)
     return out[0] != '\0';
 }
 
-static bool region_valid(const char *r)
-{
-    size_t n = strlen(r);
-    if (!n || n > PL_SIGV4_MAX_SCOPE_PART)
-        return false;
-    for (const char *p = r; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-            return false;
-    return true;
-}
-
 /* ---- the listing ---- */
 
 struct listing {
@@ -396,18 +323,8 @@ static int list_bucket(struct sync *s, struct listing *l)
         struct pl_buf q, path;
         pl_buf_init(&q, 64 * 1024);
         pl_buf_init(&path, 16 * 1024);
-        /* Sorted as signed: continuation-token, list-type, prefix. */
-        if (token) {
-            pl_buf_append_str(&q, "continuation-token=");
-            pl_sigv4_uri_encode(&q, token, strlen(token), false);
-            pl_buf_append_str(&q, "&");
-        }
-        pl_buf_append_str(&q, "list-type=2");
-        if (s->prefix[0]) {
-            pl_buf_append_str(&q, "&prefix=");
-            pl_sigv4_uri_encode(&q, s->prefix, strlen(s->prefix), false);
-        }
-        object_path(s, NULL, &path);
+        s3_list_query(s->prefix, token, &q);
+        s3_address_path(&s->addr, NULL, &path);
         struct s3_reply r;
         rc = s3_get(s, path.data, q.data, LIST_MAX, &r);
         pl_buf_cleanup(&q);
@@ -416,9 +333,9 @@ static int list_bucket(struct sync *s, struct listing *l)
         if (rc == PL_ETOOBIG) {
             fprintf(stderr, PROG ": a page of the listing passed 16 MiB\n");
         } else if (rc != PL_OK) {
-            fprintf(stderr, PROG ": cannot reach %s: %s\n", s->base, r.curl_error);
+            fprintf(stderr, PROG ": cannot reach %s: %s\n", s->addr.base, r.curl_error);
         } else if (r.status != 200 && !retried && l->n_pages == 0 &&
-                   redirect_region(&r, where, sizeof(where)) && region_valid(where) &&
+                   redirect_region(&r, where, sizeof(where)) && s3_region_valid(where) &&
                    strcmp(where, s->region) != 0) {
             printf("s3://%s is in %s, not %s: retrying there (pass --region %s to skip this)\n",
                    s->bucket, where, s->region, where);
@@ -564,7 +481,7 @@ static bool copy_object(struct sync *s, const struct kb_s3_object *o, const char
 {
     struct pl_buf path;
     pl_buf_init(&path, 16 * 1024);
-    object_path(s, o->key, &path);
+    s3_address_path(&s->addr, o->key, &path);
     struct s3_reply r;
     int rc = s3_get(s, path.data, NULL, KB_DOC_MAX_BYTES, &r);
     pl_buf_cleanup(&path);
@@ -695,7 +612,7 @@ int cli_kb_sync(const char *s3url, const struct cli_kb_sync_opts *o)
     }
     memcpy(s.bucket, b, bl);
     snprintf(s.prefix, sizeof(s.prefix), "%s", slash ? slash + 1 : "");
-    if (!bucket_valid(s.bucket)) {
+    if (!s3_bucket_valid(s.bucket)) {
         fprintf(stderr, PROG ": \"%s\" is not a bucket name (3 to 63 of a-z 0-9 . -)\n", s.bucket);
         return 2;
     }
@@ -717,7 +634,7 @@ int cli_kb_sync(const char *s3url, const struct cli_kb_sync_opts *o)
             printf("no region set (--region, AWS_REGION, AWS_DEFAULT_REGION, the profile): "
                    "trying us-east-1\n");
         }
-        if (!region_valid(region)) {
+        if (!s3_region_valid(region)) {
             fprintf(stderr, PROG ": \"%s\" is not a region (eu-west-2)\n", region);
             rc = 2;
         } else {
