@@ -5,11 +5,15 @@
  * token whenever it is truncated, and reads the same twice; written back as XML (every object,
  * the flag and the token escaped) it reads back to the same objects; the error reader answers
  * PL_OK with a non-empty code or PL_EPROTO with every field empty, and its fields never hold a
- * control byte (they are printed on one line). */
+ * control byte (they are printed on one line). An accepted page's keys also go through the S3
+ * sync's plan (bot/kb_s3_plan.h): document names valid and never given to two keys, a document
+ * stored by hand never replaced, only this scope's copies deleted, the same plan twice. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "bot/kb_s3_plan.h"
+#include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "connectors/s3_list.h"
@@ -54,6 +58,82 @@ static void same_pages(const struct s3_list_page *a, const struct s3_list_page *
     }
 }
 
+/* The sync's plan over the page's keys: names valid and never shared by two kept keys, nothing
+ * deleted that is not this scope's, the same plan twice. The server holds a copy of every
+ * other key (some with another ETag) and a hand-stored document named like the first key. */
+static void check_plan(const struct s3_list_page *p)
+{
+    struct kb_s3_object *objs = pl_calloc(p->n + 1, sizeof(*objs));
+    for (size_t i = 0; i < p->n; i++)
+        objs[i] = (struct kb_s3_object){p->objects[i].key, p->objects[i].etag, p->objects[i].size};
+    struct kb_s3_doc *docs = pl_calloc(p->n + 2, sizeof(*docs));
+    char(*names)[KB_STORE_NAME_MAX + 1] = pl_calloc(p->n + 2, sizeof(*names));
+    char(*sources)[KB_STORE_SOURCE_MAX + 64] = pl_calloc(p->n + 2, sizeof(*sources));
+    size_t nd = 0;
+    const char *why;
+    for (size_t i = 0; i < p->n; i++) {
+        if (kb_s3_name_from_key("kb/", objs[i].key, names[nd], &why) != PL_OK)
+            continue;
+        CHECK(kb_store_name_valid(names[nd]));
+        bool dup = !strcmp(names[nd], "gone.md"); /* a server has one document per name */
+        for (size_t j = 0; j < nd && !dup; j++)
+            dup = !strcmp(docs[j].name, names[nd]);
+        if (dup)
+            continue;
+        if (i == 0) {
+            docs[nd] = (struct kb_s3_doc){names[nd], NULL, NULL};
+        } else if (i % 2) {
+            kb_s3_source("b", objs[i].key, sources[nd], sizeof(sources[nd]));
+            docs[nd] = (struct kb_s3_doc){names[nd], sources[nd], i % 4 == 1 ? objs[i].etag : "x"};
+        } else {
+            continue;
+        }
+        nd++;
+    }
+    snprintf(names[nd], sizeof(names[nd]), "gone.md");
+    docs[nd] = (struct kb_s3_doc){names[nd], "s3://b/kb/zz-gone-key.md", "\"e\""};
+    nd++;
+    struct kb_s3_plan a, b;
+    CHECK(kb_s3_plan_make("b", "kb/", objs, p->n, docs, nd, &a) == PL_OK);
+    CHECK(kb_s3_plan_make("b", "kb/", objs, p->n, docs, nd, &b) == PL_OK);
+    CHECK(a.n == b.n && a.n_deletes == b.n_deletes && a.skips == b.skips);
+    CHECK(a.adds + a.updates + a.unchanged + a.skips == a.n);
+    for (size_t i = 0; i < a.n; i++) {
+        CHECK(a.items[i].action == b.items[i].action);
+        CHECK(!strcmp(a.items[i].name, b.items[i].name));
+        if (a.items[i].action == KB_S3_SKIP) {
+            CHECK(a.items[i].reason[0]);
+            continue;
+        }
+        CHECK(kb_store_name_valid(a.items[i].name));
+        for (size_t j = 0; j < i; j++)
+            CHECK(a.items[j].action == KB_S3_SKIP || strcmp(a.items[i].name, a.items[j].name));
+        /* The hand-stored document is never replaced. */
+        if (docs[0].name && !docs[0].source)
+            CHECK(strcmp(a.items[i].name, docs[0].name) != 0);
+    }
+    bool gone_taken = false;
+    for (size_t i = 0; i < a.n; i++)
+        gone_taken |= a.items[i].action != KB_S3_SKIP && !strcmp(a.items[i].name, "gone.md");
+    for (size_t i = 0; i < a.n_deletes; i++) {
+        bool scoped = false;
+        for (size_t j = 0; j < nd; j++)
+            if (!strcmp(docs[j].name, a.deletes[i]))
+                scoped = docs[j].source && !strncmp(docs[j].source, "s3://b/kb/", 10);
+        CHECK(scoped);
+    }
+    /* Only the gone key's copy may go, and not when a new key took its name. */
+    CHECK(a.n_deletes <= 1 && (!a.n_deletes || !strcmp(a.deletes[0], "gone.md")));
+    if (gone_taken)
+        CHECK(a.n_deletes == 0);
+    kb_s3_plan_cleanup(&a);
+    kb_s3_plan_cleanup(&b);
+    pl_free(sources);
+    pl_free(names);
+    pl_free(docs);
+    pl_free(objs);
+}
+
 static void check_list(const uint8_t *data, size_t size)
 {
     struct s3_list_page p, again;
@@ -96,6 +176,7 @@ static void check_list(const uint8_t *data, size_t size)
     same_pages(&p, &again);
     s3_list_page_cleanup(&again);
     pl_buf_cleanup(&x);
+    check_plan(&p);
     s3_list_page_cleanup(&p);
 }
 
