@@ -401,6 +401,16 @@ static void test_errors_say_what_to_do(void **state)
     assert_null(strstr(out, "not-the-secret")); /* never printed */
     assert_non_null(strstr(out, "exit=1\n"));
     pl_free(out);
+    /* An object the server refuses: named with the server's reason, status 1, the rest done. */
+    write_file("kb/latin1.txt", "caf\xe9");
+    out = sync_cmd("eu-west-2", SECRET, "s3://docs/kb/");
+    assert_non_null(strstr(out, "failed   kb/latin1.txt: the server answered 400 bad_request: a "
+                                "document is UTF-8 text\n"));
+    assert_non_null(strstr(out, " 1 failed\nexit=1\n"));
+    pl_free(out);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/kb/latin1.txt", bucket_dir);
+    assert_int_equal(unlink(path), 0);
     out = sync_cmd("eu-west-2", SECRET, "docs/kb");
     assert_non_null(strstr(out, "expects s3://BUCKET[/PREFIX]"));
     assert_non_null(strstr(out, "exit=2\n"));
