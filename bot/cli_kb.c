@@ -16,6 +16,7 @@
 
 #include "bot/auth_token.h"
 #include "bot/cli_admin.h"
+#include "bot/cli_kb_sync.h"
 #include "bot/kb_setup.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -34,7 +35,9 @@ static void usage(FILE *f)
     fprintf(
         f, "Usage: parley kb eval FILE.json [--kb DIR]\n"
            "       parley kb search \"QUESTION\" [--k N] [--kb DIR | --url URL [--jwt-secret S]]\n"
-           "       parley kb ingest PATH... [--url URL] [--jwt-secret S]\n\n"
+           "       parley kb ingest PATH... [--url URL] [--jwt-secret S]\n"
+           "       parley kb sync s3://BUCKET[/PREFIX] [--url URL] [--jwt-secret S]\n"
+           "                      [--region R] [--endpoint URL] [--dry-run]\n\n"
            "eval    builds an index from DIR (default data/kb) in this process, runs each\n"
            "        question of FILE ({\"questions\": [{\"q\", \"expect\": [names]}]}) and prints\n"
            "        recall@1, recall@3, MRR and the questions whose expected documents are\n"
@@ -47,6 +50,16 @@ static void usage(FILE *f)
            "        naming each file it could not read or the server refused; a line per 10\n"
            "        files for more than 10. --url: default env PARLEY_URL, else\n"
            "        http://127.0.0.1:8080.\n"
+           "sync    copies the bucket's .md .txt .html objects under PREFIX onto the server:\n"
+           "        only objects whose ETag changed are fetched, copies whose object is gone\n"
+           "        are deleted, documents not from this bucket and prefix are never touched.\n"
+           "        Names: the key after the prefix's folder, '/' as '-', other characters\n"
+           "        outside A-Za-z0-9._- as '_'; a taken name is skipped, never overwritten.\n"
+           "        AWS credentials as the server finds them (AWS_ACCESS_KEY_ID..., AWS_PROFILE,\n"
+           "        container or instance role); region --region, AWS_REGION,\n"
+           "        AWS_DEFAULT_REGION or the profile's (a wrong one is corrected once).\n"
+           "        --endpoint: an S3-compatible server, path-style (MinIO, a VPC endpoint).\n"
+           "        --dry-run lists what it would do. See docs/knowledge.md.\n"
            "Exit status: 0 done, 1 a file, the folder or a request failed, 2 usage.\n");
 }
 
@@ -423,6 +436,8 @@ int cli_kb_main(int argc, char **argv)
         return verb ? 0 : 2;
     }
     const char *dir = NULL, *url = NULL, *secret = getenv("PARLEY_JWT_SECRET"), *arg = NULL;
+    const char *region = NULL, *endpoint = NULL;
+    bool dry_run = false;
     const char **args = pl_calloc((size_t)argc, sizeof(*args));
     size_t nargs = 0;
     long k = 5;
@@ -434,8 +449,12 @@ int cli_kb_main(int argc, char **argv)
             pl_free(args);
             return 0;
         }
+        if (!strcmp(a, "--dry-run")) {
+            dry_run = true;
+            continue;
+        }
         if (!strcmp(a, "--kb") || !strcmp(a, "--url") || !strcmp(a, "--jwt-secret") ||
-            !strcmp(a, "--k")) {
+            !strcmp(a, "--k") || !strcmp(a, "--region") || !strcmp(a, "--endpoint")) {
             if (i + 1 == argc) {
                 fprintf(stderr, "parley kb: %s needs a value\n", a);
                 pl_free(args);
@@ -448,6 +467,10 @@ int cli_kb_main(int argc, char **argv)
                 url = v;
             else if (!strcmp(a, "--jwt-secret"))
                 secret = v;
+            else if (!strcmp(a, "--region"))
+                region = v;
+            else if (!strcmp(a, "--endpoint"))
+                endpoint = v;
             else {
                 char *end;
                 k = strtol(v, &end, 10);
@@ -483,8 +506,22 @@ int cli_kb_main(int argc, char **argv)
                             : env_url && *env_url ? env_url
                                                   : "http://127.0.0.1:8080",
                             secret);
+    } else if (!strcmp(verb, "sync")) {
+        const char *env_url = getenv("PARLEY_URL");
+        struct cli_kb_sync_opts so = {.url = url                   ? url
+                                             : env_url && *env_url ? env_url
+                                                                   : "http://127.0.0.1:8080",
+                                      .secret = secret,
+                                      .region = region,
+                                      .endpoint = endpoint,
+                                      .dry_run = dry_run};
+        if (!arg || dir)
+            fprintf(stderr, "parley kb sync: s3://BUCKET[/PREFIX] [--url URL] [--region R] "
+                            "[--endpoint URL] [--dry-run]\n");
+        else
+            rc = cli_kb_sync(arg, &so);
     } else {
-        fprintf(stderr, "parley kb: unknown command \"%s\" (eval, search or ingest)\n", verb);
+        fprintf(stderr, "parley kb: unknown command \"%s\" (eval, search, ingest or sync)\n", verb);
     }
     pl_free(args);
     return rc;

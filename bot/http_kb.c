@@ -13,6 +13,7 @@
 #include "bot/server.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/utf8.h"
 #include "knowledge/kb_chunk.h"
 #include "knowledge/kb_index.h"
 #include "sessions/kb_store.h"
@@ -57,7 +58,28 @@ static void reply_json(struct http_server_req *r, int status, json_t *j)
 struct put_op {
     struct http_server_req *req;
     struct kb_doc doc;
+    char *source, *etag; /* the origin recorded, or NULL */
 };
+
+static void put_op_free(struct put_op *op)
+{
+    kb_doc_cleanup(&op->doc);
+    pl_free(op->source);
+    pl_free(op->etag);
+    pl_free(op);
+}
+
+/* A query parameter percent-decoded into `out`: 1 found, 0 absent, -1 malformed or too long. */
+static int query_text(struct http_server_req *r, const char *name, char *raw, size_t rawlen,
+                      char *out, size_t outlen)
+{
+    size_t n;
+    if (!http_query_value(r->query, name, raw, rawlen))
+        return 0;
+    if (strlen(raw) == rawlen - 1 || http_query_decode(raw, strlen(raw), out, outlen, &n) != PL_OK)
+        return -1;
+    return 1;
+}
 
 static void on_put(void *ud, int status, bool created, uint64_t version)
 {
@@ -69,28 +91,41 @@ static void on_put(void *ud, int status, bool created, uint64_t version)
         json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", op->doc.name, "title",
                               op->doc.title, "kind", kind_name(op->doc.kind), "chunks",
                               (json_int_t)op->doc.n_chunks, "version", (json_int_t)version);
+        if (op->source) {
+            json_object_set_new(j, "source", json_string(op->source));
+            json_object_set_new(j, "etag", json_string(op->etag));
+        }
         /* Searched here at once; the other instances within their sync interval. */
         if (r->srv->kb_sync)
             kb_sync_apply_put(r->srv->kb_sync, &op->doc, version);
         reply_json(r, created ? 201 : 200, j);
     }
-    kb_doc_cleanup(&op->doc);
+    put_op_free(op);
     http_server_unref(r);
-    pl_free(op);
 }
 
-/* The name, text and kind of a POST: JSON {"name","text","kind"?}, or the raw body with ?name=
- * (and ?kind=); stored, or an error answered. */
+static const char bad_origin[] = "source is up to 2048 bytes and etag up to 256, without control "
+                                 "characters; an etag goes with a source";
+
+/* The name, text, kind and origin of a POST: JSON {"name","text","kind"?,"source"?,"etag"?},
+ * or the raw body with ?name= (and ?kind=, ?source=, ?etag=); stored, or an error answered. */
 static void post_document(struct http_server_req *r)
 {
     char qname[3 * KB_STORE_NAME_MAX + 1], name[KB_STORE_NAME_MAX + 1], qkind[16], kind_s[16];
+    char *qraw = pl_malloc(3 * KB_STORE_SOURCE_MAX + 2), source[KB_STORE_SOURCE_MAX + 1] = "",
+         etag[KB_STORE_ETAG_MAX + 1] = "";
     size_t n;
     const char *text = NULL, *kind_arg = NULL;
     size_t len = 0;
     json_t *body = NULL;
+    bool origin_ok = true;
     if (http_query_value(r->query, "name", qname, sizeof(qname))) {
+        origin_ok = query_text(r, "source", qraw, 3 * KB_STORE_SOURCE_MAX + 2, source,
+                               sizeof(source)) >= 0 &&
+                    query_text(r, "etag", qraw, 3 * KB_STORE_ETAG_MAX + 2, etag, sizeof(etag)) >= 0;
         if (http_query_decode(qname, strlen(qname), name, sizeof(name), &n) != PL_OK) {
             http_server_reply_error(r, API_ERR_BAD_REQUEST, bad_name);
+            pl_free(qraw);
             return;
         }
         text = r->body.data ? r->body.data : "";
@@ -105,14 +140,26 @@ static void post_document(struct http_server_req *r)
         body = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES,
                           &jerr);
         json_t *jn = json_object_get(body, "name"), *jt = json_object_get(body, "text"),
-               *jk = json_object_get(body, "kind");
+               *jk = json_object_get(body, "kind"), *js = json_object_get(body, "source"),
+               *je = json_object_get(body, "etag");
         if (!json_is_object(body) || !json_is_string(jn) || !json_is_string(jt) ||
-            (jk && !json_is_string(jk)) || json_string_length(jn) > KB_STORE_NAME_MAX) {
+            (jk && !json_is_string(jk)) || json_string_length(jn) > KB_STORE_NAME_MAX ||
+            (js && !json_is_string(js)) || (je && !json_is_string(je))) {
             json_decref(body);
+            pl_free(qraw);
             http_server_reply_error(r, API_ERR_BAD_REQUEST,
-                                    "a document is {\"name\", \"text\", \"kind\"?} in JSON, or "
-                                    "the raw text with ?name=NAME");
+                                    "a document is {\"name\", \"text\", \"kind\"?, "
+                                    "\"source\"?, \"etag\"?} in JSON, or the raw text with "
+                                    "?name=NAME");
             return;
+        }
+        origin_ok = (!js || (json_string_length(js) <= KB_STORE_SOURCE_MAX &&
+                             strlen(json_string_value(js)) == json_string_length(js))) &&
+                    (!je || (json_string_length(je) <= KB_STORE_ETAG_MAX &&
+                             strlen(json_string_value(je)) == json_string_length(je)));
+        if (origin_ok) {
+            snprintf(source, sizeof(source), "%s", js ? json_string_value(js) : "");
+            snprintf(etag, sizeof(etag), "%s", je ? json_string_value(je) : "");
         }
         snprintf(name, sizeof(name), "%s", json_string_value(jn));
         text = json_string_value(jt);
@@ -125,6 +172,9 @@ static void post_document(struct http_server_req *r)
     if (!kb_store_name_valid(name) ||
         (body && strlen(name) != json_string_length(json_object_get(body, "name")))) {
         http_server_reply_error(r, API_ERR_BAD_REQUEST, bad_name);
+    } else if (!origin_ok || !kb_store_origin_valid(source, etag) ||
+               !pl_utf8_valid(source, strlen(source)) || !pl_utf8_valid(etag, strlen(etag))) {
+        http_server_reply_error(r, API_ERR_BAD_REQUEST, bad_origin);
     } else if (kind_arg ? !kind_parse(kind_arg, &kind) : !kb_kind_from_name(name, &kind)) {
         http_server_reply_error(r, API_ERR_BAD_REQUEST,
                                 kind_arg ? "kind is md, txt or html"
@@ -135,6 +185,10 @@ static void post_document(struct http_server_req *r)
     } else {
         op = pl_calloc(1, sizeof(*op));
         op->req = r;
+        if (*source) {
+            op->source = pl_strdup(source);
+            op->etag = pl_strdup(etag);
+        }
         rc = kb_chunk_document(name, text, len, kind, NULL, &op->doc);
         if (rc == PL_EUTF8)
             http_server_reply_error(r, API_ERR_BAD_REQUEST, "a document is UTF-8 text");
@@ -143,17 +197,17 @@ static void post_document(struct http_server_req *r)
                                     "a document is at most 4 MiB and 2000 passages");
         else if (rc != PL_OK)
             http_server_reply_error(r, API_ERR_BAD_REQUEST, "the document cannot be read");
-        else if (kb_store_put(r->srv->store, name, text, len, kind_name(kind),
-                              op->doc.title ? op->doc.title : "", on_put, op) != PL_OK)
+        else if (kb_store_put_from(r->srv->store, name, text, len, kind_name(kind),
+                                   op->doc.title ? op->doc.title : "", op->source, op->etag, on_put,
+                                   op) != PL_OK)
             http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
         else
             op = NULL, http_server_ref(r);
     }
-    if (op) {
-        kb_doc_cleanup(&op->doc);
-        pl_free(op);
-    }
+    if (op)
+        put_op_free(op);
     json_decref(body);
+    pl_free(qraw);
 }
 
 static void on_deleted(void *ud, int status)
@@ -190,28 +244,24 @@ static void delete_document(struct http_server_req *r, const char *name)
     http_server_ref(r);
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
-                  json_string_value(json_object_get(*(json_t *const *)b, "name")));
-}
-
-static void on_listed(void *ud, int status, uint64_t version, size_t n, const char *const *names,
-                      const uint64_t *versions)
+static void on_listed(void *ud, int status, uint64_t version, size_t n,
+                      const struct kb_store_entry *entries)
 {
     struct http_server_req *r = ud;
     if (status != PL_OK) {
         http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
     } else {
-        json_t **items = pl_calloc(n ? n : 1, sizeof(*items));
-        for (size_t i = 0; i < n; i++)
-            items[i] =
-                json_pack("{s:s, s:I}", "name", names[i], "version", (json_int_t)versions[i]);
-        qsort(items, n, sizeof(*items), cmp_names);
+        /* Sorted by name already (kb_store_list_sources). */
         json_t *docs = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(docs, items[i]);
-        pl_free(items);
+        for (size_t i = 0; i < n; i++) {
+            json_t *d = json_pack("{s:s, s:I}", "name", entries[i].name, "version",
+                                  (json_int_t)entries[i].version);
+            if (entries[i].source) {
+                json_object_set_new(d, "source", json_string(entries[i].source));
+                json_object_set_new(d, "etag", json_string(entries[i].etag));
+            }
+            json_array_append_new(docs, d);
+        }
         reply_json(r, 200,
                    json_pack("{s:I, s:o}", "version", (json_int_t)version, "documents", docs));
     }
@@ -220,7 +270,7 @@ static void on_listed(void *ud, int status, uint64_t version, size_t n, const ch
 
 static void list_documents(struct http_server_req *r)
 {
-    if (kb_store_list(r->srv->store, on_listed, r) != PL_OK) {
+    if (kb_store_list_sources(r->srv->store, on_listed, r) != PL_OK) {
         http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
         return;
     }

@@ -2,7 +2,9 @@
  * "end" after each request) from stdin, signs each with connectors/aws_sigv4.h and compares the
  * canonical request, the string to sign and every header added, byte for byte. For a Bedrock
  * path it also checks that the model id encoded by pl_sigv4_uri_encode is the label the SDK put
- * in the path. Exit 0 when all agree (at least one request read), 1 on the first difference. */
+ * in the path. Optional lines "method M", "service S" and "s3 1" (S3's path rule) serve the
+ * S3 oracle (s3_oracle.sh); without them a request is a Bedrock POST. Exit 0 when all agree (at
+ * least one request read), 1 on the first difference. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,9 @@ struct record {
     size_t n_added;
     long long time;
     bool checksum, has_model;
+    bool s3;          /* "s3 1": S3's rules (path signed as sent) */
+    char method[16];  /* "method GET"; POST when absent */
+    char service[32]; /* "service s3"; bedrock when absent */
 };
 
 static void init_buf(struct pl_buf *b)
@@ -104,6 +109,15 @@ static int read_line(struct record *r, char *line)
         r->checksum = strcmp(a, "1") == 0;
         return 0;
     }
+    if (strcmp(key, "s3") == 0) {
+        r->s3 = strcmp(a, "1") == 0;
+        return 0;
+    }
+    if (strcmp(key, "method") == 0 || strcmp(key, "service") == 0) {
+        char *dst = key[0] == 'm' ? r->method : r->service;
+        size_t cap = key[0] == 'm' ? sizeof(r->method) : sizeof(r->service);
+        return (size_t)snprintf(dst, cap, "%s", a) < cap ? 0 : -1;
+    }
     bool added = strcmp(key, "added") == 0;
     if ((added || strcmp(key, "header") == 0) && b) {
         size_t *n = added ? &r->n_added : &r->n_headers;
@@ -134,7 +148,7 @@ static bool compare(const struct record *r, size_t n)
     for (size_t i = 0; i < r->n_headers; i++)
         hs[i] = (struct pl_sigv4_header){r->names[i].data, r->values[i].data};
     struct pl_sigv4_creds creds = {r->akid.data, r->secret.data, r->token.data};
-    struct pl_sigv4_request req = {.method = "POST",
+    struct pl_sigv4_request req = {.method = r->method[0] ? r->method : "POST",
                                    .path = r->path.data,
                                    .query = r->query.data,
                                    .headers = hs,
@@ -142,9 +156,10 @@ static bool compare(const struct record *r, size_t n)
                                    .payload = r->body.data,
                                    .payload_len = r->body.len,
                                    .region = r->region.data,
-                                   .service = "bedrock",
+                                   .service = r->service[0] ? r->service : "bedrock",
                                    .time = (time_t)r->time,
-                                   .flags = r->checksum ? PL_SIGV4_CONTENT_SHA256 : 0};
+                                   .flags = (r->checksum ? PL_SIGV4_CONTENT_SHA256 : 0) |
+                                            (r->s3 ? PL_SIGV4_S3_PATH : 0)};
     struct pl_sigv4_result out;
     int rc = pl_sigv4_sign(&req, &creds, &out);
     bool ok = rc == PL_OK;
