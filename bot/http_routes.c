@@ -18,6 +18,7 @@
 #include "bot/http_routes.h"
 #include "bot/http_server.h"
 #include "bot/http_usage.h"
+#include "bot/kb_dense.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/embed.h"
@@ -128,6 +129,7 @@ static void get_metrics(struct http_server_req *r)
 #undef COUNTER
 #undef GAUGE
     http_usage_metrics(r->srv, &b);
+    kb_dense_metrics(r->srv->kb_dense, &b);
     llm_provider_metrics(r->srv->llm, &b);
     llm_breakers_metrics(r->srv->llm_breakers, &b);
     http_server_reply(r, 200, "text/plain; version=0.0.4", b.data, b.len);
