@@ -1,6 +1,7 @@
 /* Request bodies and reply parsers of the embeddings APIs; see embeddings_wire.h. */
 #include "connectors/embeddings_wire.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@ static bool read_array(const json_t *a, unsigned dims, float *vec)
         if (!json_is_number(v))
             return false;
         double d = json_number_value(v);
-        if (!isfinite(d) || fabs(d) > 3.0e38)
+        if (!isfinite(d) || fabs(d) > FLT_MAX) /* also what a float32 can hold */
             return false;
         vec[i] = (float)d;
     }
