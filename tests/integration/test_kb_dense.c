@@ -6,7 +6,8 @@
  * do is found by the hybrid search of A and B and not by C's BM25, and it reaches the model's
  * prompt in a turn; the embeddings endpoint failing or answering past --embeddings-timeout-ms
  * leaves a turn answered with BM25's passages (no error, no wait for the slow reply); a deleted
- * document's vectors leave Redis and memory. Everything polled with deadlines. */
+ * document's vectors leave Redis and memory; Titan on Bedrock, SigV4-signed, on an instance of its
+ * own. Everything polled with deadlines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,12 +269,71 @@ static void test_deleted_document_vectors_go(void **state)
     assert_int_equal(metric(b.url, "parley_kb_dense_bytes") >= 0, 1);
 }
 
+/* Titan on Bedrock: SigV4 with the server's AWS credentials, one passage per call; its own Redis
+ * (one embeddings model per deployment). */
+static void test_titan_signed_requests(void **state)
+{
+    (void)state;
+    struct ts_redis redis2;
+    struct ts_parleyd t;
+    char dir[700], rdir[700], endpoint[64];
+    snprintf(dir, sizeof(dir), "%s/titan", st.workdir);
+    snprintf(rdir, sizeof(rdir), "%s/redis2", st.workdir);
+    mkdir(dir, 0755);
+    mkdir(rdir, 0755);
+    assert_int_equal(ts_redis_start(&redis2, rdir), 0);
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", st.upstream.port);
+    const char *const args[] = {"--kb-sync-ms",
+                                "100",
+                                "--embeddings",
+                                "bedrock:amazon.titan-embed-text-v2:0",
+                                "--embeddings-dimensions",
+                                "256",
+                                "--embeddings-base-url",
+                                endpoint,
+                                "--aws-region",
+                                "us-east-1",
+                                NULL};
+    static const char *const env[] = {
+        "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL};
+    assert_int_equal(ts_parleyd_start_env(&t, dir, &redis2, NULL, args, env), 0);
+    struct ts_http_reply r;
+    assert_int_equal(call(t.url, "POST", "/v1/kb/documents", DOC_JSON, &r), 201);
+    ts_http_reply_free(&r);
+    assert_true(wait_hybrid(t.url, "my%20windshield%20broke%20yesterday", DOC_NAME));
+    char *v = ts_redis_query(&redis2, "HGET parley:{kb}:vec:%s model", DOC_NAME);
+    assert_string_equal(v, "bedrock:amazon.titan-embed-text-v2:0");
+    pl_free(v);
+    v = ts_redis_query(&redis2, "HGET parley:{kb}:vec:%s dims", DOC_NAME);
+    assert_string_equal(v, "256");
+    pl_free(v);
+    /* Every Titan request was accepted (signature checked by the double). */
+    FILE *f = fopen(st.upstream.log, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    long titan = 0, refused = 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (!strstr(line, "titan-embed-text-v2"))
+            continue;
+        titan++;
+        refused += strstr(line, "\"behaviour\":\"embeddings\"") == NULL;
+    }
+    free(line);
+    fclose(f);
+    assert_true(titan >= 3); /* two passages, one question at least */
+    assert_int_equal(refused, 0);
+    assert_int_equal(ts_parleyd_stop(&t), 0);
+    ts_redis_stop(&redis2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedded_once_and_found_by_meaning),
         cmocka_unit_test(test_failing_or_slow_embeddings_fall_back_to_bm25),
         cmocka_unit_test(test_deleted_document_vectors_go),
+        cmocka_unit_test(test_titan_signed_requests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
