@@ -24,6 +24,17 @@ static const char put_lua[] = "redis.call('DEL', KEYS[1])\n"
                               "end\n"
                               "return 1\n";
 
+/* Taken when free, or already this owner's (an embedding it gave up on, the document having
+ * changed): 1; held by another: 0. */
+static const char lock_lua[] = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
+                               "  return 1\n"
+                               "end\n"
+                               "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                               "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+                               "  return 1\n"
+                               "end\n"
+                               "return 0\n";
+
 static const char unlock_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
                                  "  return redis.call('DEL', KEYS[1])\n"
                                  "end\n"
@@ -155,7 +166,7 @@ static void on_lock(void *ud, int status, redisReply *reply)
         if (!rconn_reply_ok(reply, "knowledge vectors lock"))
             status = PL_EUPSTREAM;
         else
-            taken = reply->type == REDIS_REPLY_STATUS; /* OK; nil when held */
+            taken = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
     }
     op->lock(op->ud, status, taken);
     pl_free(op);
@@ -168,12 +179,15 @@ int kb_vec_store_lock(struct sess_store *s, const char *name, const char *owner,
     if (!key_of(lock, KEY_LOCK_PREFIX, name))
         return PL_EINVAL;
     snprintf(ttl, sizeof(ttl), "%u", (unsigned)ttl_ms);
-    const char *argv[] = {"SET", lock, owner, "NX", "PX", ttl};
-    size_t lens[] = {3, strlen(lock), strlen(owner), 2, 2, strlen(ttl)};
+    static struct rconn_script script;
+    if (!script.text)
+        rconn_script_init(&script, lock_lua);
+    const char *argv[] = {"1", lock, owner, ttl};
+    size_t lens[] = {1, strlen(lock), strlen(owner), strlen(ttl)};
     struct vec_op *op = pl_calloc(1, sizeof(*op));
     op->lock = cb;
     op->ud = ud;
-    int rc = rconn_command_argv(sess_store_rconn(s), on_lock, op, 6, argv, lens);
+    int rc = rconn_eval(sess_store_rconn(s), &script, on_lock, op, 4, argv, lens);
     if (rc)
         pl_free(op);
     return rc;

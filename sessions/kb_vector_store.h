@@ -28,7 +28,7 @@ int kb_vec_store_put(struct sess_store *s, const char *name, const char *owner, 
                      kb_vec_done_cb cb, void *ud);
 
 /** status PL_OK with `taken` true when `owner` now holds the embedding lock of `name` for
- *  `ttl_ms` (SET NX PX), false when another does. */
+ *  `ttl_ms` (SET NX PX; a lock it already held is extended), false when another does. */
 typedef void (*kb_vec_lock_cb)(void *ud, int status, bool taken);
 int kb_vec_store_lock(struct sess_store *s, const char *name, const char *owner, uint32_t ttl_ms,
                       kb_vec_lock_cb cb, void *ud);
