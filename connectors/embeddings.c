@@ -362,7 +362,7 @@ static void send_request(struct emb_call *call, const struct pl_sigv4_creds *cre
         c->logged_first = true;
         PL_LOG(PL_LOG_NOTICE, "kb", "first embeddings request: POST %s (%s)", c->url,
                creds            ? aws_credentials_source_name(c->creds)
-               : c->auth_header ? "bearer key"
+               : c->auth_header ? "with an API key"
                                 : "no key");
     }
     struct http_client_request req = {.method = "POST",
