@@ -58,7 +58,8 @@ size_t kb_hybrid_search(struct kb_index *ix, const struct kb_vectors *v, const c
 {
     if (!ix || k == 0)
         return 0;
-    size_t pool = k > KB_FUSION_POOL ? k : KB_FUSION_POOL;
+    /* BM25 alone: its own k best, exactly as kb_index_search ranks them. */
+    size_t pool = !v || !qvec ? k : k > KB_FUSION_POOL ? k : KB_FUSION_POOL;
     struct kb_hit *bm = pl_calloc(pool, sizeof(*bm));
     size_t nbm = query && len ? kb_index_search(ix, query, len, bm, pool) : 0;
     size_t keep = 0;

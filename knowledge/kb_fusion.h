@@ -34,7 +34,7 @@ size_t kb_fuse_rrf(const struct kb_fuse_item *a, size_t na, const struct kb_fuse
 /** The `k` best chunks for `query` (len bytes) and its embedding `qvec` (kb_vectors_dims(v)
  *  floats): BM25's and the dense search's KB_FUSION_POOL best, each cut as above, fused. The
  *  hits carry the fused score; strings borrowed from `ix` as for kb_index_search. `v` or
- *  `qvec` NULL: BM25 alone, cut by `bm25_cutoff`, BM25 scores. */
+ *  `qvec` NULL: kb_index_search's k best alone, cut by `bm25_cutoff`, with their BM25 scores. */
 size_t kb_hybrid_search(struct kb_index *ix, const struct kb_vectors *v, const char *query,
                         size_t len, const float *qvec, double bm25_cutoff, struct kb_hit *hits,
                         size_t k);
