@@ -3,7 +3,8 @@
  * and B started with --embeddings, plus a third, C, without (BM25 only), all on one Redis: a
  * document POSTed on A is embedded once across A and B (the double's log holds each passage
  * once, the vectors are in Redis), a question that shares no word with it but whose synonyms
- * do is found by the hybrid search of A and B and not by C's BM25, and it reaches the model's
+ * do is found by the hybrid search of A and B and not by C's BM25 (also as `parley kb eval --url`
+ * ranks it), and it reaches the model's
  * prompt in a turn; the embeddings endpoint failing or answering past --embeddings-timeout-ms
  * leaves a turn answered with BM25's passages (no error, no wait for the slow reply); a deleted
  * document's vectors leave Redis and memory; Titan on Bedrock, SigV4-signed, on an instance of its
@@ -133,6 +134,18 @@ static long long metric(const char *base, const char *prefix)
     return v;
 }
 
+/* The standard output of `cmd` (new string). */
+static char *run(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = pl_calloc(1, 16384);
+    size_t n = fread(out, 1, 16383, p);
+    out[n] = '\0';
+    pclose(p);
+    return out;
+}
+
 /* How many inputs of the double's /v1/embeddings requests contain `needle`. */
 static long embedded_inputs(const char *needle)
 {
@@ -191,6 +204,27 @@ static void test_embedded_once_and_found_by_meaning(void **state)
     n = ts_redis_query(&st.redis, "HGET parley:{kb}:vec:%s model", DOC_NAME);
     assert_string_equal(n, "openai:toy-embed");
     pl_free(n);
+
+    /* `parley kb eval --url`: ranked by B's hybrid search, and by C's BM25. */
+    char file[700], cmd[2048];
+    snprintf(file, sizeof(file), "%s/eval.json", st.workdir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"questions\":[{\"q\":\"my windshield broke yesterday\",\"expect\":[\"%s\"]}]}",
+            DOC_NAME);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "%s kb eval %s --url %s --jwt-secret %s", ts_bin("parley"), file,
+             b.url, TS_JWT_SECRET);
+    char *out = run(cmd);
+    assert_non_null(strstr(out, "recall@1  1.0000"));
+    assert_non_null(strstr(out, ": 1 hybrid, 0 bm25 only"));
+    pl_free(out);
+    snprintf(cmd, sizeof(cmd), "%s kb eval %s --url %s --jwt-secret %s", ts_bin("parley"), file,
+             st.parleyd.url, TS_JWT_SECRET);
+    out = run(cmd);
+    assert_non_null(strstr(out, "recall@1  0.0000"));
+    assert_non_null(strstr(out, ": 0 hybrid, 1 bm25 only"));
+    pl_free(out);
 
     /* A turn on B: the passage found by meaning is in the model's system prompt. */
     struct ts_caller c;
