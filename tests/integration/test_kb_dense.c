@@ -3,12 +3,11 @@
  * and B started with --embeddings, plus a third, C, without (BM25 only), all on one Redis: a
  * document POSTed on A is embedded once across A and B (the double's log holds each passage
  * once, the vectors are in Redis), a question that shares no word with it but whose synonyms
- * do is found by the hybrid search of A and B and not by C's BM25 (also as `parley kb eval --url`
- * ranks it), and it reaches the model's
- * prompt in a turn; the embeddings endpoint failing or answering past --embeddings-timeout-ms
- * leaves a turn answered with BM25's passages (no error, no wait for the slow reply); a deleted
- * document's vectors leave Redis and memory; Titan on Bedrock, SigV4-signed, on an instance of its
- * own. Everything polled with deadlines. */
+ * do is found by the hybrid search of A and B and not by C's BM25 (also as `parley kb eval
+ * --url` ranks it), and it reaches the model's prompt in a turn; the embeddings endpoint failing
+ * or answering past --embeddings-timeout-ms leaves a turn answered with BM25's passages (no
+ * error, no wait for the slow reply); a deleted document's vectors leave Redis and memory; Titan
+ * on Bedrock, SigV4-signed, on an instance of its own. Everything polled with deadlines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
