@@ -171,9 +171,10 @@ static void on_doc(void *ud, int status, uint64_t version, const char *text, siz
             if (rc == PL_OK) {
                 kb_dense_changed(s->srv->kb_dense, f->name);
                 record(s, f->name, version);
-            } else /* stored by a POST that chunked it: not expected; not retried either */
+            } else { /* stored by a POST that chunked it: not expected; not retried either */
                 PL_LOG(PL_LOG_WARN, "kb", "stored document %s not indexed: %s", f->name,
                        pl_strerror(rc));
+            }
         }
     }
     pl_free(f->name);
