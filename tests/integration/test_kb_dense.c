@@ -302,6 +302,58 @@ static void test_deleted_document_vectors_go(void **state)
     assert_int_equal(metric(b.url, "parley_kb_dense_bytes") >= 0, 1);
 }
 
+/* Two instances starting with the same --kb DIR (their own Redis): each passage is embedded by
+ * one of them, the other reads the vectors (a document locked by one waits on the other). */
+static void test_kb_dir_embedded_once_at_start(void **state)
+{
+    (void)state;
+    struct ts_redis redis3;
+    struct ts_parleyd x, y;
+    char dir_x[700], dir_y[700], rdir[700], docs[700], path[800];
+    snprintf(dir_x, sizeof(dir_x), "%s/x", st.workdir);
+    snprintf(dir_y, sizeof(dir_y), "%s/y", st.workdir);
+    snprintf(rdir, sizeof(rdir), "%s/redis3", st.workdir);
+    snprintf(docs, sizeof(docs), "%s/docs", st.workdir);
+    mkdir(dir_x, 0755);
+    mkdir(dir_y, 0755);
+    mkdir(rdir, 0755);
+    mkdir(docs, 0755);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/dirdoc%d.md", docs, i);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "# Dir document %d\n\nThe dirneedle%d clause covers baggage abroad.\n", i, i);
+        fclose(f);
+    }
+    assert_int_equal(ts_redis_start(&redis3, rdir), 0);
+    const char *const args[] = {
+        "--kb", docs, "--embeddings", "openai:toy-embed", "--embeddings-base-url", embed_url, NULL};
+    assert_int_equal(ts_parleyd_start(&x, dir_x, &redis3, NULL, args), 0);
+    assert_int_equal(ts_parleyd_start(&y, dir_y, &redis3, NULL, args), 0);
+    long long deadline = now_ms() + 10000;
+    while (now_ms() < deadline &&
+           (metric(x.url, "parley_kb_dense_documents{state=\"ready\"}") != 3 ||
+            metric(y.url, "parley_kb_dense_documents{state=\"ready\"}") != 3))
+        ;
+    assert_int_equal(metric(x.url, "parley_kb_dense_documents{state=\"ready\"}"), 3);
+    assert_int_equal(metric(y.url, "parley_kb_dense_documents{state=\"ready\"}"), 3);
+    char needle[32];
+    for (int i = 0; i < 3; i++) {
+        snprintf(needle, sizeof(needle), "dirneedle%d clause", i);
+        assert_int_equal(embedded_inputs(needle), 1);
+    }
+    assert_int_equal(metric(x.url, "parley_kb_dense_chunks_embedded_total") +
+                         metric(y.url, "parley_kb_dense_chunks_embedded_total"),
+                     3);
+    assert_int_equal(metric(x.url, "parley_kb_dense_vectors_loaded_total") +
+                         metric(y.url, "parley_kb_dense_vectors_loaded_total"),
+                     3);
+    int rx = ts_parleyd_stop(&x), ry = ts_parleyd_stop(&y);
+    assert_int_equal(rx, 0);
+    assert_int_equal(ry, 0);
+    ts_redis_stop(&redis3);
+}
+
 /* Titan on Bedrock: SigV4 with the server's AWS credentials, one passage per call; its own Redis
  * (one embeddings model per deployment). */
 static void test_titan_signed_requests(void **state)
@@ -366,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_embedded_once_and_found_by_meaning),
         cmocka_unit_test(test_failing_or_slow_embeddings_fall_back_to_bm25),
         cmocka_unit_test(test_deleted_document_vectors_go),
+        cmocka_unit_test(test_kb_dir_embedded_once_at_start),
         cmocka_unit_test(test_titan_signed_requests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
