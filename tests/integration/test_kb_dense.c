@@ -6,8 +6,9 @@
  * do is found by the hybrid search of A and B and not by C's BM25 (also as `parley kb eval
  * --url` ranks it), and it reaches the model's prompt in a turn; the embeddings endpoint failing
  * or answering past --embeddings-timeout-ms leaves a turn answered with BM25's passages (no
- * error, no wait for the slow reply); a deleted document's vectors leave Redis and memory; Titan
- * on Bedrock, SigV4-signed, on an instance of its own. Everything polled with deadlines. */
+ * error, no wait for the slow reply); a deleted document's vectors leave Redis and memory; two
+ * instances starting with one --kb DIR embed each passage once between them; Titan on Bedrock,
+ * SigV4-signed, on an instance of its own. Everything polled with deadlines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
