@@ -2,8 +2,9 @@
  * synthetic chunks (150 words each from a 30,000-word vocabulary drawn with a Zipf-like law, 50
  * chunks a document), then times queries of 2-6 words drawn the same way, and one document's
  * update (remove and add). Usage: kb_search [chunks ...] (default 1000 100000), each with
- * and without the phrase boost. Deterministic
- * (fixed seed). Results: bench/RESULTS.md. */
+ * and without the phrase boost; then the dense side (knowledge/kb_vectors.h) at 512 and 1024
+ * dimensions: random unit vectors, a cosine top-50 search and the hybrid search (BM25 and dense
+ * fused, knowledge/kb_fusion.h). Deterministic (fixed seed). Results: bench/RESULTS.md. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,7 +13,9 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "knowledge/kb_fusion.h"
 #include "knowledge/kb_index.h"
+#include "knowledge/kb_vectors.h"
 
 #define VOCAB       30000
 #define CHUNK_WORDS 150
@@ -170,6 +173,80 @@ static void run(size_t chunks, double phrase_boost)
     kb_index_free(ix);
 }
 
+#define DENSE_QUERIES 200
+
+/* A uniform value in [-1, 1). */
+static float uniform(void)
+{
+    return (float)((double)(next() >> 11) / 4503599627370496.0 - 1.0);
+}
+
+static void run_dense(size_t chunks, unsigned dims)
+{
+    rng = 88172645463325252ull;
+    struct kb_index *ix = kb_index_new(NULL);
+    struct kb_vectors *v = kb_vectors_new(dims);
+    size_t docs = (chunks + DOC_CHUNKS - 1) / DOC_CHUNKS;
+    char names[2][32];
+    float *vecs = pl_malloc((size_t)DOC_CHUNKS * dims * sizeof(float));
+    double t_vec = 0;
+    for (size_t d = 0; d < docs; d++) {
+        struct kb_doc doc;
+        make_doc(d, &doc, names);
+        if (kb_index_add(ix, &doc) != 0)
+            abort();
+        for (size_t i = 0; i < (size_t)DOC_CHUNKS * dims; i++)
+            vecs[i] = uniform();
+        double a = now();
+        if (kb_vectors_add(v, doc.name, vecs, DOC_CHUNKS) != 0)
+            abort();
+        t_vec += now() - a;
+        free_doc(&doc);
+    }
+    static double lat[DENSE_QUERIES], hyb[DENSE_QUERIES];
+    struct kb_vec_hit dh[KB_FUSION_POOL];
+    struct kb_hit hits[5];
+    float *qv = pl_malloc(dims * sizeof(float));
+    char q[256];
+    double sum = 0, hsum = 0;
+    for (size_t i = 0; i < DENSE_QUERIES; i++) {
+        for (unsigned j = 0; j < dims; j++)
+            qv[j] = uniform();
+        double a = now();
+        kb_vectors_search(v, qv, dh, KB_FUSION_POOL);
+        lat[i] = now() - a;
+        sum += lat[i];
+        size_t len = 0;
+        append_words(q, &len, 2 + next() % 5);
+        a = now();
+        kb_hybrid_search(ix, v, q, len, qv, 0.3, hits, 5);
+        hyb[i] = now() - a;
+        hsum += hyb[i];
+    }
+    qsort(lat, DENSE_QUERIES, sizeof(lat[0]), cmp_double);
+    qsort(hyb, DENSE_QUERIES, sizeof(hyb[0]), cmp_double);
+    /* an update: the vectors of one 50-chunk document removed and added */
+    double u0 = now();
+    kb_vectors_remove(v, "doc000000.md");
+    kb_vectors_add(v, "doc000000.md", vecs, DOC_CHUNKS);
+    double t_update = now() - u0;
+    size_t bytes = kb_vectors_bytes(v);
+    printf(
+        "dense %u dims, %zu chunks: vectors added in %.2f s; cosine top-%d mean %.0f us, p50 %.0f "
+        "us, p99 %.0f us; hybrid top-5 (BM25 + dense + fusion) mean %.0f us, p50 %.0f us, "
+        "p99 %.0f us (%d queries); update of a %d-chunk document %.2f ms; vectors %.1f MB, "
+        "%.0f bytes a chunk\n",
+        dims, chunks, t_vec, KB_FUSION_POOL, sum / DENSE_QUERIES * 1e6,
+        lat[DENSE_QUERIES / 2] * 1e6, lat[DENSE_QUERIES * 99 / 100] * 1e6,
+        hsum / DENSE_QUERIES * 1e6, hyb[DENSE_QUERIES / 2] * 1e6,
+        hyb[DENSE_QUERIES * 99 / 100] * 1e6, DENSE_QUERIES, DOC_CHUNKS, t_update * 1e3,
+        bytes / 1048576.0, (double)bytes / (double)kb_vectors_chunks(v));
+    pl_free(qv);
+    pl_free(vecs);
+    kb_vectors_free(v);
+    kb_index_free(ix);
+}
+
 int main(int argc, char **argv)
 {
     cdf = malloc(VOCAB * sizeof(*cdf));
@@ -189,6 +266,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         run((size_t)strtoul(sizes[i], NULL, 10), KB_PHRASE_BOOST);
         run((size_t)strtoul(sizes[i], NULL, 10), 0);
+    }
+    for (int i = 0; i < n; i++) {
+        run_dense((size_t)strtoul(sizes[i], NULL, 10), 512);
+        run_dense((size_t)strtoul(sizes[i], NULL, 10), 1024);
     }
     free(cdf);
     return 0;

@@ -33,7 +33,7 @@
 static void usage(FILE *f)
 {
     fprintf(
-        f, "Usage: parley kb eval FILE.json [--kb DIR]\n"
+        f, "Usage: parley kb eval FILE.json [--kb DIR | --url URL [--jwt-secret S]]\n"
            "       parley kb search \"QUESTION\" [--k N] [--kb DIR | --url URL [--jwt-secret S]]\n"
            "       parley kb ingest PATH... [--url URL] [--jwt-secret S]\n"
            "       parley kb sync s3://BUCKET[/PREFIX] [--url URL] [--jwt-secret S]\n"
@@ -41,7 +41,8 @@ static void usage(FILE *f)
            "eval    builds an index from DIR (default data/kb) in this process, runs each\n"
            "        question of FILE ({\"questions\": [{\"q\", \"expect\": [names]}]}) and prints\n"
            "        recall@1, recall@3, MRR and the questions whose expected documents are\n"
-           "        not all in the first 3.\n"
+           "        not all in the first 3. With --url the rankings are a server's GET\n"
+           "        /v1/kb/search (hybrid when it has --embeddings; the modes are counted).\n"
            "search  prints the best passages (default 5) with their scores, from an index of\n"
            "        DIR built here, or from a server's GET /v1/kb/search with --url (a token\n"
            "        minted from the server's secret, --jwt-secret or env PARLEY_JWT_SECRET).\n"
@@ -97,7 +98,36 @@ static size_t rank_documents(struct kb_index *ix, const char *q, const char **ra
     return out;
 }
 
-static int cmd_eval(const char *file, const char *dir)
+static json_t *remote_search(const char *url, const char *secret, const char *q, size_t k);
+
+/* A server's ranking for `q` (GET /v1/kb/search): distinct documents (new strings) into
+ * `ranked`; counts the search's "mode" in `hybrid` or `bm25`. */
+static size_t rank_remote(const char *url, const char *secret, const char *q, const char **ranked,
+                          size_t cap, size_t *hybrid, size_t *bm25)
+{
+    json_t *j = remote_search(url, secret, q, EVAL_RANKED);
+    const char *mode = json_string_value(json_object_get(j, "mode"));
+    if (mode && !strcmp(mode, "hybrid"))
+        (*hybrid)++;
+    else if (j)
+        (*bm25)++;
+    json_t *hits = json_object_get(j, "hits");
+    size_t out = 0;
+    for (size_t i = 0; i < json_array_size(hits) && out < cap; i++) {
+        const char *doc = json_string_value(json_object_get(json_array_get(hits, i), "doc"));
+        bool seen = !doc;
+        for (size_t k = 0; k < out && !seen; k++)
+            seen = !strcmp(ranked[k], doc);
+        if (!seen)
+            ranked[out++] = pl_strdup(doc);
+    }
+    json_decref(j);
+    return out;
+}
+
+/* With `url`: the server's rankings (its hybrid search when it has embeddings); otherwise an
+ * index of `dir` built here (BM25). */
+static int cmd_eval(const char *file, const char *dir, const char *url, const char *secret)
 {
     json_error_t jerr;
     json_t *root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
@@ -110,12 +140,18 @@ static int cmd_eval(const char *file, const char *dir)
         json_decref(root);
         return 1;
     }
-    struct kb_index *ix = load_index(dir);
-    if (!ix) {
+    if (url && !cli_secret_ok("parley kb", secret)) {
+        json_decref(root);
+        return 2;
+    }
+    struct kb_index *ix = url ? NULL : load_index(dir);
+    if (!url && !ix) {
         json_decref(root);
         return 1;
     }
-    size_t n = json_array_size(qs), bad = 0, misses = 0;
+    if (url)
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+    size_t n = json_array_size(qs), bad = 0, misses = 0, hybrid = 0, bm25 = 0;
     struct kb_eval_case *cases = pl_calloc(n ? n : 1, sizeof(*cases));
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -134,11 +170,13 @@ static int cmd_eval(const char *file, const char *dir)
                 expected[ne++] = json_string_value(json_array_get(ex, j));
         /* The ranked names are borrowed from the index, which is not changed until the end. */
         const char **ranked = pl_calloc(EVAL_RANKED, sizeof(*ranked));
-        cases[i] = (struct kb_eval_case){.question = text,
-                                         .expected = expected,
-                                         .n_expected = ne,
-                                         .ranked = ranked,
-                                         .n_ranked = rank_documents(ix, text, ranked, EVAL_RANKED)};
+        cases[i] = (struct kb_eval_case){
+            .question = text,
+            .expected = expected,
+            .n_expected = ne,
+            .ranked = ranked,
+            .n_ranked = url ? rank_remote(url, secret, text, ranked, EVAL_RANKED, &hybrid, &bm25)
+                            : rank_documents(ix, text, ranked, EVAL_RANKED)};
         struct kb_eval_score s;
         if (kb_eval_case_score(&cases[i], &s) && s.recall_at_3 < 1.0) {
             if (!misses++)
@@ -160,11 +198,17 @@ static int cmd_eval(const char *file, const char *dir)
         printf("questions %zu (skipped %zu, without an expected document)\n"
                "recall@1  %.4f\nrecall@3  %.4f\nMRR       %.4f\nmisses@3  %zu\n",
                r.questions, r.skipped, r.recall_at_1, r.recall_at_3, r.mrr, misses);
+        if (url)
+            printf("searched  %s: %zu hybrid, %zu bm25 only\n", url, hybrid, bm25);
     }
     for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; url && j < cases[i].n_ranked; j++)
+            pl_free((void *)cases[i].ranked[j]);
         pl_free((void *)cases[i].expected);
         pl_free((void *)cases[i].ranked);
     }
+    if (url)
+        curl_global_cleanup();
     pl_free(cases);
     kb_index_free(ix);
     json_decref(root);
@@ -201,11 +245,10 @@ static int search_local(const char *dir, const char *q, size_t k)
     return 0;
 }
 
-static int search_remote(const char *url, const char *secret, const char *q, size_t k)
+/* GET URL/v1/kb/search for `q` (a token minted from `secret`): the reply's JSON (new), or NULL
+ * with the failure printed. */
+static json_t *remote_search(const char *url, const char *secret, const char *q, size_t k)
 {
-    if (!cli_secret_ok("parley kb", secret))
-        return 2;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *c = curl_easy_init();
     char *esc = curl_easy_escape(c, q, 0);
     struct pl_buf full;
@@ -224,39 +267,50 @@ static int search_remote(const char *url, const char *secret, const char *q, siz
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
     long status = 0;
-    int rc = 1;
+    json_t *out = NULL;
     CURLcode cc = curl_easy_perform(c);
     if (cc != CURLE_OK) {
         fprintf(stderr, "parley kb: %s: %s\n", url, curl_easy_strerror(cc));
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         json_t *j = json_loadb(body.data, body.len, 0, NULL);
-        json_t *hits = json_object_get(j, "hits");
-        if (status == 200 && json_is_array(hits)) {
-            for (size_t i = 0; i < json_array_size(hits); i++) {
-                json_t *x = json_array_get(hits, i);
-                const char *text = json_string_value(json_object_get(x, "text"));
-                print_hit(i + 1, json_number_value(json_object_get(x, "score")),
-                          json_string_value(json_object_get(x, "doc")),
-                          json_string_value(json_object_get(x, "heading")), text ? text : "");
-            }
-            if (!json_array_size(hits))
-                printf("no passage found\n");
-            rc = 0;
+        if (status == 200 && json_is_array(json_object_get(j, "hits"))) {
+            out = j;
         } else {
             json_t *e = json_object_get(j, "error");
             fprintf(stderr, "parley kb: HTTP %ld %s%s%s\n", status,
                     json_is_object(e) ? json_string_value(json_object_get(e, "code")) : "",
                     json_is_object(e) ? ": " : "",
                     json_is_object(e) ? json_string_value(json_object_get(e, "message")) : "");
+            json_decref(j);
         }
-        json_decref(j);
     }
     curl_slist_free_all(h);
     pl_free(token);
     pl_buf_cleanup(&body);
     pl_buf_cleanup(&full);
     curl_easy_cleanup(c);
+    return out;
+}
+
+static int search_remote(const char *url, const char *secret, const char *q, size_t k)
+{
+    if (!cli_secret_ok("parley kb", secret))
+        return 2;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    json_t *j = remote_search(url, secret, q, k);
+    json_t *hits = json_object_get(j, "hits");
+    for (size_t i = 0; i < json_array_size(hits); i++) {
+        json_t *x = json_array_get(hits, i);
+        const char *text = json_string_value(json_object_get(x, "text"));
+        print_hit(i + 1, json_number_value(json_object_get(x, "score")),
+                  json_string_value(json_object_get(x, "doc")),
+                  json_string_value(json_object_get(x, "heading")), text ? text : "");
+    }
+    if (j && !json_array_size(hits))
+        printf("no passage found\n");
+    int rc = j ? 0 : 1;
+    json_decref(j);
     curl_global_cleanup();
     return rc;
 }
@@ -486,10 +540,10 @@ int cli_kb_main(int argc, char **argv)
     }
     arg = nargs == 1 ? args[0] : NULL;
     if (!strcmp(verb, "eval")) {
-        if (!arg || url)
-            fprintf(stderr, "parley kb eval: FILE.json [--kb DIR] (runs in this process)\n");
+        if (!arg || (dir && url))
+            fprintf(stderr, "parley kb eval: FILE.json [--kb DIR | --url URL]\n");
         else
-            rc = cmd_eval(arg, dir ? dir : DEFAULT_DIR);
+            rc = cmd_eval(arg, dir ? dir : DEFAULT_DIR, url, secret);
     } else if (!strcmp(verb, "search")) {
         if (!arg || (dir && url))
             fprintf(stderr, "parley kb search: \"QUESTION\" [--kb DIR | --url URL]\n");

@@ -101,6 +101,20 @@ static const struct opt opts[] = {
     {"kb-passages", "PARLEY_KB_PASSAGES", "kb_passages", OPT_U32, F(kb_passages), "4", 0, 16,
      "knowledge-base passages placed in each prompt, found with the caller's latest message "
      "(0: none)"},
+    {"embeddings", "PARLEY_EMBEDDINGS", "embeddings", OPT_STR, F(embeddings), NULL, 0, 0,
+     "bedrock:MODEL or openai:MODEL: embed knowledge passages and questions for dense retrieval "
+     "fused with BM25 (default: off, BM25 only)"},
+    {"embeddings-dimensions", "PARLEY_EMBEDDINGS_DIMENSIONS", "embeddings_dimensions", OPT_U32,
+     F(embeddings_dimensions), "0", 0, 8192,
+     "vector length: 256, 512 or 1024 for Titan (0: 512); for openai sent as dimensions (0: the "
+     "model's own)"},
+    {"embeddings-base-url", "PARLEY_EMBEDDINGS_BASE_URL", "embeddings_base_url", OPT_STR,
+     F(embeddings_base_url), NULL, 0, 0,
+     "base URL of the OpenAI-compatible embeddings server (default: --openai-base-url); for "
+     "bedrock the runtime URL (default: --bedrock-endpoint)"},
+    {"embeddings-timeout-ms", "PARLEY_EMBEDDINGS_TIMEOUT_MS", "embeddings_timeout_ms", OPT_U32,
+     F(embeddings_timeout_ms), "1500", 50, 60000,
+     "deadline of a question's embedding; past it (or on an error) the turn uses BM25 alone"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with the prompt templates web.txt and voice.txt (a missing one: the built-in one); "
      "SIGHUP reloads them. See the Prompts section"},

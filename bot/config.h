@@ -33,6 +33,10 @@ struct bot_config {
     char *openai_api_key; /* environment only: never logged */
     char *kb_dir;         /* knowledge-base documents read at start (docs/knowledge.md) */
     uint32_t kb_passages; /* passages placed in each prompt */
+    char *embeddings;     /* bedrock:MODEL or openai:MODEL: dense retrieval (docs/knowledge.md) */
+    uint32_t embeddings_dimensions;
+    char *embeddings_base_url;
+    uint32_t embeddings_timeout_ms; /* a question's embedding; then BM25 alone */
     char *prompts_dir;
     char *jwt_secret;
     bool jwt_secret_generated; /* no secret configured: a random one was made */

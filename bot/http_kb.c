@@ -9,12 +9,14 @@
 #include "bot/auth_token.h"
 #include "bot/http_auth.h"
 #include "bot/http_query.h"
+#include "bot/kb_dense.h"
 #include "bot/kb_sync.h"
 #include "bot/server.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"
 #include "knowledge/kb_chunk.h"
+#include "knowledge/kb_fusion.h"
 #include "knowledge/kb_index.h"
 #include "sessions/kb_store.h"
 
@@ -277,6 +279,42 @@ static void list_documents(struct http_server_req *r)
     http_server_ref(r);
 }
 
+struct search_op {
+    struct http_server_req *req;
+    char q[QUERY_MAX + 1];
+    size_t qlen;
+    size_t k;
+};
+
+/* The hits for the question (fused when `qvec` is there), then `op` freed. */
+static void search_reply(struct search_op *op, const float *qvec)
+{
+    struct http_server_req *r = op->req;
+    const struct kb_vectors *v = qvec ? kb_dense_vectors(r->srv->kb_dense) : NULL;
+    struct kb_hit hits[SEARCH_KMAX];
+    size_t n = r->srv->kb ? kb_hybrid_search(r->srv->kb, v, op->q, op->qlen, v ? qvec : NULL, 0,
+                                             hits, op->k)
+                          : 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:f, s:s}", "doc", hits[i].doc,
+                                             "title", hits[i].title, "heading", hits[i].heading,
+                                             "chunk", (json_int_t)hits[i].chunk, "score",
+                                             hits[i].score, "text", hits[i].text));
+    reply_json(r, 200,
+               json_pack("{s:s%, s:s, s:o}", "query", op->q, op->qlen, "mode",
+                         v ? "hybrid" : "bm25", "hits", arr));
+    pl_free(op);
+}
+
+static void on_search_embedded(void *ud, const float *vec)
+{
+    struct search_op *op = ud;
+    struct http_server_req *r = op->req;
+    search_reply(op, vec);
+    http_server_unref(r);
+}
+
 static void search(struct http_server_req *r)
 {
     char raw[3 * QUERY_MAX + 1], q[QUERY_MAX + 1], kraw[8];
@@ -296,15 +334,18 @@ static void search(struct http_server_req *r)
             return;
         }
     }
-    struct kb_hit hits[SEARCH_KMAX];
-    size_t n = r->srv->kb ? kb_index_search(r->srv->kb, q, qlen, hits, (size_t)k) : 0;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:f, s:s}", "doc", hits[i].doc,
-                                             "title", hits[i].title, "heading", hits[i].heading,
-                                             "chunk", (json_int_t)hits[i].chunk, "score",
-                                             hits[i].score, "text", hits[i].text));
-    reply_json(r, 200, json_pack("{s:s%, s:o}", "query", q, qlen, "hits", arr));
+    struct search_op *op = pl_calloc(1, sizeof(*op));
+    op->req = r;
+    memcpy(op->q, q, qlen);
+    op->qlen = qlen;
+    op->k = (size_t)k;
+    /* With dense retrieval on, the question is embedded first (within
+     * --embeddings-timeout-ms; on failure the answer is BM25's, "mode":"bm25"). */
+    if (kb_dense_query(r->srv->kb_dense, q, qlen, on_search_embedded, op)) {
+        http_server_ref(r);
+        return;
+    }
+    search_reply(op, NULL);
 }
 
 void http_kb_route(struct http_server_req *r, const char *rest)

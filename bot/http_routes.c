@@ -18,6 +18,7 @@
 #include "bot/http_routes.h"
 #include "bot/http_server.h"
 #include "bot/http_usage.h"
+#include "bot/kb_dense.h"
 #include "bot/summary.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
@@ -131,6 +132,7 @@ static void get_metrics(struct http_server_req *r)
 #undef GAUGE
     http_usage_metrics(r->srv, &b);
     summarizer_metrics(r->srv->summaries, &b);
+    kb_dense_metrics(r->srv->kb_dense, &b);
     llm_provider_metrics(r->srv->llm, &b);
     llm_breakers_metrics(r->srv->llm_breakers, &b);
     if (r->srv->policy)

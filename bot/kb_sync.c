@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "bot/kb_dense.h"
 #include "bot/server.h"
 #include "common/alloc.h"
 #include "common/err.h"
@@ -66,6 +67,7 @@ int kb_sync_apply_put(struct kb_sync *s, struct kb_doc *doc, uint64_t version)
 {
     int rc = index_put(s->srv->kb, doc);
     if (rc == PL_OK) {
+        kb_dense_changed(s->srv->kb_dense, doc->name);
         struct synced *d = find(s, doc->name);
         /* A newer version already loaded by a pass stays. */
         if (!d || d->version < version)
@@ -78,6 +80,7 @@ int kb_sync_apply_put(struct kb_sync *s, struct kb_doc *doc, uint64_t version)
 void kb_sync_apply_delete(struct kb_sync *s, const char *name)
 {
     kb_index_remove(s->srv->kb, name);
+    kb_dense_changed(s->srv->kb_dense, name);
     forget(s, name);
 }
 
@@ -152,6 +155,7 @@ static void on_doc(void *ud, int status, uint64_t version, const char *text, siz
         if (status == PL_ENOTFOUND) {
             /* Deleted since the list: the next pass sees it gone. */
             kb_index_remove(s->srv->kb, f->name);
+            kb_dense_changed(s->srv->kb_dense, f->name);
             forget(s, f->name);
         } else if (status != PL_OK) {
             s->pass_failed = true;
@@ -164,11 +168,13 @@ static void on_doc(void *ud, int status, uint64_t version, const char *text, siz
             if (rc == PL_OK)
                 rc = index_put(s->srv->kb, &doc);
             kb_doc_cleanup(&doc);
-            if (rc == PL_OK)
+            if (rc == PL_OK) {
+                kb_dense_changed(s->srv->kb_dense, f->name);
                 record(s, f->name, version);
-            else /* stored by a POST that chunked it: not expected; not retried either */
+            } else { /* stored by a POST that chunked it: not expected; not retried either */
                 PL_LOG(PL_LOG_WARN, "kb", "stored document %s not indexed: %s", f->name,
                        pl_strerror(rc));
+            }
         }
     }
     pl_free(f->name);
@@ -201,6 +207,7 @@ static void on_list(void *ud, int status, uint64_t version, size_t n, const char
     pl_map_cleanup(&listed);
     for (size_t i = 0; i < g.n; i++) {
         kb_index_remove(s->srv->kb, g.names[i]);
+        kb_dense_changed(s->srv->kb_dense, g.names[i]);
         forget(s, g.names[i]);
         pl_free(g.names[i]);
     }

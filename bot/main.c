@@ -15,6 +15,7 @@
 #include "bot/chat.h"
 #include "bot/config.h"
 #include "bot/http_routes.h"
+#include "bot/kb_dense.h"
 #include "bot/kb_setup.h"
 #include "bot/kb_sync.h"
 #include "bot/llm_setup.h"
@@ -256,6 +257,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
+    if (kb_dense_start(&srv, &srv.kb_dense, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    kb_dense_changed_all(srv.kb_dense); /* the documents of --kb DIR */
     uint64_t budget_micros = 0;
     if (cfg.budget_usd_per_day && llm_usd_parse(cfg.budget_usd_per_day, &budget_micros) != PL_OK) {
         fprintf(stderr,
@@ -302,6 +308,7 @@ int main(int argc, char **argv)
                                         .max_queued = cfg.max_queued_messages,
                                         .kb = srv.kb,
                                         .kb_passages = cfg.kb_passages,
+                                        .kb_dense = kb_dense_for_turns(srv.kb_dense),
                                         .prices = srv.prices,
                                         .reserve_model = primary ? primary + 1 : NULL,
                                         .budget_tokens = cfg.budget_tokens_per_day,
@@ -358,6 +365,8 @@ out:
     policy_source_stop(srv.policy);
     kb_sync_stop(srv.kb_sync);
     srv.kb_sync = NULL;
+    kb_dense_stop(srv.kb_dense); /* before the HTTP client its calls use */
+    srv.kb_dense = NULL;
     aws_credentials_destroy(srv.aws_creds);
     srv.aws_creds = NULL;
     http_client_destroy(srv.http);

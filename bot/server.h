@@ -19,6 +19,7 @@ struct aws_credentials;
 struct kb_index;
 struct trusted_proxies;
 struct kb_sync;
+struct kb_dense;
 struct llm_breakers;
 struct llm_routes;
 struct prompt_builder;
@@ -54,6 +55,7 @@ struct bot_server {
     struct llm_provider *llm;
     struct kb_index *kb;     /* the knowledge base's passages (knowledge/kb_index.h); NULL: none */
     struct kb_sync *kb_sync; /* follows the documents stored in Redis into `kb` (bot/kb_sync.h) */
+    struct kb_dense *kb_dense; /* --embeddings: vectors of `kb` and questions (bot/kb_dense.h) */
     struct aws_credentials *aws_creds; /* the bedrock provider's credentials source, or NULL */
     struct llm_breakers *llm_breakers; /* circuit breakers of every provider chain */
     /* the provider chain per purpose (llm_route(routes, "summary")); chat's is `llm` */

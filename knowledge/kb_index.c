@@ -481,3 +481,39 @@ size_t kb_index_search(struct kb_index *ix, const char *query, size_t len, struc
     kb_terms_cleanup(&q);
     return out;
 }
+
+/* ---- reading back ---- */
+
+bool kb_index_chunk(const struct kb_index *ix, const char *doc, uint32_t chunk, struct kb_hit *out)
+{
+    const struct idoc *d = pl_map_get(&ix->docs, doc);
+    if (!d || chunk >= d->n)
+        return false;
+    const struct ichunk *c = &ix->chunks[d->slots[chunk]];
+    *out = (struct kb_hit){0, d->name, d->title, c->heading, c->text, c->no};
+    return true;
+}
+
+uint32_t kb_index_doc_chunks(const struct kb_index *ix, const char *doc)
+{
+    const struct idoc *d = pl_map_get(&ix->docs, doc);
+    return d ? d->n : 0;
+}
+
+struct each_doc {
+    void (*fn)(const char *name, void *ud);
+    void *ud;
+};
+
+static void each_doc(const char *key, void *value, void *ud)
+{
+    (void)value;
+    const struct each_doc *e = ud;
+    e->fn(key, e->ud);
+}
+
+void kb_index_each_doc(const struct kb_index *ix, void (*fn)(const char *name, void *ud), void *ud)
+{
+    struct each_doc e = {fn, ud};
+    pl_map_each(&ix->docs, each_doc, &e);
+}

@@ -9,6 +9,7 @@
 #ifndef PARLEY_KNOWLEDGE_KB_INDEX_H
 #define PARLEY_KNOWLEDGE_KB_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,5 +64,16 @@ size_t kb_index_bytes(const struct kb_index *ix);
  *  next add or remove. */
 size_t kb_index_search(struct kb_index *ix, const char *query, size_t len, struct kb_hit *hits,
                        size_t k);
+
+/** Chunk `chunk` of document `doc` as a hit (score 0; strings borrowed as for a search).
+ *  False if there is no such chunk. */
+bool kb_index_chunk(const struct kb_index *ix, const char *doc, uint32_t chunk, struct kb_hit *out);
+
+/** How many chunks document `doc` has (0 when it is not indexed). */
+uint32_t kb_index_doc_chunks(const struct kb_index *ix, const char *doc);
+
+/** Call `fn` with the name of every indexed document (in no particular order); `fn` must
+ *  not add or remove documents. */
+void kb_index_each_doc(const struct kb_index *ix, void (*fn)(const char *name, void *ud), void *ud);
 
 #endif

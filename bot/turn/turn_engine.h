@@ -32,6 +32,21 @@ struct llm_price_table;
 struct prompt_builder;
 struct turn_engine;
 struct kb_index;
+struct kb_vectors;
+
+/* Dense retrieval (docs/knowledge.md "Dense retrieval"), as the engine sees it: the caller's
+ * question embedded before the passages are searched, then BM25 and the vectors fused. */
+struct turn_kb_dense {
+    void *self;
+    /** Start embedding `len` bytes of `text`: `done` runs once, later, with the vector
+     *  (NULL: failed or too slow, BM25 alone); returns a handle for cancel, or NULL (no
+     *  callback) when there is nothing to embed for. */
+    void *(*embed)(void *self, const char *text, size_t len,
+                   void (*done)(void *ud, const float *vec), void *ud);
+    void (*cancel)(void *handle);
+    /** The vectors to search (NULL: none yet). */
+    const struct kb_vectors *(*vectors)(void *self);
+};
 
 struct turn_engine_opts {
     uv_loop_t *loop;
@@ -48,6 +63,7 @@ struct turn_engine_opts {
      * kb_passages 0: none. The index is borrowed and searched on the loop thread. */
     struct kb_index *kb;
     uint32_t kb_passages;
+    const struct turn_kb_dense *kb_dense; /* NULL: BM25 alone */
     /* Cost (docs/cost.md). Each answer is priced by the model that gave it; a reservation by
      * `reserve_model` (the primary provider's). Budgets per tenant per UTC day, 0: off. */
     const struct llm_price_table *prices; /* NULL: every cost 0 */

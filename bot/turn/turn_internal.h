@@ -74,6 +74,12 @@ struct turn {
     struct sess_turn_context *begun;
     /* The context kept while the session's policy record is read (begin_in_flight). */
     struct sess_turn_context *policy_ctx;
+    /* Dense retrieval (turn_kb.c): the question's embedding in flight (begin_in_flight), the
+     * context and the step it continues with, then the vector (NULL: BM25 alone). */
+    void *kb_embed;
+    struct sess_turn_context *kb_ctx;
+    void (*kb_next)(struct turn_session *s, struct sess_turn_context *ctx);
+    float *kb_qvec;
 };
 
 struct turn_session {
@@ -167,9 +173,16 @@ struct turn_kb_passages {
 };
 struct kb_index;
 /** The best passages (at most k, and TURN_KB_MAX_PASSAGES) of `ix` for the len bytes of
- *  `question` into `out`; returns how many. `ix` NULL or k 0: none. */
-size_t turn_kb_find(struct kb_index *ix, uint32_t k, const char *question, size_t len,
-                    struct turn_kb_passages *out);
+ *  `question` into `out`; returns how many. `ix` NULL or k 0: none. With `dense` and the
+ *  question's vector `qvec` (both may be NULL), BM25 and dense hits fused (kb_fusion.h). */
+size_t turn_kb_find(struct kb_index *ix, const struct turn_kb_dense *dense, const float *qvec,
+                    uint32_t k, const char *question, size_t len, struct turn_kb_passages *out);
+/** Embed the caller's latest question of `ctx` (up to the active turn) when dense retrieval
+ *  is on, then continue with `next(s, ctx)` (at once when it is off or has nothing to search;
+ *  otherwise once the embedding is in, failed or timed out, with begin_in_flight meanwhile).
+ *  Takes `ctx` over until `next` gets it. */
+void turn_kb_embed_question(struct turn_session *s, struct sess_turn_context *ctx,
+                            void (*next)(struct turn_session *s, struct sess_turn_context *ctx));
 void turn_kb_cleanup(struct turn_kb_passages *p);
 /** Narrow `c` to what `answer` cites: when the answer names one or more "[kb:FILE#N]" (or
  *  "[kb:FILE]"), the kb: citations it does not name are dropped; other citations stay. */

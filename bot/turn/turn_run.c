@@ -339,8 +339,8 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
     size_t n = history_of(ctx, items);
     struct turn_kb_passages passages;
     const struct prompt_history_item *question = latest_question(items, n, t->turn);
-    turn_kb_find(e->opts.kb, e->opts.kb_passages, question ? question->text : NULL,
-                 question ? question->text_len : 0, &passages);
+    turn_kb_find(e->opts.kb, e->opts.kb_dense, t->kb_qvec, e->opts.kb_passages,
+                 question ? question->text : NULL, question ? question->text_len : 0, &passages);
     const struct prompt_caller caller = {.session_id = s->sid,
                                          .name = ctx->rec.caller_name,
                                          .policy_number = ctx->rec.policy_number,
@@ -470,6 +470,23 @@ static void load_policy(struct turn_session *s, struct sess_turn_context *ctx)
         on_policy(s, rc, NULL, 0);
 }
 
+/* The question's embedding is in, or failed (turn_kb.c): on as on_begin goes. */
+static void after_question_embedded(struct turn_session *s, struct sess_turn_context *ctx)
+{
+    struct turn *t = s->active;
+    if (t->shutting_down || engine_of(s)->stopped) {
+        sess_turn_context_free(ctx);
+        fail_unstarted(s, API_ERR_SHUTTING_DOWN, NULL);
+    } else if (t->cancel_requested) {
+        sess_turn_context_free(ctx);
+        t->stop = t->cancel_stop;
+        t->state = TURN_STREAMING;
+        finish(s);
+    } else {
+        load_policy(s, ctx);
+    }
+}
+
 static void on_begin(void *ud, struct sess_turn_context *ctx)
 {
     struct turn_session *s = ud;
@@ -504,7 +521,7 @@ static void on_begin(void *ud, struct sess_turn_context *ctx)
         finish(s);
     } else {
         t->lease_ms = now_ms(s);
-        load_policy(s, ctx);
+        turn_kb_embed_question(s, ctx, after_question_embedded);
     }
 }
 

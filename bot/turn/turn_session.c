@@ -16,6 +16,8 @@ void turn_free(struct turn *t)
         return;
     sess_turn_context_free(t->begun);
     sess_turn_context_free(t->policy_ctx);
+    sess_turn_context_free(t->kb_ctx);
+    pl_free(t->kb_qvec);
     pl_buf_cleanup(&t->answer);
     pl_free(t->delta_ends);
     turn_citations_cleanup(&t->citations);

@@ -310,6 +310,17 @@ static bool check_auth(const char *target, json_t *headers, const char *body, si
     return check_sigv4(auth + 17, target, headers, body, len, f);
 }
 
+bool fake_bedrock_authorised(const char *path, json_t *headers, const char *body, size_t len,
+                             const char **type, char *message, size_t mlen)
+{
+    struct auth_failure f = {0};
+    if (check_auth(path, headers, body, len, &f))
+        return true;
+    *type = f.type;
+    snprintf(message, mlen, "%s", f.message);
+    return false;
+}
+
 /* ---- request checks ---- */
 
 struct request_info {

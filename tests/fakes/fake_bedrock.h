@@ -42,6 +42,10 @@ bool fake_bedrock_route(const char *method, const char *path);
 /** Answer one request (`path` as on the request line; `headers` names lower-case). */
 void fake_bedrock_handle(const struct fake_host *host, void *conn, const char *path,
                          json_t *headers, const char *body, size_t len);
+/** Authenticate a request as this mode does (SigV4 re-signed, or the Bedrock API key): true,
+ *  or false with the error type and message of the 403 Bedrock answers. */
+bool fake_bedrock_authorised(const char *path, json_t *headers, const char *body, size_t len,
+                             const char **type, char *message, size_t mlen);
 /** The connection closed while `stream` was being sent: log it, free it. */
 void fake_bedrock_conn_closed(void *stream);
 /** Take a command-line option (`name` with its `value`): 1 if it was this mode's, 0 if not,

@@ -15,6 +15,11 @@
 
 static const char *required_key; /* --openai-key; NULL: any */
 
+const char *fake_openai_required_key(void)
+{
+    return required_key;
+}
+
 bool fake_openai_option(const char *flag, const char *value)
 {
     if (strcmp(flag, "--openai-key") != 0)

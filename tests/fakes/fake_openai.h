@@ -29,6 +29,9 @@ struct fake_openai_reply {
  *  it any or no key is accepted). False if `flag` is not one of them. */
 bool fake_openai_option(const char *flag, const char *value);
 
+/** The bearer key --openai-key requires, or NULL. */
+const char *fake_openai_required_key(void);
+
 /** Check a request (headers lower-cased, body as received) and decide the answer. `flaky` counts
  *  the requests seen per [[flaky:N]] marker (shared with the Anthropic mode); `request_no`
  *  names the completion id. */

@@ -22,6 +22,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "tests/fakes/fake_bedrock.h"
+#include "tests/fakes/fake_embeddings.h"
 #include "tests/fakes/fake_openai.h"
 #include "tests/fakes/markers.h"
 
@@ -83,6 +84,8 @@ struct conn {
     unsigned pace_ms;
     enum ending ending;
     void *mode_stream; /* a stream of another mode (fake_bedrock.c) */
+    char *delayed;     /* a whole response sent when the timer fires (embeddings [[embed-slow]]) */
+    size_t delayed_len;
     /* Bedrock's Messages endpoint: the request whose SSE stream is being sent, logged if the
      * client closes first (0: not logged, the Anthropic mode's log stays one line a request) */
     unsigned long close_logged_n;
@@ -765,6 +768,45 @@ static void handle_openai(struct conn *c, json_t *headers, const char *body, siz
     json_decref(j);
 }
 
+static void on_delayed(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    send_bytes(c, c->delayed, c->delayed_len);
+    pl_free(c->delayed);
+    c->delayed = NULL;
+    stream_done(c);
+    process_input(c); /* a pipelined next request */
+}
+
+/* The embeddings mode (fake_embeddings.h) decides the answer; this file sends it, late when a
+ * marker says so (the connection is busy meanwhile, as while streaming). */
+static void handle_embeddings(struct conn *c, const char *path, json_t *headers, const char *body,
+                              size_t len)
+{
+    json_t *j = json_loadb(body, len, 0, NULL);
+    struct fake_emb_reply r;
+    fake_embeddings_handle(path, headers, body, len, &r);
+    log_request("POST", path, headers, j, r.behaviour);
+    json_decref(j);
+    if (r.delay_ms <= 0) {
+        send_response(c, r.status, r.extra_headers, "application/json", r.body);
+    } else {
+        struct pl_buf b;
+        pl_buf_init(&b, SIZE_MAX);
+        pl_buf_printf(&b,
+                      "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n%scontent-length: "
+                      "%zu\r\nconnection: keep-alive\r\n\r\n%s",
+                      r.status, r.status == 200 ? "OK" : "Error", r.extra_headers, strlen(r.body),
+                      r.body);
+        c->delayed_len = b.len;
+        c->delayed = pl_buf_take(&b);
+        c->streaming = true;
+        n_active++;
+        uv_timer_start(&c->timer, on_delayed, (uint64_t)r.delay_ms, 0);
+    }
+    free(r.body);
+}
+
 static void send_stats(struct conn *c)
 {
     json_t *j = json_pack("{s:I,s:I,s:O}", "requests", (json_int_t)n_requests, "active_streams",
@@ -830,6 +872,8 @@ static void process_input(struct conn *c)
         const char *body = c->in.data + head_len;
         if (!strcmp(method, "POST") && !strcmp(path, "/v1/messages")) {
             handle_messages(c, path, headers, body, (size_t)content_length, false);
+        } else if (fake_embeddings_route(method, path)) {
+            handle_embeddings(c, path, headers, body, (size_t)content_length);
         } else if (fake_bedrock_route(method, path)) {
             fake_bedrock_handle(&bedrock_host, c, path, headers, body, (size_t)content_length);
         } else if (!strcmp(method, "POST") && !strcmp(path, "/v1/chat/completions")) {
@@ -858,6 +902,7 @@ static void on_closed(uv_handle_t *h)
         return;
     }
     pl_buf_cleanup(&c->in);
+    pl_free(c->delayed);
     pl_free(c);
 }
 
