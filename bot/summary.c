@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -17,7 +18,6 @@
 #include "connectors/llm_providers.h"
 #include "prompts/prompt_builder.h"
 #include "prompts/summary_prompt.h"
-#include "sessions/conversation_order.h"
 #include "sessions/session_store.h"
 
 struct summary_job {
@@ -212,30 +212,6 @@ static void on_finish(void *ud, const struct llm_outcome *o)
     after_call(job);
 }
 
-/* The transcript entries as the prompt builder reads them, in conversation order. */
-static size_t history_of(const struct sess_turn_context *ctx, struct prompt_history_item *items)
-{
-    const struct sess_entry **ordered = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*ordered));
-    sess_conversation_order(ctx->entries, ctx->n, ordered);
-    size_t k = 0;
-    for (size_t i = 0; i < ctx->n; i++) {
-        const struct sess_entry *e = ordered[i];
-        enum prompt_role role;
-        if (strcmp(e->role, "caller") == 0)
-            role = PROMPT_ROLE_CALLER;
-        else if (strcmp(e->role, "assistant") == 0)
-            role = PROMPT_ROLE_ASSISTANT;
-        else if (strcmp(e->role, "agent") == 0)
-            role = PROMPT_ROLE_AGENT;
-        else
-            continue;
-        bool failed = role == PROMPT_ROLE_ASSISTANT && e->error[0] && e->text_len == 0;
-        items[k++] = (struct prompt_history_item){role, e->turn, e->text, e->text_len, failed};
-    }
-    pl_free(ordered);
-    return k;
-}
-
 /* The items to fold: of turns after `after` up to `through`, the newest whose texts fit
  * `budget` estimated tokens (at least one). Returns the index of the first; *n_out how many. */
 static size_t fold_range(const struct prompt_history_item *items, size_t n, long after,
@@ -288,7 +264,7 @@ static void on_read(void *ud, struct sess_turn_context *ctx)
         return;
     }
     struct prompt_history_item *items = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*items));
-    size_t n = history_of(ctx, items), n_fold = 0;
+    size_t n = turn_history_items(ctx, items), n_fold = 0;
     size_t first = fold_range(items, n, after, job->through, sm->opts.fold_budget_tokens, &n_fold);
     if (n_fold == 0) {
         pl_free(items);

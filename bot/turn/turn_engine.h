@@ -261,4 +261,11 @@ struct turn_engine_stats {
 
 void turn_engine_stats(const struct turn_engine *e, struct turn_engine_stats *out);
 
+struct sess_turn_context;
+/** The transcript entries of `ctx` as the prompt builder reads them (turn_history.c): in
+ *  conversation order, callers', answers' and agents' lines only, an answer that failed before
+ *  any text marked failed. `items` has room for ctx->n; texts are borrowed from `ctx`. Returns
+ *  how many. Used by turns and by the summaries of older turns (bot/summary.h). */
+size_t turn_history_items(const struct sess_turn_context *ctx, struct prompt_history_item *items);
+
 #endif

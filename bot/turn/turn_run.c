@@ -16,7 +16,6 @@
 #include "common/log.h"
 #include "connectors/llm_prices.h"
 #include "connectors/policy_source.h"
-#include "sessions/conversation_order.h"
 #include "sessions/policy_store.h"
 
 #define ANSWER_BYTES_MAX   (1024 * 1024)
@@ -263,30 +262,6 @@ static void on_deadline(uv_timer_t *timer)
         llm_cancel(t->call); /* on_finish runs now and ends the turn */
 }
 
-/* The transcript, in conversation order, as the prompt builder reads it. */
-static size_t history_of(const struct sess_turn_context *ctx, struct prompt_history_item *items)
-{
-    const struct sess_entry **ordered = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*ordered));
-    sess_conversation_order(ctx->entries, ctx->n, ordered);
-    size_t k = 0;
-    for (size_t i = 0; i < ctx->n; i++) {
-        const struct sess_entry *e = ordered[i];
-        enum prompt_role role;
-        if (strcmp(e->role, "caller") == 0)
-            role = PROMPT_ROLE_CALLER;
-        else if (strcmp(e->role, "assistant") == 0)
-            role = PROMPT_ROLE_ASSISTANT;
-        else if (strcmp(e->role, "agent") == 0)
-            role = PROMPT_ROLE_AGENT;
-        else
-            continue;
-        bool failed = role == PROMPT_ROLE_ASSISTANT && e->error[0] && e->text_len == 0;
-        items[k++] = (struct prompt_history_item){role, e->turn, e->text, e->text_len, failed};
-    }
-    pl_free(ordered);
-    return k;
-}
-
 static void call_llm(struct turn_session *s);
 static void reserve(struct turn_session *s);
 
@@ -336,7 +311,7 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
     struct turn_engine *e = engine_of(s);
     struct turn *t = s->active;
     struct prompt_history_item *items = pl_calloc(ctx->n ? ctx->n : 1, sizeof(*items));
-    size_t n = history_of(ctx, items);
+    size_t n = turn_history_items(ctx, items);
     struct turn_kb_passages passages;
     const struct prompt_history_item *question = latest_question(items, n, t->turn);
     turn_kb_find(e->opts.kb, e->opts.kb_dense, t->kb_qvec, e->opts.kb_passages,
