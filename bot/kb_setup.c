@@ -24,7 +24,7 @@ static int read_file(const char *path, struct pl_buf *out, char *err, size_t err
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "knowledge base: cannot read %s: %s", path, strerror(errno));
-        return PL_EIO;
+        return errno == ENOENT ? PL_ENOTFOUND : PL_EIO;
     }
     char chunk[65536];
     size_t n;
@@ -41,31 +41,43 @@ static int read_file(const char *path, struct pl_buf *out, char *err, size_t err
     return rc;
 }
 
-static int load_one(struct kb_index *index, const char *dir, const char *name, enum kb_kind kind,
-                    size_t *chunks, char *err, size_t errlen)
+int kb_setup_read_doc(const char *dir, const char *name, struct kb_doc *doc, char *err,
+                      size_t errlen)
 {
+    enum kb_kind kind;
+    if (!kb_kind_from_name(name, &kind)) {
+        snprintf(err, errlen, "knowledge base: %s is not a .md, .txt or .html file", name);
+        return PL_EINVAL;
+    }
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     struct pl_buf text;
     pl_buf_init(&text, KB_FILE_MAX);
     int rc = read_file(path, &text, err, errlen);
-    struct kb_doc doc;
     if (rc == PL_OK) {
-        rc = kb_chunk_document(name, text.data ? text.data : "", text.len, kind, NULL, &doc);
+        rc = kb_chunk_document(name, text.data ? text.data : "", text.len, kind, NULL, doc);
         if (rc != PL_OK)
             snprintf(err, errlen, "knowledge base: %s: %s", path,
                      rc == PL_EUTF8 ? "not valid UTF-8" : pl_strerror(rc));
     }
+    pl_buf_cleanup(&text);
+    return rc;
+}
+
+static int load_one(struct kb_index *index, const char *dir, const char *name, size_t *chunks,
+                    char *err, size_t errlen)
+{
+    struct kb_doc doc;
+    int rc = kb_setup_read_doc(dir, name, &doc, err, errlen);
     if (rc == PL_OK) {
         rc = kb_index_add(index, &doc);
         if (rc != PL_OK)
-            snprintf(err, errlen, "knowledge base: %s: cannot be indexed (%s)", path,
+            snprintf(err, errlen, "knowledge base: %s/%s: cannot be indexed (%s)", dir, name,
                      pl_strerror(rc));
         else
             *chunks += doc.n_chunks;
         kb_doc_cleanup(&doc);
     }
-    pl_buf_cleanup(&text);
     return rc;
 }
 
@@ -94,10 +106,8 @@ int kb_setup_load_dir(struct kb_index *index, const char *dir, size_t *docs, siz
     qsort(names, n, sizeof(*names), cmp_names);
     int rc = PL_OK;
     for (size_t i = 0; i < n; i++) {
-        enum kb_kind kind;
-        kb_kind_from_name(names[i], &kind);
         if (rc == PL_OK) {
-            rc = load_one(index, dir, names[i], kind, chunks, err, errlen);
+            rc = load_one(index, dir, names[i], chunks, err, errlen);
             if (rc == PL_OK)
                 (*docs)++;
         }

@@ -14,4 +14,11 @@
 int kb_setup_load_dir(struct kb_index *index, const char *dir, size_t *docs, size_t *chunks,
                       char *err, size_t errlen);
 
+/** Read and chunk the document `name` of `dir` into `doc` (kb_doc_cleanup it), as
+ *  kb_setup_load_dir reads each. Blocking: at start-up, or on libuv's thread pool. PL_OK;
+ *  PL_ENOTFOUND when there is no such file; otherwise PL_EIO / PL_EINVAL / PL_EUTF8 /
+ *  PL_ETOOBIG with a message naming the file in `err`. */
+int kb_setup_read_doc(const char *dir, const char *name, struct kb_doc *doc, char *err,
+                      size_t errlen);
+
 #endif

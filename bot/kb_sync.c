@@ -7,7 +7,9 @@
 
 #include <uv.h>
 
+#include "bot/config.h"
 #include "bot/kb_dense.h"
+#include "bot/kb_setup.h"
 #include "bot/server.h"
 #include "common/alloc.h"
 #include "common/err.h"
@@ -25,13 +27,14 @@ struct kb_sync {
     struct bot_server *srv;
     uv_timer_t timer;
     uint32_t interval_ms;
-    bool running;      /* a pass is under way: the timer skips */
-    bool stopped;      /* kb_sync_stop was called: replies in flight only free */
-    bool closed;       /* the timer handle is closed */
-    bool loaded_once;  /* the first pass completed */
-    uint64_t seen;     /* the store's counter of the last pass that completed */
-    uint64_t pass_ver; /* the counter the current pass read */
-    unsigned pending;  /* documents of the current pass still being read */
+    bool running;       /* a pass is under way: the timer skips */
+    bool stopped;       /* kb_sync_stop was called: replies in flight only free */
+    bool closed;        /* the timer handle is closed */
+    bool loaded_once;   /* the first pass completed */
+    uint64_t seen;      /* the store's counter of the last pass that completed */
+    uint64_t pass_ver;  /* the counter the current pass read */
+    unsigned pending;   /* documents of the current pass still being read */
+    unsigned restoring; /* --kb DIR files being read again (restore_local) */
     bool pass_failed;
     struct pl_map docs; /* name -> struct synced: the documents loaded from the store */
 };
@@ -77,11 +80,20 @@ int kb_sync_apply_put(struct kb_sync *s, struct kb_doc *doc, uint64_t version)
     return rc;
 }
 
-void kb_sync_apply_delete(struct kb_sync *s, const char *name)
+static void restore_local(struct kb_sync *s, const char *name);
+
+/* A stored document left the store: out of the index, and the folder's copy back in. */
+static void drop_stored(struct kb_sync *s, const char *name)
 {
     kb_index_remove(s->srv->kb, name);
     kb_dense_changed(s->srv->kb_dense, name);
     forget(s, name);
+    restore_local(s, name);
+}
+
+void kb_sync_apply_delete(struct kb_sync *s, const char *name)
+{
+    drop_stored(s, name);
 }
 
 static void pass_done(struct kb_sync *s)
@@ -134,8 +146,72 @@ static void collect_gone(const char *key, void *value, void *ud)
 /* Freed once stopped, its handle closed and no reply outstanding. */
 static void maybe_free(struct kb_sync *s)
 {
-    if (s->stopped && s->closed && !s->pending && !s->running)
+    if (s->stopped && s->closed && !s->pending && !s->running && !s->restoring)
         free_sync(s);
+}
+
+/* ---- the folder's copy of a deleted stored document ----
+ * A stored document replaces the --kb DIR file of its name; once it is deleted the file is
+ * served again. The file is read and chunked on libuv's thread pool (never on the loop), and
+ * put back unless a stored document of that name came meanwhile. A name the folder does not
+ * have costs one failed open. */
+
+struct restore {
+    uv_work_t work;
+    struct kb_sync *s;
+    char *dir;
+    char *name;
+    struct kb_doc doc;
+    int rc;
+    char err[256];
+};
+
+static void restore_read(uv_work_t *w)
+{
+    struct restore *r = w->data;
+    r->rc = kb_setup_read_doc(r->dir, r->name, &r->doc, r->err, sizeof(r->err));
+}
+
+static void restore_done(uv_work_t *w, int status)
+{
+    struct restore *r = w->data;
+    struct kb_sync *s = r->s;
+    s->restoring--;
+    if (status == 0 && r->rc == PL_OK && !s->stopped && !find(s, r->name)) {
+        if (index_put(s->srv->kb, &r->doc) == PL_OK) {
+            kb_dense_changed(s->srv->kb_dense, r->name);
+            PL_LOG(PL_LOG_NOTICE, "kb",
+                   "%s: the stored copy is gone; the one in %s is served again", r->name, r->dir);
+        }
+    } else if (status == 0 && r->rc != PL_OK && r->rc != PL_ENOTFOUND && !s->stopped) {
+        PL_LOG(PL_LOG_WARN, "kb", "%s", r->err);
+    }
+    if (r->rc == PL_OK)
+        kb_doc_cleanup(&r->doc);
+    pl_free(r->dir);
+    pl_free(r->name);
+    pl_free(r);
+    maybe_free(s);
+}
+
+static void restore_local(struct kb_sync *s, const char *name)
+{
+    const char *dir = s->srv->cfg->kb_dir;
+    enum kb_kind kind;
+    if (!dir || !*dir || s->stopped || !kb_kind_from_name(name, &kind))
+        return;
+    struct restore *r = pl_calloc(1, sizeof(*r));
+    r->work.data = r;
+    r->s = s;
+    r->dir = pl_strdup(dir);
+    r->name = pl_strdup(name);
+    if (uv_queue_work(s->srv->loop, &r->work, restore_read, restore_done) != 0) {
+        pl_free(r->dir);
+        pl_free(r->name);
+        pl_free(r);
+        return;
+    }
+    s->restoring++;
 }
 
 static void on_closed(uv_handle_t *h)
@@ -153,10 +229,8 @@ static void on_doc(void *ud, int status, uint64_t version, const char *text, siz
     struct kb_sync *s = f->s;
     if (!s->stopped) {
         if (status == PL_ENOTFOUND) {
-            /* Deleted since the list: the next pass sees it gone. */
-            kb_index_remove(s->srv->kb, f->name);
-            kb_dense_changed(s->srv->kb_dense, f->name);
-            forget(s, f->name);
+            /* Deleted since the list. */
+            drop_stored(s, f->name);
         } else if (status != PL_OK) {
             s->pass_failed = true;
         } else {
@@ -206,9 +280,7 @@ static void on_list(void *ud, int status, uint64_t version, size_t n, const char
     pl_map_each(&s->docs, collect_gone, &g);
     pl_map_cleanup(&listed);
     for (size_t i = 0; i < g.n; i++) {
-        kb_index_remove(s->srv->kb, g.names[i]);
-        kb_dense_changed(s->srv->kb_dense, g.names[i]);
-        forget(s, g.names[i]);
+        drop_stored(s, g.names[i]);
         pl_free(g.names[i]);
     }
     pl_free(g.names);

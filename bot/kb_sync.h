@@ -4,7 +4,8 @@
  * documents whose version differs are read, chunked and replace theirs in the index, and those
  * gone from the list leave it. The first run happens at start. Documents of --kb DIR are not
  * stored: the sync never removes one it did not load, but a stored document of the same name
- * replaces it. Loop thread only. */
+ * replaces it until it is deleted, when the folder's file is read again (off the loop) and
+ * served. Loop thread only. */
 #ifndef PARLEY_BOT_KB_SYNC_H
 #define PARLEY_BOT_KB_SYNC_H
 

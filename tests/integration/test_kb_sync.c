@@ -129,6 +129,47 @@ static void test_post_on_a_found_on_b_then_deleted(void **state)
     ts_http_reply_free(&r);
 }
 
+/* A stored document replaces the --kb DIR file of its name on an instance; deleted, the file is
+ * served again (it used to stay out of the index until a restart). */
+static void test_folder_copy_returns_when_the_stored_one_goes(void **state)
+{
+    (void)state;
+    char dir[700], kb[760], path[800];
+    snprintf(dir, sizeof(dir), "%s/c", st.workdir);
+    mkdir(dir, 0755);
+    snprintf(kb, sizeof(kb), "%s/kb", dir);
+    mkdir(kb, 0755);
+    snprintf(path, sizeof(path), "%s/wombat-cover.md", kb);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("# Wombat cover\n\nA localwombat scratch is covered up to GBP 50.\n", f);
+    fclose(f);
+    const char *const args[] = {"--kb-sync-ms", "100", "--kb", kb, NULL};
+    struct ts_parleyd c;
+    assert_int_equal(ts_parleyd_start(&c, dir, &st.redis, NULL, args), 0);
+    assert_true(search_finds(c.url, "localwombat", "wombat-cover.md"));
+
+    struct ts_http_reply r;
+    assert_int_equal(call(st.parleyd.url, "POST", "/v1/kb/documents", "admin",
+                          "{\"name\":\"wombat-cover.md\",\"text\":\"# Wombat cover\\n\\nA "
+                          "storedwombat scratch is covered up to GBP 80.\\n\"}",
+                          &r),
+                     201);
+    ts_http_reply_free(&r);
+    assert_true(wait_search(c.url, "storedwombat", "wombat-cover.md", true));
+    assert_false(search_finds(c.url, "localwombat", "wombat-cover.md"));
+
+    assert_int_equal(
+        call(st.parleyd.url, "DELETE", "/v1/kb/documents/wombat-cover.md", "admin", NULL, &r), 200);
+    ts_http_reply_free(&r);
+    assert_true(wait_search(c.url, "localwombat", "wombat-cover.md", true));
+    assert_false(search_finds(c.url, "storedwombat", "wombat-cover.md"));
+    assert_true(ts_log_contains(&c.proc, "wombat-cover.md: the stored copy is gone; the one in"));
+    /* The instance that deleted it has no folder: nothing comes back there. */
+    assert_false(search_finds(st.parleyd.url, "localwombat", "wombat-cover.md"));
+    assert_int_equal(ts_parleyd_stop(&c), 0);
+}
+
 static void test_raw_body_with_name(void **state)
 {
     (void)state;
@@ -263,6 +304,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_on_a_found_on_b_then_deleted),
+        cmocka_unit_test(test_folder_copy_returns_when_the_stored_one_goes),
         cmocka_unit_test(test_raw_body_with_name),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_cli_ingest_and_search),
