@@ -287,12 +287,13 @@ char *lex_response_json(const struct lex_event *e, const struct lex_response *r,
         if (r->clear_slot_to_elicit)
             json_object_set_new(slots, r->slot_to_elicit, json_null());
     }
-    const char *state = r->intent_state ? r->intent_state : e->intent_state;
-    json_t *intent = json_pack("{s:s,s:o}", "name", e->intent_name, "slots", slots);
-    if (state && *state)
-        json_object_set_new(intent, "state", json_string(state));
-    if (e->confirmation_state && *e->confirmation_state)
-        json_object_set_new(intent, "confirmationState", json_string(e->confirmation_state));
+    /* Lex needs the intent's state: the one given, else the event's, else what the action
+     * implies (a Close ends the intent fulfilled; anything else keeps it going). */
+    const char *state = r->intent_state && *r->intent_state ? r->intent_state : e->intent_state;
+    if (!state || !*state)
+        state = r->action == LEX_CLOSE ? "Fulfilled" : "InProgress";
+    json_t *intent =
+        json_pack("{s:s,s:o,s:s}", "name", e->intent_name, "slots", slots, "state", state);
     json_t *root = json_pack("{s:{s:o,s:o,s:o}}", "sessionState", "sessionAttributes", attrs,
                              "dialogAction", action, "intent", intent);
     if (json_array_size(messages))

@@ -76,8 +76,9 @@ struct lex_response {
 };
 
 /** The response for event `e` as compact JSON (new string; `*len` its length): sessionState
- *  with the event's session attributes plus `r->set`, the dialogAction, the intent (name,
- *  slots and confirmationState of the event, the state given), and the text as messages of at
+ *  with the event's session attributes plus `r->set`, the dialogAction, the intent (name and
+ *  slots of the event, the state given; no confirmationState, which @types/aws-lambda's
+ *  LexV2Result does not have and no action here needs), and the text as messages of at
  *  most LEX_MESSAGE_MAX_CHARS characters each (common/text_split.h), at most LEX_MESSAGES_MAX
  *  of them: what does not fit is left out and `*cut` says so. ElicitIntent and ConfirmIntent
  *  need a message: with no text, NULL is returned. */

@@ -148,7 +148,7 @@ static void test_close_with_an_answer(void **state)
         "{\"type\":\"Close\"},\"intent\":{\"name\":\"VerifyPolicy\",\"slots\":{\"PolicyNumber\":"
         "{\"shape\":\"Scalar\",\"value\":{\"originalValue\":\"MTR 100245\",\"interpretedValue\":"
         "\"MTR-100245\",\"resolvedValues\":[\"MTR-100245\"]}},\"Postcode\":null},\"state\":"
-        "\"Fulfilled\",\"confirmationState\":\"None\"}},\"messages\":[{\"contentType\":"
+        "\"Fulfilled\"}},\"messages\":[{\"contentType\":"
         "\"PlainText\",\"content\":\"Windscreen damage is covered.\"}]}");
     assert_false(cut);
     /* Re-asking a slot: ElicitSlot names it and sends it back empty; no text, no messages. */
@@ -160,8 +160,7 @@ static void test_close_with_an_answer(void **state)
                 "{\"sessionState\":{\"sessionAttributes\":{\"parley_session\":\"\","
                 "\"caller_language\":\"en\"},\"dialogAction\":{\"type\":\"ElicitSlot\","
                 "\"slotToElicit\":\"PolicyNumber\"},\"intent\":{\"name\":\"VerifyPolicy\","
-                "\"slots\":{\"PolicyNumber\":null,\"Postcode\":null},\"state\":\"InProgress\","
-                "\"confirmationState\":\"None\"}}}");
+                "\"slots\":{\"PolicyNumber\":null,\"Postcode\":null},\"state\":\"InProgress\"}}}");
     /* ElicitIntent needs a message. */
     r = (struct lex_response){.action = LEX_ELICIT_INTENT};
     assert_null(lex_response_json(&e, &r, &len, &cut));
@@ -180,7 +179,8 @@ static void test_ssml_is_escaped_and_wrapped(void **state)
     bool cut;
     expect_json(lex_response_json(&e, &r, &len, &cut),
                 "{\"sessionState\":{\"sessionAttributes\":{},\"dialogAction\":{\"type\":"
-                "\"ElicitIntent\"},\"intent\":{\"name\":\"FallbackIntent\",\"slots\":{}}},"
+                "\"ElicitIntent\"},\"intent\":{\"name\":\"FallbackIntent\",\"slots\":{},"
+                "\"state\":\"InProgress\"}},"
                 "\"messages\":[{\"contentType\":\"SSML\",\"content\":\"<speak>Fees &amp; excess: "
                 "&lt;&quot;50&quot;&gt; it&apos;s that.</speak>\"}]}");
     lex_event_cleanup(&e);

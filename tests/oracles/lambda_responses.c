@@ -1,0 +1,105 @@
+/* Prints the responses Parley writes for the Lex and Connect fixtures (tests/data/lex,
+ * tests/data/connect), one a line, "lex JSON" or "connect JSON", for lambda_types_oracle.sh to
+ * type-check against @types/aws-lambda. Test tool only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/connect_proto.h"
+#include "bot/lex_proto.h"
+#include "common/alloc.h"
+#include "common/err.h"
+
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(1);
+    }
+    static char buf[1 << 16];
+    *len = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void lex_all(const char *dir, const char *name)
+{
+    size_t len;
+    char *body = slurp(dir, name, &len);
+    struct lex_event e;
+    char err[256];
+    if (lex_event_parse(body, len, &e, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "%s: %s\n", name, err);
+        exit(1);
+    }
+    static char long_text[6000];
+    size_t o = 0;
+    while (o + 64 < sizeof(long_text))
+        o += (size_t)snprintf(long_text + o, sizeof(long_text) - o,
+                              "Glass & mirrors are covered <in full>. ");
+    const struct lex_attribute set[] = {{"parley_session", "5d41402abc4b2a76b9719d911017c592"},
+                                        {"parley_escalate", "true"}};
+    const struct lex_response rs[] = {
+        {.action = LEX_CLOSE, .intent_state = "Fulfilled", .text = "Yes.", .text_len = 4},
+        {.action = LEX_CLOSE, .intent_state = "Failed", .set = set, .n_set = 2},
+        {.action = LEX_ELICIT_INTENT, .text = long_text, .text_len = o, .ssml = true},
+        {.action = LEX_ELICIT_SLOT,
+         .intent_state = "InProgress",
+         .slot_to_elicit = "PolicyNumber",
+         .clear_slot_to_elicit = true,
+         .text = "What is your policy number?",
+         .text_len = 27},
+        {.action = LEX_DELEGATE},
+        {.action = LEX_CONFIRM_INTENT, .text = "Shall I?", .text_len = 8},
+    };
+    for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
+        size_t n;
+        bool cut;
+        char *json = lex_response_json(&e, &rs[i], &n, &cut);
+        if (!json) {
+            fprintf(stderr, "%s: response %zu not written\n", name, i);
+            exit(1);
+        }
+        printf("lex %s\n", json);
+        pl_free(json);
+    }
+    lex_event_cleanup(&e);
+}
+
+static void connect_all(void)
+{
+    const struct connect_pair done[] = {{"status", "done"},
+                                        {"answer", "A burst pipe is **covered**.\nCall us."},
+                                        {"session_id", "5d41402abc4b2a76b9719d911017c592"},
+                                        {"escalate", "false"}};
+    const struct connect_pair failed[] = {
+        {"status", "error"}, {"error", "upstream_unavailable"}, {"answer", NULL}};
+    size_t n;
+    bool cut;
+    char *a = connect_response_json(done, 4, 0, &n, &cut);
+    char *b = connect_response_json(failed, 3, 0, &n, &cut);
+    if (!a || !b)
+        exit(1);
+    printf("connect %s\nconnect %s\n", a, b);
+    pl_free(a);
+    pl_free(b);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: lambda_responses TESTS_DATA_DIR\n");
+        return 2;
+    }
+    char lex[900];
+    snprintf(lex, sizeof(lex), "%s/lex", argv[1]);
+    lex_all(lex, "text_dialog.json");
+    lex_all(lex, "speech_fulfillment.json");
+    lex_all(lex, "fallback_minimal.json");
+    connect_all();
+    return 0;
+}
