@@ -1,4 +1,4 @@
-/* libFuzzer target for Connect contact-flow events and responses (bot/connect_proto.h): the
+/* libFuzzer target for Connect contact-flow events and responses (connectors/connect_proto.h): the
  * event is a stranger's body on POST /v1/connect until its signature is checked, and the answer
  * is a model's text. An event is read or refused with a message; a read one's parameters and
  * attributes are looked up without harm; the response written with the input as its answer is
@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "bot/connect_proto.h"
+#include "connectors/connect_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/connect_proto.h"
-#include "bot/lex_proto.h"
+#include "connectors/connect_proto.h"
+#include "connectors/lex_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
 

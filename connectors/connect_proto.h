@@ -4,8 +4,8 @@
  * Connect's size limit, its values plain text a prompt can read. Unknown fields are ignored;
  * endpoints and the queue may be null, and the queue an object or a plain string. Pure
  * functions with no I/O; fuzzed by tests/fuzz/fuzz_connect_event.c. */
-#ifndef PARLEY_BOT_CONNECT_PROTO_H
-#define PARLEY_BOT_CONNECT_PROTO_H
+#ifndef PARLEY_CONNECTORS_CONNECT_PROTO_H
+#define PARLEY_CONNECTORS_CONNECT_PROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,8 +3,8 @@
  * unchanged), and the writer of the response Lex takes back. Unknown fields are ignored, as Lex
  * adds fields without a version change; slots may be null and of any shape. Pure functions
  * with no I/O; fuzzed by tests/fuzz/fuzz_lex_event.c. */
-#ifndef PARLEY_BOT_LEX_PROTO_H
-#define PARLEY_BOT_LEX_PROTO_H
+#ifndef PARLEY_CONNECTORS_LEX_PROTO_H
+#define PARLEY_CONNECTORS_LEX_PROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "bot/connect_proto.h"
+#include "connectors/connect_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
 

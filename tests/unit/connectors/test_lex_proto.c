@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "bot/lex_proto.h"
+#include "connectors/lex_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"

@@ -1,5 +1,5 @@
 /* Connect contact-flow events and responses; see connect_proto.h. */
-#include "bot/connect_proto.h"
+#include "connectors/connect_proto.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Lex V2 events and responses; see lex_proto.h. */
-#include "bot/lex_proto.h"
+#include "connectors/lex_proto.h"
 
 #include <stdint.h>
 #include <stdio.h>
