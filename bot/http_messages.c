@@ -1,7 +1,8 @@
-/* The HTTP message API; see http_messages.h. One `exchange` per POST: it submits the message to
- * the turn engine, then listens to the session for its own turn only, writing each event as
- * server-sent events or waiting for turn_end (or the deadline: 202 pending). It lives while
- * the request is open or its acknowledgement is outstanding, whichever is longer. */
+/* The HTTP message API; see http_messages.h. A POST that waits for one JSON answer is a
+ * bot/turn_wait.h wait (the same as the webhooks'): the answer, or 202 pending at the deadline.
+ * A POST that asks for server-sent events is an `exchange`: it submits the message to the turn
+ * engine, then listens to the session for its own turn only, writing each event as it comes. It
+ * lives while the request is open or its acknowledgement is outstanding, whichever is longer. */
 #include "bot/http_messages.h"
 
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "bot/http_auth.h"
 #include "bot/http_query.h"
 #include "bot/turn/turn_engine.h"
+#include "bot/turn_wait.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -26,8 +28,6 @@ struct exchange {
     char sid[SESS_ID_LEN + 1];
     char *client_id;
     long turn; /* 0 until acknowledged */
-    bool sse;
-    unsigned wait_ms;
     bool listening;
     bool closed;         /* the request is answered, or its connection went */
     int refs;            /* the request's hooks, and the acknowledgement outstanding */
@@ -91,22 +91,12 @@ static void send_event(struct exchange *x)
         close_exchange(x); /* a client too slow to read: the stream was cut */
 }
 
-static void reply_answer(struct exchange *x, const struct turn_end *end)
-{
-    pl_buf_reset(&x->event);
-    chat_out_answer(&x->event, end);
-    int status = end->error ? api_error_status(end->error) : 200;
-    if (end->error && end->retry_after_ms)
-        x->req->retry_after_s = (uint32_t)((end->retry_after_ms + 999ULL) / 1000);
-    http_server_reply(x->req, status, NULL, x->event.data, x->event.len);
-}
-
 /* ---- the listener: this request's turn only ---- */
 
 static void on_turn_start(struct turn_listener *l, long turn)
 {
     struct exchange *x = exchange_of(l);
-    if (turn != x->turn || !x->sse)
+    if (turn != x->turn)
         return;
     chat_out_turn_start(event_begin(x, "turn_start"), turn);
     send_event(x);
@@ -115,7 +105,7 @@ static void on_turn_start(struct turn_listener *l, long turn)
 static void on_delta(struct turn_listener *l, long turn, long seq, const char *text, size_t len)
 {
     struct exchange *x = exchange_of(l);
-    if (turn != x->turn || !x->sse)
+    if (turn != x->turn)
         return;
     chat_out_delta(event_begin(x, "delta"), turn, seq, text, len);
     send_event(x);
@@ -124,8 +114,8 @@ static void on_delta(struct turn_listener *l, long turn, long seq, const char *t
 static void on_error(struct turn_listener *l, long turn, const struct turn_error *err)
 {
     struct exchange *x = exchange_of(l);
-    if (turn != x->turn || !x->sse)
-        return; /* a wait gets the error with the turn's end */
+    if (turn != x->turn)
+        return;
     chat_out_error_retry_after(event_begin(x, "error"), err->code, err->message,
                                err->retry_after_ms);
     send_event(x);
@@ -136,13 +126,9 @@ static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
     struct exchange *x = exchange_of(l);
     if (end->turn != x->turn)
         return;
-    if (x->sse) {
-        chat_out_turn_end(event_begin(x, "turn_end"), end);
-        send_event(x);
-        http_server_stream_end(x->req);
-    } else {
-        reply_answer(x, end);
-    }
+    chat_out_turn_end(event_begin(x, "turn_end"), end);
+    send_event(x);
+    http_server_stream_end(x->req);
     close_exchange(x);
 }
 
@@ -153,28 +139,30 @@ static const struct turn_listener_ops exchange_ops = {
     .turn_end = on_turn_end,
 };
 
-/* ---- the deadline, the keep-alive, the connection ---- */
+/* ---- the keep-alive, the connection ---- */
 
 static void on_timer(uv_timer_t *timer)
 {
     struct exchange *x = timer->data;
-    struct http_server_req *r = x->req;
-    if (x->sse) {
-        static const char ping[] = ": ping\n\n";
-        if (http_server_stream_write(r, ping, sizeof(ping) - 1) != PL_OK)
-            close_exchange(x);
-        return;
-    }
-    /* Not ended within the wait: the caller polls GET /v1/sessions/{sid}/turns/{n}. */
-    pl_buf_reset(&x->event);
-    chat_out_pending(&x->event, x->turn, NULL, 0);
-    http_server_reply(r, 202, NULL, x->event.data, x->event.len);
-    close_exchange(x);
+    static const char ping[] = ": ping\n\n";
+    if (http_server_stream_write(x->req, ping, sizeof(ping) - 1) != PL_OK)
+        close_exchange(x);
 }
 
 static void on_close(struct http_server_req *r)
 {
     close_exchange(r->route_data);
+}
+
+/* The engine did not take the message: nothing was stored. */
+static void reply_refused(struct http_server_req *r, enum api_error err, uint32_t retry_after_ms)
+{
+    http_server_reply_error_after(r, err,
+                                  err == API_ERR_STORAGE_UNAVAILABLE
+                                      ? "your message could not be saved (storage "
+                                        "unavailable); please send it again"
+                                      : NULL,
+                                  retry_after_ms);
 }
 
 static void on_ack(void *ud, const struct turn_ack *ack)
@@ -187,12 +175,7 @@ static void on_ack(void *ud, const struct turn_ack *ack)
         return;
     }
     if (ack->err) {
-        http_server_reply_error_after(x->req, ack->err,
-                                      ack->err == API_ERR_STORAGE_UNAVAILABLE
-                                          ? "your message could not be saved (storage "
-                                            "unavailable); please send it again"
-                                          : NULL,
-                                      ack->retry_after_ms);
+        reply_refused(x->req, ack->err, ack->retry_after_ms);
         close_exchange(x);
         exchange_unref(x);
         return;
@@ -200,21 +183,11 @@ static void on_ack(void *ud, const struct turn_ack *ack)
     long turn = ack->turn;
     x->turn = turn;
     x->req->srv->metrics.messages_total++;
-    if (x->sse) {
-        http_server_stream_begin(x->req, 200, "text/event-stream; charset=utf-8");
-        chat_out_ack(event_begin(x, "ack"), x->client_id, turn);
-        send_event(x);
-        if (!x->closed)
-            uv_timer_start(&x->timer, on_timer, HTTP_MESSAGES_SSE_PING_MS,
-                           HTTP_MESSAGES_SSE_PING_MS);
-    } else if (x->wait_ms == 0) {
-        pl_buf_reset(&x->event);
-        chat_out_pending(&x->event, turn, NULL, 0);
-        http_server_reply(x->req, 202, NULL, x->event.data, x->event.len);
-        close_exchange(x);
-    } else {
-        uv_timer_start(&x->timer, on_timer, x->wait_ms, 0);
-    }
+    http_server_stream_begin(x->req, 200, "text/event-stream; charset=utf-8");
+    chat_out_ack(event_begin(x, "ack"), x->client_id, turn);
+    send_event(x);
+    if (!x->closed)
+        uv_timer_start(&x->timer, on_timer, HTTP_MESSAGES_SSE_PING_MS, HTTP_MESSAGES_SSE_PING_MS);
     if (!x->closed) {
         /* From this turn's start: a repeated id whose turn is being answered, or has just
          * been, is told from where it is. */
@@ -223,6 +196,43 @@ static void on_ack(void *ud, const struct turn_ack *ack)
         turn_listen(x->req->srv->engine, x->sid, &x->listener, &from);
     }
     exchange_unref(x); /* the acknowledgement's reference */
+}
+
+/* ---- a wait for one JSON answer ---- */
+
+static void on_wait_close(struct http_server_req *r)
+{
+    turn_wait_cancel(r->route_data); /* the turn goes on */
+    http_server_unref(r);
+}
+
+static void on_waited(void *ud, const struct turn_wait_result *res)
+{
+    struct http_server_req *r = ud;
+    http_server_release_hooks(r);
+    if (res->err) {
+        if (res->err == API_ERR_TOO_MANY_MESSAGES)
+            r->srv->metrics.rate_limited++;
+        reply_refused(r, res->err, res->retry_after_ms);
+    } else {
+        r->srv->metrics.messages_total++;
+        struct pl_buf b;
+        pl_buf_init(&b, EVENT_BYTES_MAX);
+        const struct turn_end *end = res->end;
+        if (!end) {
+            /* Not ended within the wait: the caller polls GET /v1/sessions/{sid}/turns/{n}. */
+            chat_out_pending(&b, res->turn, NULL, 0);
+            http_server_reply(r, 202, NULL, b.data, b.len);
+        } else {
+            chat_out_answer(&b, end);
+            if (end->error && end->retry_after_ms)
+                r->retry_after_s = (uint32_t)((end->retry_after_ms + 999ULL) / 1000);
+            http_server_reply(r, end->error ? api_error_status(end->error) : 200, NULL, b.data,
+                              b.len);
+        }
+        pl_buf_cleanup(&b);
+    }
+    http_server_unref(r);
 }
 
 /* ---- routes ---- */
@@ -262,19 +272,36 @@ static void post_message(struct http_server_req *r, const char *sid, enum auth_r
         http_server_reply_error(r, perr.code, perr.message);
         return;
     }
+    r->srv->metrics.http_messages++;
+    /* An admin relays for others (a site's backend): only the session's own limit applies. */
+    const char *address = role == AUTH_ROLE_ADMIN ? NULL : http_server_peer(r);
+    if (!strstr(r->accept, "text/event-stream")) {
+        const struct turn_wait_request req = {.sid = sid,
+                                              .address = address,
+                                              .client_id = in.id,
+                                              .text = in.text,
+                                              .len = in.text_len,
+                                              .wait_ms = wait_ms};
+        struct turn_wait *w = NULL;
+        enum api_error err = turn_wait_submit(r->srv->engine, r->srv->loop, &req, on_waited, r, &w);
+        chat_in_cleanup(&in);
+        if (err) {
+            http_server_reply_error(r, err, NULL);
+            return;
+        }
+        http_server_ref(r); /* released by on_waited, or on_wait_close */
+        r->route_data = w;
+        r->on_close = on_wait_close;
+        return;
+    }
     struct exchange *x = pl_calloc(1, sizeof(*x));
     x->listener.ops = &exchange_ops;
     x->req = r;
     snprintf(x->sid, sizeof(x->sid), "%s", sid);
     x->client_id = in.id ? pl_strdup(in.id) : NULL;
-    x->sse = strstr(r->accept, "text/event-stream") != NULL;
-    x->wait_ms = wait_ms;
     pl_buf_init(&x->event, EVENT_BYTES_MAX);
     uv_timer_init(r->srv->loop, &x->timer);
     x->timer.data = x;
-    r->srv->metrics.http_messages++;
-    /* An admin relays for others (a site's backend): only the session's own limit applies. */
-    const char *address = role == AUTH_ROLE_ADMIN ? NULL : http_server_peer(r);
     enum api_error err =
         turn_submit(r->srv->engine, sid, address, in.id, in.text, in.text_len, on_ack, x);
     chat_in_cleanup(&in);
