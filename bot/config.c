@@ -272,6 +272,30 @@ static const struct opt opts[] = {
     {"budget-warn-percent", "PARLEY_BUDGET_WARN_PERCENT", "budget_warn_percent", OPT_U32,
      F(budget_warn_percent), "80", 1, 100,
      "share of a daily budget at which a warning is logged (once per tenant and day) and counted"},
+    /* Amazon Lex and Connect webhooks (docs/lex-connect.md) */
+    {"webhook-secret", "PARLEY_WEBHOOK_SECRET", "webhook_secret", OPT_STR, F(webhook_secret), NULL,
+     0, 0,
+     "HMAC secret of the signed webhooks POST /v1/lex and /v1/connect, 32 bytes or more (none: "
+     "both are off)"},
+    {"lex-intents", "PARLEY_LEX_INTENTS", "lex_intents", OPT_STR, F(lex_intents), NULL, 0, 0,
+     "JSON file mapping Lex intents to answer, verify_policy, escalate or delegate (none: every "
+     "intent is answered; see data/lex-intents.json)"},
+    {"lex-voice-output", "PARLEY_LEX_VOICE_OUTPUT", "lex_voice_output", OPT_STR,
+     F(lex_voice_output), "ssml", 0, 0,
+     "how a spoken Lex conversation's answers are sent: ssml or text"},
+    {"lex-time-budget-ms", "PARLEY_LEX_TIME_BUDGET_MS", "lex_time_budget_ms", OPT_U32,
+     F(lex_time_budget_ms), "3000", 100, 60000,
+     "how long a Lex event waits for its answer before the holding message is sent (the answer "
+     "comes with the next event)"},
+    {"lex-holding-message", "PARLEY_LEX_HOLDING_MESSAGE", "lex_holding_message", OPT_STR,
+     F(lex_holding_message), "One moment please, I am still looking into that.", 0, 0,
+     "what Lex is told when the answer is not ready within --lex-time-budget-ms"},
+    {"connect-time-budget-ms", "PARLEY_CONNECT_TIME_BUDGET_MS", "connect_time_budget_ms", OPT_U32,
+     F(connect_time_budget_ms), "6000", 100, 7500,
+     "how long a Connect ask waits for its answer before status=pending (Connect waits 8 s)"},
+    {"connect-policy-attribute", "PARLEY_CONNECT_POLICY_ATTRIBUTE", "connect_policy_attribute",
+     OPT_STR, F(connect_policy_attribute), "policy_number", 0, 0,
+     "contact attribute whose value (set by the flow: trusted) binds the session's policy"},
 };
 
 #undef F
@@ -487,6 +511,17 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
                  "--token-ttl (%u s) is longer than --max-token-ttl (%u s): parleyd would refuse "
                  "the tokens it issues; shorten the one or lengthen the other",
                  cfg->token_ttl_s, cfg->max_token_ttl_s);
+        return PL_EINVAL;
+    }
+    if (cfg->webhook_secret && *cfg->webhook_secret) {
+        rc = auth_secret_check(cfg->webhook_secret, "--webhook-secret / PARLEY_WEBHOOK_SECRET", err,
+                               errlen);
+        if (rc)
+            return rc;
+    }
+    if (strcmp(cfg->lex_voice_output, "ssml") != 0 && strcmp(cfg->lex_voice_output, "text") != 0) {
+        snprintf(err, errlen, "--lex-voice-output must be ssml or text, not \"%s\"",
+                 cfg->lex_voice_output);
         return PL_EINVAL;
     }
     if (cfg->jwt_secret && *cfg->jwt_secret) {

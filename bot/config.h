@@ -94,6 +94,14 @@ struct bot_config {
     uint32_t budget_tokens_per_day; /* per tenant; 0: no token budget */
     char *budget_usd_per_day;       /* per tenant, decimal dollars; NULL: no cost budget */
     uint32_t budget_warn_percent;
+    /* Lex and Connect webhooks (docs/lex-connect.md) */
+    char *webhook_secret;   /* NULL or "": the webhooks are off; never logged */
+    char *lex_intents;      /* the intents file; NULL: every intent is answered */
+    char *lex_voice_output; /* ssml, text */
+    uint32_t lex_time_budget_ms;
+    char *lex_holding_message;
+    uint32_t connect_time_budget_ms;
+    char *connect_policy_attribute;
 };
 
 /** Load from defaults, the config file, the environment, then argv. On error (unknown flag, bad

@@ -18,6 +18,7 @@
 #include "bot/http_server.h"
 #include "bot/origin.h"
 #include "bot/trusted_proxies.h"
+#include "bot/webhook_auth.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -573,10 +574,14 @@ static void begin_request(struct conn *c)
     /* Knowledge-base documents are larger than any other body (bot/http_kb.h). */
     if (!strcmp(r->path, "/v1/kb/documents") && !strcmp(r->method, "POST"))
         r->body.max = HTTP_KB_BODY_MAX;
+    /* A Lex or Connect event is small (bot/webhook_auth.h). */
+    if (!strcmp(r->path, "/v1/lex") || !strcmp(r->path, "/v1/connect"))
+        r->body.max = WEBHOOK_BODY_MAX;
     if (h->content_length > r->body.max) {
         refuse(c, r, API_ERR_TOO_LARGE,
-               r->body.max == HTTP_BODY_MAX ? "request body is larger than 1 MiB"
-                                            : "request body is larger than 12 MiB");
+               r->body.max == HTTP_BODY_MAX      ? "request body is larger than 1 MiB"
+               : r->body.max == WEBHOOK_BODY_MAX ? "a webhook event is larger than 128 KiB"
+                                                 : "request body is larger than 12 MiB");
         return;
     }
     if (h->has_origin) {

@@ -12,7 +12,9 @@
 #include "bot/auth_token.h"
 #include "bot/http_auth.h"
 #include "bot/http_claims.h"
+#include "bot/http_connect.h"
 #include "bot/http_kb.h"
+#include "bot/http_lex.h"
 #include "bot/http_messages.h"
 #include "bot/http_policies.h"
 #include "bot/http_routes.h"
@@ -449,6 +451,13 @@ void http_routes_dispatch(struct http_server_req *r)
             http_claims_extract(r);
         else
             http_server_reply_method_not_allowed(r, "POST");
+    } else if (!strcmp(p, "/v1/lex") || !strcmp(p, "/v1/connect")) {
+        if (strcmp(r->method, "POST") != 0)
+            http_server_reply_method_not_allowed(r, "POST");
+        else if (p[4] == 'l')
+            http_lex_post(r);
+        else
+            http_connect_post(r);
     } else if (!strcmp(p, "/v1/usage")) {
         if (is_get(r))
             http_usage_get(r);

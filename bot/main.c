@@ -18,6 +18,7 @@
 #include "bot/kb_dense.h"
 #include "bot/kb_setup.h"
 #include "bot/kb_sync.h"
+#include "bot/lex_intents.h"
 #include "bot/llm_setup.h"
 #include "bot/origin.h"
 #include "bot/policy_setup.h"
@@ -196,6 +197,11 @@ int main(int argc, char **argv)
     if (origin_list_parse(cfg.allowed_origins, &srv.origins, err, sizeof(err)) != PL_OK ||
         trusted_proxies_parse(cfg.trusted_proxies, &srv.trusted_proxies, err, sizeof(err)) !=
             PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    /* Read at start, even with the webhooks off: a broken file is found now, not at a call. */
+    if (lex_intents_load(cfg.lex_intents, &srv.lex_intents, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
@@ -395,6 +401,7 @@ out:
     conn_counts_cleanup(&srv.session_conns);
     origin_list_free(srv.origins);
     trusted_proxies_free(srv.trusted_proxies);
+    lex_intents_cleanup(&srv.lex_intents);
     curl_global_cleanup();
     config_cleanup(&cfg);
     return status;

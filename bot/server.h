@@ -10,6 +10,7 @@
 
 #include "bot/config.h"
 #include "bot/conn_limits.h"
+#include "bot/lex_intents.h"
 #include "common/buf.h"
 
 struct sess_store;
@@ -74,6 +75,7 @@ struct bot_server {
     struct conn_counts session_conns; /* chat.c: caller WebSockets per session id, from hello */
     struct origin_list *origins;      /* --allowed-origins */
     struct trusted_proxies *trusted_proxies; /* --trusted-proxies; NULL: none */
+    struct lex_intents lex_intents;          /* --lex-intents (POST /v1/lex) */
     /* answers a complete HTTP request (http_routes_dispatch) */
     void (*http_dispatch)(struct http_server_req *r);
     /* the WebSocket protocols served, by path (bot/conn.h) */

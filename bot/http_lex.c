@@ -1,0 +1,435 @@
+/* POST /v1/lex; see http_lex.h. One `lex_call` per event: authenticated, read, its session
+ * opened (created on the first event), then the intent's action, then one Lex response.
+ *
+ * Delivery (docs/lex-connect.md "Time budget and holding"): the session's hook_pending field
+ * names the first turn whose answer Lex has not been given. An answer event submits the new
+ * words and waits; then, when a turn was pending, its stored answer is read (turn_poll) and
+ * goes first. A turn still unanswered at the end of the wait becomes the pending one. */
+#include "bot/http_lex.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/lex_intents.h"
+#include "bot/turn/turn_engine.h"
+#include "bot/turn_wait.h"
+#include "bot/webhook_auth.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "connectors/lex_proto.h"
+#include "connectors/policy_source.h"
+#include "sessions/policy_store.h"
+#include "sessions/webhook_store.h"
+
+struct lex_call {
+    struct http_server_req *req; /* a reference */
+    struct lex_event ev;
+    const struct lex_intent *intent;
+    char sid[SESS_ID_LEN + 1];
+    struct hook_session hs;
+    bool speech;
+    struct turn_wait *wait;
+    /* an answer: what is said, the turn left pending, the new words' turn */
+    struct pl_buf text;
+    long new_turn;
+    bool new_ended;
+    bool held; /* the new words' answer was not ready: the holding message is said */
+    char policy[SESS_POLICY_NUMBER_MAX + 1];
+};
+
+static void call_free(struct lex_call *c)
+{
+    lex_event_cleanup(&c->ev);
+    pl_buf_cleanup(&c->text);
+    http_server_unref(c->req);
+    pl_free(c);
+}
+
+/* Answer Lex with `resp` (its text and attributes borrowed) and end the call. */
+static void reply(struct lex_call *c, struct lex_response *resp)
+{
+    struct http_server_req *r = c->req;
+    resp->ssml = c->speech && !strcmp(r->srv->cfg->lex_voice_output, "ssml");
+    size_t len = 0;
+    bool cut = false;
+    char *body = lex_response_json(&c->ev, resp, &len, &cut);
+    if (!body) {
+        http_server_reply_error(r, API_ERR_INTERNAL, "no Lex response could be made");
+    } else {
+        if (cut)
+            PL_LOG(PL_LOG_NOTICE, "lex",
+                   "session %s: the answer was longer than Lex takes (%d "
+                   "messages of %d characters): its end was left out",
+                   c->sid, LEX_MESSAGES_MAX, LEX_MESSAGE_MAX_CHARS);
+        http_server_reply(r, 200, NULL, body, len);
+        pl_free(body);
+    }
+    http_server_release_hooks(r);
+    call_free(c);
+}
+
+static void reply_text(struct lex_call *c, enum lex_action action, const char *state,
+                       const char *text)
+{
+    struct lex_response resp = {
+        .action = action, .intent_state = state, .text = text, .text_len = text ? strlen(text) : 0};
+    reply(c, &resp);
+}
+
+static void on_gone(struct http_server_req *r)
+{
+    struct lex_call *c = r->route_data;
+    if (c->wait) {
+        turn_wait_cancel(c->wait); /* the turn goes on and is stored */
+        c->wait = NULL;
+        call_free(c);
+    }
+}
+
+/* ---- answer ---- */
+
+static void set_pending(struct lex_call *c, long turn)
+{
+    if (turn == c->hs.pending)
+        return;
+    char v[24];
+    snprintf(v, sizeof(v), "%ld", turn);
+    const char *names[] = {"hook_pending"};
+    const char *values[] = {v};
+    /* Best effort: a lost write delivers an answer twice or not at all, never a wrong one. */
+    if (hook_session_set(c->req->srv->store, c->sid, names, values, 1, NULL, NULL) != PL_OK)
+        PL_LOG(PL_LOG_WARN, "lex", "session %s: the pending turn could not be noted", c->sid);
+}
+
+static void append_text(struct lex_call *c, const char *s, size_t len)
+{
+    if (!len)
+        return;
+    if (c->text.len)
+        pl_buf_append_str(&c->text, " ");
+    pl_buf_append(&c->text, s, len);
+}
+
+static void answer_reply(struct lex_call *c, long still_pending)
+{
+    set_pending(c, still_pending);
+    if (c->held)
+        append_text(c, c->req->srv->cfg->lex_holding_message,
+                    strlen(c->req->srv->cfg->lex_holding_message));
+    if (!c->text.len)
+        pl_buf_append_str(&c->text, LEX_FAILED);
+    pl_buf_append(&c->text, "", 1); /* NUL: the buffer is read as a C string */
+    c->text.len--;
+    bool close = !c->held && c->intent->then == LEX_THEN_CLOSE;
+    reply_text(c, close ? LEX_CLOSE : LEX_ELICIT_INTENT, close ? "Fulfilled" : NULL, c->text.data);
+}
+
+/* The earlier pending turn's answer, read after the wait: it goes before the new one. */
+static void on_pending_polled(void *ud, enum api_error err, const struct turn_snapshot *snap,
+                              uint32_t retry_after_ms)
+{
+    (void)retry_after_ms;
+    struct lex_call *c = ud;
+    long pending = c->hs.pending;
+    struct pl_buf newer = c->text; /* the new words' answer, said after the earlier one */
+    pl_buf_init(&c->text, newer.max);
+    long still = c->held ? c->new_turn : 0;
+    if (!err && snap->status == TURN_STATUS_ENDED) {
+        const struct turn_end *end = snap->end;
+        /* Covered by a later answer (its own failed before the model started): that one is
+         * said instead. */
+        if (end->answered_in == end->turn && !end->error)
+            append_text(c, end->text, end->text_len);
+    } else if (!err && snap->status == TURN_STATUS_PENDING) {
+        still = pending; /* still the first not delivered */
+    }
+    append_text(c, newer.data ? newer.data : "", newer.len);
+    pl_buf_cleanup(&newer);
+    answer_reply(c, still);
+}
+
+static void after_wait(struct lex_call *c)
+{
+    struct http_server_req *r = c->req;
+    long pending = c->hs.pending;
+    if (pending > 0 && pending != c->new_turn) {
+        if (turn_poll(r->srv->engine, c->sid, pending, on_pending_polled, c) == API_ERR_NONE)
+            return;
+    }
+    answer_reply(c, c->held ? c->new_turn : 0);
+}
+
+static void on_waited(void *ud, const struct turn_wait_result *res)
+{
+    struct lex_call *c = ud;
+    c->wait = NULL;
+    struct http_server_req *r = c->req;
+    http_server_release_hooks(r);
+    if (res->err) {
+        PL_LOG(PL_LOG_NOTICE, "lex", "session %s: message not taken: %s", c->sid,
+               api_error_code(res->err));
+        r->srv->metrics.rate_limited += res->err == API_ERR_TOO_MANY_MESSAGES;
+        reply_text(c, LEX_ELICIT_INTENT, NULL, LEX_FAILED);
+        return;
+    }
+    r->srv->metrics.messages_total++;
+    c->new_turn = res->turn;
+    if (!res->end) {
+        c->held = true;
+    } else if (res->end->error || res->end->answered_in != res->end->turn) {
+        /* failed, or answered together with an earlier turn: that answer is said for it */
+        if (res->end->error)
+            pl_buf_append_str(&c->text, LEX_FAILED);
+    } else {
+        append_text(c, res->end->text, res->end->text_len);
+    }
+    after_wait(c);
+}
+
+static void do_answer(struct lex_call *c)
+{
+    struct http_server_req *r = c->req;
+    const char *words = c->ev.input_transcript;
+    if (!*words) {
+        if (c->hs.pending > 0) {
+            after_wait(c); /* nothing new: the pending answer, if ready */
+            return;
+        }
+        reply_text(c, LEX_ELICIT_INTENT, NULL, LEX_NOT_HEARD);
+        return;
+    }
+    const struct turn_wait_request req = {.sid = c->sid,
+                                          .text = words,
+                                          .len = strlen(words),
+                                          .wait_ms = r->srv->cfg->lex_time_budget_ms};
+    enum api_error err =
+        turn_wait_submit(r->srv->engine, r->srv->loop, &req, on_waited, c, &c->wait);
+    if (err) {
+        reply_text(c, LEX_ELICIT_INTENT, NULL, LEX_FAILED);
+        return;
+    }
+    r->route_data = c;
+    r->on_close = on_gone;
+}
+
+/* ---- escalate ---- */
+
+static void on_escalated(void *ud, int status)
+{
+    struct lex_call *c = ud;
+    if (status != PL_OK) {
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+        return;
+    }
+    PL_LOG(PL_LOG_INFO, "lex", "session %s: waiting for an agent (%s)", c->sid, c->intent->reason);
+    const struct lex_attribute set[] = {{"parley_escalate", "true"}, {"parley_session", c->sid}};
+    struct lex_response resp = {.action = LEX_CLOSE,
+                                .intent_state = "Fulfilled",
+                                .text = c->intent->message,
+                                .text_len = strlen(c->intent->message),
+                                .set = set,
+                                .n_set = 2};
+    reply(c, &resp);
+}
+
+static void do_escalate(struct lex_call *c)
+{
+    const char *names[] = {"state", "escalation_reason"};
+    const char *values[] = {"waiting_agent", c->intent->reason};
+    if (hook_session_set(c->req->srv->store, c->sid, names, values, 2, on_escalated, c) != PL_OK) {
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+    }
+}
+
+/* ---- verify_policy ---- */
+
+static void verify_failed(struct lex_call *c)
+{
+    /* The same words and the same re-ask whatever failed: nothing tells a caller whether a
+     * number exists. */
+    struct lex_response resp = {.action = LEX_ELICIT_SLOT,
+                                .intent_state = "InProgress",
+                                .slot_to_elicit = c->intent->policy_slot,
+                                .clear_slot_to_elicit = true,
+                                .text = c->intent->failed,
+                                .text_len = strlen(c->intent->failed)};
+    reply(c, &resp);
+}
+
+static void on_verified_marked(void *ud, int status)
+{
+    struct lex_call *c = ud;
+    if (status != PL_OK) {
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+        return;
+    }
+    PL_LOG(PL_LOG_INFO, "lex", "session %s: caller verified", c->sid);
+    const struct lex_attribute set[] = {{"parley_verified", "true"}, {"parley_session", c->sid}};
+    struct lex_response resp = {.action = LEX_CLOSE,
+                                .intent_state = "Fulfilled",
+                                .text = c->intent->verified,
+                                .text_len = strlen(c->intent->verified),
+                                .set = set,
+                                .n_set = 2};
+    reply(c, &resp);
+}
+
+static void on_bound(void *ud, int status)
+{
+    struct lex_call *c = ud;
+    if (status == PL_EFORBIDDEN) { /* the session keeps the policy it was bound to first */
+        verify_failed(c);
+        return;
+    }
+    if (status != PL_OK) {
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+        return;
+    }
+    const char *names[] = {"hook_verified"};
+    const char *values[] = {"1"};
+    if (hook_session_set(c->req->srv->store, c->sid, names, values, 1, on_verified_marked, c) !=
+        PL_OK) {
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+    }
+}
+
+static void on_record(void *ud, int status, const char *record, size_t len)
+{
+    struct lex_call *c = ud;
+    if (status != PL_OK && status != PL_ENOTFOUND) {
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+        return;
+    }
+    const char *check = lex_event_slot(&c->ev, c->intent->check_slot);
+    if (status != PL_OK || !lex_verify_matches(record, len, c->intent->check_field, check)) {
+        PL_LOG(PL_LOG_INFO, "lex", "session %s: verification failed", c->sid);
+        verify_failed(c);
+        return;
+    }
+    if (sess_policy_bind(c->req->srv->store, c->sid, c->policy, on_bound, c) != PL_OK) {
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+    }
+}
+
+static void do_verify(struct lex_call *c)
+{
+    const struct lex_intent *it = c->intent;
+    const char *policy = lex_event_slot(&c->ev, it->policy_slot);
+    const char *check = lex_event_slot(&c->ev, it->check_slot);
+    struct lex_response ask = {.action = LEX_ELICIT_SLOT, .intent_state = "InProgress"};
+    switch (lex_verify_step(policy, check)) {
+    case LEX_VERIFY_ASK_POLICY:
+        ask.slot_to_elicit = it->policy_slot;
+        ask.text = it->ask_policy;
+        break;
+    case LEX_VERIFY_ASK_CHECK:
+        ask.slot_to_elicit = it->check_slot;
+        ask.text = it->ask_check;
+        break;
+    case LEX_VERIFY_LOOK_UP: {
+        struct policy_source *src = c->req->srv->policy;
+        if (!sess_policy_number_valid(policy) || !src) {
+            verify_failed(c);
+            return;
+        }
+        snprintf(c->policy, sizeof(c->policy), "%s", policy);
+        int rc = policy_source_get(src, c->policy, on_record, c);
+        if (rc == PL_OK)
+            return;
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+        return;
+    }
+    }
+    ask.text_len = strlen(ask.text);
+    reply(c, &ask);
+}
+
+/* ---- the event ---- */
+
+static void on_opened(void *ud, int status, const struct hook_session *hs)
+{
+    struct lex_call *c = ud;
+    if (status != PL_OK) {
+        http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+        return;
+    }
+    c->hs = *hs;
+    if (hs->created) {
+        c->req->srv->metrics.sessions_created++;
+        PL_LOG(PL_LOG_INFO, "lex", "session %s: opened for Lex session %s (%s)", c->sid,
+               c->ev.session_id, hs->channel);
+    }
+    switch (c->intent->action) {
+    case LEX_INTENT_ANSWER:
+        do_answer(c);
+        break;
+    case LEX_INTENT_VERIFY_POLICY:
+        do_verify(c);
+        break;
+    case LEX_INTENT_ESCALATE:
+        do_escalate(c);
+        break;
+    case LEX_INTENT_DELEGATE:
+        reply_text(c, LEX_DELEGATE, NULL, NULL);
+        break;
+    }
+}
+
+static void on_authentic(struct http_server_req *r, void *ud, bool ok)
+{
+    struct lex_call *c = ud;
+    if (!ok) {
+        lex_event_cleanup(&c->ev);
+        pl_buf_cleanup(&c->text);
+        pl_free(c);
+        return;
+    }
+    http_server_ref(r);
+    c->req = r;
+    const struct bot_config *cfg = r->srv->cfg;
+    webhook_session_id(cfg->webhook_secret, "lex", c->ev.session_id, c->sid);
+    /* A session's channel is set by its first event and picks its prompt template
+     * (prompts/prompt_templates.h): "lex" is spoken (the voice template), "lex-text" typed. */
+    const struct hook_session_open o = {.sid = c->sid,
+                                        .channel = c->speech ? "lex" : "lex-text",
+                                        .kind = "lex",
+                                        .external_id = c->ev.session_id,
+                                        .ttl_s = cfg->session_ttl_s};
+    if (hook_session_open(r->srv->store, &o, on_opened, c) != PL_OK) {
+        http_server_reply_error(r, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        call_free(c);
+    }
+}
+
+void http_lex_post(struct http_server_req *r)
+{
+    char matched[WEBHOOK_SIG_HEX_LEN + 1];
+    if (!webhook_auth_verify(r, "lex", matched))
+        return;
+    struct lex_call *c = pl_calloc(1, sizeof(*c));
+    char err[200];
+    if (lex_event_parse(r->body.data ? r->body.data : "", r->body.len, &c->ev, err, sizeof(err)) !=
+        PL_OK) {
+        char msg[240];
+        snprintf(msg, sizeof(msg), "not a Lex V2 event: %s", err);
+        http_server_reply_error(r, API_ERR_BAD_REQUEST, msg);
+        pl_free(c);
+        return;
+    }
+    c->intent = lex_intents_find(&r->srv->lex_intents, c->ev.intent_name);
+    c->speech = c->ev.input_mode != LEX_INPUT_TEXT;
+    pl_buf_init(&c->text, 64 * 1024);
+    webhook_auth_remember(r, "lex", matched, on_authentic, c);
+}
