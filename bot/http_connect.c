@@ -35,7 +35,8 @@ struct connect_call {
     struct hook_session hs;
     const char *action;
     struct turn_wait *wait;
-    char *summary; /* summary: the conversation's summary */
+    long pending_turn; /* ask: the turn told pending */
+    char *summary;     /* summary: the conversation's summary */
 };
 
 static void call_free(struct connect_call *c)
@@ -85,14 +86,40 @@ static void reply_status(struct connect_call *c, const char *status, long turn, 
     reply(c, pairs, PL_ARRAY_LEN(pairs));
 }
 
-static void set_pending(struct connect_call *c, long turn)
+static void on_pending_noted(void *ud, int status)
 {
-    if (turn == c->hs.pending)
+    struct connect_call *c = ud;
+    if (status != PL_OK)
+        PL_LOG(PL_LOG_WARN, "connect", "session %s: the pending turn could not be noted (%s)",
+               c->sid, pl_strerror(status));
+    reply_status(c, "pending", c->pending_turn, NULL);
+}
+
+/* A turn not ended within the budget: noted as the one `poll` reads, then told; only once
+ * noted, since the flow may poll at once. */
+static void reply_pending(struct connect_call *c, long turn)
+{
+    c->pending_turn = turn;
+    if (turn == c->hs.pending) {
+        on_pending_noted(c, PL_OK);
         return;
+    }
     char v[24];
     snprintf(v, sizeof(v), "%ld", turn);
     const char *names[] = {"hook_pending"};
     const char *values[] = {v};
+    if (hook_session_set(c->req->srv->store, c->sid, names, values, 1, on_pending_noted, c) !=
+        PL_OK)
+        on_pending_noted(c, PL_EIO);
+}
+
+/* The pending turn was told done: poll without a turn has nothing left to read. */
+static void clear_pending(struct connect_call *c)
+{
+    if (c->hs.pending == 0)
+        return;
+    const char *names[] = {"hook_pending"};
+    const char *values[] = {"0"};
     if (hook_session_set(c->req->srv->store, c->sid, names, values, 1, NULL, NULL) != PL_OK)
         PL_LOG(PL_LOG_WARN, "connect", "session %s: the pending turn could not be noted", c->sid);
 }
@@ -136,11 +163,10 @@ static void on_waited(void *ud, const struct turn_wait_result *res)
     }
     r->srv->metrics.messages_total++;
     if (!res->end) {
-        set_pending(c, res->turn);
-        reply_status(c, "pending", res->turn, NULL);
+        reply_pending(c, res->turn);
         return;
     }
-    set_pending(c, 0);
+    clear_pending(c);
     reply_ended(c, res->end);
 }
 
@@ -180,7 +206,7 @@ static void on_polled(void *ud, enum api_error err, const struct turn_snapshot *
         reply_status(c, "pending", snap->turn, NULL);
     } else {
         if (snap->turn == c->hs.pending)
-            set_pending(c, 0);
+            clear_pending(c);
         reply_ended(c, snap->end);
     }
 }

@@ -91,17 +91,37 @@ static void on_gone(struct http_server_req *r)
 
 /* ---- answer ---- */
 
-static void set_pending(struct lex_call *c, long turn)
+static void send_answer(struct lex_call *c)
 {
-    if (turn == c->hs.pending)
+    bool close = !c->held && c->intent->then == LEX_THEN_CLOSE;
+    reply_text(c, close ? LEX_CLOSE : LEX_ELICIT_INTENT, close ? "Fulfilled" : NULL, c->text.data);
+}
+
+static void on_pending_noted(void *ud, int status)
+{
+    struct lex_call *c = ud;
+    /* Best effort: a lost write delivers an answer twice or not at all, never a wrong one. */
+    if (status != PL_OK)
+        PL_LOG(PL_LOG_WARN, "lex", "session %s: the pending turn could not be noted (%s)", c->sid,
+               pl_strerror(status));
+    send_answer(c);
+}
+
+/* Note `turn` as the session's first undelivered one (0: none), then answer: only once noted,
+ * since Lex may send the next event at once. */
+static void set_pending_and_answer(struct lex_call *c, long turn)
+{
+    if (turn == c->hs.pending) {
+        send_answer(c);
         return;
+    }
     char v[24];
     snprintf(v, sizeof(v), "%ld", turn);
     const char *names[] = {"hook_pending"};
     const char *values[] = {v};
-    /* Best effort: a lost write delivers an answer twice or not at all, never a wrong one. */
-    if (hook_session_set(c->req->srv->store, c->sid, names, values, 1, NULL, NULL) != PL_OK)
-        PL_LOG(PL_LOG_WARN, "lex", "session %s: the pending turn could not be noted", c->sid);
+    if (hook_session_set(c->req->srv->store, c->sid, names, values, 1, on_pending_noted, c) !=
+        PL_OK)
+        on_pending_noted(c, PL_EIO);
 }
 
 static void append_text(struct lex_call *c, const char *s, size_t len)
@@ -115,7 +135,6 @@ static void append_text(struct lex_call *c, const char *s, size_t len)
 
 static void answer_reply(struct lex_call *c, long still_pending)
 {
-    set_pending(c, still_pending);
     if (c->held)
         append_text(c, c->req->srv->cfg->lex_holding_message,
                     strlen(c->req->srv->cfg->lex_holding_message));
@@ -123,8 +142,7 @@ static void answer_reply(struct lex_call *c, long still_pending)
         pl_buf_append_str(&c->text, LEX_FAILED);
     pl_buf_append(&c->text, "", 1); /* NUL: the buffer is read as a C string */
     c->text.len--;
-    bool close = !c->held && c->intent->then == LEX_THEN_CLOSE;
-    reply_text(c, close ? LEX_CLOSE : LEX_ELICIT_INTENT, close ? "Fulfilled" : NULL, c->text.data);
+    set_pending_and_answer(c, still_pending);
 }
 
 /* The earlier pending turn's answer, read after the wait: it goes before the new one. */
