@@ -20,7 +20,7 @@ static void intent_defaults(struct lex_intent *it)
     it->then = LEX_THEN_ELICIT_INTENT;
     it->policy_slot = pl_strdup("PolicyNumber");
     it->check_slot = pl_strdup("DateOfBirth");
-    it->check_field = pl_strdup("date_of_birth");
+    it->check_field = pl_strdup("holder.date_of_birth");
     it->ask_policy = pl_strdup("What is your policy number?");
     it->ask_check = pl_strdup("And your date of birth, please?");
     it->failed = pl_strdup("Sorry, I could not verify those details. What is your policy number?");
@@ -290,7 +290,15 @@ bool lex_verify_matches(const char *record, size_t len, const char *field, const
     if (!record || !field || !given)
         return false;
     json_t *root = json_loadb(record, len, 0, NULL);
-    json_t *v = json_object_get(root, field);
+    /* A dotted path walks nested objects: "holder.postcode". */
+    json_t *v = root;
+    for (const char *p = field; v && *p;) {
+        size_t n = strcspn(p, ".");
+        char key[LEX_INTENT_TEXT_MAX + 1];
+        snprintf(key, sizeof(key), "%.*s", (int)n, p);
+        v = json_object_get(v, key);
+        p += n + (p[n] == '.');
+    }
     char have[256], want[256];
     bool match = false;
     if (json_is_string(v) || json_is_integer(v)) {

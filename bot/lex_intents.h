@@ -5,7 +5,8 @@
  *   {"default": {"action": "answer", "then": "elicit_intent"},
  *    "intents": {"FallbackIntent": {"action": "answer", "then": "close"},
  *                "VerifyPolicy": {"action": "verify_policy", "policy_slot": "PolicyNumber",
- *                                 "check_slot": "DateOfBirth", "check_field": "date_of_birth"},
+ *                                 "check_slot": "DateOfBirth",
+ *                                 "check_field": "holder.date_of_birth"},
  *                "TalkToAgent": {"action": "escalate", "reason": "the caller asked"},
  *                "OrderStatus": {"action": "delegate"}}}
  */
@@ -76,7 +77,8 @@ enum lex_verify_step {
 /** From the slots' values (NULL or "": unfilled). */
 enum lex_verify_step lex_verify_step(const char *policy, const char *check);
 
-/** True when record `record` (`len` bytes of JSON) has string or number field `field` equal to
+/** True when record `record` (`len` bytes of JSON) has string or number field `field` (a dotted
+ *  path into nested objects, as "holder.postcode") equal to
  *  `given`, both compared by their letters and digits only, case ignored ("1980-01-02" matches
  *  "1980 01 02"; "" never matches). */
 bool lex_verify_matches(const char *record, size_t len, const char *field, const char *given);

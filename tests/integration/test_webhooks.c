@@ -35,11 +35,12 @@
 #define SECRET "webhook-test-secret-0123456789abcdef-xyz"
 #define ANSWER "Your policy covers that."
 #define RECORD                                                                                     \
-    "{\"policy_number\":\"POL-700007\",\"holder\":\"Ada Lovelace\",\"postcode\":\"SW1A 1AA\","     \
+    "{\"policy_number\":\"POL-700007\",\"holder\":{\"name\":\"Ada Lovelace\",\"postcode\":\"ZZ1 "  \
+    "4QT\"},"                                                                                      \
     "\"product\":\"home\"}"
 #define INTENTS                                                                                    \
     "{\"intents\":{\"VerifyPolicy\":{\"action\":\"verify_policy\",\"policy_slot\":"                \
-    "\"PolicyNumber\",\"check_slot\":\"Postcode\",\"check_field\":\"postcode\"},"                  \
+    "\"PolicyNumber\",\"check_slot\":\"Postcode\",\"check_field\":\"holder.postcode\"},"           \
     "\"TalkToAgent\":{\"action\":\"escalate\",\"reason\":\"the caller asked for a person\"},"      \
     "\"CloseIt\":{\"action\":\"answer\",\"then\":\"close\"},\"Handled\":{\"action\":"              \
     "\"delegate\"}}}"
@@ -314,12 +315,12 @@ static void test_lex_verify_then_same_context_as_web(void **state)
     json_decref(r);
 
     /* A wrong postcode, and an unknown number: the same re-ask, nothing bound. */
-    const char *wrong[][2] = {{"POL-700007", "E1 6AN"}, {"POL-999999", "SW1A 1AA"}};
+    const char *wrong[][2] = {{"POL-700007", "ZZ9 9ZZ"}, {"POL-999999", "ZZ1 4QT"}};
     char *first = NULL;
     for (size_t i = 0; i < 2; i++) {
         slots = slot("PolicyNumber", wrong[i][0], "Postcode", wrong[i][1]);
         r = post_ok(&st, "/v1/lex",
-                    lex_event("lex-verify-1", "VerifyPolicy", "Text", "SW1A", slots));
+                    lex_event("lex-verify-1", "VerifyPolicy", "Text", "ZZ1", slots));
         pl_free(slots);
         assert_string_equal(action_type(r), "ElicitSlot");
         json_t *sl =
@@ -340,9 +341,8 @@ static void test_lex_verify_then_same_context_as_web(void **state)
     expect_field(&st, sid, "policy_number", "");
 
     /* Right: bound, and said so. */
-    slots = slot("PolicyNumber", "POL-700007", "Postcode", "sw1a1aa");
-    r = post_ok(&st, "/v1/lex",
-                lex_event("lex-verify-1", "VerifyPolicy", "Text", "sw1a1aa", slots));
+    slots = slot("PolicyNumber", "POL-700007", "Postcode", "zz14qt");
+    r = post_ok(&st, "/v1/lex", lex_event("lex-verify-1", "VerifyPolicy", "Text", "zz14qt", slots));
     pl_free(slots);
     assert_string_equal(action_type(r), "Close");
     assert_string_equal(attribute(r, "parley_verified"), "true");
