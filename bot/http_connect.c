@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include <jansson.h>
 
@@ -327,8 +328,10 @@ static void on_handoff_read(void *ud, int status, const struct sess_record *rec,
         pl_buf_append(&packet, sources.data, sources.len);
     }
     pl_buf_append(&packet, "", 1);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
     char now[24];
-    snprintf(now, sizeof(now), "%lld", rec->updated_ms);
+    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
     const char *names[] = {"handoff", "handoff_updated"};
     const char *values[] = {packet.data, now};
     if (hook_session_set(c->req->srv->store, c->sid, names, values, 2, on_handoff_stored, NULL) !=

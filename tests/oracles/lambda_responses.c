@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connectors/connect_proto.h"
-#include "connectors/lex_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "connectors/connect_proto.h"
+#include "connectors/lex_proto.h"
 
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
@@ -43,6 +43,8 @@ static void lex_all(const char *dir, const char *name)
                               "Glass & mirrors are covered <in full>. ");
     const struct lex_attribute set[] = {{"parley_session", "5d41402abc4b2a76b9719d911017c592"},
                                         {"parley_escalate", "true"}};
+    const struct lex_attribute verified[] = {
+        {"parley_verified", "true"}, {"parley_session", "5d41402abc4b2a76b9719d911017c592"}};
     const struct lex_response rs[] = {
         {.action = LEX_CLOSE, .intent_state = "Fulfilled", .text = "Yes.", .text_len = 4},
         {.action = LEX_CLOSE, .intent_state = "Failed", .set = set, .n_set = 2},
@@ -55,6 +57,19 @@ static void lex_all(const char *dir, const char *name)
          .text_len = 27},
         {.action = LEX_DELEGATE},
         {.action = LEX_CONFIRM_INTENT, .text = "Shall I?", .text_len = 8},
+        /* POST /v1/lex's own (bot/http_lex.c): verified, held, re-asked after a failure */
+        {.action = LEX_CLOSE,
+         .intent_state = "Fulfilled",
+         .text = "Thank you, you are verified.",
+         .text_len = 28,
+         .set = verified,
+         .n_set = 2},
+        {.action = LEX_ELICIT_INTENT, .text = "Hold on.", .text_len = 8, .ssml = true},
+        {.action = LEX_ELICIT_SLOT,
+         .intent_state = "InProgress",
+         .slot_to_elicit = "Postcode",
+         .text = "And the postcode?",
+         .text_len = 17},
     };
     for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
         size_t n;
@@ -80,13 +95,32 @@ static void connect_all(void)
         {"status", "error"}, {"error", "upstream_unavailable"}, {"answer", NULL}};
     size_t n;
     bool cut;
-    char *a = connect_response_json(done, 4, 0, &n, &cut);
-    char *b = connect_response_json(failed, 3, 0, &n, &cut);
-    if (!a || !b)
-        exit(1);
-    printf("connect %s\nconnect %s\n", a, b);
-    pl_free(a);
-    pl_free(b);
+    /* POST /v1/connect's own (bot/http_connect.c): pending, a summary, escalated */
+    const struct connect_pair pending[] = {{"status", "pending"},
+                                           {"session_id", "5d41402abc4b2a76b9719d911017c592"},
+                                           {"turn", "3"},
+                                           {"answer", NULL},
+                                           {"escalate", "false"}};
+    const struct connect_pair summary[] = {
+        {"status", "done"},
+        {"session_id", "5d41402abc4b2a76b9719d911017c592"},
+        {"summary", "Caller: verified, policy POL-100001. Escalated: no. Summary: Caller asked: "
+                    "Is my windscreen covered?; Bot answered: Yes. Sources: Motor policy."},
+        {"escalate", "true"}};
+    const struct connect_pair escalated[] = {{"status", "done"},
+                                             {"session_id", "5d41402abc4b2a76b9719d911017c592"},
+                                             {"escalate", "true"}};
+    const struct {
+        const struct connect_pair *pairs;
+        size_t n;
+    } maps[] = {{done, 4}, {failed, 3}, {pending, 5}, {summary, 4}, {escalated, 3}};
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+        char *json = connect_response_json(maps[i].pairs, maps[i].n, 0, &n, &cut);
+        if (!json)
+            exit(1);
+        printf("connect %s\n", json);
+        pl_free(json);
+    }
 }
 
 int main(int argc, char **argv)
