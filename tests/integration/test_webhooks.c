@@ -506,6 +506,51 @@ static void test_malformed_events(void **state)
     pl_free(exists);
 }
 
+static void test_off_without_a_secret_and_body_limit(void **state)
+{
+    (void)state;
+    struct ts_parleyd off;
+    memset(&off, 0, sizeof(off));
+    assert_int_equal(ts_parleyd_start(&off, ts_workdir("webhooks_off"), &st.redis, NULL, NULL), 0);
+    const char *paths[] = {"/v1/lex", "/v1/connect"};
+    for (size_t i = 0; i < 2; i++) {
+        char url[256];
+        snprintf(url, sizeof(url), "%s%s", off.url, paths[i]);
+        struct ts_http_reply r;
+        assert_int_equal(ts_http("POST", url, NULL, "{}", &r), 0);
+        assert_int_equal(r.status, 404);
+        json_t *j = json_loads(r.body, 0, NULL);
+        assert_string_equal(str(json_object_get(j, "error"), "message"),
+                            "the webhooks are off: this server has no --webhook-secret "
+                            "(PARLEY_WEBHOOK_SECRET)");
+        json_decref(j);
+        ts_http_reply_free(&r);
+    }
+    assert_int_equal(ts_parleyd_stop(&off), 0);
+
+    /* Past 128 KiB: refused before it is read. */
+    struct pl_buf big;
+    pl_buf_init(&big, SIZE_MAX);
+    pl_buf_append_str(&big, "{\"pad\":\"");
+    while (big.len < 129 * 1024)
+        pl_buf_append_str(&big, "xxxxxxxxxxxxxxxx");
+    pl_buf_append_str(&big, "\"}");
+    pl_buf_append(&big, "", 1);
+    char *out;
+    assert_int_equal(post_as(&st, "/v1/lex", big.data, SIGNED, 0, NULL, &out), 413);
+    assert_non_null(strstr(out, "a webhook event is larger than 128 KiB"));
+    pl_free(out);
+    pl_buf_cleanup(&big);
+    /* Only POST. */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/connect", st.parleyd.url);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("GET", url, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "POST");
+    ts_http_reply_free(&r);
+}
+
 /* ---- Connect ---- */
 
 static void test_connect_ask_transfer_escalate(void **state)
@@ -646,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_lex_escalate),
         cmocka_unit_test(test_refusals_store_nothing),
         cmocka_unit_test(test_malformed_events),
+        cmocka_unit_test(test_off_without_a_secret_and_body_limit),
         cmocka_unit_test(test_connect_ask_transfer_escalate),
         cmocka_unit_test(test_lex_holding_then_stored_answer),
         cmocka_unit_test(test_connect_pending_poll_summary),
