@@ -32,11 +32,15 @@ struct lex_call {
     struct hook_session hs;
     bool speech;
     struct turn_wait *wait;
-    /* an answer: what is said, the turn left pending, the new words' turn */
+    /* an answer: the new words' answer, the earlier turns' answers said before it, the new
+     * words' turn, the turn being read, the first turn whose answer is not ready */
     struct pl_buf text;
+    struct pl_buf earlier;
     long new_turn;
-    bool new_ended;
-    bool held; /* the new words' answer was not ready: the holding message is said */
+    long polling;
+    long first_undelivered;
+    bool held;    /* the new words' answer was not ready */
+    bool closing; /* Close rather than ElicitIntent */
     char policy[SESS_POLICY_NUMBER_MAX + 1];
 };
 
@@ -44,6 +48,7 @@ static void call_free(struct lex_call *c)
 {
     lex_event_cleanup(&c->ev);
     pl_buf_cleanup(&c->text);
+    pl_buf_cleanup(&c->earlier);
     http_server_unref(c->req);
     pl_free(c);
 }
@@ -93,8 +98,8 @@ static void on_gone(struct http_server_req *r)
 
 static void send_answer(struct lex_call *c)
 {
-    bool close = !c->held && c->intent->then == LEX_THEN_CLOSE;
-    reply_text(c, close ? LEX_CLOSE : LEX_ELICIT_INTENT, close ? "Fulfilled" : NULL, c->text.data);
+    reply_text(c, c->closing ? LEX_CLOSE : LEX_ELICIT_INTENT, c->closing ? "Fulfilled" : NULL,
+               c->text.data);
 }
 
 static void on_pending_noted(void *ud, int status)
@@ -133,51 +138,85 @@ static void append_text(struct lex_call *c, const char *s, size_t len)
     pl_buf_append(&c->text, s, len);
 }
 
+/* Say what there is: the earlier turns' answers, then the new one; while a turn is still being
+ * answered (`still_pending`), the holding message too, and the conversation stays open. */
 static void answer_reply(struct lex_call *c, long still_pending)
 {
-    if (c->held)
+    struct pl_buf newer = c->text;
+    c->text = c->earlier;
+    pl_buf_init(&c->earlier, newer.max);
+    append_text(c, newer.data ? newer.data : "", newer.len);
+    pl_buf_cleanup(&newer);
+    if (still_pending)
         append_text(c, c->req->srv->cfg->lex_holding_message,
                     strlen(c->req->srv->cfg->lex_holding_message));
     if (!c->text.len)
         pl_buf_append_str(&c->text, LEX_FAILED);
     pl_buf_append(&c->text, "", 1); /* NUL: the buffer is read as a C string */
     c->text.len--;
+    c->closing = !still_pending && c->intent->then == LEX_THEN_CLOSE;
     set_pending_and_answer(c, still_pending);
 }
 
-/* The earlier pending turn's answer, read after the wait: it goes before the new one. */
-static void on_pending_polled(void *ud, enum api_error err, const struct turn_snapshot *snap,
-                              uint32_t retry_after_ms)
+static void finish_answer(struct lex_call *c)
+{
+    long still = c->first_undelivered ? c->first_undelivered : c->held ? c->new_turn : 0;
+    answer_reply(c, still);
+}
+
+static void poll_next(struct lex_call *c);
+
+/* One undelivered turn read: an ended one's answer is said (in order), and the next is read. */
+static void on_polled(void *ud, enum api_error err, const struct turn_snapshot *snap,
+                      uint32_t retry_after_ms)
 {
     (void)retry_after_ms;
     struct lex_call *c = ud;
-    long pending = c->hs.pending;
-    struct pl_buf newer = c->text; /* the new words' answer, said after the earlier one */
-    pl_buf_init(&c->text, newer.max);
-    long still = c->held ? c->new_turn : 0;
-    if (!err && snap->status == TURN_STATUS_ENDED) {
+    if (err || snap->status == TURN_STATUS_PENDING) {
+        c->first_undelivered = c->polling; /* still the first not delivered */
+    } else if (snap->status == TURN_STATUS_ENDED) {
         const struct turn_end *end = snap->end;
         /* Covered by a later answer (its own failed before the model started): that one is
          * said instead. */
-        if (end->answered_in == end->turn && !end->error)
+        if (end->answered_in == end->turn && !end->error) {
+            struct pl_buf newer = c->text;
+            c->text = c->earlier;
             append_text(c, end->text, end->text_len);
-    } else if (!err && snap->status == TURN_STATUS_PENDING) {
-        still = pending; /* still the first not delivered */
+            c->earlier = c->text;
+            c->text = newer;
+        }
+        c->polling++;
+        poll_next(c);
+        return;
     }
-    append_text(c, newer.data ? newer.data : "", newer.len);
-    pl_buf_cleanup(&newer);
-    answer_reply(c, still);
+    finish_answer(c); /* UNKNOWN: past the session's last turn */
+}
+
+/* Read the turns the channel was not given, from the pending one up to the new words' turn,
+ * stopping at the first not ended. */
+static void poll_next(struct lex_call *c)
+{
+    long limit = c->new_turn ? c->new_turn : c->hs.pending + LEX_DELIVER_MAX;
+    if (c->polling >= limit) {
+        if (!c->new_turn)
+            c->first_undelivered = c->polling; /* more than one event delivers */
+        finish_answer(c);
+        return;
+    }
+    if (turn_poll(c->req->srv->engine, c->sid, c->polling, on_polled, c) != API_ERR_NONE) {
+        c->first_undelivered = c->polling;
+        finish_answer(c);
+    }
 }
 
 static void after_wait(struct lex_call *c)
 {
-    struct http_server_req *r = c->req;
-    long pending = c->hs.pending;
-    if (pending > 0 && pending != c->new_turn) {
-        if (turn_poll(r->srv->engine, c->sid, pending, on_pending_polled, c) == API_ERR_NONE)
-            return;
+    if (c->hs.pending > 0 && (!c->new_turn || c->hs.pending < c->new_turn)) {
+        c->polling = c->hs.pending;
+        poll_next(c);
+        return;
     }
-    answer_reply(c, c->held ? c->new_turn : 0);
+    finish_answer(c);
 }
 
 static void on_waited(void *ud, const struct turn_wait_result *res)
@@ -411,6 +450,7 @@ static void on_authentic(struct http_server_req *r, void *ud, bool ok)
     if (!ok) {
         lex_event_cleanup(&c->ev);
         pl_buf_cleanup(&c->text);
+        pl_buf_cleanup(&c->earlier);
         pl_free(c);
         return;
     }
@@ -448,6 +488,7 @@ void http_lex_post(struct http_server_req *r)
     }
     c->intent = lex_intents_find(&r->srv->lex_intents, c->ev.intent_name);
     c->speech = c->ev.input_mode != LEX_INPUT_TEXT;
-    pl_buf_init(&c->text, 64 * 1024);
+    pl_buf_init(&c->text, LEX_TEXT_MAX);
+    pl_buf_init(&c->earlier, LEX_TEXT_MAX);
     webhook_auth_remember(r, "lex", matched, on_authentic, c);
 }

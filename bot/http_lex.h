@@ -10,6 +10,10 @@
 
 /* Said when the caller's words did not come through (an empty transcript). */
 #define LEX_NOT_HEARD "Sorry, I did not catch that. Could you say it again?"
+/* Most undelivered turns read for one event (the rest come with the next), and most bytes of
+ * answers said in one response (Lex takes 10 messages of 1024 characters). */
+#define LEX_DELIVER_MAX 5
+#define LEX_TEXT_MAX    (64 * 1024)
 /* Said when a turn failed or the message could not be taken: Lex gets a valid answer. */
 #define LEX_FAILED "Sorry, I cannot answer that right now. Please try again in a moment."
 

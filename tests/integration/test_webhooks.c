@@ -618,22 +618,32 @@ static void test_lex_holding_then_stored_answer(void **state)
     char sid[SESS_ID_LEN + 1];
     sid_of("lex", "lex-slow-1", sid);
     expect_field(&slow, sid, "hook_pending", "1");
-    /* The turn completes and is stored without anyone waiting. */
+    /* More words while the first is being answered: held again, the first stays pending. */
+    r = post_ok(&slow, "/v1/lex",
+                lex_event("lex-slow-1", "FallbackIntent", "Speech", "slow two", NULL));
+    m = json_array_get(json_object_get(r, "messages"), 0);
+    assert_string_equal(str(m, "content"), "<speak>Hold on.</speak>");
+    assert_int_equal(json_array_size(json_object_get(r, "messages")), 1);
+    json_decref(r);
+    expect_field(&slow, sid, "hook_pending", "1");
+    /* Both turns complete and are stored without anyone waiting. */
     char *answered = NULL;
     for (int i = 0; i < 300; i++) {
         pl_free(answered);
         answered = hget(&slow, sid, "answered");
-        if (answered && !strcmp(answered, "1"))
+        if (answered && !strcmp(answered, "2"))
             break;
         struct timespec t = {0, 50 * 1000 * 1000};
         nanosleep(&t, NULL);
     }
-    assert_string_equal(answered, "1");
+    assert_string_equal(answered, "2");
     pl_free(answered);
-    /* The next event (no new words): the stored answer first. */
+    /* The next event (no new words): both stored answers, in order, and nothing held. */
     r = post_ok(&slow, "/v1/lex", lex_event("lex-slow-1", "FallbackIntent", "Speech", "", NULL));
     char *text = lex_text(r);
-    assert_non_null(strstr(text, OFFLINE_ANSWER_START));
+    const char *first = strstr(text, OFFLINE_ANSWER_START);
+    assert_non_null(first);
+    assert_non_null(strstr(first + 1, OFFLINE_ANSWER_START));
     assert_null(strstr(text, "Hold on."));
     pl_free(text);
     json_decref(r);
