@@ -301,7 +301,7 @@ static const struct opt opts[] = {
 #undef F
 
 /* Options of features that are not in this build yet. Accepting them and doing nothing would let
- * a deployment believe it has, say, a knowledge base or signed webhooks: they are refused at
+ * a deployment believe it has, say, a feature it lacks: they are refused at
  * start with a message that says so. Each becomes a row of `opts` with its feature. */
 static const struct {
     const char *flag;
@@ -309,7 +309,6 @@ static const struct {
     const char *key;
     const char *feature;
 } not_built[] = {
-    {"webhook-secret", "PARLEY_WEBHOOK_SECRET", "webhook_secret", "the Lex and Connect webhooks"},
     {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
 };
 

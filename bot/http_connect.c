@@ -314,9 +314,11 @@ static void on_handoff_read(void *ud, int status, const struct sess_record *rec,
     struct pl_buf packet, sources;
     pl_buf_init(&packet, 64 * 1024);
     pl_buf_init(&sources, 8 * 1024);
-    if (rec->policy_number[0])
-        pl_buf_printf(&packet, "Caller: %s policy %s.",
-                      c->hs.verified ? "verified, " : "flow-identified,", rec->policy_number);
+    if (rec->policy_number[0] && c->hs.verified)
+        pl_buf_printf(&packet, "Caller: verified, policy %s.", rec->policy_number);
+    else if (rec->policy_number[0])
+        pl_buf_printf(&packet, "Caller: identified by the contact flow, policy %s.",
+                      rec->policy_number);
     else
         pl_buf_append_str(&packet, "Caller: not verified.");
     pl_buf_printf(&packet, " Escalated: %s.",
@@ -405,6 +407,10 @@ static void on_policy_bound(void *ud, int status)
 static void on_opened(void *ud, int status, const struct hook_session *hs)
 {
     struct connect_call *c = ud;
+    if (status == PL_ENOTFOUND) {
+        reply_error(c, "no such session: Parameters.session_id names none (or it expired)");
+        return;
+    }
     if (status != PL_OK) {
         reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));
         return;
@@ -444,7 +450,18 @@ static void on_authentic(struct http_server_req *r, void *ud, bool ok)
     c->req = r;
     const struct bot_config *cfg = r->srv->cfg;
     const char *contact = connect_event_conversation_id(&c->ev);
-    webhook_session_id(cfg->webhook_secret, "connect", contact, c->sid);
+    /* A flow may name the session to act on: the one a Lex bot of the contact answered in
+     * (its session attribute parley_session). The request is signed: the flow is trusted. */
+    const char *named = connect_event_parameter(&c->ev, "session_id");
+    if (named && *named) {
+        if (!sess_id_valid(named)) {
+            reply_error(c, "Parameters.session_id is not a session id (32 hex digits)");
+            return;
+        }
+        snprintf(c->sid, sizeof(c->sid), "%s", named);
+    } else {
+        webhook_session_id(cfg->webhook_secret, "connect", contact, c->sid);
+    }
     char *attrs = c->ev.attributes ? json_dumps(c->ev.attributes, JSON_COMPACT) : NULL;
     const struct hook_session_open o = {.sid = c->sid,
                                         .channel =
@@ -453,7 +470,8 @@ static void on_authentic(struct http_server_req *r, void *ud, bool ok)
                                         .external_id = contact,
                                         .caller_phone = c->ev.customer_address,
                                         .attributes = attrs,
-                                        .ttl_s = cfg->session_ttl_s};
+                                        .ttl_s = cfg->session_ttl_s,
+                                        .existing_only = named && *named};
     int rc = hook_session_open(r->srv->store, &o, on_opened, c);
     free(attrs);
     if (rc != PL_OK)

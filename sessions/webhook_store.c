@@ -19,9 +19,10 @@
  * and says which outside conversation it is. Only the session's key is touched (Cluster). */
 static const char open_lua[] =
     "local session = KEYS[1]\n"
-    "local id, now, ttl, channel, tenant, kind, ext, phone, attrs = unpack(ARGV)\n"
+    "local id, now, ttl, channel, tenant, kind, ext, phone, attrs, existing = unpack(ARGV)\n"
     "local created = 0\n"
     "if redis.call('EXISTS', session) == 0 then\n"
+    "  if existing == '1' then return false end\n"
     "  redis.call('HSET', session, 'id', id, 'created', now, 'updated', now,\n"
     "    'channel', channel, 'caller_id', '', 'caller_name', '', 'policy_number', '',\n"
     "    'state', 'bot', 'turns', 0, 'answered', 0, 'tenant', tenant,\n"
@@ -102,7 +103,9 @@ static void on_opened(void *ud, int status, redisReply *reply)
     struct hook_op *op = ud;
     struct hook_session hs;
     memset(&hs, 0, sizeof(hs));
-    if (status == PL_OK) {
+    if (status == PL_OK && reply && reply->type == REDIS_REPLY_NIL) {
+        status = PL_ENOTFOUND;
+    } else if (status == PL_OK) {
         if (!rconn_reply_ok(reply, "webhook session") || reply->type != REDIS_REPLY_ARRAY ||
             reply->elements != 7 || reply->element[0]->type != REDIS_REPLY_INTEGER) {
             status = PL_EUPSTREAM;
@@ -140,8 +143,9 @@ int hook_session_open(struct sess_store *s, const struct hook_session_open *o, h
     sess_tenant_name(tenant, o->tenant);
     const char *phone = o->caller_phone ? o->caller_phone : "";
     const char *attrs = o->attributes ? o->attributes : "";
-    const char *argv[] = {"1",    key,     o->sid,         now,   ttl,  o->channel,
-                          tenant, o->kind, o->external_id, phone, attrs};
+    const char *argv[] = {
+        "1",    key,     o->sid,         now,   ttl,   o->channel,
+        tenant, o->kind, o->external_id, phone, attrs, o->existing_only ? "1" : "0"};
     size_t lens[PL_ARRAY_LEN(argv)];
     for (size_t i = 0; i < PL_ARRAY_LEN(argv); i++)
         lens[i] = strlen(argv[i]);

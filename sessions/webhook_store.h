@@ -29,6 +29,7 @@ struct hook_session_open {
     const char *attributes;   /* nullable: a JSON object kept as contact_attributes */
     const char *tenant;       /* whose usage it counts to; NULL: anonymous */
     uint32_t ttl_s;           /* the session's retention (--session-ttl) */
+    bool existing_only;       /* never create: PL_ENOTFOUND when there is no such session */
 };
 
 /* The session as the event found it. */
@@ -44,7 +45,8 @@ struct hook_session {
 typedef void (*hook_session_cb)(void *ud, int status, const struct hook_session *hs);
 
 /** Get or create the session in one script (two first events at once make one session), keep
- *  the phone number and attributes given, refresh its expiry. */
+ *  the phone number and attributes given, refresh its expiry. PL_ENOTFOUND only with
+ *  existing_only. */
 int hook_session_open(struct sess_store *s, const struct hook_session_open *o, hook_session_cb cb,
                       void *ud);
 

@@ -130,12 +130,11 @@ static void test_options_of_missing_features_are_refused(void **state)
         const char *args;
         const char *want;
     } cases[] = {
-        {"", "--webhook-secret=s",
-         "--webhook-secret is an option of the Lex and Connect webhooks, which is not in this "
+        {"", "--web=/tmp",
+         "--web is an option of serving the web pages from a folder, which is not in this "
          "build of parleyd yet"},
-        {"PARLEY_WEBHOOK_SECRET=s", "",
-         "PARLEY_WEBHOOK_SECRET is an option of the Lex and Connect webhooks"},
-        {"", "--web=/tmp", "serving the web pages from a folder"},
+        {"PARLEY_WEB_DIR=/tmp", "",
+         "PARLEY_WEB_DIR is an option of serving the web pages from a folder"},
         {"", "--no-such-option", "unknown option \"--no-such-option\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -154,13 +153,13 @@ static void test_options_of_missing_features_are_refused(void **state)
     snprintf(path, sizeof(path), "%s/not-built.json", st.workdir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fputs("{\"webhook_secret\":\"s\"}", f);
+    fputs("{\"web\":\"/tmp\"}", f);
     fclose(f);
     snprintf(cmd, sizeof(cmd), "'%s' --config '%s' 2>&1", ts_bin("parleyd"), path);
     int status;
     char *out = run(cmd, &status);
     assert_int_equal(status, 2);
-    assert_non_null(strstr(out, "webhook_secret is an option of the Lex and Connect webhooks"));
+    assert_non_null(strstr(out, "web is an option of serving the web pages from a folder"));
     pl_free(out);
     /* Ambient AWS credentials are no option: parleyd starts (and --help works). */
     snprintf(cmd, sizeof(cmd), "AWS_ACCESS_KEY_ID=x '%s' --help >/dev/null 2>&1",

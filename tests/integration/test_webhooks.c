@@ -602,6 +602,59 @@ static void test_connect_ask_transfer_escalate(void **state)
     json_decref(r);
 }
 
+/* The flow's policy attribute binds the policy; the handoff names it and the passages relied on. */
+static void test_connect_policy_attribute_and_handoff(void **state)
+{
+    (void)state;
+    const char *contact = "c0ffee00-0000-4000-8000-000000000003";
+    json_t *ev = connect_event(contact, contact, "CHAT", "ask", "connect-policy-1: covered?");
+    json_t *attrs = json_object_get(json_object_get(json_object_get(ev, "Details"), "ContactData"),
+                                    "Attributes");
+    json_object_set_new(attrs, "policy_number", json_string("POL-700007"));
+    json_t *r = post_ok(&st, "/v1/connect", ev);
+    assert_string_equal(str(r, "status"), "done");
+    json_decref(r);
+    char sid[SESS_ID_LEN + 1];
+    sid_of("connect", contact, sid);
+    expect_field(&st, sid, "policy_number", "POL-700007");
+    char *system = ts_upstream_system_prompt(&st.upstream, "connect-policy-1");
+    assert_non_null(system);
+    assert_non_null(strstr(system, "Ada Lovelace"));
+    pl_free(system);
+    r = post_ok(&st, "/v1/connect", connect_event(contact, contact, "CHAT", "summary", NULL));
+    const char *want = "Caller: identified by the contact flow, policy POL-700007. Escalated: no. "
+                       "Summary: " ANSWER " Sources: Your policy POL-700007 (policy:POL-700007).";
+    assert_string_equal(str(r, "summary"), want);
+    assert_string_equal(str(r, "escalate"), "false");
+    json_decref(r);
+    expect_field(&st, sid, "handoff", want);
+
+    /* The session a Lex bot verified, named by the flow (its parley_session attribute). */
+    char lex_sid[SESS_ID_LEN + 1];
+    sid_of("lex", "lex-verify-1", lex_sid);
+    ev = connect_event(contact, contact, "CHAT", "summary", NULL);
+    json_object_set_new(json_object_get(json_object_get(ev, "Details"), "Parameters"), "session_id",
+                        json_string(lex_sid));
+    r = post_ok(&st, "/v1/connect", ev);
+    assert_string_equal(str(r, "session_id"), lex_sid);
+    assert_string_equal(str(r, "summary"),
+                        "Caller: verified, policy POL-700007. Escalated: no. Summary: " ANSWER
+                        " Sources: Your policy POL-700007 (policy:POL-700007).");
+    json_decref(r);
+    /* One that does not exist is not made. */
+    ev = connect_event(contact, contact, "CHAT", "summary", NULL);
+    json_object_set_new(json_object_get(json_object_get(ev, "Details"), "Parameters"), "session_id",
+                        json_string("00000000000000000000000000000000"));
+    r = post_ok(&st, "/v1/connect", ev);
+    assert_string_equal(str(r, "error"),
+                        "no such session: Parameters.session_id names none (or it expired)");
+    json_decref(r);
+    char *exists =
+        ts_redis_query(&st.redis, "EXISTS parley:{00000000000000000000000000000000}:session");
+    assert_string_equal(exists, "0");
+    pl_free(exists);
+}
+
 /* ---- a slow model ---- */
 
 #define OFFLINE_ANSWER_START "No AI model is configured on this server"
@@ -703,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_malformed_events),
         cmocka_unit_test(test_off_without_a_secret_and_body_limit),
         cmocka_unit_test(test_connect_ask_transfer_escalate),
+        cmocka_unit_test(test_connect_policy_attribute_and_handoff),
         cmocka_unit_test(test_lex_holding_then_stored_answer),
         cmocka_unit_test(test_connect_pending_poll_summary),
     };
