@@ -52,6 +52,7 @@ static void call_free(struct connect_call *c)
 static void reply(struct connect_call *c, const struct connect_pair *pairs, size_t n)
 {
     struct http_server_req *r = c->req;
+    r->srv->metrics.webhook_events[WEBHOOK_METRIC_CONNECT]++;
     size_t len = 0;
     bool cut = false;
     char *body = connect_response_json(pairs, n, 0, &len, &cut);
@@ -100,6 +101,7 @@ static void on_pending_noted(void *ud, int status)
  * noted, since the flow may poll at once. */
 static void reply_pending(struct connect_call *c, long turn)
 {
+    c->req->srv->metrics.webhook_held[WEBHOOK_METRIC_CONNECT]++;
     c->pending_turn = turn;
     if (turn == c->hs.pending) {
         on_pending_noted(c, PL_OK);

@@ -58,6 +58,13 @@ static void reply(struct lex_call *c, struct lex_response *resp)
 {
     struct http_server_req *r = c->req;
     resp->ssml = c->speech && !strcmp(r->srv->cfg->lex_voice_output, "ssml");
+    /* Every response names the session, so that a flow can always ask for its summary. */
+    const struct lex_attribute session[] = {{"parley_session", c->sid}};
+    if (!resp->n_set) {
+        resp->set = session;
+        resp->n_set = 1;
+    }
+    r->srv->metrics.webhook_events[WEBHOOK_METRIC_LEX]++;
     size_t len = 0;
     bool cut = false;
     char *body = lex_response_json(&c->ev, resp, &len, &cut);
@@ -147,9 +154,11 @@ static void answer_reply(struct lex_call *c, long still_pending)
     pl_buf_init(&c->earlier, newer.max);
     append_text(c, newer.data ? newer.data : "", newer.len);
     pl_buf_cleanup(&newer);
-    if (still_pending)
+    if (still_pending) {
         append_text(c, c->req->srv->cfg->lex_holding_message,
                     strlen(c->req->srv->cfg->lex_holding_message));
+        c->req->srv->metrics.webhook_held[WEBHOOK_METRIC_LEX]++;
+    }
     if (!c->text.len)
         pl_buf_append_str(&c->text, LEX_FAILED);
     pl_buf_append(&c->text, "", 1); /* NUL: the buffer is read as a C string */

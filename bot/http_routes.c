@@ -122,6 +122,24 @@ static void get_metrics(struct http_server_req *r)
                   "parley_connections_refused_total{reason=\"per_session\"} %llu\n",
                   (unsigned long long)a.refused_capacity, (unsigned long long)a.refused_per_address,
                   (unsigned long long)m->refused_per_session);
+    pl_buf_printf(&b,
+                  "# HELP parley_webhook_events_total Lex and Connect events answered after "
+                  "authentication.\n"
+                  "# TYPE parley_webhook_events_total counter\n"
+                  "parley_webhook_events_total{endpoint=\"lex\"} %llu\n"
+                  "parley_webhook_events_total{endpoint=\"connect\"} %llu\n"
+                  "# HELP parley_webhook_held_total Webhook answers not ready within their time "
+                  "budget (a holding message, status=pending).\n"
+                  "# TYPE parley_webhook_held_total counter\n"
+                  "parley_webhook_held_total{endpoint=\"lex\"} %llu\n"
+                  "parley_webhook_held_total{endpoint=\"connect\"} %llu\n",
+                  (unsigned long long)m->webhook_events[WEBHOOK_METRIC_LEX],
+                  (unsigned long long)m->webhook_events[WEBHOOK_METRIC_CONNECT],
+                  (unsigned long long)m->webhook_held[WEBHOOK_METRIC_LEX],
+                  (unsigned long long)m->webhook_held[WEBHOOK_METRIC_CONNECT]);
+    COUNTER("webhook_refused_total",
+            "Webhook requests refused 401: unsigned, wrongly signed, stale or replayed.",
+            m->webhook_refused);
     COUNTER("accept_paused_total", "Times accepting stopped at the connection cap.",
             a.paused_at_cap);
     COUNTER("accept_errors_total", "accept() failures (such as EMFILE); each pauses accepting.",

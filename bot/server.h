@@ -33,6 +33,8 @@ struct http_server_req;
 struct ws_endpoint;
 struct origin_list;
 
+enum { WEBHOOK_METRIC_LEX, WEBHOOK_METRIC_CONNECT, WEBHOOK_METRICS };
+
 /* Counters of the channels, exported on /metrics (the turn engine keeps its own). */
 struct bot_metrics {
     uint64_t connections_total;
@@ -46,6 +48,9 @@ struct bot_metrics {
     uint64_t hello_timeouts;          /* WebSockets closed for not completing hello in time */
     uint64_t hello_attempts_exceeded; /* WebSockets closed after --max-hello-attempts */
     uint64_t refused_per_session;     /* hellos refused by --max-connections-per-session */
+    uint64_t webhook_events[WEBHOOK_METRICS]; /* answered after authentication, per endpoint */
+    uint64_t webhook_held[WEBHOOK_METRICS];   /* holding messages / status=pending told */
+    uint64_t webhook_refused;                 /* 401: unsigned, wrong, stale, replayed */
 };
 
 struct bot_server {

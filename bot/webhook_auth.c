@@ -31,6 +31,7 @@ bool webhook_auth_verify(struct http_server_req *r, const char *endpoint,
     /* The reason, never the signature: it would be a valid one for someone's body. */
     PL_LOG(PL_LOG_WARN, "webhook", "%s: refused from %s: %s", endpoint, http_server_peer(r),
            webhook_verdict_message(v));
+    r->srv->metrics.webhook_refused++;
     http_server_reply_error(r, API_ERR_UNAUTHORIZED, webhook_verdict_message(v));
     return false;
 }
@@ -54,6 +55,7 @@ static void on_remembered(void *ud, int status)
     } else if (status == PL_EBUSY) {
         PL_LOG(PL_LOG_WARN, "webhook", "%s: refused from %s: a replayed signature", op->endpoint,
                http_server_peer(r));
+        r->srv->metrics.webhook_refused++;
         http_server_reply_error(r, API_ERR_UNAUTHORIZED,
                                 "this X-Parley-Signature was accepted before: a request is "
                                 "signed once (replays are refused)");

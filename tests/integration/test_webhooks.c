@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,9 +255,10 @@ static void test_lex_text_answer(void **state)
     assert_string_equal(text, ANSWER);
     pl_free(text);
     assert_string_equal(attribute(r, "caller_language"), "en"); /* kept */
-    json_decref(r);
     char sid[SESS_ID_LEN + 1];
     sid_of("lex", "lex-text-1", sid);
+    assert_string_equal(attribute(r, "parley_session"), sid);
+    json_decref(r);
     expect_field(&st, sid, "channel", "lex-text");
     expect_field(&st, sid, "hook_id", "lex-text-1");
     expect_field(&st, sid, "answered", "1");
@@ -407,6 +409,18 @@ static void test_lex_escalate(void **state)
     expect_field(&st, sid, "channel", "lex");
 }
 
+/* GET /metrics of `s` holds `line`. */
+static void expect_metric(struct ts_stack *s, const char *line)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/metrics", s->parleyd.url);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("GET", url, NULL, NULL, &r), 0);
+    if (!strstr(r.body, line))
+        fail_msg("/metrics lacks \"%s\"", line);
+    ts_http_reply_free(&r);
+}
+
 /* ---- refusals ---- */
 
 static long long sig_keys(struct ts_stack *s)
@@ -472,6 +486,7 @@ static void test_refusals_store_nothing(void **state)
     char *ttl = ts_redis_query(&st.redis, "TTL parley:webhook:sig:{%s}", sig);
     assert_true(atoi(ttl) > 500 && atoi(ttl) <= 600);
     pl_free(ttl);
+    expect_metric(&st, "parley_webhook_refused_total 5\n");
     /* the log names the reason, never the signature */
     char *log = ts_log_read(&st.parleyd.proc);
     assert_non_null(strstr(log, "a replayed signature"));
@@ -602,6 +617,45 @@ static void test_connect_ask_transfer_escalate(void **state)
     json_decref(r);
 }
 
+/* Two first events of one contact at once: one session, both messages in it. */
+struct racer {
+    const char *text;
+    json_t *answer;
+};
+
+static void *race(void *ud)
+{
+    struct racer *r = ud;
+    const char *contact = "c0ffee00-0000-4000-8000-0000000000ff";
+    json_t *ev = connect_event(contact, contact, "VOICE", "ask", r->text);
+    char *body = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    char *out;
+    if (post_as(&st, "/v1/connect", body, SIGNED, 0, NULL, &out) == 200)
+        r->answer = json_loads(out, 0, NULL);
+    pl_free(out);
+    free(body);
+    return NULL;
+}
+
+static void test_connect_first_events_at_once(void **state)
+{
+    (void)state;
+    struct racer a = {.text = "race-1"}, b = {.text = "race-2"};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, race, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, race, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_non_null(a.answer);
+    assert_non_null(b.answer);
+    assert_string_equal(str(a.answer, "session_id"), str(b.answer, "session_id"));
+    assert_string_not_equal(str(a.answer, "turn"), str(b.answer, "turn"));
+    expect_field(&st, str(a.answer, "session_id"), "turns", "2");
+    json_decref(a.answer);
+    json_decref(b.answer);
+}
+
 /* The flow's policy attribute binds the policy; the handoff names it and the passages relied on. */
 static void test_connect_policy_attribute_and_handoff(void **state)
 {
@@ -698,6 +752,7 @@ static void test_lex_holding_then_stored_answer(void **state)
     assert_non_null(first);
     assert_non_null(strstr(first + 1, OFFLINE_ANSWER_START));
     assert_null(strstr(text, "Hold on."));
+    expect_metric(&slow, "parley_webhook_held_total{endpoint=\"lex\"} 2\n");
     pl_free(text);
     json_decref(r);
     expect_field(&slow, sid, "hook_pending", "0");
@@ -757,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_off_without_a_secret_and_body_limit),
         cmocka_unit_test(test_connect_ask_transfer_escalate),
         cmocka_unit_test(test_connect_policy_attribute_and_handoff),
+        cmocka_unit_test(test_connect_first_events_at_once),
         cmocka_unit_test(test_lex_holding_then_stored_answer),
         cmocka_unit_test(test_connect_pending_poll_summary),
     };
