@@ -3,8 +3,10 @@
  *
  * Delivery (docs/lex-connect.md "Time budget and holding"): the session's hook_pending field
  * names the first turn whose answer Lex has not been given. An answer event submits the new
- * words and waits; then, when a turn was pending, its stored answer is read (turn_poll) and
- * goes first. A turn still unanswered at the end of the wait becomes the pending one. */
+ * words and waits; then the turns from the pending one up to the new words' are read in order
+ * (turn_poll), and each finished answer goes first. The first turn found unanswered (or the new
+ * words' own, not ready within the budget) becomes the pending one, and the holding message is
+ * said. The field is written before the response goes out. */
 #include "bot/http_lex.h"
 
 #include <stdio.h>
