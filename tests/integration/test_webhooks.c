@@ -131,6 +131,61 @@ static long post_as(struct ts_stack *s, const char *path, const char *body, enum
     return status;
 }
 
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* A Lex V2 response as Lex requires it (PROTOCOLS.md 4.2): a dialogAction of a known type (with
+ * slotToElicit for ElicitSlot), the intent's name and state, messages where the type needs them,
+ * at most 10 of 1 to 1024 characters, each PlainText or SSML; string session attributes. */
+static void check_lex(json_t *r)
+{
+    json_t *st_ = json_object_get(r, "sessionState");
+    const char *type = str(json_object_get(st_, "dialogAction"), "type");
+    static const char *const types[] = {"Close", "ElicitIntent", "ElicitSlot", "ConfirmIntent",
+                                        "Delegate"};
+    size_t t = 0;
+    while (t < 5 && strcmp(types[t], type) != 0)
+        t++;
+    assert_true(t < 5);
+    if (t == 2)
+        assert_true(*str(json_object_get(st_, "dialogAction"), "slotToElicit"));
+    json_t *intent = json_object_get(st_, "intent");
+    assert_true(*str(intent, "name"));
+    assert_true(*str(intent, "state"));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(st_, "sessionAttributes"), k, v)
+        assert_true(json_is_string(v));
+    json_t *msgs = json_object_get(r, "messages");
+    if (t == 1 || t == 3)
+        assert_true(json_array_size(msgs) >= 1);
+    assert_true(json_array_size(msgs) <= 10);
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m)
+    {
+        const char *ct = str(m, "contentType");
+        assert_true(!strcmp(ct, "PlainText") || !strcmp(ct, "SSML"));
+        size_t chars = 0;
+        for (const unsigned char *p = (const unsigned char *)str(m, "content"); *p; p++)
+            chars += (*p & 0xC0) != 0x80;
+        assert_true(chars >= 1 && chars <= 1024);
+    }
+}
+
+/* A Connect response: a flat object of strings under 32,000 bytes. */
+static void check_connect(json_t *r, size_t bytes)
+{
+    assert_true(json_is_object(r));
+    assert_true(bytes < 32000);
+    const char *k;
+    json_t *v;
+    json_object_foreach(r, k, v) assert_true(json_is_string(v));
+}
+
 /* A signed POST whose answer must be 200 JSON: the parsed body. */
 static json_t *post_ok(struct ts_stack *s, const char *path, json_t *event)
 {
@@ -141,6 +196,10 @@ static json_t *post_ok(struct ts_stack *s, const char *path, json_t *event)
         fail_msg("%s: status %ld: %s", path, status, out);
     json_t *j = json_loads(out, 0, NULL);
     assert_non_null(j);
+    if (!strcmp(path, "/v1/lex"))
+        check_lex(j);
+    else
+        check_connect(j, strlen(out));
     free(body);
     pl_free(out);
     json_decref(event);
@@ -189,12 +248,6 @@ static json_t *connect_event(const char *contact, const char *initial, const cha
                      "InitiationMethod", strcmp(contact, initial) ? "TRANSFER" : "INBOUND",
                      "CustomerEndpoint", "Address", "+447700900123", "Type", "TELEPHONE_NUMBER",
                      "Queue", "Parameters", params);
-}
-
-static const char *str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
 }
 
 /* The text of a Lex response's messages, joined by " ". */
