@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "connectors/connect_proto.h"
 #include "sessions/policy_store.h"
 #include "sessions/webhook_store.h"
@@ -179,6 +180,15 @@ static void do_ask(struct connect_call *c)
     const char *text = connect_event_parameter(&c->ev, "text");
     if (!text || !*text) {
         reply_error(c, "action ask needs Parameters.text: the caller's words");
+        return;
+    }
+    /* The same limit as every caller message (--max-message-chars). */
+    size_t chars = pl_utf8_count(text, strlen(text));
+    if (chars > r->srv->cfg->max_message_chars) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "Parameters.text has %zu characters and the limit is %u", chars,
+                 r->srv->cfg->max_message_chars);
+        reply_error(c, msg);
         return;
     }
     const struct turn_wait_request req = {.sid = c->sid,

@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "connectors/lex_proto.h"
 #include "connectors/policy_source.h"
 #include "sessions/policy_store.h"
@@ -267,6 +268,11 @@ static void do_answer(struct lex_call *c)
             return;
         }
         reply_text(c, LEX_ELICIT_INTENT, NULL, LEX_NOT_HEARD);
+        return;
+    }
+    /* The same limit as every caller message (--max-message-chars). */
+    if (pl_utf8_count(words, strlen(words)) > r->srv->cfg->max_message_chars) {
+        reply_text(c, LEX_ELICIT_INTENT, NULL, LEX_TOO_LONG);
         return;
     }
     const struct turn_wait_request req = {.sid = c->sid,

@@ -14,6 +14,8 @@
  * answers said in one response (Lex takes 10 messages of 1024 characters). */
 #define LEX_DELIVER_MAX 5
 #define LEX_TEXT_MAX    (64 * 1024)
+/* Said when the words are longer than --max-message-chars. */
+#define LEX_TOO_LONG "Sorry, that was too long for me. Could you say it in fewer words?"
 /* Said when a turn failed or the message could not be taken: Lex gets a valid answer. */
 #define LEX_FAILED "Sorry, I cannot answer that right now. Please try again in a moment."
 

@@ -668,6 +668,23 @@ static void test_connect_ask_transfer_escalate(void **state)
     r = post_ok(&st, "/v1/connect", connect_event(contact, contact, "VOICE", "ask", NULL));
     assert_string_equal(str(r, "error"), "action ask needs Parameters.text: the caller's words");
     json_decref(r);
+    char *long_text = pl_malloc(4002);
+    memset(long_text, 'a', 4001);
+    long_text[4001] = '\0';
+    r = post_ok(&st, "/v1/connect", connect_event(contact, contact, "VOICE", "ask", long_text));
+    assert_string_equal(str(r, "error"),
+                        "Parameters.text has 4001 characters and the limit is 4000");
+    json_decref(r);
+    r = post_ok(&st, "/v1/lex", lex_event("lex-long-1", "FallbackIntent", "Text", long_text, NULL));
+    char *said = lex_text(r);
+    assert_string_equal(said, "Sorry, that was too long for me. Could you say it in fewer words?");
+    pl_free(said);
+    json_decref(r);
+    pl_free(long_text);
+    expect_field(&st, sid, "turns", "2"); /* neither stored */
+    char lex_sid[SESS_ID_LEN + 1];
+    sid_of("lex", "lex-long-1", lex_sid);
+    expect_field(&st, lex_sid, "turns", "0");
 }
 
 /* Two first events of one contact at once: one session, both messages in it. */
