@@ -33,6 +33,7 @@
 #include "connectors/policy_source.h"
 #include "sessions/policy_store.h"
 #include "sessions/session_store.h"
+#include "sessions/webhook_store.h"
 
 extern const struct pl_embedded_file embed_web[];
 
@@ -309,6 +310,27 @@ static void post_sessions(struct http_server_req *r)
     http_server_ref(r);
 }
 
+struct session_reply {
+    struct http_server_req *req; /* a reference */
+    json_t *body;
+};
+
+static void on_handoff_read(void *ud, int status, const char *text, size_t len)
+{
+    struct session_reply *sr = ud;
+    if (status != PL_OK) {
+        json_decref(sr->body);
+        http_server_reply_error(sr->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
+    } else {
+        if (text)
+            json_object_set_new(json_object_get(sr->body, "session"), "handoff",
+                                json_stringn(text, len));
+        reply_json(sr->req, 200, sr->body);
+    }
+    http_server_unref(sr->req);
+    pl_free(sr);
+}
+
 static void on_session_loaded(void *ud, int status, const struct sess_record *rec,
                               const struct sess_entry *entries, size_t n)
 {
@@ -361,7 +383,14 @@ static void on_session_loaded(void *ud, int status, const struct sess_record *re
                       (json_int_t)u->cache_read_input_tokens, "cache_creation_input_tokens",
                       (json_int_t)u->cache_creation_input_tokens, "cost_usd_micros",
                       (json_int_t)u->cost_micros));
-        reply_json(r, 200, json_pack("{s:o,s:o}", "session", session, "transcript", t));
+        /* A webhook session's handoff packet (docs/lex-connect.md) comes with it. */
+        struct session_reply *sr = pl_calloc(1, sizeof(*sr));
+        sr->req = r;
+        sr->body = json_pack("{s:o,s:o}", "session", session, "transcript", t);
+        if (hook_session_handoff(r->srv->store, rec->id, on_handoff_read, sr) == PL_OK)
+            return; /* the reference goes with it */
+        reply_json(r, 200, sr->body);
+        pl_free(sr);
     }
     http_server_unref(r);
 }

@@ -43,6 +43,7 @@ static const char set_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return
 
 struct hook_op {
     void (*done)(void *ud, int status);
+    void (*text)(void *ud, int status, const char *text, size_t len);
     hook_session_cb opened;
     void *ud;
 };
@@ -199,6 +200,38 @@ int hook_session_set(struct sess_store *s, const char *sid, const char *const *n
     op->done = cb;
     op->ud = ud;
     int rc = rconn_eval(sess_store_rconn(s), &script, on_set, op, argc, argv, lens);
+    if (rc)
+        pl_free(op);
+    return rc;
+}
+
+static void on_handoff(void *ud, int status, redisReply *reply)
+{
+    struct hook_op *op = ud;
+    if (status == PL_OK && !rconn_reply_ok(reply, "handoff read"))
+        status = PL_EUPSTREAM;
+    if (status != PL_OK)
+        op->text(op->ud, status, NULL, 0);
+    else if (reply->type == REDIS_REPLY_STRING)
+        op->text(op->ud, PL_OK, reply->str, reply->len);
+    else
+        op->text(op->ud, PL_OK, NULL, 0);
+    pl_free(op);
+}
+
+int hook_session_handoff(struct sess_store *s, const char *sid,
+                         void (*cb)(void *ud, int status, const char *text, size_t len), void *ud)
+{
+    if (!sess_id_valid(sid))
+        return PL_EINVAL;
+    char key[SESS_KEY_MAX];
+    sess_key(key, sid, "session");
+    const char *argv[] = {"HGET", key, "handoff"};
+    size_t lens[] = {4, strlen(key), 7};
+    struct hook_op *op = pl_calloc(1, sizeof(*op));
+    op->text = cb;
+    op->ud = ud;
+    int rc = rconn_command_argv(sess_store_rconn(s), on_handoff, op, 3, argv, lens);
     if (rc)
         pl_free(op);
     return rc;

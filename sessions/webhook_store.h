@@ -57,4 +57,9 @@ int hook_session_set(struct sess_store *s, const char *sid, const char *const *n
                      const char *const *values, size_t n, void (*cb)(void *ud, int status),
                      void *ud);
 
+/** The session's handoff packet (the last Connect `summary`): `cb` gets PL_OK with the text
+ *  (borrowed for the call; NULL when there is none) or a storage error. */
+int hook_session_handoff(struct sess_store *s, const char *sid,
+                         void (*cb)(void *ud, int status, const char *text, size_t len), void *ud);
+
 #endif

@@ -752,6 +752,17 @@ static void test_connect_policy_attribute_and_handoff(void **state)
     assert_string_equal(str(r, "escalate"), "false");
     json_decref(r);
     expect_field(&st, sid, "handoff", want);
+    /* ... and shown with the session to agents */
+    char url[256], *agent = ts_token("agent", "ag", NULL, 600);
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s", st.parleyd.url, sid);
+    struct ts_http_reply hr;
+    assert_int_equal(ts_http("GET", url, agent, NULL, &hr), 0);
+    assert_int_equal(hr.status, 200);
+    json_t *got = json_loads(hr.body, 0, NULL);
+    assert_string_equal(str(json_object_get(got, "session"), "handoff"), want);
+    json_decref(got);
+    ts_http_reply_free(&hr);
+    pl_free(agent);
 
     /* The session a Lex bot verified, named by the flow (its parley_session attribute). */
     char lex_sid[SESS_ID_LEN + 1];
