@@ -238,7 +238,7 @@ static int settings_read(struct settings *s, char *err, size_t errlen)
 /* Forward the event to Parley. PL_OK with Parley's answer in `r`, or the failure in `why`. */
 static int forward(CURL *h, const struct settings *s, const struct lambda_invocation *inv,
                    enum lambda_event_kind kind, const char *event, size_t len, struct reply *r,
-                   enum lambda_failure *why)
+                   enum lambda_failure *why, char *detail, size_t detail_len)
 {
     int64_t budget =
         lambda_forward_budget_ms(inv->deadline_ms, epoch_ms(), s->margin_ms, s->cap_ms);
@@ -280,11 +280,8 @@ static int forward(CURL *h, const struct settings *s, const struct lambda_invoca
         *why = LAMBDA_FAIL_STATUS;
         return PL_EUPSTREAM;
     }
-    char reason[128];
-    if (lambda_answer_check(kind, r->body.data ? r->body.data : "", r->body.len, reason,
-                            sizeof reason) != PL_OK) {
-        PL_LOG(PL_LOG_WARN, COMP, "request_id=%s Parley's answer is refused: %s", inv->request_id,
-               reason);
+    if (lambda_answer_check(kind, r->body.data ? r->body.data : "", r->body.len, detail,
+                            detail_len) != PL_OK) {
         *why = LAMBDA_FAIL_INVALID;
         return PL_EPROTO;
     }
@@ -314,7 +311,8 @@ static int invoke(CURL *rt, CURL *parley, const struct settings *s, struct lambd
     struct reply r;
     reply_init(&r, NULL);
     enum lambda_failure why = LAMBDA_FAIL_UNREACHABLE;
-    int fw = forward(parley, s, inv, e.kind, event, len, &r, &why);
+    char detail[128] = "";
+    int fw = forward(parley, s, inv, e.kind, event, len, &r, &why, detail, sizeof detail);
     int rc;
     if (fw == PL_OK) {
         rc = runtime_post(rt, s, LAMBDA_RESPONSE, inv->request_id, NULL, r.body.data, r.body.len);
@@ -329,9 +327,10 @@ static int invoke(CURL *rt, CURL *parley, const struct settings *s, struct lambd
         rc = runtime_post(rt, s, LAMBDA_RESPONSE, inv->request_id, NULL, fallback, flen);
         pl_free(fallback);
         PL_LOG(PL_LOG_WARN, COMP,
-               "request_id=%s kind=%s status=%ld outcome=fallback reason=%s duration_ms=%" PRId64,
+               "request_id=%s kind=%s status=%ld outcome=fallback reason=%s duration_ms=%" PRId64
+               "%s%s",
                inv->request_id, lambda_event_kind_name(e.kind), r.status, lambda_failure_name(why),
-               mono_ms() - started);
+               mono_ms() - started, detail[0] ? " detail=" : "", detail);
     }
     pl_buf_cleanup(&r.body);
     lambda_event_cleanup(&e);
