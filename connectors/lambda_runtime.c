@@ -47,10 +47,13 @@ void lambda_invocation_header(struct lambda_invocation *inv, const char *line, s
     size_t n;
     if (header_value(line, len, "Lambda-Runtime-Aws-Request-Id", &v, &n)) {
         bool ok = n > 0 && n <= LAMBDA_REQUEST_ID_MAX;
-        for (size_t i = 0; ok && i < n; i++)
+        size_t dots = 0;
+        for (size_t i = 0; ok && i < n; i++) {
             ok = id_byte(v[i]);
-        /* ".." alone would walk up the URL path the id goes into */
-        if (ok && strspn(v, ".") >= n)
+            dots += v[i] == '.';
+        }
+        /* "." or ".." alone would walk the URL path the id goes into */
+        if (dots == n)
             ok = false;
         if (ok) {
             memcpy(inv->request_id, v, n);
@@ -250,10 +253,11 @@ int lambda_target_parse(const char *url, struct lambda_target *t, char *err, siz
         }
     }
     memcpy(t->url, url, n + 1);
+    /* Trailing slashes go first: "https://h/" and "https://h" are one base, and
+     * "https://h/v1/lex/" one endpoint. */
+    while (n > (size_t)(p - url) && t->url[n - 1] == '/')
+        t->url[--n] = '\0';
     t->fixed = ends_with(t->url, n, "/v1/lex") || ends_with(t->url, n, "/v1/connect");
-    if (!t->fixed) /* a base: "https://h/" and "https://h" take the same paths */
-        while (n > (size_t)(p - url) && t->url[n - 1] == '/')
-            t->url[--n] = '\0';
     return PL_OK;
 }
 

@@ -202,6 +202,11 @@ static void test_target(void **state)
     assert_int_equal(lambda_target_parse("HTTPS://[fd00::1]:443/v1/lex", &t, err, sizeof err),
                      PL_OK);
     assert_true(t.fixed);
+    /* An endpoint with a trailing slash is still the endpoint, not a base. */
+    assert_int_equal(lambda_target_parse("https://h/v1/connect/", &t, err, sizeof err), PL_OK);
+    assert_true(t.fixed);
+    assert_int_equal(lambda_target_url(&t, LAMBDA_EVENT_LEX, url, sizeof url), PL_OK);
+    assert_string_equal(url, "https://h/v1/connect");
 
     static const struct {
         const char *url, *err;
