@@ -159,7 +159,9 @@ static void spawn_lambda(struct lambda_proc *lp, const char *name, const char *c
     uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
                                      {.flags = UV_INHERIT_FD, .data.fd = fileno(log)},
                                      {.flags = UV_INHERIT_FD, .data.fd = fileno(log)}};
-    char *args[] = {(char *)ts_bin("parley-lambda"), NULL};
+    /* PARLEY_LAMBDA_BOOTSTRAP: run a packaged bootstrap instead (scripts/package-lambda). */
+    const char *bin = getenv("PARLEY_LAMBDA_BOOTSTRAP");
+    char *args[] = {(char *)(bin && *bin ? bin : ts_bin("parley-lambda")), NULL};
     uv_process_options_t o = {.file = args[0],
                               .args = args,
                               .env = all,
