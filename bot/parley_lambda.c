@@ -324,7 +324,11 @@ static int invoke(CURL *rt, CURL *parley, const struct settings *s, struct lambd
         char *fallback = e.kind == LAMBDA_EVENT_LEX
                              ? lambda_lex_fallback(&e.lex, s->lex_message, &flen)
                              : lambda_connect_fallback(why, &flen);
-        rc = runtime_post(rt, s, LAMBDA_RESPONSE, inv->request_id, NULL, fallback, flen);
+        if (fallback) /* always, since the Lex message is never empty */
+            rc = runtime_post(rt, s, LAMBDA_RESPONSE, inv->request_id, NULL, fallback, flen);
+        else
+            rc = report_error(rt, s, LAMBDA_ERROR, inv->request_id, "Parley.Unavailable",
+                              "Parley did not answer and no fallback could be written");
         pl_free(fallback);
         PL_LOG(PL_LOG_WARN, COMP,
                "request_id=%s kind=%s status=%ld outcome=fallback reason=%s duration_ms=%" PRId64
