@@ -125,6 +125,11 @@ static void on_request(void *ud, struct fake_http_req *req)
 {
     struct fake_lambda_runtime *f = ud;
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (post && f->post_status) {
+        answer_json(f, req, f->post_status,
+                    "{\"errorMessage\":\"Internal error\",\"errorType\":\"ServiceException\"}");
+        return;
+    }
     if (strcmp(req->path, INVOCATION "next") == 0 && get) {
         f->nexts++;
         serve_next(f, req);

@@ -41,7 +41,8 @@ struct fake_lambda_event;
 
 struct fake_lambda_runtime {
     /* Behaviour: the test sets these at any time. */
-    bool fail_next; /* the waiting and every later /next answer 500 */
+    bool fail_next;  /* the waiting and every later /next answer 500 */
+    int post_status; /* 0: POSTs are answered 202 and recorded; else this status, unrecorded */
 
     /* What it saw. */
     unsigned requests; /* every request */

@@ -450,6 +450,22 @@ static void test_parley_down_gets_the_fallbacks_and_a_500_ends_the_runtime(void 
     fake_lambda_runtime_stop(&rt2);
     uv_run(&loop, UV_RUN_NOWAIT);
     fake_lambda_runtime_cleanup(&rt2);
+
+    /* A 500 to the answer ends it too. */
+    assert_int_equal(fake_lambda_runtime_start(&rt2, &loop), 0);
+    snprintf(api, sizeof api, "AWS_LAMBDA_RUNTIME_API=%s", rt2.api);
+    spawn_lambda(&p, "down2", env);
+    rt2.post_status = 500;
+    fake_lambda_runtime_push(&rt2, "con-down-2", epoch_ms() + 5000, NULL, CONNECT_EVENT,
+                             strlen(CONNECT_EVENT));
+    assert_true(run_until(has_exited, &p, 15000));
+    assert_int_equal(p.exit_status, 2);
+    assert_int_equal(rt2.n_records, 0);
+    assert_non_null(strstr(rt2.log.data, "\"path\":\"/2018-06-01/runtime/invocation/con-down-2/"
+                                         "response\",\"status\":500"));
+    fake_lambda_runtime_stop(&rt2);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    fake_lambda_runtime_cleanup(&rt2);
 }
 
 static void test_missing_url_is_an_init_error(void **state)
