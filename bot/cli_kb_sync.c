@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "connectors/aws_credentials.h"
+#include "connectors/aws_request.h"
 #include "connectors/aws_sigv4.h"
 #include "connectors/http_client.h"
 #include "connectors/s3_address.h"
@@ -190,26 +191,21 @@ static int s3_get(struct sync *s, const char *path, const char *query, size_t ma
                                    .time = time(NULL),
                                    .flags = PL_SIGV4_S3_PATH | PL_SIGV4_CONTENT_SHA256};
     struct pl_sigv4_creds creds = {s->key_id, s->secret_key, s->token};
-    struct pl_sigv4_result sig;
-    int rc = pl_sigv4_sign(&req, &creds, &sig);
+    struct aws_request_headers lines;
+    int rc = aws_request_headers_sign(&lines, &req, &creds);
     if (rc != PL_OK) {
-        pl_sigv4_result_cleanup(&sig);
+        aws_request_headers_cleanup(&lines);
         snprintf(r->curl_error, sizeof(r->curl_error), "the request cannot be signed (%s)",
                  rc == PL_ETOOBIG ? "too long" : "bad input");
         return PL_EIO;
     }
-    struct pl_buf url, line;
+    struct pl_buf url;
     pl_buf_init(&url, 64 * 1024);
-    pl_buf_init(&line, 64 * 1024);
     pl_buf_printf(&url, "%s%s%s%s", s->addr.base, path, query && *query ? "?" : "",
                   query ? query : "");
-    pl_buf_printf(&line, "host: %s", s->addr.host);
-    struct curl_slist *h = curl_slist_append(NULL, line.data);
-    for (size_t i = 0; i < sig.n_headers; i++) {
-        pl_buf_reset(&line);
-        pl_buf_printf(&line, "%s: %s", sig.headers[i].name, sig.headers[i].value);
-        h = curl_slist_append(h, line.data);
-    }
+    struct curl_slist *h = NULL;
+    for (size_t i = 0; i < lines.n; i++)
+        h = curl_slist_append(h, lines.lines[i]);
     CURL *k = s->curl;
     curl_easy_reset(k);
     curl_easy_setopt(k, CURLOPT_URL, url.data);
@@ -229,8 +225,7 @@ static int s3_get(struct sync *s, const char *path, const char *query, size_t ma
     curl_easy_setopt(k, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(h);
     pl_buf_cleanup(&url);
-    pl_buf_cleanup(&line);
-    pl_sigv4_result_cleanup(&sig);
+    aws_request_headers_cleanup(&lines);
     if (r->too_big)
         return PL_ETOOBIG;
     return cc == CURLE_OK ? PL_OK : PL_EIO;

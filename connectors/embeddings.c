@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "connectors/aws_credentials.h"
+#include "connectors/aws_request.h"
 #include "connectors/aws_sigv4.h"
 #include "connectors/embeddings_wire.h"
 #include "connectors/http_client.h"
@@ -56,25 +57,6 @@ static char *concat3(const char *a, const char *b, const char *c)
     return pl_buf_take(&s);
 }
 
-/* "scheme://authority[/base]" into the authority and the base path (no trailing '/'). */
-static bool split_url(const char *url, char **authority, char **base)
-{
-    const char *s = strstr(url, "://");
-    if (!s || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
-        return false;
-    s += 3;
-    size_t n = strcspn(s, "/?#");
-    if (n == 0 || s[n] == '?' || s[n] == '#')
-        return false;
-    *authority = pl_strndup(s, n);
-    const char *b = s + n;
-    size_t blen = strlen(b);
-    while (blen > 0 && b[blen - 1] == '/')
-        blen--;
-    *base = pl_strndup(b, blen);
-    return true;
-}
-
 int emb_client_create(uv_loop_t *loop, struct http_client *http, const struct emb_config *cfg,
                       struct emb_client **out, char *err, size_t errlen)
 {
@@ -112,10 +94,11 @@ int emb_client_create(uv_loop_t *loop, struct http_client *http, const struct em
                  "the openai embeddings model needs --embeddings-base-url (or --openai-base-url)");
         return PL_EINVAL;
     }
-    char *authority = NULL, *base = NULL;
-    if (!split_url(base_url, &authority, &base)) {
+    struct aws_endpoint ep;
+    int parsed = aws_endpoint_parse(&ep, base_url);
+    pl_free(base_url);
+    if (parsed != PL_OK) {
         snprintf(err, errlen, "--embeddings-base-url must be a URL such as http://host:port/v1");
-        pl_free(base_url);
         return PL_EINVAL;
     }
     struct emb_client *c = pl_calloc(1, sizeof(*c));
@@ -127,7 +110,7 @@ int emb_client_create(uv_loop_t *loop, struct http_client *http, const struct em
     c->dims = cfg->dims;
     struct pl_buf path;
     pl_buf_init(&path, PL_SIGV4_MAX_PATH);
-    pl_buf_append_str(&path, base);
+    pl_buf_append_str(&path, ep.base_path);
     if (bedrock) {
         pl_buf_append_str(&path, "/model/");
         pl_sigv4_uri_encode(&path, cfg->model, strlen(cfg->model), false);
@@ -135,15 +118,10 @@ int emb_client_create(uv_loop_t *loop, struct http_client *http, const struct em
     } else {
         pl_buf_append_str(&path, "/embeddings");
     }
-    const char *after = strstr(base_url, "://") + 3;
-    size_t ulen = (size_t)(after - base_url) + strlen(authority) + path.len + 1;
-    c->url = pl_malloc(ulen);
-    snprintf(c->url, ulen, "%.*s%s%s", (int)(after - base_url), base_url, authority,
-             path.data ? path.data : "");
+    c->url = concat3(ep.origin, path.data ? path.data : "", "");
     c->path = pl_buf_take(&path);
-    c->host = authority;
-    pl_free(base);
-    pl_free(base_url);
+    c->host = pl_strdup(ep.authority);
+    aws_endpoint_cleanup(&ep);
     if (has_key)
         c->auth_header = concat3("authorization: Bearer ", cfg->api_key, "");
     if (bedrock) {
@@ -314,50 +292,28 @@ static void send_request(struct emb_call *call, const struct pl_sigv4_creds *cre
     struct emb_client *c = call->c;
     struct pl_sigv4_header signed_h[3] = {
         {"host", c->host}, {"content-type", "application/json"}, {"accept", "application/json"}};
-    struct pl_sigv4_result sig;
-    memset(&sig, 0, sizeof(sig));
-    if (creds) {
-        struct pl_sigv4_request sr = {
-            .method = "POST",
-            .path = c->path,
-            .headers = signed_h,
-            .n_headers = 3,
-            .payload = call->body.data,
-            .payload_len = call->body.len,
-            .region = c->region,
-            .service = "bedrock",
-            .time = time(NULL),
-            .key_cache = c->sigv4_cache,
-        };
-        if (pl_sigv4_sign(&sr, creds, &sig) != PL_OK) {
-            pl_sigv4_result_cleanup(&sig);
-            fail_later(call, PL_EAUTH, "embeddings request could not be signed");
-            return;
-        }
+    /* Unsigned (a bearer key, or none), host is left to curl. */
+    struct pl_sigv4_request sr = {
+        .method = "POST",
+        .path = c->path,
+        .headers = creds ? signed_h : signed_h + 1,
+        .n_headers = creds ? 3 : 2,
+        .payload = call->body.data,
+        .payload_len = call->body.len,
+        .region = c->region,
+        .service = "bedrock",
+        .time = time(NULL),
+        .key_cache = c->sigv4_cache,
+    };
+    struct aws_request_headers headers;
+    if (aws_request_headers_sign(&headers, &sr, creds) != PL_OK) {
+        aws_request_headers_cleanup(&headers);
+        fail_later(call, PL_EAUTH, "embeddings request could not be signed");
+        return;
     }
-    struct pl_buf lines;
-    pl_buf_init(&lines, 64 * 1024);
-    const char *headers[3 + PL_SIGV4_MAX_ADDED + 3];
-    size_t offsets[3 + PL_SIGV4_MAX_ADDED + 3];
-    size_t nh = 0;
-    for (size_t i = 0; i < 3; i++) {
-        if (!creds && i == 0)
-            continue; /* curl sends host itself */
-        offsets[nh++] = lines.len;
-        pl_buf_printf(&lines, "%s: %s", signed_h[i].name, signed_h[i].value);
-        pl_buf_append(&lines, "", 1);
-    }
-    for (size_t i = 0; i < sig.n_headers; i++) {
-        offsets[nh++] = lines.len;
-        pl_buf_printf(&lines, "%s: %s", sig.headers[i].name, sig.headers[i].value);
-        pl_buf_append(&lines, "", 1);
-    }
-    for (size_t i = 0; i < nh; i++)
-        headers[i] = lines.data + offsets[i];
     if (!creds && c->auth_header)
-        headers[nh++] = c->auth_header;
-    headers[nh++] = "user-agent: parley/" PARLEY_VERSION;
-    headers[nh] = NULL;
+        aws_request_headers_add(&headers, c->auth_header);
+    aws_request_headers_add(&headers, "user-agent: parley/" PARLEY_VERSION);
     if (!c->logged_first) {
         c->logged_first = true;
         PL_LOG(PL_LOG_NOTICE, "kb", "first embeddings request: POST %s (%s)", c->url,
@@ -367,14 +323,11 @@ static void send_request(struct emb_call *call, const struct pl_sigv4_creds *cre
     }
     struct http_client_request req = {.method = "POST",
                                       .url = c->url,
-                                      .headers = headers,
+                                      .headers = headers.lines,
                                       .body = call->body.data,
                                       .body_len = call->body.len};
     call->xfer = http_client_start(c->http, &req, &xfer_cbs, call);
-    if (lines.data)
-        memset(lines.data, 0, lines.len); /* the signature goes no further */
-    pl_buf_cleanup(&lines);
-    pl_sigv4_result_cleanup(&sig);
+    aws_request_headers_cleanup(&headers); /* the signature goes no further */
     if (!call->xfer)
         fail_later(call, PL_EIO, "embeddings request could not be started");
 }

@@ -26,6 +26,7 @@
 #include "connectors/aws_credentials.h"
 #include "connectors/aws_eventstream.h"
 #include "connectors/aws_eventstream_kind.h"
+#include "connectors/aws_request.h"
 #include "connectors/aws_sigv4.h"
 #include "connectors/bedrock_errors.h"
 #include "connectors/bedrock_invoke_stream.h"
@@ -320,56 +321,36 @@ static int send_request(struct bedrock_call *c, const struct pl_sigv4_creds *cre
             (struct pl_sigv4_header){"x-amzn-bedrock-guardrailversion", p->guardrail.version};
         signed_h[n++] = (struct pl_sigv4_header){"x-amzn-bedrock-trace", "DISABLED"};
     }
-    struct pl_sigv4_result sig;
-    memset(&sig, 0, sizeof(sig));
+    struct pl_sigv4_request sr = {
+        .method = "POST",
+        .path = p->path,
+        .headers = signed_h,
+        .n_headers = n,
+        .payload = c->body.data,
+        .payload_len = c->body.len,
+        .region = p->region,
+        .service = "bedrock",
+        .time = time(NULL),
+        .key_cache = p->sigv4_cache,
+    };
+    /* "name: value" lines: ours, then the signer's (x-amz-date, token, authorization); with a
+     * Bedrock API key, ours unsigned and the bearer line. */
+    struct aws_request_headers headers;
+    int rc = aws_request_headers_sign(&headers, &sr, creds);
+    if (rc != PL_OK) {
+        aws_request_headers_cleanup(&headers);
+        snprintf(c->fail_detail, sizeof(c->fail_detail), "Bedrock request could not be signed (%s)",
+                 pl_strerror(rc));
+        return rc;
+    }
     char *bearer = NULL;
-    if (creds) {
-        struct pl_sigv4_request sr = {
-            .method = "POST",
-            .path = p->path,
-            .headers = signed_h,
-            .n_headers = n,
-            .payload = c->body.data,
-            .payload_len = c->body.len,
-            .region = p->region,
-            .service = "bedrock",
-            .time = time(NULL),
-            .key_cache = p->sigv4_cache,
-        };
-        int rc = pl_sigv4_sign(&sr, creds, &sig);
-        if (rc != PL_OK) {
-            pl_sigv4_result_cleanup(&sig);
-            snprintf(c->fail_detail, sizeof(c->fail_detail),
-                     "Bedrock request could not be signed (%s)", pl_strerror(rc));
-            return rc;
-        }
-    } else {
+    if (!creds) {
         size_t len = strlen(p->api_key) + sizeof("authorization: Bearer ");
         bearer = pl_malloc(len);
         snprintf(bearer, len, "authorization: Bearer %s", p->api_key);
+        aws_request_headers_add(&headers, bearer);
     }
-    /* "name: value" lines: ours, then the signer's (x-amz-date, token, authorization). */
-    struct pl_buf lines;
-    pl_buf_init(&lines, 64 * 1024);
-    const char *headers[8 + PL_SIGV4_MAX_ADDED + 2];
-    size_t offsets[8 + PL_SIGV4_MAX_ADDED + 2];
-    size_t nh = 0;
-    for (size_t i = 0; i < n; i++) {
-        offsets[nh++] = lines.len;
-        pl_buf_printf(&lines, "%s: %s", signed_h[i].name, signed_h[i].value);
-        pl_buf_append(&lines, "", 1);
-    }
-    for (size_t i = 0; i < sig.n_headers; i++) {
-        offsets[nh++] = lines.len;
-        pl_buf_printf(&lines, "%s: %s", sig.headers[i].name, sig.headers[i].value);
-        pl_buf_append(&lines, "", 1);
-    }
-    for (size_t i = 0; i < nh; i++)
-        headers[i] = lines.data + offsets[i];
-    if (bearer)
-        headers[nh++] = bearer;
-    headers[nh++] = "user-agent: parley/" PARLEY_VERSION;
-    headers[nh] = NULL;
+    aws_request_headers_add(&headers, "user-agent: parley/" PARLEY_VERSION);
 
     if (!p->logged_first) {
         p->logged_first = true;
@@ -377,17 +358,14 @@ static int send_request(struct bedrock_call *c, const struct pl_sigv4_creds *cre
                bedrock_api_name(p->api),
                creds ? aws_credentials_source_name(p->creds) : "Bedrock API key");
     }
-    int started = llm_http_call_start(&c->http, p->http, p->url, headers, c->body.data, c->body.len,
-                                      &p->timeouts);
+    int started = llm_http_call_start(&c->http, p->http, p->url, headers.lines, c->body.data,
+                                      c->body.len, &p->timeouts);
     /* The secrets in these buffers go no further. */
     if (bearer) {
         memset(bearer, 0, strlen(bearer));
         pl_free(bearer);
     }
-    if (lines.data)
-        memset(lines.data, 0, lines.len);
-    pl_buf_cleanup(&lines);
-    pl_sigv4_result_cleanup(&sig);
+    aws_request_headers_cleanup(&headers);
     if (started != PL_OK) {
         snprintf(c->fail_detail, sizeof(c->fail_detail), "Bedrock request could not be started");
         return PL_EIO;
@@ -551,25 +529,6 @@ static const struct llm_provider_ops bedrock_ops = {
     .write_metrics = bedrock_metrics,
 };
 
-/* Split "scheme://authority/base" into the authority and the base path (no trailing '/'). */
-static bool split_endpoint(const char *endpoint, char **authority, char **base)
-{
-    const char *s = strstr(endpoint, "://");
-    if (!s)
-        return false;
-    s += 3;
-    size_t n = strcspn(s, "/?#");
-    if (n == 0 || s[n] == '?' || s[n] == '#')
-        return false;
-    *authority = pl_strndup(s, n);
-    const char *b = s + n;
-    size_t blen = strlen(b);
-    while (blen > 0 && b[blen - 1] == '/')
-        blen--;
-    *base = pl_strndup(b, blen);
-    return true;
-}
-
 struct llm_provider *llm__bedrock_create(const struct llm_env *env,
                                          const struct llm_provider_config *cfg, char *err,
                                          size_t errlen)
@@ -608,22 +567,21 @@ struct llm_provider *llm__bedrock_create(const struct llm_env *env,
         endpoint = pl_malloc(n);
         snprintf(endpoint, n, "https://bedrock-runtime.%s.amazonaws.com", cfg->region);
     }
-    char *authority = NULL, *base_path = NULL;
-    if (!split_endpoint(endpoint, &authority, &base_path)) {
+    struct aws_endpoint ep;
+    int parsed = aws_endpoint_parse(&ep, endpoint);
+    pl_free(endpoint);
+    if (parsed != PL_OK) {
         snprintf(err, errlen, "--bedrock-endpoint must be a URL such as https://host[:port]");
-        pl_free(endpoint);
         return NULL;
     }
     const char *model = cfg->model ? cfg->model : llm_default_model("bedrock");
     struct pl_buf path;
     pl_buf_init(&path, PL_SIGV4_MAX_PATH);
-    if (pl_buf_append_str(&path, base_path) != PL_OK ||
+    if (pl_buf_append_str(&path, ep.base_path) != PL_OK ||
         bedrock_request_path(&path, api, model) != PL_OK) {
         snprintf(err, errlen, "the bedrock model id is too long for a request path");
         pl_buf_cleanup(&path);
-        pl_free(authority);
-        pl_free(base_path);
-        pl_free(endpoint);
+        aws_endpoint_cleanup(&ep);
         return NULL;
     }
 
@@ -632,13 +590,11 @@ struct llm_provider *llm__bedrock_create(const struct llm_env *env,
     p->http = env->http;
     p->loop = env->loop;
     p->api = api;
-    p->host = authority;
+    p->host = pl_strdup(ep.authority);
     p->path = pl_strdup(path.data);
-    size_t ulen = strlen(endpoint) + path.len + 1;
+    size_t ulen = strlen(ep.origin) + path.len + 1;
     p->url = pl_malloc(ulen);
-    /* scheme://authority + the full path (the endpoint's trailing '/' dropped). */
-    const char *after = strstr(endpoint, "://") + 3;
-    snprintf(p->url, ulen, "%.*s%s%s", (int)(after - endpoint), endpoint, authority, path.data);
+    snprintf(p->url, ulen, "%s%s", ep.origin, path.data);
     p->region = pl_strdup(cfg->region);
     p->api_key = has_key ? pl_strdup(cfg->bedrock_api_key) : NULL;
     p->creds = cfg->aws_credentials;
@@ -649,7 +605,6 @@ struct llm_provider *llm__bedrock_create(const struct llm_env *env,
     p->prompt_caching = cfg->bedrock_prompt_caching;
     p->timeouts = llm_http_timeouts_of(cfg);
     pl_buf_cleanup(&path);
-    pl_free(base_path);
-    pl_free(endpoint);
+    aws_endpoint_cleanup(&ep);
     return &p->super;
 }

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "connectors/aws_credentials.h"
+#include "connectors/aws_request.h"
 #include "connectors/aws_sigv4.h"
 #include "connectors/dynamodb_item.h"
 #include "connectors/http_client.h"
@@ -320,8 +321,6 @@ static int send_request(struct ddb_get *g, const struct pl_sigv4_creds *creds)
         {"x-amz-target", TARGET_GET_ITEM},
     };
     const size_t n = sizeof(signed_h) / sizeof(signed_h[0]);
-    struct pl_sigv4_result sig;
-    memset(&sig, 0, sizeof(sig));
     struct pl_sigv4_request sr = {
         .method = "POST",
         .path = "/",
@@ -334,35 +333,18 @@ static int send_request(struct ddb_get *g, const struct pl_sigv4_creds *creds)
         .time = time(NULL),
         .key_cache = s->sigv4,
     };
-    int rc = pl_sigv4_sign(&sr, creds, &sig);
+    struct aws_request_headers headers;
+    int rc = aws_request_headers_sign(&headers, &sr, creds);
     if (rc != PL_OK) {
-        pl_sigv4_result_cleanup(&sig);
+        aws_request_headers_cleanup(&headers);
         pl_buf_cleanup(&body);
         if (first_time(g->s, "signing"))
             PL_LOG(PL_LOG_ERR, "policy", "a DynamoDB request could not be signed (%s)",
                    pl_strerror(rc));
         return rc;
     }
-    struct pl_buf lines;
-    pl_buf_init(&lines, 64 * 1024);
-    size_t offsets[3 + PL_SIGV4_MAX_ADDED];
-    size_t nh = 0;
-    for (size_t i = 0; i < n; i++) {
-        offsets[nh++] = lines.len;
-        pl_buf_printf(&lines, "%s: %s", signed_h[i].name, signed_h[i].value);
-        pl_buf_append(&lines, "", 1);
-    }
-    for (size_t i = 0; i < sig.n_headers; i++) {
-        offsets[nh++] = lines.len;
-        pl_buf_printf(&lines, "%s: %s", sig.headers[i].name, sig.headers[i].value);
-        pl_buf_append(&lines, "", 1);
-    }
-    const char *headers[3 + PL_SIGV4_MAX_ADDED + 3];
-    for (size_t i = 0; i < nh; i++)
-        headers[i] = lines.data + offsets[i];
-    headers[nh++] = "user-agent: parley/" PARLEY_VERSION;
-    headers[nh++] = "expect:"; /* no 100-continue round trip */
-    headers[nh] = NULL;
+    aws_request_headers_add(&headers, "user-agent: parley/" PARLEY_VERSION);
+    aws_request_headers_add(&headers, "expect:"); /* no 100-continue round trip */
     if (!s->logged_first) {
         s->logged_first = true;
         PL_LOG(PL_LOG_NOTICE, "policy", "first DynamoDB GetItem: table %s at %s (%s)", s->table,
@@ -371,7 +353,7 @@ static int send_request(struct ddb_get *g, const struct pl_sigv4_creds *creds)
     const struct http_client_request req = {
         .method = "POST",
         .url = s->url,
-        .headers = headers,
+        .headers = headers.lines,
         .body = body.data,
         .body_len = body.len,
         .connect_timeout_ms = s->attempt_timeout_ms,
@@ -383,10 +365,7 @@ static int send_request(struct ddb_get *g, const struct pl_sigv4_creds *creds)
     g->too_big = false;
     g->xfer = http_client_start(s->http, &req, &cbs, g);
     /* The signature and token go no further. */
-    if (lines.data)
-        memset(lines.data, 0, lines.len);
-    pl_buf_cleanup(&lines);
-    pl_sigv4_result_cleanup(&sig);
+    aws_request_headers_cleanup(&headers);
     pl_buf_cleanup(&body);
     if (!g->xfer)
         return PL_EIO;
@@ -527,21 +506,19 @@ static const struct policy_source_ops ddb_ops = {
     .metrics = ddb_metrics,
 };
 
-/* "scheme://authority[/]": the authority, or false for a URL with a path, query or user. */
+/* "scheme://authority[/]": the authority, or false for a URL with a path, query or user.
+ * DynamoDB's API lives at "/", which is what is signed: the endpoint may add no path. */
 static bool endpoint_host(const char *endpoint, char **host)
 {
-    const char *s = NULL;
-    if (!strncmp(endpoint, "https://", 8))
-        s = endpoint + 8;
-    else if (!strncmp(endpoint, "http://", 7))
-        s = endpoint + 7;
-    if (!s)
+    struct aws_endpoint ep;
+    if (aws_endpoint_parse(&ep, endpoint) != PL_OK)
         return false;
-    size_t n = strcspn(s, "/?#@ ");
-    if (n == 0 || (s[n] && strcmp(s + n, "/") != 0))
-        return false;
-    *host = pl_strndup(s, n);
-    return true;
+    const char *rest = endpoint + strlen(ep.origin);
+    bool ok = ep.authority[strcspn(ep.authority, "@ ")] == '\0' && (!*rest || !strcmp(rest, "/"));
+    if (ok)
+        *host = pl_strdup(ep.authority);
+    aws_endpoint_cleanup(&ep);
+    return ok;
 }
 
 int policy_source_dynamodb_new(const struct policy_dynamodb_opts *o, struct policy_source **out,

@@ -8,7 +8,7 @@ PARLEY_BUILD_PACKAGES="build-essential cmake pkg-config libwebsockets-dev libweb
  libuv1-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev zlib1g-dev"
 PARLEY_RUN_PACKAGES="redis-server curl"
 PARLEY_TEST_PACKAGES="libcmocka-dev clang-format docker-compose chromium nodejs clang
- libclang-rt-14-dev"
+ libclang-rt-14-dev zip unzip"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "connectors/aws_sigv4.h"
 #include "tests/fakes/es_frame.h"
+#include "tests/fakes/sigv4_verify.h"
 
 /* [[stamp]]: the same placeholder as the Anthropic mode, filled at sending time. */
 #define STAMP_HOLE        "################"
@@ -131,183 +132,59 @@ static void send_error(const struct fake_host *h, void *conn, int status, const 
 
 /* ---- authentication ---- */
 
-/* Why a request's credentials were refused, for the 403 and stderr; NULL when accepted. */
+/* Why a request's credentials were refused, for the 403 and stderr. */
 struct auth_failure {
     const char *type;
     char message[300];
 };
 
-static bool auth_fail(struct auth_failure *f, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static bool auth_fail(struct auth_failure *f, const char *type, const char *fmt, ...)
+static bool auth_fail(struct auth_failure *f, const char *type, const char *message)
 {
     f->type = type;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->message, sizeof(f->message), fmt, ap);
-    va_end(ap);
+    snprintf(f->message, sizeof(f->message), "%s", message);
     return false;
 }
 
-/* The value of `key=` in an Authorization header's comma-separated parameters, copied. */
-static bool auth_param(const char *auth, const char *key, char *out, size_t outlen)
+static const char *json_header(void *headers, const char *name)
 {
-    size_t kl = strlen(key);
-    for (const char *p = auth; (p = strstr(p, key)) != NULL; p += kl) {
-        if (p[kl] != '=' || (p != auth && p[-1] != ' ' && p[-1] != ','))
-            continue;
-        const char *v = p + kl + 1, *e = v;
-        while (*e && *e != ',' && *e != ' ')
-            e++;
-        if ((size_t)(e - v) >= outlen)
-            return false;
-        memcpy(out, v, (size_t)(e - v));
-        out[e - v] = '\0';
-        return true;
-    }
-    return false;
+    return json_string_value(json_object_get(headers, name));
 }
 
-static bool parse_amz_date(const char *s, time_t *out)
-{
-    struct tm tm = {0};
-    if (!s || strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
-        return false;
-    if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = timegm(&tm);
-    return true;
-}
-
-/* Re-sign the request as received with the test credentials and the headers its Authorization
- * names, and compare (PROTOCOLS.md 3). */
-static bool check_sigv4(const char *auth, const char *target, json_t *headers, const char *body,
-                        size_t len, struct auth_failure *f)
-{
-    char credential[512], signed_list[1024], signature[80];
-    if (!auth_param(auth, "Credential", credential, sizeof(credential)) ||
-        !auth_param(auth, "SignedHeaders", signed_list, sizeof(signed_list)) ||
-        !auth_param(auth, "Signature", signature, sizeof(signature)))
-        return auth_fail(f, "IncompleteSignatureException",
-                         "Authorization header requires Credential, SignedHeaders and Signature");
-    /* AKID/date/region/service/aws4_request */
-    char *parts[5] = {0};
-    int np = 0;
-    for (char *p = credential; np < 5;) {
-        parts[np++] = p;
-        char *slash = strchr(p, '/');
-        if (!slash)
-            break;
-        *slash = '\0';
-        p = slash + 1;
-    }
-    if (np != 5 || strcmp(parts[4], "aws4_request") != 0)
-        return auth_fail(f, "IncompleteSignatureException", "malformed Credential scope");
-    if (strcmp(parts[0], bopt.access_key_id) != 0)
-        return auth_fail(f, "UnrecognizedClientException",
-                         "The security token included in the request is invalid.");
-    if (strcmp(parts[3], "bedrock") != 0)
-        return auth_fail(f, "InvalidSignatureException",
-                         "Credential should be scoped to correct service: 'bedrock'.");
-    if (strcmp(parts[2], bopt.region) != 0)
-        return auth_fail(f, "InvalidSignatureException",
-                         "Credential should be scoped to a valid region.");
-    const char *amz_date = json_string_value(json_object_get(headers, "x-amz-date"));
-    time_t t;
-    if (!parse_amz_date(amz_date, &t))
-        return auth_fail(f, "IncompleteSignatureException", "x-amz-date missing or malformed");
-    if (strncmp(amz_date, parts[1], 8) != 0 || strlen(parts[1]) != 8)
-        return auth_fail(f, "InvalidSignatureException",
-                         "Date in Credential scope does not match x-amz-date");
-    time_t now = time(NULL);
-    if (t < now - MAX_SKEW_S || t > now + MAX_SKEW_S)
-        return auth_fail(f, "InvalidSignatureException",
-                         "Signature expired: %s is now earlier or later than 5 minutes", amz_date);
-
-    /* The signed headers as received, without those the signer adds itself. */
-    struct pl_sigv4_header hs[PL_SIGV4_MAX_HEADERS];
-    size_t n = 0;
-    bool sha256 = false, token_signed = false, host_signed = false;
-    char names[1024];
-    snprintf(names, sizeof(names), "%s", signed_list);
-    for (char *name = names; name && *name;) {
-        char *semi = strchr(name, ';');
-        if (semi)
-            *semi = '\0';
-        const char *v = json_string_value(json_object_get(headers, name));
-        if (!v)
-            return auth_fail(f, "InvalidSignatureException",
-                             "signed header %s is not in the request", name);
-        if (!strcmp(name, "x-amz-content-sha256"))
-            sha256 = true;
-        else if (!strcmp(name, "x-amz-security-token"))
-            token_signed = true;
-        else if (strcmp(name, "x-amz-date") != 0 && n < PL_SIGV4_MAX_HEADERS)
-            hs[n++] = (struct pl_sigv4_header){name, v};
-        if (!strcmp(name, "host"))
-            host_signed = true;
-        name = semi ? semi + 1 : NULL;
-    }
-    if (!host_signed)
-        return auth_fail(f, "InvalidSignatureException", "host must be a signed header");
-    const char *token = json_string_value(json_object_get(headers, "x-amz-security-token"));
-    if (token && !token_signed)
-        return auth_fail(f, "InvalidSignatureException", "x-amz-security-token is not signed");
-    if (bopt.session_token && (!token || strcmp(token, bopt.session_token) != 0))
-        return auth_fail(f, "UnrecognizedClientException",
-                         "The security token included in the request is invalid.");
-    char path[1024];
-    const char *q = strchr(target, '?');
-    snprintf(path, sizeof(path), "%.*s", (int)(q ? (size_t)(q - target) : strlen(target)), target);
-    struct pl_sigv4_request req = {
-        .method = "POST",
-        .path = path,
-        .query = q ? q + 1 : NULL,
-        .headers = hs,
-        .n_headers = n,
-        .payload = body,
-        .payload_len = len,
-        .region = bopt.region,
-        .service = "bedrock",
-        .time = t,
-        .flags = sha256 ? PL_SIGV4_CONTENT_SHA256 : 0,
-    };
-    struct pl_sigv4_creds creds = {bopt.access_key_id, bopt.secret_access_key, token};
-    struct pl_sigv4_result r;
-    int rc = pl_sigv4_sign(&req, &creds, &r);
-    bool ok = rc == PL_OK && !strcmp(r.signature, signature) &&
-              !strcmp(r.signed_headers.data, signed_list);
-    if (rc != PL_OK)
-        auth_fail(f, "InvalidSignatureException", "request cannot be signed (error %d)", rc);
-    else if (strcmp(r.signed_headers.data, signed_list) != 0)
-        auth_fail(f, "InvalidSignatureException", "SignedHeaders %s, expected %s", signed_list,
-                  r.signed_headers.data);
-    else if (!ok)
-        auth_fail(f, "InvalidSignatureException",
-                  "The request signature we calculated does not match the signature you "
-                  "provided. Check your AWS Secret Access Key and signing method.");
-    pl_sigv4_result_cleanup(&r);
-    return ok;
-}
-
+/* SigV4 as Bedrock checks it (sigv4_verify.h), or a Bedrock API key. */
 static bool check_auth(const char *target, json_t *headers, const char *body, size_t len,
                        struct auth_failure *f)
 {
-    const char *auth = json_string_value(json_object_get(headers, "authorization"));
-    if (!auth)
-        return auth_fail(f, "MissingAuthenticationTokenException", "Missing Authentication Token");
-    if (!strncmp(auth, "Bearer ", 7)) {
+    const char *auth = json_header(headers, "authorization");
+    if (auth && !strncmp(auth, "Bearer ", 7)) {
         if (strcmp(auth + 7, bopt.api_key) != 0)
             return auth_fail(f, "AccessDeniedException", "Invalid API Key format or value");
         return true;
     }
-    if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0)
+    if (auth && strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0)
         return auth_fail(f, "IncompleteSignatureException",
                          "Authorization header must be AWS4-HMAC-SHA256 or Bearer");
-    return check_sigv4(auth + 17, target, headers, body, len, f);
+    char path[1024];
+    const char *q = strchr(target, '?');
+    snprintf(path, sizeof(path), "%.*s", (int)(q ? (size_t)(q - target) : strlen(target)), target);
+    const struct sigv4_verify_request req = {
+        .method = "POST",
+        .path = path,
+        .query = q ? q + 1 : NULL,
+        .header = json_header,
+        .header_ud = headers,
+        .body = body,
+        .body_len = len,
+        .access_key_id = bopt.access_key_id,
+        .secret_access_key = bopt.secret_access_key,
+        .session_token = bopt.session_token,
+        .region = bopt.region,
+        .service = "bedrock",
+        .max_skew_s = MAX_SKEW_S,
+    };
+    struct sigv4_failure v;
+    if (sigv4_verify(&req, &v))
+        return true;
+    return auth_fail(f, v.type, v.message);
 }
 
 bool fake_bedrock_authorised(const char *path, json_t *headers, const char *body, size_t len,

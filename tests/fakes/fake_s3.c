@@ -30,11 +30,15 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "connectors/aws_sigv4.h"
+#include "tests/fakes/sigv4_verify.h"
 
 #define MAX_SKEW_S  (15 * 60) /* S3's RequestTimeTooSkewed bound */
 #define BODY_MAX    (64u << 20)
 #define EMPTY_SHA   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define MAX_HEADERS 64
+#define MALFORMED_SCOPE                                                                            \
+    "The authorization header is malformed; the Credential is mal-formed; expecting "              \
+    "\"<YOUR-AKID>/YYYYMMDD/REGION/s3/aws4_request\"."
 
 static struct {
     const char *host;
@@ -184,70 +188,30 @@ static void s3_error(struct answer *a, int status, const char *code, const char 
 
 /* ---- authentication (PROTOCOLS.md 3, 6E) ---- */
 
-static bool auth_param(const char *auth, const char *key, char *out, size_t outlen)
+static const char *request_header(void *r, const char *name)
 {
-    size_t kl = strlen(key);
-    for (const char *p = auth; (p = strstr(p, key)) != NULL; p += kl) {
-        if (p[kl] != '=' || (p != auth && p[-1] != ' ' && p[-1] != ','))
-            continue;
-        const char *v = p + kl + 1, *e = v;
-        while (*e && *e != ',' && *e != ' ')
-            e++;
-        if ((size_t)(e - v) >= outlen)
-            return false;
-        memcpy(out, v, (size_t)(e - v));
-        out[e - v] = '\0';
-        return true;
-    }
-    return false;
+    return header_value(r, name);
 }
 
-static bool parse_amz_date(const char *s, time_t *out)
-{
-    struct tm tm = {0};
-    if (!s || strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
-        return false;
-    if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec) != 6)
-        return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = timegm(&tm);
-    return true;
-}
-
-/* Checks the signature; false with the error answered. Wrong-region requests are answered
- * with the redirect S3 gives once the bucket is known. */
+/* Checks the signature (sigv4_verify.h); false with the error answered. Wrong-region requests
+ * are answered with the redirect S3 gives once the bucket is known. */
 static bool check_auth(const struct request *r, const char *bucket, struct answer *a)
 {
-    const char *auth = header_value(r, "authorization");
-    if (!auth || strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0) {
-        s3_error(a, 403, "AccessDenied", NULL, "Access Denied (no AWS4-HMAC-SHA256 signature)");
+    struct sigv4_auth sa;
+    struct sigv4_failure f;
+    if (!sigv4_auth_parse(header_value(r, "authorization"), &sa, &f)) {
+        if (f.kind == SIGV4_NO_AUTH || f.kind == SIGV4_NOT_SIGV4)
+            s3_error(a, 403, "AccessDenied", NULL, "Access Denied (no AWS4-HMAC-SHA256 signature)");
+        else if (f.kind == SIGV4_MALFORMED)
+            s3_error(a, 400, "AuthorizationHeaderMalformed", NULL,
+                     "The authorization header is malformed; it needs Credential, SignedHeaders "
+                     "and Signature.");
+        else
+            s3_error(a, 400, "AuthorizationHeaderMalformed", NULL, "%s", MALFORMED_SCOPE);
         return false;
     }
-    char credential[512], signed_list[2048], signature[80];
-    if (!auth_param(auth + 17, "Credential", credential, sizeof(credential)) ||
-        !auth_param(auth + 17, "SignedHeaders", signed_list, sizeof(signed_list)) ||
-        !auth_param(auth + 17, "Signature", signature, sizeof(signature))) {
-        s3_error(a, 400, "AuthorizationHeaderMalformed", NULL,
-                 "The authorization header is malformed; it needs Credential, SignedHeaders "
-                 "and Signature.");
-        return false;
-    }
-    char *parts[5] = {0};
-    int np = 0;
-    for (char *p = credential; np < 5;) {
-        parts[np++] = p;
-        char *slash = strchr(p, '/');
-        if (!slash)
-            break;
-        *slash = '\0';
-        p = slash + 1;
-    }
-    if (np != 5 || strcmp(parts[3], "s3") != 0 || strcmp(parts[4], "aws4_request") != 0) {
-        s3_error(a, 400, "AuthorizationHeaderMalformed", NULL,
-                 "The authorization header is malformed; the Credential is mal-formed; "
-                 "expecting \"<YOUR-AKID>/YYYYMMDD/REGION/s3/aws4_request\".");
+    if (strcmp(sa.service, "s3") != 0) {
+        s3_error(a, 400, "AuthorizationHeaderMalformed", NULL, "%s", MALFORMED_SCOPE);
         return false;
     }
     if (bucket && strcmp(bucket, opt.bucket) != 0 &&
@@ -255,14 +219,14 @@ static bool check_auth(const struct request *r, const char *bucket, struct answe
         s3_error(a, 404, "NoSuchBucket", NULL, "The specified bucket does not exist");
         return false;
     }
-    if (strcmp(parts[2], opt.region) != 0) {
+    if (strcmp(sa.region, opt.region) != 0) {
         if (opt.wrong_region_status == 400) {
             char extra[128];
             snprintf(extra, sizeof(extra), "<Region>%s</Region>", opt.region);
             s3_error(a, 400, "AuthorizationHeaderMalformed", extra,
                      "The authorization header is malformed; the region '%s' is wrong; "
                      "expecting '%s'",
-                     parts[2], opt.region);
+                     sa.region, opt.region);
         } else {
             char extra[512];
             snprintf(extra, sizeof(extra),
@@ -276,101 +240,61 @@ static bool check_auth(const struct request *r, const char *bucket, struct answe
         }
         return false;
     }
-    if (strcmp(parts[0], opt.key_id) != 0) {
-        s3_error(a, 403, "InvalidAccessKeyId", NULL,
-                 "The AWS Access Key Id you provided does not exist in our records.");
-        return false;
-    }
-    const char *amz_date = header_value(r, "x-amz-date");
-    time_t t, now = time(NULL);
-    if (!parse_amz_date(amz_date, &t) || strncmp(amz_date, parts[1], 8) != 0 ||
-        strlen(parts[1]) != 8) {
-        s3_error(a, 403, "AccessDenied", NULL, "x-amz-date is missing or not the scope's date");
-        return false;
-    }
-    if (t < now - MAX_SKEW_S || t > now + MAX_SKEW_S) {
-        s3_error(a, 403, "RequestTimeTooSkewed", NULL,
-                 "The difference between the request time and the current time is too large.");
-        return false;
-    }
-    const char *sha = header_value(r, "x-amz-content-sha256");
-    if (!sha) {
-        s3_error(a, 400, "InvalidRequest", NULL,
-                 "Missing required header for this request: x-amz-content-sha256");
-        return false;
-    }
-    struct pl_sigv4_header hs[MAX_HEADERS];
-    size_t n = 0;
-    bool sha_signed = false, token_signed = false, host_signed = false;
-    char names[2048];
-    snprintf(names, sizeof(names), "%s", signed_list);
-    for (char *name = names; name && *name;) {
-        char *semi = strchr(name, ';');
-        if (semi)
-            *semi = '\0';
-        const char *v = header_value(r, name);
-        if (!v) {
-            s3_error(a, 403, "SignatureDoesNotMatch", NULL,
-                     "signed header %s is not in the request", name);
-            return false;
-        }
-        if (!strcmp(name, "x-amz-content-sha256"))
-            sha_signed = true;
-        else if (!strcmp(name, "x-amz-security-token"))
-            token_signed = true;
-        else if (strcmp(name, "x-amz-date") != 0 && n < MAX_HEADERS)
-            hs[n++] = (struct pl_sigv4_header){name, v};
-        host_signed |= !strcmp(name, "host");
-        name = semi ? semi + 1 : NULL;
-    }
-    const char *token = header_value(r, "x-amz-security-token");
-    if (!host_signed || !sha_signed || (token && !token_signed)) {
-        s3_error(a, 403, "SignatureDoesNotMatch", NULL,
-                 "host, x-amz-content-sha256 and any x-amz-security-token must be signed");
-        return false;
-    }
-    if (opt.token && (!token || strcmp(token, opt.token) != 0)) {
-        s3_error(a, 400, "InvalidToken", NULL, "The provided token is malformed or invalid.");
-        return false;
-    }
-    struct pl_sigv4_request req = {.method = r->method,
-                                   .path = r->path,
-                                   .query = r->query,
-                                   .headers = hs,
-                                   .n_headers = n,
-                                   .payload_sha256 = sha,
-                                   .region = opt.region,
-                                   .service = "s3",
-                                   .time = t,
-                                   .flags = PL_SIGV4_S3_PATH | PL_SIGV4_CONTENT_SHA256};
-    struct pl_sigv4_creds creds = {opt.key_id, opt.secret, token};
-    struct pl_sigv4_result res;
-    int rc = pl_sigv4_sign(&req, &creds, &res);
-    bool ok = rc == PL_OK && !strcmp(res.signature, signature) &&
-              !strcmp(res.signed_headers.data, signed_list);
-    pl_sigv4_result_cleanup(&res);
-    if (!ok) {
-        s3_error(a, 403, "SignatureDoesNotMatch", NULL,
-                 "The request signature we calculated does not match the signature you "
-                 "provided. Check your key and signing method.");
-        fprintf(stderr, "REQUEST CHECK FAILED: %s %s: signature does not match\n", r->method,
-                r->target);
-        return false;
-    }
-    /* The payload hash must be the body's (or UNSIGNED-PAYLOAD). */
-    if (strcmp(sha, "UNSIGNED-PAYLOAD") != 0) {
-        unsigned char md[32];
-        unsigned mdlen = 0;
-        char hex[65];
-        EVP_Digest(r->body ? r->body : "", r->body_len, md, &mdlen, EVP_sha256(), NULL);
-        for (unsigned i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        if (strcmp(hex, sha) != 0) {
+    const struct sigv4_verify_request req = {
+        .method = r->method,
+        .path = r->path,
+        .query = r->query,
+        .header = request_header,
+        .header_ud = (void *)r,
+        .body = r->body,
+        .body_len = r->body_len,
+        .s3 = true,
+        .access_key_id = opt.key_id,
+        .secret_access_key = opt.secret,
+        .session_token = opt.token,
+        .region = opt.region,
+        .service = "s3",
+        .max_skew_s = MAX_SKEW_S,
+    };
+    if (!sigv4_auth_check(&req, &sa, &f)) {
+        switch (f.kind) {
+        case SIGV4_UNKNOWN_KEY:
+            s3_error(a, 403, "InvalidAccessKeyId", NULL,
+                     "The AWS Access Key Id you provided does not exist in our records.");
+            break;
+        case SIGV4_BAD_DATE:
+        case SIGV4_DATE_SCOPE:
+            s3_error(a, 403, "AccessDenied", NULL, "x-amz-date is missing or not the scope's date");
+            break;
+        case SIGV4_SKEWED:
+            s3_error(a, 403, "RequestTimeTooSkewed", NULL,
+                     "The difference between the request time and the current time is too "
+                     "large.");
+            break;
+        case SIGV4_NO_PAYLOAD_HASH:
+            s3_error(a, 400, "InvalidRequest", NULL,
+                     "Missing required header for this request: x-amz-content-sha256");
+            break;
+        case SIGV4_BAD_TOKEN:
+            s3_error(a, 400, "InvalidToken", NULL, "The provided token is malformed or invalid.");
+            break;
+        case SIGV4_PAYLOAD_HASH:
             s3_error(a, 400, "XAmzContentSHA256Mismatch", NULL,
                      "The provided 'x-amz-content-sha256' header does not match what was "
                      "computed.");
-            return false;
+            break;
+        case SIGV4_MISMATCH:
+            s3_error(a, 403, "SignatureDoesNotMatch", NULL,
+                     "The request signature we calculated does not match the signature you "
+                     "provided. Check your key and signing method.");
+            fprintf(stderr, "REQUEST CHECK FAILED: %s %s: signature does not match\n", r->method,
+                    r->target);
+            break;
+        default: /* a header unsigned or missing; service and region are checked above */
+            s3_error(a, 403, "SignatureDoesNotMatch", NULL, "%s", f.message);
+            break;
         }
+        return false;
     }
     if (opt.deny_bucket && bucket && !strcmp(bucket, opt.deny_bucket)) {
         s3_error(a, 403, "AccessDenied", NULL, "Access Denied");

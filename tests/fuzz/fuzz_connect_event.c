@@ -10,10 +10,10 @@
 
 #include <jansson.h>
 
-#include "connectors/connect_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"
+#include "connectors/connect_proto.h"
 #include "tests/fuzz/fuzz_check.h"
 
 static void check_value(const char *v)

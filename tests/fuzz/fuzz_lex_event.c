@@ -1,5 +1,5 @@
-/* libFuzzer target for Lex V2 code-hook events and responses (connectors/lex_proto.h): the event is a
- * stranger's body on POST /v1/lex until its signature is checked, and the answer text is a
+/* libFuzzer target for Lex V2 code-hook events and responses (connectors/lex_proto.h): the event is
+ * a stranger's body on POST /v1/lex until its signature is checked, and the answer text is a
  * model's. An event is read or refused with a message; a read one's slots and attributes are
  * looked up without harm; the responses written for it (every action; plain and SSML, with
  * the input itself as the answer) are JSON with a sessionState, a dialogAction of that type and
@@ -10,10 +10,10 @@
 
 #include <jansson.h>
 
-#include "connectors/lex_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"
+#include "connectors/lex_proto.h"
 #include "tests/fuzz/fuzz_check.h"
 
 static const char *const action_names[] = {"Close", "ElicitIntent", "ElicitSlot", "ConfirmIntent",

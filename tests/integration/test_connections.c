@@ -368,6 +368,21 @@ static const char *ws_hello_via(int port, const char *from, const char *xff, cha
     return payload;
 }
 
+/* post_message from an address limited to one connection: its previous connection may not be
+ * released yet when the client has read the answer (the server closes after writing it), and
+ * a connection over the cap is closed without a byte (status 0); retried until admitted. */
+static int post_message_admitted(int port, const char *from, const char *sid, const char *token,
+                                 const char *xff)
+{
+    int status = 0;
+    for (long long end = now_ms() + 3000; status == 0 && now_ms() < end;) {
+        status = post_message(port, from, sid, token, xff);
+        if (status == 0)
+            poll(NULL, 0, 20);
+    }
+    return status;
+}
+
 static bool redis_has(const char *key)
 {
     char *v = ts_redis_query(&redis, "EXISTS %s", key);
@@ -439,7 +454,7 @@ static void test_trusted_proxy_names_the_client(void **state)
     assert_int_equal(post_message(p.port, "127.0.0.4", sid, token, "198.51.100.3"), 202);
     assert_true(redis_has("parley:addr:{127.0.0.4}:messages"));
     assert_false(redis_has("parley:addr:{198.51.100.3}:messages"));
-    assert_int_equal(post_message(p.port, "127.0.0.4", sid, token, "198.51.100.4"), 429);
+    assert_int_equal(post_message_admitted(p.port, "127.0.0.4", sid, token, "198.51.100.4"), 429);
     pl_free(token);
     for (int i = 0; i < 3; i++)
         close(lb[i]);

@@ -39,9 +39,8 @@ static long http_status(const char *path)
     char url[128];
     struct ts_http_reply r;
     snprintf(url, sizeof(url), "%s%s", st.parleyd.url, path);
-    if (ts_http("GET", url, NULL, NULL, &r))
-        return -1;
-    long s = r.status;
+    int rc = ts_http("GET", url, NULL, NULL, &r);
+    long s = rc == 0 ? r.status : -1;
     ts_http_reply_free(&r);
     return s;
 }

@@ -240,15 +240,14 @@ static void test_embedded_once_and_found_by_meaning(void **state)
     pl_free(sys);
 }
 
-/* A turn whose question's embedding fails (`marker`) still answers, with BM25's passages. */
-static long long ask_with_failing_embedding(const char *question, const char *tag)
+/* A turn whose question's embedding fails (`marker`) still answers, with BM25's passages, in
+ * less than 10 s. */
+static void ask_with_failing_embedding(const char *question, const char *tag)
 {
     struct ts_caller c;
     struct ts_turn t;
     assert_int_equal(ts_caller_open(&c, a.ws_url, NULL, 0, 0), 0);
-    long long t0 = now_ms();
     assert_int_equal(ts_caller_ask(&c, "k1", question, 10000, &t), 0);
-    long long took = now_ms() - t0;
     assert_string_equal(t.error_code, "");
     assert_string_equal(t.stop_reason, "end_turn");
     assert_true(strlen(t.text) > 0);
@@ -258,7 +257,6 @@ static long long ask_with_failing_embedding(const char *question, const char *ta
     assert_non_null(sys);
     assert_non_null(strstr(sys, "kb:" DOC_NAME)); /* by its words */
     pl_free(sys);
-    return took;
 }
 
 static void test_failing_or_slow_embeddings_fall_back_to_bm25(void **state)
@@ -270,10 +268,9 @@ static void test_failing_or_slow_embeddings_fall_back_to_bm25(void **state)
     ask_with_failing_embedding("windscreen excess please e500zz [[embed-500]]", "e500zz");
     ask_with_failing_embedding("windscreen excess please e429zz [[embed-429]]", "e429zz");
     assert_int_equal(metric(a.url, "parley_kb_dense_queries_total{outcome=\"error\"}"), errors + 2);
-    /* The double answers after 3 s; the turn goes on at the 500 ms deadline. */
-    long long took =
-        ask_with_failing_embedding("windscreen excess please slowzz [[embed-slow:3000]]", "slowzz");
-    assert_true(took < 2500);
+    /* The double answers after 30 s; the turn goes on at the 500 ms deadline, so it is answered
+     * within ask's 10 s (had it waited, it would not be; no timing is asserted closer). */
+    ask_with_failing_embedding("windscreen excess please slowzz [[embed-slow:30000]]", "slowzz");
     assert_int_equal(metric(a.url, "parley_kb_dense_queries_total{outcome=\"timeout\"}"),
                      timeouts + 1);
     /* The search endpoint says which it used. */

@@ -1,6 +1,6 @@
-/* Prints the responses Parley writes for the Lex and Connect fixtures (tests/data/lex,
- * tests/data/connect), one a line, "lex JSON" or "connect JSON", for lambda_types_oracle.sh to
- * type-check against @types/aws-lambda. Test tool only. */
+/* Prints the responses Parley (and parley-lambda's fallbacks) write for the Lex and Connect
+ * fixtures (tests/data/lex, tests/data/connect), one a line, "lex JSON" or "connect JSON", for
+ * lambda_types_oracle.sh to type-check against @types/aws-lambda. Test tool only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "connectors/connect_proto.h"
+#include "connectors/lambda_runtime.h"
 #include "connectors/lex_proto.h"
 
 static char *slurp(const char *dir, const char *name, size_t *len)
@@ -82,6 +83,11 @@ static void lex_all(const char *dir, const char *name)
         printf("lex %s\n", json);
         pl_free(json);
     }
+    /* parley-lambda's answer when Parley cannot give one. */
+    size_t n;
+    char *fallback = lambda_lex_fallback(&e, LAMBDA_LEX_FALLBACK_DEFAULT, &n);
+    printf("lex %s\n", fallback);
+    pl_free(fallback);
     lex_event_cleanup(&e);
 }
 
@@ -120,6 +126,11 @@ static void connect_all(void)
             exit(1);
         printf("connect %s\n", json);
         pl_free(json);
+    }
+    for (int f = LAMBDA_FAIL_UNREACHABLE; f <= LAMBDA_FAIL_INVALID; f++) {
+        char *fallback = lambda_connect_fallback((enum lambda_failure)f, &n);
+        printf("connect %s\n", fallback);
+        pl_free(fallback);
     }
 }
 

@@ -222,12 +222,11 @@ static int wait_ready(struct ts_parleyd *p)
     snprintf(url, sizeof(url), "%s/readyz", p->url);
     for (int waited = 0; waited < START_TIMEOUT_MS; waited += 20) {
         struct ts_http_reply r;
-        if (ts_http("GET", url, NULL, NULL, &r) == 0) {
-            long status = r.status;
-            ts_http_reply_free(&r);
-            if (status == 200)
-                return 0;
-        }
+        int rc = ts_http("GET", url, NULL, NULL, &r);
+        long status = r.status;
+        ts_http_reply_free(&r); /* filled on failure too (parleyd not listening yet) */
+        if (rc == 0 && status == 200)
+            return 0;
         poll(NULL, 0, 20);
     }
     fprintf(stderr, "parleyd did not become ready (GET /readyz) in %d ms\n", START_TIMEOUT_MS);

@@ -119,7 +119,8 @@ struct ts_http_reply {
     char retry_after[16];
 };
 
-/** Blocking HTTP request (libcurl easy). `bearer` and `body` may be NULL. 0 or -1. */
+/** Blocking HTTP request (libcurl easy). `bearer` and `body` may be NULL. 0 or -1; `out` is
+ *  filled either way (what arrived before a failure): free it either way. */
 int ts_http(const char *method, const char *url, const char *bearer, const char *body,
             struct ts_http_reply *out);
 /** The same with an Accept header (NULL: none) and a timeout. */

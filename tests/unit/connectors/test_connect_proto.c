@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "connectors/connect_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "connectors/connect_proto.h"
 
 static void parse_fixture(const char *name, struct connect_event *e)
 {

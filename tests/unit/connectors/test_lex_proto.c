@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "connectors/lex_proto.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"
+#include "connectors/lex_proto.h"
 
 static char *read_fixture(const char *name, size_t *len)
 {
