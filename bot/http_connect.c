@@ -39,12 +39,15 @@ struct connect_call {
     struct turn_wait *wait;
     long pending_turn; /* ask: the turn told pending */
     char *summary;     /* summary: the conversation's summary */
+    char *packet;      /* summary: the handoff packet */
+    bool waiting;      /* summary: the session waits for an agent */
 };
 
 static void call_free(struct connect_call *c)
 {
     connect_event_cleanup(&c->ev);
     pl_free(c->summary);
+    pl_free(c->packet);
     http_server_unref(c->req);
     pl_free(c);
 }
@@ -277,12 +280,18 @@ static void do_escalate(struct connect_call *c)
 
 /* ---- summary: the handoff packet ---- */
 
+/* The packet is stored before it is told: an agent who looks at once finds it. */
 static void on_handoff_stored(void *ud, int status)
 {
-    (void)ud;
+    struct connect_call *c = ud;
     if (status != PL_OK)
-        PL_LOG(PL_LOG_WARN, "connect", "a handoff packet could not be stored (%s)",
-               pl_strerror(status));
+        PL_LOG(PL_LOG_WARN, "connect", "session %s: the handoff packet could not be stored (%s)",
+               c->sid, pl_strerror(status));
+    const struct connect_pair pairs[] = {{"status", "done"},
+                                         {"session_id", c->sid},
+                                         {"summary", c->packet},
+                                         {"escalate", c->waiting ? "true" : "false"}};
+    reply(c, pairs, PL_ARRAY_LEN(pairs));
 }
 
 /* The passages the recent answers relied on, newest first, each once. */
@@ -341,24 +350,18 @@ static void on_handoff_read(void *ud, int status, const struct sess_record *rec,
         pl_buf_append_str(&packet, " ");
         pl_buf_append(&packet, sources.data, sources.len);
     }
-    pl_buf_append(&packet, "", 1);
     struct timeval tv;
     gettimeofday(&tv, NULL);
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    c->waiting = !strcmp(rec->state, "waiting_agent");
+    c->packet = pl_buf_take(&packet);
     const char *names[] = {"handoff", "handoff_updated"};
-    const char *values[] = {packet.data, now};
-    if (hook_session_set(c->req->srv->store, c->sid, names, values, 2, on_handoff_stored, NULL) !=
-        PL_OK)
-        on_handoff_stored(NULL, PL_EIO);
-    bool waiting = !strcmp(rec->state, "waiting_agent");
-    const struct connect_pair pairs[] = {{"status", "done"},
-                                         {"session_id", c->sid},
-                                         {"summary", packet.data},
-                                         {"escalate", waiting ? "true" : "false"}};
-    reply(c, pairs, PL_ARRAY_LEN(pairs));
-    pl_buf_cleanup(&packet);
+    const char *values[] = {c->packet, now};
     pl_buf_cleanup(&sources);
+    if (hook_session_set(c->req->srv->store, c->sid, names, values, 2, on_handoff_stored, c) !=
+        PL_OK)
+        on_handoff_stored(c, PL_EIO);
 }
 
 static void read_for_handoff(struct connect_call *c)
