@@ -481,7 +481,7 @@ static long long sig_keys(struct ts_stack *s)
     char *n = ts_redis_query(&s->redis, "EVAL %s 0",
                              "return #redis.call('KEYS', "
                              "'parley:webhook:sig:*')");
-    long long v = n ? atoll(n) : -1;
+    long long v = n ? strtoll(n, NULL, 10) : -1;
     pl_free(n);
     return v;
 }
@@ -537,7 +537,8 @@ static void test_refusals_store_nothing(void **state)
     sid_of("lex", "lex-replay-1", sid);
     expect_field(&st, sid, "turns", "1");
     char *ttl = ts_redis_query(&st.redis, "TTL parley:webhook:sig:{%s}", sig);
-    assert_true(atoi(ttl) > 500 && atoi(ttl) <= 600);
+    long ttl_s = strtol(ttl, NULL, 10);
+    assert_true(ttl_s > 500 && ttl_s <= 600);
     pl_free(ttl);
     expect_metric(&st, "parley_webhook_refused_total 5\n");
     /* the log names the reason, never the signature */
