@@ -9,6 +9,7 @@
  * error, no wait for the slow reply); a deleted document's vectors leave Redis and memory; two
  * instances starting with one --kb DIR embed each passage once between them; Titan on Bedrock,
  * SigV4-signed, on an instance of its own. Everything polled with deadlines. */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -385,7 +386,14 @@ static void test_titan_signed_requests(void **state)
     assert_int_equal(call(t.url, "POST", "/v1/kb/documents", DOC_JSON, &r), 201);
     ts_http_reply_free(&r);
     assert_true(wait_hybrid(t.url, "my%20windshield%20broke%20yesterday", DOC_NAME));
-    char *v = ts_redis_query(&redis2, "HGET parley:{kb}:vec:%s model", DOC_NAME);
+    /* The vectors are searched as soon as they are in memory; their write to Redis follows. */
+    char *v = NULL;
+    for (long long end = now_ms() + 10000; now_ms() < end; poll(NULL, 0, 20)) {
+        pl_free(v);
+        v = ts_redis_query(&redis2, "HGET parley:{kb}:vec:%s model", DOC_NAME);
+        if (v && v[0])
+            break;
+    }
     assert_string_equal(v, "bedrock:amazon.titan-embed-text-v2:0");
     pl_free(v);
     v = ts_redis_query(&redis2, "HGET parley:{kb}:vec:%s dims", DOC_NAME);
