@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <uv.h>
+
+#include <jansson.h>
 
 #include <cmocka.h>
 
@@ -20,6 +23,7 @@
 #include "common/alloc.h"
 #include "tests/fakes/fake_http.h"
 #include "tests/fakes/fake_lambda_runtime.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/process.h"
 
 #define SECRET "lambda-test-secret-0123456789abcdef"
@@ -509,6 +513,78 @@ static void test_missing_url_is_an_init_error(void **state)
     fake_lambda_runtime_cleanup(&rt3);
 }
 
+/* End to end: parley-lambda in front of a real parleyd (its signed webhooks, the offline
+ * provider, a real redis-server). A Lex event gets a Lex answer from the turn engine, naming the
+ * session; a Connect ask gets the flat map. */
+static void test_real_parley_behind_the_forwarder(void **state)
+{
+    (void)state;
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/e2e", workdir);
+    mkdir(dir, 0755);
+    struct ts_redis redis;
+    struct ts_parleyd p;
+    assert_int_equal(ts_redis_start(&redis, dir), 0);
+    const char *const args[] = {"--webhook-secret", SECRET, "--local-pace-ms", "0", NULL};
+    assert_int_equal(ts_parleyd_start(&p, dir, &redis, NULL, args), 0);
+    struct fake_lambda_runtime rt2;
+    assert_int_equal(fake_lambda_runtime_start(&rt2, &loop), 0);
+    char api[128], url[128];
+    snprintf(api, sizeof api, "AWS_LAMBDA_RUNTIME_API=%s", rt2.api);
+    snprintf(url, sizeof url, "PARLEY_WEBHOOK_URL=%s", p.url);
+    const char *env[] = {api, url, "PARLEY_WEBHOOK_SECRET=" SECRET, NULL};
+    struct lambda_proc lp;
+    spawn_lambda(&lp, "e2e", env);
+    assert_true(run_until(is_waiting, &rt2, 15000));
+
+    const struct fake_lambda_record *r =
+        invoke(&rt2, "e2e-lex-1", epoch_ms() + 10000, NULL, LEX_EVENT);
+    assert_int_equal(r->kind, FAKE_LAMBDA_RESPONSE);
+    json_t *j = json_loads(r->body, 0, NULL);
+    assert_non_null(j);
+    json_t *st = json_object_get(j, "sessionState");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(st, "intent"), "name")),
+                        "CheckCoverage");
+    json_t *attrs = json_object_get(st, "sessionAttributes");
+    assert_string_equal(json_string_value(json_object_get(attrs, "policy")), "AB123");
+    const char *sid = json_string_value(json_object_get(attrs, "parley_session"));
+    assert_non_null(sid);
+    assert_int_equal(strlen(sid), 32);
+    const char *said = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "messages"), 0), "content"));
+    /* The offline provider's answer, spoken (or, on a machine too slow for Lex's budget, the
+     * holding message, the turn then finishing in the background). */
+    assert_non_null(said);
+    if (strncmp(said, "<speak>No AI model is configured on this server", 47) != 0)
+        assert_string_equal(said,
+                            "<speak>One moment please, I am still looking into that.</speak>");
+    assert_string_equal(said + strlen(said) - 8, "</speak>"); /* spoken: SSML */
+    /* The conversation is in Redis under that session, the caller's words as turn 1. */
+    char *turns = ts_redis_query(&redis, "HGET parley:{%s}:session turns", sid);
+    assert_string_equal(turns, "1");
+    pl_free(turns);
+    json_decref(j);
+
+    r = invoke(&rt2, "e2e-con-1", epoch_ms() + 8000, NULL, CONNECT_EVENT);
+    assert_int_equal(r->kind, FAKE_LAMBDA_RESPONSE);
+    j = json_loads(r->body, 0, NULL);
+    assert_non_null(j);
+    const char *status = json_string_value(json_object_get(j, "status"));
+    assert_true(status && (!strcmp(status, "done") || !strcmp(status, "pending")));
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "session_id"))), 32);
+    json_decref(j);
+
+    fake_lambda_runtime_fail(&rt2);
+    assert_true(run_until(has_exited, &lp, 15000));
+    assert_int_equal(lp.exit_status, 2);
+    fake_lambda_runtime_stop(&rt2);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(rt2.refused, 0);
+    fake_lambda_runtime_cleanup(&rt2);
+    assert_int_equal(ts_parleyd_stop(&p), 0);
+    ts_redis_stop(&redis);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -520,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_one_log_line_per_invocation),
         cmocka_unit_test(test_parley_down_gets_the_fallbacks_and_a_500_ends_the_runtime),
         cmocka_unit_test(test_missing_url_is_an_init_error),
+        cmocka_unit_test(test_real_parley_behind_the_forwarder),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
