@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/plain_text.h"
 #include "common/utf8.h"
 #include "connectors/lex_proto.h"
 #include "connectors/policy_source.h"
@@ -68,9 +69,16 @@ static void reply(struct lex_call *c, struct lex_response *resp)
         resp->n_set = 1;
     }
     r->srv->metrics.webhook_events[WEBHOOK_METRIC_LEX]++;
+    /* Lex shows or speaks the text as it is: no Markdown, no citation marks. */
+    char *plain = resp->text ? pl_plain_text(resp->text, resp->text_len) : NULL;
+    if (plain) {
+        resp->text = plain;
+        resp->text_len = strlen(plain);
+    }
     size_t len = 0;
     bool cut = false;
     char *body = lex_response_json(&c->ev, resp, &len, &cut);
+    pl_free(plain);
     if (!body) {
         http_server_reply_error(r, API_ERR_INTERNAL, "no Lex response could be made");
     } else {

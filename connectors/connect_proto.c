@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/plain_text.h"
 #include "common/utf8.h"
 
 static const char *str_or_empty(json_t *obj, const char *key)
@@ -120,65 +121,9 @@ const char *connect_event_attribute(const struct connect_event *e, const char *n
     return e->attributes ? json_string_value(json_object_get(e->attributes, name)) : NULL;
 }
 
-/* ---- plain text ---- */
-
-/* A control character of `n` bytes at s (common/utf8.h's set), as a space. */
-static bool is_control(const char *s, size_t n)
-{
-    return pl_utf8_has_control(s, n);
-}
-
 char *connect_plain_text(const char *s, size_t len)
 {
-    struct pl_buf b;
-    pl_buf_init(&b, SIZE_MAX);
-    pl_buf_append(&b, "", 0);
-    bool line_start = true, space = false;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = pl_utf8_seq_len(s + i, len - i);
-        if (n == 0) {
-            i++; /* not UTF-8: left out */
-            continue;
-        }
-        char c = s[i];
-        bool blank = n == 1 && (c == ' ' || c == '\t');
-        if (n == 1 && (c == '\n' || c == '\r'))
-            line_start = true;
-        if (blank || is_control(s + i, n)) {
-            space = b.len > 0;
-            i += n;
-            continue;
-        }
-        if (line_start) {
-            /* "# Heading", "- item", "* item", "+ item": the marks are layout, not words. */
-            size_t j = i;
-            while (j < len && s[j] == '#')
-                j++;
-            if (j == i && j < len && (s[j] == '-' || s[j] == '*' || s[j] == '+'))
-                j++;
-            if (j > i && (j == len || s[j] == ' ' || s[j] == '\t')) {
-                i = j;
-                line_start = false;
-                continue;
-            }
-            line_start = false;
-        }
-        if (n == 1 && (c == '`' || c == '*')) {
-            i++;
-            continue;
-        }
-        if (n == 1 && c == '_' && i + 1 < len && s[i + 1] == '_') {
-            i += 2;
-            continue;
-        }
-        if (space)
-            pl_buf_append(&b, " ", 1);
-        space = false;
-        pl_buf_append(&b, s + i, n);
-        i += n;
-    }
-    return pl_buf_take(&b);
+    return pl_plain_text(s, len);
 }
 
 /* ---- the response ---- */

@@ -514,8 +514,9 @@ static void test_missing_url_is_an_init_error(void **state)
 }
 
 /* End to end: parley-lambda in front of a real parleyd (its signed webhooks, the offline
- * provider, a real redis-server). A Lex event gets a Lex answer from the turn engine, naming the
- * session; a Connect ask gets the flat map. */
+ * provider answering from the sample knowledge base, a real redis-server). A Lex event gets a
+ * Lex answer from the turn engine, naming the session, spoken without Markdown or citation
+ * marks; a Connect ask gets the flat map. */
 static void test_real_parley_behind_the_forwarder(void **state)
 {
     (void)state;
@@ -525,7 +526,8 @@ static void test_real_parley_behind_the_forwarder(void **state)
     struct ts_redis redis;
     struct ts_parleyd p;
     assert_int_equal(ts_redis_start(&redis, dir), 0);
-    const char *const args[] = {"--webhook-secret", SECRET, "--local-pace-ms", "0", NULL};
+    const char *const args[] = {"--webhook-secret", SECRET, "--local-pace-ms", "0", "--kb",
+                                PARLEY_KB_DIR,      NULL};
     assert_int_equal(ts_parleyd_start(&p, dir, &redis, NULL, args), 0);
     struct fake_lambda_runtime rt2;
     assert_int_equal(fake_lambda_runtime_start(&rt2, &loop), 0);
@@ -555,10 +557,12 @@ static void test_real_parley_behind_the_forwarder(void **state)
     /* The offline provider's answer, spoken (or, on a machine too slow for Lex's budget, the
      * holding message, the turn then finishing in the background). */
     assert_non_null(said);
-    if (strncmp(said, "<speak>No AI model is configured on this server", 47) != 0)
+    if (strncmp(said, "<speak>Here is what I found in ", 31) != 0)
         assert_string_equal(said,
                             "<speak>One moment please, I am still looking into that.</speak>");
     assert_string_equal(said + strlen(said) - 8, "</speak>"); /* spoken: SSML */
+    assert_null(strstr(said, "[kb:")); /* the citations stay in the transcript */
+    assert_null(strstr(said, "**"));
     /* The conversation is in Redis under that session, the caller's words as turn 1. */
     char *turns = ts_redis_query(&redis, "HGET parley:{%s}:session turns", sid);
     assert_string_equal(turns, "1");

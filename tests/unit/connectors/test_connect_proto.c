@@ -115,6 +115,11 @@ static void test_plain_text(void **state)
         {"bell\x07 and esc\x1b[31m", "bell and esc [31m"},
         {"broken \xff utf8 \xc3\xa9t\xc3\xa9", "broken utf8 \xc3\xa9t\xc3\xa9"},
         {"-5 degrees, #1 choice", "-5 degrees, #1 choice"},
+        /* Citation marks are for the transcript, not to be read out. */
+        {"Glass is covered. [kb:motor-glass-cover.md#0] Call us [policy:POL-100245].",
+         "Glass is covered. Call us."},
+        {"[kb:a.md][kb:b.md#2] Yes", "Yes"},
+        {"a [kb:] b [kb:has space] c [note] d", "a [kb:] b [kb:has space] c [note] d"},
         {"", ""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
