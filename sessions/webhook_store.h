@@ -22,7 +22,7 @@ int hook_signature_remember(struct sess_store *s, const char *sig, uint32_t ttl_
 /* The session of an outside conversation, as a webhook event opens it. */
 struct hook_session_open {
     const char *sid;          /* derived from the conversation's id (bot/webhook_session.h) */
-    const char *channel;      /* the channel a new session gets (lex, voice, chat, ...) */
+    const char *channel;      /* the channel given to a new session: lex, voice, chat, ... */
     const char *kind;         /* "lex" or "connect" */
     const char *external_id;  /* the conversation's own id */
     const char *caller_phone; /* nullable: kept as the session's caller_phone */
