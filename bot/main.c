@@ -335,6 +335,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: cannot handle SIGHUP\n");
         goto out;
     }
+    if (srv.summaries) {
+        const struct prompt_reload_part part = summarizer_reload_part(srv.summaries);
+        prompt_reload_add(prompt_reload, &part);
+    }
     /* The acceptor first: it raises the descriptor limit, from which lws sizes its tables. */
     const struct acceptor_opts ao = {.loop = &loop,
                                      .listen = cfg.listen,

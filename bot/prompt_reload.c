@@ -3,6 +3,8 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
@@ -19,16 +21,30 @@ struct prompt_reload {
     bool again;   /* a SIGHUP came while working */
     bool stopped; /* prompt_reload_stop called: drop what the worker brings */
     bool closed;  /* the signal handle's close callback ran */
+    struct prompt_reload_part parts[PROMPT_RELOAD_PARTS_MAX];
+    size_t n_parts;
     /* the worker's result, read on the loop thread once it is done */
     struct prompt_templates *set;
+    void *loaded[PROMPT_RELOAD_PARTS_MAX];
     int rc;
     char notes[512];
     char err[512];
 };
 
+/* The parts the worker read and nobody took. */
+static void discard_loaded(struct prompt_reload *r)
+{
+    for (size_t i = 0; i < r->n_parts; i++) {
+        if (r->loaded[i])
+            r->parts[i].discard(r->loaded[i]);
+        r->loaded[i] = NULL;
+    }
+}
+
 static void free_when_idle(struct prompt_reload *r)
 {
     if (r->closed && !r->working) {
+        discard_loaded(r);
         prompt_templates_free(r->set);
         pl_free(r->dir);
         pl_free(r);
@@ -41,6 +57,8 @@ static void read_templates(uv_work_t *w)
     struct prompt_reload *r = w->data;
     r->rc =
         prompt_templates_load(r->dir, &r->set, r->notes, sizeof(r->notes), r->err, sizeof(r->err));
+    for (size_t i = 0; i < r->n_parts && r->rc == PL_OK; i++)
+        r->rc = r->parts[i].load(r->dir, &r->loaded[i], r->err, sizeof(r->err));
 }
 
 static void start_read(struct prompt_reload *r);
@@ -60,10 +78,18 @@ static void templates_read(uv_work_t *w, int status)
             PL_LOG(PL_LOG_WARN, "prompts", "%s", r->notes);
         prompt_builder_set_templates(r->builder, r->set);
         r->set = NULL;
-        PL_LOG(PL_LOG_NOTICE, "prompts", "prompts reloaded from %s: %s, %s", from,
+        char also[128] = "";
+        for (size_t i = 0; i < r->n_parts; i++) {
+            r->parts[i].swap(r->parts[i].ud, r->loaded[i]);
+            r->loaded[i] = NULL;
+            size_t used = strlen(also);
+            snprintf(also + used, sizeof(also) - used, ", %s", r->parts[i].name);
+        }
+        PL_LOG(PL_LOG_NOTICE, "prompts", "prompts reloaded from %s: %s, %s%s", from,
                prompt_template_kind_name(PROMPT_TEMPLATE_WEB),
-               prompt_template_kind_name(PROMPT_TEMPLATE_VOICE));
+               prompt_template_kind_name(PROMPT_TEMPLATE_VOICE), also);
     }
+    discard_loaded(r);
     prompt_templates_free(r->set);
     r->set = NULL;
     if (r->again && !r->stopped) {
@@ -96,6 +122,14 @@ static void on_sighup(uv_signal_t *h, int signum)
         r->again = true;
     else
         start_read(r);
+}
+
+int prompt_reload_add(struct prompt_reload *r, const struct prompt_reload_part *part)
+{
+    if (r->n_parts == PROMPT_RELOAD_PARTS_MAX)
+        return PL_ETOOBIG;
+    r->parts[r->n_parts++] = *part;
+    return PL_OK;
 }
 
 int prompt_reload_start(uv_loop_t *loop, struct prompt_builder *builder, const char *dir,

@@ -456,3 +456,34 @@ void summarizer_free(struct summarizer *sm)
     summary_prompts_free(sm->prompts);
     pl_free(sm);
 }
+
+/* ---- the SIGHUP reload's part ---- */
+
+static int reload_load(const char *dir, void **out, char *err, size_t errlen)
+{
+    struct summary_prompts *p = NULL;
+    int rc = summary_prompts_load(dir, &p, err, errlen);
+    *out = p;
+    return rc;
+}
+
+static void reload_swap(void *ud, void *obj)
+{
+    struct summarizer *sm = ud;
+    summary_prompts_free(sm->prompts);
+    sm->prompts = obj;
+}
+
+static void reload_discard(void *obj)
+{
+    summary_prompts_free(obj);
+}
+
+struct prompt_reload_part summarizer_reload_part(struct summarizer *sm)
+{
+    return (struct prompt_reload_part){.name = "summary",
+                                       .load = reload_load,
+                                       .swap = reload_swap,
+                                       .discard = reload_discard,
+                                       .ud = sm};
+}

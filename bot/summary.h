@@ -15,6 +15,7 @@
 
 #include <uv.h>
 
+#include "bot/prompt_reload.h"
 #include "common/buf.h"
 
 struct sess_store;
@@ -98,5 +99,9 @@ void summarizer_metrics(const struct summarizer *sm, struct pl_buf *out);
 void summarizer_stop(struct summarizer *sm);
 /** Free once stopped and the store is destroyed (no job is left). Accepts NULL. */
 void summarizer_free(struct summarizer *sm);
+
+/** The summary request's template as a part of the SIGHUP reload (bot/prompt_reload.h): read
+ *  with the chat templates, swapped with them; jobs already asked keep the request they built. */
+struct prompt_reload_part summarizer_reload_part(struct summarizer *sm);
 
 #endif

@@ -21,9 +21,10 @@
 
 struct summary_prompts;
 
-/** Load summary.txt from `dir` (a blocking read: start-up only), or the built-in copy when `dir`
- *  is NULL or has no summary.txt. PL_OK with a new set in *out, or PL_EINVAL / PL_EIO with a
- *  message naming the file in `err` (a template that does not parse, an unknown placeholder). */
+/** Load summary.txt from `dir` (a blocking read: at start-up, or on a worker thread at a reload),
+ * or the built-in copy when `dir` is NULL or has no summary.txt. PL_OK with a new set in *out, or
+ * PL_EINVAL / PL_EIO with a message naming the file in `err` (a template that does not parse, an
+ * unknown placeholder). */
 int summary_prompts_load(const char *dir, struct summary_prompts **out, char *err, size_t errlen);
 /** Accepts NULL. */
 void summary_prompts_free(struct summary_prompts *sp);

@@ -57,6 +57,8 @@ static int teardown(void **state)
     unlink(path);
     snprintf(path, sizeof(path), "%s/voice.txt", dir);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/summary.txt", dir);
+    unlink(path);
     rmdir(dir);
     return ts_stack_stop(&st);
 }
@@ -208,12 +210,51 @@ static void test_invalid_template_keeps_the_old_one(void **state)
     ts_caller_close(&c);
 }
 
+/* The summary request's template is read with the others: an invalid one keeps every current
+ * template, a valid one is swapped in with them. */
+static void test_summary_template_reloads_with_them(void **state)
+{
+    (void)state;
+    int refused = ts_log_count(&st.parleyd.proc, "prompts not reloaded from");
+    write_template("voice", "VOICE-V5 on {{channel}}.\n"); /* valid again: the summary is wrong */
+    write_template("summary", "SUMMARY-V2 of {{nickname}}\n");
+    assert_int_equal(kill(st.parleyd.proc.pid, SIGHUP), 0);
+    char want[200];
+    snprintf(want, sizeof(want), "%s/summary.txt: line 1: ", dir);
+    assert_true(ts_log_wait(&st.parleyd.proc, want, 10000));
+    assert_int_equal(ts_log_count(&st.parleyd.proc, "prompts not reloaded from"), refused + 1);
+    /* All or nothing: the voice template, valid on its own, was not taken either. */
+    struct ts_caller c;
+    open_on(&c, "voice");
+    ask_ok(&c, "v2", "summary-refused-1: still?");
+    char *sys = system_prompt_for("summary-refused-1");
+    assert_string_equal(sys, "VOICE-V2 speaking on voice.\n");
+    pl_free(sys);
+    ts_caller_close(&c);
+
+    write_template("summary", "SUMMARY-V2 up to turn {{through}}:\n{{transcript}}\n");
+    snprintf(want, sizeof(want), "prompts reloaded from %s: web, voice, summary", dir);
+    int reloaded = ts_log_count(&st.parleyd.proc, want);
+    assert_int_equal(kill(st.parleyd.proc.pid, SIGHUP), 0);
+    for (int i = 0; i < 200 && ts_log_count(&st.parleyd.proc, want) == reloaded; i++)
+        poll(NULL, 0, 50); /* until the line is there, 10 s at most */
+    assert_int_equal(ts_log_count(&st.parleyd.proc, want), reloaded + 1);
+    /* Swapped together: the voice template of the same reload is in use. */
+    open_on(&c, "voice");
+    ask_ok(&c, "v5", "summary-reload-1: and now?");
+    sys = system_prompt_for("summary-reload-1");
+    assert_string_equal(sys, "VOICE-V5 on voice.\n");
+    pl_free(sys);
+    ts_caller_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_channel_picks_template),
         cmocka_unit_test(test_sighup_reloads_without_cutting_a_turn),
         cmocka_unit_test(test_invalid_template_keeps_the_old_one),
+        cmocka_unit_test(test_summary_template_reloads_with_them),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
