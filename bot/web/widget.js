@@ -86,9 +86,20 @@ button:focus-visible, textarea:focus-visible { outline: 3px solid #f5a623; outli
     this.turns = new Map();   // turn -> {el, node, seq, done}
     this.shown = new Set();   // turns whose answer is on screen
     this.pending = new Map(); // message id -> {text, el}: sent, not yet acknowledged
+    this.started = false;
     this.build(o);
-    this.connect();
+    // A visitor who never opens the chat costs no session: connect on the first opening, or at
+    // once when this tab already has a conversation (to show it and finish a streaming answer).
+    let stored = null;
+    try { stored = sessionStorage.getItem(this.key); } catch (e) { /* storage off */ }
+    if (stored || !this.launcher || !this.panel.hidden) this.start();
   }
+
+  Widget.prototype.start = function () {
+    if (this.started) return;
+    this.started = true;
+    this.connect();
+  };
 
   Widget.prototype.build = function (o) {
     const host = el("div");
@@ -168,6 +179,7 @@ button:focus-visible, textarea:focus-visible { outline: 3px solid #f5a623; outli
     if (!this.launcher) return;
     this.panel.hidden = !open;
     this.launcher.setAttribute("aria-expanded", String(open));
+    if (open) this.start();
     if (open) this.text.focus();
     else this.launcher.focus();
   };
@@ -339,7 +351,7 @@ button:focus-visible, textarea:focus-visible { outline: 3px solid #f5a623; outli
     case "ready":
       this.saveToken(m.token);
       this.backoff = 500;
-      this.setStatus(true, m.resumed || this.connected ? "connected (conversation resumed)" : "connected");
+      this.setStatus(true, this.connected ? "connected (reconnected)" : "connected");
       this.connected = true;
       break;
     case "history":

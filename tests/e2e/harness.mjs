@@ -1,0 +1,178 @@
+// Shared pieces of the browser tests: free ports, child processes (redis-server, parleyd), a
+// static "customer site" server, a TCP relay the test can cut, Chromium launch options, and
+// screenshots kept under the build folder (PARLEY_ARTIFACTS_DIR).
+import { spawn, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+export const SECRET = "e2e-test-secret-0123456789abcdef";
+export const bin = process.env.PARLEY_BIN_DIR;
+if (!bin) throw new Error("set PARLEY_BIN_DIR to the build folder");
+
+export async function loadChromium() {
+  try {
+    return (await import("playwright-core")).chromium;
+  } catch {
+    console.error("playwright-core is missing: run `npm ci` in tests/e2e (scripts/test does it)");
+    process.exit(1);
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitPort(port, child, ms = 15000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (child && child.exitCode !== null) throw new Error(`${child.spawnfile} exited early`);
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, "127.0.0.1", () => { c.end(); resolve(true); });
+      c.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} did not open`);
+}
+
+// Poll `fn` until it returns a truthy value, or fail after `ms` with `what`.
+export async function until(fn, what, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export class Stack {
+  constructor(name) {
+    this.children = [];
+    this.servers = [];
+    this.work = mkdtempSync(path.join(os.tmpdir(), `parley-${name}-`));
+    this.artifacts = path.join(process.env.PARLEY_ARTIFACTS_DIR || path.join(bin, "e2e-artifacts"), name);
+    rmSync(this.artifacts, { recursive: true, force: true });
+    mkdirSync(this.artifacts, { recursive: true });
+    this.shot = 0;
+  }
+
+  start(cmd, args, env) {
+    const child = spawn(cmd, args, { stdio: ["ignore", "inherit", "inherit"],
+      env: env ? { ...process.env, ...env } : process.env });
+    this.children.push(child);
+    return child;
+  }
+
+  async redis() {
+    const port = await freePort();
+    const child = this.start("redis-server", ["--port", String(port), "--bind", "127.0.0.1",
+      "--dir", this.work, "--save", "", "--appendonly", "yes", "--loglevel", "warning"]);
+    await waitPort(port, child);
+    return port;
+  }
+
+  async parleyd(redisPort, extra = []) {
+    const port = await freePort();
+    const child = this.start(path.join(bin, "parleyd"), ["--listen", `127.0.0.1:${port}`,
+      "--redis", `redis://127.0.0.1:${redisPort}/0`, "--provider", "local",
+      "--jwt-secret", SECRET, "--log-level", "warn", "--log-format", "text", ...extra]);
+    await waitPort(port, child);
+    return { port, url: `http://127.0.0.1:${port}`, child };
+  }
+
+  // An HTTP server on a fresh port answering with `handler(req, res)`; `onUpgrade` optional.
+  async http(handler, onUpgrade) {
+    const server = http.createServer(handler);
+    if (onUpgrade) server.on("upgrade", onUpgrade);
+    this.servers.push(server);
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address();
+    return { port, origin: `http://127.0.0.1:${port}`, server };
+  }
+
+  // A TCP relay to `port`; drop() cuts every connection through it at once, as a crashed server
+  // or a broken network would (no close frame).
+  async relay(port) {
+    const pairs = new Set();
+    const server = net.createServer((a) => {
+      const b = net.connect(port, "127.0.0.1");
+      const pair = [a, b];
+      pairs.add(pair);
+      a.pipe(b);
+      b.pipe(a);
+      const end = () => { a.destroy(); b.destroy(); pairs.delete(pair); };
+      a.on("error", end); b.on("error", end); a.on("close", end); b.on("close", end);
+    });
+    this.servers.push(server);
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    const p = server.address().port;
+    return {
+      port: p,
+      url: `http://127.0.0.1:${p}`,
+      drop() { const n = pairs.size; for (const [a, b] of [...pairs]) { a.destroy(); b.destroy(); } pairs.clear(); return n; },
+    };
+  }
+
+  token(role, sub) {
+    return execFileSync(path.join(bin, "parley"),
+      ["token", "--role", role, "--sub", sub, "--jwt-secret", SECRET]).toString().trim();
+  }
+
+  async browser(chromium) {
+    this.chrome = await chromium.launch({
+      executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    return this.chrome;
+  }
+
+  // A numbered screenshot of this step, kept as a test artifact.
+  async screenshot(page, step) {
+    this.shot++;
+    const file = path.join(this.artifacts, `${String(this.shot).padStart(2, "0")}-${step}.png`);
+    await page.screenshot({ path: file });
+    return file;
+  }
+
+  async stop() {
+    if (this.chrome) await this.chrome.close().catch(() => {});
+    for (const s of this.servers) { s.closeAllConnections?.(); s.close(); }
+    for (const c of this.children.reverse()) c.kill("SIGTERM");
+    await Promise.all(this.children.map((c) => c.exitCode !== null ? null
+      : new Promise((r) => { c.once("exit", r); setTimeout(r, 3000); })));
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+// Runs named steps in order; a failing step fails the test (exit 1) and stops the rest.
+export async function runSteps(stack, steps) {
+  let failed = false;
+  try {
+    for (const [name, fn] of steps) {
+      try {
+        await fn();
+      } catch (e) {
+        console.error(`FAIL ${name}`);
+        throw e;
+      }
+      console.log(`ok   ${name}`);
+    }
+  } catch (e) {
+    failed = true;
+    console.error(e);
+  } finally {
+    await stack.stop();
+  }
+  process.exit(failed ? 1 : 0);
+}
