@@ -64,6 +64,8 @@
       if (wa) return waitSince(a) - waitSince(b);
       return (b.updated || 0) - (a.updated || 0);
     });
+    // Redrawn on every update: a keyboard user keeps the focus on the same conversation.
+    const had = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.sessionId : null;
     list.textContent = "";
     if (!all.length) list.appendChild(el("li", "hint", "No live conversations."));
     for (const s of all) {
@@ -81,6 +83,7 @@
       b.addEventListener("click", () => watch(s.session_id));
       li.appendChild(b);
       list.appendChild(li);
+      if (had && had === s.session_id) b.focus();
     }
   }
   function updateSession(s) {

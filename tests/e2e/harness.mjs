@@ -2,6 +2,7 @@
 // static "customer site" server, a TCP relay the test can cut, Chromium launch options, and
 // screenshots kept under the build folder (PARLEY_ARTIFACTS_DIR).
 import { spawn, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -175,4 +176,45 @@ export async function runSteps(stack, steps) {
     await stack.stop();
   }
   process.exit(failed ? 1 : 0);
+}
+
+// The server side of one WebSocket (RFC 6455), enough for a protocol double: accepts the
+// handshake of an http 'upgrade' event with `protocol`, calls onText(object) for each text
+// frame (JSON), and returns send(object) and close().
+export function acceptWebSocket(req, socket, protocol, onText) {
+  const key = req.headers["sec-websocket-key"];
+  const accept = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+  socket.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
+    `sec-websocket-accept: ${accept}\r\nsec-websocket-protocol: ${protocol}\r\n\r\n`);
+  let buf = Buffer.alloc(0);
+  const frame = (op, payload) => {
+    const n = payload.length;
+    const head = n < 126 ? Buffer.from([0x80 | op, n])
+      : n < 65536 ? Buffer.from([0x80 | op, 126, n >> 8, n & 255])
+      : Buffer.concat([Buffer.from([0x80 | op, 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; })()]);
+    if (!socket.destroyed) socket.write(Buffer.concat([head, payload]));
+  };
+  socket.on("data", (d) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      if (buf.length < 2) return;
+      const op = buf[0] & 15;
+      let len = buf[1] & 127, off = 2;
+      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+      else if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); off = 10; }
+      if (buf.length < off + 4 + len) return;
+      const mask = buf.subarray(off, off + 4);
+      const data = Buffer.from(buf.subarray(off + 4, off + 4 + len));
+      for (let i = 0; i < data.length; i++) data[i] ^= mask[i & 3];
+      buf = buf.subarray(off + 4 + len);
+      if (op === 1) onText(JSON.parse(data.toString("utf8")));
+      else if (op === 8) { frame(8, Buffer.alloc(0)); socket.end(); return; }
+      else if (op === 9) frame(10, data);
+    }
+  });
+  socket.on("error", () => {});
+  return {
+    send(obj) { frame(1, Buffer.from(JSON.stringify(obj))); },
+    close() { frame(8, Buffer.alloc(0)); socket.end(); },
+  };
 }
