@@ -4,9 +4,10 @@
 // TCP relay the test can cut. Steps: keyboard-only chat with a streamed answer stored exactly as
 // shown; model and caller text holding HTML rendered as text; a dropped socket resumed mid-answer
 // with no gap and no repeat; a page of an origin not allowed gets a clear refusal. Screenshots of
-// each step go to PARLEY_ARTIFACTS_DIR/widget. Usage: node widget.test.mjs
+// each step go to PARLEY_ARTIFACTS_DIR/widget. An agent joining, writing and leaving is shown
+// from a double of the caller WebSocket (the agent desk's side of it lands with the desk). Usage: node widget.test.mjs
 import assert from "node:assert/strict";
-import { Stack, loadChromium, runSteps, until } from "./harness.mjs";
+import { Stack, acceptWebSocket, loadChromium, runSteps, until } from "./harness.mjs";
 
 const chromium = await loadChromium();
 const stack = new Stack("widget");
@@ -41,6 +42,22 @@ const site = await stack.http((req, res) => siteHandler(relay.url)(req, res));
 const foreign = await stack.http((req, res) => siteHandler(relay.url)(req, res));
 parleyd = await stack.parleyd(redisPort, ["--allowed-origins", site.origin, "--local-pace-ms", "60"]);
 const relay = await stack.relay(parleyd.port);
+// A double of parleyd's caller WebSocket that plays an agent's takeover; its pages are parleyd's.
+const chatDouble = await stack.http(async (req, res) => {
+  const r = await fetch(parleyd.url + req.url);
+  res.writeHead(r.status, { "content-type": r.headers.get("content-type") || "text/plain" });
+  res.end(Buffer.from(await r.arrayBuffer()));
+}, (req, socket) => {
+  const ws = acceptWebSocket(req, socket, "parley.chat.v1", (m) => {
+    if (m.type !== "hello") return;
+    ws.send({ type: "ready", session_id: "e".repeat(32), token: "t", resumed: true });
+    ws.send({ type: "history", messages: [{ role: "caller", text: "I want a person", turn: 1, ts: 1 }] });
+    ws.send({ type: "agent_joined", name: "Ann <i>Agent</i>" });
+    ws.send({ type: "agent_message", text: "Hi, I am Ann. <img src=x onerror=window.__pwned=2>" });
+    ws.send({ type: "agent_left" });
+  });
+});
+const agentSite = await stack.http((req, res) => siteHandler(chatDouble.origin)(req, res));
 const agent = stack.token("agent", "e2e");
 
 const browser = await stack.browser(chromium);
@@ -193,6 +210,23 @@ await runSteps(stack, [
     assert.equal(await other.textContent(".status"), "unavailable");
     assert.equal(await other.isDisabled("form button[type=submit]"), true);
     await stack.screenshot(other, "foreign-origin-refused");
+  }],
+
+  ["widget_shows_agent_distinctly", async () => {
+    const p = await browser.newPage();
+    p.on("pageerror", (e) => pageErrors.push(String(e)));
+    await p.goto(`${agentSite.origin}/`);
+    await p.locator(".launcher").click();
+    await p.locator(".notice", { hasText: "The agent left; the assistant is back." }).waitFor();
+    assert.deepEqual(await p.$$eval(".log > *", (els) => els.map((e) => [e.className, e.textContent])), [
+      ["msg caller", "I want a person"],
+      ["notice", "Ann <i>Agent</i> joined the conversation"],
+      ["msg agent", "AgentHi, I am Ann. <img src=x onerror=window.__pwned=2>"],
+      ["notice", "The agent left; the assistant is back."]]);
+    assert.equal(await p.evaluate(() => document.querySelector("[data-parley-widget]").shadowRoot
+      .querySelectorAll("img, i").length), 0);
+    assert.equal(await p.evaluate(() => window.__pwned), undefined);
+    await stack.screenshot(p, "agent-joined-wrote-left");
     assert.deepEqual(pageErrors, []);
   }],
 ]);
