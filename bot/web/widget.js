@@ -319,7 +319,9 @@ button:focus-visible, textarea:focus-visible { outline: 3px solid #f5a623; outli
     this.log.textContent = "";
     this.shown.clear();
     const stored = new Set();
+    this.callerTurns = new Set();
     for (const h of messages) {
+      if (h.role === "caller") this.callerTurns.add(h.turn);
       if (h.role === "assistant") { stored.add(h.turn); this.shown.add(h.turn); }
       const b = this.bubble(h.role, h.text, h.role === "agent" ? "Agent" : null);
       if (h.role === "assistant" && h.stop_reason && h.stop_reason !== "end_turn")
@@ -358,11 +360,18 @@ button:focus-visible, textarea:focus-visible { outline: 3px solid #f5a623; outli
       this.rebuild(m.messages || []);
       // Messages sent but not acknowledged before the socket dropped: resent with their ids, so
       // the server stores each once.
-      for (const [id, p] of this.pending) this.out({ type: "message", id, text: p.text });
+      for (const [id, p] of this.pending) {
+        p.resent = true;
+        this.out({ type: "message", id, text: p.text });
+      }
       break;
-    case "ack":
+    case "ack": {
+      // A resent message that was stored before its first ack was lost: the history shows it.
+      const p = this.pending.get(m.id);
+      if (p && p.resent && this.callerTurns && this.callerTurns.has(m.turn)) p.el.remove();
       this.pending.delete(m.id);
       break;
+    }
     case "turn_start":
       if (!this.shown.has(m.turn)) this.turn(m.turn);
       this.stopBtn.disabled = false;

@@ -102,15 +102,18 @@ export class Stack {
   }
 
   // A TCP relay to `port`; drop() cuts every connection through it at once, as a crashed server
-  // or a broken network would (no close frame).
+  // or a broken network would (no close frame). mute("up") loses what browsers send from then
+  // on, mute("down") what the server sends (counted in `lost`), until the next drop().
   async relay(port) {
     const pairs = new Set();
+    const mute = { up: false, down: false };
+    const state = { lost: 0 };
     const server = net.createServer((a) => {
       const b = net.connect(port, "127.0.0.1");
       const pair = [a, b];
       pairs.add(pair);
-      a.pipe(b);
-      b.pipe(a);
+      a.on("data", (d) => { if (mute.up) state.lost += d.length; else b.write(d); });
+      b.on("data", (d) => { if (mute.down) state.lost += d.length; else a.write(d); });
       const end = () => { a.destroy(); b.destroy(); pairs.delete(pair); };
       a.on("error", end); b.on("error", end); a.on("close", end); b.on("close", end);
     });
@@ -120,7 +123,15 @@ export class Stack {
     return {
       port: p,
       url: `http://127.0.0.1:${p}`,
-      drop() { const n = pairs.size; for (const [a, b] of [...pairs]) { a.destroy(); b.destroy(); } pairs.clear(); return n; },
+      get lost() { return state.lost; },
+      mute(dir) { mute[dir] = true; state.lost = 0; },
+      drop() {
+        const n = pairs.size;
+        for (const [a, b] of [...pairs]) { a.destroy(); b.destroy(); }
+        pairs.clear();
+        mute.up = mute.down = false;
+        return n;
+      },
     };
   }
 

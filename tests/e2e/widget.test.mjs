@@ -200,6 +200,38 @@ await runSteps(stack, [
     await stack.screenshot(page, "resumed-after-drop");
   }],
 
+  ["widget_resends_unacknowledged_message", async () => {
+    const reconnected = async (before) => until(() => sockets.slice(before).some((s) =>
+      s.recv.some((m) => m.type === "ready")), "the widget to reconnect");
+    const bubbles = () => page.$$eval(".msg", (els) => els.map((e) => [e.className.replace(/ typing/, ""), e.childNodes[0].nodeValue]));
+    const storedBubbles = async () => (await stored()).filter((e) => e.role === "caller" || e.role === "assistant")
+      .map((e) => [`msg ${e.role}`, e.text]);
+    // Lost on the way up: never stored; sent again after the reconnect, stored once.
+    relay.mute("up");
+    let before = sockets.length;
+    await page.fill("textarea", "Does my policy cover a stolen bicycle?");
+    await page.press("textarea", "Enter");
+    await until(() => relay.lost > 0, "the message to be lost");
+    relay.drop();
+    await reconnected(before);
+    await answerDone(3);
+    // Stored, its ack lost on the way down: the history shows it, the resend is only acknowledged.
+    relay.mute("down");
+    before = sockets.length;
+    await page.fill("textarea", "And a stolen laptop?");
+    await page.press("textarea", "Enter");
+    await until(async () => (await stored()).some((e) => e.role === "assistant" && e.turn === 5), "turn 5 to be answered");
+    relay.drop();
+    await reconnected(before);
+    await answerDone(4);
+    await until(async () => !sockets.at(-1).sent.some((m) => m.type === "message") ||
+      sockets.at(-1).recv.some((m) => m.type === "ack"), "the resend to be acknowledged");
+    const want = await storedBubbles();
+    assert.equal(want.filter(([c]) => c === "msg caller").length, 5, "each message stored once");
+    assert.deepEqual(await bubbles(), want);
+    await stack.screenshot(page, "resent-after-lost-ack");
+  }],
+
   ["widget_refused_on_foreign_origin", async () => {
     const other = await browser.newPage();
     other.on("pageerror", (e) => pageErrors.push(String(e)));
