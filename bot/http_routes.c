@@ -469,6 +469,7 @@ void http_routes_dispatch(struct http_server_req *r)
         {"/healthz", get_healthz, NULL},     {"/readyz", get_readyz, NULL},
         {"/metrics", get_metrics, NULL},     {"/", NULL, "index.html"},
         {"/index.html", NULL, "index.html"}, {"/widget.js", NULL, "widget.js"},
+        {"/agent", NULL, "agent.html"},      {"/agent.js", NULL, "agent.js"},
     };
     const char *p = r->path;
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {

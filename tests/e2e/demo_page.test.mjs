@@ -1,4 +1,4 @@
-// The demo page in a real browser (Debian's Chromium, driven by playwright-core): it connects,
+// The demo page (the widget shown inline) in a real browser (Debian's Chromium, driven by playwright-core): it connects,
 // a typed question is acknowledged and its answer streams in word by word, exactly as stored in
 // the transcript; a reload shows the conversation again (the page reconnects with its token).
 // Starts its own redis-server and parleyd (offline provider). Usage: node demo_page.test.mjs
@@ -74,18 +74,18 @@ try {
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   await page.goto(`http://127.0.0.1:${port}/`);
-  await page.waitForFunction(() => document.getElementById("status").textContent === "connected");
+  await page.locator(".status", { hasText: /^connected$/ }).waitFor();
 
   const question = "Is water damage from a burst pipe covered?";
-  await page.fill("#text", question);
-  await page.press("#text", "Enter");
+  await page.fill("textarea", question);
+  await page.press("textarea", "Enter");
 
   // Watch the answer grow: streaming shows many intermediate lengths, not one block.
   const lengths = new Set();
   const end = Date.now() + 15000;
   for (;;) {
     const state = await page.evaluate(() => {
-      const b = document.querySelector(".msg.assistant");
+      const b = document.querySelector("[data-parley-widget]").shadowRoot.querySelector(".msg.assistant");
       return b ? { text: b.textContent, typing: b.classList.contains("typing") } : null;
     });
     if (state) lengths.add(state.text.length);
@@ -99,7 +99,7 @@ try {
   assert.match(shown, /No AI model is configured/);
 
   // What the page shows is exactly what was stored.
-  const token = await page.evaluate(() => sessionStorage.getItem("parley.token"));
+  const token = await page.evaluate(() => sessionStorage.getItem("parley.token " + location.origin));
   const sid = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()).sid;
   const agent = execFileSync(path.join(bin, "parley"),
     ["token", "--role", "agent", "--sub", "e2e", "--jwt-secret", SECRET]).toString().trim();
@@ -112,8 +112,8 @@ try {
 
   // A reload reconnects with the token and shows the conversation again.
   await page.reload();
-  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("connected"));
-  await page.waitForFunction(() => document.querySelectorAll(".msg").length === 2);
+  await page.locator(".status", { hasText: /^connected/ }).waitFor();
+  await page.locator(".msg").nth(1).waitFor();
   assert.deepEqual(await page.$$eval(".msg", (els) => els.map((e) => [e.className, e.textContent])),
     [["msg caller", question], ["msg assistant", shown]]);
   assert.deepEqual(pageErrors, []);
