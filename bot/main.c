@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include "bot/acceptor.h"
+#include "bot/agent.h"
 #include "bot/chat.h"
 #include "bot/config.h"
 #include "bot/http_routes.h"
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
     chat_frames_init(&srv.frame);
     conn_counts_init(&srv.session_conns);
     srv.http_dispatch = http_routes_dispatch;
-    static const struct ws_endpoint *const ws_endpoints[] = {&chat_ws_endpoint};
+    static const struct ws_endpoint *const ws_endpoints[] = {&chat_ws_endpoint, &agent_ws_endpoint};
     srv.ws_endpoints = ws_endpoints;
     srv.ws_endpoint_count = sizeof(ws_endpoints) / sizeof(ws_endpoints[0]);
     unsigned char raw[8];
