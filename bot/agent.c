@@ -20,9 +20,11 @@
 #include "common/log.h"
 #include "common/ws_rx.h"
 #include "sessions/conversation_order.h"
+#include "sessions/session_list.h"
 #include "sessions/session_store.h"
 
 #define EVENT_BYTES_MAX (16 * 1024 * 1024)
+#define AGENT_LIST_MAX  500 /* sessions one list answer holds */
 
 struct out_frame {
     struct out_frame *next;
@@ -57,6 +59,7 @@ struct agent_conn {
     bool too_slow, write_failed, close_sent;
     struct agent_watch *watches; /* OPENING and LISTENING ones */
     unsigned n_watches;
+    bool listing; /* a list is being read: one at a time */
     uv_timer_t hello_timer;
     bool hello_timer_open;
     uint32_t hello_failures;
@@ -380,6 +383,38 @@ static void handle_unwatch(struct agent_conn *a, const char *sid)
     agent_send(a, b);
 }
 
+/* ---- list ---- */
+
+static void on_listed(void *ud, int status, const struct sess_list_row *rows, size_t n)
+{
+    struct agent_conn *a = ud;
+    a->listing = false;
+    if (a->conn) {
+        if (status != PL_OK) {
+            send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        } else {
+            struct pl_buf *b = frame_buf(a);
+            agent_out_sessions(b, rows, n);
+            agent_send(a, b);
+        }
+    }
+    agent_unref(a);
+}
+
+static void handle_list(struct agent_conn *a)
+{
+    if (a->listing) {
+        send_error(a, API_ERR_BUSY, "a list is being read for this connection already");
+        return;
+    }
+    if (sess_list(a->srv->store, AGENT_LIST_MAX, on_listed, a) != PL_OK) {
+        send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        return;
+    }
+    a->listing = true;
+    agent_ref(a);
+}
+
 /* ---- hello ---- */
 
 static void on_hello_timer_closed(uv_handle_t *h)
@@ -485,6 +520,8 @@ static void handle_frame(struct agent_conn *a, const char *data, size_t len)
             handle_unwatch(a, in.session_id);
             break;
         case AGENT_IN_LIST:
+            handle_list(a);
+            break;
         case AGENT_IN_TAKEOVER:
         case AGENT_IN_SAY:
         case AGENT_IN_RELEASE:

@@ -46,6 +46,28 @@ void agent_out_ready(struct pl_buf *b, const char *agent, const char *role, unsi
                              "role", role, "max_watches", (json_int_t)max_watches));
 }
 
+static json_t *str_or_null(const char *s)
+{
+    return s && s[0] ? str_or_empty(s) : json_null();
+}
+
+void agent_out_sessions(struct pl_buf *b, const struct sess_list_row *rows, size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct sess_list_row *r = &rows[i];
+        json_t *row = json_pack(
+            "{s:o,s:o,s:o,s:{s:o,s:o},s:I,s:o}", "session_id", str_or_empty(r->session_id),
+            "channel", str_or_empty(r->channel), "state", str_or_empty(r->state), "caller", "id",
+            str_or_null(r->caller_id), "name", str_or_null(r->caller_name), "updated",
+            (json_int_t)r->updated_ms, "last_text", str_or_empty(r->last_text));
+        if (row && strcmp(r->state, "waiting_agent") == 0 && r->reason[0])
+            json_object_set_new(row, "reason", str_or_empty(r->reason));
+        json_array_append_new(list, row);
+    }
+    append_json(b, json_pack("{s:s,s:o}", "type", "sessions", "sessions", list));
+}
+
 void agent_out_unwatched(struct pl_buf *b, const char *sid)
 {
     append_json(b, json_pack("{s:s,s:o}", "type", "unwatched", "session_id", str_or_empty(sid)));

@@ -11,12 +11,17 @@
 
 #include "bot/chat_proto.h"
 #include "common/buf.h"
+#include "sessions/session_list.h"
 #include "sessions/session_store.h"
 
 /* ---- server to agent ---- */
 
 /** {"type":"ready","agent":SUB,"role":ROLE,"max_watches":N} */
 void agent_out_ready(struct pl_buf *b, const char *agent, const char *role, unsigned max_watches);
+/** {"type":"sessions","sessions":[{"session_id":SID,"channel":C,"state":S,"caller":{"id":I,
+ *  "name":N},"updated":MS,"last_text":T[,"reason":R]}...]}: the desk's list, in the order
+ *  given; caller fields "" are null, "reason" only for a waiting_agent session with one. */
+void agent_out_sessions(struct pl_buf *b, const struct sess_list_row *rows, size_t n);
 /** {"type":"unwatched","session_id":SID}: the watch is over (answer to unwatch). */
 void agent_out_unwatched(struct pl_buf *b, const char *sid);
 /** The caller-protocol frame `frame` (`len` bytes, a JSON object beginning with '{') as an

@@ -209,12 +209,74 @@ static void test_watch_limits(void **state)
     ts_caller_close(&a);
 }
 
+/* list: every session, waiting ones first (oldest first, with their reason), then the others,
+ * most recently updated first. The records' state and times are set in Redis as the webhooks'
+ * escalation and the turns write them. */
+static void test_list(void **state)
+{
+    (void)state;
+    char sids[4][65];
+    for (int i = 0; i < 4; i++) {
+        char *t = ts_session_create(st.parleyd.url, sids[i]);
+        assert_non_null(t);
+        free(t);
+    }
+    static const char *const states[] = {"bot", "waiting_agent", "bot", "waiting_agent"};
+    static const char *const updated[] = {"4000000000000", "4000000000300", "4000000000100",
+                                          "4000000000200"};
+    for (int i = 0; i < 4; i++) {
+        char *r = ts_redis_query(&st.redis,
+                                 "HSET parley:{%s}:session state %s updated %s last_text line%d "
+                                 "escalation_reason reason%d caller_name name%d",
+                                 sids[i], states[i], updated[i], i, i, i);
+        assert_non_null(r);
+        free(r);
+    }
+    struct ts_caller a;
+    agent_connect(&a);
+    agent_hello(&a, "cy");
+    assert_int_equal(ts_caller_send(&a, "{\"type\":\"list\"}"), 0);
+    json_t *f = ts_caller_recv(&a, 5000);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "type")), "sessions");
+    json_t *list = json_object_get(f, "sessions");
+    /* the four first (other tests' sessions are older), in the desk's order */
+    static const int order[] = {3, 1, 2, 0};
+    assert_true(json_array_size(list) >= 4);
+    for (int k = 0; k < 4; k++) {
+        json_t *row = json_array_get(list, (size_t)k);
+        int i = order[k];
+        assert_string_equal(json_string_value(json_object_get(row, "session_id")), sids[i]);
+        assert_string_equal(json_string_value(json_object_get(row, "state")), states[i]);
+        assert_int_equal(json_integer_value(json_object_get(row, "updated")),
+                         strtoll(updated[i], NULL, 10));
+        char want[32];
+        snprintf(want, sizeof(want), "line%d", i);
+        assert_string_equal(json_string_value(json_object_get(row, "last_text")), want);
+        snprintf(want, sizeof(want), "name%d", i);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(row, "caller"), "name")), want);
+        assert_true(json_is_null(json_object_get(json_object_get(row, "caller"), "id")));
+        assert_string_equal(json_string_value(json_object_get(row, "channel")), "web");
+        json_t *reason = json_object_get(row, "reason");
+        if (strcmp(states[i], "waiting_agent") == 0) {
+            snprintf(want, sizeof(want), "reason%d", i);
+            assert_string_equal(json_string_value(reason), want);
+        } else {
+            assert_null(reason);
+        }
+    }
+    json_decref(f);
+    ts_caller_close(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_caller_token_forbidden),
         cmocka_unit_test(test_watch_streams_turns),
         cmocka_unit_test(test_watch_limits),
+        cmocka_unit_test(test_list),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

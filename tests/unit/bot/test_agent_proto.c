@@ -96,6 +96,46 @@ static void test_for_session(void **state)
     pl_buf_cleanup(&ev);
 }
 
+static void test_sessions(void **state)
+{
+    (void)state;
+    struct sess_list_row rows[4];
+    memset(rows, 0, sizeof(rows));
+    static const char *const st[] = {"bot", "waiting_agent", "agent", "waiting_agent"};
+    static const long long upd[] = {10, 30, 20, 40};
+    for (int i = 0; i < 4; i++) {
+        snprintf(rows[i].session_id, sizeof(rows[i].session_id), "%031d%d", 0, i);
+        snprintf(rows[i].channel, sizeof(rows[i].channel), "web");
+        snprintf(rows[i].state, sizeof(rows[i].state), "%s", st[i]);
+        rows[i].updated_ms = upd[i];
+    }
+    snprintf(rows[1].reason, sizeof(rows[1].reason), "asked for a human");
+    snprintf(rows[1].caller_id, sizeof(rows[1].caller_id), "c-1");
+    snprintf(rows[1].caller_name, sizeof(rows[1].caller_name), "Ada \"A\"");
+    snprintf(rows[0].last_text, sizeof(rows[0].last_text), "hi");
+    snprintf(rows[0].reason, sizeof(rows[0].reason), "not shown: not waiting");
+    /* waiting first, oldest first; then newest first */
+    sess_list_sort(rows, 4);
+    assert_string_equal(rows[0].session_id, "00000000000000000000000000000001");
+    assert_string_equal(rows[1].session_id, "00000000000000000000000000000003");
+    assert_string_equal(rows[2].session_id, "00000000000000000000000000000002");
+    assert_string_equal(rows[3].session_id, "00000000000000000000000000000000");
+    agent_out_sessions(&out_buf, rows, 2);
+    expect("{\"type\":\"sessions\",\"sessions\":[{\"session_id\":"
+           "\"00000000000000000000000000000001\",\"channel\":\"web\",\"state\":"
+           "\"waiting_agent\",\"caller\":{\"id\":\"c-1\",\"name\":\"Ada \\\"A\\\"\"},"
+           "\"updated\":30,\"last_text\":\"\",\"reason\":\"asked for a human\"},"
+           "{\"session_id\":\"00000000000000000000000000000003\",\"channel\":\"web\","
+           "\"state\":\"waiting_agent\",\"caller\":{\"id\":null,\"name\":null},"
+           "\"updated\":40,\"last_text\":\"\"}]}");
+    agent_out_sessions(&out_buf, rows + 3, 1);
+    expect("{\"type\":\"sessions\",\"sessions\":[{\"session_id\":"
+           "\"00000000000000000000000000000000\",\"channel\":\"web\",\"state\":\"bot\","
+           "\"caller\":{\"id\":null,\"name\":null},\"updated\":10,\"last_text\":\"hi\"}]}");
+    agent_out_sessions(&out_buf, NULL, 0);
+    expect("{\"type\":\"sessions\",\"sessions\":[]}");
+}
+
 /* Parse `frame`; expect PL_EINVAL with `code` and a message containing `part`. */
 static void expect_refused(const char *frame, enum api_error code, const char *part)
 {
@@ -197,6 +237,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwatched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_for_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test(test_parse_ok),
         cmocka_unit_test(test_parse_refused),
     };
