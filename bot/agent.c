@@ -12,6 +12,7 @@
 #include "bot/auth_token.h"
 #include "bot/chat_proto.h"
 #include "bot/conn.h"
+#include "bot/desk_fanout.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
@@ -37,7 +38,8 @@ enum watch_state { WATCH_OPENING, WATCH_LISTENING, WATCH_DROPPED };
 struct agent_conn;
 
 struct agent_watch {
-    struct turn_listener listener; /* of its session, while LISTENING */
+    struct turn_listener listener;   /* of its session, while LISTENING: turns answered here */
+    struct desk_remote_watch remote; /* while LISTENING: turns answered elsewhere */
     struct agent_conn *a;
     struct agent_watch *next;
     enum watch_state state;
@@ -251,6 +253,16 @@ static const struct turn_listener_ops watch_listener_ops = {
     .turn_end = on_turn_end,
 };
 
+/* A frame of a turn another instance answers (bot/desk_fanout.h). */
+static void on_remote_frame(struct desk_remote_watch *r, const char *sid, const char *data,
+                            size_t len)
+{
+    struct agent_watch *w = PL_CONTAINER_OF(r, struct agent_watch, remote);
+    struct pl_buf *b = frame_buf(w->a);
+    agent_out_for_session(b, sid, data, len);
+    agent_send(w->a, b);
+}
+
 static struct agent_watch *find_watch(struct agent_conn *a, const char *sid)
 {
     for (struct agent_watch *w = a->watches; w; w = w->next)
@@ -276,6 +288,7 @@ static void drop_watch(struct agent_conn *a, struct agent_watch *w)
     unlink_watch(a, w);
     if (w->state == WATCH_LISTENING) {
         turn_unlisten(&w->listener);
+        desk_fanout_unwatch(&w->remote);
         pl_free(w);
     } else {
         w->state = WATCH_DROPPED;
@@ -337,6 +350,8 @@ static void on_watch_opened(void *ud, int status, const struct sess_record *rec,
      * between the history and the live events. */
     const struct turn_replay from = {.turn = rec->answered + 1, .after_seq = -1};
     turn_listen(a->srv->engine, w->sid, &w->listener, &from);
+    w->remote.frame = on_remote_frame;
+    desk_fanout_watch(a->srv->desk, w->sid, &w->remote);
     PL_LOG(PL_LOG_INFO, "agent", "agent=%s watches sess=%s", a->sub, w->sid);
     agent_unref(a);
 }

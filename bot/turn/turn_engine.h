@@ -76,6 +76,10 @@ struct turn_engine_opts {
      * should cover). NULL: nobody (no summaries). */
     void (*summary_due)(void *ud, const char *sid, long through);
     void *summary_ud;
+    /* Told just before an answer begins streaming here (its turn_start follows at once): the
+     * agent desk follows the turn from there (bot/desk_fanout.h). NULL: nobody. */
+    void (*turn_starting)(void *ud, const char *sid, long turn);
+    void *turn_starting_ud;
 };
 
 /** A new engine (it starts its lease timer at once). */
