@@ -2,6 +2,8 @@
  * field in struct bot_config; --help and docs/configuration.md list the rows. */
 #include "bot/config.h"
 
+#include "bot/escalation.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -55,6 +57,10 @@ static const struct opt opts[] = {
     {"agent-max-watches", "PARLEY_AGENT_MAX_WATCHES", "agent_max_watches", OPT_U32,
      F(agent_max_watches), "50", 1, 10000,
      "sessions one agent WebSocket (/v1/agent) may watch at once; one more is refused (busy)"},
+    {"escalation-phrases", "PARLEY_ESCALATION_PHRASES", "escalation_phrases", OPT_STR,
+     F(escalation_phrases), ESCALATION_PHRASES_DEFAULT, 0, 0,
+     "comma list: a caller message containing one (case-insensitive) puts its session in "
+     "waiting_agent for the agent desk; empty: none"},
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,

@@ -30,8 +30,9 @@ struct list_op {
     int status;
 };
 
-static const char *const fields[] = {"id",          "channel", "state",     "caller_id",
-                                     "caller_name", "updated", "last_text", "escalation_reason"};
+static const char *const fields[] = {"id",        "channel",           "state",
+                                     "caller_id", "caller_name",       "updated",
+                                     "last_text", "escalation_reason", "waiting_since"};
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static bool is_waiting(const struct sess_list_row *r)
@@ -44,11 +45,10 @@ static int row_order(const void *pa, const void *pb)
     const struct sess_list_row *a = pa, *b = pb;
     if (is_waiting(a) != is_waiting(b))
         return is_waiting(a) ? -1 : 1;
-    if (a->updated_ms != b->updated_ms) {
-        bool older_first = is_waiting(a);
-        bool a_first = older_first ? a->updated_ms < b->updated_ms : a->updated_ms > b->updated_ms;
-        return a_first ? -1 : 1;
-    }
+    if (is_waiting(a) && a->waiting_since_ms != b->waiting_since_ms)
+        return a->waiting_since_ms < b->waiting_since_ms ? -1 : 1;
+    if (!is_waiting(a) && a->updated_ms != b->updated_ms)
+        return a->updated_ms > b->updated_ms ? -1 : 1;
     return strcmp(a->session_id, b->session_id);
 }
 
@@ -97,6 +97,8 @@ static void on_record(void *ud, int status, redisReply *reply)
         copy_field(r->last_text, sizeof(r->last_text), reply->element[6]);
         copy_field(r->reason, sizeof(r->reason), reply->element[7]);
         r->updated_ms = strtoll(updated, NULL, 10);
+        copy_field(updated, sizeof(updated), reply->element[8]);
+        r->waiting_since_ms = updated[0] ? strtoll(updated, NULL, 10) : r->updated_ms;
         if (!r->state[0])
             snprintf(r->state, sizeof(r->state), "bot");
         if (sess_id_valid(r->session_id))

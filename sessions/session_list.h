@@ -20,6 +20,7 @@ struct sess_list_row {
     char caller_id[129];
     char caller_name[129];
     long long updated_ms;
+    long long waiting_since_ms; /* when it began to wait (updated_ms if not recorded) */
     char last_text[161];
     char reason[129]; /* escalation_reason of a waiting session; "" otherwise */
 };

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -270,6 +271,61 @@ static void test_list(void **state)
     ts_caller_close(&a);
 }
 
+/* Poll Redis until the session's `field` is `want` (5 s at most). */
+static void wait_field(const char *sid, const char *field, const char *want)
+{
+    for (int i = 0; i < 1000; i++) {
+        char *r = ts_redis_query(&st.redis, "HGET parley:{%s}:session %s", sid, field);
+        bool ok = r && strcmp(r, want) == 0;
+        free(r);
+        if (ok)
+            return;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling a condition with a deadline */
+    }
+    fail_msg("session %s: %s never became %s", sid, field, want);
+}
+
+/* A caller's escalate, or a message with an escalation phrase, puts the session in
+ * waiting_agent with the reason; the list shows it among the waiting ones, longest first. */
+static void test_escalation(void **state)
+{
+    (void)state;
+    struct ts_caller one, two;
+    assert_int_equal(ts_caller_open(&one, st.parleyd.ws_url, NULL, 0, 0), 0);
+    assert_int_equal(ts_caller_send(&one, "{\"type\":\"escalate\",\"reason\":\"claim dispute\"}"),
+                     0);
+    wait_field(one.session_id, "state", "waiting_agent");
+    wait_field(one.session_id, "escalation_reason", "claim dispute");
+    assert_int_equal(ts_caller_open(&two, st.parleyd.ws_url, NULL, 0, 0), 0);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_ask(&two, "e1", "[[tokens:3]] let me Speak to  a HUMAN", 10000, &t),
+                     0);
+    ts_turn_free(&t); /* the bot still answers until an agent takes over */
+    wait_field(two.session_id, "state", "waiting_agent");
+    wait_field(two.session_id, "escalation_reason", "the caller said \"speak to a human\"");
+    /* a second escalate keeps the first reason */
+    assert_int_equal(ts_caller_send(&one, "{\"type\":\"escalate\"}"), 0);
+    assert_int_equal(ts_caller_send(&one, "{\"type\":\"cancel\"}"), 0);
+    struct ts_caller a;
+    agent_connect(&a);
+    agent_hello(&a, "eve");
+    assert_int_equal(ts_caller_send(&a, "{\"type\":\"list\"}"), 0);
+    json_t *f = ts_caller_expect(&a, "sessions", 5000);
+    assert_non_null(f);
+    json_t *list = json_object_get(f, "sessions");
+    json_t *r0 = json_array_get(list, 0), *r1 = json_array_get(list, 1);
+    assert_string_equal(json_string_value(json_object_get(r0, "session_id")), one.session_id);
+    assert_string_equal(json_string_value(json_object_get(r0, "state")), "waiting_agent");
+    assert_string_equal(json_string_value(json_object_get(r0, "reason")), "claim dispute");
+    assert_string_equal(json_string_value(json_object_get(r1, "session_id")), two.session_id);
+    json_decref(f);
+    wait_field(one.session_id, "escalation_reason", "claim dispute");
+    ts_caller_close(&a);
+    ts_caller_close(&one);
+    ts_caller_close(&two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_watch_streams_turns),
         cmocka_unit_test(test_watch_limits),
         cmocka_unit_test(test_list),
+        cmocka_unit_test(test_escalation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

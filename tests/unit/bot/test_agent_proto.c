@@ -108,6 +108,7 @@ static void test_sessions(void **state)
         snprintf(rows[i].channel, sizeof(rows[i].channel), "web");
         snprintf(rows[i].state, sizeof(rows[i].state), "%s", st[i]);
         rows[i].updated_ms = upd[i];
+        rows[i].waiting_since_ms = upd[i];
     }
     snprintf(rows[1].reason, sizeof(rows[1].reason), "asked for a human");
     snprintf(rows[1].caller_id, sizeof(rows[1].caller_id), "c-1");
