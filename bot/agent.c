@@ -217,6 +217,13 @@ static struct agent_watch *watch_of(struct turn_listener *l)
     return PL_CONTAINER_OF(l, struct agent_watch, listener);
 }
 
+static void on_message(struct turn_listener *l, long turn, const char *text, size_t len)
+{
+    struct agent_watch *w = watch_of(l);
+    agent_event_message(event_buf(w->a), "caller", turn, text, len);
+    send_event(w->a, w->sid);
+}
+
 static void on_turn_start(struct turn_listener *l, long turn)
 {
     struct agent_watch *w = watch_of(l);
@@ -247,6 +254,7 @@ static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
 }
 
 static const struct turn_listener_ops watch_listener_ops = {
+    .message = on_message,
     .turn_start = on_turn_start,
     .delta = on_delta,
     .error = on_error,

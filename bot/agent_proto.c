@@ -68,6 +68,16 @@ void agent_out_sessions(struct pl_buf *b, const struct sess_list_row *rows, size
     append_json(b, json_pack("{s:s,s:o}", "type", "sessions", "sessions", list));
 }
 
+void agent_event_message(struct pl_buf *b, const char *role, long turn, const char *text,
+                         size_t len)
+{
+    json_t *t = json_stringn(text ? text : "", text ? len : 0);
+    if (!t)
+        t = json_string("\xEF\xBF\xBD");
+    append_json(b, json_pack("{s:s,s:s,s:I,s:o}", "type", "message", "role", role ? role : "",
+                             "turn", (json_int_t)turn, "text", t));
+}
+
 void agent_out_unwatched(struct pl_buf *b, const char *sid)
 {
     append_json(b, json_pack("{s:s,s:o}", "type", "unwatched", "session_id", str_or_empty(sid)));

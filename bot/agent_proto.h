@@ -22,6 +22,10 @@ void agent_out_ready(struct pl_buf *b, const char *agent, const char *role, unsi
  *  "name":N},"updated":MS,"last_text":T[,"reason":R]}...]}: the desk's list, in the order
  *  given; caller fields "" are null, "reason" only for a waiting_agent session with one. */
 void agent_out_sessions(struct pl_buf *b, const struct sess_list_row *rows, size_t n);
+/** {"type":"message","role":ROLE,"turn":N,"text":S}: a line of the conversation as it is
+ *  stored (a caller's message; later agents' lines), before "session_id" is added. */
+void agent_event_message(struct pl_buf *b, const char *role, long turn, const char *text,
+                         size_t len);
 /** {"type":"unwatched","session_id":SID}: the watch is over (answer to unwatch). */
 void agent_out_unwatched(struct pl_buf *b, const char *sid);
 /** The caller-protocol frame `frame` (`len` bytes, a JSON object beginning with '{') as an

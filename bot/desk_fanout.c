@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bot/agent_proto.h"
 #include "bot/chat_proto.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
@@ -109,6 +110,13 @@ static struct pub_session *pub_of(struct turn_listener *l)
     return PL_CONTAINER_OF(l, struct pub_session, listener);
 }
 
+static void pub_on_message(struct turn_listener *l, long turn, const char *text, size_t len)
+{
+    struct pub_session *p = pub_of(l);
+    agent_event_message(frame_buf(p->f), "caller", turn, text, len);
+    pub_add(p);
+}
+
 static void pub_on_turn_start(struct turn_listener *l, long turn)
 {
     struct pub_session *p = pub_of(l);
@@ -160,6 +168,7 @@ static void pub_on_turn_end(struct turn_listener *l, const struct turn_end *end)
 }
 
 static const struct turn_listener_ops pub_ops = {
+    .message = pub_on_message,
     .turn_start = pub_on_turn_start,
     .delta = pub_on_delta,
     .error = pub_on_error,
@@ -217,7 +226,9 @@ void desk_fanout_turn_starting(void *ud, const char *sid, long turn)
     pl_buf_init(&p->batch, BATCH_BYTES_MAX);
     snprintf(p->sid, sizeof(p->sid), "%s", sid);
     p->listener.ops = &pub_ops;
-    /* From now on: its turn_start follows this call, nothing before it is replayed. */
+    /* From now on: at a turn's start its turn_start follows this call and nothing before it is
+     * replayed; at a submission (turn 0) the turn under way, if any, is replayed, and dropped
+     * unless the mark says someone watches. */
     const struct turn_replay from = {.turn = turn, .after_seq = LONG_MAX / 2};
     turn_listen(f->srv->engine, sid, &p->listener, &from);
     p->listening = true;

@@ -1,11 +1,11 @@
 /* Cross-instance live fan-out of the agent desk (docs/protocol.md "Agent WebSocket", "Across
  * instances"). Two halves:
- *  - publisher: every turn this instance answers is followed (the engine's turn_starting hook)
- *    and, only while the session's watch mark is in Redis (sessions/watch_interest.h, read when
- *    the turn starts and every second while it runs), its events are published on
- *    parley:{SID}:live, deltas batched to at most one PUBLISH per session per
- *    DESK_BATCH_MS. When the mark's counter changes (a watcher joined), the turn so far is told
- *    again from its turn_start.
+ *  - publisher: every session with a message submitted or a turn answered here is followed (the
+ *    engine's turn_starting hook) until its next turn_end and, only while the session's watch mark
+ * is in Redis (sessions/watch_interest.h, read when the turn starts and every second while it
+ * runs), its events are published on parley:{SID}:live, deltas batched to at most one PUBLISH per
+ * session per DESK_BATCH_MS. When the mark's counter changes (a watcher joined), the turn so far is
+ * told again from its turn_start.
  *  - receiver: a session watched here is subscribed to (sessions/session_live.h) and marked
  *    (refreshed while watched); events published by other instances reach every remote watch
  *    of the session in order, each delta once (by turn and seq); a watch that joins mid-turn

@@ -127,7 +127,7 @@ static void test_watch_streams_turns(void **state)
     assert_int_equal(ts_caller_ask(&caller, "m2", "[[tokens:40]] second", 10000, &second), 0);
     /* the agent got the same turn, each frame naming the session, deltas 0, 1, 2, ... */
     long next_seq = 0;
-    bool started = false, ended = false;
+    bool started = false, ended = false, message = false;
     char text[4096] = "";
     while (!ended) {
         json_t *f = ts_caller_recv(&a, 5000);
@@ -135,7 +135,15 @@ static void test_watch_streams_turns(void **state)
         assert_string_equal(json_string_value(json_object_get(f, "session_id")), caller.session_id);
         const char *type = json_string_value(json_object_get(f, "type"));
         assert_int_equal(json_integer_value(json_object_get(f, "turn")), second.turn);
-        if (strcmp(type, "turn_start") == 0) {
+        if (strcmp(type, "message") == 0) {
+            /* the caller's message, stored, before its answer */
+            assert_false(started);
+            assert_string_equal(json_string_value(json_object_get(f, "role")), "caller");
+            assert_string_equal(json_string_value(json_object_get(f, "text")),
+                                "[[tokens:40]] second");
+            message = true;
+        } else if (strcmp(type, "turn_start") == 0) {
+            assert_true(message);
             started = true;
         } else if (strcmp(type, "delta") == 0) {
             assert_true(started);

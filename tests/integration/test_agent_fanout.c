@@ -98,8 +98,10 @@ static void watch_on_b(struct ts_caller *a, const char *sid)
 
 /* Read the agent's events of turn `turn` up to its turn_end: turn_start first, then deltas
  * 0, 1, 2, ... exactly once each; returns their text (new). */
-static char *agent_read_turn(struct ts_caller *a, const char *sid, long turn, long *n_deltas)
+static char *agent_read_turn(struct ts_caller *a, const char *sid, long turn, long *n_deltas,
+                             char *message, size_t message_size)
 {
+    message[0] = '\0';
     size_t cap = 1 << 16;
     char *text = calloc(1, cap);
     long next = 0;
@@ -110,7 +112,11 @@ static char *agent_read_turn(struct ts_caller *a, const char *sid, long turn, lo
         assert_string_equal(json_string_value(json_object_get(f, "session_id")), sid);
         const char *type = json_string_value(json_object_get(f, "type"));
         assert_int_equal(json_integer_value(json_object_get(f, "turn")), turn);
-        if (strcmp(type, "turn_start") == 0) {
+        if (strcmp(type, "message") == 0) {
+            assert_false(started);
+            assert_string_equal(json_string_value(json_object_get(f, "role")), "caller");
+            snprintf(message, message_size, "%s", json_string_value(json_object_get(f, "text")));
+        } else if (strcmp(type, "turn_start") == 0) {
             assert_false(started);
             started = true;
         } else if (strcmp(type, "delta") == 0) {
@@ -155,7 +161,9 @@ static void test_agent_on_b_sees_a(void **state)
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&caller, "w1", "[[tokens:80]] watched from B", 10000, &t), 0);
     long n = 0;
-    char *seen = agent_read_turn(&a, caller.session_id, t.turn, &n);
+    char message[200];
+    char *seen = agent_read_turn(&a, caller.session_id, t.turn, &n, message, sizeof(message));
+    assert_string_equal(message, "[[tokens:80]] watched from B");
     assert_int_equal(n, t.n_deltas);
     assert_string_equal(seen, t.text);
     free(seen);
@@ -191,8 +199,10 @@ static void test_join_mid_turn(void **state)
     assert_non_null(h);
     json_decref(h);
     long n = 0;
-    char *seen = agent_read_turn(&a, caller.session_id, 1, &n);
-    assert_int_equal(n, 150); /* from seq 0: the turn so far, then the tail */
+    char message[200];
+    char *seen = agent_read_turn(&a, caller.session_id, 1, &n, message, sizeof(message));
+    assert_string_equal(message, ""); /* stored before the watch: in the history */
+    assert_int_equal(n, 150);         /* from seq 0: the turn so far, then the tail */
     struct ts_turn t;
     assert_int_equal(ts_caller_read_turn(&caller, 10000, &t), 0);
     ts_turn_free(&t);

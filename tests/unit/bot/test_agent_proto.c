@@ -59,6 +59,10 @@ static void test_ready(void **state)
 static void test_unwatched(void **state)
 {
     (void)state;
+    agent_event_message(&out_buf, "caller", 4, "a \"b\"\n\xff", 7);
+    expect("{\"type\":\"message\",\"role\":\"caller\",\"turn\":4,\"text\":\"\xef\xbf\xbd\"}");
+    agent_event_message(&out_buf, "caller", 5, "h\xc3\xa9", 3);
+    expect("{\"type\":\"message\",\"role\":\"caller\",\"turn\":5,\"text\":\"h\xc3\xa9\"}");
     agent_out_unwatched(&out_buf, SID);
     expect("{\"type\":\"unwatched\",\"session_id\":\"" SID "\"}");
 }
