@@ -664,8 +664,11 @@ static void handle_frame(struct chat_conn *c, const char *data, size_t len)
             turn_cancel(c->srv->engine, c->sid);
         break;
     case CHAT_IN_ESCALATE:
-        if (c->state == CONN_READY)
+        if (c->state == CONN_READY) {
+            PL_LOG(PL_LOG_NOTICE, "chat", "sess=%s asked for a human agent%s%s", c->sid,
+                   in.reason ? ": " : "", in.reason ? in.reason : "");
             escalate(c, in.reason && in.reason[0] ? in.reason : "the caller asked for a person");
+        }
         break;
     }
     chat_in_cleanup(&in);

@@ -50,6 +50,7 @@ struct desk_sub {
 
 struct desk_fanout {
     struct bot_server *srv;
+    struct sess_store_opts live_opts; /* for the subscriber, opened at the first watch here */
     struct sess_live *live;
     struct pub_session *pubs;
     struct desk_sub *subs;
@@ -339,6 +340,15 @@ void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remot
     struct desk_sub *s = f->subs;
     while (s && strcmp(s->sid, sid) != 0)
         s = s->next;
+    if (!s && !f->live) {
+        /* The subscriber connection only once agents watch here: an instance without agents
+         * holds no second connection to Redis. */
+        char err[200];
+        if (sess_live_create(f->srv->loop, &f->live_opts, &f->live, err, sizeof(err)) != PL_OK) {
+            PL_LOG(PL_LOG_WARN, "desk", "no live events from other instances: %s", err);
+            return;
+        }
+    }
     if (!s) {
         s = pl_calloc(1, sizeof(*s));
         s->f = f;
@@ -407,11 +417,9 @@ int desk_fanout_create(struct bot_server *srv, const struct sess_store_opts *so,
 {
     struct desk_fanout *f = pl_calloc(1, sizeof(*f));
     f->srv = srv;
-    int rc = sess_live_create(srv->loop, so, &f->live, err, len);
-    if (rc) {
-        pl_free(f);
-        return rc;
-    }
+    f->live_opts = *so;
+    (void)err;
+    (void)len;
     pl_buf_init(&f->frame, BATCH_BYTES_MAX);
     uv_timer_init(srv->loop, &f->batch_timer);
     uv_timer_init(srv->loop, &f->refresh_timer);

@@ -36,8 +36,9 @@ struct desk_remote_watch {
     struct desk_remote_watch *_next;
 };
 
-/** Start both halves for `srv` (its loop, store, engine and instance id); the subscriber connection
- *  follows `so`. PL_EINVAL with `err` for a bad URL. */
+/** Start both halves for `srv` (its loop, store, engine and instance id); the subscriber
+ *  connection follows `so` (kept: its pointers must outlive `f`) and opens at the first
+ *  watch on this instance. PL_OK (`err` is for future refusals). */
 int desk_fanout_create(struct bot_server *srv, const struct sess_store_opts *so,
                        struct desk_fanout **out, char *err, size_t len);
 /** Stop: no callback runs after this; remote watches are detached (unwatch stays safe). Its
