@@ -58,6 +58,7 @@ struct desk_fanout {
     uv_timer_t refresh_timer; /* every DESK_REFRESH_MS: marks of the sessions watched here */
     struct pl_buf frame;
     bool stopped;
+    int handles_open; /* timers not closed yet (close callbacks run in any order) */
 };
 
 static void pub_unref(struct pub_session *p)
@@ -432,8 +433,8 @@ int desk_fanout_create(struct bot_server *srv, const struct sess_store_opts *so,
 static void on_closed(uv_handle_t *h)
 {
     struct desk_fanout *f = h->data;
-    if (h == (uv_handle_t *)&f->refresh_timer)
-        pl_free(f); /* closed second */
+    if (--f->handles_open == 0)
+        pl_free(f);
 }
 
 void desk_fanout_destroy(struct desk_fanout *f)
@@ -462,6 +463,7 @@ void desk_fanout_destroy(struct desk_fanout *f)
     pl_buf_cleanup(&f->frame);
     uv_timer_stop(&f->batch_timer);
     uv_timer_stop(&f->refresh_timer);
+    f->handles_open = 2;
     uv_close((uv_handle_t *)&f->batch_timer, on_closed);
     uv_close((uv_handle_t *)&f->refresh_timer, on_closed);
 }
