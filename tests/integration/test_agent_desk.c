@@ -19,7 +19,8 @@
 
 static struct ts_stack st;
 static const char *const upstream_args[] = {"--pace-ms", "2", NULL};
-static const char *const parleyd_args[] = {"--agent-max-watches", "2", NULL};
+static const char *const parleyd_args[] = {
+    "--agent-max-watches", "2", "--hello-timeout-ms", "500", "--max-hello-attempts", "2", NULL};
 
 static int setup(void **state)
 {
@@ -94,6 +95,31 @@ static void test_caller_token_forbidden(void **state)
     expect_error(&a, "bad_request");
     ts_caller_close(&a);
     free(caller_token);
+}
+
+/* The caller WebSocket's limits: no hello within --hello-timeout-ms, or --max-hello-attempts
+ * failed ones, and the agent WebSocket closes with 1008. */
+static void test_hello_limits(void **state)
+{
+    (void)state;
+    struct ts_caller a;
+    agent_connect(&a);
+    assert_null(ts_caller_recv(&a, 5000)); /* closed, nothing said */
+    assert_int_equal(wsc_close_code(a.ws), 1008);
+    ts_caller_close(&a);
+
+    agent_connect(&a);
+    char *caller = ts_token("caller", "x", "0123456789abcdef0123456789abcdef", 600);
+    char frame[1024];
+    snprintf(frame, sizeof(frame), "{\"type\":\"hello\",\"token\":\"%s\"}", caller);
+    free(caller);
+    assert_int_equal(ts_caller_send(&a, frame), 0);
+    expect_error(&a, "forbidden");
+    assert_int_equal(ts_caller_send(&a, "{\"type\":\"hello\",\"token\":\"not.a.token\"}"), 0);
+    expect_error(&a, "unauthorized");
+    assert_null(ts_caller_recv(&a, 5000));
+    assert_int_equal(wsc_close_code(a.ws), 1008);
+    ts_caller_close(&a);
 }
 
 static void test_watch_streams_turns(void **state)
@@ -338,6 +364,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_caller_token_forbidden),
+        cmocka_unit_test(test_hello_limits),
         cmocka_unit_test(test_watch_streams_turns),
         cmocka_unit_test(test_watch_limits),
         cmocka_unit_test(test_list),
