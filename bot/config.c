@@ -2,6 +2,8 @@
  * field in struct bot_config; --help and docs/configuration.md list the rows. */
 #include "bot/config.h"
 
+#include "bot/escalation.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -52,6 +54,13 @@ static const struct opt opts[] = {
      "a WebSocket that has not completed hello by then is closed (1008)"},
     {"max-hello-attempts", "PARLEY_MAX_HELLO_ATTEMPTS", "max_hello_attempts", OPT_U32,
      F(max_hello_attempts), "5", 1, 1000, "failed hellos after which a WebSocket is closed (1008)"},
+    {"agent-max-watches", "PARLEY_AGENT_MAX_WATCHES", "agent_max_watches", OPT_U32,
+     F(agent_max_watches), "50", 1, 10000,
+     "sessions one agent WebSocket (/v1/agent) may watch at once; one more is refused (busy)"},
+    {"escalation-phrases", "PARLEY_ESCALATION_PHRASES", "escalation_phrases", OPT_STR,
+     F(escalation_phrases), ESCALATION_PHRASES_DEFAULT, 0, 0,
+     "comma list: a caller message containing one (case-insensitive) puts its session in "
+     "waiting_agent for the agent desk; empty: none"},
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,

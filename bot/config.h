@@ -16,6 +16,8 @@ struct bot_config {
     uint32_t max_connections_per_session; /* caller WebSockets per session; 0: no limit */
     uint32_t hello_timeout_ms;
     uint32_t max_hello_attempts; /* failed hellos per WebSocket before it is closed */
+    char *escalation_phrases;    /* comma list (bot/escalation.h) */
+    uint32_t agent_max_watches;  /* sessions one agent WebSocket watches at once */
     char *redis_url;
     char *provider; /* auto, anthropic, bedrock, openai, local */
     char *model;

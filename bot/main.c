@@ -12,8 +12,10 @@
 #include <openssl/rand.h>
 
 #include "bot/acceptor.h"
+#include "bot/agent.h"
 #include "bot/chat.h"
 #include "bot/config.h"
+#include "bot/desk_fanout.h"
 #include "bot/http_routes.h"
 #include "bot/kb_dense.h"
 #include "bot/kb_setup.h"
@@ -99,6 +101,8 @@ static void on_drain(uv_timer_t *t)
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, NULL);
     summarizer_stop(srv->summaries); /* background work: cancelled, asked again later */
+    desk_fanout_destroy(srv->desk);  /* before the engine and the store it uses */
+    srv->desk = NULL;
     turn_engine_stop(srv->engine);
     policy_source_stop(srv->policy);         /* before the HTTP client its reads use */
     aws_credentials_destroy(srv->aws_creds); /* before the HTTP client its fetches use */
@@ -185,7 +189,7 @@ int main(int argc, char **argv)
     chat_frames_init(&srv.frame);
     conn_counts_init(&srv.session_conns);
     srv.http_dispatch = http_routes_dispatch;
-    static const struct ws_endpoint *const ws_endpoints[] = {&chat_ws_endpoint};
+    static const struct ws_endpoint *const ws_endpoints[] = {&chat_ws_endpoint, &agent_ws_endpoint};
     srv.ws_endpoints = ws_endpoints;
     srv.ws_endpoint_count = sizeof(ws_endpoints) / sizeof(ws_endpoints[0]);
     unsigned char raw[8];
@@ -247,6 +251,10 @@ int main(int argc, char **argv)
         .ack_replicas = cfg.ack_replicas,
         .ack_timeout_ms = cfg.redis_timeout_ms};
     if (sess_store_create(&loop, &so, on_redis_state, &srv, &srv.store, err, sizeof(err))) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    if (desk_fanout_create(&srv, &so, &srv.desk, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
@@ -321,7 +329,9 @@ int main(int argc, char **argv)
                                         .budget_micros = budget_micros,
                                         .budget_warn_percent = cfg.budget_warn_percent,
                                         .summary_due = srv.summaries ? summarizer_on_due : NULL,
-                                        .summary_ud = srv.summaries};
+                                        .summary_ud = srv.summaries,
+                                        .turn_starting = desk_fanout_turn_starting,
+                                        .turn_starting_ud = srv.desk};
     srv.engine = turn_engine_create(&eo);
     /* Signals before the port opens: a client (or a supervisor) that sees the port may stop
      * the server at once, and SIGTERM must then drain rather than kill. The handler runs only
@@ -371,6 +381,8 @@ out:
     prompt_reload = NULL;
     ws_server_stop(&srv);
     summarizer_stop(srv.summaries);
+    desk_fanout_destroy(srv.desk);
+    srv.desk = NULL;
     turn_engine_stop(srv.engine);
     policy_source_stop(srv.policy);
     kb_sync_stop(srv.kb_sync);

@@ -25,6 +25,7 @@ struct llm_breakers;
 struct llm_routes;
 struct prompt_builder;
 struct turn_engine;
+struct desk_fanout;
 struct policy_source;
 struct llm_price_table;
 struct lws_context;
@@ -70,6 +71,7 @@ struct bot_server {
     struct prompt_builder *prompts;
     struct llm_price_table *prices; /* --prices, or the built-in table */
     struct turn_engine *engine;
+    struct desk_fanout *desk;     /* the agent desk across instances (bot/desk_fanout.h) */
     struct summarizer *summaries; /* conversation summaries (bot/summary.h); NULL: off */
     struct acceptor *acceptor;    /* the listening socket (bot/acceptor.h) */
     struct lws_context *lws;

@@ -37,6 +37,8 @@ struct append_op {
     unsigned cancels; /* charged with this message */
     turn_ack_cb cb;
     void *ud;
+    char *text; /* for the listeners' message event */
+    size_t len;
 };
 
 /* A caller can stop an answer as soon as it starts and send the next message at once: a
@@ -76,6 +78,8 @@ static void on_appended(void *ud, struct sess_append_result *r)
     struct turn_ack ack = {.turn = r->turn, .duplicate = r->duplicate};
     if (r->status == PL_OK) {
         op->cb(op->ud, &ack);
+        if (!r->duplicate)
+            turn_emit_message(s, r->turn, op->text, op->len);
         turn_enqueue(s, r->turn, r->begun);
     } else {
         sess_turn_context_free(r->begun);
@@ -87,6 +91,7 @@ static void on_appended(void *ud, struct sess_append_result *r)
         op->cb(op->ud, &ack);
     }
     turn_session_unref(s);
+    pl_free(op->text);
     pl_free(op);
 }
 
@@ -101,6 +106,8 @@ enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *a
         turn_session_unref(s);
         return API_ERR_BUSY;
     }
+    if (e->opts.turn_starting)
+        e->opts.turn_starting(e->opts.turn_starting_ud, sid, 0);
     struct append_op *op = pl_calloc(1, sizeof(*op));
     op->session = s;
     op->cb = cb;
@@ -116,6 +123,8 @@ enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *a
         return API_ERR_STORAGE_UNAVAILABLE;
     }
     op->cancels = s->cancels_uncharged;
+    op->text = pl_strndup(text, len);
+    op->len = len;
     s->cancels_uncharged = 0;
     s->appends_in_flight++;
     return API_ERR_NONE;

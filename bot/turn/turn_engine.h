@@ -76,6 +76,12 @@ struct turn_engine_opts {
      * should cover). NULL: nobody (no summaries). */
     void (*summary_due)(void *ud, const char *sid, long through);
     void *summary_ud;
+    /* Told when a caller message is submitted here (turn 0: before it is stored, so its message
+     * event follows) and just before an answer begins streaming here (turn: the turn, whose
+     * turn_start follows at once): the agent desk follows the session from there
+     * (bot/desk_fanout.h). NULL: nobody. */
+    void (*turn_starting)(void *ud, const char *sid, long turn);
+    void *turn_starting_ud;
 };
 
 /** A new engine (it starts its lease timer at once). */
@@ -118,6 +124,9 @@ struct turn_listener;
 /* What a listener is told. Every callback is optional (NULL: not interested). A listener may
  * detach itself (turn_unlisten) from inside its own callbacks; it must not detach others. */
 struct turn_listener_ops {
+    /** A caller message was stored here as turn `turn` (not a resent duplicate), after its
+     *  acknowledgement and before its answer's events. `text` borrowed for the call. */
+    void (*message)(struct turn_listener *l, long turn, const char *text, size_t len);
     /** Turn `turn`'s answer begins. */
     void (*turn_start)(struct turn_listener *l, long turn);
     /** One piece of the answer; seq runs 0, 1, 2, ... without gaps within a turn. `text`

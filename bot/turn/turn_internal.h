@@ -136,6 +136,7 @@ void turn_take_answer(struct turn *t, const struct sess_entry *a, long answered)
 void turn_free(struct turn *t);
 
 void turn_emit_start(struct turn_session *s, long turn);
+void turn_emit_message(struct turn_session *s, long turn, const char *text, size_t len);
 void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len);
 /** Tell the error of `t`: its code, its message (the table's when none was written) and its
  *  retry_after_ms. */

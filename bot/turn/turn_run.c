@@ -352,6 +352,8 @@ static void call_llm(struct turn_session *s)
     struct turn *t = s->active;
     t->state = TURN_STREAMING;
     e->stats.turns_started++;
+    if (e->opts.turn_starting)
+        e->opts.turn_starting(e->opts.turn_starting_ud, s->sid, t->turn);
     turn_emit_start(s, t->turn);
     uint64_t elapsed = now_ms(s) - t->taken_ms;
     uint32_t timeout = e->opts.turn_timeout_ms;

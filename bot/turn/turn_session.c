@@ -252,6 +252,16 @@ static void emission_end(struct emission *e)
     turn_session_unref(e->s);
 }
 
+void turn_emit_message(struct turn_session *s, long turn, const char *text, size_t len)
+{
+    struct emission e;
+    emission_begin(&e, s);
+    for (struct turn_listener *l; (l = emission_next(&e));)
+        if (l->ops->message)
+            l->ops->message(l, turn, text, len);
+    emission_end(&e);
+}
+
 void turn_emit_start(struct turn_session *s, long turn)
 {
     struct emission e;

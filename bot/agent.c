@@ -1,0 +1,637 @@
+/* The agent WebSocket; see agent.h. A connection goes NEW (waiting for hello) -> READY. Each
+ * watch goes OPENING (history being read) -> LISTENING (a listener of its session); an unwatch
+ * during OPENING marks it dropped and the read's callback frees it. Async reads hold a
+ * reference on the connection, so a closed socket never leaves a dangling pointer. */
+#include "bot/agent.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "bot/agent_proto.h"
+#include "bot/auth_token.h"
+#include "bot/chat_proto.h"
+#include "bot/conn.h"
+#include "bot/desk_fanout.h"
+#include "bot/outbuf.h"
+#include "bot/turn/turn_engine.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/ws_rx.h"
+#include "sessions/conversation_order.h"
+#include "sessions/session_list.h"
+#include "sessions/session_store.h"
+
+#define EVENT_BYTES_MAX (16 * 1024 * 1024)
+#define AGENT_LIST_MAX  500 /* sessions one list answer holds */
+
+struct out_frame {
+    struct out_frame *next;
+    size_t len; /* payload bytes after the LWS_PRE headroom */
+    unsigned char data[];
+};
+
+enum watch_state { WATCH_OPENING, WATCH_LISTENING, WATCH_DROPPED };
+
+struct agent_conn;
+
+struct agent_watch {
+    struct turn_listener listener;   /* of its session, while LISTENING: turns answered here */
+    struct desk_remote_watch remote; /* while LISTENING: turns answered elsewhere */
+    struct agent_conn *a;
+    struct agent_watch *next;
+    enum watch_state state;
+    char sid[SESS_ID_LEN + 1];
+};
+
+struct agent_conn {
+    struct bot_server *srv;
+    struct conn *conn; /* NULL once the socket closed */
+    bool ready;
+    int refs;
+    char sub[129];
+    enum auth_role role;
+    struct pl_buf rx;
+    bool rx_discard;
+    struct pl_buf event; /* a caller-protocol frame, before "session_id" is added */
+    struct out_frame *out_head, *out_tail;
+    size_t out_bytes;
+    bool too_slow, write_failed, close_sent;
+    struct agent_watch *watches; /* OPENING and LISTENING ones */
+    unsigned n_watches;
+    bool listing; /* a list is being read: one at a time */
+    uv_timer_t hello_timer;
+    bool hello_timer_open;
+    uint32_t hello_failures;
+    uint16_t close_code;
+    char close_why[124];
+};
+
+static long long wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void agent_ref(struct agent_conn *a)
+{
+    a->refs++;
+}
+
+static void agent_unref(struct agent_conn *a)
+{
+    if (--a->refs > 0)
+        return;
+    while (a->out_head) {
+        struct out_frame *f = a->out_head;
+        a->out_head = f->next;
+        pl_free(f);
+    }
+    pl_buf_cleanup(&a->rx);
+    pl_buf_cleanup(&a->event);
+    pl_free(a);
+}
+
+/* ---- sending (as bot/chat.c: written at once when the socket has room, else queued up to
+ * --send-queue-bytes, past which the agent is disconnected) ---- */
+
+static struct pl_buf *frame_buf(struct agent_conn *a)
+{
+    outbuf_restart(&a->srv->frame);
+    return &a->srv->frame;
+}
+
+static void agent_send(struct agent_conn *a, struct pl_buf *frame)
+{
+    size_t payload = outbuf_len(frame);
+    if (!a->conn || a->too_slow || a->write_failed || a->close_sent || payload == 0)
+        return;
+    if (!a->out_head && conn_ws_can_send(a->conn)) {
+        if (conn_ws_send(a->conn, WS_TEXT, outbuf_payload(frame), payload) != PL_OK)
+            a->write_failed = true;
+        return;
+    }
+    struct out_frame *f = pl_malloc(sizeof(*f) + frame->len);
+    f->next = NULL;
+    f->len = payload;
+    memcpy(f->data, frame->data, frame->len);
+    if (a->out_tail)
+        a->out_tail->next = f;
+    else
+        a->out_head = f;
+    a->out_tail = f;
+    a->out_bytes += payload;
+    if (a->out_bytes > a->srv->cfg->send_queue_bytes) {
+        a->too_slow = true;
+        a->srv->metrics.slow_clients_dropped++;
+        PL_LOG(PL_LOG_WARN, "agent", "agent=%s: too slow (%zu bytes queued); closing", a->sub,
+               a->out_bytes);
+    }
+    conn_ws_want_writable(a->conn);
+}
+
+static void send_error(struct agent_conn *a, enum api_error code, const char *message)
+{
+    struct pl_buf *b = frame_buf(a);
+    chat_out_error(b, code, message);
+    agent_send(a, b);
+    a->srv->metrics.errors_sent++;
+}
+
+/* Send the caller-protocol frame built in a->event as an event of session `sid`. */
+static void send_event(struct agent_conn *a, const char *sid)
+{
+    struct pl_buf *b = frame_buf(a);
+    agent_out_for_session(b, sid, a->event.data, a->event.len);
+    agent_send(a, b);
+}
+
+static struct pl_buf *event_buf(struct agent_conn *a)
+{
+    pl_buf_reset(&a->event);
+    return &a->event;
+}
+
+static int close_with(struct agent_conn *a, uint16_t code, const char *why)
+{
+    if (a->close_sent)
+        return 0;
+    a->close_sent = true;
+    conn_ws_close(a->conn, code, why);
+    return 0;
+}
+
+static int going_away(struct agent_conn *a)
+{
+    if (a->close_code)
+        return close_with(a, a->close_code, a->close_why);
+    if (!a->srv->shutting_down)
+        return 0;
+    return close_with(a, WS_CLOSE_GOING_AWAY, "server restarting; reconnect to continue");
+}
+
+static int agent_writeable(struct agent_conn *a)
+{
+    if (a->write_failed)
+        return -1;
+    if (a->close_sent)
+        return 0;
+    if (a->too_slow)
+        return close_with(a, WS_CLOSE_POLICY, "client too slow");
+    struct out_frame *f;
+    do {
+        f = a->out_head;
+        if (!f)
+            return going_away(a);
+        if (conn_ws_send(a->conn, WS_TEXT, f->data + LWS_PRE, f->len) != PL_OK)
+            return -1;
+        a->out_head = f->next;
+        if (!a->out_head)
+            a->out_tail = NULL;
+        a->out_bytes -= f->len;
+        pl_free(f);
+    } while (a->out_head && conn_ws_can_send(a->conn));
+    if (a->out_head)
+        conn_ws_want_writable(a->conn);
+    else
+        return going_away(a);
+    return 0;
+}
+
+static void close_when_flushed(struct agent_conn *a, uint16_t code, const char *why)
+{
+    if (a->close_code || !a->conn)
+        return;
+    a->close_code = code;
+    snprintf(a->close_why, sizeof(a->close_why), "%s", why);
+    conn_ws_want_writable(a->conn);
+}
+
+/* ---- a watch as a listener of its session ---- */
+
+static struct agent_watch *watch_of(struct turn_listener *l)
+{
+    return PL_CONTAINER_OF(l, struct agent_watch, listener);
+}
+
+static void on_message(struct turn_listener *l, long turn, const char *text, size_t len)
+{
+    struct agent_watch *w = watch_of(l);
+    agent_event_message(event_buf(w->a), "caller", turn, text, len);
+    send_event(w->a, w->sid);
+}
+
+static void on_turn_start(struct turn_listener *l, long turn)
+{
+    struct agent_watch *w = watch_of(l);
+    chat_out_turn_start(event_buf(w->a), turn);
+    send_event(w->a, w->sid);
+}
+
+static void on_delta(struct turn_listener *l, long turn, long seq, const char *text, size_t len)
+{
+    struct agent_watch *w = watch_of(l);
+    chat_out_delta(event_buf(w->a), turn, seq, text, len);
+    send_event(w->a, w->sid);
+}
+
+static void on_error(struct turn_listener *l, long turn, const struct turn_error *err)
+{
+    (void)turn;
+    struct agent_watch *w = watch_of(l);
+    chat_out_error_retry_after(event_buf(w->a), err->code, err->message, err->retry_after_ms);
+    send_event(w->a, w->sid);
+}
+
+static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
+{
+    struct agent_watch *w = watch_of(l);
+    chat_out_turn_end(event_buf(w->a), end);
+    send_event(w->a, w->sid);
+}
+
+static const struct turn_listener_ops watch_listener_ops = {
+    .message = on_message,
+    .turn_start = on_turn_start,
+    .delta = on_delta,
+    .error = on_error,
+    .turn_end = on_turn_end,
+};
+
+/* A frame of a turn another instance answers (bot/desk_fanout.h). */
+static void on_remote_frame(struct desk_remote_watch *r, const char *sid, const char *data,
+                            size_t len)
+{
+    struct agent_watch *w = PL_CONTAINER_OF(r, struct agent_watch, remote);
+    struct pl_buf *b = frame_buf(w->a);
+    agent_out_for_session(b, sid, data, len);
+    agent_send(w->a, b);
+}
+
+static struct agent_watch *find_watch(struct agent_conn *a, const char *sid)
+{
+    for (struct agent_watch *w = a->watches; w; w = w->next)
+        if (strcmp(w->sid, sid) == 0)
+            return w;
+    return NULL;
+}
+
+/* Take `w` off the connection's list (it no longer counts against --agent-max-watches). */
+static void unlink_watch(struct agent_conn *a, struct agent_watch *w)
+{
+    for (struct agent_watch **p = &a->watches; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            a->n_watches--;
+            return;
+        }
+}
+
+/* End `w`: a listening watch is freed now, an opening one by its read's callback. */
+static void drop_watch(struct agent_conn *a, struct agent_watch *w)
+{
+    unlink_watch(a, w);
+    if (w->state == WATCH_LISTENING) {
+        turn_unlisten(&w->listener);
+        desk_fanout_unwatch(&w->remote);
+        pl_free(w);
+    } else {
+        w->state = WATCH_DROPPED;
+    }
+}
+
+static void send_history(struct agent_conn *a, const char *sid, const struct sess_entry *entries,
+                         size_t n)
+{
+    struct chat_history_item *items = pl_calloc(n ? n : 1, sizeof(*items));
+    const struct sess_entry **ordered = pl_calloc(n ? n : 1, sizeof(*ordered));
+    sess_conversation_order(entries, n, ordered);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct sess_entry *e = ordered[i];
+        if (strcmp(e->role, "assistant") == 0 && e->text_len == 0)
+            continue;
+        items[k].role = e->role;
+        items[k].text = e->text;
+        items[k].turn = e->turn;
+        items[k].ts_ms = e->ts_ms;
+        items[k].stop_reason = e->stop_reason[0] ? e->stop_reason : NULL;
+        k++;
+    }
+    chat_out_history(event_buf(a), items, k);
+    send_event(a, sid);
+    pl_free(items);
+    pl_free(ordered);
+}
+
+static void on_watch_opened(void *ud, int status, const struct sess_record *rec,
+                            const struct sess_entry *entries, size_t n)
+{
+    struct agent_watch *w = ud;
+    struct agent_conn *a = w->a;
+    if (w->state == WATCH_DROPPED || !a->conn) {
+        if (w->state != WATCH_DROPPED)
+            unlink_watch(a, w);
+        pl_free(w);
+        agent_unref(a);
+        return;
+    }
+    if (status != PL_OK) {
+        unlink_watch(a, w);
+        char msg[120];
+        snprintf(msg, sizeof(msg), "watch %s: %s", w->sid,
+                 status == PL_ENOTFOUND ? "no such session" : "storage unavailable; try again");
+        send_error(a, status == PL_ENOTFOUND ? API_ERR_SESSION_GONE : API_ERR_STORAGE_UNAVAILABLE,
+                   msg);
+        pl_free(w);
+        agent_unref(a);
+        return;
+    }
+    send_history(a, w->sid, entries, n);
+    w->state = WATCH_LISTENING;
+    w->listener.ops = &watch_listener_ops;
+    /* From the first turn the history has no answer for: a turn that ended here since the
+     * history was read is told whole, one being answered from its turn_start, so nothing falls
+     * between the history and the live events. */
+    const struct turn_replay from = {.turn = rec->answered + 1, .after_seq = -1};
+    turn_listen(a->srv->engine, w->sid, &w->listener, &from);
+    w->remote.frame = on_remote_frame;
+    desk_fanout_watch(a->srv->desk, w->sid, &w->remote);
+    PL_LOG(PL_LOG_INFO, "agent", "agent=%s watches sess=%s", a->sub, w->sid);
+    agent_unref(a);
+}
+
+static void handle_watch(struct agent_conn *a, const char *sid)
+{
+    if (find_watch(a, sid)) {
+        send_error(a, API_ERR_BAD_REQUEST, "this session is watched already on this connection");
+        return;
+    }
+    uint32_t max = a->srv->cfg->agent_max_watches;
+    if (a->n_watches >= max) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "%u sessions are watched on this connection: unwatch one first",
+                 max);
+        send_error(a, API_ERR_BUSY, msg);
+        return;
+    }
+    struct agent_watch *w = pl_calloc(1, sizeof(*w));
+    w->a = a;
+    w->state = WATCH_OPENING;
+    memcpy(w->sid, sid, sizeof(w->sid));
+    if (sess_open(a->srv->store, sid, a->srv->cfg->history_entries, on_watch_opened, w) != PL_OK) {
+        pl_free(w);
+        send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        return;
+    }
+    w->next = a->watches;
+    a->watches = w;
+    a->n_watches++;
+    agent_ref(a);
+}
+
+static void handle_unwatch(struct agent_conn *a, const char *sid)
+{
+    struct agent_watch *w = find_watch(a, sid);
+    if (!w) {
+        send_error(a, API_ERR_NOT_FOUND, "this session is not watched on this connection");
+        return;
+    }
+    drop_watch(a, w);
+    struct pl_buf *b = frame_buf(a);
+    agent_out_unwatched(b, sid);
+    agent_send(a, b);
+}
+
+/* ---- list ---- */
+
+static void on_listed(void *ud, int status, const struct sess_list_row *rows, size_t n)
+{
+    struct agent_conn *a = ud;
+    a->listing = false;
+    if (a->conn) {
+        if (status != PL_OK) {
+            send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        } else {
+            struct pl_buf *b = frame_buf(a);
+            agent_out_sessions(b, rows, n);
+            agent_send(a, b);
+        }
+    }
+    agent_unref(a);
+}
+
+static void handle_list(struct agent_conn *a)
+{
+    if (a->listing) {
+        send_error(a, API_ERR_BUSY, "a list is being read for this connection already");
+        return;
+    }
+    if (sess_list(a->srv->store, AGENT_LIST_MAX, on_listed, a) != PL_OK) {
+        send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        return;
+    }
+    a->listing = true;
+    agent_ref(a);
+}
+
+/* ---- hello ---- */
+
+static void on_hello_timer_closed(uv_handle_t *h)
+{
+    agent_unref(h->data);
+}
+
+static void hello_timer_done(struct agent_conn *a)
+{
+    if (!a->hello_timer_open)
+        return;
+    a->hello_timer_open = false;
+    uv_timer_stop(&a->hello_timer);
+    uv_close((uv_handle_t *)&a->hello_timer, on_hello_timer_closed);
+}
+
+static void on_hello_deadline(uv_timer_t *t)
+{
+    struct agent_conn *a = t->data;
+    hello_timer_done(a);
+    if (!a->conn || a->ready || a->close_code)
+        return;
+    a->srv->metrics.hello_timeouts++;
+    char why[100];
+    snprintf(why, sizeof(why), "no hello within %u ms: send hello first after connecting",
+             a->srv->cfg->hello_timeout_ms);
+    close_when_flushed(a, WS_CLOSE_POLICY, why);
+}
+
+static void hello_failed(struct agent_conn *a, enum api_error code, const char *message)
+{
+    send_error(a, code, message);
+    if (++a->hello_failures < a->srv->cfg->max_hello_attempts)
+        return;
+    a->srv->metrics.hello_attempts_exceeded++;
+    char why[100];
+    snprintf(why, sizeof(why), "%u failed hellos: check the token, then reconnect",
+             a->hello_failures);
+    close_when_flushed(a, WS_CLOSE_POLICY, why);
+}
+
+static void handle_hello(struct agent_conn *a, const struct agent_in *in)
+{
+    const struct bot_config *cfg = a->srv->cfg;
+    if (a->ready) {
+        send_error(a, API_ERR_BAD_REQUEST, "hello was already sent on this connection");
+        return;
+    }
+    struct auth_claims claims;
+    const struct auth_verify_opts o = {.now_s = wall_ms() / 1000,
+                                       .max_ttl_s = cfg->max_token_ttl_s};
+    const char *why;
+    int rc = auth_token_check((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),
+                              in->token, &o, &claims, &why);
+    if (rc == PL_EEXPIRED) {
+        hello_failed(a, API_ERR_TOKEN_EXPIRED, "the token has expired; get a new one");
+        return;
+    }
+    if (rc != PL_OK) {
+        hello_failed(a, API_ERR_UNAUTHORIZED, why);
+        return;
+    }
+    if (claims.role != AUTH_ROLE_AGENT && claims.role != AUTH_ROLE_ADMIN) {
+        hello_failed(a, API_ERR_FORBIDDEN,
+                     "this endpoint is for agents: an agent or admin token is needed; callers "
+                     "use /v1/chat with parley.chat.v1");
+        return;
+    }
+    snprintf(a->sub, sizeof(a->sub), "%s", claims.sub);
+    a->role = claims.role;
+    a->ready = true;
+    hello_timer_done(a);
+    struct pl_buf *b = frame_buf(a);
+    agent_out_ready(b, a->sub, auth_role_name(a->role), cfg->agent_max_watches);
+    agent_send(a, b);
+    PL_LOG(PL_LOG_INFO, "agent", "agent=%s (%s) connected", a->sub, auth_role_name(a->role));
+}
+
+/* ---- frames in ---- */
+
+static void handle_frame(struct agent_conn *a, const char *data, size_t len)
+{
+    const struct bot_config *cfg = a->srv->cfg;
+    struct chat_limits lim = {.max_frame_bytes = cfg->max_frame_bytes,
+                              .max_text_chars = cfg->max_message_chars};
+    struct agent_in in;
+    struct chat_error err;
+    if (agent_in_parse(data, len, &lim, &in, &err) != PL_OK) {
+        send_error(a, err.code, err.message);
+        return;
+    }
+    if (in.type != AGENT_IN_HELLO && !a->ready) {
+        send_error(a, API_ERR_BAD_REQUEST, "send hello and wait for ready first");
+    } else {
+        switch (in.type) {
+        case AGENT_IN_HELLO:
+            handle_hello(a, &in);
+            break;
+        case AGENT_IN_WATCH:
+            handle_watch(a, in.session_id);
+            break;
+        case AGENT_IN_UNWATCH:
+            handle_unwatch(a, in.session_id);
+            break;
+        case AGENT_IN_LIST:
+            handle_list(a);
+            break;
+        case AGENT_IN_TAKEOVER:
+        case AGENT_IN_SAY:
+        case AGENT_IN_RELEASE:
+            send_error(a, API_ERR_BAD_REQUEST, "not available on this server yet");
+            break;
+        }
+    }
+    agent_in_cleanup(&in);
+}
+
+static int agent_receive(struct agent_conn *a, const void *data, size_t len, bool first, bool final,
+                         bool binary)
+{
+    if (a->close_code)
+        return 0;
+    if (first) {
+        pl_buf_reset(&a->rx);
+        a->rx_discard = false;
+    }
+    if (!a->rx_discard && pl_buf_append(&a->rx, data, len) != PL_OK) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "message is larger than %u bytes", a->srv->cfg->max_frame_bytes);
+        send_error(a, API_ERR_TOO_LARGE, msg);
+        a->rx_discard = true;
+        pl_buf_reset(&a->rx);
+    }
+    if (!final)
+        return 0;
+    if (a->rx_discard) {
+        a->rx_discard = false;
+        return 0;
+    }
+    if (binary)
+        send_error(a, API_ERR_BAD_REQUEST,
+                   "binary frames are not supported; send JSON text frames");
+    else
+        handle_frame(a, a->rx.data ? a->rx.data : "", a->rx.len);
+    pl_buf_reset(&a->rx);
+    return 0;
+}
+
+/* ---- the endpoint ---- */
+
+static void *endpoint_open(struct bot_server *srv, struct conn *conn)
+{
+    struct agent_conn *a = pl_calloc(1, sizeof(*a));
+    a->srv = srv;
+    a->conn = conn;
+    a->refs = 1;
+    pl_buf_init(&a->rx, srv->cfg->max_frame_bytes);
+    pl_buf_init(&a->event, EVENT_BYTES_MAX);
+    uv_timer_init(srv->loop, &a->hello_timer);
+    a->hello_timer.data = a;
+    a->hello_timer_open = true;
+    agent_ref(a); /* the timer's, until its handle has closed */
+    uv_timer_start(&a->hello_timer, on_hello_deadline, srv->cfg->hello_timeout_ms, 0);
+    if (srv->shutting_down)
+        conn_ws_want_writable(conn);
+    return a;
+}
+
+static int endpoint_receive(void *app, const void *data, size_t len, bool first, bool final,
+                            bool binary)
+{
+    return agent_receive(app, data, len, first, final, binary);
+}
+
+static int endpoint_writeable(void *app)
+{
+    return agent_writeable(app);
+}
+
+static void endpoint_closed(void *app)
+{
+    struct agent_conn *a = app;
+    a->conn = NULL;
+    hello_timer_done(a);
+    while (a->watches)
+        drop_watch(a, a->watches);
+    agent_unref(a);
+}
+
+const struct ws_endpoint agent_ws_endpoint = {
+    .path = "/v1/agent",
+    .subprotocol = "parley.agent.v1",
+    .open = endpoint_open,
+    .receive = endpoint_receive,
+    .writeable = endpoint_writeable,
+    .closed = endpoint_closed,
+};
