@@ -147,7 +147,7 @@ grep -q 'Re-using existing connection' <<<"$r" || fail "connection not kept aliv
 
 # 6. The request log and /stats.
 [ "$(grep -c '"behaviour":"cut"' "$work/requests.jsonl")" -eq 1 ] || fail "log lacks the cut request"
-curl -s "http://127.0.0.1:$port/stats" | grep -q '"requests":' || fail "/stats"
+curl -s "http://127.0.0.1:$port/stats" | grep '"requests":' >/dev/null || fail "/stats"
 
 # 7. Bedrock mode: SigV4 as curl signs it (an independent signer), exact frames, faults.
 sig=(--aws-sigv4 'aws:amz:us-east-1:bedrock' --user 'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'
