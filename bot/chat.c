@@ -661,7 +661,7 @@ static void handle_frame(struct chat_conn *c, const char *data, size_t len)
         break;
     case CHAT_IN_CANCEL:
         if (c->state == CONN_READY)
-            turn_cancel(c->srv->engine, c->sid);
+            turn_cancel(c->srv->engine, c->sid, TURN_CANCEL_BY_CALLER);
         break;
     case CHAT_IN_ESCALATE:
         if (c->state == CONN_READY) {

@@ -202,11 +202,18 @@ enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *a
  *  already: messages whose instance stopped before answering them. */
 void turn_recover(struct turn_engine *e, const char *sid, long answered, long turns);
 
-/** Stop the answer being given in `sid` (stop reason `cancelled`; what was said is stored).
- *  A turn still waiting for its lock ends cancelled as soon as it has it. Queued turns go on.
- *  A cancel that stops an answer counts as a message in the rate limits: it is charged with the
- *  session's next turn_submit here. False when this instance is answering nothing in `sid`. */
-bool turn_cancel(struct turn_engine *e, const char *sid);
+/* Who stops an answer, which names its stop reason (docs/protocol.md "Stop reasons"). */
+enum turn_cancel_reason {
+    TURN_CANCEL_BY_CALLER,   /* `cancelled` */
+    TURN_CANCEL_BY_TAKEOVER, /* `takeover`: a human agent took the session over */
+};
+
+/** Stop the answer being given in `sid`, with the stop reason `why` names (what was said is
+ *  stored). A turn still waiting for its lock ends so as soon as it has it. Queued turns go on.
+ *  A caller's cancel that stops an answer counts as a message in the rate limits: it is charged
+ *  with the session's next turn_submit here (a takeover is not the caller's doing: never
+ *  charged). False when this instance is answering nothing in `sid`. */
+bool turn_cancel(struct turn_engine *e, const char *sid, enum turn_cancel_reason why);
 
 enum turn_status {
     TURN_STATUS_UNKNOWN, /* no such turn in this session */

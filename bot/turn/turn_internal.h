@@ -157,7 +157,8 @@ bool turn_can_begin_with_append(const struct turn_session *s, struct sess_begin_
 void turn_drop_queue(struct turn_session *s);
 /** End the session's active turn now, as turn_engine_cancel_all says. */
 void turn_end_now(struct turn_session *s);
-bool turn_cancel_active(struct turn_session *s);
+/** Stop the active turn with stop reason `stop` (a cancel already asked for keeps its own). */
+bool turn_cancel_active(struct turn_session *s, enum llm_stop stop);
 void turn_on_lease_timer(uv_timer_t *timer);
 void turn_on_start_check(uv_check_t *check);
 

@@ -757,7 +757,7 @@ static void store(struct turn_session *s)
 
 /* ---- cancelling, shutting down ---- */
 
-bool turn_cancel_active(struct turn_session *s)
+bool turn_cancel_active(struct turn_session *s, enum llm_stop stop)
 {
     struct turn *t = s->active;
     if (!t || t->state == TURN_STORING || t->state == TURN_ENDED)
@@ -765,7 +765,7 @@ bool turn_cancel_active(struct turn_session *s)
     if (t->cancel_requested)
         return true;
     t->cancel_requested = true;
-    t->cancel_stop = LLM_STOP_CANCELLED;
+    t->cancel_stop = stop;
     if (t->state == TURN_STREAMING && t->call)
         llm_cancel(t->call); /* on_finish runs now and ends the turn */
     return true;
@@ -777,7 +777,7 @@ void turn_end_now(struct turn_session *s)
     if (!t)
         return;
     if (t->state == TURN_STREAMING) {
-        turn_cancel_active(s);
+        turn_cancel_active(s, LLM_STOP_CANCELLED);
     } else if (t->state == TURN_LOCKING) {
         if (t->begin_in_flight) {
             t->shutting_down = true; /* ended when Redis answers (or the store goes) */
