@@ -293,6 +293,8 @@ static void send_history(struct chat_conn *c, const struct sess_entry *entries, 
         const struct sess_entry *e = ordered[i];
         if (strcmp(e->role, "assistant") == 0 && e->text_len == 0)
             continue; /* a failed or empty answer: nothing to show */
+        if (strcmp(e->role, "audit") == 0)
+            continue; /* the desk's record of agents' actions: not the caller's conversation */
         items[k].role = e->role;
         items[k].text = e->text;
         items[k].turn = e->turn;

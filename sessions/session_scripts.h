@@ -35,7 +35,8 @@
     X(CITATIONS, "citations")                                                                      \
     X(CACHE_READ, "cache_read_input_tokens")                                                       \
     X(CACHE_CREATION, "cache_creation_input_tokens")                                               \
-    X(COST, "cost_usd_micros")
+    X(COST, "cost_usd_micros")                                                                     \
+    X(AGENT, "agent")
 #define SESS_LUA_FIELD_NAME(id, name) "'" name "', "
 #define SESS_LUA_FIELDS               "local FIELDS = {" SESS_ENTRY_FIELDS(SESS_LUA_FIELD_NAME) "}\n"
 

@@ -463,6 +463,7 @@ static bool unpack_entry(const char *p, size_t len, struct sess_entry *x, char *
     x->cache_read_input_tokens = strtol(v[F_CACHE_READ], NULL, 10);
     x->cache_creation_input_tokens = strtol(v[F_CACHE_CREATION], NULL, 10);
     x->cost_micros = strtoll(v[F_COST], NULL, 10);
+    x->agent = v[F_AGENT];
     return true;
 }
 
