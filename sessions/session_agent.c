@@ -28,6 +28,8 @@ static const char agent_lua[] =
     "  if state ~= 'agent' then return {3, turns} end\n"
     "  if holder ~= agent and not override then return {2, turns} end\n"
     "  if action == 'release' then\n"
+    "    local answered = tonumber(redis.call('HGET', KEYS[1], 'answered')) or 0\n"
+    "    if answered < turns then redis.call('HSET', KEYS[1], 'answered', turns) end\n"
     "    redis.call('HSET', KEYS[1], 'state', 'bot', 'updated', now)\n"
     "    redis.call('HDEL', KEYS[1], 'agent')\n"
     "  end\n"

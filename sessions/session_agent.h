@@ -15,7 +15,8 @@ enum sess_agent_action {
     SESS_AGENT_WATCH,    /* audit only */
     SESS_AGENT_TAKEOVER, /* state agent, held by the agent */
     SESS_AGENT_SAY,      /* an `agent` entry, while the agent holds the session */
-    SESS_AGENT_RELEASE,  /* state bot */
+    SESS_AGENT_RELEASE,  /* state bot; the messages the agent had count as answered, so no
+                            recovery gives them to the model */
 };
 
 enum sess_agent_result {

@@ -104,6 +104,7 @@
     "  if tonumber(redis.call('HGET', session, 'answered') or '0') >= tonumber(turn) then\n"       \
     "    return {'answered', redis.call('HGETALL', session), covering_answer(transcript, turn)}\n" \
     "  end\n"                                                                                      \
+    "  if redis.call('HGET', session, 'state') == 'agent' then return {'agent'} end\n"             \
     "  if not redis.call('SET', lock, owner, 'NX', 'PX', lock_ttl) then\n"                         \
     "    if redis.call('GET', lock) ~= owner then return {'held'} end\n"                           \
     "    redis.call('PEXPIRE', lock, lock_ttl)\n"                                                  \

@@ -673,6 +673,11 @@ static struct sess_turn_context *parse_begin(const redisReply *r)
         ctx->result = SESS_BEGIN_HELD_ELSEWHERE;
         return ctx;
     }
+    if (strcmp(kind->str, "agent") == 0) {
+        struct sess_turn_context *ctx = ctx_new(PL_OK, NULL, 0);
+        ctx->result = SESS_BEGIN_WITH_AGENT;
+        return ctx;
+    }
     bool locked = strcmp(kind->str, "locked") == 0;
     if ((!locked && strcmp(kind->str, "answered") != 0) || r->elements != 3)
         return ctx_new(PL_EPROTO, NULL, 0);

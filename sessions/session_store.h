@@ -117,6 +117,8 @@ enum sess_begin_result {
     SESS_BEGIN_HELD_ELSEWHERE, /* another owner holds the session's turn lock: try again later */
     SESS_BEGIN_ANSWERED,       /* the session's `answered` already covers the turn: no lock was
                                   taken; rec and answer are filled */
+    SESS_BEGIN_WITH_AGENT,     /* a human agent holds the session (state agent): the message is
+                                  theirs, no lock was taken and no model turn runs */
 };
 
 /* What a turn needs to start. Allocated by the store and owned by the callback that receives

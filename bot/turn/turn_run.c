@@ -247,6 +247,18 @@ static void end_covered(struct turn_session *s, const struct sess_turn_context *
     done_with_active(s, true);
 }
 
+/* A human agent holds the session: the message is theirs (its message event went out with its
+ * acknowledgement), so the turn ends here with no answer, no turn_end and nothing stored. */
+static void to_the_agent(struct turn_session *s)
+{
+    struct turn *t = s->active;
+    PL_LOG(PL_LOG_INFO, "turn", "sess=%s turn=%ld goes to the agent who holds the session", s->sid,
+           t->turn);
+    uv_timer_stop(&s->timer);
+    t->state = TURN_ENDED;
+    done_with_active(s, false);
+}
+
 static void on_text(void *ud, const char *text, size_t len);
 static void on_finish(void *ud, const struct llm_outcome *o);
 
@@ -489,6 +501,9 @@ static void on_begin(void *ud, struct sess_turn_context *ctx)
     } else if (result == SESS_BEGIN_ANSWERED) {
         end_covered(s, ctx);
         sess_turn_context_free(ctx);
+    } else if (result == SESS_BEGIN_WITH_AGENT) {
+        sess_turn_context_free(ctx);
+        to_the_agent(s);
     } else if (t->cancel_requested) {
         /* Cancelled while it waited for its lock: it ends now, stored as cancelled. */
         sess_turn_context_free(ctx);

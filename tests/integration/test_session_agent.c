@@ -115,6 +115,7 @@ static enum sess_agent_result act(const char *sid, enum sess_agent_action action
 struct opened {
     bool done;
     char state[16];
+    long answered;
     char log[1024]; /* "role:agent:text|" per entry */
 };
 
@@ -125,6 +126,7 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
     o->done = true;
     assert_int_equal(status, PL_OK);
     snprintf(o->state, sizeof(o->state), "%s", rec->state);
+    o->answered = rec->answered;
     size_t at = 0;
     for (size_t i = 0; i < n && at < sizeof(o->log); i++)
         at += (size_t)snprintf(o->log + at, sizeof(o->log) - at, "%s:%s:%s|", entries[i].role,
@@ -158,6 +160,12 @@ static void test_takeover_say_release_leave_named_entries(void **state)
                                "audit:ann:release|");
 }
 
+static void on_released(void *ud, int status)
+{
+    assert_int_equal(status, PL_OK);
+    *(bool *)ud = true;
+}
+
 static void test_a_held_session_is_the_holders_unless_admin(void **state)
 {
     (void)state;
@@ -174,6 +182,63 @@ static void test_a_held_session_is_the_holders_unless_admin(void **state)
     open_session(sid, &o);
     assert_string_equal(o.state, "agent");
     assert_string_equal(o.log, "audit:ann:takeover|agent:root:admin here|audit:root:takeover|");
+}
+
+struct appended {
+    bool done;
+    struct sess_append_result r;
+};
+
+static void on_appended(void *ud, struct sess_append_result *r)
+{
+    struct appended *a = ud;
+    a->done = true;
+    a->r = *r;
+}
+
+/* Append a caller message with its turn begun; the begin's result. */
+static enum sess_begin_result append_begun(const char *sid, const char *text, long *turn)
+{
+    struct appended a = {0};
+    const struct sess_begin_opts begin = {.owner = "i1", .lock_ttl_ms = 5000, .max_entries = 10};
+    assert_int_equal(
+        sess_append_caller(store, sid, NULL, NULL, text, strlen(text), &begin, on_appended, &a),
+        PL_OK);
+    wait_for(&a.done);
+    assert_int_equal(a.r.status, PL_OK);
+    assert_non_null(a.r.begun);
+    enum sess_begin_result res = a.r.begun->result;
+    *turn = a.r.turn;
+    sess_turn_context_free(a.r.begun);
+    return res;
+}
+
+static void release_lock(const char *sid)
+{
+    bool done = false;
+    assert_int_equal(sess_turn_release(store, sid, "i1", on_released, &done), PL_OK);
+    wait_for(&done);
+}
+
+static void test_a_held_sessions_messages_begin_no_turn(void **state)
+{
+    (void)state;
+    char sid[SESS_ID_LEN + 1];
+    new_session(sid);
+    long turn;
+    assert_int_equal(append_begun(sid, "hello", &turn), SESS_BEGIN_LOCKED);
+    release_lock(sid);
+    assert_int_equal(act(sid, SESS_AGENT_TAKEOVER, "ann", false, NULL), SESS_AGENT_DONE);
+    assert_int_equal(append_begun(sid, "a person?", &turn), SESS_BEGIN_WITH_AGENT);
+    assert_int_equal(turn, 2);
+    assert_int_equal(act(sid, SESS_AGENT_RELEASE, "ann", false, NULL), SESS_AGENT_DONE);
+    struct opened o;
+    open_session(sid, &o);
+    assert_string_equal(o.state, "bot");
+    assert_int_equal(o.answered, 2); /* what the agent had is not given to the model later */
+    assert_int_equal(append_begun(sid, "bye", &turn), SESS_BEGIN_LOCKED);
+    assert_int_equal(turn, 3);
+    release_lock(sid);
 }
 
 static void test_no_such_session(void **state)
@@ -195,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_takeover_say_release_leave_named_entries),
         cmocka_unit_test(test_a_held_session_is_the_holders_unless_admin),
+        cmocka_unit_test(test_a_held_sessions_messages_begin_no_turn),
         cmocka_unit_test(test_no_such_session),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

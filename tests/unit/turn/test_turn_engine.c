@@ -376,6 +376,30 @@ static void test_takeover_cancel_is_stored_as_takeover_and_not_charged(void **st
     rec_done(&r);
 }
 
+static void test_a_message_to_a_held_session_goes_to_the_agent(void **state)
+{
+    (void)state;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    struct fake_call *c = submit(SID, "m1", "are you a person?");
+    fake_store_answer_append(c, PL_OK, 1, false, fake_ctx_with_agent());
+    fake_uv_pass();
+    assert_string_equal(acks_take(), "ack ok 1|");
+    assert_int_equal(fake_llm_started(), 0);
+    assert_null(fake_store_pending(CALL_BEGIN));
+    assert_null(fake_store_pending(CALL_END));
+    assert_string_equal(rec_take(&r), ""); /* no turn of the bot: no turn_start, no turn_end */
+    /* Released: the next message is the bot's again. */
+    ask(SID, "thanks", 2);
+    assert_int_equal(fake_llm_started(), 1);
+    fake_llm_text(fake_llm_current(), "Glad");
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 1, 1);
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    assert_string_equal(rec_take(&r), "start 2|delta 2 0 'Glad'|end 2 in=2 end_turn 1/1 'Glad'|");
+    rec_done(&r);
+}
+
 static void test_cancel_while_waiting_for_the_lock(void **state)
 {
     (void)state;
@@ -1106,6 +1130,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_down_at_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_messages_are_not_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keeps_what_was_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_message_to_a_held_session_goes_to_the_agent, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_takeover_cancel_is_stored_as_takeover_and_not_charged,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_the_lock, setup, teardown),
