@@ -258,7 +258,25 @@ static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
     conn_send(c, b);
 }
 
+/* A human agent took the conversation over, spoke or handed it back (watching is not the
+ * caller's business). */
+static void on_agent(struct turn_listener *l, const struct turn_agent_event *ev)
+{
+    struct chat_conn *c = conn_of(l);
+    struct pl_buf *b = frame_buf(c);
+    if (ev->kind == TURN_AGENT_TAKEOVER)
+        chat_out_agent_joined(b, ev->agent);
+    else if (ev->kind == TURN_AGENT_SAY)
+        chat_out_agent_message(b, ev->text, ev->len);
+    else if (ev->kind == TURN_AGENT_RELEASE)
+        chat_out_agent_left(b);
+    else
+        return;
+    conn_send(c, b);
+}
+
 static const struct turn_listener_ops conn_listener_ops = {
+    .agent = on_agent,
     .turn_start = on_turn_start,
     .delta = on_delta,
     .error = on_error,

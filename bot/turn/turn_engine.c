@@ -159,6 +159,13 @@ bool turn_cancel(struct turn_engine *e, const char *sid, enum turn_cancel_reason
     return true;
 }
 
+void turn_tell_agent(struct turn_engine *e, const char *sid, const struct turn_agent_event *ev)
+{
+    struct turn_session *s = turn_session_find(e, sid);
+    if (s)
+        turn_emit_agent(s, ev);
+}
+
 /* ---- polls ---- */
 
 /* Tell `cb` what `t` says of its turn: ended, or pending with the text so far. */
