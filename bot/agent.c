@@ -397,6 +397,7 @@ static void on_acted(void *ud, int status, enum sess_agent_result result, long t
                                             .text = op->text,
                                             .len = op->len};
         turn_tell_agent(srv->engine, op->sid, &ev);
+        desk_fanout_tell_agent(srv->desk, op->sid, &ev); /* callers and watchers elsewhere */
         PL_LOG(PL_LOG_INFO, "agent", "agent=%s %s sess=%s", a->sub,
                sess_agent_action_name(op->action), op->sid);
     }

@@ -15,6 +15,7 @@
 #include "bot/chat_proto.h"
 #include "bot/conn.h"
 #include "bot/conn_limits.h"
+#include "bot/desk_fanout.h"
 #include "bot/escalation.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
@@ -421,6 +422,7 @@ static void become_ready(struct chat_conn *c, const char *sid, const struct turn
     hello_timer_done(c);
     c->listener.ops = &conn_listener_ops;
     turn_listen(c->srv->engine, sid, &c->listener, from);
+    desk_fanout_follow(c->srv->desk, sid); /* agents on other instances reach the caller */
 }
 
 /* ---- hello ---- */
@@ -750,8 +752,10 @@ static void chat_conn_closed(struct chat_conn *c)
     c->srv->metrics.connections_open--;
     hello_timer_done(c);
     uncount_session(c);
-    if (c->state == CONN_READY)
+    if (c->state == CONN_READY) {
         turn_unlisten(&c->listener);
+        desk_fanout_unfollow(c->srv->desk, c->sid);
+    }
     conn_unref(c);
 }
 
