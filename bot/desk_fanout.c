@@ -52,7 +52,7 @@ struct desk_sub {
 
 struct desk_fanout {
     struct bot_server *srv;
-    struct sess_store_opts live_opts; /* for the subscriber, opened at the first watch here */
+    struct sess_store_opts live_opts; /* for the subscriber, opened at the first watch or caller */
     struct sess_live *live;
     struct pub_session *pubs;
     struct desk_sub *subs;

@@ -39,7 +39,7 @@ struct desk_remote_watch {
 
 /** Start both halves for `srv` (its loop, store, engine and instance id); the subscriber
  *  connection follows `so` (kept: its pointers must outlive `f`) and opens at the first
- *  watch on this instance. PL_OK (`err` is for future refusals). */
+ *  watch or caller connection on this instance. PL_OK (`err` is for future refusals). */
 int desk_fanout_create(struct bot_server *srv, const struct sess_store_opts *so,
                        struct desk_fanout **out, char *err, size_t len);
 /** Stop: no callback runs after this; remote watches are detached (unwatch stays safe). Its
