@@ -171,7 +171,17 @@ static void pub_on_turn_end(struct turn_listener *l, const struct turn_end *end)
     pub_drop(p); /* followed again when its next turn starts */
 }
 
+/* The message went to the agent who holds the session: no turn follows to end the following. */
+static void pub_on_held(struct turn_listener *l, long turn)
+{
+    (void)turn;
+    struct pub_session *p = pub_of(l);
+    pub_flush(p);
+    pub_drop(p);
+}
+
 static const struct turn_listener_ops pub_ops = {
+    .held = pub_on_held,
     .message = pub_on_message,
     .turn_start = pub_on_turn_start,
     .delta = pub_on_delta,

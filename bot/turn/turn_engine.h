@@ -154,6 +154,9 @@ struct turn_listener_ops {
     void (*error)(struct turn_listener *l, long turn, const struct turn_error *err);
     /** The turn ended: exactly once per acknowledged turn on this instance. */
     void (*turn_end)(struct turn_listener *l, const struct turn_end *end);
+    /** Caller turn `turn` went to the human agent who holds the session: no turn_start or
+     *  turn_end follows for it (its message event went before). */
+    void (*held)(struct turn_listener *l, long turn);
     /** A human agent acted on the session (turn_tell_agent). */
     void (*agent)(struct turn_listener *l, const struct turn_agent_event *ev);
 };

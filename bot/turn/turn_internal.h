@@ -136,6 +136,7 @@ void turn_take_answer(struct turn *t, const struct sess_entry *a, long answered)
 void turn_free(struct turn *t);
 
 void turn_emit_agent(struct turn_session *s, const struct turn_agent_event *ev);
+void turn_emit_held(struct turn_session *s, long turn);
 void turn_emit_start(struct turn_session *s, long turn);
 void turn_emit_message(struct turn_session *s, long turn, const char *text, size_t len);
 void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len);

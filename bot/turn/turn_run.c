@@ -256,6 +256,7 @@ static void to_the_agent(struct turn_session *s)
            t->turn);
     uv_timer_stop(&s->timer);
     t->state = TURN_ENDED;
+    turn_emit_held(s, t->turn);
     done_with_active(s, false);
 }
 

@@ -157,6 +157,21 @@ static void test_takeover_say_release(void **state)
     assert_string_equal(str(f, "text"), "AGENT-ONLY are you a person?");
     json_decref(f);
 
+    /* over HTTP too: pending at once, not at the end of the wait */
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/messages?wait_ms=20000", st.parleyd.url, sid);
+    struct ts_http_reply r;
+    time_t t0 = time(NULL);
+    assert_int_equal(ts_http("POST", url, caller.token, "{\"text\":\"AGENT-ONLY by post\"}", &r),
+                     0);
+    assert_int_equal(r.status, 202);
+    assert_true(time(NULL) - t0 < 10);
+    ts_http_reply_free(&r);
+    f = ts_caller_expect(&ann, "message", 5000);
+    assert_non_null(f);
+    assert_string_equal(str(f, "text"), "AGENT-ONLY by post");
+    json_decref(f);
+
     /* say reaches the caller and the watcher */
     char frame[256];
     snprintf(frame, sizeof(frame),
@@ -192,7 +207,7 @@ static void test_takeover_say_release(void **state)
     for (time_t end = time(NULL) + 10; requests_with("BOT-AGAIN") == 0 && time(NULL) < end;)
         ;
     assert_int_equal(requests_with("BOT-AGAIN"), 1);
-    assert_int_equal(requests_with("AGENT-ONLY"), 1);
+    assert_int_equal(requests_with("AGENT-ONLY"), 1); /* both in the one prompt after release */
 
     /* a new watch reads the audit entries; the caller's history never has them */
     struct ts_caller again;
@@ -203,7 +218,7 @@ static void test_takeover_say_release(void **state)
                 sizeof(roles) - strlen(roles) - 2);
         strncat(roles, ",", sizeof(roles) - strlen(roles) - 1);
     }
-    assert_string_equal(roles, "caller,assistant,caller,agent,caller,assistant,");
+    assert_string_equal(roles, "caller,assistant,caller,caller,agent,caller,assistant,");
     ts_caller_close(&again);
     struct ts_caller cid;
     agent_open(&cid, "cid");
@@ -223,7 +238,7 @@ static void test_takeover_say_release(void **state)
     }
     json_decref(f);
     assert_string_equal(roles, "audit:watch,caller,audit:takeover,assistant,audit:watch,caller,"
-                               "agent,audit:release,caller,assistant,");
+                               "caller,agent,audit:release,caller,assistant,");
     ts_caller_close(&cid);
     ts_caller_close(&bob);
     ts_caller_close(&ann);
