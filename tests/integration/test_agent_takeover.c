@@ -240,6 +240,31 @@ static void test_takeover_say_release(void **state)
     assert_string_equal(roles, "audit:watch,caller,audit:takeover,assistant,audit:watch,caller,"
                                "caller,agent,audit:release,caller,assistant,");
     ts_caller_close(&cid);
+
+    /* the transcript an agent reads over HTTP names who did what */
+    char surl[256];
+    snprintf(surl, sizeof(surl), "%s/v1/sessions/%s", st.parleyd.url, sid);
+    char *agent_token = ts_token("agent", "cid", NULL, 600);
+    assert_int_equal(ts_http("GET", surl, agent_token, NULL, &r), 0);
+    free(agent_token);
+    assert_int_equal(r.status, 200);
+    json_t *body = json_loadb(r.body, r.len, 0, NULL);
+    assert_non_null(body);
+    json_t *tr = json_object_get(body, "transcript");
+    char who[256] = "";
+    for (size_t i = 0; i < json_array_size(tr); i++) {
+        json_t *e = json_array_get(tr, i);
+        if (!json_object_get(e, "agent"))
+            continue;
+        char one[64];
+        snprintf(one, sizeof(one), "%s:%s:%s,", str(e, "role"), str(e, "agent"),
+                 strcmp(str(e, "role"), "audit") == 0 ? str(e, "text") : "-");
+        strncat(who, one, sizeof(who) - strlen(who) - 1);
+    }
+    json_decref(body);
+    ts_http_reply_free(&r);
+    assert_string_equal(who, "audit:ann:watch,audit:ann:takeover,audit:bob:watch,agent:ann:-,"
+                             "audit:ann:release,audit:cid:watch,");
     ts_caller_close(&bob);
     ts_caller_close(&ann);
     ts_caller_close(&caller);
