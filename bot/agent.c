@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/ws_rx.h"
 #include "sessions/conversation_order.h"
+#include "sessions/session_agent.h"
 #include "sessions/session_list.h"
 #include "sessions/session_store.h"
 
@@ -253,7 +254,29 @@ static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
     send_event(w->a, w->sid);
 }
 
+/* An agent's action, this connection's own included: the audit entry or the agent's line. */
+static void on_agent(struct turn_listener *l, const struct turn_agent_event *ev)
+{
+    struct agent_watch *w = watch_of(l);
+    if (ev->kind == TURN_AGENT_WATCH && strcmp(ev->agent, w->a->sub) == 0)
+        return; /* an agent knows what it watches: its watch is news to the others */
+    struct pl_buf *b = event_buf(w->a);
+    if (ev->kind == TURN_AGENT_SAY) {
+        agent_event_agent_message(b, ev->agent, ev->turn, ev->text, ev->len);
+    } else {
+        static const enum sess_agent_action action[] = {
+            [TURN_AGENT_WATCH] = SESS_AGENT_WATCH,
+            [TURN_AGENT_TAKEOVER] = SESS_AGENT_TAKEOVER,
+            [TURN_AGENT_RELEASE] = SESS_AGENT_RELEASE,
+        };
+        agent_event_audit(b, ev->agent, sess_agent_action_name(action[ev->kind]), ev->turn,
+                          ev->ts_ms);
+    }
+    send_event(w->a, w->sid);
+}
+
 static const struct turn_listener_ops watch_listener_ops = {
+    .agent = on_agent,
     .message = on_message,
     .turn_start = on_turn_start,
     .delta = on_delta,
@@ -319,12 +342,107 @@ static void send_history(struct agent_conn *a, const char *sid, const struct ses
         items[k].turn = e->turn;
         items[k].ts_ms = e->ts_ms;
         items[k].stop_reason = e->stop_reason[0] ? e->stop_reason : NULL;
+        items[k].agent = e->agent[0] ? e->agent : NULL; /* agent lines and audit entries */
         k++;
     }
     chat_out_history(event_buf(a), items, k);
     send_event(a, sid);
     pl_free(items);
     pl_free(ordered);
+}
+
+/* ---- agent actions (sessions/session_agent.h): stored first, then told ---- */
+
+struct act_op {
+    struct agent_conn *a;
+    enum sess_agent_action action;
+    char sid[SESS_ID_LEN + 1];
+    char *text; /* say */
+    size_t len;
+};
+
+static const char *act_refusal(enum sess_agent_result r)
+{
+    switch (r) {
+    case SESS_AGENT_HELD_BY_OTHER:
+        return "another agent has taken this conversation over";
+    case SESS_AGENT_NOT_HELD:
+        return "take the conversation over first";
+    case SESS_AGENT_CLOSED:
+        return "this conversation is closed";
+    default:
+        return "refused";
+    }
+}
+
+static void on_acted(void *ud, int status, enum sess_agent_result result, long turn)
+{
+    struct act_op *op = ud;
+    struct agent_conn *a = op->a;
+    struct bot_server *srv = a->srv;
+    bool done = status == PL_OK && result == SESS_AGENT_DONE;
+    if (done) {
+        static const enum turn_agent_kind kind[] = {
+            [SESS_AGENT_WATCH] = TURN_AGENT_WATCH,
+            [SESS_AGENT_TAKEOVER] = TURN_AGENT_TAKEOVER,
+            [SESS_AGENT_SAY] = TURN_AGENT_SAY,
+            [SESS_AGENT_RELEASE] = TURN_AGENT_RELEASE,
+        };
+        if (op->action == SESS_AGENT_TAKEOVER)
+            turn_cancel(srv->engine, op->sid, TURN_CANCEL_BY_TAKEOVER);
+        const struct turn_agent_event ev = {.kind = kind[op->action],
+                                            .agent = a->sub,
+                                            .turn = turn,
+                                            .ts_ms = wall_ms(),
+                                            .text = op->text,
+                                            .len = op->len};
+        turn_tell_agent(srv->engine, op->sid, &ev);
+        desk_fanout_tell_agent(srv->desk, op->sid, &ev); /* callers and watchers elsewhere */
+        PL_LOG(PL_LOG_INFO, "agent", "agent=%s %s sess=%s", a->sub,
+               sess_agent_action_name(op->action), op->sid);
+    }
+    if (a->conn && op->action != SESS_AGENT_WATCH) {
+        if (status == PL_ENOTFOUND) {
+            send_error(a, API_ERR_SESSION_GONE, "no such session");
+        } else if (status != PL_OK) {
+            send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        } else if (!done) {
+            send_error(a, API_ERR_FORBIDDEN, act_refusal(result));
+        } else if (op->action != SESS_AGENT_SAY) {
+            struct pl_buf *b = frame_buf(a);
+            agent_out_session_state(b, op->sid, op->action == SESS_AGENT_TAKEOVER ? "agent" : "bot",
+                                    op->action == SESS_AGENT_TAKEOVER ? a->sub : NULL);
+            agent_send(a, b);
+        }
+    }
+    pl_free(op->text);
+    pl_free(op);
+    agent_unref(a);
+}
+
+static void agent_act(struct agent_conn *a, const char *sid, enum sess_agent_action action,
+                      const char *text, size_t len)
+{
+    struct act_op *op = pl_calloc(1, sizeof(*op));
+    op->a = a;
+    op->action = action;
+    memcpy(op->sid, sid, sizeof(op->sid));
+    if (text) {
+        op->text = pl_malloc(len + 1);
+        memcpy(op->text, text, len);
+        op->text[len] = '\0';
+        op->len = len;
+    }
+    bool admin = a->role == AUTH_ROLE_ADMIN;
+    if (sess_agent_act(a->srv->store, sid, action, a->sub, admin, text, len, on_acted, op) !=
+        PL_OK) {
+        pl_free(op->text);
+        pl_free(op);
+        if (action != SESS_AGENT_WATCH)
+            send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
+        return;
+    }
+    agent_ref(a);
 }
 
 static void on_watch_opened(void *ud, int status, const struct sess_record *rec,
@@ -361,6 +479,7 @@ static void on_watch_opened(void *ud, int status, const struct sess_record *rec,
     w->remote.frame = on_remote_frame;
     desk_fanout_watch(a->srv->desk, w->sid, &w->remote);
     PL_LOG(PL_LOG_INFO, "agent", "agent=%s watches sess=%s", a->sub, w->sid);
+    agent_act(a, w->sid, SESS_AGENT_WATCH, NULL, 0);
     agent_unref(a);
 }
 
@@ -546,9 +665,13 @@ static void handle_frame(struct agent_conn *a, const char *data, size_t len)
             handle_list(a);
             break;
         case AGENT_IN_TAKEOVER:
+            agent_act(a, in.session_id, SESS_AGENT_TAKEOVER, NULL, 0);
+            break;
         case AGENT_IN_SAY:
+            agent_act(a, in.session_id, SESS_AGENT_SAY, in.text, in.text_len);
+            break;
         case AGENT_IN_RELEASE:
-            send_error(a, API_ERR_BAD_REQUEST, "not available on this server yet");
+            agent_act(a, in.session_id, SESS_AGENT_RELEASE, NULL, 0);
             break;
         }
     }

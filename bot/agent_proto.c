@@ -78,6 +78,34 @@ void agent_event_message(struct pl_buf *b, const char *role, long turn, const ch
                              "turn", (json_int_t)turn, "text", t));
 }
 
+void agent_event_agent_message(struct pl_buf *b, const char *agent, long turn, const char *text,
+                               size_t len)
+{
+    json_t *t = json_stringn(text ? text : "", text ? len : 0);
+    if (!t)
+        t = json_string("\xEF\xBF\xBD");
+    append_json(b, json_pack("{s:s,s:s,s:I,s:o,s:o}", "type", "message", "role", "agent", "turn",
+                             (json_int_t)turn, "text", t, "agent", str_or_empty(agent)));
+}
+
+void agent_event_audit(struct pl_buf *b, const char *agent, const char *action, long turn,
+                       long long ts_ms)
+{
+    append_json(b, json_pack("{s:s,s:o,s:o,s:I,s:I}", "type", "audit", "agent", str_or_empty(agent),
+                             "action", str_or_empty(action), "turn", (json_int_t)turn, "ts",
+                             (json_int_t)ts_ms));
+}
+
+void agent_out_session_state(struct pl_buf *b, const char *sid, const char *state,
+                             const char *agent)
+{
+    json_t *o = json_pack("{s:s,s:o,s:o}", "type", "session_update", "session_id",
+                          str_or_empty(sid), "state", str_or_empty(state));
+    if (o && agent && agent[0])
+        json_object_set_new(o, "agent", str_or_empty(agent));
+    append_json(b, o);
+}
+
 void agent_out_unwatched(struct pl_buf *b, const char *sid)
 {
     append_json(b, json_pack("{s:s,s:o}", "type", "unwatched", "session_id", str_or_empty(sid)));

@@ -26,6 +26,17 @@ void agent_out_sessions(struct pl_buf *b, const struct sess_list_row *rows, size
  *  stored (a caller's message; later agents' lines), before "session_id" is added. */
 void agent_event_message(struct pl_buf *b, const char *role, long turn, const char *text,
                          size_t len);
+/** {"type":"message","role":"agent","turn":N,"text":S,"agent":A}: an agent's line (say). */
+void agent_event_agent_message(struct pl_buf *b, const char *agent, long turn, const char *text,
+                               size_t len);
+/** {"type":"audit","agent":A,"action":X,"turn":N,"ts":MS}: an agent's action on the session
+ *  (watch, takeover, release), as its audit entry records it. */
+void agent_event_audit(struct pl_buf *b, const char *agent, const char *action, long turn,
+                       long long ts_ms);
+/** {"type":"session_update","session_id":SID,"state":S[,"agent":A]}: the session's state after
+ *  this agent's takeover or release; `agent` NULL or "": none. */
+void agent_out_session_state(struct pl_buf *b, const char *sid, const char *state,
+                             const char *agent);
 /** {"type":"unwatched","session_id":SID}: the watch is over (answer to unwatch). */
 void agent_out_unwatched(struct pl_buf *b, const char *sid);
 /** The caller-protocol frame `frame` (`len` bytes, a JSON object beginning with '{') as an

@@ -15,6 +15,7 @@
 #include "bot/chat_proto.h"
 #include "bot/conn.h"
 #include "bot/conn_limits.h"
+#include "bot/desk_fanout.h"
 #include "bot/escalation.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
@@ -258,7 +259,25 @@ static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
     conn_send(c, b);
 }
 
+/* A human agent took the conversation over, spoke or handed it back (watching is not the
+ * caller's business). */
+static void on_agent(struct turn_listener *l, const struct turn_agent_event *ev)
+{
+    struct chat_conn *c = conn_of(l);
+    struct pl_buf *b = frame_buf(c);
+    if (ev->kind == TURN_AGENT_TAKEOVER)
+        chat_out_agent_joined(b, ev->agent);
+    else if (ev->kind == TURN_AGENT_SAY)
+        chat_out_agent_message(b, ev->text, ev->len);
+    else if (ev->kind == TURN_AGENT_RELEASE)
+        chat_out_agent_left(b);
+    else
+        return;
+    conn_send(c, b);
+}
+
 static const struct turn_listener_ops conn_listener_ops = {
+    .agent = on_agent,
     .turn_start = on_turn_start,
     .delta = on_delta,
     .error = on_error,
@@ -293,6 +312,8 @@ static void send_history(struct chat_conn *c, const struct sess_entry *entries, 
         const struct sess_entry *e = ordered[i];
         if (strcmp(e->role, "assistant") == 0 && e->text_len == 0)
             continue; /* a failed or empty answer: nothing to show */
+        if (strcmp(e->role, "audit") == 0)
+            continue; /* the desk's record of agents' actions: not the caller's conversation */
         items[k].role = e->role;
         items[k].text = e->text;
         items[k].turn = e->turn;
@@ -401,6 +422,7 @@ static void become_ready(struct chat_conn *c, const char *sid, const struct turn
     hello_timer_done(c);
     c->listener.ops = &conn_listener_ops;
     turn_listen(c->srv->engine, sid, &c->listener, from);
+    desk_fanout_follow(c->srv->desk, sid); /* agents on other instances reach the caller */
 }
 
 /* ---- hello ---- */
@@ -661,7 +683,7 @@ static void handle_frame(struct chat_conn *c, const char *data, size_t len)
         break;
     case CHAT_IN_CANCEL:
         if (c->state == CONN_READY)
-            turn_cancel(c->srv->engine, c->sid);
+            turn_cancel(c->srv->engine, c->sid, TURN_CANCEL_BY_CALLER);
         break;
     case CHAT_IN_ESCALATE:
         if (c->state == CONN_READY) {
@@ -730,8 +752,10 @@ static void chat_conn_closed(struct chat_conn *c)
     c->srv->metrics.connections_open--;
     hello_timer_done(c);
     uncount_session(c);
-    if (c->state == CONN_READY)
+    if (c->state == CONN_READY) {
         turn_unlisten(&c->listener);
+        desk_fanout_unfollow(c->srv->desk, c->sid);
+    }
     conn_unref(c);
 }
 

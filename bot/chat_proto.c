@@ -141,6 +141,34 @@ void chat_out_turn_start(struct pl_buf *b, long turn)
     w_end(&w);
 }
 
+void chat_out_agent_joined(struct pl_buf *b, const char *name)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"type\":\"agent_joined\",\"name\":");
+    w_str(&w, name ? name : "");
+    w_raw(&w, "}");
+    w_end(&w);
+}
+
+void chat_out_agent_message(struct pl_buf *b, const char *text, size_t len)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"type\":\"agent_message\",\"text\":");
+    w_strn(&w, text ? text : "", text ? len : 0);
+    w_raw(&w, "}");
+    w_end(&w);
+}
+
+void chat_out_agent_left(struct pl_buf *b)
+{
+    struct writer w;
+    w_begin(&w, b);
+    w_raw(&w, "{\"type\":\"agent_left\"}");
+    w_end(&w);
+}
+
 void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, size_t len)
 {
     struct writer w;
@@ -294,6 +322,10 @@ void chat_out_history(struct pl_buf *b, const struct chat_history_item *items, s
         if (it->stop_reason) {
             w_raw(&w, ",\"stop_reason\":");
             w_str(&w, it->stop_reason);
+        }
+        if (it->agent) {
+            w_raw(&w, ",\"agent\":");
+            w_str(&w, it->agent);
         }
         w_raw(&w, "}");
     }

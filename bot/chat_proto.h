@@ -25,6 +25,12 @@ void chat_out_ready(struct pl_buf *b, const char *sid, const char *token, bool r
 void chat_out_ack(struct pl_buf *b, const char *client_id, long turn);
 /** {"type":"turn_start","turn":N} */
 void chat_out_turn_start(struct pl_buf *b, long turn);
+/** {"type":"agent_joined","name":N}: a human agent took the conversation over. */
+void chat_out_agent_joined(struct pl_buf *b, const char *name);
+/** {"type":"agent_message","text":S}: the agent's line (`len` bytes of UTF-8). */
+void chat_out_agent_message(struct pl_buf *b, const char *text, size_t len);
+/** {"type":"agent_left"}: the agent handed the conversation back to the bot. */
+void chat_out_agent_left(struct pl_buf *b);
 /** {"type":"delta","turn":N,"seq":K,"text":S} with the `len` bytes of `text`. */
 void chat_out_delta(struct pl_buf *b, long turn, long seq, const char *text, size_t len);
 
@@ -54,9 +60,11 @@ struct chat_history_item {
     long turn;
     long long ts_ms;
     const char *stop_reason; /* NULL if none; when set the item gets "stop_reason" */
+    const char *agent;       /* NULL if none; when set the item gets "agent" (agents' view) */
 };
 
-/** {"type":"history","messages":[{"role":R,"text":S,"turn":N,"ts":MS[,"stop_reason":S]}...]};
+/** {"type":"history","messages":[{"role":R,"text":S,"turn":N,"ts":MS[,"stop_reason":S]
+ *  [,"agent":A]}...]};
  *  `items` may be NULL when `n` is 0. */
 void chat_out_history(struct pl_buf *b, const struct chat_history_item *items, size_t n);
 

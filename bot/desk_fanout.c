@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bot/agent_proto.h"
@@ -40,6 +41,7 @@ struct desk_sub {
     struct desk_fanout *f;
     struct desk_sub *next;
     struct desk_remote_watch *watches;
+    unsigned callers; /* caller connections here (desk_fanout_follow): agents' actions reach them */
     char sid[SESS_ID_LEN + 1];
     long turn;    /* the newest turn seen from elsewhere */
     bool in_turn; /* its turn_start seen, its turn_end not yet */
@@ -50,7 +52,7 @@ struct desk_sub {
 
 struct desk_fanout {
     struct bot_server *srv;
-    struct sess_store_opts live_opts; /* for the subscriber, opened at the first watch here */
+    struct sess_store_opts live_opts; /* for the subscriber, opened at the first watch or caller */
     struct sess_live *live;
     struct pub_session *pubs;
     struct desk_sub *subs;
@@ -169,7 +171,17 @@ static void pub_on_turn_end(struct turn_listener *l, const struct turn_end *end)
     pub_drop(p); /* followed again when its next turn starts */
 }
 
+/* The message went to the agent who holds the session: no turn follows to end the following. */
+static void pub_on_held(struct turn_listener *l, long turn)
+{
+    (void)turn;
+    struct pub_session *p = pub_of(l);
+    pub_flush(p);
+    pub_drop(p);
+}
+
 static const struct turn_listener_ops pub_ops = {
+    .held = pub_on_held,
     .message = pub_on_message,
     .turn_start = pub_on_turn_start,
     .delta = pub_on_delta,
@@ -269,6 +281,8 @@ static void sub_forward(struct desk_sub *s, const char *data, size_t len)
     }
 }
 
+static void sub_agent(struct desk_sub *s, json_t *j);
+
 /* One frame published by another instance: forwarded unless seen already. */
 static void sub_frame(struct desk_sub *s, const char *data, size_t len)
 {
@@ -279,6 +293,8 @@ static void sub_frame(struct desk_sub *s, const char *data, size_t len)
     long seq = (long)json_integer_value(json_object_get(j, "seq"));
     bool forward = false;
     if (!type) {
+    } else if (strcmp(type, "agent") == 0) {
+        sub_agent(s, j); /* told through the engine's listeners here, watches' included */
     } else if (strcmp(type, "turn_start") == 0) {
         if (turn > s->turn) {
             sub_clear_turn(s);
@@ -309,6 +325,38 @@ static void sub_frame(struct desk_sub *s, const char *data, size_t len)
         sub_forward(s, data, len);
 }
 
+/* An agent's action on another instance ({"type":"agent",...}, desk_fanout_tell_agent): done
+ * here as there, for the callers and watchers connected here. */
+static void sub_agent(struct desk_sub *s, json_t *j)
+{
+    struct turn_engine *engine = s->f->srv->engine;
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    const char *agent = json_string_value(json_object_get(j, "agent"));
+    json_t *text = json_object_get(j, "text");
+    struct turn_agent_event ev = {
+        .agent = agent ? agent : "",
+        .turn = (long)json_integer_value(json_object_get(j, "turn")),
+        .ts_ms = (long long)json_integer_value(json_object_get(j, "ts")),
+        .text = json_string_value(text),
+        .len = json_string_length(text),
+    };
+    if (!kind)
+        return;
+    if (strcmp(kind, "takeover") == 0)
+        ev.kind = TURN_AGENT_TAKEOVER;
+    else if (strcmp(kind, "say") == 0 && ev.text)
+        ev.kind = TURN_AGENT_SAY;
+    else if (strcmp(kind, "release") == 0)
+        ev.kind = TURN_AGENT_RELEASE;
+    else if (strcmp(kind, "watch") == 0)
+        ev.kind = TURN_AGENT_WATCH;
+    else
+        return;
+    if (ev.kind == TURN_AGENT_TAKEOVER)
+        turn_cancel(engine, s->sid, TURN_CANCEL_BY_TAKEOVER);
+    turn_tell_agent(engine, s->sid, &ev);
+}
+
 static void on_live(void *ud, const char *sid, const char *data, size_t len)
 {
     struct desk_fanout *f = ud;
@@ -332,12 +380,9 @@ static void on_live(void *ud, const char *sid, const char *data, size_t len)
     }
 }
 
-void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remote_watch *w)
+/* The subscription of `sid` here, made if need be (NULL: it cannot be). */
+static struct desk_sub *sub_get(struct desk_fanout *f, const char *sid)
 {
-    w->_sub = NULL;
-    w->_next = NULL;
-    if (!f || f->stopped)
-        return;
     struct desk_sub *s = f->subs;
     while (s && strcmp(s->sid, sid) != 0)
         s = s->next;
@@ -347,7 +392,7 @@ void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remot
         char err[200];
         if (sess_live_create(f->srv->loop, &f->live_opts, &f->live, err, sizeof(err)) != PL_OK) {
             PL_LOG(PL_LOG_WARN, "desk", "no live events from other instances: %s", err);
-            return;
+            return NULL;
         }
     }
     if (!s) {
@@ -357,11 +402,23 @@ void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remot
         if (sess_live_subscribe(f->live, sid, on_live, f) != PL_OK) {
             PL_LOG(PL_LOG_WARN, "desk", "sess=%s: cannot subscribe to its live events", sid);
             pl_free(s);
-            return;
+            return NULL;
         }
         s->next = f->subs;
         f->subs = s;
     }
+    return s;
+}
+
+void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remote_watch *w)
+{
+    w->_sub = NULL;
+    w->_next = NULL;
+    if (!f || f->stopped)
+        return;
+    struct desk_sub *s = sub_get(f, sid);
+    if (!s)
+        return;
     /* the turn so far, as seen from here */
     for (size_t i = 0; i < s->n_frames; i++)
         w->frame(w, sid, s->frames[i], strlen(s->frames[i]));
@@ -378,6 +435,22 @@ static void sub_free(struct desk_sub *s)
     pl_free(s);
 }
 
+/* Unsubscribe once no watch and no caller here needs the session's channel. The watch mark
+ * expires by itself (other instances may watch too). */
+static void sub_release(struct desk_sub *s)
+{
+    if (s->watches || s->callers)
+        return;
+    struct desk_fanout *f = s->f;
+    for (struct desk_sub **q = &f->subs; *q; q = &(*q)->next)
+        if (*q == s) {
+            *q = s->next;
+            break;
+        }
+    sess_live_unsubscribe(f->live, s->sid);
+    sub_free(s);
+}
+
 void desk_fanout_unwatch(struct desk_remote_watch *w)
 {
     struct desk_sub *s = w->_sub;
@@ -390,18 +463,57 @@ void desk_fanout_unwatch(struct desk_remote_watch *w)
         }
     w->_sub = NULL;
     w->_next = NULL;
-    if (s->watches)
+    sub_release(s);
+}
+
+void desk_fanout_follow(struct desk_fanout *f, const char *sid)
+{
+    if (!f || f->stopped)
         return;
-    /* The last watch here: unsubscribe. The mark expires by itself (other instances may
-     * watch too). */
-    struct desk_fanout *f = s->f;
-    for (struct desk_sub **q = &f->subs; *q; q = &(*q)->next)
-        if (*q == s) {
-            *q = s->next;
-            break;
-        }
-    sess_live_unsubscribe(f->live, s->sid);
-    sub_free(s);
+    struct desk_sub *s = sub_get(f, sid);
+    if (s)
+        s->callers++;
+}
+
+void desk_fanout_unfollow(struct desk_fanout *f, const char *sid)
+{
+    if (!f || f->stopped)
+        return;
+    struct desk_sub *s = f->subs;
+    while (s && strcmp(s->sid, sid) != 0)
+        s = s->next;
+    if (!s || s->callers == 0)
+        return;
+    s->callers--;
+    sub_release(s);
+}
+
+void desk_fanout_tell_agent(struct desk_fanout *f, const char *sid,
+                            const struct turn_agent_event *ev)
+{
+    static const char *const kinds[] = {
+        [TURN_AGENT_WATCH] = "watch",
+        [TURN_AGENT_TAKEOVER] = "takeover",
+        [TURN_AGENT_SAY] = "say",
+        [TURN_AGENT_RELEASE] = "release",
+    };
+    if (!f || f->stopped)
+        return;
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I}", "type", "agent", "kind", kinds[ev->kind],
+                          "agent", ev->agent ? ev->agent : "", "turn", (json_int_t)ev->turn, "ts",
+                          (json_int_t)ev->ts_ms);
+    if (o && ev->text)
+        json_object_set_new(o, "text", json_stringn(ev->text, ev->len));
+    char *frame = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!frame)
+        return;
+    struct pl_buf *b = frame_buf(f);
+    pl_buf_append_str(b, f->srv->instance_id);
+    pl_buf_append(b, "\n", 1);
+    pl_buf_append_str(b, frame);
+    free(frame);
+    sess_live_publish(f->srv->store, sid, b->data, b->len, NULL, NULL);
 }
 
 static void on_refresh_timer(uv_timer_t *t)

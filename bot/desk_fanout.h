@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "bot/server.h"
+#include "bot/turn/turn_engine.h"
 #include "sessions/session_store.h"
 
 #define DESK_BATCH_MS    50
@@ -38,7 +39,7 @@ struct desk_remote_watch {
 
 /** Start both halves for `srv` (its loop, store, engine and instance id); the subscriber
  *  connection follows `so` (kept: its pointers must outlive `f`) and opens at the first
- *  watch on this instance. PL_OK (`err` is for future refusals). */
+ *  watch or caller connection on this instance. PL_OK (`err` is for future refusals). */
 int desk_fanout_create(struct bot_server *srv, const struct sess_store_opts *so,
                        struct desk_fanout **out, char *err, size_t len);
 /** Stop: no callback runs after this; remote watches are detached (unwatch stays safe). Its
@@ -53,5 +54,20 @@ void desk_fanout_turn_starting(void *ud, const char *sid, long turn);
 void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remote_watch *w);
 /** Detach `w`. Idempotent; safe after desk_fanout_destroy. */
 void desk_fanout_unwatch(struct desk_remote_watch *w);
+
+/* Agents' actions across instances (docs/protocol.md "Takeover"): a caller connection here
+ * follows its session's channel (subscribed, not marked watched: turns are not published for
+ * it), so an agent's takeover, say or release on another instance reaches it; the instance that
+ * does the action publishes it ({"type":"agent","kind":K,"agent":A,"turn":N,"ts":MS,"text":S?}
+ * after the instance id), and each instance that follows the session cancels its turn in flight
+ * (a takeover) and tells its listeners (turn_tell_agent). */
+
+/** A caller connection here is on `sid` (counted; `f` NULL: nothing). */
+void desk_fanout_follow(struct desk_fanout *f, const char *sid);
+/** That connection is gone. */
+void desk_fanout_unfollow(struct desk_fanout *f, const char *sid);
+/** Publish an agent's action done here for the other instances. */
+void desk_fanout_tell_agent(struct desk_fanout *f, const char *sid,
+                            const struct turn_agent_event *ev);
 
 #endif

@@ -132,7 +132,18 @@ static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
     close_exchange(x);
 }
 
+/* The message went to the human agent who holds the session: no turn follows its ack. */
+static void on_held(struct turn_listener *l, long turn)
+{
+    struct exchange *x = exchange_of(l);
+    if (turn != x->turn)
+        return;
+    http_server_stream_end(x->req);
+    close_exchange(x);
+}
+
 static const struct turn_listener_ops exchange_ops = {
+    .held = on_held,
     .turn_start = on_turn_start,
     .delta = on_delta,
     .error = on_error,

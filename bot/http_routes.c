@@ -350,6 +350,8 @@ static void on_session_loaded(void *ud, int status, const struct sess_record *re
                 json_object_set_new(m, "stop_reason", json_string(e->stop_reason));
             if (e->error[0])
                 json_object_set_new(m, "error", json_string(e->error));
+            if (e->agent[0]) /* agents' lines and audit entries: who */
+                json_object_set_new(m, "agent", json_string(e->agent));
             if (!strcmp(e->role, "assistant")) {
                 json_object_set_new(
                     m, "usage",

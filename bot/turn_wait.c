@@ -68,7 +68,18 @@ static void on_turn_end(struct turn_listener *l, const struct turn_end *end)
     tell(w, &r);
 }
 
-static const struct turn_listener_ops wait_ops = {.turn_end = on_turn_end};
+/* The message went to the human agent who holds the session: no answer will come, so the wait
+ * ends now as pending instead of at its deadline. */
+static void on_held(struct turn_listener *l, long turn)
+{
+    struct turn_wait *w = PL_CONTAINER_OF(l, struct turn_wait, listener);
+    if (turn != w->turn)
+        return;
+    const struct turn_wait_result r = {.turn = w->turn, .duplicate = w->duplicate};
+    tell(w, &r);
+}
+
+static const struct turn_listener_ops wait_ops = {.turn_end = on_turn_end, .held = on_held};
 
 static void on_deadline(uv_timer_t *timer)
 {

@@ -35,7 +35,8 @@
     X(CITATIONS, "citations")                                                                      \
     X(CACHE_READ, "cache_read_input_tokens")                                                       \
     X(CACHE_CREATION, "cache_creation_input_tokens")                                               \
-    X(COST, "cost_usd_micros")
+    X(COST, "cost_usd_micros")                                                                     \
+    X(AGENT, "agent")
 #define SESS_LUA_FIELD_NAME(id, name) "'" name "', "
 #define SESS_LUA_FIELDS               "local FIELDS = {" SESS_ENTRY_FIELDS(SESS_LUA_FIELD_NAME) "}\n"
 
@@ -103,6 +104,7 @@
     "  if tonumber(redis.call('HGET', session, 'answered') or '0') >= tonumber(turn) then\n"       \
     "    return {'answered', redis.call('HGETALL', session), covering_answer(transcript, turn)}\n" \
     "  end\n"                                                                                      \
+    "  if redis.call('HGET', session, 'state') == 'agent' then return {'agent'} end\n"             \
     "  if not redis.call('SET', lock, owner, 'NX', 'PX', lock_ttl) then\n"                         \
     "    if redis.call('GET', lock) ~= owner then return {'held'} end\n"                           \
     "    redis.call('PEXPIRE', lock, lock_ttl)\n"                                                  \

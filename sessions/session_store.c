@@ -463,6 +463,7 @@ static bool unpack_entry(const char *p, size_t len, struct sess_entry *x, char *
     x->cache_read_input_tokens = strtol(v[F_CACHE_READ], NULL, 10);
     x->cache_creation_input_tokens = strtol(v[F_CACHE_CREATION], NULL, 10);
     x->cost_micros = strtoll(v[F_COST], NULL, 10);
+    x->agent = v[F_AGENT];
     return true;
 }
 
@@ -670,6 +671,11 @@ static struct sess_turn_context *parse_begin(const redisReply *r)
     if (strcmp(kind->str, "held") == 0) {
         struct sess_turn_context *ctx = ctx_new(PL_OK, NULL, 0);
         ctx->result = SESS_BEGIN_HELD_ELSEWHERE;
+        return ctx;
+    }
+    if (strcmp(kind->str, "agent") == 0) {
+        struct sess_turn_context *ctx = ctx_new(PL_OK, NULL, 0);
+        ctx->result = SESS_BEGIN_WITH_AGENT;
         return ctx;
     }
     bool locked = strcmp(kind->str, "locked") == 0;

@@ -93,7 +93,7 @@ struct sess_record {
 
 /* One transcript entry. Strings are borrowed for the duration of the callback. */
 struct sess_entry {
-    const char *role; /* caller, assistant, agent */
+    const char *role; /* caller, assistant, agent, audit (sessions/session_agent.h) */
     long turn;
     const char *text;
     size_t text_len;
@@ -108,6 +108,7 @@ struct sess_entry {
     long long cost_micros; /* USD micro-dollars of the answer */
     const char *model;
     const char *citations; /* assistant entries: a JSON array of {"source","title"}, "" when none */
+    const char *agent;     /* agent and audit entries: who (a token's sub); "" otherwise */
 };
 
 /* How beginning a turn came out (status PL_OK). */
@@ -116,6 +117,8 @@ enum sess_begin_result {
     SESS_BEGIN_HELD_ELSEWHERE, /* another owner holds the session's turn lock: try again later */
     SESS_BEGIN_ANSWERED,       /* the session's `answered` already covers the turn: no lock was
                                   taken; rec and answer are filled */
+    SESS_BEGIN_WITH_AGENT,     /* a human agent holds the session (state agent): the message is
+                                  theirs, no lock was taken and no model turn runs */
 };
 
 /* What a turn needs to start. Allocated by the store and owned by the callback that receives

@@ -147,14 +147,23 @@ void turn_recover(struct turn_engine *e, const char *sid, long answered, long tu
     turn_session_unref(s);
 }
 
-bool turn_cancel(struct turn_engine *e, const char *sid)
+bool turn_cancel(struct turn_engine *e, const char *sid, enum turn_cancel_reason why)
 {
     struct turn_session *s = turn_session_find(e, sid);
-    if (!s || !turn_cancel_active(s))
+    enum llm_stop stop = why == TURN_CANCEL_BY_TAKEOVER ? LLM_STOP_TAKEOVER : LLM_STOP_CANCELLED;
+    if (!s || !turn_cancel_active(s, stop))
         return false;
-    if (s->cancels_uncharged < CANCELS_UNCHARGED_MAX) /* charged with the next message */
+    if (why == TURN_CANCEL_BY_CALLER &&
+        s->cancels_uncharged < CANCELS_UNCHARGED_MAX) /* charged with the next message */
         s->cancels_uncharged++;
     return true;
+}
+
+void turn_tell_agent(struct turn_engine *e, const char *sid, const struct turn_agent_event *ev)
+{
+    struct turn_session *s = turn_session_find(e, sid);
+    if (s)
+        turn_emit_agent(s, ev);
 }
 
 /* ---- polls ---- */

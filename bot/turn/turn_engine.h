@@ -119,6 +119,24 @@ struct turn_error {
                                 cool-down or rate limit, or of a daily budget (0: no hint) */
 };
 
+/* A human agent's action on the session (bot/agent.c), told to its listeners here. */
+enum turn_agent_kind {
+    TURN_AGENT_WATCH,    /* began watching */
+    TURN_AGENT_TAKEOVER, /* holds the session: the bot answers no more */
+    TURN_AGENT_SAY,      /* `text` was said to the caller */
+    TURN_AGENT_RELEASE,  /* handed it back to the bot */
+};
+
+/* Borrowed for the call. */
+struct turn_agent_event {
+    enum turn_agent_kind kind;
+    const char *agent; /* who: a token's sub */
+    long turn;         /* the session's turn then, as the transcript entry carries it */
+    long long ts_ms;
+    const char *text; /* SAY; NULL otherwise */
+    size_t len;
+};
+
 struct turn_listener;
 
 /* What a listener is told. Every callback is optional (NULL: not interested). A listener may
@@ -136,6 +154,11 @@ struct turn_listener_ops {
     void (*error)(struct turn_listener *l, long turn, const struct turn_error *err);
     /** The turn ended: exactly once per acknowledged turn on this instance. */
     void (*turn_end)(struct turn_listener *l, const struct turn_end *end);
+    /** Caller turn `turn` went to the human agent who holds the session: no turn_start or
+     *  turn_end follows for it (its message event went before). */
+    void (*held)(struct turn_listener *l, long turn);
+    /** A human agent acted on the session (turn_tell_agent). */
+    void (*agent)(struct turn_listener *l, const struct turn_agent_event *ev);
 };
 
 /* Embed this in your own struct (PL_CONTAINER_OF gets back to it); set `ops` before
@@ -202,11 +225,21 @@ enum api_error turn_submit(struct turn_engine *e, const char *sid, const char *a
  *  already: messages whose instance stopped before answering them. */
 void turn_recover(struct turn_engine *e, const char *sid, long answered, long turns);
 
-/** Stop the answer being given in `sid` (stop reason `cancelled`; what was said is stored).
- *  A turn still waiting for its lock ends cancelled as soon as it has it. Queued turns go on.
- *  A cancel that stops an answer counts as a message in the rate limits: it is charged with the
- *  session's next turn_submit here. False when this instance is answering nothing in `sid`. */
-bool turn_cancel(struct turn_engine *e, const char *sid);
+/* Who stops an answer, which names its stop reason (docs/protocol.md "Stop reasons"). */
+enum turn_cancel_reason {
+    TURN_CANCEL_BY_CALLER,   /* `cancelled` */
+    TURN_CANCEL_BY_TAKEOVER, /* `takeover`: a human agent took the session over */
+};
+
+/** Stop the answer being given in `sid`, with the stop reason `why` names (what was said is
+ *  stored). A turn still waiting for its lock ends so as soon as it has it. Queued turns go on.
+ *  A caller's cancel that stops an answer counts as a message in the rate limits: it is charged
+ *  with the session's next turn_submit here (a takeover is not the caller's doing: never
+ *  charged). False when this instance is answering nothing in `sid`. */
+bool turn_cancel(struct turn_engine *e, const char *sid, enum turn_cancel_reason why);
+
+/** Tell the listeners of `sid` on this instance of an agent's action (none: nothing). */
+void turn_tell_agent(struct turn_engine *e, const char *sid, const struct turn_agent_event *ev);
 
 enum turn_status {
     TURN_STATUS_UNKNOWN, /* no such turn in this session */

@@ -135,6 +135,8 @@ void turn_take_answer(struct turn *t, const struct sess_entry *a, long answered)
 /** Free a turn and everything it owns. Accepts NULL. */
 void turn_free(struct turn *t);
 
+void turn_emit_agent(struct turn_session *s, const struct turn_agent_event *ev);
+void turn_emit_held(struct turn_session *s, long turn);
 void turn_emit_start(struct turn_session *s, long turn);
 void turn_emit_message(struct turn_session *s, long turn, const char *text, size_t len);
 void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len);
@@ -157,7 +159,8 @@ bool turn_can_begin_with_append(const struct turn_session *s, struct sess_begin_
 void turn_drop_queue(struct turn_session *s);
 /** End the session's active turn now, as turn_engine_cancel_all says. */
 void turn_end_now(struct turn_session *s);
-bool turn_cancel_active(struct turn_session *s);
+/** Stop the active turn with stop reason `stop` (a cancel already asked for keeps its own). */
+bool turn_cancel_active(struct turn_session *s, enum llm_stop stop);
 void turn_on_lease_timer(uv_timer_t *timer);
 void turn_on_start_check(uv_check_t *check);
 

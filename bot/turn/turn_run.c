@@ -247,6 +247,19 @@ static void end_covered(struct turn_session *s, const struct sess_turn_context *
     done_with_active(s, true);
 }
 
+/* A human agent holds the session: the message is theirs (its message event went out with its
+ * acknowledgement), so the turn ends here with no answer, no turn_end and nothing stored. */
+static void to_the_agent(struct turn_session *s)
+{
+    struct turn *t = s->active;
+    PL_LOG(PL_LOG_INFO, "turn", "sess=%s turn=%ld goes to the agent who holds the session", s->sid,
+           t->turn);
+    uv_timer_stop(&s->timer);
+    t->state = TURN_ENDED;
+    turn_emit_held(s, t->turn);
+    done_with_active(s, false);
+}
+
 static void on_text(void *ud, const char *text, size_t len);
 static void on_finish(void *ud, const struct llm_outcome *o);
 
@@ -489,6 +502,9 @@ static void on_begin(void *ud, struct sess_turn_context *ctx)
     } else if (result == SESS_BEGIN_ANSWERED) {
         end_covered(s, ctx);
         sess_turn_context_free(ctx);
+    } else if (result == SESS_BEGIN_WITH_AGENT) {
+        sess_turn_context_free(ctx);
+        to_the_agent(s);
     } else if (t->cancel_requested) {
         /* Cancelled while it waited for its lock: it ends now, stored as cancelled. */
         sess_turn_context_free(ctx);
@@ -757,7 +773,7 @@ static void store(struct turn_session *s)
 
 /* ---- cancelling, shutting down ---- */
 
-bool turn_cancel_active(struct turn_session *s)
+bool turn_cancel_active(struct turn_session *s, enum llm_stop stop)
 {
     struct turn *t = s->active;
     if (!t || t->state == TURN_STORING || t->state == TURN_ENDED)
@@ -765,7 +781,7 @@ bool turn_cancel_active(struct turn_session *s)
     if (t->cancel_requested)
         return true;
     t->cancel_requested = true;
-    t->cancel_stop = LLM_STOP_CANCELLED;
+    t->cancel_stop = stop;
     if (t->state == TURN_STREAMING && t->call)
         llm_cancel(t->call); /* on_finish runs now and ends the turn */
     return true;
@@ -777,7 +793,7 @@ void turn_end_now(struct turn_session *s)
     if (!t)
         return;
     if (t->state == TURN_STREAMING) {
-        turn_cancel_active(s);
+        turn_cancel_active(s, LLM_STOP_CANCELLED);
     } else if (t->state == TURN_LOCKING) {
         if (t->begin_in_flight) {
             t->shutting_down = true; /* ended when Redis answers (or the store goes) */

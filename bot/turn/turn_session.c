@@ -262,6 +262,26 @@ void turn_emit_message(struct turn_session *s, long turn, const char *text, size
     emission_end(&e);
 }
 
+void turn_emit_agent(struct turn_session *s, const struct turn_agent_event *ev)
+{
+    struct emission e;
+    emission_begin(&e, s);
+    for (struct turn_listener *l; (l = emission_next(&e));)
+        if (l->ops->agent)
+            l->ops->agent(l, ev);
+    emission_end(&e);
+}
+
+void turn_emit_held(struct turn_session *s, long turn)
+{
+    struct emission e;
+    emission_begin(&e, s);
+    for (struct turn_listener *l; (l = emission_next(&e));)
+        if (l->ops->held)
+            l->ops->held(l, turn);
+    emission_end(&e);
+}
+
 void turn_emit_start(struct turn_session *s, long turn)
 {
     struct emission e;

@@ -2,7 +2,9 @@
  * on A, an agent on B: B's agent sees every delta of A's turns in order, each once; one joining
  * mid-turn gets the turn so far, then the live tail, no gap and no duplicate. PUBLISH counts
  * (INFO commandstats): none for a turn nobody watches, and batched (far fewer than the deltas)
- * for a watched one. */
+ * for a watched one. Takeover from B: A's turn in flight stops (stop reason takeover), the
+ * caller on A gets agent_joined, agent_message and agent_left, its messages meanwhile go to the
+ * agent (no model request), and after release the bot answers again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,7 +85,8 @@ static void agent_on_b(struct ts_caller *a)
     json_decref(f);
 }
 
-/* Watch `sid` from B and wait until A can see it: B subscribed and the mark is in Redis. */
+/* Watch `sid` from B (its caller on A) and wait until A can see it: B subscribed and the mark
+ * is in Redis. */
 static void watch_on_b(struct ts_caller *a, const char *sid)
 {
     char frame[200];
@@ -93,7 +96,8 @@ static void watch_on_b(struct ts_caller *a, const char *sid)
     assert_non_null(h);
     json_decref(h);
     wait_redis("1", "EXISTS parley:{%s}:watched", sid);
-    wait_redis("\n1", "PUBSUB NUMSUB parley:{%s}:live", sid); /* channel, then count */
+    /* channel, then count: A for its caller (agents' actions reach it), B for the watch */
+    wait_redis("\n2", "PUBSUB NUMSUB parley:{%s}:live", sid);
 }
 
 /* Read the agent's events of turn `turn` up to its turn_end: turn_start first, then deltas
@@ -211,12 +215,132 @@ static void test_join_mid_turn(void **state)
     ts_caller_close(&caller);
 }
 
+static const char *str(json_t *f, const char *key)
+{
+    const char *s = json_string_value(json_object_get(f, key));
+    return s ? s : "";
+}
+
+/* Model requests the double has logged that contain `marker`. */
+static int requests_with(const char *marker)
+{
+    FILE *fp = fopen(st.upstream.log, "r");
+    if (!fp)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    while (getline(&line, &cap, fp) > 0)
+        if (strstr(line, marker))
+            n++;
+    free(line);
+    fclose(fp);
+    return n;
+}
+
+static void b_action(struct ts_caller *a, const char *type, const char *sid, const char *text)
+{
+    char frame[512];
+    if (text)
+        snprintf(frame, sizeof(frame), "{\"type\":\"%s\",\"session_id\":\"%s\",\"text\":\"%s\"}",
+                 type, sid, text);
+    else
+        snprintf(frame, sizeof(frame), "{\"type\":\"%s\",\"session_id\":\"%s\"}", type, sid);
+    assert_int_equal(ts_caller_send(a, frame), 0);
+}
+
+static void test_takeover_from_b(void **state)
+{
+    (void)state;
+    struct ts_caller caller, a;
+    assert_int_equal(ts_caller_open(&caller, st.parleyd.ws_url, NULL, 0, 0), 0);
+    const char *sid = caller.session_id;
+    wait_redis("\n1", "PUBSUB NUMSUB parley:{%s}:live", sid); /* A follows its caller */
+    agent_on_b(&a);
+    watch_on_b(&a, sid);
+
+    /* A's slow answer, under way when B takes over */
+    assert_int_equal(ts_caller_message(&caller, "t1", "[[tokens:400]] [[pace:20]] slow on A"), 0);
+    json_t *f = ts_caller_expect(&caller, "delta", 10000);
+    assert_non_null(f);
+    long turn = (long)json_integer_value(json_object_get(f, "turn"));
+    json_decref(f);
+    b_action(&a, "takeover", sid, NULL);
+    f = ts_caller_expect(&caller, "agent_joined", 5000);
+    assert_non_null(f);
+    assert_string_equal(str(f, "name"), "dee");
+    json_decref(f);
+    f = ts_caller_expect(&caller, "turn_end", 5000);
+    assert_non_null(f);
+    assert_int_equal(json_integer_value(json_object_get(f, "turn")), turn);
+    assert_string_equal(str(f, "stop_reason"), "takeover");
+    json_decref(f);
+    f = ts_caller_expect(&a, "session_update", 5000);
+    assert_non_null(f);
+    assert_string_equal(str(f, "state"), "agent");
+    json_decref(f);
+    /* stored as such (turn_end follows the store): the newest assistant entry says so */
+    char *stop = ts_redis_query(&st.redis, "EVAL %s 1 parley:{%s}:transcript",
+                                "for _, x in ipairs(redis.call('XREVRANGE', KEYS[1], '+', '-')) do "
+                                "local e = {} for i = 1, #x[2], 2 do e[x[2][i]] = x[2][i + 1] end "
+                                "if e.role == 'assistant' then return e.stop_reason end end "
+                                "return ''",
+                                sid);
+    assert_non_null(stop);
+    assert_string_equal(stop, "takeover");
+    free(stop);
+
+    /* the caller's next message goes to the agent on B */
+    assert_int_equal(ts_caller_message(&caller, "t2", "AGENT-ONLY-B is anyone there?"), 0);
+    f = ts_caller_expect(&caller, "ack", 5000);
+    assert_non_null(f);
+    json_decref(f);
+    /* (the watch saw the first message too: the one it waits for is the newest) */
+    for (bool seen = false; !seen;) {
+        f = ts_caller_expect(&a, "message", 5000);
+        assert_non_null(f);
+        assert_string_equal(str(f, "role"), "caller");
+        seen = strcmp(str(f, "text"), "AGENT-ONLY-B is anyone there?") == 0;
+        json_decref(f);
+    }
+
+    /* say from B reaches the caller on A */
+    b_action(&a, "say", sid, "Dee here, from B");
+    f = ts_caller_expect(&caller, "agent_message", 5000);
+    assert_non_null(f);
+    assert_string_equal(str(f, "text"), "Dee here, from B");
+    json_decref(f);
+
+    /* release from B: the bot answers on A again */
+    b_action(&a, "release", sid, NULL);
+    f = ts_caller_expect(&caller, "agent_left", 5000);
+    assert_non_null(f);
+    json_decref(f);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_ask(&caller, "t3", "[[tokens:3]] BOT-AGAIN-B ok", 10000, &t), 0);
+    assert_string_equal(t.stop_reason, "end_turn");
+    assert_string_equal(t.text, "w1 w2 w3");
+    ts_turn_free(&t);
+    long long deadline = now_ms() + 10000;
+    while (requests_with("BOT-AGAIN-B") == 0 && now_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling the double's log with a deadline */
+    }
+    /* the agent's message was never a model request of its own: only the prompt after
+     * release carries it, in its history */
+    assert_int_equal(requests_with("BOT-AGAIN-B"), 1);
+    assert_int_equal(requests_with("AGENT-ONLY-B"), 1);
+    ts_caller_close(&a);
+    ts_caller_close(&caller);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unwatched_publishes_nothing),
         cmocka_unit_test(test_agent_on_b_sees_a),
         cmocka_unit_test(test_join_mid_turn),
+        cmocka_unit_test(test_takeover_from_b),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,6 +67,22 @@ static void test_unwatched(void **state)
     expect("{\"type\":\"unwatched\",\"session_id\":\"" SID "\"}");
 }
 
+static void test_agent_events(void **state)
+{
+    (void)state;
+    agent_event_agent_message(&out_buf, "ann", 3, "On it.", 6);
+    expect("{\"type\":\"message\",\"role\":\"agent\",\"turn\":3,\"text\":\"On "
+           "it.\",\"agent\":\"ann\"}");
+    agent_event_audit(&out_buf, "ann", "takeover", 3, 1700000000123LL);
+    expect("{\"type\":\"audit\",\"agent\":\"ann\",\"action\":\"takeover\",\"turn\":3,"
+           "\"ts\":1700000000123}");
+    agent_out_session_state(&out_buf, SID, "agent", "ann");
+    expect("{\"type\":\"session_update\",\"session_id\":\"" SID
+           "\",\"state\":\"agent\",\"agent\":\"ann\"}");
+    agent_out_session_state(&out_buf, SID, "bot", NULL);
+    expect("{\"type\":\"session_update\",\"session_id\":\"" SID "\",\"state\":\"bot\"}");
+}
+
 static void test_for_session(void **state)
 {
     (void)state;
@@ -242,6 +258,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwatched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_for_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test(test_parse_ok),
         cmocka_unit_test(test_parse_refused),

@@ -73,6 +73,23 @@ static void test_turn_start(void **state)
     expect("{\"type\":\"turn_start\",\"turn\":42}");
 }
 
+static void test_agent_frames(void **state)
+{
+    (void)state;
+    chat_out_agent_joined(&out_buf, "ann \"A\"");
+    expect("{\"type\":\"agent_joined\",\"name\":\"ann \\\"A\\\"\"}");
+    chat_out_agent_message(&out_buf, "Hi <b>there</b>\n", 16);
+    expect("{\"type\":\"agent_message\",\"text\":\"Hi <b>there</b>\\n\"}");
+    chat_out_agent_left(&out_buf);
+    expect("{\"type\":\"agent_left\"}");
+    const struct chat_history_item items[] = {
+        {.role = "agent", .text = "hello", .turn = 2, .ts_ms = 7, .agent = "ann"},
+    };
+    chat_out_history(&out_buf, items, 1);
+    expect("{\"type\":\"history\",\"messages\":[{\"role\":\"agent\",\"text\":\"hello\",\"turn\":2,"
+           "\"ts\":7,\"agent\":\"ann\"}]}");
+}
+
 static void test_delta(void **state)
 {
     (void)state;
@@ -595,6 +612,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ready, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_turn_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_frames, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_utf8_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_turn_end, setup, teardown),

@@ -171,7 +171,7 @@ static void test_cancel_while_embedding(void **state)
 {
     (void)state;
     ask("q1");
-    assert_true(turn_cancel(engine, SID));
+    assert_true(turn_cancel(engine, SID, TURN_CANCEL_BY_CALLER));
     const float qvec[] = {1, 0};
     embedding_arrives(qvec);
     assert_int_equal(fake_llm_started(), 0);

@@ -47,6 +47,11 @@ static void on_start(struct turn_listener *l, long turn)
     pl_buf_printf(&rec_of(l)->log, "start %ld|", turn);
 }
 
+static void on_held(struct turn_listener *l, long turn)
+{
+    pl_buf_printf(&rec_of(l)->log, "held %ld|", turn);
+}
+
 static void on_delta(struct turn_listener *l, long turn, long seq, const char *text, size_t len)
 {
     pl_buf_printf(&rec_of(l)->log, "delta %ld %ld '%.*s'|", turn, seq, (int)len, text);
@@ -73,8 +78,11 @@ static void on_end(struct turn_listener *l, const struct turn_end *e)
         turn_unlisten(l);
 }
 
-static const struct turn_listener_ops recorder_ops = {
-    .turn_start = on_start, .delta = on_delta, .error = on_error, .turn_end = on_end};
+static const struct turn_listener_ops recorder_ops = {.turn_start = on_start,
+                                                      .delta = on_delta,
+                                                      .error = on_error,
+                                                      .turn_end = on_end,
+                                                      .held = on_held};
 
 static void rec_init(struct recorder *r)
 {
@@ -340,14 +348,63 @@ static void test_cancel_keeps_what_was_said(void **state)
     turn_listen(engine, SID, &r.l, NULL);
     ask(SID, "q1", 1);
     fake_llm_text(fake_llm_current(), "Part");
-    assert_true(turn_cancel(engine, SID));
+    assert_true(turn_cancel(engine, SID, TURN_CANCEL_BY_CALLER));
     assert_null(fake_llm_current());
     struct fake_call *end = fake_store_pending(CALL_END);
     assert_string_equal(end->text, "Part");
     assert_string_equal(end->stop_reason, "cancelled");
     fake_store_answer_done(end, PL_OK);
     assert_string_equal(rec_take(&r), "start 1|delta 1 0 'Part'|end 1 in=1 cancelled 0/0 'Part'|");
-    assert_false(turn_cancel(engine, SID)); /* nothing left to cancel */
+    assert_false(turn_cancel(engine, SID, TURN_CANCEL_BY_CALLER)); /* nothing left to cancel */
+    rec_done(&r);
+}
+
+static void test_takeover_cancel_is_stored_as_takeover_and_not_charged(void **state)
+{
+    (void)state;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    ask(SID, "q1", 1);
+    fake_llm_text(fake_llm_current(), "Let me");
+    assert_true(turn_cancel(engine, SID, TURN_CANCEL_BY_TAKEOVER));
+    assert_null(fake_llm_current());
+    struct fake_call *end = fake_store_pending(CALL_END);
+    assert_string_equal(end->text, "Let me");
+    assert_string_equal(end->stop_reason, "takeover");
+    fake_store_answer_done(end, PL_OK);
+    assert_string_equal(rec_take(&r),
+                        "start 1|delta 1 0 'Let me'|end 1 in=1 takeover 0/0 'Let me'|");
+    struct fake_call *c = submit(SID, "m2", "q2");
+    assert_int_equal(c->cost, 1); /* the takeover is not charged to the caller */
+    fake_store_answer_append(c, PL_OK, 2, false, fake_ctx_locked(2));
+    fake_uv_pass();
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 1, 1);
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    rec_done(&r);
+}
+
+static void test_a_message_to_a_held_session_goes_to_the_agent(void **state)
+{
+    (void)state;
+    struct recorder r;
+    rec_init(&r);
+    turn_listen(engine, SID, &r.l, NULL);
+    struct fake_call *c = submit(SID, "m1", "are you a person?");
+    fake_store_answer_append(c, PL_OK, 1, false, fake_ctx_with_agent());
+    fake_uv_pass();
+    assert_string_equal(acks_take(), "ack ok 1|");
+    assert_int_equal(fake_llm_started(), 0);
+    assert_null(fake_store_pending(CALL_BEGIN));
+    assert_null(fake_store_pending(CALL_END));
+    assert_string_equal(rec_take(&r), "held 1|"); /* no turn of the bot: no start, no end */
+    /* Released: the next message is the bot's again. */
+    ask(SID, "thanks", 2);
+    assert_int_equal(fake_llm_started(), 1);
+    fake_llm_text(fake_llm_current(), "Glad");
+    fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 1, 1);
+    fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
+    assert_string_equal(rec_take(&r), "start 2|delta 2 0 'Glad'|end 2 in=2 end_turn 1/1 'Glad'|");
     rec_done(&r);
 }
 
@@ -359,7 +416,7 @@ static void test_cancel_while_waiting_for_the_lock(void **state)
     turn_listen(engine, SID, &r.l, NULL);
     struct fake_call *c = submit(SID, NULL, "q1");
     fake_store_answer_append(c, PL_OK, 1, false, fake_ctx_held());
-    assert_true(turn_cancel(engine, SID));
+    assert_true(turn_cancel(engine, SID, TURN_CANCEL_BY_CALLER));
     fake_uv_advance(200); /* the lock retry */
     fake_store_answer_begin(fake_store_pending(CALL_BEGIN), fake_ctx_locked(1));
     assert_int_equal(fake_llm_started(), 0);
@@ -378,9 +435,10 @@ static void test_cancels_are_charged_with_the_next_message(void **state)
     rec_init(&r);
     turn_listen(engine, SID, &r.l, NULL);
     ask(SID, "q1", 1);
-    assert_true(turn_cancel(engine, SID));
+    assert_true(turn_cancel(engine, SID, TURN_CANCEL_BY_CALLER));
     fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
-    assert_false(turn_cancel(engine, SID)); /* stops nothing: counts for nothing */
+    assert_false(
+        turn_cancel(engine, SID, TURN_CANCEL_BY_CALLER)); /* stops nothing: counts for nothing */
     /* The cancel rides on the next message; refused, it rides on the one after. */
     struct fake_call *c = submit(SID, "m2", "q2");
     assert_int_equal(c->cost, 2);
@@ -394,7 +452,7 @@ static void test_cancels_are_charged_with_the_next_message(void **state)
     fake_store_answer_append(c, PL_OK, 3, false, NULL);
     assert_string_equal(acks_take(),
                         "ack ok 1|ack rate_limited 0|retry after 3000|ack ok 2|ack ok 3|");
-    assert_true(turn_cancel(engine, SID)); /* turn 2: turn 3 then begins */
+    assert_true(turn_cancel(engine, SID, TURN_CANCEL_BY_CALLER)); /* turn 2: turn 3 then begins */
     fake_store_answer_done(fake_store_pending(CALL_END), PL_OK);
     fake_store_answer_begin(fake_store_pending(CALL_BEGIN), fake_ctx_locked(3));
     fake_llm_end(fake_llm_current(), LLM_STOP_END_TURN, 1, 1);
@@ -1036,7 +1094,7 @@ static void test_cancel_while_reading_the_policy(void **state)
     rec_init(&r);
     turn_listen(engine, SID, &r.l, NULL);
     struct fake_call *read = ask_bound();
-    assert_true(turn_cancel(engine, SID));
+    assert_true(turn_cancel(engine, SID, TURN_CANCEL_BY_CALLER));
     fake_store_answer_policy(read, PL_OK, "{}");
     assert_int_equal(fake_llm_started(), 0);
     struct fake_call *end = fake_store_pending(CALL_END);
@@ -1080,6 +1138,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_storage_down_at_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_messages_are_not_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keeps_what_was_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_message_to_a_held_session_goes_to_the_agent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_takeover_cancel_is_stored_as_takeover_and_not_charged,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancels_are_charged_with_the_next_message, setup,
                                         teardown),

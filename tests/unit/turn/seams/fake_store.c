@@ -299,6 +299,11 @@ struct sess_turn_context *fake_ctx_held(void)
     return &ctx_new(PL_OK, SESS_BEGIN_HELD_ELSEWHERE)->ctx;
 }
 
+struct sess_turn_context *fake_ctx_with_agent(void)
+{
+    return &ctx_new(PL_OK, SESS_BEGIN_WITH_AGENT)->ctx;
+}
+
 struct sess_turn_context *fake_ctx_answered(const struct sess_entry *answer, long answered)
 {
     struct fake_ctx *f = ctx_new(PL_OK, SESS_BEGIN_ANSWERED);

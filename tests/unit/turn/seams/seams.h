@@ -97,6 +97,7 @@ struct sess_turn_context *fake_ctx_locked(long turns);
 struct sess_turn_context *fake_ctx_locked_with(const struct sess_entry *entries, size_t n,
                                                long turns, long answered);
 struct sess_turn_context *fake_ctx_held(void);
+struct sess_turn_context *fake_ctx_with_agent(void);
 /** ANSWERED by `answer` (copied; NULL: no longer in the transcript) with rec.answered. */
 struct sess_turn_context *fake_ctx_answered(const struct sess_entry *answer, long answered);
 struct sess_turn_context *fake_ctx_status(int status);
