@@ -12,11 +12,11 @@
 #include <sys/time.h>
 
 #include "bot/auth_token.h"
+#include "bot/caller_escalation.h"
 #include "bot/chat_proto.h"
 #include "bot/conn.h"
 #include "bot/conn_limits.h"
 #include "bot/desk_fanout.h"
-#include "bot/escalation.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
@@ -26,7 +26,6 @@
 #include "common/ws_rx.h"
 #include "sessions/conversation_order.h"
 #include "sessions/policy_store.h"
-#include "sessions/session_escalate.h"
 #include "sessions/session_store.h"
 
 #define FRAME_BYTES_MAX   (16 * 1024 * 1024)
@@ -608,39 +607,9 @@ static void on_ack(void *ud, const struct turn_ack *ack)
     pl_free(op);
 }
 
-/* ---- escalation ---- */
-
-static void on_escalated(void *ud, int status, enum sess_escalate_result result)
-{
-    char *sid = ud;
-    if (status != PL_OK)
-        PL_LOG(PL_LOG_WARN, "chat", "sess=%s: escalation not stored (%s)", sid,
-               pl_strerror(status));
-    else if (result == SESS_ESCALATED)
-        PL_LOG(PL_LOG_NOTICE, "chat", "sess=%s waits for a human agent", sid);
-    pl_free(sid);
-}
-
-/* The session waits for a human agent (the agent desk lists it first); the bot goes on
- * answering until an agent takes over. */
-static void escalate(struct chat_conn *c, const char *reason)
-{
-    char *sid = pl_strdup(c->sid);
-    if (sess_escalate(c->srv->store, c->sid, reason, on_escalated, sid) != PL_OK) {
-        PL_LOG(PL_LOG_WARN, "chat", "sess=%s: escalation not stored (storage unavailable)", sid);
-        pl_free(sid);
-    }
-}
-
 static void handle_message(struct chat_conn *c, struct chat_in *in)
 {
-    char phrase[80];
-    if (escalation_phrase_match(c->srv->cfg->escalation_phrases, in->text, in->text_len, phrase,
-                                sizeof(phrase))) {
-        char reason[120];
-        snprintf(reason, sizeof(reason), "the caller said \"%s\"", phrase);
-        escalate(c, reason);
-    }
+    caller_escalate_on_words(c->srv, c->sid, in->text, in->text_len);
     struct append_op *op = pl_calloc(1, sizeof(*op));
     op->conn = c;
     op->client_id = in->id ? pl_strdup(in->id) : NULL;
@@ -689,7 +658,9 @@ static void handle_frame(struct chat_conn *c, const char *data, size_t len)
         if (c->state == CONN_READY) {
             PL_LOG(PL_LOG_NOTICE, "chat", "sess=%s asked for a human agent%s%s", c->sid,
                    in.reason ? ": " : "", in.reason ? in.reason : "");
-            escalate(c, in.reason && in.reason[0] ? in.reason : "the caller asked for a person");
+            caller_escalate(c->srv, c->sid,
+                            in.reason && in.reason[0] ? in.reason
+                                                      : "the caller asked for a person");
         }
         break;
     }

@@ -5,6 +5,8 @@
  * lives while the request is open or its acknowledgement is outstanding, whichever is longer. */
 #include "bot/http_messages.h"
 
+#include "bot/caller_escalation.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +286,7 @@ static void post_message(struct http_server_req *r, const char *sid, enum auth_r
         return;
     }
     r->srv->metrics.http_messages++;
+    caller_escalate_on_words(r->srv, sid, in.text, in.text_len);
     /* An admin relays for others (a site's backend): only the session's own limit applies. */
     const char *address = role == AUTH_ROLE_ADMIN ? NULL : http_server_peer(r);
     if (!strstr(r->accept, "text/event-stream")) {

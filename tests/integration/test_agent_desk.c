@@ -338,6 +338,21 @@ static void test_escalation(void **state)
     ts_turn_free(&t); /* the bot still answers until an agent takes over */
     wait_field(two.session_id, "state", "waiting_agent");
     wait_field(two.session_id, "escalation_reason", "the caller said \"speak to a human\"");
+    /* The same words over the HTTP message API (a site's backend relaying them). */
+    struct ts_caller three;
+    assert_int_equal(ts_caller_open(&three, st.parleyd.ws_url, NULL, 0, 0), 0);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/messages?wait_ms=0", st.parleyd.url,
+             three.session_id);
+    struct ts_http_reply hr;
+    assert_int_equal(
+        ts_http("POST", url, three.token, "{\"text\":\"[[tokens:2]] get me a REAL  person\"}", &hr),
+        0);
+    assert_int_equal(hr.status, 202);
+    ts_http_reply_free(&hr);
+    wait_field(three.session_id, "state", "waiting_agent");
+    wait_field(three.session_id, "escalation_reason", "the caller said \"real person\"");
+    ts_caller_close(&three);
     /* a second escalate keeps the first reason */
     assert_int_equal(ts_caller_send(&one, "{\"type\":\"escalate\"}"), 0);
     assert_int_equal(ts_caller_send(&one, "{\"type\":\"cancel\"}"), 0);
