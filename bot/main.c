@@ -104,6 +104,12 @@ static void on_drain(uv_timer_t *t)
     desk_fanout_destroy(srv->desk);  /* before the engine and the store it uses */
     srv->desk = NULL;
     turn_engine_stop(srv->engine);
+    /* The knowledge base's timers read the store: stopped before it goes (a sync pass that
+     * came after it read a NULL store). */
+    kb_sync_stop(srv->kb_sync);
+    srv->kb_sync = NULL;
+    kb_dense_stop(srv->kb_dense); /* before the HTTP client its calls use */
+    srv->kb_dense = NULL;
     policy_source_stop(srv->policy);         /* before the HTTP client its reads use */
     aws_credentials_destroy(srv->aws_creds); /* before the HTTP client its fetches use */
     srv->aws_creds = NULL;

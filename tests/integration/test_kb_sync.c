@@ -170,6 +170,23 @@ static void test_folder_copy_returns_when_the_stored_one_goes(void **state)
     assert_int_equal(ts_parleyd_stop(&c), 0);
 }
 
+/* A stop while the sync polls: its timer is stopped before the store goes (a pass that came
+ * after read a NULL store and crashed the exit). Polled every millisecond so that a pass falls
+ * in the drain; ts_parleyd_stop is 0 only for a clean exit. */
+static void test_stop_while_syncing_is_clean(void **state)
+{
+    (void)state;
+    char dir[700];
+    snprintf(dir, sizeof(dir), "%s/d", st.workdir);
+    mkdir(dir, 0755);
+    const char *const args[] = {"--kb-sync-ms", "1", NULL};
+    for (int i = 0; i < 3; i++) {
+        struct ts_parleyd d;
+        assert_int_equal(ts_parleyd_start(&d, dir, &st.redis, NULL, args), 0);
+        assert_int_equal(ts_parleyd_stop(&d), 0);
+    }
+}
+
 static void test_raw_body_with_name(void **state)
 {
     (void)state;
@@ -305,6 +322,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_on_a_found_on_b_then_deleted),
         cmocka_unit_test(test_folder_copy_returns_when_the_stored_one_goes),
+        cmocka_unit_test(test_stop_while_syncing_is_clean),
         cmocka_unit_test(test_raw_body_with_name),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_cli_ingest_and_search),
