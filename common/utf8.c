@@ -76,3 +76,13 @@ bool pl_utf8_has_control(const char *s, size_t len)
     }
     return false;
 }
+
+size_t pl_utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] continues a sequence: cut before the sequence's start */
+    return n;
+}

@@ -25,4 +25,8 @@ size_t pl_utf8_count(const char *s, size_t len);
  *  are not UTF-8 are not looked into: check validity first. */
 bool pl_utf8_has_control(const char *s, size_t len);
 
+/** The length of the longest prefix of the `len` bytes at `s` that is at most `max` bytes and
+ *  does not end inside a UTF-8 sequence (`len` itself when it fits). */
+size_t pl_utf8_cut(const char *s, size_t len, size_t max);
+
 #endif

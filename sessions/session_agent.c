@@ -7,10 +7,9 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/utf8.h"
 #include "sessions/redis_conn.h"
 #include "sessions/session_conn.h"
-
-#define PREVIEW_BYTES 160 /* as the store's last_text */
 
 /* KEYS: session, transcript. ARGV: action, agent, override, now, text, preview.
  * Returns {code, turns}: code 0 no such session, 1 done, 2 held by another agent, 3 not held,
@@ -98,16 +97,6 @@ static void on_acted(void *ud, int status, redisReply *reply)
     pl_free(op);
 }
 
-static size_t preview_len(const char *text, size_t len)
-{
-    if (len <= PREVIEW_BYTES)
-        return len;
-    size_t n = PREVIEW_BYTES;
-    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 int sess_agent_act(struct sess_store *s, const char *sid, enum sess_agent_action action,
                    const char *agent, bool override, const char *text, size_t len, sess_agent_cb cb,
                    void *ud)
@@ -130,9 +119,15 @@ int sess_agent_act(struct sess_store *s, const char *sid, enum sess_agent_action
     const char *name = sess_agent_action_name(action);
     const char *argv[] = {"2", session, transcript, name, agent, override ? "1" : "0",
                           now, text,    text};
-    size_t lens[] = {
-        1,   strlen(session),       strlen(transcript), strlen(name), strlen(agent), 1, strlen(now),
-        len, preview_len(text, len)};
+    size_t lens[] = {1,
+                     strlen(session),
+                     strlen(transcript),
+                     strlen(name),
+                     strlen(agent),
+                     1,
+                     strlen(now),
+                     len,
+                     pl_utf8_cut(text, len, SESS_PREVIEW_BYTES)};
     struct agent_op *op = pl_calloc(1, sizeof(*op));
     op->cb = cb;
     op->ud = ud;

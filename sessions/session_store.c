@@ -13,6 +13,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "sessions/ack_promise.h"
 #include "sessions/redis_conn.h"
 #include "sessions/script_args.h"
@@ -20,8 +21,6 @@
 #include "sessions/session_keys.h"
 #include "sessions/session_live.h"
 #include "sessions/session_scripts.h"
-
-#define PREVIEW_BYTES 160
 
 /* Each script of session_scripts.h: SCRIPT_<NAME>, its text, its argument indices
  * (<NAME>_<name>, script_args.h) and its spec for the builder. */
@@ -99,17 +98,6 @@ bool sess_id_valid(const char *sid)
             return false;
     }
     return true;
-}
-
-/* A preview for the session list: the first bytes of the text, cut on a UTF-8 boundary. */
-static size_t preview_len(const char *text, size_t len)
-{
-    if (len <= PREVIEW_BYTES)
-        return len;
-    size_t n = PREVIEW_BYTES;
-    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
-        n--;
-    return n;
 }
 
 static void store_ref(struct sess_store *s)
@@ -825,7 +813,7 @@ int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_
     script_arg_bin(&a, APPEND_CALLER_text, text, len);
     script_arg_int(&a, APPEND_CALLER_now, now_ms());
     script_arg_int(&a, APPEND_CALLER_ttl, s->ttl_s);
-    script_arg_bin(&a, APPEND_CALLER_preview, text, preview_len(text, len));
+    script_arg_bin(&a, APPEND_CALLER_preview, text, pl_utf8_cut(text, len, SESS_PREVIEW_BYTES));
     script_arg_str(&a, APPEND_CALLER_owner, begin ? begin->owner : NULL);
     script_arg_int(&a, APPEND_CALLER_lock_ttl, begin ? begin->lock_ttl_ms : 0);
     script_arg_int(&a, APPEND_CALLER_max_entries,
@@ -873,7 +861,7 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
     script_arg_bin(&a, APPEND_AGENT_text, text, len);
     script_arg_int(&a, APPEND_AGENT_now, now_ms());
     script_arg_int(&a, APPEND_AGENT_ttl, s->ttl_s);
-    script_arg_bin(&a, APPEND_AGENT_preview, text, preview_len(text, len));
+    script_arg_bin(&a, APPEND_AGENT_preview, text, pl_utf8_cut(text, len, SESS_PREVIEW_BYTES));
     return call_send(op, &a, on_done);
 }
 
@@ -974,7 +962,8 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
     script_arg_str(&c, TURN_END_citations, a->citations);
     script_arg_int(&c, TURN_END_now, now_ms());
     script_arg_int(&c, TURN_END_ttl, s->ttl_s);
-    script_arg_bin(&c, TURN_END_preview, a->text, a->text ? preview_len(a->text, a->text_len) : 0);
+    script_arg_bin(&c, TURN_END_preview, a->text,
+                   a->text ? pl_utf8_cut(a->text, a->text_len, SESS_PREVIEW_BYTES) : 0);
     script_arg_str(&c, TURN_END_error_code, a->error);
     script_arg_str(&c, TURN_END_reservation, a->reservation);
     script_arg_int(&c, TURN_END_usage_ttl, SESS_TENANT_USAGE_TTL_S);

@@ -13,6 +13,9 @@
 #include <uv.h>
 
 #define SESS_ID_LEN 32 /* lower-case hex, 128 random bits */
+/* The preview of a session's newest line (last_text, the agent desk's list): bytes, cut on a UTF-8
+ * boundary. */
+#define SESS_PREVIEW_BYTES 160
 
 struct sess_store;
 

@@ -125,13 +125,31 @@ static void test_control_characters(void **state)
 #undef HAS
 }
 
+/* A prefix of at most N bytes that does not end inside a sequence. */
+static void test_cut(void **state)
+{
+    (void)state;
+    const char *s = "ab\xC3\xA9\xF0\x9F\x98\x80"; /* a b é 😀: 2 + 2 + 4 bytes */
+    assert_int_equal(pl_utf8_cut(s, 8, 8), 8);
+    assert_int_equal(pl_utf8_cut(s, 8, 100), 8);
+    assert_int_equal(pl_utf8_cut(s, 8, 4), 4);
+    assert_int_equal(pl_utf8_cut(s, 8, 3), 2); /* not half of é */
+    assert_int_equal(pl_utf8_cut(s, 8, 7), 4); /* not three quarters of 😀 */
+    assert_int_equal(pl_utf8_cut(s, 8, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ascii_and_empty), cmocka_unit_test(test_boundaries_valid),
-        cmocka_unit_test(test_overlongs),       cmocka_unit_test(test_surrogates_and_range),
-        cmocka_unit_test(test_bad_sequences),   cmocka_unit_test(test_seq_len),
-        cmocka_unit_test(test_count),           cmocka_unit_test(test_control_characters),
+        cmocka_unit_test(test_ascii_and_empty),
+        cmocka_unit_test(test_boundaries_valid),
+        cmocka_unit_test(test_overlongs),
+        cmocka_unit_test(test_surrogates_and_range),
+        cmocka_unit_test(test_bad_sequences),
+        cmocka_unit_test(test_seq_len),
+        cmocka_unit_test(test_count),
+        cmocka_unit_test(test_control_characters),
+        cmocka_unit_test(test_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
