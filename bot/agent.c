@@ -13,6 +13,8 @@
 #include "bot/chat_proto.h"
 #include "bot/conn.h"
 #include "bot/desk_fanout.h"
+#include "bot/desk_list.h"
+#include "bot/handoff.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
@@ -24,6 +26,7 @@
 #include "sessions/session_agent.h"
 #include "sessions/session_list.h"
 #include "sessions/session_store.h"
+#include "sessions/webhook_store.h"
 
 #define EVENT_BYTES_MAX (16 * 1024 * 1024)
 #define AGENT_LIST_MAX  500 /* sessions one list answer holds */
@@ -62,7 +65,9 @@ struct agent_conn {
     bool too_slow, write_failed, close_sent;
     struct agent_watch *watches; /* OPENING and LISTENING ones */
     unsigned n_watches;
-    bool listing; /* a list is being read: one at a time */
+    bool listing;                   /* a list is being read: one at a time */
+    bool listed;                    /* a list was answered: live session_updates follow */
+    struct desk_list_follower desk; /* from ready until the socket closes */
     uv_timer_t hello_timer;
     bool hello_timer_open;
     uint32_t hello_failures;
@@ -375,6 +380,53 @@ static const char *act_refusal(enum sess_agent_result r)
     }
 }
 
+/* The handoff packet for the agent who took `sid` over: stored (GET /v1/sessions/{sid} shows the
+ * last one), then told. */
+struct handoff_req {
+    struct agent_conn *a; /* a reference */
+    char sid[SESS_ID_LEN + 1];
+};
+
+static void on_handoff(void *ud, int status, const struct handoff *h)
+{
+    struct handoff_req *hr = ud;
+    struct agent_conn *a = hr->a;
+    if (status != PL_OK) {
+        PL_LOG(PL_LOG_WARN, "agent", "sess=%s: no handoff packet (%s)", hr->sid,
+               pl_strerror(status));
+    } else {
+        struct pl_buf text;
+        pl_buf_init(&text, 64 * 1024);
+        handoff_text(h, &text);
+        char *packet = pl_buf_take(&text);
+        char now[24];
+        snprintf(now, sizeof(now), "%lld", wall_ms());
+        const char *names[] = {"handoff", "handoff_updated"};
+        const char *values[] = {packet, now};
+        hook_session_set(a->srv->store, hr->sid, names, values, 2, NULL, NULL);
+        pl_free(packet);
+        if (a->conn) {
+            struct pl_buf *b = frame_buf(a);
+            agent_out_handoff(b, hr->sid, handoff_json(h));
+            agent_send(a, b);
+        }
+    }
+    agent_unref(a);
+    pl_free(hr);
+}
+
+static void send_handoff(struct agent_conn *a, const char *sid)
+{
+    struct handoff_req *hr = pl_calloc(1, sizeof(*hr));
+    hr->a = a;
+    snprintf(hr->sid, sizeof(hr->sid), "%s", sid);
+    agent_ref(a);
+    if (handoff_build(a->srv, sid, on_handoff, hr) != PL_OK) {
+        agent_unref(a);
+        pl_free(hr);
+    }
+}
+
 static void on_acted(void *ud, int status, enum sess_agent_result result, long turn)
 {
     struct act_op *op = ud;
@@ -398,6 +450,8 @@ static void on_acted(void *ud, int status, enum sess_agent_result result, long t
                                             .len = op->len};
         turn_tell_agent(srv->engine, op->sid, &ev);
         desk_fanout_tell_agent(srv->desk, op->sid, &ev); /* callers and watchers elsewhere */
+        if (op->action != SESS_AGENT_WATCH)
+            desk_list_changed(srv->desk_list, op->sid); /* its state or its newest line */
         PL_LOG(PL_LOG_INFO, "agent", "agent=%s %s sess=%s", a->sub,
                sess_agent_action_name(op->action), op->sid);
     }
@@ -413,6 +467,8 @@ static void on_acted(void *ud, int status, enum sess_agent_result result, long t
             agent_out_session_state(b, op->sid, op->action == SESS_AGENT_TAKEOVER ? "agent" : "bot",
                                     op->action == SESS_AGENT_TAKEOVER ? a->sub : NULL);
             agent_send(a, b);
+            if (op->action == SESS_AGENT_TAKEOVER)
+                send_handoff(a, op->sid);
         }
     }
     pl_free(op->text);
@@ -527,6 +583,20 @@ static void handle_unwatch(struct agent_conn *a, const char *sid)
 
 /* ---- list ---- */
 
+/* Sessions that changed, wherever they changed (bot/desk_list.h): one session_update each, once
+ * this agent has a list. */
+static void on_desk_rows(struct desk_list_follower *fl, const struct sess_list_row *rows, size_t n)
+{
+    struct agent_conn *a = PL_CONTAINER_OF(fl, struct agent_conn, desk);
+    if (!a->conn || !a->listed)
+        return;
+    for (size_t i = 0; i < n && a->conn; i++) {
+        struct pl_buf *b = frame_buf(a);
+        agent_out_session_row(b, &rows[i]);
+        agent_send(a, b);
+    }
+}
+
 static void on_listed(void *ud, int status, const struct sess_list_row *rows, size_t n)
 {
     struct agent_conn *a = ud;
@@ -538,6 +608,7 @@ static void on_listed(void *ud, int status, const struct sess_list_row *rows, si
             struct pl_buf *b = frame_buf(a);
             agent_out_sessions(b, rows, n);
             agent_send(a, b);
+            a->listed = true;
         }
     }
     agent_unref(a);
@@ -629,6 +700,8 @@ static void handle_hello(struct agent_conn *a, const struct agent_in *in)
     a->role = claims.role;
     a->ready = true;
     hello_timer_done(a);
+    a->desk.rows = on_desk_rows;
+    desk_list_follow(a->srv->desk_list, &a->desk);
     struct pl_buf *b = frame_buf(a);
     agent_out_ready(b, a->sub, auth_role_name(a->role), cfg->agent_max_watches);
     agent_send(a, b);
@@ -745,6 +818,7 @@ static void endpoint_closed(void *app)
     struct agent_conn *a = app;
     a->conn = NULL;
     hello_timer_done(a);
+    desk_list_unfollow(&a->desk);
     while (a->watches)
         drop_watch(a, a->watches);
     agent_unref(a);

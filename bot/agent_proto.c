@@ -51,21 +51,44 @@ static json_t *str_or_null(const char *s)
     return s && s[0] ? str_or_empty(s) : json_null();
 }
 
+/* A row of the desk's list, as `sessions` and `session_update` carry it. */
+static json_t *row_json(const struct sess_list_row *r)
+{
+    json_t *row =
+        json_pack("{s:o,s:o,s:o,s:{s:o,s:o},s:I,s:o}", "session_id", str_or_empty(r->session_id),
+                  "channel", str_or_empty(r->channel), "state", str_or_empty(r->state), "caller",
+                  "id", str_or_null(r->caller_id), "name", str_or_null(r->caller_name), "updated",
+                  (json_int_t)r->updated_ms, "last_text", str_or_empty(r->last_text));
+    if (row && strcmp(r->state, "waiting_agent") == 0) {
+        if (r->reason[0])
+            json_object_set_new(row, "reason", str_or_empty(r->reason));
+        json_object_set_new(row, "waiting_since", json_integer((json_int_t)r->waiting_since_ms));
+    }
+    return row;
+}
+
 void agent_out_sessions(struct pl_buf *b, const struct sess_list_row *rows, size_t n)
 {
     json_t *list = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const struct sess_list_row *r = &rows[i];
-        json_t *row = json_pack(
-            "{s:o,s:o,s:o,s:{s:o,s:o},s:I,s:o}", "session_id", str_or_empty(r->session_id),
-            "channel", str_or_empty(r->channel), "state", str_or_empty(r->state), "caller", "id",
-            str_or_null(r->caller_id), "name", str_or_null(r->caller_name), "updated",
-            (json_int_t)r->updated_ms, "last_text", str_or_empty(r->last_text));
-        if (row && strcmp(r->state, "waiting_agent") == 0 && r->reason[0])
-            json_object_set_new(row, "reason", str_or_empty(r->reason));
-        json_array_append_new(list, row);
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, row_json(&rows[i]));
     append_json(b, json_pack("{s:s,s:o}", "type", "sessions", "sessions", list));
+}
+
+void agent_out_session_row(struct pl_buf *b, const struct sess_list_row *r)
+{
+    json_t *update = json_pack("{s:s}", "type", "session_update");
+    json_t *row = row_json(r);
+    if (update && row)
+        json_object_update(update, row);
+    json_decref(row);
+    append_json(b, update);
+}
+
+void agent_out_handoff(struct pl_buf *b, const char *sid, json_t *packet)
+{
+    append_json(b, json_pack("{s:s,s:s,s:o}", "type", "handoff", "session_id", sid, "packet",
+                             packet ? packet : json_object()));
 }
 
 void agent_event_message(struct pl_buf *b, const char *role, long turn, const char *text,

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "bot/chat_proto.h"
 #include "common/buf.h"
 #include "sessions/session_list.h"
@@ -19,9 +21,16 @@
 /** {"type":"ready","agent":SUB,"role":ROLE,"max_watches":N} */
 void agent_out_ready(struct pl_buf *b, const char *agent, const char *role, unsigned max_watches);
 /** {"type":"sessions","sessions":[{"session_id":SID,"channel":C,"state":S,"caller":{"id":I,
- *  "name":N},"updated":MS,"last_text":T[,"reason":R]}...]}: the desk's list, in the order
- *  given; caller fields "" are null, "reason" only for a waiting_agent session with one. */
+ *  "name":N},"updated":MS,"last_text":T[,"reason":R,"waiting_since":MS]}...]}: the desk's list, in
+ * the order given; caller fields "" are null; "reason" (when known) and "waiting_since" only for a
+ *  waiting_agent session. */
 void agent_out_sessions(struct pl_buf *b, const struct sess_list_row *rows, size_t n);
+/** {"type":"session_update", then the row's fields as `sessions` gives them}: a session of the
+ *  list changed (bot/desk_list.h). */
+void agent_out_session_row(struct pl_buf *b, const struct sess_list_row *r);
+/** {"type":"handoff","session_id":SID,"packet":PACKET}: told to the agent who took the session
+ *  over (bot/handoff.h); `packet` (a new reference, taken) NULL: {}. */
+void agent_out_handoff(struct pl_buf *b, const char *sid, json_t *packet);
 /** {"type":"message","role":ROLE,"turn":N,"text":S}: a line of the conversation as it is
  *  stored (a caller's message; later agents' lines), before "session_id" is added. */
 void agent_event_message(struct pl_buf *b, const char *role, long turn, const char *text,

@@ -12,9 +12,11 @@
 
 #include <jansson.h>
 
+#include "bot/desk_list.h"
+#include "bot/handoff.h"
+#include "bot/http_turn_wait.h"
 #include "bot/summary.h"
 #include "bot/turn/turn_engine.h"
-#include "bot/turn_wait.h"
 #include "bot/webhook_auth.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -23,12 +25,8 @@
 #include "common/utf8.h"
 #include "connectors/connect_proto.h"
 #include "sessions/policy_store.h"
+#include "sessions/session_escalate.h"
 #include "sessions/webhook_store.h"
-
-/* Transcript entries read for the passages a handoff names. */
-#define HANDOFF_ENTRIES 20
-/* Most passages a handoff names. */
-#define HANDOFF_SOURCES 5
 
 struct connect_call {
     struct http_server_req *req; /* a reference */
@@ -36,9 +34,7 @@ struct connect_call {
     char sid[SESS_ID_LEN + 1];
     struct hook_session hs;
     const char *action;
-    struct turn_wait *wait;
     long pending_turn; /* ask: the turn told pending */
-    char *summary;     /* summary: the conversation's summary */
     char *packet;      /* summary: the handoff packet */
     bool waiting;      /* summary: the session waits for an agent */
 };
@@ -46,7 +42,6 @@ struct connect_call {
 static void call_free(struct connect_call *c)
 {
     connect_event_cleanup(&c->ev);
-    pl_free(c->summary);
     pl_free(c->packet);
     http_server_unref(c->req);
     pl_free(c);
@@ -147,28 +142,18 @@ static void reply_ended(struct connect_call *c, const struct turn_end *end)
 
 /* ---- ask ---- */
 
-static void on_gone(struct http_server_req *r)
+static void on_gone(void *ud)
 {
-    struct connect_call *c = r->route_data;
-    if (c->wait) {
-        turn_wait_cancel(c->wait); /* the turn goes on and is stored */
-        c->wait = NULL;
-        call_free(c);
-    }
+    call_free(ud);
 }
 
 static void on_waited(void *ud, const struct turn_wait_result *res)
 {
     struct connect_call *c = ud;
-    c->wait = NULL;
-    struct http_server_req *r = c->req;
-    http_server_release_hooks(r);
     if (res->err) {
-        r->srv->metrics.rate_limited += res->err == API_ERR_TOO_MANY_MESSAGES;
         reply_error(c, api_error_message(res->err));
         return;
     }
-    r->srv->metrics.messages_total++;
     if (!res->end) {
         reply_pending(c, res->turn);
         return;
@@ -198,13 +183,8 @@ static void do_ask(struct connect_call *c)
                                           .text = text,
                                           .len = strlen(text),
                                           .wait_ms = r->srv->cfg->connect_time_budget_ms};
-    if (turn_wait_submit(r->srv->engine, r->srv->loop, &req, on_waited, c, &c->wait) !=
-        API_ERR_NONE) {
+    if (http_turn_wait(r, &req, on_waited, on_gone, c) != API_ERR_NONE)
         reply_error(c, "the message could not be taken now; ask again");
-        return;
-    }
-    r->route_data = c;
-    r->on_close = on_gone;
 }
 
 /* ---- poll ---- */
@@ -249,14 +229,17 @@ static void do_poll(struct connect_call *c)
 
 /* ---- escalate ---- */
 
-static void on_escalated(void *ud, int status)
+static void on_escalated(void *ud, int status, enum sess_escalate_result result)
 {
     struct connect_call *c = ud;
     if (status != PL_OK) {
         reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));
         return;
     }
-    PL_LOG(PL_LOG_INFO, "connect", "session %s: waiting for an agent", c->sid);
+    if (result == SESS_ESCALATED)
+        desk_list_changed(c->req->srv->desk_list, c->sid);
+    PL_LOG(PL_LOG_INFO, "connect", "session %s: %s", c->sid,
+           result == SESS_WITH_AGENT ? "with an agent already" : "waiting for an agent");
     const struct connect_pair pairs[] = {
         {"status", "done"}, {"session_id", c->sid}, {"escalate", "true"}};
     reply(c, pairs, PL_ARRAY_LEN(pairs));
@@ -270,15 +253,13 @@ static void do_escalate(struct connect_call *c)
                            strlen(reason && *reason ? reason : "the contact flow escalated"));
     if (strlen(plain) > 200)
         plain[200] = '\0';
-    const char *names[] = {"state", "escalation_reason"};
-    const char *values[] = {"waiting_agent", plain};
-    int rc = hook_session_set(c->req->srv->store, c->sid, names, values, 2, on_escalated, c);
+    int rc = sess_escalate(c->req->srv->store, c->sid, plain, on_escalated, c);
     pl_free(plain);
     if (rc != PL_OK)
         reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));
 }
 
-/* ---- summary: the handoff packet ---- */
+/* ---- summary: the handoff packet (bot/handoff.h) ---- */
 
 /* The packet is stored before it is told: an agent who looks at once finds it. */
 static void on_handoff_stored(void *ud, int status)
@@ -294,99 +275,33 @@ static void on_handoff_stored(void *ud, int status)
     reply(c, pairs, PL_ARRAY_LEN(pairs));
 }
 
-/* The passages the recent answers relied on, newest first, each once. */
-static void add_sources(struct pl_buf *b, const struct sess_entry *entries, size_t n)
-{
-    size_t named = 0;
-    for (size_t i = n; i-- > 0 && named < HANDOFF_SOURCES;) {
-        if (strcmp(entries[i].role, "assistant") != 0 || !entries[i].citations[0])
-            continue;
-        json_t *cites = json_loads(entries[i].citations, 0, NULL);
-        size_t k;
-        json_t *cite;
-        json_array_foreach(cites, k, cite)
-        {
-            const char *title = json_string_value(json_object_get(cite, "title"));
-            const char *source = json_string_value(json_object_get(cite, "source"));
-            const char *name = title && *title ? title : source;
-            if (!name || named >= HANDOFF_SOURCES)
-                continue;
-            if (b->len && memmem(b->data, b->len, name, strlen(name)))
-                continue;
-            pl_buf_printf(b, "%s%s", named ? "; " : "Sources: ", name);
-            if (source && title && *title)
-                pl_buf_printf(b, " (%s)", source);
-            named++;
-        }
-        json_decref(cites);
-    }
-    if (named)
-        pl_buf_append_str(b, ".");
-}
-
-static void on_handoff_read(void *ud, int status, const struct sess_record *rec,
-                            const struct sess_entry *entries, size_t n)
+static void on_handoff(void *ud, int status, const struct handoff *h)
 {
     struct connect_call *c = ud;
     if (status != PL_OK) {
         reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));
         return;
     }
-    struct pl_buf packet, sources;
+    struct pl_buf packet;
     pl_buf_init(&packet, 64 * 1024);
-    pl_buf_init(&sources, 8 * 1024);
-    if (rec->policy_number[0] && c->hs.verified)
-        pl_buf_printf(&packet, "Caller: verified, policy %s.", rec->policy_number);
-    else if (rec->policy_number[0])
-        pl_buf_printf(&packet, "Caller: identified by the contact flow, policy %s.",
-                      rec->policy_number);
-    else
-        pl_buf_append_str(&packet, "Caller: not verified.");
-    pl_buf_printf(&packet, " Escalated: %s.",
-                  c->hs.escalation_reason[0] ? c->hs.escalation_reason : "no");
-    pl_buf_printf(&packet, " Summary: %s", c->summary ? c->summary : "no conversation yet.");
-    add_sources(&sources, entries, n);
-    if (sources.len) {
-        pl_buf_append_str(&packet, " ");
-        pl_buf_append(&packet, sources.data, sources.len);
-    }
+    handoff_text(h, &packet);
     struct timeval tv;
     gettimeofday(&tv, NULL);
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
-    c->waiting = !strcmp(rec->state, "waiting_agent");
+    c->waiting = !strcmp(h->state, "waiting_agent");
     c->packet = pl_buf_take(&packet);
     const char *names[] = {"handoff", "handoff_updated"};
     const char *values[] = {c->packet, now};
-    pl_buf_cleanup(&sources);
     if (hook_session_set(c->req->srv->store, c->sid, names, values, 2, on_handoff_stored, c) !=
         PL_OK)
         on_handoff_stored(c, PL_EIO);
 }
 
-static void read_for_handoff(struct connect_call *c)
-{
-    if (sess_open(c->req->srv->store, c->sid, HANDOFF_ENTRIES, on_handoff_read, c) != PL_OK)
-        reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));
-}
-
-static void on_summarised(void *ud, int status, const char *text, long through)
-{
-    (void)through;
-    struct connect_call *c = ud;
-    if (status == PL_OK && text)
-        c->summary = pl_strdup(text);
-    else if (status != PL_ENOTFOUND)
-        PL_LOG(PL_LOG_WARN, "connect", "session %s: no summary for the handoff (%s)", c->sid,
-               pl_strerror(status));
-    read_for_handoff(c);
-}
-
 static void do_summary(struct connect_call *c)
 {
-    struct summarizer *sm = c->req->srv->summaries;
-    if (!sm || summarizer_run(sm, c->sid, 0, on_summarised, c) != PL_OK)
-        read_for_handoff(c);
+    if (handoff_build(c->req->srv, c->sid, on_handoff, c) != PL_OK)
+        reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));
 }
 
 /* ---- the event ---- */

@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot/desk_list.h"
+#include "bot/http_turn_wait.h"
 #include "bot/lex_intents.h"
 #include "bot/turn/turn_engine.h"
-#include "bot/turn_wait.h"
 #include "bot/webhook_auth.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -26,6 +27,7 @@
 #include "connectors/lex_proto.h"
 #include "connectors/policy_source.h"
 #include "sessions/policy_store.h"
+#include "sessions/session_escalate.h"
 #include "sessions/webhook_store.h"
 
 struct lex_call {
@@ -35,7 +37,6 @@ struct lex_call {
     char sid[SESS_ID_LEN + 1];
     struct hook_session hs;
     bool speech;
-    struct turn_wait *wait;
     /* an answer: the new words' answer, the earlier turns' answers said before it, the new
      * words' turn, the turn being read, the first turn whose answer is not ready */
     struct pl_buf text;
@@ -102,14 +103,9 @@ static void reply_text(struct lex_call *c, enum lex_action action, const char *s
     reply(c, &resp);
 }
 
-static void on_gone(struct http_server_req *r)
+static void on_gone(void *ud)
 {
-    struct lex_call *c = r->route_data;
-    if (c->wait) {
-        turn_wait_cancel(c->wait); /* the turn goes on and is stored */
-        c->wait = NULL;
-        call_free(c);
-    }
+    call_free(ud);
 }
 
 /* ---- answer ---- */
@@ -242,17 +238,12 @@ static void after_wait(struct lex_call *c)
 static void on_waited(void *ud, const struct turn_wait_result *res)
 {
     struct lex_call *c = ud;
-    c->wait = NULL;
-    struct http_server_req *r = c->req;
-    http_server_release_hooks(r);
     if (res->err) {
         PL_LOG(PL_LOG_NOTICE, "lex", "session %s: message not taken: %s", c->sid,
                api_error_code(res->err));
-        r->srv->metrics.rate_limited += res->err == API_ERR_TOO_MANY_MESSAGES;
         reply_text(c, LEX_ELICIT_INTENT, NULL, LEX_FAILED);
         return;
     }
-    r->srv->metrics.messages_total++;
     c->new_turn = res->turn;
     if (!res->end) {
         c->held = true;
@@ -287,19 +278,13 @@ static void do_answer(struct lex_call *c)
                                           .text = words,
                                           .len = strlen(words),
                                           .wait_ms = r->srv->cfg->lex_time_budget_ms};
-    enum api_error err =
-        turn_wait_submit(r->srv->engine, r->srv->loop, &req, on_waited, c, &c->wait);
-    if (err) {
+    if (http_turn_wait(r, &req, on_waited, on_gone, c) != API_ERR_NONE)
         reply_text(c, LEX_ELICIT_INTENT, NULL, LEX_FAILED);
-        return;
-    }
-    r->route_data = c;
-    r->on_close = on_gone;
 }
 
 /* ---- escalate ---- */
 
-static void on_escalated(void *ud, int status)
+static void on_escalated(void *ud, int status, enum sess_escalate_result result)
 {
     struct lex_call *c = ud;
     if (status != PL_OK) {
@@ -307,6 +292,8 @@ static void on_escalated(void *ud, int status)
         call_free(c);
         return;
     }
+    if (result == SESS_ESCALATED)
+        desk_list_changed(c->req->srv->desk_list, c->sid);
     PL_LOG(PL_LOG_INFO, "lex", "session %s: waiting for an agent (%s)", c->sid, c->intent->reason);
     const struct lex_attribute set[] = {{"parley_escalate", "true"}, {"parley_session", c->sid}};
     struct lex_response resp = {.action = LEX_CLOSE,
@@ -320,9 +307,7 @@ static void on_escalated(void *ud, int status)
 
 static void do_escalate(struct lex_call *c)
 {
-    const char *names[] = {"state", "escalation_reason"};
-    const char *values[] = {"waiting_agent", c->intent->reason};
-    if (hook_session_set(c->req->srv->store, c->sid, names, values, 2, on_escalated, c) != PL_OK) {
+    if (sess_escalate(c->req->srv->store, c->sid, c->intent->reason, on_escalated, c) != PL_OK) {
         http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
         call_free(c);
     }

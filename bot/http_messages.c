@@ -14,8 +14,8 @@
 #include "bot/chat_proto.h"
 #include "bot/http_auth.h"
 #include "bot/http_query.h"
+#include "bot/http_turn_wait.h"
 #include "bot/turn/turn_engine.h"
-#include "bot/turn_wait.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -213,22 +213,12 @@ static void on_ack(void *ud, const struct turn_ack *ack)
 
 /* ---- a wait for one JSON answer ---- */
 
-static void on_wait_close(struct http_server_req *r)
-{
-    turn_wait_cancel(r->route_data); /* the turn goes on */
-    http_server_unref(r);
-}
-
 static void on_waited(void *ud, const struct turn_wait_result *res)
 {
     struct http_server_req *r = ud;
-    http_server_release_hooks(r);
     if (res->err) {
-        if (res->err == API_ERR_TOO_MANY_MESSAGES)
-            r->srv->metrics.rate_limited++;
         reply_refused(r, res->err, res->retry_after_ms);
     } else {
-        r->srv->metrics.messages_total++;
         struct pl_buf b;
         pl_buf_init(&b, EVENT_BYTES_MAX);
         const struct turn_end *end = res->end;
@@ -245,7 +235,6 @@ static void on_waited(void *ud, const struct turn_wait_result *res)
         }
         pl_buf_cleanup(&b);
     }
-    http_server_unref(r);
 }
 
 /* ---- routes ---- */
@@ -296,16 +285,10 @@ static void post_message(struct http_server_req *r, const char *sid, enum auth_r
                                               .text = in.text,
                                               .len = in.text_len,
                                               .wait_ms = wait_ms};
-        struct turn_wait *w = NULL;
-        enum api_error err = turn_wait_submit(r->srv->engine, r->srv->loop, &req, on_waited, r, &w);
+        enum api_error err = http_turn_wait(r, &req, on_waited, NULL, r);
         chat_in_cleanup(&in);
-        if (err) {
+        if (err)
             http_server_reply_error(r, err, NULL);
-            return;
-        }
-        http_server_ref(r); /* released by on_waited, or on_wait_close */
-        r->route_data = w;
-        r->on_close = on_wait_close;
         return;
     }
     struct exchange *x = pl_calloc(1, sizeof(*x));

@@ -16,6 +16,7 @@
 #include "bot/chat.h"
 #include "bot/config.h"
 #include "bot/desk_fanout.h"
+#include "bot/desk_list.h"
 #include "bot/http_routes.h"
 #include "bot/kb_dense.h"
 #include "bot/kb_setup.h"
@@ -51,6 +52,14 @@ static uv_signal_t sig_int, sig_term;
 static struct prompt_reload *prompt_reload; /* SIGHUP: reload the prompt templates */
 static uv_timer_t drain_timer;
 static uint64_t drain_started;
+
+/* The engine's one turn_starting hook, for both halves of the desk that follow sessions. */
+static void on_turn_starting(void *ud, const char *sid, long turn)
+{
+    struct bot_server *srv = ud;
+    desk_fanout_turn_starting(srv->desk, sid, turn);
+    desk_list_turn_starting(srv->desk_list, sid, turn);
+}
 
 static void on_redis_state(void *ud, bool up)
 {
@@ -103,6 +112,8 @@ static void on_drain(uv_timer_t *t)
     summarizer_stop(srv->summaries); /* background work: cancelled, asked again later */
     desk_fanout_destroy(srv->desk);  /* before the engine and the store it uses */
     srv->desk = NULL;
+    desk_list_destroy(srv->desk_list);
+    srv->desk_list = NULL;
     turn_engine_stop(srv->engine);
     /* The knowledge base's timers read the store: stopped before it goes (a sync pass that
      * came after it read a NULL store). */
@@ -260,7 +271,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
-    if (desk_fanout_create(&srv, &so, &srv.desk, err, sizeof(err)) != PL_OK) {
+    if (desk_fanout_create(&srv, &so, &srv.desk, err, sizeof(err)) != PL_OK ||
+        desk_list_create(&srv, &so, &srv.desk_list, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
@@ -336,8 +348,8 @@ int main(int argc, char **argv)
                                         .budget_warn_percent = cfg.budget_warn_percent,
                                         .summary_due = srv.summaries ? summarizer_on_due : NULL,
                                         .summary_ud = srv.summaries,
-                                        .turn_starting = desk_fanout_turn_starting,
-                                        .turn_starting_ud = srv.desk};
+                                        .turn_starting = on_turn_starting,
+                                        .turn_starting_ud = &srv};
     srv.engine = turn_engine_create(&eo);
     /* Signals before the port opens: a client (or a supervisor) that sees the port may stop
      * the server at once, and SIGTERM must then drain rather than kill. The handler runs only
@@ -389,6 +401,8 @@ out:
     summarizer_stop(srv.summaries);
     desk_fanout_destroy(srv.desk);
     srv.desk = NULL;
+    desk_list_destroy(srv.desk_list);
+    srv.desk_list = NULL;
     turn_engine_stop(srv.engine);
     policy_source_stop(srv.policy);
     kb_sync_stop(srv.kb_sync);

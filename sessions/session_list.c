@@ -206,3 +206,28 @@ int sess_list(struct sess_store *s, size_t max, sess_list_cb cb, void *ud)
         pl_free(op);
     return rc;
 }
+
+int sess_list_read(struct sess_store *s, const char (*sids)[SESS_ID_LEN + 1], size_t n,
+                   sess_list_cb cb, void *ud)
+{
+    if (n == 0 || !cb)
+        return PL_EINVAL;
+    if (!rconn_is_up(sess_store_rconn(s)))
+        return PL_EIO;
+    struct list_op *op = pl_calloc(1, sizeof(*op));
+    op->store = s;
+    op->max = n;
+    op->cb = cb;
+    op->ud = ud;
+    op->sids = pl_calloc(n, sizeof(*op->sids));
+    for (size_t i = 0; i < n; i++)
+        if (sess_id_valid(sids[i]))
+            memcpy(op->sids[op->n_sids++], sids[i], sizeof(*op->sids));
+    if (op->n_sids == 0) {
+        pl_free(op->sids);
+        pl_free(op);
+        return PL_EINVAL;
+    }
+    read_records(op);
+    return PL_OK;
+}

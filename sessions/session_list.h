@@ -33,6 +33,12 @@ typedef void (*sess_list_cb)(void *ud, int status, const struct sess_list_row *r
  *  (cb never runs) when Redis is not reachable. */
 int sess_list(struct sess_store *s, size_t max, sess_list_cb cb, void *ud);
 
+/** Read the rows of the `n` sessions `sids` (those that exist; ordered as above): the desk's
+ *  live updates (bot/desk_list.h). `cb` runs exactly once, later, when PL_OK is returned; PL_EIO
+ *  when Redis is not reachable, PL_EINVAL when no sid is valid. */
+int sess_list_read(struct sess_store *s, const char (*sids)[SESS_ID_LEN + 1], size_t n,
+                   sess_list_cb cb, void *ud);
+
 /** Order `rows` as the desk shows them (waiting first, oldest first; then newest first). */
 void sess_list_sort(struct sess_list_row *rows, size_t n);
 

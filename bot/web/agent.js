@@ -125,20 +125,22 @@
     const who = m.agent || m.name || m.sub || "";
     timeline.appendChild(el("li", null, [time(m.ts), who, what].filter(Boolean).join(" · ")));
   }
+  // The handoff packet told at takeover (docs/protocol.md "Takeover"): text nodes only.
   function renderHandoff(p) {
     if (!p) return;
     const dl = $("handoff-list");
     dl.textContent = "";
-    const row = (k, v) => { if (v === undefined || v === null || v === "") return; dl.append(el("dt", null, k), el("dd", null, v)); };
-    const c = p.caller;
-    if (c && typeof c === "object")
-      row("Caller", Object.keys(c).map((k) => k + ": " + (typeof c[k] === "object" ? JSON.stringify(c[k]) : c[k])).join("\n"));
-    else row("Caller", c);
-    row("Verified", p.verified === undefined ? undefined : (p.verified ? "yes" : "no"));
+    const row = (k, v) => { if (v === undefined || v === null || v === "") return; dl.append(el("dt", null, k), el("dd", null, String(v))); };
+    const how = { verified: "verified (second factor checked)", contact_flow: "identified by the contact flow", sign_in: "signed in on the website", none: "not verified" };
+    const c = p.caller || {};
+    row("Caller", [c.name, c.id].filter(Boolean).join(" · ") || "unknown");
+    row("Identity", (how[c.identified_by] || c.identified_by || "") + (c.policy_number ? ", policy " + c.policy_number : ""));
     row("Reason", p.reason);
+    if (p.waiting_since) row("Waiting since", time(p.waiting_since));
     row("Summary", p.summary);
-    const passages = p.passages || p.citations || [];
-    passages.forEach((x, i) => row("Passage " + (i + 1), typeof x === "string" ? x : [x.title || x.source || x.doc_id, x.text].filter(Boolean).join("\n")));
+    row("Last question", p.question);
+    (p.sources || []).forEach((x) => row("Cited", x.title ? x.title + " (" + x.source + ")" : x.source));
+    (p.passages || []).forEach((x, i) => row("Passage " + (i + 1), [x.title || x.source, x.text].filter(Boolean).join("\n")));
     handoff.hidden = !dl.firstChild;
   }
   function clearWatch() {

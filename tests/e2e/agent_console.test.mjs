@@ -46,7 +46,7 @@ assert.equal(await agentHandshake(Number(new URL(base).port)), 404);
 const token = stack.token("agent", "ada");
 
 // The protocol double: one session, whose watch streams an answer; records every frame.
-const SID = { bot: "a".repeat(32), old: "b".repeat(32), young: "c".repeat(32), agent: "d".repeat(32) };
+const SID = { bot: "a".repeat(32), old: "b".repeat(32), young: "c".repeat(32), agent: "d".repeat(32), fresh: "e".repeat(32) };
 const EVIL = "<img src=x onerror=window.__pwned=1>";
 const deskFrames = [];
 const desk = await stack.http(async (req, res) => {
@@ -86,9 +86,12 @@ const desk = await stack.http(async (req, res) => {
     case "takeover":
       ws.send({ type: "session_update", session_id: sid, state: "agent", updated: 5000, caller: { name: "Ada" } });
       ev({ type: "agent_joined", name: "ada" });
-      ev({ type: "handoff", caller: { name: "Ada", policy_number: "POL-1234", verified: true },
-        reason: "agent took over", summary: "Asked about windscreen and roof " + EVIL,
-        passages: [{ title: "Motor glass cover", text: "Glass is covered in full." }] });
+      ev({ type: "handoff", packet: { session_id: sid, channel: "web", state: "agent",
+        caller: { id: "c-7", name: "Ada", policy_number: "POL-1234", identified_by: "sign_in" },
+        verified: true, reason: "the caller said \"talk to a human\"", waiting_since: null,
+        summary: "Asked about windscreen and roof " + EVIL, question: "And the roof?",
+        sources: [{ source: "kb:motor-glass.md", title: "Motor glass cover" }],
+        passages: [{ source: "kb:motor-glass.md", title: "Motor glass cover", text: "Glass is covered in full." }] } });
       ev({ type: "audit", agent: "ada", action: "takeover", ts: 5000 });
       break;
     case "say":
@@ -97,6 +100,10 @@ const desk = await stack.http(async (req, res) => {
       break;
     case "release":
       ws.send({ type: "session_update", session_id: sid, state: "bot", updated: 6000 });
+      // a live update of a session the list did not have: it waits, and longest
+      ws.send({ type: "session_update", session_id: SID.fresh, channel: "connect", state: "waiting_agent",
+        caller: { id: null, name: "Ed" }, updated: 7000, last_text: "I asked that already",
+        reason: "the caller repeated a question", waiting_since: 500 });
       ev({ type: "agent_left" });
       ev({ type: "audit", agent: "ada", action: "release", ts: 6000 });
       break;
@@ -190,8 +197,10 @@ await runSteps(stack, [
     assert.equal(await page.textContent("#watch-state .badge"), "agent");
     assert.equal(await page.isDisabled("#takeover"), true);
     const packet = await page.$$eval("#handoff-list > *", (els) => els.map((e) => e.textContent));
-    assert.deepEqual(packet, ["Caller", "name: Ada\npolicy_number: POL-1234\nverified: true", "Reason", "agent took over",
-      "Summary", "Asked about windscreen and roof " + EVIL, "Passage 1", "Motor glass cover\nGlass is covered in full."]);
+    assert.deepEqual(packet, ["Caller", "Ada · c-7", "Identity", "signed in on the website, policy POL-1234",
+      "Reason", "the caller said \"talk to a human\"", "Summary", "Asked about windscreen and roof " + EVIL,
+      "Last question", "And the roof?", "Cited", "Motor glass cover (kb:motor-glass.md)",
+      "Passage 1", "Motor glass cover\nGlass is covered in full."]);
     await page.getByLabel("Reply to the caller").fill("Hello Ada, I can help with the roof.");
     await page.keyboard.press("Enter");
     await page.locator("#transcript .msg.agent").waitFor();
@@ -207,6 +216,19 @@ await runSteps(stack, [
       .join(", "), "ada takeover, ada say, ada release");
     assert.equal(await page.evaluate(() => document.querySelectorAll("img, b").length), 0);
     await stack.screenshot(page, "released");
+    assert.deepEqual(pageErrors, []);
+  }],
+
+  ["agent_console_live_list_update", async () => {
+    // the session_update the double sent with the release: a new row, first (waiting longest)
+    await page.locator(`[data-session-id="${SID.fresh}"]`).waitFor();
+    const rows = await page.$$eval("#sessions button", (bs) => bs.map((b) =>
+      [b.dataset.sessionId[0], b.querySelector(".badge").textContent, b.querySelector(".reason")?.textContent || ""]));
+    assert.deepEqual(rows, [["e", "waiting", "Waiting: the caller repeated a question"],
+      ["b", "waiting", "Waiting: the bot did not know twice"], ["c", "waiting", "Waiting: asked for a person"],
+      ["a", "bot", ""], ["d", "agent", ""]]);
+    assert.equal(await page.textContent(`[data-session-id="${SID.fresh}"] .last`), "I asked that already");
+    await stack.screenshot(page, "live-list");
     assert.deepEqual(pageErrors, []);
   }],
 ]);

@@ -80,6 +80,13 @@ await runSteps(stack, [
     await until(async () => (await agent.textContent("#watch-state .badge")) === "agent", "the agent badge");
     await until(async () => (await widgetTexts(".notice")).includes("ann joined the conversation"),
       "the caller's page to show the agent joined");
+    // the handoff packet, built by parleyd from Redis
+    await agent.locator("#handoff").waitFor();
+    const packet = await agent.$$eval("#handoff-list > *", (els) => els.map((e) => e.textContent));
+    const field = (k) => packet[packet.indexOf(k) + 1];
+    assert.equal(field("Identity"), "not verified");
+    assert.equal(field("Last question"), "Is hail damage covered?");
+    assert.ok(packet.includes("Summary"), `no summary in ${JSON.stringify(packet)}`);
     await stack.screenshot(agent, "agent-took-over");
     await stack.screenshot(caller, "caller-sees-agent-joined");
   }],

@@ -460,6 +460,18 @@ static void test_lex_escalate(void **state)
     expect_field(&st, sid, "state", "waiting_agent");
     expect_field(&st, sid, "escalation_reason", "the caller asked for a person");
     expect_field(&st, sid, "channel", "lex");
+    /* the desk orders waiting sessions by the time they began to wait */
+    char *since = ts_redis_query(&st.redis, "HGET parley:{%s}:session waiting_since", sid);
+    assert_non_null(since);
+    assert_true(strtoll(since, NULL, 10) > 1700000000000LL);
+    free(since);
+    /* a session an agent holds stays with the agent (docs/protocol.md "Escalation") */
+    free(ts_redis_query(&st.redis, "HSET parley:{%s}:session state agent agent eve", sid));
+    r = post_ok(&st, "/v1/lex",
+                lex_event("lex-escalate-1", "TalkToAgent", "Speech", "an agent now", NULL));
+    assert_string_equal(attribute(r, "parley_escalate"), "true");
+    json_decref(r);
+    expect_field(&st, sid, "state", "agent");
 }
 
 /* GET /metrics of `s` holds `line`. */

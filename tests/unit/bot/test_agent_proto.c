@@ -145,16 +145,27 @@ static void test_sessions(void **state)
     expect("{\"type\":\"sessions\",\"sessions\":[{\"session_id\":"
            "\"00000000000000000000000000000001\",\"channel\":\"web\",\"state\":"
            "\"waiting_agent\",\"caller\":{\"id\":\"c-1\",\"name\":\"Ada \\\"A\\\"\"},"
-           "\"updated\":30,\"last_text\":\"\",\"reason\":\"asked for a human\"},"
+           "\"updated\":30,\"last_text\":\"\",\"reason\":\"asked for a human\","
+           "\"waiting_since\":30},"
            "{\"session_id\":\"00000000000000000000000000000003\",\"channel\":\"web\","
            "\"state\":\"waiting_agent\",\"caller\":{\"id\":null,\"name\":null},"
-           "\"updated\":40,\"last_text\":\"\"}]}");
+           "\"updated\":40,\"last_text\":\"\",\"waiting_since\":40}]}");
     agent_out_sessions(&out_buf, rows + 3, 1);
     expect("{\"type\":\"sessions\",\"sessions\":[{\"session_id\":"
            "\"00000000000000000000000000000000\",\"channel\":\"web\",\"state\":\"bot\","
            "\"caller\":{\"id\":null,\"name\":null},\"updated\":10,\"last_text\":\"hi\"}]}");
     agent_out_sessions(&out_buf, NULL, 0);
     expect("{\"type\":\"sessions\",\"sessions\":[]}");
+    /* a live update: the same row, "type" first */
+    agent_out_session_row(&out_buf, &rows[0]);
+    expect("{\"type\":\"session_update\",\"session_id\":\"00000000000000000000000000000001\","
+           "\"channel\":\"web\",\"state\":\"waiting_agent\",\"caller\":{\"id\":\"c-1\","
+           "\"name\":\"Ada \\\"A\\\"\"},\"updated\":30,\"last_text\":\"\",\"reason\":"
+           "\"asked for a human\",\"waiting_since\":30}");
+    agent_out_session_row(&out_buf, &rows[3]);
+    expect("{\"type\":\"session_update\",\"session_id\":\"00000000000000000000000000000000\","
+           "\"channel\":\"web\",\"state\":\"bot\",\"caller\":{\"id\":null,\"name\":null},"
+           "\"updated\":10,\"last_text\":\"hi\"}");
 }
 
 /* Parse `frame`; expect PL_EINVAL with `code` and a message containing `part`. */
