@@ -1,9 +1,10 @@
-/* The escalation signals (docs/protocol.md "Escalation") on one parleyd with a real
+/* The escalation signals (docs/protocol.md "Escalation") on parleyd with a real
  * redis-server, the upstream double and the sample knowledge base: the bot's second unsure
  * answer, the second question in a row with no passage, a repeated question, and a turn that
  * fails with upstream_unavailable (a failing upstream, then its open circuit breaker) each put
  * the session in waiting_agent with their exact reason, as the record and the desk's `list`
- * show; a session meeting none (one unsure answer, misses not in a row) stays `bot`. Offline,
+ * show; a session meeting none (one unsure answer, misses not in a row) stays `bot`; the counts
+ * hold when a second instance answers the session's next turn. Offline,
  * the local provider's answer counts as unsure; --escalation-signals none turns them off. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -196,6 +198,39 @@ static void test_no_signal_stays_bot(void **state)
     ts_caller_close(&c);
 }
 
+/* Turns of one session answered by two instances: the counts are the session's, in Redis. */
+static void test_across_instances(void **state)
+{
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%s/b", st.workdir);
+    mkdir(dir, 0755);
+    struct ts_parleyd other;
+    assert_int_equal(ts_parleyd_start(&other, dir, &st.redis, &st.upstream, parleyd_args), 0);
+    struct ts_caller a, b;
+    /* unsure once here, once there */
+    assert_int_equal(ts_caller_open(&a, st.parleyd.ws_url, NULL, 0, 0), 0);
+    ask_ok(&a, "x1", "Is my windscreen covered for a stone chip? [[text:I'm not sure.]]");
+    noted(a.session_id, 1);
+    field_is(a.session_id, "state", "bot");
+    assert_int_equal(ts_caller_open(&b, other.ws_url, a.token, 0, 0), 0);
+    assert_string_equal(b.session_id, a.session_id);
+    ask_ok(&b, "x2", "Will I get a courtesy car while my car is repaired? [[text:I don't know.]]");
+    escalated(a.session_id, "the bot could not answer twice");
+    ts_caller_close(&a);
+    ts_caller_close(&b);
+    /* asked here, asked again there */
+    assert_int_equal(ts_caller_open(&a, other.ws_url, NULL, 0, 0), 0);
+    ask_ok(&a, "y1", "How do I make a claim?");
+    noted(a.session_id, 1);
+    assert_int_equal(ts_caller_open(&b, st.parleyd.ws_url, a.token, 0, 0), 0);
+    ask_ok(&b, "y2", "how do I make a claim");
+    escalated(a.session_id, "the caller repeated a question");
+    ts_caller_close(&a);
+    ts_caller_close(&b);
+    assert_int_equal(ts_parleyd_stop(&other), 0);
+}
+
 /* Model requests the double has logged whose body contains `marker`. */
 static int requests_with(const char *marker)
 {
@@ -322,9 +357,13 @@ static void test_switched_off(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unsure_twice),      cmocka_unit_test(test_no_passages_twice_in_a_row),
-        cmocka_unit_test(test_repeated_question), cmocka_unit_test(test_no_signal_stays_bot),
-        cmocka_unit_test(test_unavailable),       cmocka_unit_test(test_offline_answer_is_unsure),
+        cmocka_unit_test(test_unsure_twice),
+        cmocka_unit_test(test_no_passages_twice_in_a_row),
+        cmocka_unit_test(test_repeated_question),
+        cmocka_unit_test(test_no_signal_stays_bot),
+        cmocka_unit_test(test_across_instances),
+        cmocka_unit_test(test_unavailable),
+        cmocka_unit_test(test_offline_answer_is_unsure),
         cmocka_unit_test(test_switched_off),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
