@@ -3,6 +3,7 @@
 #include "bot/config.h"
 
 #include "bot/escalation.h"
+#include "bot/escalation_signals.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -61,6 +62,16 @@ static const struct opt opts[] = {
      F(escalation_phrases), ESCALATION_PHRASES_DEFAULT, 0, 0,
      "comma list: a caller message containing one (case-insensitive) puts its session in "
      "waiting_agent for the agent desk; empty: none"},
+    {"escalation-signals", "PARLEY_ESCALATION_SIGNALS", "escalation_signals", OPT_STR,
+     F(escalation_signals), ESC_SIGNALS_DEFAULT, 0, 0,
+     "comma list of what else puts a session in waiting_agent: unsure (the bot said it does not "
+     "know twice), no_passages (no knowledge passage matched two questions in a row), "
+     "unavailable (a turn failed with every provider down), repeat (the caller asked their "
+     "previous question again); none: off"},
+    {"escalation-unsure-phrases", "PARLEY_ESCALATION_UNSURE_PHRASES", "escalation_unsure_phrases",
+     OPT_STR, F(escalation_unsure_phrases), ESC_UNSURE_PHRASES_DEFAULT, 0, 0,
+     "comma list: an answer containing one (case-insensitive) says the bot does not know, for "
+     "the unsure signal"},
     {"redis", "PARLEY_REDIS_URL", "redis", OPT_STR, F(redis_url), "redis://127.0.0.1:6379/0", 0, 0,
      "Redis URL, redis://[user:pass@]host:port/db or unix:///path"},
     {"provider", "PARLEY_PROVIDER", "provider", OPT_STR, F(provider), "auto", 0, 0,

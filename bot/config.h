@@ -17,7 +17,9 @@ struct bot_config {
     uint32_t hello_timeout_ms;
     uint32_t max_hello_attempts; /* failed hellos per WebSocket before it is closed */
     char *escalation_phrases;    /* comma list (bot/escalation.h) */
-    uint32_t agent_max_watches;  /* sessions one agent WebSocket watches at once */
+    char *escalation_signals;    /* comma list (bot/escalation_signals.h) */
+    char *escalation_unsure_phrases;
+    uint32_t agent_max_watches; /* sessions one agent WebSocket watches at once */
     char *redis_url;
     char *provider; /* auto, anthropic, bedrock, openai, local */
     char *model;

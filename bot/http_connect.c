@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "bot/desk_list.h"
+#include "bot/escalate.h"
 #include "bot/handoff.h"
 #include "bot/http_turn_wait.h"
 #include "bot/summary.h"
@@ -25,7 +25,6 @@
 #include "common/utf8.h"
 #include "connectors/connect_proto.h"
 #include "sessions/policy_store.h"
-#include "sessions/session_escalate.h"
 #include "sessions/webhook_store.h"
 
 struct connect_call {
@@ -236,8 +235,6 @@ static void on_escalated(void *ud, int status, enum sess_escalate_result result)
         reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));
         return;
     }
-    if (result == SESS_ESCALATED)
-        desk_list_changed(c->req->srv->desk_list, c->sid);
     PL_LOG(PL_LOG_INFO, "connect", "session %s: %s", c->sid,
            result == SESS_WITH_AGENT ? "with an agent already" : "waiting for an agent");
     const struct connect_pair pairs[] = {
@@ -253,7 +250,7 @@ static void do_escalate(struct connect_call *c)
                            strlen(reason && *reason ? reason : "the contact flow escalated"));
     if (strlen(plain) > 200)
         plain[200] = '\0';
-    int rc = sess_escalate(c->req->srv->store, c->sid, plain, on_escalated, c);
+    int rc = bot_escalate(c->req->srv, c->sid, plain, on_escalated, c);
     pl_free(plain);
     if (rc != PL_OK)
         reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));

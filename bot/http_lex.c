@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/desk_list.h"
+#include "bot/escalate.h"
 #include "bot/http_turn_wait.h"
 #include "bot/lex_intents.h"
 #include "bot/turn/turn_engine.h"
@@ -27,7 +27,6 @@
 #include "connectors/lex_proto.h"
 #include "connectors/policy_source.h"
 #include "sessions/policy_store.h"
-#include "sessions/session_escalate.h"
 #include "sessions/webhook_store.h"
 
 struct lex_call {
@@ -286,14 +285,13 @@ static void do_answer(struct lex_call *c)
 
 static void on_escalated(void *ud, int status, enum sess_escalate_result result)
 {
+    (void)result; /* waiting now, or already, or with an agent: the flow transfers all the same */
     struct lex_call *c = ud;
     if (status != PL_OK) {
         http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
         call_free(c);
         return;
     }
-    if (result == SESS_ESCALATED)
-        desk_list_changed(c->req->srv->desk_list, c->sid);
     PL_LOG(PL_LOG_INFO, "lex", "session %s: waiting for an agent (%s)", c->sid, c->intent->reason);
     const struct lex_attribute set[] = {{"parley_escalate", "true"}, {"parley_session", c->sid}};
     struct lex_response resp = {.action = LEX_CLOSE,
@@ -307,7 +305,7 @@ static void on_escalated(void *ud, int status, enum sess_escalate_result result)
 
 static void do_escalate(struct lex_call *c)
 {
-    if (sess_escalate(c->req->srv->store, c->sid, c->intent->reason, on_escalated, c) != PL_OK) {
+    if (bot_escalate(c->req->srv, c->sid, c->intent->reason, on_escalated, c) != PL_OK) {
         http_server_reply_error(c->req, API_ERR_STORAGE_UNAVAILABLE, NULL);
         call_free(c);
     }

@@ -17,6 +17,8 @@
 #include "bot/config.h"
 #include "bot/desk_fanout.h"
 #include "bot/desk_list.h"
+#include "bot/escalation_signals.h"
+#include "bot/escalation_watch.h"
 #include "bot/http_routes.h"
 #include "bot/kb_dense.h"
 #include "bot/kb_setup.h"
@@ -206,6 +208,7 @@ int main(int argc, char **argv)
     chat_frames_init(&srv.frame);
     conn_counts_init(&srv.session_conns);
     srv.http_dispatch = http_routes_dispatch;
+    struct escalation_watch escalation = {.unsure_phrases = cfg.escalation_unsure_phrases};
     static const struct ws_endpoint *const ws_endpoints[] = {&chat_ws_endpoint, &agent_ws_endpoint};
     srv.ws_endpoints = ws_endpoints;
     srv.ws_endpoint_count = sizeof(ws_endpoints) / sizeof(ws_endpoints[0]);
@@ -218,6 +221,10 @@ int main(int argc, char **argv)
     if (origin_list_parse(cfg.allowed_origins, &srv.origins, err, sizeof(err)) != PL_OK ||
         trusted_proxies_parse(cfg.trusted_proxies, &srv.trusted_proxies, err, sizeof(err)) !=
             PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    if (esc_signals_parse(cfg.escalation_signals, &escalation.signals, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
@@ -328,6 +335,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    escalation.srv = &srv; /* signals 0: the watch does nothing */
     const struct turn_engine_opts eo = {.loop = &loop,
                                         .store = srv.store,
                                         .policy = srv.policy,
@@ -349,7 +357,9 @@ int main(int argc, char **argv)
                                         .summary_due = srv.summaries ? summarizer_on_due : NULL,
                                         .summary_ud = srv.summaries,
                                         .turn_starting = on_turn_starting,
-                                        .turn_starting_ud = &srv};
+                                        .turn_starting_ud = &srv,
+                                        .turn_finished = escalation_watch_turn_finished,
+                                        .turn_finished_ud = &escalation};
     srv.engine = turn_engine_create(&eo);
     /* Signals before the port opens: a client (or a supervisor) that sees the port may stop
      * the server at once, and SIGTERM must then drain rather than kill. The handler runs only

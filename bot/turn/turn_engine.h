@@ -48,6 +48,8 @@ struct turn_kb_dense {
     const struct kb_vectors *(*vectors)(void *self);
 };
 
+struct turn_finished;
+
 struct turn_engine_opts {
     uv_loop_t *loop;
     struct sess_store *store;
@@ -82,6 +84,12 @@ struct turn_engine_opts {
      * (bot/desk_fanout.h). NULL: nobody. */
     void (*turn_starting)(void *ud, const char *sid, long turn);
     void *turn_starting_ud;
+    /* Told on this instance once a turn it took up has its answer (or its failure) stored: the
+     * escalation signals watch the conversation from here (bot/escalation_signals.h). Not told
+     * for a turn another answer covered, one that went to an agent, or one that never reached
+     * the store. NULL: nobody. */
+    void (*turn_finished)(void *ud, const char *sid, const struct turn_finished *f);
+    void *turn_finished_ud;
 };
 
 /** A new engine (it starts its lease timer at once). */
@@ -109,6 +117,17 @@ struct turn_end {
     uint32_t retry_after_ms;   /* with `error`: when asking again may succeed (0: no hint) */
     const char *error_message; /* what the error event said, when known here; NULL: the
                                   table's message (a turn read back from the transcript) */
+};
+
+/* What a stored turn came to, for whoever watches the conversation (turn_finished). Borrowed
+ * for the call. */
+struct turn_finished {
+    const struct turn_end *end;
+    const char *question; /* the caller's latest message up to the turn, as the knowledge base
+                             was searched with ("" when no prompt was built) */
+    size_t question_len;
+    int passages; /* knowledge passages placed in the prompt; -1: none were searched for (no
+                     knowledge base, an empty one, kb_passages 0, or no prompt built) */
 };
 
 /* Why a turn failed before any text, as the error event says it. Borrowed for the call. */

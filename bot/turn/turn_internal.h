@@ -57,6 +57,12 @@ struct turn {
     struct prompt prompt; /* built, kept while the reservation is asked for */
     bool has_prompt;
     long summary_due; /* the prompt's summary_due_through: told once the answer is stored */
+    /* For turn_finished: the question the prompt was built for (NULL: none built) and the
+     * knowledge passages found for it (kb_searched false: none were searched for). */
+    char *question;
+    size_t question_len;
+    bool kb_searched;
+    size_t kb_found;
     char model[128];
     char provider[32];
     enum api_error error; /* API_ERR_NONE unless it failed before any text */

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "connectors/llm_prices.h"
 #include "connectors/policy_source.h"
+#include "knowledge/kb_index.h"
 #include "sessions/policy_store.h"
 
 #define ANSWER_BYTES_MAX   (1024 * 1024)
@@ -329,6 +330,10 @@ static void start_llm(struct turn_session *s, const struct sess_turn_context *ct
     const struct prompt_history_item *question = latest_question(items, n, t->turn);
     turn_kb_find(e->opts.kb, e->opts.kb_dense, t->kb_qvec, e->opts.kb_passages,
                  question ? question->text : NULL, question ? question->text_len : 0, &passages);
+    t->question = question ? pl_strndup(question->text, question->text_len) : NULL;
+    t->question_len = question ? question->text_len : 0;
+    t->kb_searched = question && e->opts.kb && e->opts.kb_passages && kb_index_chunks(e->opts.kb);
+    t->kb_found = passages.n;
     const struct prompt_caller caller = {.session_id = s->sid,
                                          .name = ctx->rec.caller_name,
                                          .policy_number = ctx->rec.policy_number,
@@ -734,6 +739,15 @@ static void on_stored(void *ud, int status)
     }
     if (status == PL_OK && t->summary_due > 0 && e->opts.summary_due && !e->stopped)
         e->opts.summary_due(e->opts.summary_ud, s->sid, t->summary_due);
+    if (status == PL_OK && e->opts.turn_finished && !e->stopped) {
+        struct turn_end end;
+        turn_end_of(t, &end);
+        const struct turn_finished f = {.end = &end,
+                                        .question = t->question ? t->question : "",
+                                        .question_len = t->question_len,
+                                        .passages = t->kb_searched ? (int)t->kb_found : -1};
+        e->opts.turn_finished(e->opts.turn_finished_ud, s->sid, &f);
+    }
     t->state = TURN_ENDED;
     done_with_active(s, true);
 }

@@ -18,6 +18,7 @@ void turn_free(struct turn *t)
     sess_turn_context_free(t->policy_ctx);
     sess_turn_context_free(t->kb_ctx);
     pl_free(t->kb_qvec);
+    pl_free(t->question);
     pl_buf_cleanup(&t->answer);
     pl_free(t->delta_ends);
     turn_citations_cleanup(&t->citations);
