@@ -15,6 +15,7 @@
 #include "bot/desk_fanout.h"
 #include "bot/desk_list.h"
 #include "bot/handoff.h"
+#include "bot/json_ws.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
@@ -31,12 +32,6 @@
 #define EVENT_BYTES_MAX (16 * 1024 * 1024)
 #define AGENT_LIST_MAX  500 /* sessions one list answer holds */
 
-struct out_frame {
-    struct out_frame *next;
-    size_t len; /* payload bytes after the LWS_PRE headroom */
-    unsigned char data[];
-};
-
 enum watch_state { WATCH_OPENING, WATCH_LISTENING, WATCH_DROPPED };
 
 struct agent_conn;
@@ -51,28 +46,15 @@ struct agent_watch {
 };
 
 struct agent_conn {
-    struct bot_server *srv;
-    struct conn *conn; /* NULL once the socket closed */
-    bool ready;
-    int refs;
+    struct json_ws ws; /* the connection: framing, queue, hello deadline, refs */
     char sub[129];
     enum auth_role role;
-    struct pl_buf rx;
-    bool rx_discard;
-    struct pl_buf event; /* a caller-protocol frame, before "session_id" is added */
-    struct out_frame *out_head, *out_tail;
-    size_t out_bytes;
-    bool too_slow, write_failed, close_sent;
+    struct pl_buf event;         /* a caller-protocol frame, before "session_id" is added */
     struct agent_watch *watches; /* OPENING and LISTENING ones */
     unsigned n_watches;
     bool listing;                   /* a list is being read: one at a time */
     bool listed;                    /* a list was answered: live session_updates follow */
     struct desk_list_follower desk; /* from ready until the socket closes */
-    uv_timer_t hello_timer;
-    bool hello_timer_open;
-    uint32_t hello_failures;
-    uint16_t close_code;
-    char close_why[124];
 };
 
 static long long wall_ms(void)
@@ -84,67 +66,29 @@ static long long wall_ms(void)
 
 static void agent_ref(struct agent_conn *a)
 {
-    a->refs++;
+    json_ws_ref(&a->ws);
 }
 
 static void agent_unref(struct agent_conn *a)
 {
-    if (--a->refs > 0)
-        return;
-    while (a->out_head) {
-        struct out_frame *f = a->out_head;
-        a->out_head = f->next;
-        pl_free(f);
-    }
-    pl_buf_cleanup(&a->rx);
-    pl_buf_cleanup(&a->event);
-    pl_free(a);
+    json_ws_unref(&a->ws);
 }
 
-/* ---- sending (as bot/chat.c: written at once when the socket has room, else queued up to
- * --send-queue-bytes, past which the agent is disconnected) ---- */
+/* ---- sending (bot/json_ws.h) ---- */
 
 static struct pl_buf *frame_buf(struct agent_conn *a)
 {
-    outbuf_restart(&a->srv->frame);
-    return &a->srv->frame;
+    return json_ws_frame(&a->ws);
 }
 
 static void agent_send(struct agent_conn *a, struct pl_buf *frame)
 {
-    size_t payload = outbuf_len(frame);
-    if (!a->conn || a->too_slow || a->write_failed || a->close_sent || payload == 0)
-        return;
-    if (!a->out_head && conn_ws_can_send(a->conn)) {
-        if (conn_ws_send(a->conn, WS_TEXT, outbuf_payload(frame), payload) != PL_OK)
-            a->write_failed = true;
-        return;
-    }
-    struct out_frame *f = pl_malloc(sizeof(*f) + frame->len);
-    f->next = NULL;
-    f->len = payload;
-    memcpy(f->data, frame->data, frame->len);
-    if (a->out_tail)
-        a->out_tail->next = f;
-    else
-        a->out_head = f;
-    a->out_tail = f;
-    a->out_bytes += payload;
-    if (a->out_bytes > a->srv->cfg->send_queue_bytes) {
-        a->too_slow = true;
-        a->srv->metrics.slow_clients_dropped++;
-        PL_LOG(PL_LOG_WARN, "agent", "agent=%s: too slow (%zu bytes queued); closing", a->sub,
-               a->out_bytes);
-    }
-    conn_ws_want_writable(a->conn);
+    json_ws_send(&a->ws, frame);
 }
 
 static void send_error(struct agent_conn *a, enum api_error code, const char *message)
 {
-    struct pl_buf *b = frame_buf(a);
-    chat_out_error(b, code, message);
-    agent_send(a, b);
-    a->srv->metrics.errors_sent++;
+    json_ws_send_error(&a->ws, code, message, 0);
 }
 
 /* Send the caller-protocol frame built in a->event as an event of session `sid`. */
@@ -159,61 +103,6 @@ static struct pl_buf *event_buf(struct agent_conn *a)
 {
     pl_buf_reset(&a->event);
     return &a->event;
-}
-
-static int close_with(struct agent_conn *a, uint16_t code, const char *why)
-{
-    if (a->close_sent)
-        return 0;
-    a->close_sent = true;
-    conn_ws_close(a->conn, code, why);
-    return 0;
-}
-
-static int going_away(struct agent_conn *a)
-{
-    if (a->close_code)
-        return close_with(a, a->close_code, a->close_why);
-    if (!a->srv->shutting_down)
-        return 0;
-    return close_with(a, WS_CLOSE_GOING_AWAY, "server restarting; reconnect to continue");
-}
-
-static int agent_writeable(struct agent_conn *a)
-{
-    if (a->write_failed)
-        return -1;
-    if (a->close_sent)
-        return 0;
-    if (a->too_slow)
-        return close_with(a, WS_CLOSE_POLICY, "client too slow");
-    struct out_frame *f;
-    do {
-        f = a->out_head;
-        if (!f)
-            return going_away(a);
-        if (conn_ws_send(a->conn, WS_TEXT, f->data + LWS_PRE, f->len) != PL_OK)
-            return -1;
-        a->out_head = f->next;
-        if (!a->out_head)
-            a->out_tail = NULL;
-        a->out_bytes -= f->len;
-        pl_free(f);
-    } while (a->out_head && conn_ws_can_send(a->conn));
-    if (a->out_head)
-        conn_ws_want_writable(a->conn);
-    else
-        return going_away(a);
-    return 0;
-}
-
-static void close_when_flushed(struct agent_conn *a, uint16_t code, const char *why)
-{
-    if (a->close_code || !a->conn)
-        return;
-    a->close_code = code;
-    snprintf(a->close_why, sizeof(a->close_why), "%s", why);
-    conn_ws_want_writable(a->conn);
 }
 
 /* ---- a watch as a listener of its session ---- */
@@ -403,9 +292,9 @@ static void on_handoff(void *ud, int status, const struct handoff *h)
         snprintf(now, sizeof(now), "%lld", wall_ms());
         const char *names[] = {"handoff", "handoff_updated"};
         const char *values[] = {packet, now};
-        hook_session_set(a->srv->store, hr->sid, names, values, 2, NULL, NULL);
+        hook_session_set(a->ws.srv->store, hr->sid, names, values, 2, NULL, NULL);
         pl_free(packet);
-        if (a->conn) {
+        if (a->ws.conn) {
             struct pl_buf *b = frame_buf(a);
             agent_out_handoff(b, hr->sid, handoff_json(h));
             agent_send(a, b);
@@ -421,7 +310,7 @@ static void send_handoff(struct agent_conn *a, const char *sid)
     hr->a = a;
     snprintf(hr->sid, sizeof(hr->sid), "%s", sid);
     agent_ref(a);
-    if (handoff_build(a->srv, sid, on_handoff, hr) != PL_OK) {
+    if (handoff_build(a->ws.srv, sid, on_handoff, hr) != PL_OK) {
         agent_unref(a);
         pl_free(hr);
     }
@@ -431,7 +320,7 @@ static void on_acted(void *ud, int status, enum sess_agent_result result, long t
 {
     struct act_op *op = ud;
     struct agent_conn *a = op->a;
-    struct bot_server *srv = a->srv;
+    struct bot_server *srv = a->ws.srv;
     bool done = status == PL_OK && result == SESS_AGENT_DONE;
     if (done) {
         static const enum turn_agent_kind kind[] = {
@@ -455,7 +344,7 @@ static void on_acted(void *ud, int status, enum sess_agent_result result, long t
         PL_LOG(PL_LOG_INFO, "agent", "agent=%s %s sess=%s", a->sub,
                sess_agent_action_name(op->action), op->sid);
     }
-    if (a->conn && op->action != SESS_AGENT_WATCH) {
+    if (a->ws.conn && op->action != SESS_AGENT_WATCH) {
         if (status == PL_ENOTFOUND) {
             send_error(a, API_ERR_SESSION_GONE, "no such session");
         } else if (status != PL_OK) {
@@ -490,7 +379,7 @@ static void agent_act(struct agent_conn *a, const char *sid, enum sess_agent_act
         op->len = len;
     }
     bool admin = a->role == AUTH_ROLE_ADMIN;
-    if (sess_agent_act(a->srv->store, sid, action, a->sub, admin, text, len, on_acted, op) !=
+    if (sess_agent_act(a->ws.srv->store, sid, action, a->sub, admin, text, len, on_acted, op) !=
         PL_OK) {
         pl_free(op->text);
         pl_free(op);
@@ -506,7 +395,7 @@ static void on_watch_opened(void *ud, int status, const struct sess_record *rec,
 {
     struct agent_watch *w = ud;
     struct agent_conn *a = w->a;
-    if (w->state == WATCH_DROPPED || !a->conn) {
+    if (w->state == WATCH_DROPPED || !a->ws.conn) {
         if (w->state != WATCH_DROPPED)
             unlink_watch(a, w);
         pl_free(w);
@@ -531,9 +420,9 @@ static void on_watch_opened(void *ud, int status, const struct sess_record *rec,
      * history was read is told whole, one being answered from its turn_start, so nothing falls
      * between the history and the live events. */
     const struct turn_replay from = {.turn = rec->answered + 1, .after_seq = -1};
-    turn_listen(a->srv->engine, w->sid, &w->listener, &from);
+    turn_listen(a->ws.srv->engine, w->sid, &w->listener, &from);
     w->remote.frame = on_remote_frame;
-    desk_fanout_watch(a->srv->desk, w->sid, &w->remote);
+    desk_fanout_watch(a->ws.srv->desk, w->sid, &w->remote);
     PL_LOG(PL_LOG_INFO, "agent", "agent=%s watches sess=%s", a->sub, w->sid);
     agent_act(a, w->sid, SESS_AGENT_WATCH, NULL, 0);
     agent_unref(a);
@@ -545,7 +434,7 @@ static void handle_watch(struct agent_conn *a, const char *sid)
         send_error(a, API_ERR_BAD_REQUEST, "this session is watched already on this connection");
         return;
     }
-    uint32_t max = a->srv->cfg->agent_max_watches;
+    uint32_t max = a->ws.srv->cfg->agent_max_watches;
     if (a->n_watches >= max) {
         char msg[120];
         snprintf(msg, sizeof(msg), "%u sessions are watched on this connection: unwatch one first",
@@ -557,7 +446,8 @@ static void handle_watch(struct agent_conn *a, const char *sid)
     w->a = a;
     w->state = WATCH_OPENING;
     memcpy(w->sid, sid, sizeof(w->sid));
-    if (sess_open(a->srv->store, sid, a->srv->cfg->history_entries, on_watch_opened, w) != PL_OK) {
+    if (sess_open(a->ws.srv->store, sid, a->ws.srv->cfg->history_entries, on_watch_opened, w) !=
+        PL_OK) {
         pl_free(w);
         send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
         return;
@@ -588,9 +478,9 @@ static void handle_unwatch(struct agent_conn *a, const char *sid)
 static void on_desk_rows(struct desk_list_follower *fl, const struct sess_list_row *rows, size_t n)
 {
     struct agent_conn *a = PL_CONTAINER_OF(fl, struct agent_conn, desk);
-    if (!a->conn || !a->listed)
+    if (!a->ws.conn || !a->listed)
         return;
-    for (size_t i = 0; i < n && a->conn; i++) {
+    for (size_t i = 0; i < n && a->ws.conn; i++) {
         struct pl_buf *b = frame_buf(a);
         agent_out_session_row(b, &rows[i]);
         agent_send(a, b);
@@ -601,7 +491,7 @@ static void on_listed(void *ud, int status, const struct sess_list_row *rows, si
 {
     struct agent_conn *a = ud;
     a->listing = false;
-    if (a->conn) {
+    if (a->ws.conn) {
         if (status != PL_OK) {
             send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
         } else {
@@ -620,7 +510,7 @@ static void handle_list(struct agent_conn *a)
         send_error(a, API_ERR_BUSY, "a list is being read for this connection already");
         return;
     }
-    if (sess_list(a->srv->store, AGENT_LIST_MAX, on_listed, a) != PL_OK) {
+    if (sess_list(a->ws.srv->store, AGENT_LIST_MAX, on_listed, a) != PL_OK) {
         send_error(a, API_ERR_STORAGE_UNAVAILABLE, NULL);
         return;
     }
@@ -630,49 +520,15 @@ static void handle_list(struct agent_conn *a)
 
 /* ---- hello ---- */
 
-static void on_hello_timer_closed(uv_handle_t *h)
-{
-    agent_unref(h->data);
-}
-
-static void hello_timer_done(struct agent_conn *a)
-{
-    if (!a->hello_timer_open)
-        return;
-    a->hello_timer_open = false;
-    uv_timer_stop(&a->hello_timer);
-    uv_close((uv_handle_t *)&a->hello_timer, on_hello_timer_closed);
-}
-
-static void on_hello_deadline(uv_timer_t *t)
-{
-    struct agent_conn *a = t->data;
-    hello_timer_done(a);
-    if (!a->conn || a->ready || a->close_code)
-        return;
-    a->srv->metrics.hello_timeouts++;
-    char why[100];
-    snprintf(why, sizeof(why), "no hello within %u ms: send hello first after connecting",
-             a->srv->cfg->hello_timeout_ms);
-    close_when_flushed(a, WS_CLOSE_POLICY, why);
-}
-
 static void hello_failed(struct agent_conn *a, enum api_error code, const char *message)
 {
-    send_error(a, code, message);
-    if (++a->hello_failures < a->srv->cfg->max_hello_attempts)
-        return;
-    a->srv->metrics.hello_attempts_exceeded++;
-    char why[100];
-    snprintf(why, sizeof(why), "%u failed hellos: check the token, then reconnect",
-             a->hello_failures);
-    close_when_flushed(a, WS_CLOSE_POLICY, why);
+    json_ws_hello_failed(&a->ws, code, message, 0);
 }
 
 static void handle_hello(struct agent_conn *a, const struct agent_in *in)
 {
-    const struct bot_config *cfg = a->srv->cfg;
-    if (a->ready) {
+    const struct bot_config *cfg = a->ws.srv->cfg;
+    if (a->ws.ready) {
         send_error(a, API_ERR_BAD_REQUEST, "hello was already sent on this connection");
         return;
     }
@@ -698,10 +554,9 @@ static void handle_hello(struct agent_conn *a, const struct agent_in *in)
     }
     snprintf(a->sub, sizeof(a->sub), "%s", claims.sub);
     a->role = claims.role;
-    a->ready = true;
-    hello_timer_done(a);
+    json_ws_ready(&a->ws);
     a->desk.rows = on_desk_rows;
-    desk_list_follow(a->srv->desk_list, &a->desk);
+    desk_list_follow(a->ws.srv->desk_list, &a->desk);
     struct pl_buf *b = frame_buf(a);
     agent_out_ready(b, a->sub, auth_role_name(a->role), cfg->agent_max_watches);
     agent_send(a, b);
@@ -712,7 +567,7 @@ static void handle_hello(struct agent_conn *a, const struct agent_in *in)
 
 static void handle_frame(struct agent_conn *a, const char *data, size_t len)
 {
-    const struct bot_config *cfg = a->srv->cfg;
+    const struct bot_config *cfg = a->ws.srv->cfg;
     struct chat_limits lim = {.max_frame_bytes = cfg->max_frame_bytes,
                               .max_text_chars = cfg->max_message_chars};
     struct agent_in in;
@@ -721,7 +576,7 @@ static void handle_frame(struct agent_conn *a, const char *data, size_t len)
         send_error(a, err.code, err.message);
         return;
     }
-    if (in.type != AGENT_IN_HELLO && !a->ready) {
+    if (in.type != AGENT_IN_HELLO && !a->ws.ready) {
         send_error(a, API_ERR_BAD_REQUEST, "send hello and wait for ready first");
     } else {
         switch (in.type) {
@@ -751,77 +606,72 @@ static void handle_frame(struct agent_conn *a, const char *data, size_t len)
     agent_in_cleanup(&in);
 }
 
-static int agent_receive(struct agent_conn *a, const void *data, size_t len, bool first, bool final,
-                         bool binary)
+/* ---- the connection ---- */
+
+static struct agent_conn *agent_of(struct json_ws *ws)
 {
-    if (a->close_code)
-        return 0;
-    if (first) {
-        pl_buf_reset(&a->rx);
-        a->rx_discard = false;
-    }
-    if (!a->rx_discard && pl_buf_append(&a->rx, data, len) != PL_OK) {
-        char msg[120];
-        snprintf(msg, sizeof(msg), "message is larger than %u bytes", a->srv->cfg->max_frame_bytes);
-        send_error(a, API_ERR_TOO_LARGE, msg);
-        a->rx_discard = true;
-        pl_buf_reset(&a->rx);
-    }
-    if (!final)
-        return 0;
-    if (a->rx_discard) {
-        a->rx_discard = false;
-        return 0;
-    }
-    if (binary)
-        send_error(a, API_ERR_BAD_REQUEST,
-                   "binary frames are not supported; send JSON text frames");
-    else
-        handle_frame(a, a->rx.data ? a->rx.data : "", a->rx.len);
-    pl_buf_reset(&a->rx);
-    return 0;
+    return PL_CONTAINER_OF(ws, struct agent_conn, ws);
 }
+
+static void on_frame(struct json_ws *ws, const char *data, size_t len)
+{
+    handle_frame(agent_of(ws), data, len);
+}
+
+static void on_closed(struct json_ws *ws)
+{
+    struct agent_conn *a = agent_of(ws);
+    desk_list_unfollow(&a->desk);
+    while (a->watches)
+        drop_watch(a, a->watches);
+}
+
+static void on_release(struct json_ws *ws)
+{
+    struct agent_conn *a = agent_of(ws);
+    json_ws_cleanup(ws);
+    pl_buf_cleanup(&a->event);
+    pl_free(a);
+}
+
+static const char *agent_who(const struct json_ws *ws)
+{
+    return PL_CONTAINER_OF(ws, const struct agent_conn, ws)->sub;
+}
+
+static const struct json_ws_ops agent_ws_ops = {
+    .log_tag = "agent",
+    .who_label = "agent",
+    .frame = on_frame,
+    .closed = on_closed,
+    .release = on_release,
+    .who = agent_who,
+};
 
 /* ---- the endpoint ---- */
 
 static void *endpoint_open(struct bot_server *srv, struct conn *conn)
 {
     struct agent_conn *a = pl_calloc(1, sizeof(*a));
-    a->srv = srv;
-    a->conn = conn;
-    a->refs = 1;
-    pl_buf_init(&a->rx, srv->cfg->max_frame_bytes);
+    json_ws_open(&a->ws, &agent_ws_ops, srv, conn);
     pl_buf_init(&a->event, EVENT_BYTES_MAX);
-    uv_timer_init(srv->loop, &a->hello_timer);
-    a->hello_timer.data = a;
-    a->hello_timer_open = true;
-    agent_ref(a); /* the timer's, until its handle has closed */
-    uv_timer_start(&a->hello_timer, on_hello_deadline, srv->cfg->hello_timeout_ms, 0);
-    if (srv->shutting_down)
-        conn_ws_want_writable(conn);
     return a;
 }
 
 static int endpoint_receive(void *app, const void *data, size_t len, bool first, bool final,
                             bool binary)
 {
-    return agent_receive(app, data, len, first, final, binary);
+    return json_ws_receive(&((struct agent_conn *)app)->ws, data, len, first, final, binary);
 }
 
 static int endpoint_writeable(void *app)
 {
-    return agent_writeable(app);
+    return json_ws_writeable(&((struct agent_conn *)app)->ws);
 }
 
 static void endpoint_closed(void *app)
 {
-    struct agent_conn *a = app;
-    a->conn = NULL;
-    hello_timer_done(a);
-    desk_list_unfollow(&a->desk);
-    while (a->watches)
-        drop_watch(a, a->watches);
-    agent_unref(a);
+    json_ws_closed(&((struct agent_conn *)app)->ws);
 }
 
 const struct ws_endpoint agent_ws_endpoint = {
