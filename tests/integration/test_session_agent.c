@@ -16,48 +16,29 @@
 #include "sessions/session_agent.h"
 #include "sessions/session_store.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/store_fixture.h"
 
-static struct ts_redis redis;
-static uv_loop_t loop;
-static struct sess_store *store;
-static bool store_up;
+static struct ts_store fx;
+static struct sess_store *store; /* fx.store */
 
 static void wait_for(const bool *done)
 {
-    for (uint64_t end = uv_now(&loop) + 10000; !*done && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_true(*done);
-}
-
-static void on_store_state(void *ud, bool up)
-{
-    *(bool *)ud = up;
+    assert_true(ts_run_until(&fx.loop, done, 10000));
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (ts_redis_start(&redis, ts_workdir("session_agent")))
+    if (ts_store_start(&fx, "session_agent"))
         return -1;
-    uv_loop_init(&loop);
-    char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
-    struct sess_store_opts opts = {.redis_url = url, .ttl_s = 3600};
-    if (sess_store_create(&loop, &opts, on_store_state, &store_up, &store, err, sizeof(err)))
-        return -1;
-    for (uint64_t end = uv_now(&loop) + 10000; !store_up && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    return store_up ? 0 : -1;
+    store = fx.store;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    sess_store_destroy(store);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&loop);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
+    return ts_store_stop(&fx);
 }
 
 struct created {

@@ -17,50 +17,30 @@
 #include "common/err.h"
 #include "sessions/session_store.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/store_fixture.h"
 
-static struct ts_redis redis;
-static uv_loop_t loop;
-static struct sess_store *store;
+static struct ts_store fx;
+static struct sess_store *store; /* fx.store */
 
 /* Run the loop until *done (at most 10 s). */
 static void wait_for(const bool *done)
 {
-    for (uint64_t end = uv_now(&loop) + 10000; !*done && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_true(*done);
+    assert_true(ts_run_until(&fx.loop, done, 10000));
 }
-
-static void on_store_state(void *ud, bool up)
-{
-    *(bool *)ud = up;
-}
-
-static bool store_up;
 
 static int setup(void **state)
 {
     (void)state;
-    if (ts_redis_start(&redis, ts_workdir("session_store")))
+    if (ts_store_start(&fx, "session_store"))
         return -1;
-    uv_loop_init(&loop);
-    char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
-    struct sess_store_opts opts = {.redis_url = url, .ttl_s = 3600};
-    if (sess_store_create(&loop, &opts, on_store_state, &store_up, &store, err, sizeof(err)))
-        return -1;
-    for (uint64_t end = uv_now(&loop) + 10000; !store_up && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    return store_up ? 0 : -1;
+    store = fx.store;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    sess_store_destroy(store);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&loop);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
+    return ts_store_stop(&fx);
 }
 
 /* ---- blocking helpers ---- */
@@ -258,7 +238,7 @@ static void covering_answer(const char *sid, long turn, struct covering *c)
 
 static char *lock_owner(const char *sid)
 {
-    char *x = ts_redis_query(&redis, "GET parley:{%s}:lock", sid);
+    char *x = ts_redis_query(&fx.redis, "GET parley:{%s}:lock", sid);
     assert_non_null(x);
     return x;
 }
@@ -273,7 +253,7 @@ static int end_turn(const char *sid, const char *owner, const struct sess_answer
 
 static char *transcript(const char *sid)
 {
-    char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", sid);
+    char *x = ts_redis_query(&fx.redis, "XRANGE parley:{%s}:transcript - +", sid);
     assert_non_null(x);
     return x;
 }
@@ -502,15 +482,15 @@ static void test_covering_answer_far_back_and_gone(void **state)
     sess_turn_context_free(ctx);
 
     /* Read only: the session's expiry is not refreshed. */
-    pl_free(ts_redis_query(&redis, "PEXPIRE parley:{%s}:session 100000", sid));
+    pl_free(ts_redis_query(&fx.redis, "PEXPIRE parley:{%s}:session 100000", sid));
     expect_covered_by(sid, 1, 1, "answer one");
-    char *pttl = ts_redis_query(&redis, "PTTL parley:{%s}:session", sid);
+    char *pttl = ts_redis_query(&fx.redis, "PTTL parley:{%s}:session", sid);
     long left = strtol(pttl, NULL, 10);
     pl_free(pttl);
     assert_true(left > 0 && left <= 100000);
 
     /* The transcript no longer holds the answer: answered, but no answer to give. */
-    pl_free(ts_redis_query(&redis, "XTRIM parley:{%s}:transcript MAXLEN 0", sid));
+    pl_free(ts_redis_query(&fx.redis, "XTRIM parley:{%s}:transcript MAXLEN 0", sid));
     struct covering c;
     covering_answer(sid, 1, &c);
     assert_int_equal(c.status, PL_OK);
