@@ -41,30 +41,6 @@ static int teardown(void **state)
     return ts_store_stop(&fx);
 }
 
-struct created {
-    bool done;
-    int status;
-    char sid[SESS_ID_LEN + 1];
-};
-
-static void on_created(void *ud, int status, const struct sess_record *rec)
-{
-    struct created *c = ud;
-    c->done = true;
-    c->status = status;
-    if (rec)
-        snprintf(c->sid, sizeof(c->sid), "%s", rec->id);
-}
-
-static void new_session(char sid[SESS_ID_LEN + 1])
-{
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
-    assert_int_equal(c.status, PL_OK);
-    memcpy(sid, c.sid, SESS_ID_LEN + 1);
-}
-
 struct acted {
     bool done;
     int status;
@@ -125,7 +101,7 @@ static void test_takeover_say_release_leave_named_entries(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     struct opened o;
     assert_int_equal(act(sid, SESS_AGENT_WATCH, "ann", false, NULL), SESS_AGENT_DONE);
     assert_int_equal(act(sid, SESS_AGENT_SAY, "ann", false, "hi"), SESS_AGENT_NOT_HELD);
@@ -151,7 +127,7 @@ static void test_a_held_session_is_the_holders_unless_admin(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(act(sid, SESS_AGENT_TAKEOVER, "ann", false, NULL), SESS_AGENT_DONE);
     assert_int_equal(act(sid, SESS_AGENT_TAKEOVER, "bob", false, NULL), SESS_AGENT_HELD_BY_OTHER);
     assert_int_equal(act(sid, SESS_AGENT_SAY, "bob", false, "mine"), SESS_AGENT_HELD_BY_OTHER);
@@ -205,7 +181,7 @@ static void test_a_held_sessions_messages_begin_no_turn(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     long turn;
     assert_int_equal(append_begun(sid, "hello", &turn), SESS_BEGIN_LOCKED);
     release_lock(sid);

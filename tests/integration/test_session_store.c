@@ -45,30 +45,6 @@ static int teardown(void **state)
 
 /* ---- blocking helpers ---- */
 
-struct created {
-    bool done;
-    int status;
-    char sid[SESS_ID_LEN + 1];
-};
-
-static void on_created(void *ud, int status, const struct sess_record *rec)
-{
-    struct created *c = ud;
-    c->done = true;
-    c->status = status;
-    if (rec)
-        snprintf(c->sid, sizeof(c->sid), "%s", rec->id);
-}
-
-static void new_session(char sid[SESS_ID_LEN + 1])
-{
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
-    assert_int_equal(c.status, PL_OK);
-    memcpy(sid, c.sid, SESS_ID_LEN + 1);
-}
-
 /* A transcript entry, copied out of the callback that lent it. */
 struct entry_copy {
     char role[16];
@@ -271,7 +247,7 @@ static void test_citations_are_stored_with_the_answer_and_read_back(void **state
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "is flood covered?"), 1);
     static const char cites[] =
         "[{\"source\":\"kb/flood.md\",\"title\":\"Flood \\u00e9\"},{\"source\":\"kb/x.md\","
@@ -309,7 +285,7 @@ static void test_begin_locks_reenters_and_is_held_elsewhere(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "hello"), 1);
 
     struct sess_turn_context *a = begin(sid, "owner-a", 1);
@@ -345,7 +321,7 @@ static void test_begin_of_an_answered_turn_takes_no_lock(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "first"), 1);
     sess_turn_context_free(begin(sid, "owner-a", 1));
     answer(sid, "owner-a", 1, "answer one");
@@ -376,7 +352,7 @@ static void test_append_begins_the_new_turn_in_the_same_call(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     struct sess_begin_opts o = {
         .owner = "owner-a", .lock_ttl_ms = 15000, .max_entries = 10, .turn = 99 /* ignored */};
     struct appended a;
@@ -435,7 +411,7 @@ static void test_covering_answer_of_each_turn(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     struct covering c;
     covering_answer("00000000000000000000000000000000", 1, &c);
     assert_int_equal(c.status, PL_ENOTFOUND);
@@ -469,7 +445,7 @@ static void test_covering_answer_far_back_and_gone(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "one"), 1);
     answer(sid, "owner-a", 1, "answer one");
     for (int i = 0; i < 150; i++) /* more than two pages of the scan */
@@ -559,7 +535,7 @@ static void test_reservations_hold_budgets_and_settle_with_the_answer(void **sta
     assert_int_equal(reserve("s:2:40:400", 40, 400, 100, 1000).result, SESS_RESERVED);
 
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "hello"), 1);
     struct sess_answer a = {.turn = 1,
                             .text = "hi",

@@ -62,26 +62,10 @@ static int teardown(void **state)
     return rc;
 }
 
-struct created {
-    bool done;
-    char sid[SESS_ID_LEN + 1];
-};
-
-static void on_created(void *ud, int status, const struct sess_record *rec)
-{
-    struct created *c = ud;
-    c->done = true;
-    assert_int_equal(status, PL_OK);
-    snprintf(c->sid, sizeof(c->sid), "%s", rec->id);
-}
-
 /* A session whose transcript holds caller turns 1..n, each answered "aN", written directly. */
 static void session_with_turns(char sid[SESS_ID_LEN + 1], int n)
 {
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
-    memcpy(sid, c.sid, SESS_ID_LEN + 1);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     for (int i = 1; i <= n; i++) {
         free(ts_redis_query(&fx.redis, "XADD parley:{%s}:transcript * role caller turn %d text q%d",
                             sid, i, i));

@@ -41,19 +41,6 @@ static int teardown(void **state)
     return ts_store_stop(&fx);
 }
 
-struct created {
-    bool done;
-    char sid[SESS_ID_LEN + 1];
-};
-
-static void on_created(void *ud, int status, const struct sess_record *rec)
-{
-    struct created *c = ud;
-    c->done = true;
-    assert_int_equal(status, PL_OK);
-    snprintf(c->sid, sizeof(c->sid), "%s", rec->id);
-}
-
 struct stored {
     bool done;
     int status;
@@ -111,16 +98,15 @@ static void on_read(void *ud, struct sess_turn_context *ctx)
 static void test_stored_only_forward_and_counted(void **state)
 {
     (void)state;
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
+    char sid[SESS_ID_LEN + 1];
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     char key[96];
-    snprintf(key, sizeof(key), "parley:{%s}:session", c.sid);
+    snprintf(key, sizeof(key), "parley:{%s}:session", sid);
     const char *day = "parley:tenant:{acme}:usage:2026-11-30";
 
     /* None yet. */
     struct read r = {0};
-    assert_int_equal(sess_summary_read(store, c.sid, 10, on_read, &r), PL_OK);
+    assert_int_equal(sess_summary_read(store, sid, 10, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_null(r.ctx->summary);
@@ -128,7 +114,7 @@ static void test_stored_only_forward_and_counted(void **state)
     sess_turn_context_free(r.ctx);
 
     enum sess_summary_result result;
-    assert_int_equal(put(c.sid, 3, "Through three.", &result), PL_OK);
+    assert_int_equal(put(sid, 3, "Through three.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STORED);
     expect_field(key, "summary", "Through three.");
     expect_field(key, "summary_through", "3");
@@ -141,9 +127,9 @@ static void test_stored_only_forward_and_counted(void **state)
     expect_field(day, "turns", "(nil)");
 
     /* An older or equal one is not stored (another instance got further), but it was paid. */
-    assert_int_equal(put(c.sid, 2, "Through two.", &result), PL_OK);
+    assert_int_equal(put(sid, 2, "Through two.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STALE);
-    assert_int_equal(put(c.sid, 3, "Three again.", &result), PL_OK);
+    assert_int_equal(put(sid, 3, "Three again.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STALE);
     expect_field(key, "summary", "Through three.");
     expect_field(key, "summary_through", "3");
@@ -151,10 +137,10 @@ static void test_stored_only_forward_and_counted(void **state)
     expect_field(day, "summaries", "3");
     expect_field(day, "cost_micros", "21");
 
-    assert_int_equal(put(c.sid, 5, "Through five.", &result), PL_OK);
+    assert_int_equal(put(sid, 5, "Through five.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STORED);
     r.done = false;
-    assert_int_equal(sess_summary_read(store, c.sid, 10, on_read, &r), PL_OK);
+    assert_int_equal(sess_summary_read(store, sid, 10, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_string_equal(r.ctx->summary, "Through five.");
@@ -178,20 +164,19 @@ static void on_appended(void *ud, struct sess_append_result *r)
 static void test_turn_context_carries_it(void **state)
 {
     (void)state;
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
+    char sid[SESS_ID_LEN + 1];
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     enum sess_summary_result result;
-    assert_int_equal(put(c.sid, 1, "Ada asked about glass.", &result), PL_OK);
+    assert_int_equal(put(sid, 1, "Ada asked about glass.", &result), PL_OK);
     struct appended a = {0};
-    assert_int_equal(
-        sess_append_caller(store, c.sid, NULL, "c1", "hello", 5, NULL, on_appended, &a), PL_OK);
+    assert_int_equal(sess_append_caller(store, sid, NULL, "c1", "hello", 5, NULL, on_appended, &a),
+                     PL_OK);
     wait_for(&a.done);
     assert_int_equal(a.status, PL_OK);
     const struct sess_begin_opts o = {
         .owner = "me", .lock_ttl_ms = 5000, .max_entries = 10, .turn = 1};
     struct read r = {0};
-    assert_int_equal(sess_turn_begin(store, c.sid, &o, on_read, &r), PL_OK);
+    assert_int_equal(sess_turn_begin(store, sid, &o, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_int_equal(r.ctx->result, SESS_BEGIN_LOCKED);

@@ -3,6 +3,8 @@
 
 #include <stdio.h>
 
+#include "common/err.h"
+
 bool ts_run_until(uv_loop_t *loop, const bool *done, uint64_t ms)
 {
     for (uint64_t end = uv_now(loop) + ms; !*done && uv_now(loop) < end;)
@@ -67,4 +69,28 @@ int ts_store_stop(struct ts_store *f)
     int rc = ts_store_close(f);
     ts_redis_stop(&f->redis);
     return rc;
+}
+
+struct created {
+    bool done;
+    int status;
+    char *sid;
+};
+
+static void on_created(void *ud, int status, const struct sess_record *rec)
+{
+    struct created *c = ud;
+    c->done = true;
+    c->status = status;
+    if (rec)
+        snprintf(c->sid, SESS_ID_LEN + 1, "%s", rec->id);
+}
+
+int ts_store_new_session(struct ts_store *f, char sid[SESS_ID_LEN + 1])
+{
+    struct created c = {.sid = sid};
+    int rc = sess_create(f->store, "web", NULL, on_created, &c);
+    if (rc != PL_OK)
+        return rc;
+    return ts_run_until(&f->loop, &c.done, TS_STORE_CONNECT_MS) ? c.status : PL_ETIMEDOUT;
 }

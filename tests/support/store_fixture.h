@@ -40,6 +40,10 @@ int ts_store_close(struct ts_store *f);
 /** "redis://127.0.0.1:PORT/0" of `f->redis`, for more clients of the same Redis. */
 void ts_store_url(const struct ts_store *f, char *out, size_t outlen);
 
+/** Create a session ("web" channel) and run the loop until it is made: PL_OK with its id in
+ *  `sid`, the store's error, or PL_ETIMEDOUT after TS_STORE_CONNECT_MS. */
+int ts_store_new_session(struct ts_store *f, char sid[SESS_ID_LEN + 1]);
+
 /** Run `loop` until *done, at most `ms`; the final *done. */
 bool ts_run_until(uv_loop_t *loop, const bool *done, uint64_t ms);
 
