@@ -19,7 +19,6 @@
 #include "tests/support/store_fixture.h"
 
 static struct ts_store fx;
-static struct sess_store *store; /* fx.store */
 
 static void wait_for(const bool *done)
 {
@@ -29,10 +28,7 @@ static void wait_for(const bool *done)
 static int setup(void **state)
 {
     (void)state;
-    if (ts_store_start(&fx, "session_agent"))
-        return -1;
-    store = fx.store;
-    return 0;
+    return ts_store_start(&fx, "session_agent");
 }
 
 static int teardown(void **state)
@@ -61,7 +57,7 @@ static enum sess_agent_result act(const char *sid, enum sess_agent_action action
                                   bool override, const char *text)
 {
     struct acted a = {0};
-    assert_int_equal(sess_agent_act(store, sid, action, agent, override, text,
+    assert_int_equal(sess_agent_act(fx.store, sid, action, agent, override, text,
                                     text ? strlen(text) : 0, on_acted, &a),
                      PL_OK);
     wait_for(&a.done);
@@ -93,7 +89,7 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
 static void open_session(const char *sid, struct opened *o)
 {
     memset(o, 0, sizeof(*o));
-    assert_int_equal(sess_open(store, sid, 50, on_opened, o), PL_OK);
+    assert_int_equal(sess_open(fx.store, sid, 50, on_opened, o), PL_OK);
     wait_for(&o->done);
 }
 
@@ -159,7 +155,7 @@ static enum sess_begin_result append_begun(const char *sid, const char *text, lo
     struct appended a = {0};
     const struct sess_begin_opts begin = {.owner = "i1", .lock_ttl_ms = 5000, .max_entries = 10};
     assert_int_equal(
-        sess_append_caller(store, sid, NULL, NULL, text, strlen(text), &begin, on_appended, &a),
+        sess_append_caller(fx.store, sid, NULL, NULL, text, strlen(text), &begin, on_appended, &a),
         PL_OK);
     wait_for(&a.done);
     assert_int_equal(a.r.status, PL_OK);
@@ -173,7 +169,7 @@ static enum sess_begin_result append_begun(const char *sid, const char *text, lo
 static void release_lock(const char *sid)
 {
     bool done = false;
-    assert_int_equal(sess_turn_release(store, sid, "i1", on_released, &done), PL_OK);
+    assert_int_equal(sess_turn_release(fx.store, sid, "i1", on_released, &done), PL_OK);
     wait_for(&done);
 }
 
@@ -202,13 +198,13 @@ static void test_no_such_session(void **state)
 {
     (void)state;
     struct acted a = {0};
-    assert_int_equal(sess_agent_act(store, "0123456789abcdef0123456789abcdef", SESS_AGENT_TAKEOVER,
-                                    "ann", false, NULL, 0, on_acted, &a),
+    assert_int_equal(sess_agent_act(fx.store, "0123456789abcdef0123456789abcdef",
+                                    SESS_AGENT_TAKEOVER, "ann", false, NULL, 0, on_acted, &a),
                      PL_OK);
     wait_for(&a.done);
     assert_int_equal(a.status, PL_ENOTFOUND);
     assert_int_equal(
-        sess_agent_act(store, "nope", SESS_AGENT_WATCH, "ann", false, NULL, 0, on_acted, &a),
+        sess_agent_act(fx.store, "nope", SESS_AGENT_WATCH, "ann", false, NULL, 0, on_acted, &a),
         PL_EINVAL);
 }
 

@@ -23,8 +23,7 @@
 #define SID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define SID_C "cccccccccccccccccccccccccccccccc"
 
-static struct ts_store fx;       /* redis-server for the group, a store for each test */
-static struct sess_store *store; /* fx.store */
+static struct ts_store fx; /* redis-server for the group, a store for each test */
 static struct sess_live *live;
 
 /* Run the loop until `cond` holds, at most `ms`. */
@@ -63,9 +62,8 @@ static void start(uint32_t command_timeout_ms, uint32_t max_subscriptions)
                                    .command_timeout_ms = command_timeout_ms,
                                    .live_max_subscriptions = max_subscriptions};
     assert_int_equal(ts_store_open(&fx, &opts), 0);
-    store = fx.store;
     assert_int_equal(sess_live_create(&fx.loop, &opts, &live, err, sizeof(err)), PL_OK);
-    WAIT_UNTIL(sess_store_ready(store) && sess_live_ready(live), 10000);
+    WAIT_UNTIL(sess_store_ready(fx.store) && sess_live_ready(live), 10000);
 }
 
 /* Destroy both and check the loop closes: every handle is gone. */
@@ -73,7 +71,6 @@ static void stop(void)
 {
     sess_live_destroy(live);
     live = NULL;
-    store = NULL;
     assert_int_equal(ts_store_close(&fx), 0);
 }
 
@@ -127,7 +124,7 @@ static long connections_received(void)
 static void publish(const char *sid, const char *data, size_t len)
 {
     struct ts_done d = {0};
-    assert_int_equal(sess_live_publish(store, sid, data, len, ts_on_done, &d), PL_OK);
+    assert_int_equal(sess_live_publish(fx.store, sid, data, len, ts_on_done, &d), PL_OK);
     WAIT_UNTIL(d.done, 5000);
     assert_int_equal(d.status, PL_OK);
 }
@@ -147,7 +144,7 @@ static void test_message_is_delivered_byte_exact_with_its_sid(void **state)
     memcpy(data, "\r\n*3\r\n$7\r\nmessage\r\n\0", 21);
     publish(SID_A, data, LEN);
     /* Not subscribed: never delivered (it would arrive before the next one). */
-    assert_int_equal(sess_live_publish(store, SID_B, "not for us", 10, NULL, NULL), PL_OK);
+    assert_int_equal(sess_live_publish(fx.store, SID_B, "not for us", 10, NULL, NULL), PL_OK);
     publish(SID_A, "", 0);
     WAIT_UNTIL(in.n == 2, 5000);
 
@@ -214,7 +211,7 @@ static void test_subscriptions_survive_a_redis_restart(void **state)
     assert_int_equal(sess_live_subscribe(live, SID_C, on_live, &c), PL_OK); /* while down */
     assert_int_equal(sess_live_unsubscribe(live, SID_B), PL_OK);
     assert_int_equal(ts_redis_restart(&fx.redis), 0);
-    WAIT_UNTIL(sess_live_ready(live) && sess_store_ready(store), 15000);
+    WAIT_UNTIL(sess_live_ready(live) && sess_store_ready(fx.store), 15000);
     WAIT_UNTIL(numsub(SID_A) == 1 && numsub(SID_C) == 1, 5000);
     assert_int_equal(numsub(SID_B), 0);
     snprintf(sid, sizeof(sid), "%032x", 0);
@@ -270,7 +267,7 @@ static void test_confirmations_have_a_deadline_messages_do_not(void **state)
     WAIT_UNTIL(!sess_live_ready(live), 1400);
     WAIT_UNTIL(sess_live_ready(live), 10000);
     WAIT_UNTIL(numsub(SID_A) == 1 && numsub(SID_B) == 1, 5000);
-    WAIT_UNTIL(sess_store_ready(store), 5000);
+    WAIT_UNTIL(sess_store_ready(fx.store), 5000);
     publish(SID_B, "b", 1);
     publish(SID_A, "a", 1);
     WAIT_UNTIL(a.n == 1 && b.n == 1, 5000);
@@ -350,7 +347,7 @@ static void test_subscriptions_are_bounded_and_checked(void **state)
     assert_int_equal(sess_live_subscribe(live, "dddddddddddddddddddddddddddddddd", on_live, &in),
                      PL_OK);
     assert_int_equal(sess_live_unsubscribe(live, "not-a-session"), PL_EINVAL);
-    assert_int_equal(sess_live_publish(store, "not-a-session", "x", 1, NULL, NULL), PL_EINVAL);
+    assert_int_equal(sess_live_publish(fx.store, "not-a-session", "x", 1, NULL, NULL), PL_EINVAL);
     stop();
 }
 

@@ -20,7 +20,6 @@
 #include "tests/support/store_fixture.h"
 
 static struct ts_store fx;
-static struct sess_store *store; /* fx.store */
 
 /* Run the loop until *done (at most 10 s). */
 static void wait_for(const bool *done)
@@ -31,10 +30,7 @@ static void wait_for(const bool *done)
 static int setup(void **state)
 {
     (void)state;
-    if (ts_store_start(&fx, "session_store"))
-        return -1;
-    store = fx.store;
-    return 0;
+    return ts_store_start(&fx, "session_store");
 }
 
 static int teardown(void **state)
@@ -100,7 +96,7 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
 static void open_session(const char *sid, struct opened *o)
 {
     memset(o, 0, sizeof(*o));
-    assert_int_equal(sess_open(store, sid, 16, on_opened, o), PL_OK);
+    assert_int_equal(sess_open(fx.store, sid, 16, on_opened, o), PL_OK);
     wait_for(&o->done);
 }
 
@@ -133,9 +129,9 @@ static void append_begin(const char *sid, const char *client_id, const char *tex
                          const struct sess_begin_opts *begin, struct appended *a)
 {
     memset(a, 0, sizeof(*a));
-    assert_int_equal(
-        sess_append_caller(store, sid, NULL, client_id, text, strlen(text), begin, on_appended, a),
-        PL_OK);
+    assert_int_equal(sess_append_caller(fx.store, sid, NULL, client_id, text, strlen(text), begin,
+                                        on_appended, a),
+                     PL_OK);
     wait_for(&a->done);
     assert_int_equal(a->status, PL_OK);
 }
@@ -152,7 +148,7 @@ static long append(const char *sid, const char *client_id, const char *text)
 static void append_agent(const char *sid, const char *text)
 {
     struct ts_done d = {0};
-    assert_int_equal(sess_append_agent(store, sid, "ann", text, strlen(text), ts_on_done, &d),
+    assert_int_equal(sess_append_agent(fx.store, sid, "ann", text, strlen(text), ts_on_done, &d),
                      PL_OK);
     wait_for(&d.done);
     assert_int_equal(d.status, PL_OK);
@@ -176,7 +172,7 @@ static struct sess_turn_context *begin(const char *sid, const char *owner, long 
     struct sess_begin_opts o = {
         .owner = owner, .lock_ttl_ms = 15000, .max_entries = 10, .turn = turn};
     struct begun b = {0};
-    assert_int_equal(sess_turn_begin(store, sid, &o, on_begun, &b), PL_OK);
+    assert_int_equal(sess_turn_begin(fx.store, sid, &o, on_begun, &b), PL_OK);
     wait_for(&b.done);
     assert_non_null(b.ctx);
     return b.ctx;
@@ -208,7 +204,7 @@ static void on_covering(void *ud, int status, const struct sess_record *rec,
 static void covering_answer(const char *sid, long turn, struct covering *c)
 {
     memset(c, 0, sizeof(*c));
-    assert_int_equal(sess_turn_answer(store, sid, turn, on_covering, c), PL_OK);
+    assert_int_equal(sess_turn_answer(fx.store, sid, turn, on_covering, c), PL_OK);
     wait_for(&c->done);
 }
 
@@ -222,7 +218,7 @@ static char *lock_owner(const char *sid)
 static int end_turn(const char *sid, const char *owner, const struct sess_answer *a)
 {
     struct ts_done d = {0};
-    assert_int_equal(sess_turn_end(store, sid, owner, a, ts_on_done, &d), PL_OK);
+    assert_int_equal(sess_turn_end(fx.store, sid, owner, a, ts_on_done, &d), PL_OK);
     wait_for(&d.done);
     return d.status;
 }
@@ -511,7 +507,7 @@ static struct reserved reserve(const char *member, unsigned long long tokens,
                                  .budget_micros = budget_micros,
                                  .warn_percent = 50};
     struct reserved out = {0};
-    assert_int_equal(sess_reserve(store, &r, on_reserved, &out), PL_OK);
+    assert_int_equal(sess_reserve(fx.store, &r, on_reserved, &out), PL_OK);
     wait_for(&out.done);
     assert_int_equal(out.status, PL_OK);
     return out;
@@ -565,11 +561,11 @@ static void test_reservations_hold_budgets_and_settle_with_the_answer(void **sta
     assert_int_equal(reserve("s:4:0:0", 0, 0, 100, 1000).warn, false);
     /* Unreserving what no answer settles frees it; doing it again changes nothing. */
     struct ts_done done = {0};
-    assert_int_equal(sess_unreserve(store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
+    assert_int_equal(sess_unreserve(fx.store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
                      PL_OK);
     wait_for(&done.done);
     done.done = false;
-    assert_int_equal(sess_unreserve(store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
+    assert_int_equal(sess_unreserve(fx.store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
                      PL_OK);
     wait_for(&done.done);
     d = day_of("t1", "2026-01-02");
@@ -625,7 +621,7 @@ static void on_day(void *ud, int status, const struct sess_tenant_day *d)
 static struct sess_tenant_day day_of(const char *tenant, const char *day)
 {
     struct day_read r = {0};
-    assert_int_equal(sess_tenant_usage(store, tenant, day, on_day, &r), PL_OK);
+    assert_int_equal(sess_tenant_usage(fx.store, tenant, day, on_day, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.status, PL_OK);
     return r.d;

@@ -22,7 +22,6 @@
 #include "tests/support/store_fixture.h"
 
 static struct ts_store fx;
-static struct sess_store *store; /* fx.store */
 static struct llm_provider *local;
 static struct summarizer *sm;
 
@@ -36,14 +35,13 @@ static int setup(void **state)
     (void)state;
     if (ts_store_start(&fx, "summarizer"))
         return -1;
-    store = fx.store;
     char err[256];
     const struct llm_env env = {.loop = &fx.loop};
     const struct llm_provider_config lc = {.kind = "local", .pace_ms = 0};
     if (llm_provider_create(&env, &lc, &local, err, sizeof(err)) != PL_OK)
         return -1;
     const struct summarizer_opts so = {.loop = &fx.loop,
-                                       .store = store,
+                                       .store = fx.store,
                                        .llm = local,
                                        .max_tokens = 300,
                                        .fold_budget_tokens = 10000};

@@ -19,7 +19,6 @@
 #include "tests/support/store_fixture.h"
 
 static struct ts_store fx;
-static struct sess_store *store; /* fx.store */
 
 static void wait_for(const bool *done)
 {
@@ -29,10 +28,7 @@ static void wait_for(const bool *done)
 static int setup(void **state)
 {
     (void)state;
-    if (ts_store_start(&fx, "summary_store"))
-        return -1;
-    store = fx.store;
-    return 0;
+    return ts_store_start(&fx, "summary_store");
 }
 
 static int teardown(void **state)
@@ -69,7 +65,7 @@ static int put(const char *sid, long through, const char *text, enum sess_summar
                                      .tenant = "acme",
                                      .day = "2026-11-30"};
     struct stored s = {0};
-    assert_int_equal(sess_summary_store(store, sid, &sum, on_stored, &s), PL_OK);
+    assert_int_equal(sess_summary_store(fx.store, sid, &sum, on_stored, &s), PL_OK);
     wait_for(&s.done);
     *result = s.result;
     return s.status;
@@ -106,7 +102,7 @@ static void test_stored_only_forward_and_counted(void **state)
 
     /* None yet. */
     struct read r = {0};
-    assert_int_equal(sess_summary_read(store, sid, 10, on_read, &r), PL_OK);
+    assert_int_equal(sess_summary_read(fx.store, sid, 10, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_null(r.ctx->summary);
@@ -140,7 +136,7 @@ static void test_stored_only_forward_and_counted(void **state)
     assert_int_equal(put(sid, 5, "Through five.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STORED);
     r.done = false;
-    assert_int_equal(sess_summary_read(store, sid, 10, on_read, &r), PL_OK);
+    assert_int_equal(sess_summary_read(fx.store, sid, 10, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_string_equal(r.ctx->summary, "Through five.");
@@ -169,14 +165,14 @@ static void test_turn_context_carries_it(void **state)
     enum sess_summary_result result;
     assert_int_equal(put(sid, 1, "Ada asked about glass.", &result), PL_OK);
     struct appended a = {0};
-    assert_int_equal(sess_append_caller(store, sid, NULL, "c1", "hello", 5, NULL, on_appended, &a),
-                     PL_OK);
+    assert_int_equal(
+        sess_append_caller(fx.store, sid, NULL, "c1", "hello", 5, NULL, on_appended, &a), PL_OK);
     wait_for(&a.done);
     assert_int_equal(a.status, PL_OK);
     const struct sess_begin_opts o = {
         .owner = "me", .lock_ttl_ms = 5000, .max_entries = 10, .turn = 1};
     struct read r = {0};
-    assert_int_equal(sess_turn_begin(store, sid, &o, on_read, &r), PL_OK);
+    assert_int_equal(sess_turn_begin(fx.store, sid, &o, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_int_equal(r.ctx->result, SESS_BEGIN_LOCKED);
@@ -195,10 +191,10 @@ static void test_no_session(void **state)
     assert_string_equal(v, "0");
     free(v);
     const struct sess_summary bad = {.through = 0, .text = "x"};
-    assert_int_equal(sess_summary_store(store, sid, &bad, NULL, NULL), PL_EINVAL);
-    assert_int_equal(sess_summary_store(store, "nope", &bad, NULL, NULL), PL_EINVAL);
+    assert_int_equal(sess_summary_store(fx.store, sid, &bad, NULL, NULL), PL_EINVAL);
+    assert_int_equal(sess_summary_store(fx.store, "nope", &bad, NULL, NULL), PL_EINVAL);
     struct read r = {0};
-    assert_int_equal(sess_summary_read(store, sid, 10, on_read, &r), PL_OK);
+    assert_int_equal(sess_summary_read(fx.store, sid, 10, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_ENOTFOUND);
     sess_turn_context_free(r.ctx);
