@@ -1,6 +1,6 @@
 /* A test double of the two AWS credentials endpoints, on the test's own libuv loop (a loopback
- * port, one request per connection): the ECS/EKS container endpoint (GET of any path under
- * /container) and EC2 instance metadata, IMDSv2 and IMDSv1 (PUT /latest/api/token, GET
+ * port, one request per connection, on fake_http.h): the ECS/EKS container endpoint (GET of any
+ * path under /container) and EC2 instance metadata, IMDSv2 and IMDSv1 (PUT /latest/api/token, GET
  * /latest/meta-data/iam/security-credentials/ and .../<role>). It checks the headers the SDKs
  * send (the token TTL on the PUT, the session token on the GETs, the container Authorization),
  * answers a wrong one with 401 (400 for a PUT without its TTL) and counts what it saw, so a test
@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include <uv.h>
+
+#include "tests/fakes/fake_http.h"
 
 #define FAKE_AWS_ROLE "parley-role"
 
@@ -39,11 +41,8 @@ struct fake_aws_metadata {
     int port; /* where it listens, on 127.0.0.1 */
 
     /* Internals. */
-    uv_loop_t *_loop;
-    uv_tcp_t _server;
+    struct fake_http _http;
     unsigned _tokens_issued, _tokens_valid_from; /* tokens "imds-token-N", N > valid_from */
-    int _open_peers;
-    bool _stopping;
 };
 
 /** Listen on 127.0.0.1, a free port; 0 or a libuv error. Defaults: prefixes AKID/SECRET/TOKEN,

@@ -8,7 +8,7 @@
  * NoSuchKey, 301 PermanentRedirect (with x-amz-bucket-region) or 400
  * AuthorizationHeaderMalformed (with <Region>) for a request signed for another region. One JSON
  * line per request in the log. The directory is read on every request, so a test changes the
- * bucket by changing files. */
+ * bucket by changing files. Connections are kept alive (fake_http.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <uv.h>
 
@@ -30,12 +29,12 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "connectors/aws_sigv4.h"
+#include "tests/fakes/fake_http.h"
 #include "tests/fakes/sigv4_verify.h"
 
-#define MAX_SKEW_S  (15 * 60) /* S3's RequestTimeTooSkewed bound */
-#define BODY_MAX    (64u << 20)
-#define EMPTY_SHA   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define MAX_HEADERS 64
+#define MAX_SKEW_S (15 * 60) /* S3's RequestTimeTooSkewed bound */
+#define BODY_MAX   (64u << 20)
+#define EMPTY_SHA  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define MALFORMED_SCOPE                                                                            \
     "The authorization header is malformed; the Credential is mal-formed; expecting "              \
     "\"<YOUR-AKID>/YYYYMMDD/REGION/s3/aws4_request\"."
@@ -66,45 +65,8 @@ static struct {
          NULL,
          0};
 
-static uv_loop_t *loop;
-static uv_tcp_t server;
+static struct fake_http http;
 static uv_signal_t sig_term, sig_int;
-
-struct peer {
-    uv_tcp_t tcp;
-    struct pl_buf in;
-    bool closing;
-};
-
-struct write_req {
-    uv_write_t w;
-    char *data;
-};
-
-/* ---- a request ---- */
-
-struct header {
-    char name[128]; /* lower case */
-    char *value;
-};
-
-struct request {
-    char method[16];
-    char *target; /* path?query as received */
-    char *path, *query;
-    struct header headers[MAX_HEADERS];
-    size_t n_headers;
-    const char *body;
-    size_t body_len;
-};
-
-static const char *header_value(const struct request *r, const char *name)
-{
-    for (size_t i = 0; i < r->n_headers; i++)
-        if (!strcmp(r->headers[i].name, name))
-            return r->headers[i].value;
-    return NULL;
-}
 
 /* An answer being built: status, extra headers, body. */
 struct answer {
@@ -116,28 +78,6 @@ struct answer {
     char code[64];  /* the error code sent, for the log */
     bool head_only; /* HEAD: no body */
 };
-
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    default:
-        return "Error";
-    }
-}
 
 static void xml_escape(struct pl_buf *b, const char *s)
 {
@@ -190,16 +130,16 @@ static void s3_error(struct answer *a, int status, const char *code, const char 
 
 static const char *request_header(void *r, const char *name)
 {
-    return header_value(r, name);
+    return fake_http_header_value(r, name);
 }
 
 /* Checks the signature (sigv4_verify.h); false with the error answered. Wrong-region requests
  * are answered with the redirect S3 gives once the bucket is known. */
-static bool check_auth(const struct request *r, const char *bucket, struct answer *a)
+static bool check_auth(const struct fake_http_req *r, const char *bucket, struct answer *a)
 {
     struct sigv4_auth sa;
     struct sigv4_failure f;
-    if (!sigv4_auth_parse(header_value(r, "authorization"), &sa, &f)) {
+    if (!sigv4_auth_parse(fake_http_header_value(r, "authorization"), &sa, &f)) {
         if (f.kind == SIGV4_NO_AUTH || f.kind == SIGV4_NOT_SIGV4)
             s3_error(a, 403, "AccessDenied", NULL, "Access Denied (no AWS4-HMAC-SHA256 signature)");
         else if (f.kind == SIGV4_MALFORMED)
@@ -499,7 +439,7 @@ static char *unb64(const char *s)
 
 /* ---- operations ---- */
 
-static void list_objects(const struct request *r, struct answer *a)
+static void list_objects(const struct fake_http_req *r, struct answer *a)
 {
     char *lt = query_param(r->query, "list-type");
     bool v2 = lt && !strcmp(lt, "2");
@@ -671,7 +611,7 @@ static int mkdirs_for(const char *path)
     return 0;
 }
 
-static void put_object(const struct request *r, const char *key, struct answer *a)
+static void put_object(const struct fake_http_req *r, const char *key, struct answer *a)
 {
     char path[8192], hex[33];
     long long size;
@@ -702,7 +642,7 @@ static void delete_object(const char *key, struct answer *a)
 
 /* ---- dispatch ---- */
 
-static void handle(struct request *r, struct answer *a)
+static void handle(const struct fake_http_req *r, struct answer *a)
 {
     /* Path style: /BUCKET[/KEY]. */
     const char *p = r->path + 1;
@@ -756,171 +696,49 @@ static void handle(struct request *r, struct answer *a)
     pl_free(key);
 }
 
-/* ---- HTTP/1.1 on libuv, keep-alive ---- */
+/* ---- HTTP/1.1, kept alive ---- */
 
-static void on_closed(uv_handle_t *h)
-{
-    struct peer *p = h->data;
-    pl_buf_cleanup(&p->in);
-    pl_free(p);
-}
-
-static void peer_close(struct peer *p)
-{
-    if (p->closing)
-        return;
-    p->closing = true;
-    uv_close((uv_handle_t *)&p->tcp, on_closed);
-}
-
-static void on_written(uv_write_t *w, int status)
-{
-    struct write_req *wr = (struct write_req *)w;
-    (void)status;
-    pl_free(wr->data);
-    pl_free(wr);
-}
-
-static void send_answer(struct peer *p, struct answer *a)
+static void send_answer(struct fake_http_req *req, struct answer *a)
 {
     struct pl_buf out;
     pl_buf_init(&out, BODY_MAX + 65536);
     pl_buf_printf(&out,
                   "HTTP/1.1 %d %s\r\nx-amz-request-id: FAKE%08lu\r\nServer: AmazonS3\r\n"
                   "Content-Length: %zu\r\n%s%s%s",
-                  a->status, reason(a->status), opt.n, a->body.len,
+                  a->status, fake_http_reason(a->status), opt.n, a->body.len,
                   a->content_type ? "Content-Type: " : "", a->content_type ? a->content_type : "",
                   a->content_type ? "\r\n" : "");
     pl_buf_append(&out, a->headers.data ? a->headers.data : "", a->headers.len);
     pl_buf_append_str(&out, "\r\n");
     if (!a->head_only)
         pl_buf_append(&out, a->body.data ? a->body.data : "", a->body.len);
-    struct write_req *wr = pl_calloc(1, sizeof(*wr));
-    size_t len = out.len;
-    wr->data = pl_buf_take(&out);
-    uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
-    if (uv_write(&wr->w, (uv_stream_t *)&p->tcp, &b, 1, on_written) != 0) {
-        pl_free(wr->data);
-        pl_free(wr);
-        peer_close(p);
-    }
+    fake_http_send(req, out.data, out.len, 0);
     pl_buf_cleanup(&out);
 }
 
-/* Parse and answer every complete request in the buffer. */
-static void serve(struct peer *p)
+static void on_request(void *ud, struct fake_http_req *req)
 {
-    for (;;) {
-        if (!p->in.data)
-            return;
-        char *end = memmem(p->in.data, p->in.len, "\r\n\r\n", 4);
-        if (!end)
-            return;
-        size_t head_len = (size_t)(end - p->in.data) + 4;
-        char *head = pl_strndup(p->in.data, head_len - 2);
-        struct request r = {0};
-        char target[16384] = "";
-        sscanf(head, "%15s %16383s", r.method, target);
-        size_t clen = 0;
-        /* Header lines, each cut in place at its CRLF. */
-        for (char *line = strstr(head, "\r\n"); line;) {
-            char *l = line + 2, *eol = strstr(l, "\r\n");
-            if (!eol || eol == l)
-                break;
-            *eol = '\0';
-            char *colon = strchr(l, ':');
-            if (colon && r.n_headers < MAX_HEADERS) {
-                struct header *h = &r.headers[r.n_headers++];
-                size_t nl = (size_t)(colon - l);
-                snprintf(h->name, sizeof(h->name), "%.*s", (int)nl, l);
-                for (char *c = h->name; *c; c++)
-                    *c = (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c);
-                char *v = colon + 1;
-                while (*v == ' ' || *v == '\t')
-                    v++;
-                size_t vl = strlen(v);
-                while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-                    v[--vl] = '\0';
-                h->value = v;
-                if (!strcmp(h->name, "content-length"))
-                    clen = strtoul(v, NULL, 10);
-            }
-            line = eol;
-        }
-        if (p->in.len < head_len + clen) {
-            pl_free(head);
-            return;
-        }
-        r.body = p->in.data + head_len;
-        r.body_len = clen;
-        r.target = target;
-        char *q = strchr(target, '?');
-        char path[16384];
-        snprintf(path, sizeof(path), "%.*s", (int)(q ? (size_t)(q - target) : strlen(target)),
-                 target);
-        r.path = path;
-        r.query = q ? q + 1 : NULL;
-        opt.n++;
-        struct answer a = {0};
-        pl_buf_init(&a.headers, 64 * 1024);
-        pl_buf_init(&a.body, BODY_MAX);
-        if (r.path[0] != '/')
-            s3_error(&a, 400, "InvalidRequest", NULL, "bad request line");
-        else
-            handle(&r, &a);
-        send_answer(p, &a);
-        pl_buf_cleanup(&a.headers);
-        pl_buf_cleanup(&a.body);
-        pl_free(head);
-        pl_buf_consume(&p->in, head_len + clen);
-    }
-}
-
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-    (void)h;
-    buf->base = pl_malloc(hint);
-    buf->len = hint;
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    struct peer *p = s->data;
-    if (n > 0 && pl_buf_append(&p->in, buf->base, (size_t)n) != PL_OK)
-        n = UV_ENOBUFS;
-    pl_free(buf->base);
-    if (n < 0) {
-        peer_close(p);
-        return;
-    }
-    serve(p);
-}
-
-static void on_connection(uv_stream_t *srv, int status)
-{
-    if (status < 0)
-        return;
-    struct peer *p = pl_calloc(1, sizeof(*p));
-    pl_buf_init(&p->in, BODY_MAX + 65536);
-    uv_tcp_init(loop, &p->tcp);
-    p->tcp.data = p;
-    if (uv_accept(srv, (uv_stream_t *)&p->tcp) != 0 ||
-        uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read) != 0)
-        peer_close(p);
-}
-
-static void close_any(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, h->type == UV_TCP && h != (uv_handle_t *)&server ? on_closed : NULL);
+    (void)ud;
+    opt.n++;
+    struct answer a = {0};
+    pl_buf_init(&a.headers, 64 * 1024);
+    pl_buf_init(&a.body, BODY_MAX);
+    if (req->path[0] != '/')
+        s3_error(&a, 400, "InvalidRequest", NULL, "bad request line");
+    else
+        handle(req, &a);
+    send_answer(req, &a);
+    pl_buf_cleanup(&a.headers);
+    pl_buf_cleanup(&a.body);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
     (void)s;
     (void)signum;
-    uv_walk(loop, close_any, NULL);
+    fake_http_stop(&http);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
 }
 
 static int usage(void)
@@ -978,26 +796,16 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    loop = uv_default_loop();
-    uv_tcp_init(loop, &server);
-    struct sockaddr_in addr;
-    uv_ip4_addr(opt.host, opt.port, &addr);
-    if (uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0) != 0 ||
-        uv_listen((uv_stream_t *)&server, 128, on_connection) != 0) {
+    uv_loop_t *loop = uv_default_loop();
+    const struct fake_http_options where = {
+        .host = opt.host, .port = opt.port, .keep_alive = true, .request_max = BODY_MAX + 65536};
+    if (fake_http_listen(&http, loop, &where, on_request, NULL) != 0) {
         fprintf(stderr, "fake_s3: cannot listen on %s:%d\n", opt.host, opt.port);
         return 1;
     }
-    struct sockaddr_storage name;
-    int len = sizeof(name);
-    uv_tcp_getsockname(&server, (struct sockaddr *)&name, &len);
-    int port = ntohs(((struct sockaddr_in *)&name)->sin_port);
-    if (ready) {
-        FILE *f = fopen(ready, "w");
-        if (f) {
-            fprintf(f, "%d\n", port);
-            fclose(f);
-        }
-    }
+    int port = http.port;
+    if (ready)
+        fake_http_write_ready(ready, port);
     fprintf(stderr, "fake_s3 listening on %s:%d, bucket %s in %s from %s\n", opt.host, port,
             opt.bucket, opt.region, opt.dir);
     uv_signal_init(loop, &sig_term);

@@ -16,72 +16,25 @@
 #include "sessions/session_agent.h"
 #include "sessions/session_store.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/store_fixture.h"
 
-static struct ts_redis redis;
-static uv_loop_t loop;
-static struct sess_store *store;
-static bool store_up;
+static struct ts_store fx;
 
 static void wait_for(const bool *done)
 {
-    for (uint64_t end = uv_now(&loop) + 10000; !*done && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_true(*done);
-}
-
-static void on_store_state(void *ud, bool up)
-{
-    *(bool *)ud = up;
+    assert_true(ts_run_until(&fx.loop, done, 10000));
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (ts_redis_start(&redis, ts_workdir("session_agent")))
-        return -1;
-    uv_loop_init(&loop);
-    char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
-    struct sess_store_opts opts = {.redis_url = url, .ttl_s = 3600};
-    if (sess_store_create(&loop, &opts, on_store_state, &store_up, &store, err, sizeof(err)))
-        return -1;
-    for (uint64_t end = uv_now(&loop) + 10000; !store_up && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    return store_up ? 0 : -1;
+    return ts_store_start(&fx, "session_agent");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    sess_store_destroy(store);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&loop);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
-}
-
-struct created {
-    bool done;
-    int status;
-    char sid[SESS_ID_LEN + 1];
-};
-
-static void on_created(void *ud, int status, const struct sess_record *rec)
-{
-    struct created *c = ud;
-    c->done = true;
-    c->status = status;
-    if (rec)
-        snprintf(c->sid, sizeof(c->sid), "%s", rec->id);
-}
-
-static void new_session(char sid[SESS_ID_LEN + 1])
-{
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
-    assert_int_equal(c.status, PL_OK);
-    memcpy(sid, c.sid, SESS_ID_LEN + 1);
+    return ts_store_stop(&fx);
 }
 
 struct acted {
@@ -104,7 +57,7 @@ static enum sess_agent_result act(const char *sid, enum sess_agent_action action
                                   bool override, const char *text)
 {
     struct acted a = {0};
-    assert_int_equal(sess_agent_act(store, sid, action, agent, override, text,
+    assert_int_equal(sess_agent_act(fx.store, sid, action, agent, override, text,
                                     text ? strlen(text) : 0, on_acted, &a),
                      PL_OK);
     wait_for(&a.done);
@@ -136,7 +89,7 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
 static void open_session(const char *sid, struct opened *o)
 {
     memset(o, 0, sizeof(*o));
-    assert_int_equal(sess_open(store, sid, 50, on_opened, o), PL_OK);
+    assert_int_equal(sess_open(fx.store, sid, 50, on_opened, o), PL_OK);
     wait_for(&o->done);
 }
 
@@ -144,7 +97,7 @@ static void test_takeover_say_release_leave_named_entries(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     struct opened o;
     assert_int_equal(act(sid, SESS_AGENT_WATCH, "ann", false, NULL), SESS_AGENT_DONE);
     assert_int_equal(act(sid, SESS_AGENT_SAY, "ann", false, "hi"), SESS_AGENT_NOT_HELD);
@@ -170,7 +123,7 @@ static void test_a_held_session_is_the_holders_unless_admin(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(act(sid, SESS_AGENT_TAKEOVER, "ann", false, NULL), SESS_AGENT_DONE);
     assert_int_equal(act(sid, SESS_AGENT_TAKEOVER, "bob", false, NULL), SESS_AGENT_HELD_BY_OTHER);
     assert_int_equal(act(sid, SESS_AGENT_SAY, "bob", false, "mine"), SESS_AGENT_HELD_BY_OTHER);
@@ -202,7 +155,7 @@ static enum sess_begin_result append_begun(const char *sid, const char *text, lo
     struct appended a = {0};
     const struct sess_begin_opts begin = {.owner = "i1", .lock_ttl_ms = 5000, .max_entries = 10};
     assert_int_equal(
-        sess_append_caller(store, sid, NULL, NULL, text, strlen(text), &begin, on_appended, &a),
+        sess_append_caller(fx.store, sid, NULL, NULL, text, strlen(text), &begin, on_appended, &a),
         PL_OK);
     wait_for(&a.done);
     assert_int_equal(a.r.status, PL_OK);
@@ -216,7 +169,7 @@ static enum sess_begin_result append_begun(const char *sid, const char *text, lo
 static void release_lock(const char *sid)
 {
     bool done = false;
-    assert_int_equal(sess_turn_release(store, sid, "i1", on_released, &done), PL_OK);
+    assert_int_equal(sess_turn_release(fx.store, sid, "i1", on_released, &done), PL_OK);
     wait_for(&done);
 }
 
@@ -224,7 +177,7 @@ static void test_a_held_sessions_messages_begin_no_turn(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     long turn;
     assert_int_equal(append_begun(sid, "hello", &turn), SESS_BEGIN_LOCKED);
     release_lock(sid);
@@ -245,13 +198,13 @@ static void test_no_such_session(void **state)
 {
     (void)state;
     struct acted a = {0};
-    assert_int_equal(sess_agent_act(store, "0123456789abcdef0123456789abcdef", SESS_AGENT_TAKEOVER,
-                                    "ann", false, NULL, 0, on_acted, &a),
+    assert_int_equal(sess_agent_act(fx.store, "0123456789abcdef0123456789abcdef",
+                                    SESS_AGENT_TAKEOVER, "ann", false, NULL, 0, on_acted, &a),
                      PL_OK);
     wait_for(&a.done);
     assert_int_equal(a.status, PL_ENOTFOUND);
     assert_int_equal(
-        sess_agent_act(store, "nope", SESS_AGENT_WATCH, "ann", false, NULL, 0, on_acted, &a),
+        sess_agent_act(fx.store, "nope", SESS_AGENT_WATCH, "ann", false, NULL, 0, on_acted, &a),
         PL_EINVAL);
 }
 

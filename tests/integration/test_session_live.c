@@ -17,55 +17,53 @@
 #include "sessions/session_live.h"
 #include "sessions/session_store.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/store_fixture.h"
 
 #define SID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define SID_C "cccccccccccccccccccccccccccccccc"
 
-static struct ts_redis redis;
-static uv_loop_t loop;
-static struct sess_store *store;
+static struct ts_store fx; /* redis-server for the group, a store for each test */
 static struct sess_live *live;
 
 /* Run the loop until `cond` holds, at most `ms`. */
 #define WAIT_UNTIL(cond, ms)                                                                       \
     do {                                                                                           \
-        for (uint64_t end_ = uv_now(&loop) + (ms); !(cond) && uv_now(&loop) < end_;)               \
-            uv_run(&loop, UV_RUN_ONCE);                                                            \
+        for (uint64_t end_ = uv_now(&fx.loop) + (ms); !(cond) && uv_now(&fx.loop) < end_;)         \
+            uv_run(&fx.loop, UV_RUN_ONCE);                                                         \
         assert_true(cond);                                                                         \
     } while (0)
 
 static void run_for(uint64_t ms)
 {
-    for (uint64_t end = uv_now(&loop) + ms; uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
+    for (uint64_t end = uv_now(&fx.loop) + ms; uv_now(&fx.loop) < end;)
+        uv_run(&fx.loop, UV_RUN_ONCE);
 }
 
 static int group_setup(void **state)
 {
     (void)state;
-    return ts_redis_start(&redis, ts_workdir("session_live"));
+    return ts_redis_start(&fx.redis, ts_workdir("session_live"));
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    ts_redis_stop(&redis);
+    ts_redis_stop(&fx.redis);
     return 0;
 }
 
 /* A store (to publish) and a subscriber, both connected. */
 static void start(uint32_t command_timeout_ms, uint32_t max_subscriptions)
 {
-    uv_loop_init(&loop);
     char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
+    ts_store_url(&fx, url, sizeof(url));
     struct sess_store_opts opts = {.redis_url = url,
                                    .command_timeout_ms = command_timeout_ms,
                                    .live_max_subscriptions = max_subscriptions};
-    assert_int_equal(sess_store_create(&loop, &opts, NULL, NULL, &store, err, sizeof(err)), PL_OK);
-    assert_int_equal(sess_live_create(&loop, &opts, &live, err, sizeof(err)), PL_OK);
-    WAIT_UNTIL(sess_store_ready(store) && sess_live_ready(live), 10000);
+    assert_int_equal(ts_store_open(&fx, &opts), 0);
+    assert_int_equal(sess_live_create(&fx.loop, &opts, &live, err, sizeof(err)), PL_OK);
+    WAIT_UNTIL(sess_store_ready(fx.store) && sess_live_ready(live), 10000);
 }
 
 /* Destroy both and check the loop closes: every handle is gone. */
@@ -73,10 +71,7 @@ static void stop(void)
 {
     sess_live_destroy(live);
     live = NULL;
-    sess_store_destroy(store);
-    store = NULL;
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(ts_store_close(&fx), 0);
 }
 
 struct inbox {
@@ -107,7 +102,7 @@ static void inbox_free(struct inbox *in)
 
 static long numsub(const char *sid)
 {
-    char *x = ts_redis_query(&redis, "PUBSUB NUMSUB parley:{%s}:live", sid);
+    char *x = ts_redis_query(&fx.redis, "PUBSUB NUMSUB parley:{%s}:live", sid);
     assert_non_null(x);
     const char *nl = strchr(x, '\n');
     long n = nl ? strtol(nl + 1, NULL, 10) : -1;
@@ -118,7 +113,7 @@ static long numsub(const char *sid)
 /* Connections Redis has accepted so far, this query's own among them. */
 static long connections_received(void)
 {
-    char *x = ts_redis_query(&redis, "INFO stats");
+    char *x = ts_redis_query(&fx.redis, "INFO stats");
     assert_non_null(x);
     const char *p = strstr(x, "total_connections_received:");
     long n = p ? strtol(p + strlen("total_connections_received:"), NULL, 10) : -1;
@@ -129,7 +124,7 @@ static long connections_received(void)
 static void publish(const char *sid, const char *data, size_t len)
 {
     struct ts_done d = {0};
-    assert_int_equal(sess_live_publish(store, sid, data, len, ts_on_done, &d), PL_OK);
+    assert_int_equal(sess_live_publish(fx.store, sid, data, len, ts_on_done, &d), PL_OK);
     WAIT_UNTIL(d.done, 5000);
     assert_int_equal(d.status, PL_OK);
 }
@@ -149,7 +144,7 @@ static void test_message_is_delivered_byte_exact_with_its_sid(void **state)
     memcpy(data, "\r\n*3\r\n$7\r\nmessage\r\n\0", 21);
     publish(SID_A, data, LEN);
     /* Not subscribed: never delivered (it would arrive before the next one). */
-    assert_int_equal(sess_live_publish(store, SID_B, "not for us", 10, NULL, NULL), PL_OK);
+    assert_int_equal(sess_live_publish(fx.store, SID_B, "not for us", 10, NULL, NULL), PL_OK);
     publish(SID_A, "", 0);
     WAIT_UNTIL(in.n == 2, 5000);
 
@@ -173,7 +168,7 @@ static void test_unsubscribe_stops_delivery_even_for_a_message_on_its_way(void *
     WAIT_UNTIL(numsub(SID_A) == 1 && numsub(SID_B) == 1, 5000);
 
     /* Redis has sent this message to the subscriber before the loop reads it. */
-    char *receivers = ts_redis_query(&redis, "PUBLISH parley:{%s}:live on-its-way", SID_A);
+    char *receivers = ts_redis_query(&fx.redis, "PUBLISH parley:{%s}:live on-its-way", SID_A);
     assert_string_equal(receivers, "1");
     pl_free(receivers);
     assert_int_equal(sess_live_unsubscribe(live, SID_A), PL_OK);
@@ -211,12 +206,12 @@ static void test_subscriptions_survive_a_redis_restart(void **state)
     }
     WAIT_UNTIL(numsub(SID_A) == 1 && numsub(SID_B) == 1 && numsub(sid) == 1, 5000);
 
-    ts_redis_stop(&redis);
+    ts_redis_stop(&fx.redis);
     WAIT_UNTIL(!sess_live_ready(live), 5000);
     assert_int_equal(sess_live_subscribe(live, SID_C, on_live, &c), PL_OK); /* while down */
     assert_int_equal(sess_live_unsubscribe(live, SID_B), PL_OK);
-    assert_int_equal(ts_redis_restart(&redis), 0);
-    WAIT_UNTIL(sess_live_ready(live) && sess_store_ready(store), 15000);
+    assert_int_equal(ts_redis_restart(&fx.redis), 0);
+    WAIT_UNTIL(sess_live_ready(live) && sess_store_ready(fx.store), 15000);
     WAIT_UNTIL(numsub(SID_A) == 1 && numsub(SID_C) == 1, 5000);
     assert_int_equal(numsub(SID_B), 0);
     snprintf(sid, sizeof(sid), "%032x", 0);
@@ -247,7 +242,7 @@ static void test_subscriptions_survive_a_redis_restart(void **state)
 
 static void pause_redis(int ms)
 {
-    char *ok = ts_redis_query(&redis, "CLIENT PAUSE %d ALL", ms);
+    char *ok = ts_redis_query(&fx.redis, "CLIENT PAUSE %d ALL", ms);
     assert_string_equal(ok, "OK");
     pl_free(ok);
 }
@@ -272,7 +267,7 @@ static void test_confirmations_have_a_deadline_messages_do_not(void **state)
     WAIT_UNTIL(!sess_live_ready(live), 1400);
     WAIT_UNTIL(sess_live_ready(live), 10000);
     WAIT_UNTIL(numsub(SID_A) == 1 && numsub(SID_B) == 1, 5000);
-    WAIT_UNTIL(sess_store_ready(store), 5000);
+    WAIT_UNTIL(sess_store_ready(fx.store), 5000);
     publish(SID_B, "b", 1);
     publish(SID_A, "a", 1);
     WAIT_UNTIL(a.n == 1 && b.n == 1, 5000);
@@ -288,10 +283,10 @@ static void test_unsubscribe_and_destroy_while_subscribe_is_pending(void **state
     struct inbox old = {0}, fresh = {0}, gone = {0};
     pause_redis(300);
     assert_int_equal(sess_live_subscribe(live, SID_A, on_live, &old), PL_OK);
-    uv_run(&loop, UV_RUN_NOWAIT); /* SUBSCRIBE written; its confirmation waits */
+    uv_run(&fx.loop, UV_RUN_NOWAIT); /* SUBSCRIBE written; its confirmation waits */
     assert_int_equal(sess_live_unsubscribe(live, SID_A), PL_OK);
     assert_int_equal(sess_live_subscribe(live, SID_A, on_live, &fresh), PL_OK);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_run(&fx.loop, UV_RUN_NOWAIT);
     WAIT_UNTIL(numsub(SID_A) == 1, 5000);
     publish(SID_A, "x", 1);
     WAIT_UNTIL(fresh.n == 1, 5000);
@@ -300,7 +295,7 @@ static void test_unsubscribe_and_destroy_while_subscribe_is_pending(void **state
     /* Destroyed with a SUBSCRIBE still unconfirmed: nothing runs, nothing leaks (ASan). */
     pause_redis(300);
     assert_int_equal(sess_live_subscribe(live, SID_B, on_live, &gone), PL_OK);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_run(&fx.loop, UV_RUN_NOWAIT);
     stop();
     assert_int_equal(gone.n, 0);
     inbox_free(&old);
@@ -323,9 +318,9 @@ static void test_callback_may_destroy_the_subscriber(void **state)
     assert_int_equal(sess_live_subscribe(live, SID_A, on_live_then_destroy, &in), PL_OK);
     WAIT_UNTIL(numsub(SID_A) == 1, 5000);
     /* Both messages reach the socket together; only the first is delivered. */
-    char *x = ts_redis_query(&redis, "PUBLISH parley:{%s}:live one", SID_A);
+    char *x = ts_redis_query(&fx.redis, "PUBLISH parley:{%s}:live one", SID_A);
     pl_free(x);
-    x = ts_redis_query(&redis, "PUBLISH parley:{%s}:live two", SID_A);
+    x = ts_redis_query(&fx.redis, "PUBLISH parley:{%s}:live two", SID_A);
     pl_free(x);
     WAIT_UNTIL(in.n == 1, 5000);
     run_for(200);
@@ -352,7 +347,7 @@ static void test_subscriptions_are_bounded_and_checked(void **state)
     assert_int_equal(sess_live_subscribe(live, "dddddddddddddddddddddddddddddddd", on_live, &in),
                      PL_OK);
     assert_int_equal(sess_live_unsubscribe(live, "not-a-session"), PL_EINVAL);
-    assert_int_equal(sess_live_publish(store, "not-a-session", "x", 1, NULL, NULL), PL_EINVAL);
+    assert_int_equal(sess_live_publish(fx.store, "not-a-session", "x", 1, NULL, NULL), PL_EINVAL);
     stop();
 }
 

@@ -17,77 +17,29 @@
 #include "common/err.h"
 #include "sessions/session_store.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/store_fixture.h"
 
-static struct ts_redis redis;
-static uv_loop_t loop;
-static struct sess_store *store;
+static struct ts_store fx;
 
 /* Run the loop until *done (at most 10 s). */
 static void wait_for(const bool *done)
 {
-    for (uint64_t end = uv_now(&loop) + 10000; !*done && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_true(*done);
+    assert_true(ts_run_until(&fx.loop, done, 10000));
 }
-
-static void on_store_state(void *ud, bool up)
-{
-    *(bool *)ud = up;
-}
-
-static bool store_up;
 
 static int setup(void **state)
 {
     (void)state;
-    if (ts_redis_start(&redis, ts_workdir("session_store")))
-        return -1;
-    uv_loop_init(&loop);
-    char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
-    struct sess_store_opts opts = {.redis_url = url, .ttl_s = 3600};
-    if (sess_store_create(&loop, &opts, on_store_state, &store_up, &store, err, sizeof(err)))
-        return -1;
-    for (uint64_t end = uv_now(&loop) + 10000; !store_up && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    return store_up ? 0 : -1;
+    return ts_store_start(&fx, "session_store");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    sess_store_destroy(store);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&loop);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
+    return ts_store_stop(&fx);
 }
 
 /* ---- blocking helpers ---- */
-
-struct created {
-    bool done;
-    int status;
-    char sid[SESS_ID_LEN + 1];
-};
-
-static void on_created(void *ud, int status, const struct sess_record *rec)
-{
-    struct created *c = ud;
-    c->done = true;
-    c->status = status;
-    if (rec)
-        snprintf(c->sid, sizeof(c->sid), "%s", rec->id);
-}
-
-static void new_session(char sid[SESS_ID_LEN + 1])
-{
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
-    assert_int_equal(c.status, PL_OK);
-    memcpy(sid, c.sid, SESS_ID_LEN + 1);
-}
 
 /* A transcript entry, copied out of the callback that lent it. */
 struct entry_copy {
@@ -144,7 +96,7 @@ static void on_opened(void *ud, int status, const struct sess_record *rec,
 static void open_session(const char *sid, struct opened *o)
 {
     memset(o, 0, sizeof(*o));
-    assert_int_equal(sess_open(store, sid, 16, on_opened, o), PL_OK);
+    assert_int_equal(sess_open(fx.store, sid, 16, on_opened, o), PL_OK);
     wait_for(&o->done);
 }
 
@@ -177,9 +129,9 @@ static void append_begin(const char *sid, const char *client_id, const char *tex
                          const struct sess_begin_opts *begin, struct appended *a)
 {
     memset(a, 0, sizeof(*a));
-    assert_int_equal(
-        sess_append_caller(store, sid, NULL, client_id, text, strlen(text), begin, on_appended, a),
-        PL_OK);
+    assert_int_equal(sess_append_caller(fx.store, sid, NULL, client_id, text, strlen(text), begin,
+                                        on_appended, a),
+                     PL_OK);
     wait_for(&a->done);
     assert_int_equal(a->status, PL_OK);
 }
@@ -196,7 +148,7 @@ static long append(const char *sid, const char *client_id, const char *text)
 static void append_agent(const char *sid, const char *text)
 {
     struct ts_done d = {0};
-    assert_int_equal(sess_append_agent(store, sid, "ann", text, strlen(text), ts_on_done, &d),
+    assert_int_equal(sess_append_agent(fx.store, sid, "ann", text, strlen(text), ts_on_done, &d),
                      PL_OK);
     wait_for(&d.done);
     assert_int_equal(d.status, PL_OK);
@@ -220,7 +172,7 @@ static struct sess_turn_context *begin(const char *sid, const char *owner, long 
     struct sess_begin_opts o = {
         .owner = owner, .lock_ttl_ms = 15000, .max_entries = 10, .turn = turn};
     struct begun b = {0};
-    assert_int_equal(sess_turn_begin(store, sid, &o, on_begun, &b), PL_OK);
+    assert_int_equal(sess_turn_begin(fx.store, sid, &o, on_begun, &b), PL_OK);
     wait_for(&b.done);
     assert_non_null(b.ctx);
     return b.ctx;
@@ -252,13 +204,13 @@ static void on_covering(void *ud, int status, const struct sess_record *rec,
 static void covering_answer(const char *sid, long turn, struct covering *c)
 {
     memset(c, 0, sizeof(*c));
-    assert_int_equal(sess_turn_answer(store, sid, turn, on_covering, c), PL_OK);
+    assert_int_equal(sess_turn_answer(fx.store, sid, turn, on_covering, c), PL_OK);
     wait_for(&c->done);
 }
 
 static char *lock_owner(const char *sid)
 {
-    char *x = ts_redis_query(&redis, "GET parley:{%s}:lock", sid);
+    char *x = ts_redis_query(&fx.redis, "GET parley:{%s}:lock", sid);
     assert_non_null(x);
     return x;
 }
@@ -266,14 +218,14 @@ static char *lock_owner(const char *sid)
 static int end_turn(const char *sid, const char *owner, const struct sess_answer *a)
 {
     struct ts_done d = {0};
-    assert_int_equal(sess_turn_end(store, sid, owner, a, ts_on_done, &d), PL_OK);
+    assert_int_equal(sess_turn_end(fx.store, sid, owner, a, ts_on_done, &d), PL_OK);
     wait_for(&d.done);
     return d.status;
 }
 
 static char *transcript(const char *sid)
 {
-    char *x = ts_redis_query(&redis, "XRANGE parley:{%s}:transcript - +", sid);
+    char *x = ts_redis_query(&fx.redis, "XRANGE parley:{%s}:transcript - +", sid);
     assert_non_null(x);
     return x;
 }
@@ -291,7 +243,7 @@ static void test_citations_are_stored_with_the_answer_and_read_back(void **state
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "is flood covered?"), 1);
     static const char cites[] =
         "[{\"source\":\"kb/flood.md\",\"title\":\"Flood \\u00e9\"},{\"source\":\"kb/x.md\","
@@ -329,7 +281,7 @@ static void test_begin_locks_reenters_and_is_held_elsewhere(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "hello"), 1);
 
     struct sess_turn_context *a = begin(sid, "owner-a", 1);
@@ -365,7 +317,7 @@ static void test_begin_of_an_answered_turn_takes_no_lock(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "first"), 1);
     sess_turn_context_free(begin(sid, "owner-a", 1));
     answer(sid, "owner-a", 1, "answer one");
@@ -396,7 +348,7 @@ static void test_append_begins_the_new_turn_in_the_same_call(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     struct sess_begin_opts o = {
         .owner = "owner-a", .lock_ttl_ms = 15000, .max_entries = 10, .turn = 99 /* ignored */};
     struct appended a;
@@ -455,7 +407,7 @@ static void test_covering_answer_of_each_turn(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     struct covering c;
     covering_answer("00000000000000000000000000000000", 1, &c);
     assert_int_equal(c.status, PL_ENOTFOUND);
@@ -489,7 +441,7 @@ static void test_covering_answer_far_back_and_gone(void **state)
 {
     (void)state;
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "one"), 1);
     answer(sid, "owner-a", 1, "answer one");
     for (int i = 0; i < 150; i++) /* more than two pages of the scan */
@@ -502,15 +454,15 @@ static void test_covering_answer_far_back_and_gone(void **state)
     sess_turn_context_free(ctx);
 
     /* Read only: the session's expiry is not refreshed. */
-    pl_free(ts_redis_query(&redis, "PEXPIRE parley:{%s}:session 100000", sid));
+    pl_free(ts_redis_query(&fx.redis, "PEXPIRE parley:{%s}:session 100000", sid));
     expect_covered_by(sid, 1, 1, "answer one");
-    char *pttl = ts_redis_query(&redis, "PTTL parley:{%s}:session", sid);
+    char *pttl = ts_redis_query(&fx.redis, "PTTL parley:{%s}:session", sid);
     long left = strtol(pttl, NULL, 10);
     pl_free(pttl);
     assert_true(left > 0 && left <= 100000);
 
     /* The transcript no longer holds the answer: answered, but no answer to give. */
-    pl_free(ts_redis_query(&redis, "XTRIM parley:{%s}:transcript MAXLEN 0", sid));
+    pl_free(ts_redis_query(&fx.redis, "XTRIM parley:{%s}:transcript MAXLEN 0", sid));
     struct covering c;
     covering_answer(sid, 1, &c);
     assert_int_equal(c.status, PL_OK);
@@ -555,7 +507,7 @@ static struct reserved reserve(const char *member, unsigned long long tokens,
                                  .budget_micros = budget_micros,
                                  .warn_percent = 50};
     struct reserved out = {0};
-    assert_int_equal(sess_reserve(store, &r, on_reserved, &out), PL_OK);
+    assert_int_equal(sess_reserve(fx.store, &r, on_reserved, &out), PL_OK);
     wait_for(&out.done);
     assert_int_equal(out.status, PL_OK);
     return out;
@@ -579,7 +531,7 @@ static void test_reservations_hold_budgets_and_settle_with_the_answer(void **sta
     assert_int_equal(reserve("s:2:40:400", 40, 400, 100, 1000).result, SESS_RESERVED);
 
     char sid[SESS_ID_LEN + 1];
-    new_session(sid);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     assert_int_equal(append(sid, "c1", "hello"), 1);
     struct sess_answer a = {.turn = 1,
                             .text = "hi",
@@ -609,11 +561,11 @@ static void test_reservations_hold_budgets_and_settle_with_the_answer(void **sta
     assert_int_equal(reserve("s:4:0:0", 0, 0, 100, 1000).warn, false);
     /* Unreserving what no answer settles frees it; doing it again changes nothing. */
     struct ts_done done = {0};
-    assert_int_equal(sess_unreserve(store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
+    assert_int_equal(sess_unreserve(fx.store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
                      PL_OK);
     wait_for(&done.done);
     done.done = false;
-    assert_int_equal(sess_unreserve(store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
+    assert_int_equal(sess_unreserve(fx.store, "t1", "2026-01-02", "s:2:40:400", ts_on_done, &done),
                      PL_OK);
     wait_for(&done.done);
     d = day_of("t1", "2026-01-02");
@@ -669,7 +621,7 @@ static void on_day(void *ud, int status, const struct sess_tenant_day *d)
 static struct sess_tenant_day day_of(const char *tenant, const char *day)
 {
     struct day_read r = {0};
-    assert_int_equal(sess_tenant_usage(store, tenant, day, on_day, &r), PL_OK);
+    assert_int_equal(sess_tenant_usage(fx.store, tenant, day, on_day, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.status, PL_OK);
     return r.d;

@@ -19,95 +19,60 @@
 #include "connectors/llm_providers.h"
 #include "sessions/session_store.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/store_fixture.h"
 
-static struct ts_redis redis;
-static uv_loop_t loop;
-static struct sess_store *store;
+static struct ts_store fx;
 static struct llm_provider *local;
 static struct summarizer *sm;
-static bool store_up;
 
 static void wait_for(const bool *done)
 {
-    for (uint64_t end = uv_now(&loop) + 10000; !*done && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_true(*done);
-}
-
-static void on_store_state(void *ud, bool up)
-{
-    *(bool *)ud = up;
+    assert_true(ts_run_until(&fx.loop, done, 10000));
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (ts_redis_start(&redis, ts_workdir("summarizer")))
+    if (ts_store_start(&fx, "summarizer"))
         return -1;
-    uv_loop_init(&loop);
-    char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
-    struct sess_store_opts opts = {.redis_url = url, .ttl_s = 3600};
-    if (sess_store_create(&loop, &opts, on_store_state, &store_up, &store, err, sizeof(err)))
-        return -1;
-    for (uint64_t end = uv_now(&loop) + 10000; !store_up && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    const struct llm_env env = {.loop = &loop};
+    char err[256];
+    const struct llm_env env = {.loop = &fx.loop};
     const struct llm_provider_config lc = {.kind = "local", .pace_ms = 0};
     if (llm_provider_create(&env, &lc, &local, err, sizeof(err)) != PL_OK)
         return -1;
-    const struct summarizer_opts so = {.loop = &loop,
-                                       .store = store,
+    const struct summarizer_opts so = {.loop = &fx.loop,
+                                       .store = fx.store,
                                        .llm = local,
                                        .max_tokens = 300,
                                        .fold_budget_tokens = 10000};
     if (summarizer_create(&so, &sm, err, sizeof(err)) != PL_OK)
         return -1;
-    return store_up ? 0 : -1;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
     summarizer_stop(sm);
-    sess_store_destroy(store);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&loop);
+    int rc = ts_store_stop(&fx);
     summarizer_free(sm);
     llm_provider_destroy(local);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
-}
-
-struct created {
-    bool done;
-    char sid[SESS_ID_LEN + 1];
-};
-
-static void on_created(void *ud, int status, const struct sess_record *rec)
-{
-    struct created *c = ud;
-    c->done = true;
-    assert_int_equal(status, PL_OK);
-    snprintf(c->sid, sizeof(c->sid), "%s", rec->id);
+    return rc;
 }
 
 /* A session whose transcript holds caller turns 1..n, each answered "aN", written directly. */
 static void session_with_turns(char sid[SESS_ID_LEN + 1], int n)
 {
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
-    memcpy(sid, c.sid, SESS_ID_LEN + 1);
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     for (int i = 1; i <= n; i++) {
-        free(ts_redis_query(&redis, "XADD parley:{%s}:transcript * role caller turn %d text q%d",
+        free(ts_redis_query(&fx.redis, "XADD parley:{%s}:transcript * role caller turn %d text q%d",
                             sid, i, i));
-        free(ts_redis_query(&redis,
+        free(ts_redis_query(&fx.redis,
                             "XADD parley:{%s}:transcript * role assistant turn %d text a%d "
                             "stop_reason end_turn",
                             sid, i, i));
     }
-    free(ts_redis_query(&redis, "HSET parley:{%s}:session turns %d answered %d", sid, n, n));
+    free(ts_redis_query(&fx.redis, "HSET parley:{%s}:session turns %d answered %d", sid, n, n));
 }
 
 struct ran {
@@ -142,7 +107,7 @@ static void test_run_now(void **state)
     assert_string_equal(r.text, "Caller asked: q1; Bot answered: a1\n"
                                 "Caller asked: q2; Bot answered: a2");
     assert_int_equal(r.through, 2);
-    char *v = ts_redis_query(&redis, "HGET parley:{%s}:session summary_through", sid);
+    char *v = ts_redis_query(&fx.redis, "HGET parley:{%s}:session summary_through", sid);
     assert_string_equal(v, "2");
     free(v);
 
@@ -160,21 +125,21 @@ static void test_run_now(void **state)
 
     /* Two more turns: the next summary folds turns 3 and 4 into it. */
     for (int i = 3; i <= 4; i++) {
-        free(ts_redis_query(&redis, "XADD parley:{%s}:transcript * role caller turn %d text q%d",
+        free(ts_redis_query(&fx.redis, "XADD parley:{%s}:transcript * role caller turn %d text q%d",
                             sid, i, i));
-        free(ts_redis_query(&redis, "XADD parley:{%s}:transcript * role assistant turn %d text a%d",
-                            sid, i, i));
+        free(ts_redis_query(
+            &fx.redis, "XADD parley:{%s}:transcript * role assistant turn %d text a%d", sid, i, i));
     }
-    free(ts_redis_query(&redis, "HSET parley:{%s}:session turns 4 answered 4", sid));
+    free(ts_redis_query(&fx.redis, "HSET parley:{%s}:session turns 4 answered 4", sid));
     assert_true(summarizer_request(sm, sid, 3));
     assert_false(summarizer_request(sm, sid, 4)); /* one job per session */
     for (int waited = 0; waited < 10000; waited++) {
         summarizer_stats(sm, &st);
         if (st.running == 0)
             break;
-        uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&fx.loop, UV_RUN_ONCE);
     }
-    v = ts_redis_query(&redis, "HGET parley:{%s}:session summary", sid);
+    v = ts_redis_query(&fx.redis, "HGET parley:{%s}:session summary", sid);
     assert_string_equal(v, "Caller asked: q1; Bot answered: a1\n"
                            "Caller asked: q2; Bot answered: a2\n"
                            "Caller asked: q3; Bot answered: a3");

@@ -16,61 +16,25 @@
 #include "common/err.h"
 #include "sessions/session_store.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/store_fixture.h"
 
-static struct ts_redis redis;
-static uv_loop_t loop;
-static struct sess_store *store;
-static bool store_up;
+static struct ts_store fx;
 
 static void wait_for(const bool *done)
 {
-    for (uint64_t end = uv_now(&loop) + 10000; !*done && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    assert_true(*done);
-}
-
-static void on_store_state(void *ud, bool up)
-{
-    *(bool *)ud = up;
+    assert_true(ts_run_until(&fx.loop, done, 10000));
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (ts_redis_start(&redis, ts_workdir("summary_store")))
-        return -1;
-    uv_loop_init(&loop);
-    char url[64], err[256];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", redis.port);
-    struct sess_store_opts opts = {.redis_url = url, .ttl_s = 3600};
-    if (sess_store_create(&loop, &opts, on_store_state, &store_up, &store, err, sizeof(err)))
-        return -1;
-    for (uint64_t end = uv_now(&loop) + 10000; !store_up && uv_now(&loop) < end;)
-        uv_run(&loop, UV_RUN_ONCE);
-    return store_up ? 0 : -1;
+    return ts_store_start(&fx, "summary_store");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    sess_store_destroy(store);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&loop);
-    ts_redis_stop(&redis);
-    return rc == 0 ? 0 : -1;
-}
-
-struct created {
-    bool done;
-    char sid[SESS_ID_LEN + 1];
-};
-
-static void on_created(void *ud, int status, const struct sess_record *rec)
-{
-    struct created *c = ud;
-    c->done = true;
-    assert_int_equal(status, PL_OK);
-    snprintf(c->sid, sizeof(c->sid), "%s", rec->id);
+    return ts_store_stop(&fx);
 }
 
 struct stored {
@@ -101,7 +65,7 @@ static int put(const char *sid, long through, const char *text, enum sess_summar
                                      .tenant = "acme",
                                      .day = "2026-11-30"};
     struct stored s = {0};
-    assert_int_equal(sess_summary_store(store, sid, &sum, on_stored, &s), PL_OK);
+    assert_int_equal(sess_summary_store(fx.store, sid, &sum, on_stored, &s), PL_OK);
     wait_for(&s.done);
     *result = s.result;
     return s.status;
@@ -109,7 +73,7 @@ static int put(const char *sid, long through, const char *text, enum sess_summar
 
 static void expect_field(const char *key, const char *field, const char *want)
 {
-    char *v = ts_redis_query(&redis, "HGET %s %s", key, field);
+    char *v = ts_redis_query(&fx.redis, "HGET %s %s", key, field);
     assert_non_null(v);
     assert_string_equal(v, want);
     free(v);
@@ -130,16 +94,15 @@ static void on_read(void *ud, struct sess_turn_context *ctx)
 static void test_stored_only_forward_and_counted(void **state)
 {
     (void)state;
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
+    char sid[SESS_ID_LEN + 1];
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     char key[96];
-    snprintf(key, sizeof(key), "parley:{%s}:session", c.sid);
+    snprintf(key, sizeof(key), "parley:{%s}:session", sid);
     const char *day = "parley:tenant:{acme}:usage:2026-11-30";
 
     /* None yet. */
     struct read r = {0};
-    assert_int_equal(sess_summary_read(store, c.sid, 10, on_read, &r), PL_OK);
+    assert_int_equal(sess_summary_read(fx.store, sid, 10, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_null(r.ctx->summary);
@@ -147,7 +110,7 @@ static void test_stored_only_forward_and_counted(void **state)
     sess_turn_context_free(r.ctx);
 
     enum sess_summary_result result;
-    assert_int_equal(put(c.sid, 3, "Through three.", &result), PL_OK);
+    assert_int_equal(put(sid, 3, "Through three.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STORED);
     expect_field(key, "summary", "Through three.");
     expect_field(key, "summary_through", "3");
@@ -160,9 +123,9 @@ static void test_stored_only_forward_and_counted(void **state)
     expect_field(day, "turns", "(nil)");
 
     /* An older or equal one is not stored (another instance got further), but it was paid. */
-    assert_int_equal(put(c.sid, 2, "Through two.", &result), PL_OK);
+    assert_int_equal(put(sid, 2, "Through two.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STALE);
-    assert_int_equal(put(c.sid, 3, "Three again.", &result), PL_OK);
+    assert_int_equal(put(sid, 3, "Three again.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STALE);
     expect_field(key, "summary", "Through three.");
     expect_field(key, "summary_through", "3");
@@ -170,10 +133,10 @@ static void test_stored_only_forward_and_counted(void **state)
     expect_field(day, "summaries", "3");
     expect_field(day, "cost_micros", "21");
 
-    assert_int_equal(put(c.sid, 5, "Through five.", &result), PL_OK);
+    assert_int_equal(put(sid, 5, "Through five.", &result), PL_OK);
     assert_int_equal(result, SESS_SUMMARY_STORED);
     r.done = false;
-    assert_int_equal(sess_summary_read(store, c.sid, 10, on_read, &r), PL_OK);
+    assert_int_equal(sess_summary_read(fx.store, sid, 10, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_string_equal(r.ctx->summary, "Through five.");
@@ -197,20 +160,19 @@ static void on_appended(void *ud, struct sess_append_result *r)
 static void test_turn_context_carries_it(void **state)
 {
     (void)state;
-    struct created c = {0};
-    assert_int_equal(sess_create(store, "web", NULL, on_created, &c), PL_OK);
-    wait_for(&c.done);
+    char sid[SESS_ID_LEN + 1];
+    assert_int_equal(ts_store_new_session(&fx, sid), PL_OK);
     enum sess_summary_result result;
-    assert_int_equal(put(c.sid, 1, "Ada asked about glass.", &result), PL_OK);
+    assert_int_equal(put(sid, 1, "Ada asked about glass.", &result), PL_OK);
     struct appended a = {0};
     assert_int_equal(
-        sess_append_caller(store, c.sid, NULL, "c1", "hello", 5, NULL, on_appended, &a), PL_OK);
+        sess_append_caller(fx.store, sid, NULL, "c1", "hello", 5, NULL, on_appended, &a), PL_OK);
     wait_for(&a.done);
     assert_int_equal(a.status, PL_OK);
     const struct sess_begin_opts o = {
         .owner = "me", .lock_ttl_ms = 5000, .max_entries = 10, .turn = 1};
     struct read r = {0};
-    assert_int_equal(sess_turn_begin(store, c.sid, &o, on_read, &r), PL_OK);
+    assert_int_equal(sess_turn_begin(fx.store, sid, &o, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_OK);
     assert_int_equal(r.ctx->result, SESS_BEGIN_LOCKED);
@@ -225,14 +187,14 @@ static void test_no_session(void **state)
     const char *sid = "0123456789abcdef0123456789abcdef";
     enum sess_summary_result result;
     assert_int_equal(put(sid, 2, "Nobody.", &result), PL_ENOTFOUND);
-    char *v = ts_redis_query(&redis, "EXISTS parley:{%s}:session", sid);
+    char *v = ts_redis_query(&fx.redis, "EXISTS parley:{%s}:session", sid);
     assert_string_equal(v, "0");
     free(v);
     const struct sess_summary bad = {.through = 0, .text = "x"};
-    assert_int_equal(sess_summary_store(store, sid, &bad, NULL, NULL), PL_EINVAL);
-    assert_int_equal(sess_summary_store(store, "nope", &bad, NULL, NULL), PL_EINVAL);
+    assert_int_equal(sess_summary_store(fx.store, sid, &bad, NULL, NULL), PL_EINVAL);
+    assert_int_equal(sess_summary_store(fx.store, "nope", &bad, NULL, NULL), PL_EINVAL);
     struct read r = {0};
-    assert_int_equal(sess_summary_read(store, sid, 10, on_read, &r), PL_OK);
+    assert_int_equal(sess_summary_read(fx.store, sid, 10, on_read, &r), PL_OK);
     wait_for(&r.done);
     assert_int_equal(r.ctx->status, PL_ENOTFOUND);
     sess_turn_context_free(r.ctx);
