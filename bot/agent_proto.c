@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bot/json_in.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"
 
-#define KNOWN_TYPES       "hello, list, watch, unwatch, takeover, say, release"
-#define QUOTED_NAME_BYTES 40 /* longest piece of the agent's input quoted back in an error */
+#define KNOWN_TYPES "hello, list, watch, unwatch, takeover, say, release"
 
 /* ---- encoders ---- */
 
@@ -164,68 +164,15 @@ void agent_out_for_session(struct pl_buf *b, const char *sid, const char *frame,
 
 /* ---- parser ---- */
 
-static void set_err(struct chat_error *err, enum api_error code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(struct chat_error *err, enum api_error code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    err->code = code;
-    /* cut back to whole UTF-8 characters (a quoted name may have been truncated) */
-    size_t len = strlen(err->message), i = 0, k;
-    while (i < len && (k = pl_utf8_seq_len(err->message + i, len - i)) > 0)
-        i += k;
-    err->message[i] = '\0';
-}
-
-static int quoted_len(const char *s)
-{
-    size_t len = strlen(s), i = 0, k;
-    while (i < len && (k = pl_utf8_seq_len(s + i, len - i)) > 0 && i + k <= QUOTED_NAME_BYTES)
-        i += k;
-    return (int)i;
-}
-
-static json_t *load_object(const char *data, size_t len, const struct chat_limits *lim,
-                           struct chat_error *err)
-{
-    if (len > lim->max_frame_bytes) {
-        set_err(err, API_ERR_TOO_LARGE, "the frame is %zu bytes and the limit is %zu bytes", len,
-                lim->max_frame_bytes);
-        return NULL;
-    }
-    if (!pl_utf8_valid(data, len)) {
-        set_err(err, API_ERR_BAD_REQUEST, "frame is not valid UTF-8");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "frame is not valid JSON (%s at line %d, column %d); send one JSON object per "
-                "text frame",
-                jerr.text, jerr.line, jerr.column);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "frame must be a JSON object such as {\"type\":\"list\"}, not an array");
-        json_decref(root);
-        return NULL;
-    }
-    return root;
-}
-
 static int parse_session_id(json_t *root, const char *t, struct agent_in *out,
                             struct chat_error *err)
 {
     json_t *v = json_object_get(root, "session_id");
     if (!json_is_string(v) || json_string_length(v) != SESS_ID_LEN ||
         !sess_id_valid(json_string_value(v))) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "%s: \"session_id\" is required: 32 lower-case hex characters, as list gives", t);
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "%s: \"session_id\" is required: 32 lower-case hex characters, as list gives",
+                      t);
         return PL_EINVAL;
     }
     memcpy(out->session_id, json_string_value(v), SESS_ID_LEN + 1);
@@ -236,9 +183,9 @@ static int parse_hello(json_t *root, struct agent_in *out, struct chat_error *er
 {
     json_t *token = json_object_get(root, "token");
     if (!json_is_string(token) || json_string_length(token) == 0) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "hello: \"token\" is required: an agent or admin token (parley token --role "
-                "agent)");
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "hello: \"token\" is required: an agent or admin token (parley token --role "
+                      "agent)");
         return PL_EINVAL;
     }
     out->token = pl_strndup(json_string_value(token), json_string_length(token));
@@ -250,30 +197,10 @@ static int parse_say(json_t *root, const struct chat_limits *lim, struct agent_i
 {
     if (parse_session_id(root, "say", out, err) != PL_OK)
         return PL_EINVAL;
-    json_t *text = json_object_get(root, "text");
-    if (!json_is_string(text)) {
-        set_err(err, API_ERR_BAD_REQUEST, "say: \"text\" is required and must be a string");
+    const char *s;
+    size_t n;
+    if (json_in_text(root, "say", lim->max_text_chars, "", &s, &n, err) != PL_OK)
         return PL_EINVAL;
-    }
-    const char *s = json_string_value(text);
-    size_t n = json_string_length(text);
-    if (memchr(s, '\0', n)) {
-        set_err(err, API_ERR_BAD_REQUEST, "say: \"text\" must not contain NUL characters");
-        return PL_EINVAL;
-    }
-    size_t lead = 0;
-    while (lead < n && (s[lead] == ' ' || (s[lead] >= '\t' && s[lead] <= '\r')))
-        lead++;
-    if (lead == n) {
-        set_err(err, API_ERR_BAD_REQUEST, "say: \"text\" is empty");
-        return PL_EINVAL;
-    }
-    size_t chars = pl_utf8_count(s, n);
-    if (chars > lim->max_text_chars) {
-        set_err(err, API_ERR_TOO_LARGE, "say: the text has %zu characters and the limit is %zu",
-                chars, lim->max_text_chars);
-        return PL_EINVAL;
-    }
     out->text = pl_strndup(s, n);
     out->text_len = n;
     return PL_OK;
@@ -285,15 +212,15 @@ int agent_in_parse(const char *data, size_t len, const struct chat_limits *lim,
     memset(out, 0, sizeof(*out));
     err->code = API_ERR_NONE;
     err->message[0] = '\0';
-    json_t *root = load_object(data, len, lim, err);
+    json_t *root = json_in_object(data, len, lim->max_frame_bytes, "{\"type\":\"list\"}", err);
     if (!root)
         return PL_EINVAL;
     int rc = PL_EINVAL;
     json_t *type = json_object_get(root, "type");
     const char *t = json_is_string(type) ? json_string_value(type) : NULL;
     if (!t) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "frame needs a \"type\" string; the known types are " KNOWN_TYPES);
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "frame needs a \"type\" string; the known types are " KNOWN_TYPES);
     } else if (strcmp(t, "hello") == 0) {
         out->type = AGENT_IN_HELLO;
         rc = parse_hello(root, out, err);
@@ -316,8 +243,9 @@ int agent_in_parse(const char *data, size_t len, const struct chat_limits *lim,
         out->type = AGENT_IN_SAY;
         rc = parse_say(root, lim, out, err);
     } else {
-        set_err(err, API_ERR_BAD_REQUEST, "unknown type \"%.*s\"; the known types are " KNOWN_TYPES,
-                quoted_len(t), t);
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "unknown type \"%.*s\"; the known types are " KNOWN_TYPES,
+                      json_in_quoted_len(t), t);
     }
     json_decref(root);
     if (rc != PL_OK)

@@ -7,14 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bot/json_in.h"
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"
 
-#define ID_MAX_BYTES      128
-#define REASON_MAX_CHARS  500
-#define KNOWN_TYPES       "hello, message, cancel, escalate"
-#define QUOTED_NAME_BYTES 40 /* longest piece of a caller's input quoted back in an error */
+#define ID_MAX_BYTES     128
+#define REASON_MAX_CHARS 500
+#define KNOWN_TYPES      "hello, message, cancel, escalate"
 
 /* ---- encoders ---- */
 
@@ -335,57 +335,13 @@ void chat_out_history(struct pl_buf *b, const struct chat_history_item *items, s
 
 /* ---- parser ---- */
 
-/* Fill `err`; the message is cut back to whole UTF-8 characters if it had to be truncated or
- * quotes something that is not UTF-8. */
-static void set_err(struct chat_error *err, enum api_error code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(struct chat_error *err, enum api_error code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    err->code = code;
-    size_t len = strlen(err->message), i = 0, k;
-    while (i < len && (k = pl_utf8_seq_len(err->message + i, len - i)) > 0)
-        i += k;
-    err->message[i] = '\0';
-}
-
-/* The first QUOTED_NAME_BYTES bytes or fewer of `s`, ending on a character boundary. */
-static int quoted_len(const char *s)
-{
-    size_t len = strlen(s), i = 0, k;
-    while (i < len && (k = pl_utf8_seq_len(s + i, len - i)) > 0 && i + k <= QUOTED_NAME_BYTES)
-        i += k;
-    return (int)i;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-/* Optional string field: absent or null leaves *dst NULL. false if of another type. */
-static bool opt_string(json_t *obj, const char *key, json_t **dst)
-{
-    json_t *v = json_object_get(obj, key);
-    *dst = NULL;
-    if (!v || json_is_null(v))
-        return true;
-    if (!json_is_string(v))
-        return false;
-    *dst = v;
-    return true;
-}
-
 static int parse_hello(json_t *root, struct chat_in *out, struct chat_error *err)
 {
     json_t *token;
-    if (!opt_string(root, "token", &token)) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "hello: \"token\" must be a string (the token from ready or "
-                "from the site); leave it out for an anonymous session");
+    if (!json_in_opt_string(root, "token", &token)) {
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "hello: \"token\" must be a string (the token from ready or "
+                      "from the site); leave it out for an anonymous session");
         return PL_EINVAL;
     }
     json_t *resume = json_object_get(root, "resume");
@@ -395,9 +351,9 @@ static int parse_hello(json_t *root, struct chat_in *out, struct chat_error *err
         if (!json_is_object(resume) || !json_is_integer(turn) || !json_is_integer(seq) ||
             json_integer_value(turn) < 1 || json_integer_value(turn) > 0x7fffffff ||
             json_integer_value(seq) < -1 || json_integer_value(seq) > 0x7fffffff) {
-            set_err(err, API_ERR_BAD_REQUEST,
-                    "hello: \"resume\" must be {\"turn\":N,\"seq\":M} with integers N >= 1 "
-                    "(the turn) and M >= -1 (the last delta seq received, -1 for none)");
+            json_in_error(err, API_ERR_BAD_REQUEST,
+                          "hello: \"resume\" must be {\"turn\":N,\"seq\":M} with integers N >= 1 "
+                          "(the turn) and M >= -1 (the last delta seq received, -1 for none)");
             return PL_EINVAL;
         }
         out->has_resume = true;
@@ -412,41 +368,20 @@ static int parse_hello(json_t *root, struct chat_in *out, struct chat_error *err
 static int parse_message(json_t *root, const struct chat_limits *lim, struct chat_in *out,
                          struct chat_error *err)
 {
-    json_t *text = json_object_get(root, "text");
-    if (!json_is_string(text)) {
-        set_err(err, API_ERR_BAD_REQUEST, "message: \"text\" is required and must be a string");
+    const char *s;
+    size_t n;
+    if (json_in_text(root, "message", lim->max_text_chars,
+                     "; shorten it or send it as several messages", &s, &n, err) != PL_OK)
         return PL_EINVAL;
-    }
-    const char *s = json_string_value(text);
-    size_t n = json_string_length(text);
-    if (memchr(s, '\0', n)) {
-        set_err(err, API_ERR_BAD_REQUEST, "message: \"text\" must not contain NUL characters");
-        return PL_EINVAL;
-    }
-    size_t lead = 0;
-    while (lead < n && is_space(s[lead]))
-        lead++;
-    if (lead == n) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "message: \"text\" is empty; type a question and send it");
-        return PL_EINVAL;
-    }
-    size_t chars = pl_utf8_count(s, n);
-    if (chars > lim->max_text_chars) {
-        set_err(err, API_ERR_TOO_LARGE,
-                "message: the text has %zu characters and the limit is %zu; shorten it or send "
-                "it as several messages",
-                chars, lim->max_text_chars);
-        return PL_EINVAL;
-    }
     json_t *id;
-    if (!opt_string(root, "id", &id) ||
+    if (!json_in_opt_string(root, "id", &id) ||
         (id && (json_string_length(id) == 0 || json_string_length(id) > ID_MAX_BYTES ||
                 pl_utf8_has_control(json_string_value(id), json_string_length(id))))) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "message: \"id\" must be a string of 1 to %d bytes without control characters "
-                "(a client id to match the ack)",
-                ID_MAX_BYTES);
+        json_in_error(
+            err, API_ERR_BAD_REQUEST,
+            "message: \"id\" must be a string of 1 to %d bytes without control characters "
+            "(a client id to match the ack)",
+            ID_MAX_BYTES);
         return PL_EINVAL;
     }
     out->text = pl_strndup(s, n);
@@ -459,55 +394,17 @@ static int parse_message(json_t *root, const struct chat_limits *lim, struct cha
 static int parse_escalate(json_t *root, struct chat_in *out, struct chat_error *err)
 {
     json_t *reason;
-    if (!opt_string(root, "reason", &reason) ||
+    if (!json_in_opt_string(root, "reason", &reason) ||
         (reason &&
          pl_utf8_count(json_string_value(reason), json_string_length(reason)) > REASON_MAX_CHARS)) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "escalate: \"reason\" must be a string of at most %d characters, or left out",
-                REASON_MAX_CHARS);
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "escalate: \"reason\" must be a string of at most %d characters, or left out",
+                      REASON_MAX_CHARS);
         return PL_EINVAL;
     }
     if (reason)
         out->reason = pl_strndup(json_string_value(reason), json_string_length(reason));
     return PL_OK;
-}
-
-/* The checks every client frame or body goes through: size, UTF-8, one JSON object. Returns
- * the object (a new reference) or NULL with `err` filled. */
-static json_t *load_object(const char *data, size_t len, const struct chat_limits *lim,
-                           struct chat_error *err)
-{
-    if (len > lim->max_frame_bytes) {
-        set_err(err, API_ERR_TOO_LARGE,
-                "the frame is %zu bytes and the limit is %zu bytes; send a shorter message", len,
-                lim->max_frame_bytes);
-        return NULL;
-    }
-    if (!pl_utf8_valid(data, len)) {
-        set_err(err, API_ERR_BAD_REQUEST, "frame is not valid UTF-8");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        if (json_error_code(&jerr) == json_error_null_character)
-            set_err(err, API_ERR_BAD_REQUEST,
-                    "strings must not contain NUL characters (\\u0000) (at line %d, column %d)",
-                    jerr.line, jerr.column);
-        else
-            set_err(err, API_ERR_BAD_REQUEST,
-                    "frame is not valid JSON (%s at line %d, column %d); send one JSON object per "
-                    "text frame",
-                    jerr.text, jerr.line, jerr.column);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "frame must be a JSON object such as {\"type\":\"hello\"}, not an array");
-        json_decref(root);
-        return NULL;
-    }
-    return root;
 }
 
 static void parse_begin(struct chat_in *out, struct chat_error *err)
@@ -529,14 +426,14 @@ int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, s
                   struct chat_error *err)
 {
     parse_begin(out, err);
-    json_t *root = load_object(data, len, lim, err);
+    json_t *root = json_in_object(data, len, lim->max_frame_bytes, "{\"type\":\"hello\"}", err);
     if (!root)
         return PL_EINVAL;
     int rc = PL_EINVAL;
     json_t *type = json_object_get(root, "type");
     if (!json_is_string(type)) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "frame needs a \"type\" string; the known types are " KNOWN_TYPES);
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "frame needs a \"type\" string; the known types are " KNOWN_TYPES);
         return parse_end(root, rc, out);
     }
     const char *t = json_string_value(type);
@@ -553,8 +450,9 @@ int chat_in_parse(const char *data, size_t len, const struct chat_limits *lim, s
         out->type = CHAT_IN_ESCALATE;
         rc = parse_escalate(root, out, err);
     } else {
-        set_err(err, API_ERR_BAD_REQUEST, "unknown type \"%.*s\"; the known types are " KNOWN_TYPES,
-                quoted_len(t), t);
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "unknown type \"%.*s\"; the known types are " KNOWN_TYPES,
+                      json_in_quoted_len(t), t);
     }
     return parse_end(root, rc, out);
 }
@@ -563,14 +461,14 @@ int chat_in_parse_message(const char *data, size_t len, const struct chat_limits
                           struct chat_in *out, struct chat_error *err)
 {
     parse_begin(out, err);
-    json_t *root = load_object(data, len, lim, err);
+    json_t *root = json_in_object(data, len, lim->max_frame_bytes, "{\"text\":\"...\"}", err);
     if (!root)
         return PL_EINVAL;
     int rc = PL_EINVAL;
     json_t *type = json_object_get(root, "type");
     if (type && !(json_is_string(type) && strcmp(json_string_value(type), "message") == 0)) {
-        set_err(err, API_ERR_BAD_REQUEST,
-                "the body is a message: {\"id\":S?,\"text\":S}; \"type\" may be left out");
+        json_in_error(err, API_ERR_BAD_REQUEST,
+                      "the body is a message: {\"id\":S?,\"text\":S}; \"type\" may be left out");
         return parse_end(root, rc, out);
     }
     out->type = CHAT_IN_MESSAGE;
