@@ -37,12 +37,7 @@ static int teardown(void **state)
 /* An agent connection: the caller helpers read and write any WebSocket. */
 static void agent_connect(struct ts_caller *a)
 {
-    memset(a, 0, sizeof(*a));
-    char url[96], err[256];
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/v1/agent", st.parleyd.port);
-    a->ws = wsc_connect(url, "parley.agent.v1", 5000, err, sizeof(err));
-    if (!a->ws)
-        fail_msg("connect %s: %s", url, err);
+    assert_int_equal(ts_agent_connect(a, st.parleyd.port), 0);
 }
 
 static void agent_hello(struct ts_caller *a, const char *sub)

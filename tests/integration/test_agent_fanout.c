@@ -69,20 +69,7 @@ static void wait_redis(const char *want, const char *fmt, const char *sid)
 
 static void agent_on_b(struct ts_caller *a)
 {
-    memset(a, 0, sizeof(*a));
-    char url[96], err[256];
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/v1/agent", b.port);
-    a->ws = wsc_connect(url, "parley.agent.v1", 5000, err, sizeof(err));
-    if (!a->ws)
-        fail_msg("connect %s: %s", url, err);
-    char *token = ts_token("agent", "dee", NULL, 600);
-    char frame[1024];
-    snprintf(frame, sizeof(frame), "{\"type\":\"hello\",\"token\":\"%s\"}", token);
-    free(token);
-    assert_int_equal(ts_caller_send(a, frame), 0);
-    json_t *f = ts_caller_expect(a, "ready", 5000);
-    assert_non_null(f);
-    json_decref(f);
+    assert_int_equal(ts_agent_open(a, b.port, "agent", "dee", NULL), 0);
 }
 
 /* Watch `sid` from B (its caller on A) and wait until A can see it: B subscribed and the mark

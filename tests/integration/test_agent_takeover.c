@@ -36,20 +36,7 @@ static int teardown(void **state)
 
 static void agent_open(struct ts_caller *a, const char *sub)
 {
-    memset(a, 0, sizeof(*a));
-    char url[96], err[256];
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/v1/agent", st.parleyd.port);
-    a->ws = wsc_connect(url, "parley.agent.v1", 5000, err, sizeof(err));
-    if (!a->ws)
-        fail_msg("connect %s: %s", url, err);
-    char *token = ts_token("agent", sub, NULL, 600);
-    char frame[1024];
-    snprintf(frame, sizeof(frame), "{\"type\":\"hello\",\"token\":\"%s\"}", token);
-    free(token);
-    assert_int_equal(ts_caller_send(a, frame), 0);
-    json_t *f = ts_caller_expect(a, "ready", 5000);
-    assert_non_null(f);
-    json_decref(f);
+    assert_int_equal(ts_agent_open(a, st.parleyd.port, "agent", sub, NULL), 0);
 }
 
 static void send_action(struct ts_caller *a, const char *type, const char *sid)

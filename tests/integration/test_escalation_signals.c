@@ -258,17 +258,7 @@ static const char *str(json_t *o, const char *key)
 static void list_shows(const char *sid, const char *state, const char *reason)
 {
     struct ts_caller a;
-    memset(&a, 0, sizeof(a));
-    char url[96], err[256], frame[1024];
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/v1/agent", st.parleyd.port);
-    a.ws = wsc_connect(url, "parley.agent.v1", 5000, err, sizeof(err));
-    if (!a.ws)
-        fail_msg("connect %s: %s", url, err);
-    char *token = ts_token("agent", "ann", NULL, 600);
-    snprintf(frame, sizeof(frame), "{\"type\":\"hello\",\"token\":\"%s\"}", token);
-    free(token);
-    assert_int_equal(ts_caller_send(&a, frame), 0);
-    json_decref(ts_caller_expect(&a, "ready", 5000));
+    assert_int_equal(ts_agent_open(&a, st.parleyd.port, "agent", "ann", NULL), 0);
     assert_int_equal(ts_caller_send(&a, "{\"type\":\"list\"}"), 0);
     json_t *f = ts_caller_expect(&a, "sessions", 5000);
     assert_non_null(f);

@@ -1,8 +1,10 @@
 /* Scripted web caller; see caller.h. */
 #include "tests/support/caller.h"
+#include "tests/support/fixtures.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +28,46 @@ int ts_caller_connect(struct ts_caller *c, const char *ws_url)
         fprintf(stderr, "connect %s: %s\n", ws_url, err);
         return -1;
     }
+    return 0;
+}
+
+int ts_agent_connect(struct ts_caller *a, int port)
+{
+    memset(a, 0, sizeof(*a));
+    char url[96], err[256];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/v1/agent", port);
+    a->ws = wsc_connect(url, "parley.agent.v1", 5000, err, sizeof(err));
+    if (!a->ws) {
+        fprintf(stderr, "connect %s: %s\n", url, err);
+        return -1;
+    }
+    return 0;
+}
+
+int ts_agent_open(struct ts_caller *a, int port, const char *role, const char *sub, json_t **ready)
+{
+    if (ts_agent_connect(a, port))
+        return -1;
+    char *token = ts_token(role, sub, NULL, 600);
+    json_t *hello = json_pack("{s:s,s:s}", "type", "hello", "token", token);
+    free(token);
+    char *text = json_dumps(hello, JSON_COMPACT);
+    json_decref(hello);
+    int rc = ts_caller_send(a, text);
+    free(text);
+    json_t *f = rc == 0 ? ts_caller_recv(a, 5000) : NULL;
+    const char *type = f ? json_string_value(json_object_get(f, "type")) : NULL;
+    if (!type || strcmp(type, "ready") != 0) {
+        char *got = f ? json_dumps(f, JSON_COMPACT) : NULL;
+        fprintf(stderr, "agent hello as %s: %s\n", sub, got ? got : "no answer");
+        free(got);
+        json_decref(f);
+        return -1;
+    }
+    if (ready)
+        *ready = f;
+    else
+        json_decref(f);
     return 0;
 }
 

@@ -26,6 +26,16 @@ int ts_caller_open(struct ts_caller *c, const char *ws_url, const char *token, l
                    long resume_seq);
 void ts_caller_close(struct ts_caller *c);
 
+/* The same helpers speak the agent protocol on a connection opened by these. */
+
+/** Connect to the agent WebSocket of the parleyd on 127.0.0.1:`port` (parley.agent.v1) without
+ *  saying anything. 0 or -1 (printed). */
+int ts_agent_connect(struct ts_caller *a, int port);
+/** Connect, say hello with a new token of `role` ("agent" or "admin") for `sub`, and wait for
+ *  ready: 0 with the ready frame in *ready (a new reference) when `ready` is not NULL, or -1
+ *  (printed). */
+int ts_agent_open(struct ts_caller *a, int port, const char *role, const char *sub, json_t **ready);
+
 /** Send a text frame as is. */
 int ts_caller_send(struct ts_caller *c, const char *text);
 /** Send {"type":"message","id":id,"text":text}. */
