@@ -29,25 +29,21 @@ struct pub_session {
     bool listening;
     bool watched;
     long long mark; /* the counter last seen (-1: none) */
+    long deltas;    /* of the turn being told: how many (its turn_end says so to receivers) */
     uint64_t polled_ms;
     struct pl_buf batch; /* instance id, then frames, each line ended by '\n' */
     size_t batch_frames;
     char sid[SESS_ID_LEN + 1];
 };
 
-/* ---- receiver: a session watched here ---- */
+/* ---- receiver: a session watched or with a caller here ---- */
 
 struct desk_sub {
     struct desk_fanout *f;
     struct desk_sub *next;
     struct desk_remote_watch *watches;
-    unsigned callers; /* caller connections here (desk_fanout_follow): agents' actions reach them */
+    unsigned callers; /* caller connections here (desk_fanout_follow) */
     char sid[SESS_ID_LEN + 1];
-    long turn;    /* the newest turn seen from elsewhere */
-    bool in_turn; /* its turn_start seen, its turn_end not yet */
-    long next_seq;
-    char **frames; /* the turn so far (turn_start and deltas), for a watch joining mid-turn */
-    size_t n_frames, cap_frames;
 };
 
 struct desk_fanout {
@@ -109,6 +105,15 @@ static struct pl_buf *frame_buf(struct desk_fanout *f)
     return &f->frame;
 }
 
+/* Add `,"KEY":VALUE` to the JSON object in f->frame. */
+static void frame_add_long(struct desk_fanout *f, const char *key, long value)
+{
+    if (f->frame.len == 0 || f->frame.data[f->frame.len - 1] != '}')
+        return;
+    f->frame.len--;
+    pl_buf_printf(&f->frame, ",\"%s\":%ld}", key, value);
+}
+
 static struct pub_session *pub_of(struct turn_listener *l)
 {
     return PL_CONTAINER_OF(l, struct pub_session, listener);
@@ -124,6 +129,7 @@ static void pub_on_message(struct turn_listener *l, long turn, const char *text,
 static void pub_on_turn_start(struct turn_listener *l, long turn)
 {
     struct pub_session *p = pub_of(l);
+    p->deltas = 0;
     chat_out_turn_start(frame_buf(p->f), turn);
     pub_add(p);
 }
@@ -131,6 +137,7 @@ static void pub_on_turn_start(struct turn_listener *l, long turn)
 static void pub_on_delta(struct turn_listener *l, long turn, long seq, const char *text, size_t len)
 {
     struct pub_session *p = pub_of(l);
+    p->deltas = seq + 1;
     if (!p->watched)
         return; /* the per-token path: nothing at all while nobody watches */
     chat_out_delta(frame_buf(p->f), turn, seq, text, len);
@@ -139,9 +146,9 @@ static void pub_on_delta(struct turn_listener *l, long turn, long seq, const cha
 
 static void pub_on_error(struct turn_listener *l, long turn, const struct turn_error *err)
 {
-    (void)turn;
     struct pub_session *p = pub_of(l);
     chat_out_error_retry_after(frame_buf(p->f), err->code, err->message, err->retry_after_ms);
+    frame_add_long(p->f, "turn", turn); /* whose error it is, for the receivers' engines */
     pub_add(p);
 }
 
@@ -166,6 +173,8 @@ static void pub_on_turn_end(struct turn_listener *l, const struct turn_end *end)
 {
     struct pub_session *p = pub_of(l);
     chat_out_turn_end(frame_buf(p->f), end);
+    if (end->streamed) /* a receiver that has fewer reads the whole text back */
+        frame_add_long(p->f, "deltas", end->text_len ? p->deltas : 0);
     pub_add(p);
     pub_flush(p);
     pub_drop(p); /* followed again when its next turn starts */
@@ -209,7 +218,8 @@ static void on_mark(void *ud, int status, long long value)
 static void pub_poll(struct pub_session *p, uint64_t now)
 {
     p->polled_ms = now;
-    if (sess_watch_read(p->f->srv->store, p->sid, on_mark, p) == PL_OK)
+    struct bot_server *srv = p->f->srv;
+    if (sess_watch_read(srv->store, p->sid, srv->instance_id, on_mark, p) == PL_OK)
         p->refs++;
 }
 
@@ -255,74 +265,101 @@ void desk_fanout_turn_starting(void *ud, const char *sid, long turn)
 
 /* ---- receiver ---- */
 
-static void sub_clear_turn(struct desk_sub *s)
-{
-    for (size_t i = 0; i < s->n_frames; i++)
-        pl_free(s->frames[i]);
-    s->n_frames = 0;
-}
-
-static void sub_keep(struct desk_sub *s, const char *data, size_t len)
-{
-    if (s->n_frames == s->cap_frames) {
-        s->cap_frames = s->cap_frames ? s->cap_frames * 2 : 32;
-        s->frames = pl_realloc(s->frames, s->cap_frames * sizeof(*s->frames));
-    }
-    s->frames[s->n_frames++] = pl_strndup(data, len);
-}
-
-static void sub_forward(struct desk_sub *s, const char *data, size_t len)
-{
-    struct desk_remote_watch *w = s->watches;
-    while (w) {
-        struct desk_remote_watch *next = w->_next;
-        w->frame(w, s->sid, data, len);
-        w = next;
-    }
-}
-
 static void sub_agent(struct desk_sub *s, json_t *j);
 
-/* One frame published by another instance: forwarded unless seen already. */
+static long frame_long(json_t *j, const char *key, long none)
+{
+    json_t *v = json_object_get(j, key);
+    return json_is_integer(v) ? (long)json_integer_value(v) : none;
+}
+
+/* A turn_end frame as the engine takes it (borrowing from `j`); `cites` holds its citations
+ * (free it). */
+static void parse_end(json_t *j, struct turn_end *end, struct prompt_citation **cites)
+{
+    memset(end, 0, sizeof(*end));
+    end->turn = frame_long(j, "turn", 0);
+    end->answered_in = frame_long(j, "answered_in", end->turn);
+    end->stop_reason = json_string_value(json_object_get(j, "stop_reason"));
+    json_t *u = json_object_get(j, "usage");
+    end->input_tokens = frame_long(u, "input_tokens", 0);
+    end->output_tokens = frame_long(u, "output_tokens", 0);
+    end->cache_read_input_tokens = frame_long(u, "cache_read_input_tokens", 0);
+    end->cache_creation_input_tokens = frame_long(u, "cache_creation_input_tokens", 0);
+    end->cost_micros = frame_long(j, "cost_usd_micros", 0);
+    json_t *text = json_object_get(j, "text");
+    end->streamed = !json_is_string(text); /* its text is there when it was not streamed */
+    end->text = json_is_string(text) ? json_string_value(text) : "";
+    end->text_len = json_is_string(text) ? json_string_length(text) : 0;
+    json_t *c = json_object_get(j, "citations");
+    size_t n = json_array_size(c);
+    *cites = pl_calloc(n ? n : 1, sizeof(**cites));
+    for (size_t i = 0; i < n; i++) {
+        const char *source = json_string_value(json_object_get(json_array_get(c, i), "source"));
+        const char *title = json_string_value(json_object_get(json_array_get(c, i), "title"));
+        (*cites)[i].source = source ? source : "";
+        (*cites)[i].title = title ? title : "";
+    }
+    end->citations = n ? *cites : NULL;
+    end->n_citations = n;
+}
+
+/* One frame published by another instance: told through the engine's listeners here (caller
+ * connections, watches, HTTP streams alike), which drops what was told already. */
 static void sub_frame(struct desk_sub *s, const char *data, size_t len)
 {
     json_error_t jerr;
     json_t *j = json_loadb(data, len, 0, &jerr);
     const char *type = j ? json_string_value(json_object_get(j, "type")) : NULL;
-    long turn = (long)json_integer_value(json_object_get(j, "turn"));
-    long seq = (long)json_integer_value(json_object_get(j, "seq"));
-    bool forward = false;
+    struct turn_remote_event ev = {.turn = frame_long(j, "turn", 0)};
+    struct turn_end end;
+    struct turn_error error;
+    struct prompt_citation *cites = NULL;
+    json_t *text = json_object_get(j, "text");
+    bool tell = true;
     if (!type) {
+        tell = false;
     } else if (strcmp(type, "agent") == 0) {
         sub_agent(s, j); /* told through the engine's listeners here, watches' included */
+        tell = false;
+    } else if (strcmp(type, "message") == 0 && json_is_string(text)) {
+        ev.kind = TURN_REMOTE_MESSAGE;
+        ev.text = json_string_value(text);
+        ev.len = json_string_length(text);
     } else if (strcmp(type, "turn_start") == 0) {
-        if (turn > s->turn) {
-            sub_clear_turn(s);
-            s->turn = turn;
-            s->in_turn = true;
-            s->next_seq = 0;
-            sub_keep(s, data, len);
-            forward = true;
-        }
-    } else if (strcmp(type, "delta") == 0) {
-        if (s->in_turn && turn == s->turn && seq == s->next_seq) {
-            s->next_seq++;
-            sub_keep(s, data, len);
-            forward = true;
-        }
+        ev.kind = TURN_REMOTE_START;
+    } else if (strcmp(type, "delta") == 0 && json_is_string(text)) {
+        ev.kind = TURN_REMOTE_DELTA;
+        ev.seq = frame_long(j, "seq", -1);
+        ev.text = json_string_value(text);
+        ev.len = json_string_length(text);
+    } else if (strcmp(type, "error") == 0) {
+        const char *message = json_string_value(json_object_get(j, "message"));
+        error = (struct turn_error){
+            .code = api_error_from_code(json_string_value(json_object_get(j, "code"))),
+            .message = message ? message : "",
+            .retry_after_ms = (uint32_t)frame_long(j, "retry_after_ms", 0),
+        };
+        ev.kind = TURN_REMOTE_ERROR;
+        ev.error = &error;
     } else if (strcmp(type, "turn_end") == 0) {
-        if ((s->in_turn && turn == s->turn) || turn > s->turn) {
-            s->turn = turn;
-            s->in_turn = false;
-            sub_clear_turn(s);
-            forward = true;
-        }
+        parse_end(j, &end, &cites);
+        if (!end.stop_reason)
+            tell = false;
+        ev.kind = TURN_REMOTE_END;
+        ev.end = &end;
+        ev.seq = frame_long(j, "deltas", -1);
     } else {
-        forward = true; /* an error frame */
+        tell = false;
     }
+    if (tell && turn_tell_remote(s->f->srv->engine, s->sid, &ev)) {
+        /* A publish was missed: the answering instance tells the turn again from its start
+         * when the counter rises. */
+        sess_watch_mark(s->f->srv->store, s->sid, s->f->srv->instance_id, DESK_MARK_TTL_MS, true,
+                        NULL, NULL);
+    }
+    pl_free(cites);
     json_decref(j);
-    if (forward)
-        sub_forward(s, data, len);
 }
 
 /* An agent's action on another instance ({"type":"agent",...}, desk_fanout_tell_agent): done
@@ -387,8 +424,7 @@ static struct desk_sub *sub_get(struct desk_fanout *f, const char *sid)
     while (s && strcmp(s->sid, sid) != 0)
         s = s->next;
     if (!s && !f->live) {
-        /* The subscriber connection only once agents watch here: an instance without agents
-         * holds no second connection to Redis. */
+        /* The subscriber connection only once a watch or a caller is here. */
         char err[200];
         if (sess_live_create(f->srv->loop, &f->live_opts, &f->live, err, sizeof(err)) != PL_OK) {
             PL_LOG(PL_LOG_WARN, "desk", "no live events from other instances: %s", err);
@@ -419,24 +455,20 @@ void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remot
     struct desk_sub *s = sub_get(f, sid);
     if (!s)
         return;
-    /* the turn so far, as seen from here */
-    for (size_t i = 0; i < s->n_frames; i++)
-        w->frame(w, sid, s->frames[i], strlen(s->frames[i]));
     w->_sub = s;
     w->_next = s->watches;
     s->watches = w;
-    sess_watch_mark(f->srv->store, sid, DESK_MARK_TTL_MS, NULL, NULL);
+    /* a join: the answering instance tells the turn under way again, from its start */
+    sess_watch_mark(f->srv->store, sid, f->srv->instance_id, DESK_MARK_TTL_MS, true, NULL, NULL);
 }
 
 static void sub_free(struct desk_sub *s)
 {
-    sub_clear_turn(s);
-    pl_free(s->frames);
     pl_free(s);
 }
 
-/* Unsubscribe once no watch and no caller here needs the session's channel. The watch mark
- * expires by itself (other instances may watch too). */
+/* Unsubscribe, and take this instance's mark away, once no watch and no caller here needs the
+ * session's channel. */
 static void sub_release(struct desk_sub *s)
 {
     if (s->watches || s->callers)
@@ -448,6 +480,7 @@ static void sub_release(struct desk_sub *s)
             break;
         }
     sess_live_unsubscribe(f->live, s->sid);
+    sess_watch_clear(f->srv->store, s->sid, f->srv->instance_id, NULL, NULL);
     sub_free(s);
 }
 
@@ -471,8 +504,11 @@ void desk_fanout_follow(struct desk_fanout *f, const char *sid)
     if (!f || f->stopped)
         return;
     struct desk_sub *s = sub_get(f, sid);
-    if (s)
-        s->callers++;
+    if (!s)
+        return;
+    s->callers++;
+    /* a join, as a watch's: a caller resuming here mid-turn gets the rest of the turn */
+    sess_watch_mark(f->srv->store, sid, f->srv->instance_id, DESK_MARK_TTL_MS, true, NULL, NULL);
 }
 
 void desk_fanout_unfollow(struct desk_fanout *f, const char *sid)
@@ -519,8 +555,12 @@ void desk_fanout_tell_agent(struct desk_fanout *f, const char *sid,
 static void on_refresh_timer(uv_timer_t *t)
 {
     struct desk_fanout *f = t->data;
-    for (struct desk_sub *s = f->subs; s; s = s->next)
-        sess_watch_refresh(f->srv->store, s->sid, DESK_MARK_TTL_MS, NULL, NULL);
+    for (struct desk_sub *s = f->subs, *next; s; s = next) {
+        next = s->next;
+        sess_watch_mark(f->srv->store, s->sid, f->srv->instance_id, DESK_MARK_TTL_MS, false, NULL,
+                        NULL);
+        turn_remote_check(f->srv->engine, s->sid); /* a turn elsewhere gone quiet: read back */
+    }
 }
 
 /* ---- life ---- */
