@@ -190,6 +190,7 @@ static void pub_on_held(struct turn_listener *l, long turn)
 }
 
 static const struct turn_listener_ops pub_ops = {
+    .only_here = true, /* what other instances answer is theirs to publish */
     .held = pub_on_held,
     .message = pub_on_message,
     .turn_start = pub_on_turn_start,

@@ -180,6 +180,10 @@ struct turn_listener_ops {
     void (*held)(struct turn_listener *l, long turn);
     /** A human agent acted on the session (turn_tell_agent). */
     void (*agent)(struct turn_listener *l, const struct turn_agent_event *ev);
+    /** Told only of the turns answered and messages stored here, never of those told from
+     *  another instance (turn_tell_remote), and every turn_end of this instance's own turns:
+     *  the agent desk's publisher, which must not publish again what it received. */
+    bool only_here;
 };
 
 /* Embed this in your own struct (PL_CONTAINER_OF gets back to it); set `ops` before

@@ -68,9 +68,21 @@ static struct turn *remote_for(struct turn_session *s, long turn)
     return r;
 }
 
+/* Not to be told of this turn's event at `seq`: it is for this instance's turns only, or had it
+ * before it resumed. */
 static bool skips(const struct turn_listener *l, long turn, long seq)
 {
-    return l->_resume_turn == turn && seq <= l->_resume_seq;
+    return l->ops->only_here || (l->_resume_turn == turn && seq <= l->_resume_seq);
+}
+
+static void tell_message(struct turn_session *s, long turn, const char *text, size_t len)
+{
+    struct turn_emission e;
+    turn_emission_begin(&e, s);
+    for (struct turn_listener *l; (l = turn_emission_next(&e));)
+        if (l->ops->message && !l->ops->only_here)
+            l->ops->message(l, turn, text, len);
+    turn_emission_end(&e);
 }
 
 static void tell_start(struct turn_session *s, struct turn *r)
@@ -123,7 +135,7 @@ static void tell_error(struct turn_session *s, struct turn *r, const struct turn
     struct turn_emission e;
     turn_emission_begin(&e, s);
     for (struct turn_listener *l; (l = turn_emission_next(&e));)
-        if (l->ops->error)
+        if (l->ops->error && !l->ops->only_here)
             l->ops->error(l, r->turn, err);
     turn_emission_end(&e);
 }
@@ -161,7 +173,7 @@ static void tell_end(struct turn_session *s, struct turn *r, const struct turn_e
     struct turn_emission e;
     turn_emission_begin(&e, s);
     for (struct turn_listener *l; (l = turn_emission_next(&e));)
-        if (l->ops->turn_end)
+        if (l->ops->turn_end && !l->ops->only_here)
             l->ops->turn_end(l, &out);
     turn_emission_end(&e);
 }
@@ -170,12 +182,13 @@ bool turn_tell_remote(struct turn_engine *e, const char *sid, const struct turn_
 {
     struct turn_session *s = turn_session_find(e, sid);
     if (!s)
-        return false; /* nobody here to tell */
+        return false;    /* nobody here to tell */
+    turn_session_ref(s); /* listeners may leave meanwhile */
     if (ev->kind == TURN_REMOTE_MESSAGE) {
-        turn_emit_message(s, ev->turn, ev->text, ev->len);
+        tell_message(s, ev->turn, ev->text, ev->len);
+        turn_session_unref(s);
         return false;
     }
-    turn_session_ref(s); /* listeners may leave meanwhile */
     bool retell = false;
     struct turn *r = remote_for(s, ev->turn);
     if (r) {

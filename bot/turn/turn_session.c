@@ -190,9 +190,10 @@ static bool telling(const struct turn *t)
 
 /* The turn `from` names, as kept here: answered here, or told from elsewhere (not a turn whose
  * turn_end was left to the other: its deltas are the other's). NULL: none. */
-static struct turn *replay_source(const struct turn_session *s, const struct turn_replay *from)
+static struct turn *replay_source(const struct turn_session *s, const struct turn_listener *l,
+                                  const struct turn_replay *from)
 {
-    const struct turn *r = s->remote;
+    const struct turn *r = l->ops->only_here ? NULL : s->remote;
     if (s->active && s->active->turn == from->turn && s->active->state != TURN_LOCKING)
         return s->active;
     if (s->last && s->last->turn == from->turn && !s->last->end_silent)
@@ -212,9 +213,9 @@ void turn_listen(struct turn_engine *e, const char *sid, struct turn_listener *l
     l->_resume_turn = 0;
     l->_resume_seq = -1;
     struct turn *current = telling(s->active) ? s->active : NULL;
-    if (!current && s->remote && s->remote->state == TURN_STREAMING)
+    if (!current && s->remote && s->remote->state == TURN_STREAMING && !l->ops->only_here)
         current = s->remote;
-    struct turn *source = from ? replay_source(s, from) : NULL;
+    struct turn *source = from ? replay_source(s, l, from) : NULL;
     if (from) {
         /* A turn another instance answers may be told here later (from its start when this
          * instance has not had it): what the listener has is left out then. */
@@ -336,8 +337,7 @@ static bool end_told_by_remote(const struct turn_session *s, const struct turn *
 
 void turn_emit_error(struct turn_session *s, const struct turn *t)
 {
-    if (end_told_by_remote(s, t))
-        return; /* told with the other instance's events */
+    bool silent = end_told_by_remote(s, t); /* told with the other instance's events */
     s->engine->stats.turns_failed++;
     const struct turn_error err = {
         .code = t->error,
@@ -347,7 +347,7 @@ void turn_emit_error(struct turn_session *s, const struct turn *t)
     struct turn_emission e;
     turn_emission_begin(&e, s);
     for (struct turn_listener *l; (l = turn_emission_next(&e));)
-        if (l->ops->error)
+        if (l->ops->error && (!silent || l->ops->only_here))
             l->ops->error(l, t->turn, &err);
     turn_emission_end(&e);
 }
@@ -376,12 +376,11 @@ void turn_end_of(const struct turn *t, struct turn_end *out)
 void turn_emit_end(struct turn_session *s, struct turn *t)
 {
     t->end_sent = true;
-    if (end_told_by_remote(s, t)) {
-        t->end_silent = true; /* one turn_end: the other instance's (turn_remote.c) */
-        return;
-    }
+    /* One turn_end: the other instance's (turn_remote.c), but for the listeners of this
+     * instance's own turns. */
+    t->end_silent = end_told_by_remote(s, t);
     struct turn *r = s->remote;
-    if (r && r != t && r->turn == t->turn) {
+    if (r && r != t && r->turn == t->turn && !t->end_silent) {
         /* told here instead: the rest of the other instance's events are dropped */
         r->state = TURN_ENDED;
         r->end_sent = r->end_silent = true;
@@ -392,7 +391,7 @@ void turn_emit_end(struct turn_session *s, struct turn *t)
     struct turn_emission e;
     turn_emission_begin(&e, s);
     for (struct turn_listener *l; (l = turn_emission_next(&e));)
-        if (l->ops->turn_end)
+        if (l->ops->turn_end && (!t->end_silent || l->ops->only_here))
             l->ops->turn_end(l, &end);
     turn_emission_end(&e);
 }
