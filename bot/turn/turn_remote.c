@@ -19,6 +19,7 @@
 #include "bot/turn/turn_internal.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/log.h"
 
 /* This instance answers turn `turn`, or has told its turn_end itself. */
 static bool owned_here(const struct turn_session *s, long turn)
@@ -44,6 +45,10 @@ static long newest_told(const struct turn_session *s)
 static void read_back(struct turn_session *s, long turn)
 {
     struct turn_engine *e = s->engine;
+    PL_LOG(PL_LOG_INFO, "turn",
+           "sess=%s turn=%ld: live events from another instance missed; "
+           "reading its answer back",
+           s->sid, turn);
     s->remote_stalled = true;
     if (!e->draining && !e->stopped)
         turn_enqueue(s, turn, NULL);
@@ -106,6 +111,10 @@ static bool tell_delta(struct turn_session *s, struct turn *r, long seq, const c
     if (r->state != TURN_STREAMING || seq > (long)r->n_deltas) {
         if (s->remote_retold == r->turn)
             return false;
+        PL_LOG(PL_LOG_INFO, "turn",
+               "sess=%s turn=%ld: live events from another instance missed; "
+               "asking for the turn again",
+               s->sid, r->turn);
         s->remote_retold = r->turn;
         return true;
     }

@@ -2,8 +2,9 @@
  * every delta of a turn A answers, in order, the text byte for byte as A's tab has it, and one
  * turn_end; a message B acknowledged too (the same id resent there) still ends once on B. A
  * caller that reconnects to B mid-turn with resume gets exactly the deltas after its seq, then
- * the live tail, then one turn_end. A session whose only caller is on the instance answering
- * it costs no PUBLISH (INFO commandstats), though it is marked. */
+ * the live tail, then one turn_end. Publishes missed (the subscribers' connections killed
+ * mid-turn) leave no gap and no turn without its whole text. A session whose only callers are on
+ * the instance answering it costs no PUBLISH (INFO commandstats), though it is marked. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -276,6 +277,39 @@ static void test_resume_on_b_mid_turn(void **state)
     ts_caller_close(&on_b);
 }
 
+/* Pub/sub is at most once: the subscriber connections are killed mid-turn, so B misses what A
+ * publishes until its subscriber is back. B's tab still gets no gap (seq 0, 1, 2, ... of what
+ * it gets) and one turn_end, and ends with A's text: the deltas, or, when they fell short, the
+ * whole answer in turn_end, read back from the transcript. */
+static void test_missed_publish_still_ends_whole(void **state)
+{
+    (void)state;
+    struct ts_caller on_a, on_b;
+    open_tabs(&on_a, &on_b);
+    assert_int_equal(ts_caller_message(&on_a, "k1", "[[tokens:150]] [[pace:10]] through a cut"), 0);
+    struct seen a, bs;
+    memset(&bs, 0, sizeof(bs));
+    bs.turn = 1;
+    read_frames(&on_b, &bs, true);
+    char *r = ts_redis_query(&st.redis, "CLIENT KILL TYPE pubsub");
+    assert_non_null(r);
+    free(r);
+    read_frames(&on_b, &bs, false);
+    read_turn(&on_a, 1, &a);
+    assert_int_equal(bs.ends, 1);
+    for (size_t i = 0; i < bs.n_seqs; i++)
+        assert_int_equal(bs.seqs[i], (long)i);
+    json_t *text = json_object_get(bs.end, "text");
+    fprintf(stderr, "B had %zu of 150 deltas%s\n", bs.n_seqs,
+            text ? ", then the whole text in turn_end" : "");
+    assert_string_equal(text ? json_string_value(text) : bs.text, a.text);
+    seen_free(&a);
+    seen_free(&bs);
+    next_turn_is_clean(&on_a, &on_b, 1);
+    ts_caller_close(&on_b);
+    ts_caller_close(&on_a);
+}
+
 static void test_caller_only_on_a_publishes_nothing(void **state)
 {
     (void)state;
@@ -303,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_tab_on_b_sees_a_turn),
         cmocka_unit_test(test_turn_b_acknowledged_ends_once),
         cmocka_unit_test(test_resume_on_b_mid_turn),
+        cmocka_unit_test(test_missed_publish_still_ends_whole),
         cmocka_unit_test(test_caller_only_on_a_publishes_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
