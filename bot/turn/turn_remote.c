@@ -54,13 +54,17 @@ static void read_back(struct turn_session *s, long turn)
         turn_enqueue(s, turn, NULL);
 }
 
-/* The remote turn for events of `turn`, made if it is new; NULL: the events are dropped. */
-static struct turn *remote_for(struct turn_session *s, long turn)
+/* The remote turn for events of `turn` (`start`: a turn_start), made if it is new; NULL: the
+ * events are dropped. */
+static struct turn *remote_for(struct turn_session *s, long turn, bool start)
 {
     if (turn < 1 || owned_here(s, turn))
         return NULL;
     struct turn *r = s->remote;
-    if (r && r->turn == turn)
+    /* A turn that failed before any text stored nothing: it may be answered again (recovered
+     * by the instance its caller comes back to), and is then told afresh. */
+    bool again = start && r && r->turn == turn && r->state == TURN_ENDED && r->error;
+    if (r && r->turn == turn && !again)
         return r;
     if (turn < newest_told(s))
         return NULL;
@@ -199,7 +203,7 @@ bool turn_tell_remote(struct turn_engine *e, const char *sid, const struct turn_
         return false;
     }
     bool retell = false;
-    struct turn *r = remote_for(s, ev->turn);
+    struct turn *r = remote_for(s, ev->turn, ev->kind == TURN_REMOTE_START);
     if (r) {
         s->remote_heard = true;
         switch (ev->kind) {
