@@ -52,8 +52,8 @@ struct desk_fanout {
     struct sess_live *live;
     struct pub_session *pubs;
     struct desk_sub *subs;
-    uv_timer_t batch_timer;   /* every DESK_BATCH_MS while a turn is followed */
-    uv_timer_t refresh_timer; /* every DESK_REFRESH_MS: marks of the sessions watched here */
+    uv_timer_t batch_timer; /* every DESK_BATCH_MS while a turn is followed */
+    uv_timer_t check_timer; /* every DESK_CHECK_MS: turns elsewhere gone quiet (read back) */
     struct pl_buf frame;
     bool stopped;
     int handles_open; /* timers not closed yet (close callbacks run in any order) */
@@ -199,8 +199,8 @@ static const struct turn_listener_ops pub_ops = {
     .turn_end = pub_on_turn_end,
 };
 
-/* The mark says whether anyone watches; a new counter means someone joined: the turn is told
- * again from its turn_start (receivers drop what they have). */
+/* Someone besides this instance listens, or nobody (-1); a new counter means someone joined: the
+ * turn is told again from its turn_start (receivers drop what they have). */
 static void on_mark(void *ud, int status, long long value)
 {
     struct pub_session *p = ud;
@@ -216,11 +216,20 @@ static void on_mark(void *ud, int status, long long value)
     pub_unref(p);
 }
 
+static struct desk_sub *sub_find(struct desk_fanout *f, const char *sid);
+
+/* This instance is among the subscribers of the session's channel (its own watchers and
+ * callers do not need the turn published). */
+static bool subscribed_here(struct desk_fanout *f, const char *sid)
+{
+    return f->live && sess_live_ready(f->live) && sub_find(f, sid);
+}
+
 static void pub_poll(struct pub_session *p, uint64_t now)
 {
     p->polled_ms = now;
-    struct bot_server *srv = p->f->srv;
-    if (sess_watch_read(srv->store, p->sid, srv->instance_id, on_mark, p) == PL_OK)
+    if (sess_watch_read(p->f->srv->store, p->sid, subscribed_here(p->f, p->sid), on_mark, p) ==
+        PL_OK)
         p->refs++;
 }
 
@@ -253,7 +262,7 @@ void desk_fanout_turn_starting(void *ud, const char *sid, long turn)
     p->listener.ops = &pub_ops;
     /* From now on: at a turn's start its turn_start follows this call and nothing before it is
      * replayed; at a submission (turn 0) the turn under way, if any, is replayed, and dropped
-     * unless the mark says someone watches. */
+     * unless someone besides this instance listens. */
     const struct turn_replay from = {.turn = turn, .after_seq = LONG_MAX / 2};
     turn_listen(f->srv->engine, sid, &p->listener, &from);
     p->listening = true;
@@ -356,8 +365,7 @@ static void sub_frame(struct desk_sub *s, const char *data, size_t len)
     if (tell && turn_tell_remote(s->f->srv->engine, s->sid, &ev)) {
         /* A publish was missed: the answering instance tells the turn again from its start
          * when the counter rises. */
-        sess_watch_mark(s->f->srv->store, s->sid, s->f->srv->instance_id, DESK_MARK_TTL_MS, true,
-                        NULL, NULL);
+        sess_watch_join(s->f->srv->store, s->sid, DESK_JOINS_TTL_MS, NULL, NULL);
     }
     pl_free(cites);
     json_decref(j);
@@ -418,12 +426,18 @@ static void on_live(void *ud, const char *sid, const char *data, size_t len)
     }
 }
 
-/* The subscription of `sid` here, made if need be (NULL: it cannot be). */
-static struct desk_sub *sub_get(struct desk_fanout *f, const char *sid)
+static struct desk_sub *sub_find(struct desk_fanout *f, const char *sid)
 {
     struct desk_sub *s = f->subs;
     while (s && strcmp(s->sid, sid) != 0)
         s = s->next;
+    return s;
+}
+
+/* The subscription of `sid` here, made if need be (NULL: it cannot be). */
+static struct desk_sub *sub_get(struct desk_fanout *f, const char *sid)
+{
+    struct desk_sub *s = sub_find(f, sid);
     if (!s && !f->live) {
         /* The subscriber connection only once a watch or a caller is here. */
         char err[200];
@@ -460,7 +474,7 @@ void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remot
     w->_next = s->watches;
     s->watches = w;
     /* a join: the answering instance tells the turn under way again, from its start */
-    sess_watch_mark(f->srv->store, sid, f->srv->instance_id, DESK_MARK_TTL_MS, true, NULL, NULL);
+    sess_watch_join(f->srv->store, sid, DESK_JOINS_TTL_MS, NULL, NULL);
 }
 
 static void sub_free(struct desk_sub *s)
@@ -468,8 +482,7 @@ static void sub_free(struct desk_sub *s)
     pl_free(s);
 }
 
-/* Unsubscribe, and take this instance's mark away, once no watch and no caller here needs the
- * session's channel. */
+/* Unsubscribe once no watch and no caller here needs the session's channel. */
 static void sub_release(struct desk_sub *s)
 {
     if (s->watches || s->callers)
@@ -481,7 +494,6 @@ static void sub_release(struct desk_sub *s)
             break;
         }
     sess_live_unsubscribe(f->live, s->sid);
-    sess_watch_clear(f->srv->store, s->sid, f->srv->instance_id, NULL, NULL);
     sub_free(s);
 }
 
@@ -509,7 +521,7 @@ void desk_fanout_follow(struct desk_fanout *f, const char *sid)
         return;
     s->callers++;
     /* a join, as a watch's: a caller resuming here mid-turn gets the rest of the turn */
-    sess_watch_mark(f->srv->store, sid, f->srv->instance_id, DESK_MARK_TTL_MS, true, NULL, NULL);
+    sess_watch_join(f->srv->store, sid, DESK_JOINS_TTL_MS, NULL, NULL);
 }
 
 void desk_fanout_unfollow(struct desk_fanout *f, const char *sid)
@@ -553,14 +565,14 @@ void desk_fanout_tell_agent(struct desk_fanout *f, const char *sid,
     sess_live_publish(f->srv->store, sid, b->data, b->len, NULL, NULL);
 }
 
-static void on_refresh_timer(uv_timer_t *t)
+/* A turn answered elsewhere that went quiet (its turn_end missed) is read back: no Redis call
+ * unless one did. */
+static void on_check_timer(uv_timer_t *t)
 {
     struct desk_fanout *f = t->data;
     for (struct desk_sub *s = f->subs, *next; s; s = next) {
         next = s->next;
-        sess_watch_mark(f->srv->store, s->sid, f->srv->instance_id, DESK_MARK_TTL_MS, false, NULL,
-                        NULL);
-        turn_remote_check(f->srv->engine, s->sid); /* a turn elsewhere gone quiet: read back */
+        turn_remote_check(f->srv->engine, s->sid);
     }
 }
 
@@ -576,9 +588,9 @@ int desk_fanout_create(struct bot_server *srv, const struct sess_store_opts *so,
     (void)len;
     pl_buf_init(&f->frame, BATCH_BYTES_MAX);
     uv_timer_init(srv->loop, &f->batch_timer);
-    uv_timer_init(srv->loop, &f->refresh_timer);
-    f->batch_timer.data = f->refresh_timer.data = f;
-    uv_timer_start(&f->refresh_timer, on_refresh_timer, DESK_REFRESH_MS, DESK_REFRESH_MS);
+    uv_timer_init(srv->loop, &f->check_timer);
+    f->batch_timer.data = f->check_timer.data = f;
+    uv_timer_start(&f->check_timer, on_check_timer, DESK_CHECK_MS, DESK_CHECK_MS);
     *out = f;
     return PL_OK;
 }
@@ -615,8 +627,8 @@ void desk_fanout_destroy(struct desk_fanout *f)
     f->live = NULL;
     pl_buf_cleanup(&f->frame);
     uv_timer_stop(&f->batch_timer);
-    uv_timer_stop(&f->refresh_timer);
+    uv_timer_stop(&f->check_timer);
     f->handles_open = 2;
     uv_close((uv_handle_t *)&f->batch_timer, on_closed);
-    uv_close((uv_handle_t *)&f->refresh_timer, on_closed);
+    uv_close((uv_handle_t *)&f->check_timer, on_closed);
 }

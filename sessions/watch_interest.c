@@ -1,38 +1,21 @@
-/* Watch interest marks; see watch_interest.h. On the store's connection: each instance's mark
- * is a field "i:ID" holding its expiry (ms since the epoch, the marking instance's clock: marks
- * live three times as long as they are refreshed, so clocks a few seconds apart do no harm), the
- * counter the field "joins"; the key lives as long as its latest mark. A read is a plain HGETALL
- * (no script: it runs every second while a turn is answered). */
+/* Interest in a session's live events; see watch_interest.h. Plain commands on the store's
+ * connection: PUBSUB NUMSUB for who listens and GET of the join counter, together (reads, every
+ * second while a turn is answered). */
 #include "sessions/watch_interest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
 #include "sessions/redis_conn.h"
 #include "sessions/session_conn.h"
 
-/* KEYS[1] the hash; ARGV: ttl ms, the instance's field, "1" to raise the counter, now (ms).
- * Expired marks are dropped on the way, and the key gets the life of the latest one left. */
-static const char mark_script_text[] =
-    "local now = tonumber(ARGV[4])\n"
-    "local ttl = tonumber(ARGV[1])\n"
-    "if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[1], 'joins', 1) end\n"
-    "redis.call('HSET', KEYS[1], ARGV[2], now + ttl)\n"
-    "local all = redis.call('HGETALL', KEYS[1])\n"
-    "local last = now + ttl\n"
-    "for i = 1, #all, 2 do\n"
-    "  if all[i] ~= 'joins' then\n"
-    "    local exp = tonumber(all[i + 1]) or 0\n"
-    "    if exp <= now then redis.call('HDEL', KEYS[1], all[i])\n"
-    "    elseif exp > last then last = exp end\n"
-    "  end\n"
-    "end\n"
-    "redis.call('PEXPIRE', KEYS[1], last - now)\n"
-    "return 1\n";
+/* The counter is raised and given its life in one script, so it never stays without expiry. */
+static const char join_script_text[] = "local v = redis.call('INCR', KEYS[1])\n"
+                                       "redis.call('PEXPIRE', KEYS[1], ARGV[1])\n"
+                                       "return v\n";
 
 struct done_op {
     sess_done_cb cb;
@@ -42,119 +25,112 @@ struct done_op {
 struct read_op {
     sess_watch_cb cb;
     void *ud;
-    char self[96]; /* the reader's field */
+    bool self_subscribed;
+    int pending; /* replies still to come */
+    int status;
+    long long count, joins;
 };
 
-static long long wall_ms(void)
+static void joins_key(char *key, size_t size, const char *sid)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static void watch_key(char *key, size_t size, const char *sid)
-{
-    snprintf(key, size, "parley:{%s}:watchers", sid);
-}
-
-static void instance_field(char *field, size_t size, const char *instance)
-{
-    snprintf(field, size, "i:%s", instance);
+    snprintf(key, size, "parley:{%s}:watched", sid);
 }
 
 static void on_done(void *ud, int status, redisReply *reply)
 {
     struct done_op *op = ud;
-    if (status == PL_OK && !rconn_reply_ok(reply, "watch mark"))
+    if (status == PL_OK && !rconn_reply_ok(reply, "watch join"))
         status = PL_EUPSTREAM;
     if (op->cb)
         op->cb(op->ud, status);
     pl_free(op);
 }
 
-int sess_watch_mark(struct sess_store *s, const char *sid, const char *instance, uint32_t ttl_ms,
-                    bool join, sess_done_cb cb, void *ud)
+int sess_watch_join(struct sess_store *s, const char *sid, uint32_t ttl_ms, sess_done_cb cb,
+                    void *ud)
 {
     static struct rconn_script script;
     if (!script.text)
-        rconn_script_init(&script, mark_script_text);
-    if (!sess_id_valid(sid) || !instance)
+        rconn_script_init(&script, join_script_text);
+    if (!sess_id_valid(sid))
         return PL_EINVAL;
-    char key[64], ttl[16], field[96], now[24];
-    watch_key(key, sizeof(key), sid);
-    instance_field(field, sizeof(field), instance);
+    char key[64], ttl[16];
+    joins_key(key, sizeof(key), sid);
     snprintf(ttl, sizeof(ttl), "%u", ttl_ms);
-    snprintf(now, sizeof(now), "%lld", wall_ms());
-    const char *argv[] = {"1", key, ttl, field, join ? "1" : "0", now};
-    size_t lens[] = {1, strlen(key), strlen(ttl), strlen(field), 1, strlen(now)};
+    const char *argv[] = {"1", key, ttl};
+    size_t lens[] = {1, strlen(key), strlen(ttl)};
     struct done_op *op = pl_calloc(1, sizeof(*op));
     op->cb = cb;
     op->ud = ud;
-    int rc = rconn_eval(sess_store_rconn(s), &script, on_done, op, 6, argv, lens);
+    int rc = rconn_eval(sess_store_rconn(s), &script, on_done, op, 3, argv, lens);
     if (rc)
         pl_free(op);
     return rc;
 }
 
-int sess_watch_clear(struct sess_store *s, const char *sid, const char *instance, sess_done_cb cb,
-                     void *ud)
+/* Both replies are in: tell. */
+static void read_reply(struct read_op *op)
 {
-    if (!sess_id_valid(sid) || !instance)
-        return PL_EINVAL;
-    char key[64], field[96];
-    watch_key(key, sizeof(key), sid);
-    instance_field(field, sizeof(field), instance);
-    const char *argv[] = {"HDEL", key, field};
-    size_t lens[] = {4, strlen(key), strlen(field)};
-    struct done_op *op = pl_calloc(1, sizeof(*op));
-    op->cb = cb;
-    op->ud = ud;
-    int rc = rconn_command_argv(sess_store_rconn(s), on_done, op, 3, argv, lens);
-    if (rc)
-        pl_free(op);
-    return rc;
-}
-
-static void on_read(void *ud, int status, redisReply *reply)
-{
-    struct read_op *op = ud;
-    long long value = -1;
-    if (status == PL_OK && !rconn_reply_ok(reply, "watch mark read"))
-        status = PL_EUPSTREAM;
-    if (status == PL_OK && reply->type == REDIS_REPLY_ARRAY) {
-        long long now = wall_ms(), joins = 0;
-        bool other = false;
-        for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-            const redisReply *k = reply->element[i], *v = reply->element[i + 1];
-            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-                continue;
-            long long n = strtoll(v->str, NULL, 10);
-            if (strcmp(k->str, "joins") == 0)
-                joins = n;
-            else if (strcmp(k->str, op->self) != 0 && n > now)
-                other = true;
-        }
-        value = other ? joins : -1;
-    }
-    op->cb(op->ud, status, value);
+    if (--op->pending > 0)
+        return;
+    long long value = op->count > (op->self_subscribed ? 1 : 0) ? op->joins : -1;
+    op->cb(op->ud, op->status, op->status == PL_OK ? value : -1);
     pl_free(op);
 }
 
-int sess_watch_read(struct sess_store *s, const char *sid, const char *self, sess_watch_cb cb,
+/* NUMSUB answers [channel, count]. */
+static void on_numsub(void *ud, int status, redisReply *reply)
+{
+    struct read_op *op = ud;
+    if (status == PL_OK && !rconn_reply_ok(reply, "live subscribers"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[1]->type == REDIS_REPLY_INTEGER)
+        op->count = reply->element[1]->integer;
+    if (status != PL_OK)
+        op->status = status;
+    read_reply(op);
+}
+
+static void on_joins(void *ud, int status, redisReply *reply)
+{
+    struct read_op *op = ud;
+    if (status == PL_OK && !rconn_reply_ok(reply, "watch counter read"))
+        status = PL_EUPSTREAM;
+    if (status == PL_OK && reply->type == REDIS_REPLY_STRING)
+        op->joins = strtoll(reply->str, NULL, 10);
+    if (status != PL_OK)
+        op->status = status;
+    read_reply(op);
+}
+
+int sess_watch_read(struct sess_store *s, const char *sid, bool self_subscribed, sess_watch_cb cb,
                     void *ud)
 {
-    if (!sess_id_valid(sid) || !self)
+    if (!sess_id_valid(sid))
         return PL_EINVAL;
-    char key[64];
-    watch_key(key, sizeof(key), sid);
-    const char *argv[] = {"HGETALL", key};
-    size_t lens[] = {7, strlen(key)};
+    char channel[64], key[64];
+    snprintf(channel, sizeof(channel), "parley:{%s}:live", sid);
+    joins_key(key, sizeof(key), sid);
+    const char *numsub[] = {"PUBSUB", "NUMSUB", channel};
+    size_t numsub_lens[] = {6, 6, strlen(channel)};
+    const char *get[] = {"GET", key};
+    size_t get_lens[] = {3, strlen(key)};
     struct read_op *op = pl_calloc(1, sizeof(*op));
     op->cb = cb;
     op->ud = ud;
-    instance_field(op->self, sizeof(op->self), self);
-    int rc = rconn_command_argv(sess_store_rconn(s), on_read, op, 2, argv, lens);
-    if (rc)
+    op->self_subscribed = self_subscribed;
+    /* Both at once: their replies come before those of the commands sent after this call (a
+     * caller message's append), so the answer is known before that message's events. */
+    int rc = rconn_command_argv(sess_store_rconn(s), on_numsub, op, 3, numsub, numsub_lens);
+    if (rc) {
         pl_free(op);
-    return rc;
+        return rc;
+    }
+    op->pending = 2;
+    if (rconn_command_argv(sess_store_rconn(s), on_joins, op, 2, get, get_lens) != PL_OK) {
+        op->status = PL_EIO;
+        op->pending = 1; /* NUMSUB's reply tells */
+    }
+    return PL_OK;
 }

@@ -95,7 +95,7 @@ static void watch_on_b(struct ts_caller *a, const char *sid)
     json_t *h = ts_caller_expect(a, "history", 5000);
     assert_non_null(h);
     json_decref(h);
-    wait_redis("3", "HLEN parley:{%s}:watchers", sid); /* the counter, A (its caller), B */
+    wait_redis("1", "EXISTS parley:{%s}:watched", sid);
     /* channel, then count: A for its caller (agents' actions reach it), B for the watch */
     wait_redis("\n2", "PUBSUB NUMSUB parley:{%s}:live", sid);
 }

@@ -4,7 +4,7 @@
  * caller that reconnects to B mid-turn with resume gets exactly the deltas after its seq, then
  * the live tail, then one turn_end. Publishes missed (the subscribers' connections killed
  * mid-turn) leave no gap and no turn without its whole text. A session whose only callers are on
- * the instance answering it costs no PUBLISH (INFO commandstats), though it is marked. */
+ * the instance answering it costs no PUBLISH (INFO commandstats), though it follows it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,13 +143,11 @@ static void seen_free(struct seen *s)
     s->end = NULL;
 }
 
-/* Tabs of one session on A and B; returns when A can see B's interest and both instances follow
- * the session's channel. */
+/* Tabs of one session on A and B; returns when both instances follow the session's channel. */
 static void open_tabs(struct ts_caller *on_a, struct ts_caller *on_b)
 {
     assert_int_equal(ts_caller_open(on_a, st.parleyd.ws_url, NULL, 0, 0), 0);
     assert_int_equal(ts_caller_open(on_b, b.ws_url, on_a->token, 0, 0), 0);
-    wait_redis("3", "HLEN parley:{%s}:watchers", on_a->session_id); /* counter, A, B */
     wait_redis("\n2", "PUBSUB NUMSUB parley:{%s}:live", on_a->session_id);
 }
 
@@ -316,8 +314,10 @@ static void test_caller_only_on_a_publishes_nothing(void **state)
     struct ts_caller one, two;
     assert_int_equal(ts_caller_open(&one, st.parleyd.ws_url, NULL, 0, 0), 0);
     assert_int_equal(ts_caller_open(&two, st.parleyd.ws_url, one.token, 0, 0), 0);
-    /* marked by A for its callers: a mark of the answering instance is no reason to publish */
-    wait_redis("2", "HLEN parley:{%s}:watchers", one.session_id);
+    /* A follows the session's channel for its callers, who joined: a listener on the answering
+     * instance itself is no reason to publish */
+    wait_redis("\n1", "PUBSUB NUMSUB parley:{%s}:live", one.session_id);
+    wait_redis("2", "GET parley:{%s}:watched", one.session_id);
     long before = ts_redis_calls(&st.redis, "publish");
     struct ts_turn t;
     assert_int_equal(ts_caller_ask(&one, "p1", "[[tokens:60]] only on A", 10000, &t), 0);
