@@ -9,6 +9,7 @@
 
 #include "bot/agent_proto.h"
 #include "bot/chat_proto.h"
+#include "bot/desk_frame.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -275,132 +276,24 @@ void desk_fanout_turn_starting(void *ud, const char *sid, long turn)
 
 /* ---- receiver ---- */
 
-static void sub_agent(struct desk_sub *s, json_t *j);
-
-static long frame_long(json_t *j, const char *key, long none)
-{
-    json_t *v = json_object_get(j, key);
-    return json_is_integer(v) ? (long)json_integer_value(v) : none;
-}
-
-/* A turn_end frame as the engine takes it (borrowing from `j`); `cites` holds its citations
- * (free it). */
-static void parse_end(json_t *j, struct turn_end *end, struct prompt_citation **cites)
-{
-    memset(end, 0, sizeof(*end));
-    end->turn = frame_long(j, "turn", 0);
-    end->answered_in = frame_long(j, "answered_in", end->turn);
-    end->stop_reason = json_string_value(json_object_get(j, "stop_reason"));
-    json_t *u = json_object_get(j, "usage");
-    end->input_tokens = frame_long(u, "input_tokens", 0);
-    end->output_tokens = frame_long(u, "output_tokens", 0);
-    end->cache_read_input_tokens = frame_long(u, "cache_read_input_tokens", 0);
-    end->cache_creation_input_tokens = frame_long(u, "cache_creation_input_tokens", 0);
-    end->cost_micros = frame_long(j, "cost_usd_micros", 0);
-    json_t *text = json_object_get(j, "text");
-    end->streamed = !json_is_string(text); /* its text is there when it was not streamed */
-    end->text = json_is_string(text) ? json_string_value(text) : "";
-    end->text_len = json_is_string(text) ? json_string_length(text) : 0;
-    json_t *c = json_object_get(j, "citations");
-    size_t n = json_array_size(c);
-    *cites = pl_calloc(n ? n : 1, sizeof(**cites));
-    for (size_t i = 0; i < n; i++) {
-        const char *source = json_string_value(json_object_get(json_array_get(c, i), "source"));
-        const char *title = json_string_value(json_object_get(json_array_get(c, i), "title"));
-        (*cites)[i].source = source ? source : "";
-        (*cites)[i].title = title ? title : "";
-    }
-    end->citations = n ? *cites : NULL;
-    end->n_citations = n;
-}
-
-/* One frame published by another instance: told through the engine's listeners here (caller
- * connections, watches, HTTP streams alike), which drops what was told already. */
+/* One frame published by another instance: a turn's event told through the engine's listeners
+ * here (caller connections, watches, HTTP streams alike), which drops what was told already; an
+ * agent's action done here as there, for the callers and watchers connected here. */
 static void sub_frame(struct desk_sub *s, const char *data, size_t len)
 {
-    json_error_t jerr;
-    json_t *j = json_loadb(data, len, 0, &jerr);
-    const char *type = j ? json_string_value(json_object_get(j, "type")) : NULL;
-    struct turn_remote_event ev = {.turn = frame_long(j, "turn", 0)};
-    struct turn_end end;
-    struct turn_error error;
-    struct prompt_citation *cites = NULL;
-    json_t *text = json_object_get(j, "text");
-    bool tell = true;
-    if (!type) {
-        tell = false;
-    } else if (strcmp(type, "agent") == 0) {
-        sub_agent(s, j); /* told through the engine's listeners here, watches' included */
-        tell = false;
-    } else if (strcmp(type, "message") == 0 && json_is_string(text)) {
-        ev.kind = TURN_REMOTE_MESSAGE;
-        ev.text = json_string_value(text);
-        ev.len = json_string_length(text);
-    } else if (strcmp(type, "turn_start") == 0) {
-        ev.kind = TURN_REMOTE_START;
-    } else if (strcmp(type, "delta") == 0 && json_is_string(text)) {
-        ev.kind = TURN_REMOTE_DELTA;
-        ev.seq = frame_long(j, "seq", -1);
-        ev.text = json_string_value(text);
-        ev.len = json_string_length(text);
-    } else if (strcmp(type, "error") == 0) {
-        const char *message = json_string_value(json_object_get(j, "message"));
-        error = (struct turn_error){
-            .code = api_error_from_code(json_string_value(json_object_get(j, "code"))),
-            .message = message ? message : "",
-            .retry_after_ms = (uint32_t)frame_long(j, "retry_after_ms", 0),
-        };
-        ev.kind = TURN_REMOTE_ERROR;
-        ev.error = &error;
-    } else if (strcmp(type, "turn_end") == 0) {
-        parse_end(j, &end, &cites);
-        if (!end.stop_reason)
-            tell = false;
-        ev.kind = TURN_REMOTE_END;
-        ev.end = &end;
-        ev.seq = frame_long(j, "deltas", -1);
-    } else {
-        tell = false;
-    }
-    if (tell && turn_tell_remote(s->f->srv->engine, s->sid, &ev)) {
+    struct bot_server *srv = s->f->srv;
+    struct desk_frame fr;
+    desk_frame_parse(data, len, &fr);
+    if (fr.kind == DESK_FRAME_TURN && turn_tell_remote(srv->engine, s->sid, &fr.turn)) {
         /* A publish was missed: the answering instance tells the turn again from its start
          * when the counter rises. */
-        sess_watch_join(s->f->srv->store, s->sid, DESK_JOINS_TTL_MS, NULL, NULL);
+        sess_watch_join(srv->store, s->sid, DESK_JOINS_TTL_MS, NULL, NULL);
+    } else if (fr.kind == DESK_FRAME_AGENT) {
+        if (fr.agent.kind == TURN_AGENT_TAKEOVER)
+            turn_cancel(srv->engine, s->sid, TURN_CANCEL_BY_TAKEOVER);
+        turn_tell_agent(srv->engine, s->sid, &fr.agent);
     }
-    pl_free(cites);
-    json_decref(j);
-}
-
-/* An agent's action on another instance ({"type":"agent",...}, desk_fanout_tell_agent): done
- * here as there, for the callers and watchers connected here. */
-static void sub_agent(struct desk_sub *s, json_t *j)
-{
-    struct turn_engine *engine = s->f->srv->engine;
-    const char *kind = json_string_value(json_object_get(j, "kind"));
-    const char *agent = json_string_value(json_object_get(j, "agent"));
-    json_t *text = json_object_get(j, "text");
-    struct turn_agent_event ev = {
-        .agent = agent ? agent : "",
-        .turn = (long)json_integer_value(json_object_get(j, "turn")),
-        .ts_ms = (long long)json_integer_value(json_object_get(j, "ts")),
-        .text = json_string_value(text),
-        .len = json_string_length(text),
-    };
-    if (!kind)
-        return;
-    if (strcmp(kind, "takeover") == 0)
-        ev.kind = TURN_AGENT_TAKEOVER;
-    else if (strcmp(kind, "say") == 0 && ev.text)
-        ev.kind = TURN_AGENT_SAY;
-    else if (strcmp(kind, "release") == 0)
-        ev.kind = TURN_AGENT_RELEASE;
-    else if (strcmp(kind, "watch") == 0)
-        ev.kind = TURN_AGENT_WATCH;
-    else
-        return;
-    if (ev.kind == TURN_AGENT_TAKEOVER)
-        turn_cancel(engine, s->sid, TURN_CANCEL_BY_TAKEOVER);
-    turn_tell_agent(engine, s->sid, &ev);
+    desk_frame_cleanup(&fr);
 }
 
 static void on_live(void *ud, const char *sid, const char *data, size_t len)
