@@ -70,6 +70,10 @@ static struct turn *remote_for(struct turn_session *s, long turn, bool start)
         return NULL;
     if (r && r->state != TURN_ENDED)
         read_back(s, r->turn); /* its turn_end never came */
+    if (again)                 /* a new answer: what a resumed listener had was of the failed one */
+        for (struct turn_listener *l = s->listeners; l; l = l->_next)
+            if (l->_resume_turn == turn)
+                l->_resume_turn = 0;
     turn_free(r);
     r = turn_new(turn, uv_now(s->engine->opts.loop));
     s->remote = r;
