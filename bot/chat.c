@@ -224,7 +224,7 @@ static void become_ready(struct chat_conn *c, const char *sid, const struct turn
     json_ws_ready(&c->ws);
     c->listener.ops = &conn_listener_ops;
     turn_listen(c->ws.srv->engine, sid, &c->listener, from);
-    desk_fanout_follow(c->ws.srv->desk, sid); /* agents on other instances reach the caller */
+    desk_fanout_follow(c->ws.srv->desk, sid); /* turns and agents elsewhere reach the caller */
 }
 
 /* ---- hello ---- */

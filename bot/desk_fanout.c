@@ -9,6 +9,7 @@
 
 #include "bot/agent_proto.h"
 #include "bot/chat_proto.h"
+#include "bot/desk_frame.h"
 #include "bot/turn/turn_engine.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -29,25 +30,21 @@ struct pub_session {
     bool listening;
     bool watched;
     long long mark; /* the counter last seen (-1: none) */
+    long deltas;    /* of the turn being told: how many (its turn_end says so to receivers) */
     uint64_t polled_ms;
     struct pl_buf batch; /* instance id, then frames, each line ended by '\n' */
     size_t batch_frames;
     char sid[SESS_ID_LEN + 1];
 };
 
-/* ---- receiver: a session watched here ---- */
+/* ---- receiver: a session watched or with a caller here ---- */
 
 struct desk_sub {
     struct desk_fanout *f;
     struct desk_sub *next;
     struct desk_remote_watch *watches;
-    unsigned callers; /* caller connections here (desk_fanout_follow): agents' actions reach them */
+    unsigned callers; /* caller connections here (desk_fanout_follow) */
     char sid[SESS_ID_LEN + 1];
-    long turn;    /* the newest turn seen from elsewhere */
-    bool in_turn; /* its turn_start seen, its turn_end not yet */
-    long next_seq;
-    char **frames; /* the turn so far (turn_start and deltas), for a watch joining mid-turn */
-    size_t n_frames, cap_frames;
 };
 
 struct desk_fanout {
@@ -56,8 +53,8 @@ struct desk_fanout {
     struct sess_live *live;
     struct pub_session *pubs;
     struct desk_sub *subs;
-    uv_timer_t batch_timer;   /* every DESK_BATCH_MS while a turn is followed */
-    uv_timer_t refresh_timer; /* every DESK_REFRESH_MS: marks of the sessions watched here */
+    uv_timer_t batch_timer; /* every DESK_BATCH_MS while a turn is followed */
+    uv_timer_t check_timer; /* every DESK_CHECK_MS: turns elsewhere gone quiet (read back) */
     struct pl_buf frame;
     bool stopped;
     int handles_open; /* timers not closed yet (close callbacks run in any order) */
@@ -109,6 +106,15 @@ static struct pl_buf *frame_buf(struct desk_fanout *f)
     return &f->frame;
 }
 
+/* Add `,"KEY":VALUE` to the JSON object in f->frame. */
+static void frame_add_long(struct desk_fanout *f, const char *key, long value)
+{
+    if (f->frame.len == 0 || f->frame.data[f->frame.len - 1] != '}')
+        return;
+    f->frame.len--;
+    pl_buf_printf(&f->frame, ",\"%s\":%ld}", key, value);
+}
+
 static struct pub_session *pub_of(struct turn_listener *l)
 {
     return PL_CONTAINER_OF(l, struct pub_session, listener);
@@ -124,6 +130,7 @@ static void pub_on_message(struct turn_listener *l, long turn, const char *text,
 static void pub_on_turn_start(struct turn_listener *l, long turn)
 {
     struct pub_session *p = pub_of(l);
+    p->deltas = 0;
     chat_out_turn_start(frame_buf(p->f), turn);
     pub_add(p);
 }
@@ -131,6 +138,7 @@ static void pub_on_turn_start(struct turn_listener *l, long turn)
 static void pub_on_delta(struct turn_listener *l, long turn, long seq, const char *text, size_t len)
 {
     struct pub_session *p = pub_of(l);
+    p->deltas = seq + 1;
     if (!p->watched)
         return; /* the per-token path: nothing at all while nobody watches */
     chat_out_delta(frame_buf(p->f), turn, seq, text, len);
@@ -139,9 +147,9 @@ static void pub_on_delta(struct turn_listener *l, long turn, long seq, const cha
 
 static void pub_on_error(struct turn_listener *l, long turn, const struct turn_error *err)
 {
-    (void)turn;
     struct pub_session *p = pub_of(l);
     chat_out_error_retry_after(frame_buf(p->f), err->code, err->message, err->retry_after_ms);
+    frame_add_long(p->f, "turn", turn); /* whose error it is, for the receivers' engines */
     pub_add(p);
 }
 
@@ -166,6 +174,8 @@ static void pub_on_turn_end(struct turn_listener *l, const struct turn_end *end)
 {
     struct pub_session *p = pub_of(l);
     chat_out_turn_end(frame_buf(p->f), end);
+    if (end->streamed) /* a receiver that has fewer reads the whole text back */
+        frame_add_long(p->f, "deltas", end->text_len ? p->deltas : 0);
     pub_add(p);
     pub_flush(p);
     pub_drop(p); /* followed again when its next turn starts */
@@ -181,6 +191,7 @@ static void pub_on_held(struct turn_listener *l, long turn)
 }
 
 static const struct turn_listener_ops pub_ops = {
+    .only_here = true, /* what other instances answer is theirs to publish */
     .held = pub_on_held,
     .message = pub_on_message,
     .turn_start = pub_on_turn_start,
@@ -189,8 +200,8 @@ static const struct turn_listener_ops pub_ops = {
     .turn_end = pub_on_turn_end,
 };
 
-/* The mark says whether anyone watches; a new counter means someone joined: the turn is told
- * again from its turn_start (receivers drop what they have). */
+/* Someone besides this instance listens, or nobody (-1); a new counter means someone joined: the
+ * turn is told again from its turn_start (receivers drop what they have). */
 static void on_mark(void *ud, int status, long long value)
 {
     struct pub_session *p = ud;
@@ -206,10 +217,20 @@ static void on_mark(void *ud, int status, long long value)
     pub_unref(p);
 }
 
+static struct desk_sub *sub_find(struct desk_fanout *f, const char *sid);
+
+/* This instance is among the subscribers of the session's channel (its own watchers and
+ * callers do not need the turn published). */
+static bool subscribed_here(struct desk_fanout *f, const char *sid)
+{
+    return f->live && sess_live_ready(f->live) && sub_find(f, sid);
+}
+
 static void pub_poll(struct pub_session *p, uint64_t now)
 {
     p->polled_ms = now;
-    if (sess_watch_read(p->f->srv->store, p->sid, on_mark, p) == PL_OK)
+    if (sess_watch_read(p->f->srv->store, p->sid, subscribed_here(p->f, p->sid), on_mark, p) ==
+        PL_OK)
         p->refs++;
 }
 
@@ -242,7 +263,7 @@ void desk_fanout_turn_starting(void *ud, const char *sid, long turn)
     p->listener.ops = &pub_ops;
     /* From now on: at a turn's start its turn_start follows this call and nothing before it is
      * replayed; at a submission (turn 0) the turn under way, if any, is replayed, and dropped
-     * unless the mark says someone watches. */
+     * unless someone besides this instance listens. */
     const struct turn_replay from = {.turn = turn, .after_seq = LONG_MAX / 2};
     turn_listen(f->srv->engine, sid, &p->listener, &from);
     p->listening = true;
@@ -255,106 +276,24 @@ void desk_fanout_turn_starting(void *ud, const char *sid, long turn)
 
 /* ---- receiver ---- */
 
-static void sub_clear_turn(struct desk_sub *s)
-{
-    for (size_t i = 0; i < s->n_frames; i++)
-        pl_free(s->frames[i]);
-    s->n_frames = 0;
-}
-
-static void sub_keep(struct desk_sub *s, const char *data, size_t len)
-{
-    if (s->n_frames == s->cap_frames) {
-        s->cap_frames = s->cap_frames ? s->cap_frames * 2 : 32;
-        s->frames = pl_realloc(s->frames, s->cap_frames * sizeof(*s->frames));
-    }
-    s->frames[s->n_frames++] = pl_strndup(data, len);
-}
-
-static void sub_forward(struct desk_sub *s, const char *data, size_t len)
-{
-    struct desk_remote_watch *w = s->watches;
-    while (w) {
-        struct desk_remote_watch *next = w->_next;
-        w->frame(w, s->sid, data, len);
-        w = next;
-    }
-}
-
-static void sub_agent(struct desk_sub *s, json_t *j);
-
-/* One frame published by another instance: forwarded unless seen already. */
+/* One frame published by another instance: a turn's event told through the engine's listeners
+ * here (caller connections, watches, HTTP streams alike), which drops what was told already; an
+ * agent's action done here as there, for the callers and watchers connected here. */
 static void sub_frame(struct desk_sub *s, const char *data, size_t len)
 {
-    json_error_t jerr;
-    json_t *j = json_loadb(data, len, 0, &jerr);
-    const char *type = j ? json_string_value(json_object_get(j, "type")) : NULL;
-    long turn = (long)json_integer_value(json_object_get(j, "turn"));
-    long seq = (long)json_integer_value(json_object_get(j, "seq"));
-    bool forward = false;
-    if (!type) {
-    } else if (strcmp(type, "agent") == 0) {
-        sub_agent(s, j); /* told through the engine's listeners here, watches' included */
-    } else if (strcmp(type, "turn_start") == 0) {
-        if (turn > s->turn) {
-            sub_clear_turn(s);
-            s->turn = turn;
-            s->in_turn = true;
-            s->next_seq = 0;
-            sub_keep(s, data, len);
-            forward = true;
-        }
-    } else if (strcmp(type, "delta") == 0) {
-        if (s->in_turn && turn == s->turn && seq == s->next_seq) {
-            s->next_seq++;
-            sub_keep(s, data, len);
-            forward = true;
-        }
-    } else if (strcmp(type, "turn_end") == 0) {
-        if ((s->in_turn && turn == s->turn) || turn > s->turn) {
-            s->turn = turn;
-            s->in_turn = false;
-            sub_clear_turn(s);
-            forward = true;
-        }
-    } else {
-        forward = true; /* an error frame */
+    struct bot_server *srv = s->f->srv;
+    struct desk_frame fr;
+    desk_frame_parse(data, len, &fr);
+    if (fr.kind == DESK_FRAME_TURN && turn_tell_remote(srv->engine, s->sid, &fr.turn)) {
+        /* A publish was missed: the answering instance tells the turn again from its start
+         * when the counter rises. */
+        sess_watch_join(srv->store, s->sid, DESK_JOINS_TTL_MS, NULL, NULL);
+    } else if (fr.kind == DESK_FRAME_AGENT) {
+        if (fr.agent.kind == TURN_AGENT_TAKEOVER)
+            turn_cancel(srv->engine, s->sid, TURN_CANCEL_BY_TAKEOVER);
+        turn_tell_agent(srv->engine, s->sid, &fr.agent);
     }
-    json_decref(j);
-    if (forward)
-        sub_forward(s, data, len);
-}
-
-/* An agent's action on another instance ({"type":"agent",...}, desk_fanout_tell_agent): done
- * here as there, for the callers and watchers connected here. */
-static void sub_agent(struct desk_sub *s, json_t *j)
-{
-    struct turn_engine *engine = s->f->srv->engine;
-    const char *kind = json_string_value(json_object_get(j, "kind"));
-    const char *agent = json_string_value(json_object_get(j, "agent"));
-    json_t *text = json_object_get(j, "text");
-    struct turn_agent_event ev = {
-        .agent = agent ? agent : "",
-        .turn = (long)json_integer_value(json_object_get(j, "turn")),
-        .ts_ms = (long long)json_integer_value(json_object_get(j, "ts")),
-        .text = json_string_value(text),
-        .len = json_string_length(text),
-    };
-    if (!kind)
-        return;
-    if (strcmp(kind, "takeover") == 0)
-        ev.kind = TURN_AGENT_TAKEOVER;
-    else if (strcmp(kind, "say") == 0 && ev.text)
-        ev.kind = TURN_AGENT_SAY;
-    else if (strcmp(kind, "release") == 0)
-        ev.kind = TURN_AGENT_RELEASE;
-    else if (strcmp(kind, "watch") == 0)
-        ev.kind = TURN_AGENT_WATCH;
-    else
-        return;
-    if (ev.kind == TURN_AGENT_TAKEOVER)
-        turn_cancel(engine, s->sid, TURN_CANCEL_BY_TAKEOVER);
-    turn_tell_agent(engine, s->sid, &ev);
+    desk_frame_cleanup(&fr);
 }
 
 static void on_live(void *ud, const char *sid, const char *data, size_t len)
@@ -380,15 +319,20 @@ static void on_live(void *ud, const char *sid, const char *data, size_t len)
     }
 }
 
-/* The subscription of `sid` here, made if need be (NULL: it cannot be). */
-static struct desk_sub *sub_get(struct desk_fanout *f, const char *sid)
+static struct desk_sub *sub_find(struct desk_fanout *f, const char *sid)
 {
     struct desk_sub *s = f->subs;
     while (s && strcmp(s->sid, sid) != 0)
         s = s->next;
+    return s;
+}
+
+/* The subscription of `sid` here, made if need be (NULL: it cannot be). */
+static struct desk_sub *sub_get(struct desk_fanout *f, const char *sid)
+{
+    struct desk_sub *s = sub_find(f, sid);
     if (!s && !f->live) {
-        /* The subscriber connection only once agents watch here: an instance without agents
-         * holds no second connection to Redis. */
+        /* The subscriber connection only once a watch or a caller is here. */
         char err[200];
         if (sess_live_create(f->srv->loop, &f->live_opts, &f->live, err, sizeof(err)) != PL_OK) {
             PL_LOG(PL_LOG_WARN, "desk", "no live events from other instances: %s", err);
@@ -419,24 +363,19 @@ void desk_fanout_watch(struct desk_fanout *f, const char *sid, struct desk_remot
     struct desk_sub *s = sub_get(f, sid);
     if (!s)
         return;
-    /* the turn so far, as seen from here */
-    for (size_t i = 0; i < s->n_frames; i++)
-        w->frame(w, sid, s->frames[i], strlen(s->frames[i]));
     w->_sub = s;
     w->_next = s->watches;
     s->watches = w;
-    sess_watch_mark(f->srv->store, sid, DESK_MARK_TTL_MS, NULL, NULL);
+    /* a join: the answering instance tells the turn under way again, from its start */
+    sess_watch_join(f->srv->store, sid, DESK_JOINS_TTL_MS, NULL, NULL);
 }
 
 static void sub_free(struct desk_sub *s)
 {
-    sub_clear_turn(s);
-    pl_free(s->frames);
     pl_free(s);
 }
 
-/* Unsubscribe once no watch and no caller here needs the session's channel. The watch mark
- * expires by itself (other instances may watch too). */
+/* Unsubscribe once no watch and no caller here needs the session's channel. */
 static void sub_release(struct desk_sub *s)
 {
     if (s->watches || s->callers)
@@ -471,8 +410,11 @@ void desk_fanout_follow(struct desk_fanout *f, const char *sid)
     if (!f || f->stopped)
         return;
     struct desk_sub *s = sub_get(f, sid);
-    if (s)
-        s->callers++;
+    if (!s)
+        return;
+    s->callers++;
+    /* a join, as a watch's: a caller resuming here mid-turn gets the rest of the turn */
+    sess_watch_join(f->srv->store, sid, DESK_JOINS_TTL_MS, NULL, NULL);
 }
 
 void desk_fanout_unfollow(struct desk_fanout *f, const char *sid)
@@ -516,11 +458,15 @@ void desk_fanout_tell_agent(struct desk_fanout *f, const char *sid,
     sess_live_publish(f->srv->store, sid, b->data, b->len, NULL, NULL);
 }
 
-static void on_refresh_timer(uv_timer_t *t)
+/* A turn answered elsewhere that went quiet (its turn_end missed) is read back: no Redis call
+ * unless one did. */
+static void on_check_timer(uv_timer_t *t)
 {
     struct desk_fanout *f = t->data;
-    for (struct desk_sub *s = f->subs; s; s = s->next)
-        sess_watch_refresh(f->srv->store, s->sid, DESK_MARK_TTL_MS, NULL, NULL);
+    for (struct desk_sub *s = f->subs, *next; s; s = next) {
+        next = s->next;
+        turn_remote_check(f->srv->engine, s->sid);
+    }
 }
 
 /* ---- life ---- */
@@ -535,9 +481,9 @@ int desk_fanout_create(struct bot_server *srv, const struct sess_store_opts *so,
     (void)len;
     pl_buf_init(&f->frame, BATCH_BYTES_MAX);
     uv_timer_init(srv->loop, &f->batch_timer);
-    uv_timer_init(srv->loop, &f->refresh_timer);
-    f->batch_timer.data = f->refresh_timer.data = f;
-    uv_timer_start(&f->refresh_timer, on_refresh_timer, DESK_REFRESH_MS, DESK_REFRESH_MS);
+    uv_timer_init(srv->loop, &f->check_timer);
+    f->batch_timer.data = f->check_timer.data = f;
+    uv_timer_start(&f->check_timer, on_check_timer, DESK_CHECK_MS, DESK_CHECK_MS);
     *out = f;
     return PL_OK;
 }
@@ -574,8 +520,8 @@ void desk_fanout_destroy(struct desk_fanout *f)
     f->live = NULL;
     pl_buf_cleanup(&f->frame);
     uv_timer_stop(&f->batch_timer);
-    uv_timer_stop(&f->refresh_timer);
+    uv_timer_stop(&f->check_timer);
     f->handles_open = 2;
     uv_close((uv_handle_t *)&f->batch_timer, on_closed);
-    uv_close((uv_handle_t *)&f->refresh_timer, on_closed);
+    uv_close((uv_handle_t *)&f->check_timer, on_closed);
 }

@@ -184,6 +184,7 @@ static void on_delta(struct turn_listener *l, long turn, long seq, const char *t
 }
 
 static const struct turn_listener_ops follow_ops = {
+    .only_here = true, /* changes here: the answering instance publishes its own */
     .message = on_message,
     .delta = on_delta,
     .turn_end = on_turn_end,

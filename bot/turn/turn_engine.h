@@ -161,8 +161,9 @@ struct turn_listener;
 /* What a listener is told. Every callback is optional (NULL: not interested). A listener may
  * detach itself (turn_unlisten) from inside its own callbacks; it must not detach others. */
 struct turn_listener_ops {
-    /** A caller message was stored here as turn `turn` (not a resent duplicate), after its
-     *  acknowledgement and before its answer's events. `text` borrowed for the call. */
+    /** A caller message was stored here (or elsewhere: turn_tell_remote) as turn `turn` (not a
+     * resent duplicate), after its acknowledgement and before its answer's events. `text` borrowed
+     * for the call. */
     void (*message)(struct turn_listener *l, long turn, const char *text, size_t len);
     /** Turn `turn`'s answer begins. */
     void (*turn_start)(struct turn_listener *l, long turn);
@@ -171,13 +172,18 @@ struct turn_listener_ops {
     void (*delta)(struct turn_listener *l, long turn, long seq, const char *text, size_t len);
     /** The turn failed before any text; its turn_end follows at once or once stored. */
     void (*error)(struct turn_listener *l, long turn, const struct turn_error *err);
-    /** The turn ended: exactly once per acknowledged turn on this instance. */
+    /** The turn ended: exactly once per acknowledged turn on this instance, and once per turn
+     *  told from another instance (turn_tell_remote). */
     void (*turn_end)(struct turn_listener *l, const struct turn_end *end);
     /** Caller turn `turn` went to the human agent who holds the session: no turn_start or
      *  turn_end follows for it (its message event went before). */
     void (*held)(struct turn_listener *l, long turn);
     /** A human agent acted on the session (turn_tell_agent). */
     void (*agent)(struct turn_listener *l, const struct turn_agent_event *ev);
+    /** Told only of the turns answered and messages stored here, never of those told from
+     *  another instance (turn_tell_remote), and every turn_end of this instance's own turns:
+     *  the agent desk's publisher, which must not publish again what it received. */
+    bool only_here;
 };
 
 /* Embed this in your own struct (PL_CONTAINER_OF gets back to it); set `ops` before
@@ -186,6 +192,7 @@ struct turn_listener {
     const struct turn_listener_ops *ops;
     struct turn_session *_session;
     struct turn_listener *_prev, *_next;
+    long _resume_turn, _resume_seq; /* `from` of a turn answered elsewhere, not known here yet */
 };
 
 /* Where a reconnecting listener left off: turn `turn`, deltas up to `after_seq` seen (-1: none). */
@@ -199,7 +206,10 @@ struct turn_replay {
  * what it missed of the current turn, then live events follow with no gap and no duplicate:
  *  - `from` NULL: the turn being answered, from its turn_start, if one is;
  *  - `from` set: that turn's deltas after from->after_seq (and its turn_end if it has ended),
- *    when it is the turn being answered or the last one answered here; otherwise as for NULL.
+ *    when it is the turn being answered or the last one answered here, or the turn another
+ *    instance answers (turn_tell_remote); otherwise as for NULL, and when that turn's events
+ *    come from another instance later (told again from its start), those up to after_seq are
+ *    left out.
  * A listener keeps the session live on this instance until turn_unlisten.
  */
 void turn_listen(struct turn_engine *e, const char *sid, struct turn_listener *l,
@@ -259,6 +269,46 @@ bool turn_cancel(struct turn_engine *e, const char *sid, enum turn_cancel_reason
 
 /** Tell the listeners of `sid` on this instance of an agent's action (none: nothing). */
 void turn_tell_agent(struct turn_engine *e, const char *sid, const struct turn_agent_event *ev);
+
+/* ---- turns answered on other instances ---- */
+
+/* The events of a turn another instance answers (published there, received here by
+ * bot/desk_fanout.h), told to this instance's listeners of the session as its own turns are:
+ * turn_start, each delta once and in order, error, then one turn_end. The engine keeps such a
+ * turn (as it keeps its own last one) for listeners that join or resume mid-turn. A turn this
+ * instance acknowledged too ends once: by the answering instance's turn_end, or, when that was
+ * missed, by this instance's own read of the stored answer (streamed false: turn_end carries
+ * the whole text). Events of a turn this instance answers or has ended, or of one older than
+ * the newest told here, are dropped. */
+enum turn_remote_kind {
+    TURN_REMOTE_MESSAGE, /* a caller message stored elsewhere: `text` */
+    TURN_REMOTE_START,
+    TURN_REMOTE_DELTA, /* `seq`, `text` */
+    TURN_REMOTE_ERROR, /* `error` */
+    TURN_REMOTE_END,   /* `end`: its text is the whole answer when end->streamed is false (else
+                          the deltas are); `seq`: how many deltas it had (-1: not known) */
+};
+
+/* Borrowed for the call. */
+struct turn_remote_event {
+    enum turn_remote_kind kind;
+    long turn;
+    long seq;
+    const char *text;
+    size_t len;
+    const struct turn_error *error;
+    const struct turn_end *end;
+};
+
+/** Tell `ev` of `sid` (nothing when the session has no listener or turn here). True when a
+ *  delta came after a gap (a publish was missed): the answering instance should tell the turn
+ *  again from its start. */
+bool turn_tell_remote(struct turn_engine *e, const char *sid, const struct turn_remote_event *ev);
+/** Called every few seconds while the session's events are followed: a turn answered elsewhere
+ *  that was told nothing since the previous call (its turn_end missed, or its instance gone) is
+ *  queued here as turn_recover would: its stored answer ends it (once the lock is free), or,
+ *  when its instance stopped without answering, this one answers it. */
+void turn_remote_check(struct turn_engine *e, const char *sid);
 
 enum turn_status {
     TURN_STATUS_UNKNOWN, /* no such turn in this session */

@@ -71,6 +71,10 @@ struct turn {
     long answered_in;        /* the turn whose answer covers it: its own unless another's does */
     struct turn_citations citations;
     bool end_sent; /* turn_end was told (STORING: after the first store attempt) */
+    /* Its turn_end went another way: on a turn here whose answer another instance streams, that
+     * instance's turn_end tells it; on a turn told from elsewhere, this instance's own read of
+     * the stored answer told it (turn_remote.c). */
+    bool end_silent;
     unsigned begin_attempts;
     unsigned store_attempts;
     uint64_t taken_ms; /* loop time it was taken up */
@@ -106,6 +110,12 @@ struct turn_session {
     struct turn_session *prev, *next;   /* in the engine's list of live sessions */
     struct turn_session *next_starting; /* in the engine's list of begun turns to start */
     bool policy_missing_logged;         /* its bound policy has no record: said once */
+    /* The newest turn another instance answers, as told here (turn_remote.c): LOCKING until its
+     * turn_start, STREAMING, ENDED. NULL: none. */
+    struct turn *remote;
+    bool remote_heard;   /* an event of it since the last turn_remote_check */
+    bool remote_stalled; /* it went quiet: this instance reads its answer back */
+    long remote_retold;  /* the turn a tell-again was asked for (once per turn) */
 };
 
 struct turn_engine {
@@ -140,6 +150,18 @@ struct turn *turn_new(long turn, uint64_t now);
 void turn_take_answer(struct turn *t, const struct sess_entry *a, long answered);
 /** Free a turn and everything it owns. Accepts NULL. */
 void turn_free(struct turn *t);
+
+/* One walk over a session's listeners, each free to detach itself meanwhile: begin, next until
+ * NULL, end. */
+struct turn_emission {
+    struct turn_session *s;
+    struct turn_listener *saved; /* the cursor of an emission this one runs inside */
+};
+void turn_emission_begin(struct turn_emission *e, struct turn_session *s);
+struct turn_listener *turn_emission_next(struct turn_emission *e);
+void turn_emission_end(struct turn_emission *e);
+/** The stop reason named `name` (end_turn for an unknown one). */
+enum llm_stop turn_stop_from_name(const char *name);
 
 void turn_emit_agent(struct turn_session *s, const struct turn_agent_event *ev);
 void turn_emit_held(struct turn_session *s, long turn);

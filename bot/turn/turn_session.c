@@ -39,7 +39,7 @@ struct turn *turn_new(long turn, uint64_t now)
     return t;
 }
 
-static enum llm_stop stop_from_name(const char *name)
+enum llm_stop turn_stop_from_name(const char *name)
 {
     for (int i = LLM_STOP_END_TURN; i <= LLM_STOP_TIMEOUT; i++) {
         if (name && strcmp(llm_stop_name((enum llm_stop)i), name) == 0)
@@ -55,7 +55,7 @@ void turn_take_answer(struct turn *t, const struct sess_entry *a, long answered)
         return;
     }
     pl_buf_append(&t->answer, a->text, a->text_len);
-    t->stop = stop_from_name(a->stop_reason);
+    t->stop = turn_stop_from_name(a->stop_reason);
     t->usage.input_tokens = a->input_tokens;
     t->usage.output_tokens = a->output_tokens;
     t->usage.cache_read_input_tokens = a->cache_read_input_tokens;
@@ -72,6 +72,7 @@ static void on_timer_closed(uv_handle_t *h)
     struct turn_session *s = h->data;
     turn_free(s->active);
     turn_free(s->last);
+    turn_free(s->remote);
     pl_free(s->queue);
     pl_free(s);
 }
@@ -187,17 +188,42 @@ static bool telling(const struct turn *t)
     return t && (t->state == TURN_STREAMING || (t->state == TURN_STORING && !t->end_sent));
 }
 
+/* The turn `from` names, as kept here: answered here, or told from elsewhere (not a turn whose
+ * turn_end was left to the other: its deltas are the other's). NULL: none. */
+static struct turn *replay_source(const struct turn_session *s, const struct turn_listener *l,
+                                  const struct turn_replay *from)
+{
+    const struct turn *r = l->ops->only_here ? NULL : s->remote;
+    if (s->active && s->active->turn == from->turn && s->active->state != TURN_LOCKING)
+        return s->active;
+    if (s->last && s->last->turn == from->turn && !s->last->end_silent)
+        return s->last;
+    if (r && r->turn == from->turn &&
+        (r->state == TURN_STREAMING || (r->end_sent && !r->end_silent)))
+        return s->remote;
+    return NULL;
+}
+
 void turn_listen(struct turn_engine *e, const char *sid, struct turn_listener *l,
                  const struct turn_replay *from)
 {
     struct turn_session *s = turn_session_get(e, sid); /* the listener's reference */
     turn_session_ref(s);                               /* while replaying */
     link_listener(s, l);
+    l->_resume_turn = 0;
+    l->_resume_seq = -1;
     struct turn *current = telling(s->active) ? s->active : NULL;
-    if (from && s->active && s->active->turn == from->turn && s->active->state != TURN_LOCKING)
-        replay_turn(s, l, s->active, from->after_seq + 1, from->after_seq < 0);
-    else if (from && s->last && s->last->turn == from->turn)
-        replay_turn(s, l, s->last, from->after_seq + 1, from->after_seq < 0);
+    if (!current && s->remote && s->remote->state == TURN_STREAMING && !l->ops->only_here)
+        current = s->remote;
+    struct turn *source = from ? replay_source(s, l, from) : NULL;
+    if (from) {
+        /* A turn another instance answers may be told here later (from its start when this
+         * instance has not had it): what the listener has is left out then. */
+        l->_resume_turn = from->turn;
+        l->_resume_seq = from->after_seq;
+    }
+    if (source)
+        replay_turn(s, l, source, from->after_seq + 1, from->after_seq < 0);
     else if (current)
         replay_turn(s, l, current, 0, true);
     turn_session_unref(s);
@@ -223,15 +249,10 @@ void turn_unlisten(struct turn_listener *l)
 
 /* ---- emission: every listener, in order, each free to detach itself meanwhile ---- */
 
-/* One walk over a session's listeners. The session's emit_next is the walk's cursor, which
- * turn_unlisten moves past a listener that detaches; the walk holds a reference so that the
- * last listener leaving does not free the session under it. */
-struct emission {
-    struct turn_session *s;
-    struct turn_listener *saved; /* the cursor of an emission this one runs inside */
-};
-
-static void emission_begin(struct emission *e, struct turn_session *s)
+/* The session's emit_next is the walk's cursor, which turn_unlisten moves past a listener that
+ * detaches; the walk holds a reference so that the last listener leaving does not free the
+ * session under it. */
+void turn_emission_begin(struct turn_emission *e, struct turn_session *s)
 {
     e->s = s;
     e->saved = s->emit_next;
@@ -239,7 +260,7 @@ static void emission_begin(struct emission *e, struct turn_session *s)
     s->emit_next = s->listeners;
 }
 
-static struct turn_listener *emission_next(struct emission *e)
+struct turn_listener *turn_emission_next(struct turn_emission *e)
 {
     struct turn_listener *l = e->s->emit_next;
     if (l)
@@ -247,7 +268,7 @@ static struct turn_listener *emission_next(struct emission *e)
     return l;
 }
 
-static void emission_end(struct emission *e)
+void turn_emission_end(struct turn_emission *e)
 {
     e->s->emit_next = e->saved;
     turn_session_unref(e->s);
@@ -255,69 +276,80 @@ static void emission_end(struct emission *e)
 
 void turn_emit_message(struct turn_session *s, long turn, const char *text, size_t len)
 {
-    struct emission e;
-    emission_begin(&e, s);
-    for (struct turn_listener *l; (l = emission_next(&e));)
+    struct turn_emission e;
+    turn_emission_begin(&e, s);
+    for (struct turn_listener *l; (l = turn_emission_next(&e));)
         if (l->ops->message)
             l->ops->message(l, turn, text, len);
-    emission_end(&e);
+    turn_emission_end(&e);
 }
 
 void turn_emit_agent(struct turn_session *s, const struct turn_agent_event *ev)
 {
-    struct emission e;
-    emission_begin(&e, s);
-    for (struct turn_listener *l; (l = emission_next(&e));)
+    struct turn_emission e;
+    turn_emission_begin(&e, s);
+    for (struct turn_listener *l; (l = turn_emission_next(&e));)
         if (l->ops->agent)
             l->ops->agent(l, ev);
-    emission_end(&e);
+    turn_emission_end(&e);
 }
 
 void turn_emit_held(struct turn_session *s, long turn)
 {
-    struct emission e;
-    emission_begin(&e, s);
-    for (struct turn_listener *l; (l = emission_next(&e));)
+    struct turn_emission e;
+    turn_emission_begin(&e, s);
+    for (struct turn_listener *l; (l = turn_emission_next(&e));)
         if (l->ops->held)
             l->ops->held(l, turn);
-    emission_end(&e);
+    turn_emission_end(&e);
 }
 
 void turn_emit_start(struct turn_session *s, long turn)
 {
-    struct emission e;
-    emission_begin(&e, s);
-    for (struct turn_listener *l; (l = emission_next(&e));)
+    struct turn_emission e;
+    turn_emission_begin(&e, s);
+    for (struct turn_listener *l; (l = turn_emission_next(&e));)
         if (l->ops->turn_start)
             l->ops->turn_start(l, turn);
-    emission_end(&e);
+    turn_emission_end(&e);
 }
 
 void turn_emit_delta(struct turn_session *s, long turn, long seq, const char *text, size_t len)
 {
     s->engine->stats.deltas++;
-    struct emission e;
-    emission_begin(&e, s);
-    for (struct turn_listener *l; (l = emission_next(&e));)
+    struct turn_emission e;
+    turn_emission_begin(&e, s);
+    for (struct turn_listener *l; (l = turn_emission_next(&e));)
         if (l->ops->delta)
             l->ops->delta(l, turn, seq, text, len);
-    emission_end(&e);
+    turn_emission_end(&e);
+}
+
+/* Local turn `t` ends, and the turn another instance answers is the same: true when that one's
+ * turn_end tells it (told already, or to come while it streams and is not read back here). */
+static bool end_told_by_remote(const struct turn_session *s, const struct turn *t)
+{
+    const struct turn *r = s->remote;
+    if (!r || r == t || r->turn != t->turn || t->n_deltas > 0)
+        return false;
+    return (r->end_sent && !r->end_silent) || (r->state == TURN_STREAMING && !s->remote_stalled);
 }
 
 void turn_emit_error(struct turn_session *s, const struct turn *t)
 {
+    bool silent = end_told_by_remote(s, t); /* told with the other instance's events */
     s->engine->stats.turns_failed++;
     const struct turn_error err = {
         .code = t->error,
         .message = t->error_message[0] ? t->error_message : api_error_message(t->error),
         .retry_after_ms = t->retry_after_ms,
     };
-    struct emission e;
-    emission_begin(&e, s);
-    for (struct turn_listener *l; (l = emission_next(&e));)
-        if (l->ops->error)
+    struct turn_emission e;
+    turn_emission_begin(&e, s);
+    for (struct turn_listener *l; (l = turn_emission_next(&e));)
+        if (l->ops->error && (!silent || l->ops->only_here))
             l->ops->error(l, t->turn, &err);
-    emission_end(&e);
+    turn_emission_end(&e);
 }
 
 void turn_end_of(const struct turn *t, struct turn_end *out)
@@ -344,13 +376,22 @@ void turn_end_of(const struct turn *t, struct turn_end *out)
 void turn_emit_end(struct turn_session *s, struct turn *t)
 {
     t->end_sent = true;
+    /* One turn_end: the other instance's (turn_remote.c), but for the listeners of this
+     * instance's own turns. */
+    t->end_silent = end_told_by_remote(s, t);
+    struct turn *r = s->remote;
+    if (r && r != t && r->turn == t->turn && !t->end_silent) {
+        /* told here instead: the rest of the other instance's events are dropped */
+        r->state = TURN_ENDED;
+        r->end_sent = r->end_silent = true;
+    }
     s->engine->stats.turns_completed++;
     struct turn_end end;
     turn_end_of(t, &end);
-    struct emission e;
-    emission_begin(&e, s);
-    for (struct turn_listener *l; (l = emission_next(&e));)
-        if (l->ops->turn_end)
+    struct turn_emission e;
+    turn_emission_begin(&e, s);
+    for (struct turn_listener *l; (l = turn_emission_next(&e));)
+        if (l->ops->turn_end && (!t->end_silent || l->ops->only_here))
             l->ops->turn_end(l, &end);
-    emission_end(&e);
+    turn_emission_end(&e);
 }

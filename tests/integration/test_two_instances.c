@@ -2,7 +2,8 @@
  * balancer), each tab sending ten messages at once. Every acknowledged message gets exactly one
  * turn_end on the connection whose instance acknowledged it, naming the turn whose answer
  * covered it; that answer is in the transcript, and polling the turn over HTTP (on either
- * instance) returns it. */
+ * instance) returns it. The other tab sees every answer too: one turn_end for each turn
+ * answered in itself, none twice. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +70,18 @@ static bool tab_done(const struct tab *t)
         return false;
     for (int i = 0; i < PER_TAB; i++) {
         if (t->ends[t->acked[i]] == 0)
+            return false;
+    }
+    return true;
+}
+
+/* The other tab has the turn_end of every turn of `t` answered in itself (the answers of the
+ * turns `t` acknowledged, streamed by its instance, reach the other instance's tab). */
+static bool other_done(const struct tab *t, const struct tab *o)
+{
+    for (int i = 0; i < PER_TAB; i++) {
+        long turn = t->acked[i];
+        if (t->answered_in[turn] == turn && o->ends[turn] == 0)
             return false;
     }
     return true;
@@ -143,12 +156,15 @@ static void test_every_acknowledged_turn_ends_on_its_instance(void **state)
             assert_int_equal(tabs[k]->n_acked, i + 1);
         }
     }
-    while (!(tab_done(a) && tab_done(b)) && now_ms() < deadline) {
+    while (!(tab_done(a) && tab_done(b) && other_done(a, b) && other_done(b, a)) &&
+           now_ms() < deadline) {
         tab_read(a, 20);
         tab_read(b, 20);
     }
     assert_true(tab_done(a));
     assert_true(tab_done(b));
+    assert_true(other_done(a, b));
+    assert_true(other_done(b, a));
     /* Twenty distinct turns, each acknowledged once by one instance. */
     int acked_by[64] = {0};
     for (int i = 0; i < PER_TAB; i++) {
@@ -157,7 +173,8 @@ static void test_every_acknowledged_turn_ends_on_its_instance(void **state)
     }
     for (long turn = 1; turn <= 2 * PER_TAB; turn++)
         assert_int_equal(acked_by[turn], 1);
-    /* Exactly one turn_end per acknowledged turn, on its own tab, and none for the others. */
+    /* Exactly one turn_end per acknowledged turn on its own tab; at most one on the other (one
+     * for an answer, none needed for a message another answer covered). */
     struct tab *tabs[2] = {a, b};
     int covered = 0;
     for (int k = 0; k < 2; k++) {
@@ -165,7 +182,7 @@ static void test_every_acknowledged_turn_ends_on_its_instance(void **state)
         for (int i = 0; i < PER_TAB; i++) {
             long turn = t->acked[i];
             assert_int_equal(t->ends[turn], 1);
-            assert_int_equal(o->ends[turn], 0);
+            assert_true(o->ends[turn] <= 1);
             long in = t->answered_in[turn];
             assert_true(in >= turn);
             covered += in > turn;
