@@ -38,7 +38,7 @@ struct agent_conn;
 
 struct agent_watch {
     struct turn_listener listener;   /* of its session, while LISTENING: turns answered here */
-    struct desk_remote_watch remote; /* while LISTENING: turns answered elsewhere */
+    struct desk_remote_watch remote; /* while LISTENING: subscribed to turns answered elsewhere */
     struct agent_conn *a;
     struct agent_watch *next;
     enum watch_state state;
@@ -177,16 +177,6 @@ static const struct turn_listener_ops watch_listener_ops = {
     .error = on_error,
     .turn_end = on_turn_end,
 };
-
-/* A frame of a turn another instance answers (bot/desk_fanout.h). */
-static void on_remote_frame(struct desk_remote_watch *r, const char *sid, const char *data,
-                            size_t len)
-{
-    struct agent_watch *w = PL_CONTAINER_OF(r, struct agent_watch, remote);
-    struct pl_buf *b = frame_buf(w->a);
-    agent_out_for_session(b, sid, data, len);
-    agent_send(w->a, b);
-}
 
 static struct agent_watch *find_watch(struct agent_conn *a, const char *sid)
 {
@@ -421,7 +411,6 @@ static void on_watch_opened(void *ud, int status, const struct sess_record *rec,
      * between the history and the live events. */
     const struct turn_replay from = {.turn = rec->answered + 1, .after_seq = -1};
     turn_listen(a->ws.srv->engine, w->sid, &w->listener, &from);
-    w->remote.frame = on_remote_frame;
     desk_fanout_watch(a->ws.srv->desk, w->sid, &w->remote);
     PL_LOG(PL_LOG_INFO, "agent", "agent=%s watches sess=%s", a->sub, w->sid);
     agent_act(a, w->sid, SESS_AGENT_WATCH, NULL, 0);

@@ -44,10 +44,9 @@ struct desk_fanout;
 struct desk_sub;
 
 /* A watch of a session's events from other instances: it subscribes to the session (a join); the
- * events reach the watch's turn listener through the engine. */
+ * events reach the watch's turn listener through the engine. Embed it; its fields are the
+ * desk's. */
 struct desk_remote_watch {
-    /** Not called any more: the events come through the engine (kept for its users). */
-    void (*frame)(struct desk_remote_watch *w, const char *sid, const char *data, size_t len);
     struct desk_sub *_sub;
     struct desk_remote_watch *_next;
 };
