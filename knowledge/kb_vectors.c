@@ -1,6 +1,8 @@
-/* Flat matrix of unit vectors with brute-force cosine search; see kb_vectors.h. A removal moves
- * the rows after the document's down (a memmove of the matrix tail), which costs about the
- * matrix but happens once per changed document. */
+/* Flat matrix of unit vectors with brute-force cosine search; see kb_vectors.h. Each row is kept
+ * as signed bytes with a scale (value = byte x scale, the row's largest component at +-127): a
+ * search reads a quarter of the memory float32 rows would take, and a search at 100,000 rows is
+ * bound by that read. A removal moves the rows after the document's down (a memmove of the
+ * matrix tail), which costs about the matrix but happens once per changed document. */
 #include "knowledge/kb_vectors.h"
 
 #include <math.h>
@@ -17,7 +19,8 @@ struct vdoc {
 
 struct kb_vectors {
     unsigned dims;
-    float *mat;          /* rows x dims */
+    int8_t *mat;         /* rows x dims: each row's unit vector quantised */
+    float *scale;        /* per row: a byte's value (0 for a zero vector) */
     struct vdoc **owner; /* per row */
     uint32_t *chunk;     /* per row */
     size_t rows, cap;
@@ -50,6 +53,7 @@ void kb_vectors_free(struct kb_vectors *v)
     pl_map_each(&v->docs, free_doc, NULL);
     pl_map_cleanup(&v->docs);
     pl_free(v->mat);
+    pl_free(v->scale);
     pl_free(v->owner);
     pl_free(v->chunk);
     pl_free(v);
@@ -72,13 +76,38 @@ size_t kb_vectors_chunks(const struct kb_vectors *v)
 
 size_t kb_vectors_bytes(const struct kb_vectors *v)
 {
-    return sizeof(*v) + v->cap * (v->dims * sizeof(float) + sizeof(*v->owner) + sizeof(uint32_t)) +
+    return sizeof(*v) +
+           v->cap *
+               (v->dims * sizeof(int8_t) + sizeof(float) + sizeof(*v->owner) + sizeof(uint32_t)) +
            v->docs.count * sizeof(struct vdoc) + v->name_bytes;
 }
 
 bool kb_vectors_has(const struct kb_vectors *v, const char *doc)
 {
     return pl_map_get(&v->docs, doc) != NULL;
+}
+
+/* `src` (dims floats, finite) scaled to unit length and quantised into `dst`; returns the
+ * scale (0 for a zero vector, whose bytes are all 0). */
+static float quantise(const float *src, unsigned dims, int8_t *dst)
+{
+    double norm = 0, max = 0;
+    for (unsigned j = 0; j < dims; j++) {
+        norm += (double)src[j] * src[j];
+        if (fabs((double)src[j]) > max)
+            max = fabs((double)src[j]);
+    }
+    if (!(norm > 0) || !isfinite(norm) || !(max > 0)) {
+        memset(dst, 0, dims);
+        return 0.0f;
+    }
+    norm = sqrt(norm);
+    double step = max / norm / 127.0; /* the unit vector's largest component is 127 steps */
+    for (unsigned j = 0; j < dims; j++) {
+        long q = lrint(src[j] / norm / step);
+        dst[j] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+    }
+    return (float)step;
 }
 
 int kb_vectors_add(struct kb_vectors *v, const char *doc, const float *vecs, uint32_t n)
@@ -94,7 +123,8 @@ int kb_vectors_add(struct kb_vectors *v, const char *doc, const float *vecs, uin
         size_t cap = v->cap ? v->cap : 64;
         while (cap < v->rows + n)
             cap *= 2;
-        v->mat = pl_realloc(v->mat, cap * v->dims * sizeof(float));
+        v->mat = pl_realloc(v->mat, cap * v->dims * sizeof(int8_t));
+        v->scale = pl_realloc(v->scale, cap * sizeof(float));
         v->owner = pl_realloc(v->owner, cap * sizeof(*v->owner));
         v->chunk = pl_realloc(v->chunk, cap * sizeof(*v->chunk));
         v->cap = cap;
@@ -105,13 +135,7 @@ int kb_vectors_add(struct kb_vectors *v, const char *doc, const float *vecs, uin
     d->n = n;
     for (uint32_t i = 0; i < n; i++) {
         const float *src = vecs + (size_t)i * v->dims;
-        float *dst = v->mat + (v->rows + i) * v->dims;
-        double norm = 0;
-        for (unsigned j = 0; j < v->dims; j++)
-            norm += (double)src[j] * src[j];
-        norm = sqrt(norm);
-        for (unsigned j = 0; j < v->dims; j++)
-            dst[j] = norm > 0 ? (float)(src[j] / norm) : 0.0f;
+        v->scale[v->rows + i] = quantise(src, v->dims, v->mat + (v->rows + i) * v->dims);
         v->owner[v->rows + i] = d;
         v->chunk[v->rows + i] = i;
     }
@@ -128,7 +152,8 @@ int kb_vectors_remove(struct kb_vectors *v, const char *doc)
         return PL_ENOTFOUND;
     size_t end = (size_t)d->start + d->n, tail = v->rows - end;
     memmove(v->mat + (size_t)d->start * v->dims, v->mat + end * v->dims,
-            tail * v->dims * sizeof(float));
+            tail * v->dims * sizeof(int8_t));
+    memmove(v->scale + d->start, v->scale + end, tail * sizeof(float));
     memmove(v->owner + d->start, v->owner + end, tail * sizeof(*v->owner));
     memmove(v->chunk + d->start, v->chunk + end, tail * sizeof(*v->chunk));
     v->rows -= d->n;
@@ -151,29 +176,23 @@ static bool before(const struct kb_vec_hit *a, const struct kb_vec_hit *b)
     return c ? c < 0 : a->chunk < b->chunk;
 }
 
-/* Two four-wide partial sums in GCC/clang vector types (SSE on x86-64, NEON on arm64): a plain
- * running sum is not vectorised, since that would reorder its additions. memcpy loads: rows need
- * no alignment. */
-typedef float vec4 __attribute__((vector_size(16)));
+/* A plain integer sum: integer addition may be reordered, so the compiler vectorises it (this
+ * file is built with -ftree-vectorize, CMakeLists.txt). On x86-64 a second copy is built for AVX2
+ * (picked at load time on CPUs that have it): widening the bytes and multiply-adding them 16 at
+ * a time is what makes the bytes pay; baseline SSE2 has no such instructions (bench/RESULTS.md).
+ * 127 x 127 x 8192 fits an int32. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DOT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DOT_CLONES
+#endif
 
-static float dot_product(const float *a, const float *b, unsigned n)
+DOT_CLONES static int32_t dot_product(const int8_t *a, const int8_t *b, unsigned n)
 {
-    vec4 s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
-    unsigned j = 0;
-    for (; j + 8 <= n; j += 8) {
-        vec4 a0, a1, b0, b1;
-        memcpy(&a0, a + j, sizeof(a0));
-        memcpy(&a1, a + j + 4, sizeof(a1));
-        memcpy(&b0, b + j, sizeof(b0));
-        memcpy(&b1, b + j + 4, sizeof(b1));
-        s0 += a0 * b0;
-        s1 += a1 * b1;
-    }
-    vec4 s = s0 + s1;
-    float dot = s[0] + s[1] + s[2] + s[3];
-    for (; j < n; j++)
-        dot += a[j] * b[j];
-    return dot;
+    int32_t s = 0;
+    for (unsigned j = 0; j < n; j++)
+        s += (int32_t)a[j] * (int32_t)b[j];
+    return s;
 }
 
 size_t kb_vectors_search(const struct kb_vectors *v, const float *query, struct kb_vec_hit *hits,
@@ -181,20 +200,20 @@ size_t kb_vectors_search(const struct kb_vectors *v, const float *query, struct 
 {
     if (!v || k == 0 || v->rows == 0)
         return 0;
-    double norm = 0;
     for (unsigned j = 0; j < v->dims; j++)
-        norm += (double)query[j] * query[j];
-    if (!(norm > 0) || !isfinite(norm))
+        if (!isfinite(query[j]))
+            return 0;
+    int8_t *q = pl_malloc(v->dims);
+    float qscale = quantise(query, v->dims, q);
+    if (qscale == 0.0f) {
+        pl_free(q);
         return 0;
-    float *q = pl_malloc(v->dims * sizeof(float));
-    double inv = 1.0 / sqrt(norm);
-    for (unsigned j = 0; j < v->dims; j++)
-        q[j] = (float)(query[j] * inv);
+    }
     size_t n = 0;
     for (size_t r = 0; r < v->rows; r++) {
-        const float *row = v->mat + r * v->dims;
-        float dot = dot_product(row, q, v->dims);
-        struct kb_vec_hit h = {dot, v->owner[r]->name, v->chunk[r]};
+        int32_t dot = dot_product(v->mat + r * v->dims, q, v->dims);
+        double score = (double)dot * v->scale[r] * qscale;
+        struct kb_vec_hit h = {score, v->owner[r]->name, v->chunk[r]};
         if (n == k && !before(&h, &hits[k - 1]))
             continue;
         /* Insertion into the sorted top k (k is small: tens). */
