@@ -135,6 +135,9 @@ static const struct opt opts[] = {
     {"embeddings-timeout-ms", "PARLEY_EMBEDDINGS_TIMEOUT_MS", "embeddings_timeout_ms", OPT_U32,
      F(embeddings_timeout_ms), "1500", 50, 60000,
      "deadline of a question's embedding; past it (or on an error) the turn uses BM25 alone"},
+    {"web", "PARLEY_WEB_DIR", "web", OPT_STR, F(web_dir), NULL, 0, 0,
+     "folder whose index.html, widget.js, agent.html and agent.js replace the built-in pages (a "
+     "missing one: the built-in one); read at start. See docs/widget.md"},
     {"prompts", "PARLEY_PROMPTS_DIR", "prompts", OPT_STR, F(prompts_dir), NULL, 0, 0,
      "folder with the prompt templates web.txt and voice.txt (a missing one: the built-in one); "
      "SIGHUP reloads them. See the Prompts section"},
@@ -320,40 +323,6 @@ static const struct opt opts[] = {
 
 #undef F
 
-/* Options of features that are not in this build yet. Accepting them and doing nothing would let
- * a deployment believe it has, say, a feature it lacks: they are refused at
- * start with a message that says so. Each becomes a row of `opts` with its feature. */
-static const struct {
-    const char *flag;
-    const char *env;
-    const char *key;
-    const char *feature;
-} not_built[] = {
-    {"web", "PARLEY_WEB_DIR", "web", "serving the web pages from a folder"},
-};
-
-/* PL_EINVAL with a message if `name` (a flag without "--", an environment variable or a config
- * key, per `which`) belongs to a feature not in this build. */
-enum name_kind { BY_FLAG, BY_ENV, BY_KEY };
-
-static int refuse_not_built(enum name_kind which, const char *name, size_t len, const char *origin,
-                            char *err, size_t errlen)
-{
-    for (size_t i = 0; i < sizeof(not_built) / sizeof(not_built[0]); i++) {
-        const char *n = which == BY_FLAG  ? not_built[i].flag
-                        : which == BY_ENV ? not_built[i].env
-                                          : not_built[i].key;
-        if (strlen(n) != len || strncmp(n, name, len) != 0)
-            continue;
-        snprintf(err, errlen,
-                 "%s: %s%.*s is an option of %s, which is not in this build of parleyd yet; "
-                 "remove it (see docs/configuration.md)",
-                 origin, which == BY_FLAG ? "--" : "", (int)len, name, not_built[i].feature);
-        return PL_EINVAL;
-    }
-    return PL_OK;
-}
-
 static int set_value(struct bot_config *cfg, const struct opt *o, const char *value,
                      const char *origin, char *err, size_t errlen)
 {
@@ -418,11 +387,7 @@ static int load_file(struct bot_config *cfg, const char *path, char *err, size_t
                 o = &opts[i];
         }
         if (!o) {
-            char origin[300];
-            snprintf(origin, sizeof(origin), "config file %s", path);
-            rc = refuse_not_built(BY_KEY, k, strlen(k), origin, err, errlen);
-            if (!rc)
-                snprintf(err, errlen, "config file %s: unknown option \"%s\"", path, k);
+            snprintf(err, errlen, "config file %s: unknown option \"%s\"", path, k);
             rc = PL_EINVAL;
             goto out;
         }
@@ -485,13 +450,6 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
         if (v && *v && (rc = set_value(cfg, &opts[i], v, "environment", err, errlen)))
             return rc;
     }
-    for (size_t i = 0; i < sizeof(not_built) / sizeof(not_built[0]); i++) {
-        const char *v = getenv(not_built[i].env);
-        if (v && *v &&
-            (rc = refuse_not_built(BY_ENV, not_built[i].env, strlen(not_built[i].env),
-                                   "environment", err, errlen)))
-            return rc;
-    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -507,8 +465,6 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const struct opt *o = find_flag(name, nlen);
         if (!o) {
-            if ((rc = refuse_not_built(BY_FLAG, name, nlen, "command line", err, errlen)))
-                return rc;
             snprintf(err, errlen, "unknown option \"%s\" (see --help)", a);
             return PL_EINVAL;
         }

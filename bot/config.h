@@ -42,6 +42,7 @@ struct bot_config {
     char *embeddings_base_url;
     uint32_t embeddings_timeout_ms; /* a question's embedding; then BM25 alone */
     char *prompts_dir;
+    char *web_dir; /* --web: pages that replace the built-in ones (bot/web_pages.h) */
     char *jwt_secret;
     bool jwt_secret_generated; /* no secret configured: a random one was made */
     bool allow_anonymous;

@@ -23,8 +23,8 @@
 #include "bot/kb_dense.h"
 #include "bot/summary.h"
 #include "bot/turn/turn_engine.h"
+#include "bot/web_pages.h"
 #include "common/alloc.h"
-#include "common/embed.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/utf8.h"
@@ -34,8 +34,6 @@
 #include "sessions/policy_store.h"
 #include "sessions/session_store.h"
 #include "sessions/webhook_store.h"
-
-extern const struct pl_embedded_file embed_web[];
 
 static long long wall_s(void)
 {
@@ -182,7 +180,7 @@ static const char *mime_of(const char *name)
 
 static void get_asset(struct http_server_req *r, const char *name)
 {
-    const struct pl_embedded_file *f = pl_embedded_find(embed_web, name);
+    const struct web_page *f = web_pages_find(r->srv->web, name);
     if (!f) {
         http_server_reply_error(r, API_ERR_NOT_FOUND, "no such page");
         return;

@@ -32,6 +32,7 @@
 #include "bot/summary.h"
 #include "bot/trusted_proxies.h"
 #include "bot/turn/turn_engine.h"
+#include "bot/web_pages.h"
 #include "bot/ws_server.h"
 #include "common/alloc.h"
 #include "common/err.h"
@@ -233,6 +234,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
+    if (web_pages_load(cfg.web_dir, &srv.web, err, sizeof(err)) != PL_OK) {
+        fprintf(stderr, "parleyd: %s\n", err);
+        goto out;
+    }
+    if (cfg.web_dir && *cfg.web_dir)
+        PL_LOG(PL_LOG_NOTICE, "web", "%zu of the pages from %s, the others built in",
+               web_pages_from_dir(srv.web), cfg.web_dir);
     if (cfg.jwt_secret_generated)
         PL_LOG(PL_LOG_WARN, "auth",
                "no --jwt-secret / PARLEY_JWT_SECRET: using a random secret, so tokens stop "
@@ -447,6 +455,7 @@ out:
     conn_counts_cleanup(&srv.session_conns);
     origin_list_free(srv.origins);
     trusted_proxies_free(srv.trusted_proxies);
+    web_pages_free(srv.web);
     lex_intents_cleanup(&srv.lex_intents);
     curl_global_cleanup();
     config_cleanup(&cfg);

@@ -73,6 +73,7 @@ struct bot_server {
     struct turn_engine *engine;
     struct desk_fanout *desk;     /* the agent desk across instances (bot/desk_fanout.h) */
     struct desk_list *desk_list;  /* the desk's live session list (bot/desk_list.h) */
+    struct web_pages *web;        /* the pages served (bot/web_pages.h) */
     struct summarizer *summaries; /* conversation summaries (bot/summary.h); NULL: off */
     struct acceptor *acceptor;    /* the listening socket (bot/acceptor.h) */
     struct lws_context *lws;
