@@ -644,30 +644,14 @@ static void *endpoint_open(struct bot_server *srv, struct conn *conn)
     struct agent_conn *a = pl_calloc(1, sizeof(*a));
     json_ws_open(&a->ws, &agent_ws_ops, srv, conn);
     pl_buf_init(&a->event, EVENT_BYTES_MAX);
-    return a;
-}
-
-static int endpoint_receive(void *app, const void *data, size_t len, bool first, bool final,
-                            bool binary)
-{
-    return json_ws_receive(&((struct agent_conn *)app)->ws, data, len, first, final, binary);
-}
-
-static int endpoint_writeable(void *app)
-{
-    return json_ws_writeable(&((struct agent_conn *)app)->ws);
-}
-
-static void endpoint_closed(void *app)
-{
-    json_ws_closed(&((struct agent_conn *)app)->ws);
+    return &a->ws; /* the app json_ws's endpoint calls take */
 }
 
 const struct ws_endpoint agent_ws_endpoint = {
     .path = "/v1/agent",
     .subprotocol = "parley.agent.v1",
     .open = endpoint_open,
-    .receive = endpoint_receive,
-    .writeable = endpoint_writeable,
-    .closed = endpoint_closed,
+    .receive = json_ws_receive,
+    .writeable = json_ws_writeable,
+    .closed = json_ws_closed,
 };

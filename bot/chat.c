@@ -521,30 +521,14 @@ static void *endpoint_open(struct bot_server *srv, struct conn *conn)
     json_ws_open(&c->ws, &chat_ws_ops, srv, conn);
     srv->metrics.connections_total++;
     srv->metrics.connections_open++;
-    return c;
-}
-
-static int endpoint_receive(void *app, const void *data, size_t len, bool first, bool final,
-                            bool binary)
-{
-    return json_ws_receive(&((struct chat_conn *)app)->ws, data, len, first, final, binary);
-}
-
-static int endpoint_writeable(void *app)
-{
-    return json_ws_writeable(&((struct chat_conn *)app)->ws);
-}
-
-static void endpoint_closed(void *app)
-{
-    json_ws_closed(&((struct chat_conn *)app)->ws);
+    return &c->ws; /* the app json_ws's endpoint calls take */
 }
 
 const struct ws_endpoint chat_ws_endpoint = {
     .path = "/v1/chat",
     .subprotocol = "parley.chat.v1",
     .open = endpoint_open,
-    .receive = endpoint_receive,
-    .writeable = endpoint_writeable,
-    .closed = endpoint_closed,
+    .receive = json_ws_receive,
+    .writeable = json_ws_writeable,
+    .closed = json_ws_closed,
 };

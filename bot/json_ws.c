@@ -138,8 +138,9 @@ static int going_away(struct json_ws *ws)
     return close_with(ws, WS_CLOSE_GOING_AWAY, "server restarting; reconnect to continue");
 }
 
-int json_ws_writeable(struct json_ws *ws)
+int json_ws_writeable(void *app)
 {
+    struct json_ws *ws = app;
     if (ws->write_failed)
         return -1;
     if (ws->close_sent)
@@ -231,9 +232,9 @@ void json_ws_ready(struct json_ws *ws)
 
 /* ---- receiving ---- */
 
-int json_ws_receive(struct json_ws *ws, const void *data, size_t len, bool first, bool final,
-                    bool binary)
+int json_ws_receive(void *app, const void *data, size_t len, bool first, bool final, bool binary)
 {
+    struct json_ws *ws = app;
     if (ws->close_code)
         return 0; /* closing after an error that said why: nothing more is read */
     if (first) {
@@ -263,8 +264,9 @@ int json_ws_receive(struct json_ws *ws, const void *data, size_t len, bool first
     return 0;
 }
 
-void json_ws_closed(struct json_ws *ws)
+void json_ws_closed(void *app)
 {
+    struct json_ws *ws = app;
     ws->conn = NULL;
     hello_timer_done(ws);
     if (ws->ops->closed)

@@ -88,11 +88,11 @@ void json_ws_ready(struct json_ws *ws);
 /** True once a close is decided or sent, or the socket is gone: answer nothing more. */
 bool json_ws_closing(const struct json_ws *ws);
 
-/* The endpoint's calls (struct ws_endpoint, bot/conn.h), for the protocol's table entry. */
-int json_ws_receive(struct json_ws *ws, const void *data, size_t len, bool first, bool final,
-                    bool binary);
-int json_ws_writeable(struct json_ws *ws);
-void json_ws_closed(struct json_ws *ws);
+/* The endpoint's calls (struct ws_endpoint, bot/conn.h) for the protocol's table entry, whose
+ * `open` returns the json_ws it embeds as the connection's `app`. */
+int json_ws_receive(void *app, const void *data, size_t len, bool first, bool final, bool binary);
+int json_ws_writeable(void *app);
+void json_ws_closed(void *app);
 
 /** Free what the module holds (the queue, the reassembly buffer); for ops->release. */
 void json_ws_cleanup(struct json_ws *ws);
