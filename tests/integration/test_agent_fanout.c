@@ -23,7 +23,6 @@
 
 static struct ts_stack st;  /* Redis, the double and instance A */
 static struct ts_parleyd b; /* instance B */
-static char b_dir[600];
 static const char *const upstream_args[] = {"--pace-ms", "5", NULL};
 
 static int setup(void **state)
@@ -31,9 +30,7 @@ static int setup(void **state)
     (void)state;
     if (ts_stack_start(&st, "agent_fanout", upstream_args, NULL))
         return -1;
-    snprintf(b_dir, sizeof(b_dir), "%s/b", st.workdir);
-    mkdir(b_dir, 0755);
-    return ts_parleyd_start(&b, b_dir, &st.redis, &st.upstream, NULL);
+    return ts_stack_start_second(&st, &b, NULL);
 }
 
 static int teardown(void **state)
@@ -53,18 +50,8 @@ static long long now_ms(void)
 /* Poll Redis until `fmt`'s reply ends with `want` (5 s at most). */
 static void wait_redis(const char *want, const char *fmt, const char *sid)
 {
-    long long deadline = now_ms() + 5000;
-    for (;;) {
-        char *r = ts_redis_query(&st.redis, fmt, sid);
-        bool ok = r && strlen(r) >= strlen(want) && strcmp(r + strlen(r) - strlen(want), want) == 0;
-        free(r);
-        if (ok)
-            return;
-        if (now_ms() > deadline)
-            fail_msg("Redis never answered %s to %s", want, fmt);
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL); /* polling a condition with a deadline */
-    }
+    if (!ts_redis_wait(&st.redis, want, 5000, fmt, sid))
+        fail_msg("Redis never answered %s to %s", want, fmt);
 }
 
 static void agent_on_b(struct ts_caller *a)

@@ -22,7 +22,6 @@
 
 static struct ts_stack st;  /* Redis and instance A */
 static struct ts_parleyd b; /* instance B */
-static char b_dir[600];
 static const char *const a_args[] = {"--local-pace-ms", "1", "--kb", PARLEY_KB_DIR, NULL};
 
 static int setup(void **state)
@@ -30,9 +29,7 @@ static int setup(void **state)
     (void)state;
     if (ts_stack_start(&st, "desk_list", NULL, a_args))
         return -1;
-    snprintf(b_dir, sizeof(b_dir), "%s/b", st.workdir);
-    mkdir(b_dir, 0755);
-    return ts_parleyd_start(&b, b_dir, &st.redis, NULL, a_args);
+    return ts_stack_start_second(&st, &b, a_args);
 }
 
 static int teardown(void **state)

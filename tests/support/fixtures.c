@@ -111,6 +111,31 @@ char *ts_redis_vquery(const struct ts_redis *r, const char *password, const char
     return out;
 }
 
+bool ts_redis_wait(const struct ts_redis *r, const char *suffix, int timeout_ms, const char *fmt,
+                   ...)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *got = ts_redis_vquery(r, NULL, fmt, ap);
+        va_end(ap);
+        size_t n = got ? strlen(got) : 0, k = strlen(suffix);
+        bool ok = got && n >= k && strcmp(got + n - k, suffix) == 0;
+        pl_free(got);
+        if (ok)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ms =
+            (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (ms > timeout_ms)
+            return false;
+        struct timespec pause = {0, 5 * 1000 * 1000};
+        nanosleep(&pause, NULL); /* polling a condition with a deadline */
+    }
+}
+
 char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...)
 {
     va_list ap;
@@ -339,6 +364,14 @@ int ts_stack_start(struct ts_stack *s, const char *name, const char *const *upst
         return -1;
     return ts_parleyd_start(&s->parleyd, s->workdir, &s->redis,
                             s->with_upstream ? &s->upstream : NULL, parleyd_args);
+}
+
+int ts_stack_start_second(struct ts_stack *s, struct ts_parleyd *b, const char *const *args)
+{
+    char dir[sizeof(s->workdir) + 4];
+    snprintf(dir, sizeof(dir), "%s/b", s->workdir);
+    mkdir(dir, 0755);
+    return ts_parleyd_start(b, dir, &s->redis, s->with_upstream ? &s->upstream : NULL, args);
 }
 
 int ts_stack_restart_parleyd(struct ts_stack *s)

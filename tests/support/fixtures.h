@@ -31,6 +31,10 @@ void ts_redis_stop(struct ts_redis *r);
  *  integer as is, an array as its elements joined with '\n', nil as "(nil)". New string, or
  *  NULL on a connection error. */
 char *ts_redis_query(const struct ts_redis *r, const char *fmt, ...);
+/** Poll `fmt`'s reply (every 5 ms) until it ends with `suffix`: true, or false after
+ *  `timeout_ms`. */
+bool ts_redis_wait(const struct ts_redis *r, const char *suffix, int timeout_ms, const char *fmt,
+                   ...);
 /** The same with a va_list, after AUTH with `password` when not NULL. */
 char *ts_redis_vquery(const struct ts_redis *r, const char *password, const char *fmt, va_list ap);
 
@@ -104,6 +108,8 @@ struct ts_stack {
  *  (NULL-terminated, may be NULL) must stay valid until ts_stack_stop. 0 or -1. */
 int ts_stack_start(struct ts_stack *s, const char *name, const char *const *upstream_args,
                    const char *const *parleyd_args);
+/** A second instance `b` on the stack's Redis and double (workdir/b), with `args`. 0 or -1. */
+int ts_stack_start_second(struct ts_stack *s, struct ts_parleyd *b, const char *const *args);
 /** Start parleyd again on the same port with the same arguments (after a stop or a kill). */
 int ts_stack_restart_parleyd(struct ts_stack *s);
 /** Stop parleyd, the double and Redis. 0 only if parleyd exited cleanly (every handle closed,
