@@ -15,6 +15,7 @@
 #include "bot/desk_fanout.h"
 #include "bot/desk_list.h"
 #include "bot/handoff.h"
+#include "bot/instance_control.h"
 #include "bot/json_ws.h"
 #include "bot/outbuf.h"
 #include "bot/turn/turn_engine.h"
@@ -319,8 +320,10 @@ static void on_acted(void *ud, int status, enum sess_agent_result result, long t
             [SESS_AGENT_SAY] = TURN_AGENT_SAY,
             [SESS_AGENT_RELEASE] = TURN_AGENT_RELEASE,
         };
-        if (op->action == SESS_AGENT_TAKEOVER)
+        if (op->action == SESS_AGENT_TAKEOVER) {
             turn_cancel(srv->engine, op->sid, TURN_CANCEL_BY_TAKEOVER);
+            instance_control_takeover(srv->control, op->sid); /* a turn answered elsewhere */
+        }
         const struct turn_agent_event ev = {.kind = kind[op->action],
                                             .agent = a->sub,
                                             .turn = turn,

@@ -60,7 +60,7 @@ struct desk_list {
     uv_timer_t house_timer; /* every DESK_LIST_REFRESH_MS: marks, idle follows */
     /* receiver */
     struct desk_list_follower *followers;
-    struct sess_desk_sub *sub;
+    struct sess_channel_sub *sub;
     struct sid_set to_read;
     bool rows_reading;
     struct pl_buf publish;
@@ -314,8 +314,8 @@ void desk_list_follow(struct desk_list *dl, struct desk_list_follower *fl)
         return;
     if (!dl->sub) {
         char err[256];
-        if (sess_desk_sub_create(dl->srv->loop, &dl->sub_opts, on_desk_message, dl, &dl->sub, err,
-                                 sizeof(err)) != PL_OK)
+        if (sess_channel_sub_create(dl->srv->loop, &dl->sub_opts, SESS_DESK_CHANNEL,
+                                    on_desk_message, dl, &dl->sub, err, sizeof(err)) != PL_OK)
             PL_LOG(PL_LOG_WARN, "desk", "no live list updates: %s", err);
     }
     fl->_dl = dl;
@@ -379,7 +379,7 @@ void desk_list_destroy(struct desk_list *dl)
     sweep(dl, true);
     while (dl->followers)
         desk_list_unfollow(dl->followers);
-    sess_desk_sub_destroy(dl->sub);
+    sess_channel_sub_destroy(dl->sub);
     dl->sub = NULL;
     dl->refs += 2;
     uv_close((uv_handle_t *)&dl->batch_timer, on_closed);

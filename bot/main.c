@@ -20,6 +20,7 @@
 #include "bot/escalation_signals.h"
 #include "bot/escalation_watch.h"
 #include "bot/http_routes.h"
+#include "bot/instance_control.h"
 #include "bot/kb_dense.h"
 #include "bot/kb_setup.h"
 #include "bot/kb_sync.h"
@@ -67,9 +68,10 @@ static void on_turn_starting(void *ud, const char *sid, long turn)
 static void on_redis_state(void *ud, bool up)
 {
     struct bot_server *srv = ud;
-    (void)srv;
     PL_LOG(up ? PL_LOG_NOTICE : PL_LOG_WARN, "redis",
            up ? "storage ready" : "storage unavailable: new messages get retryable errors");
+    if (up)
+        instance_control_redis_up(srv->control);
 }
 
 static int adopt_connection(void *ud, int fd, struct acceptor_conn *conn)
@@ -117,6 +119,8 @@ static void on_drain(uv_timer_t *t)
     srv->desk = NULL;
     desk_list_destroy(srv->desk_list);
     srv->desk_list = NULL;
+    instance_control_stop(srv->control);
+    srv->control = NULL;
     turn_engine_stop(srv->engine);
     /* The knowledge base's timers read the store: stopped before it goes (a sync pass that
      * came after it read a NULL store). */
@@ -287,7 +291,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (desk_fanout_create(&srv, &so, &srv.desk, err, sizeof(err)) != PL_OK ||
-        desk_list_create(&srv, &so, &srv.desk_list, err, sizeof(err)) != PL_OK) {
+        desk_list_create(&srv, &so, &srv.desk_list, err, sizeof(err)) != PL_OK ||
+        instance_control_start(&srv, &so, &srv.control, err, sizeof(err)) != PL_OK) {
         fprintf(stderr, "parleyd: %s\n", err);
         goto out;
     }
@@ -421,6 +426,8 @@ out:
     srv.desk = NULL;
     desk_list_destroy(srv.desk_list);
     srv.desk_list = NULL;
+    instance_control_stop(srv.control);
+    srv.control = NULL;
     turn_engine_stop(srv.engine);
     policy_source_stop(srv.policy);
     kb_sync_stop(srv.kb_sync);

@@ -71,11 +71,12 @@ struct bot_server {
     struct prompt_builder *prompts;
     struct llm_price_table *prices; /* --prices, or the built-in table */
     struct turn_engine *engine;
-    struct desk_fanout *desk;     /* the agent desk across instances (bot/desk_fanout.h) */
-    struct desk_list *desk_list;  /* the desk's live session list (bot/desk_list.h) */
-    struct web_pages *web;        /* the pages served (bot/web_pages.h) */
-    struct summarizer *summaries; /* conversation summaries (bot/summary.h); NULL: off */
-    struct acceptor *acceptor;    /* the listening socket (bot/acceptor.h) */
+    struct desk_fanout *desk;         /* the agent desk across instances (bot/desk_fanout.h) */
+    struct desk_list *desk_list;      /* the desk's live session list (bot/desk_list.h) */
+    struct web_pages *web;            /* the pages served (bot/web_pages.h) */
+    struct instance_control *control; /* commands to this instance (bot/instance_control.h) */
+    struct summarizer *summaries;     /* conversation summaries (bot/summary.h); NULL: off */
+    struct acceptor *acceptor;        /* the listening socket (bot/acceptor.h) */
     struct lws_context *lws;
     bool lws_stopping;    /* first stage of the context's destruction done */
     char instance_id[40]; /* random per process: owner of turn locks */

@@ -1,5 +1,6 @@
-/* The desk's list channel and mark; see desk_channel.h. Plain commands on the store's
- * connection; the subscriber is an rconn subscriber connection of its own. */
+/* The desk's list channel and mark, and subscribers of one fixed channel; see desk_channel.h.
+ * Plain commands on the store's connection; a subscriber is an rconn subscriber connection of
+ * its own. */
 #include "sessions/desk_channel.h"
 
 #include <stdio.h>
@@ -74,35 +75,43 @@ int sess_desk_read(struct sess_store *s, sess_desk_read_cb cb, void *ud)
     return rc;
 }
 
-int sess_desk_publish(struct sess_store *s, const char *data, size_t len, sess_done_cb cb, void *ud)
+int sess_channel_publish(struct sess_store *s, const char *channel, const char *data, size_t len,
+                         sess_done_cb cb, void *ud)
 {
-    const char *argv[] = {"PUBLISH", SESS_DESK_CHANNEL, data ? data : ""};
-    size_t lens[] = {7, strlen(SESS_DESK_CHANNEL), data ? len : 0};
+    const char *argv[] = {"PUBLISH", channel, data ? data : ""};
+    size_t lens[] = {7, strlen(channel), data ? len : 0};
     return send_done(s, 3, argv, lens, cb, ud);
 }
 
-/* ---- the subscriber ---- */
+int sess_desk_publish(struct sess_store *s, const char *data, size_t len, sess_done_cb cb, void *ud)
+{
+    return sess_channel_publish(s, SESS_DESK_CHANNEL, data, len, cb, ud);
+}
 
-struct sess_desk_sub {
+/* ---- a subscriber of one channel ---- */
+
+struct sess_channel_sub {
     struct rconn *conn;
-    sess_desk_message_cb cb;
+    char *channel;
+    sess_channel_message_cb cb;
     void *ud;
 };
 
 static void on_message(void *ud, void *sub, const char *data, size_t len)
 {
     (void)sub;
-    struct sess_desk_sub *d = ud;
+    struct sess_channel_sub *d = ud;
     d->cb(d->ud, data, len);
 }
 
-int sess_desk_sub_create(uv_loop_t *loop, const struct sess_store_opts *opts,
-                         sess_desk_message_cb cb, void *ud, struct sess_desk_sub **out, char *err,
-                         size_t errlen)
+int sess_channel_sub_create(uv_loop_t *loop, const struct sess_store_opts *opts,
+                            const char *channel, sess_channel_message_cb cb, void *ud,
+                            struct sess_channel_sub **out, char *err, size_t errlen)
 {
-    struct sess_desk_sub *d = pl_calloc(1, sizeof(*d));
+    struct sess_channel_sub *d = pl_calloc(1, sizeof(*d));
     d->cb = cb;
     d->ud = ud;
+    d->channel = pl_strdup(channel);
     struct rconn_opts ro = {
         .url = opts->redis_url,
         .connect_timeout_ms = opts->connect_timeout_ms,
@@ -112,9 +121,10 @@ int sess_desk_sub_create(uv_loop_t *loop, const struct sess_store_opts *opts,
     };
     int rc = rconn_create(loop, &ro, NULL, NULL, &d->conn, err, errlen);
     if (rc == PL_OK)
-        rc = rconn_subscribe(d->conn, SESS_DESK_CHANNEL, d);
+        rc = rconn_subscribe(d->conn, d->channel, d);
     if (rc) {
         rconn_destroy(d->conn);
+        pl_free(d->channel);
         pl_free(d);
         return rc;
     }
@@ -122,13 +132,19 @@ int sess_desk_sub_create(uv_loop_t *loop, const struct sess_store_opts *opts,
     return PL_OK;
 }
 
-void sess_desk_sub_destroy(struct sess_desk_sub *d)
+void sess_channel_sub_destroy(struct sess_channel_sub *d)
 {
     if (!d)
         return;
-    rconn_unsubscribe(d->conn, SESS_DESK_CHANNEL);
+    rconn_unsubscribe(d->conn, d->channel);
     rconn_destroy(d->conn);
+    pl_free(d->channel);
     pl_free(d);
+}
+
+bool sess_channel_sub_ready(const struct sess_channel_sub *d)
+{
+    return d && rconn_is_up(d->conn);
 }
 
 size_t sess_desk_parse(const char *data, size_t len, size_t max,

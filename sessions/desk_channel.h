@@ -33,18 +33,26 @@ int sess_desk_read(struct sess_store *s, sess_desk_read_cb cb, void *ud);
 int sess_desk_publish(struct sess_store *s, const char *data, size_t len, sess_done_cb cb,
                       void *ud);
 
-/** A message of the desk channel; `data` borrowed for the call. */
-typedef void (*sess_desk_message_cb)(void *ud, const char *data, size_t len);
+/** A message of a channel; `data` borrowed for the call. */
+typedef void (*sess_channel_message_cb)(void *ud, const char *data, size_t len);
 
-struct sess_desk_sub; /* a dedicated subscriber connection to the desk channel */
+struct sess_channel_sub; /* a dedicated subscriber connection to one fixed channel */
 
 /** Connect (in the background, reconnecting with backoff) to opts->redis_url and subscribe to
- *  the desk channel. PL_EINVAL with `err` for a bad URL. */
-int sess_desk_sub_create(uv_loop_t *loop, const struct sess_store_opts *opts,
-                         sess_desk_message_cb cb, void *ud, struct sess_desk_sub **out, char *err,
-                         size_t errlen);
+ *  `channel` (copied): the desk channel, an instance's control channel (bot/instance_control.h).
+ *  PL_EINVAL with `err` for a bad URL. */
+int sess_channel_sub_create(uv_loop_t *loop, const struct sess_store_opts *opts,
+                            const char *channel, sess_channel_message_cb cb, void *ud,
+                            struct sess_channel_sub **out, char *err, size_t errlen);
 /** Unsubscribe and close: `cb` never runs after this returns. Accepts NULL. */
-void sess_desk_sub_destroy(struct sess_desk_sub *d);
+void sess_channel_sub_destroy(struct sess_channel_sub *d);
+/** True while its connection is up (subscribed, or subscribing). */
+bool sess_channel_sub_ready(const struct sess_channel_sub *d);
+
+/** Publish `len` bytes of `data` on `channel`, on the store's command connection. `cb` may be
+ *  NULL. */
+int sess_channel_publish(struct sess_store *s, const char *channel, const char *data, size_t len,
+                         sess_done_cb cb, void *ud);
 
 /** Parse a desk message: call `each` with every valid session id in it (lines that are not one
  *  are skipped), at most `max` of them. Returns how many were given. */

@@ -632,7 +632,12 @@ static void handshake_reply(struct rconn *c, enum handshake_step step, int statu
         c->up_since_ms = uv_now(c->loop);
         c->failure[0] = '\0'; /* the next failure is news */
         c->failures_unlogged = 0;
-        PL_LOG(PL_LOG_NOTICE, "redis", "connected to %s", c->endpoint);
+        /* The command connection's line tells the operator; subscriber connections (the desk's,
+         * an instance's control channel) come and go with it and would only repeat it. */
+        if (c->opts.on_message)
+            PL_LOG(PL_LOG_DEBUG, "redis", "subscriber connected to %s", c->endpoint);
+        else
+            PL_LOG(PL_LOG_NOTICE, "redis", "connected to %s", c->endpoint);
         resubscribe(c);
         set_state(c, RCONN_UP);
     }

@@ -308,6 +308,85 @@ static void test_takeover_from_b(void **state)
     ts_caller_close(&caller);
 }
 
+/* GET turn `n` of `sid` on A, as the session's caller; its JSON body (new) and status. */
+static json_t *poll_turn(const char *sid, const char *token, long n, long *status)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/turns/%ld", st.parleyd.url, sid, n);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("GET", url, token, NULL, &r), 0);
+    *status = r.status;
+    json_t *j = json_loads(r.body, 0, NULL);
+    ts_http_reply_free(&r);
+    assert_non_null(j);
+    return j;
+}
+
+/* A turn of the HTTP message API on A, with no caller connected anywhere (as a Connect or Lex
+ * webhook's turn): an agent's takeover on B stops it (stop reason takeover, what was said kept),
+ * through A's control channel. */
+static void test_takeover_from_b_stops_an_http_turn_on_a(void **state)
+{
+    (void)state;
+    char sid[33];
+    char *token = ts_session_create(st.parleyd.url, sid);
+    assert_non_null(token);
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v1/sessions/%s/messages?wait_ms=0", st.parleyd.url, sid);
+    struct ts_http_reply r;
+    assert_int_equal(ts_http("POST", url, token,
+                             "{\"text\":\"[[tokens:400]] [[pace:20]] a long answer by HTTP\"}", &r),
+                     0);
+    assert_int_equal(r.status, 202);
+    ts_http_reply_free(&r);
+    /* streaming on A */
+    long status = 0;
+    json_t *j = NULL;
+    long long deadline = now_ms() + 10000;
+    for (;;) {
+        j = poll_turn(sid, token, 1, &status);
+        const char *text = json_string_value(json_object_get(j, "text"));
+        if (status == 202 && text && strlen(text) > 0)
+            break;
+        json_decref(j);
+        if (now_ms() > deadline)
+            fail_msg("turn 1 never began streaming on A");
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling a condition with a deadline */
+    }
+    json_decref(j);
+    struct ts_caller a;
+    assert_int_equal(ts_agent_open(&a, b.port, "agent", "bea", NULL), 0);
+    char frame[200];
+    snprintf(frame, sizeof(frame), "{\"type\":\"takeover\",\"session_id\":\"%s\"}", sid);
+    assert_int_equal(ts_caller_send(&a, frame), 0);
+    json_t *f = ts_caller_expect(&a, "session_update", 5000);
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "state")), "agent");
+    json_decref(f);
+    /* the turn ends on A as taken over, long before its 400 tokens (8 s) */
+    deadline = now_ms() + 20000;
+    for (;;) {
+        j = poll_turn(sid, token, 1, &status);
+        if (status != 202)
+            break;
+        json_decref(j);
+        if (now_ms() > deadline)
+            fail_msg("turn 1 never ended");
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling a condition with a deadline */
+    }
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "stop_reason")), "takeover");
+    const char *text = json_string_value(json_object_get(j, "text"));
+    assert_non_null(text);
+    assert_true(strlen(text) > 0);
+    assert_null(strstr(text, "w400")); /* cut short */
+    json_decref(j);
+    ts_caller_close(&a);
+    free(token);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_agent_on_b_sees_a),
         cmocka_unit_test(test_join_mid_turn),
         cmocka_unit_test(test_takeover_from_b),
+        cmocka_unit_test(test_takeover_from_b_stops_an_http_turn_on_a),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
