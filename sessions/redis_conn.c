@@ -64,6 +64,7 @@ struct rconn {
     uv_timer_t sweep_timer; /* command deadlines */
     unsigned reconnects;    /* attempts since the connection was last up for a while */
     uint64_t up_since_ms;   /* when the current connection came up */
+    bool ever_up;           /* it came up before: a subscription now is one made again */
     bool handshake_failed;  /* a set-up reply was an error: the connection is being dropped */
     /* The last connection failure logged, when, and how many identical ones were not logged
      * since (report_failure): a Redis that refuses us must not flood the log. */
@@ -496,8 +497,9 @@ static void resubscribe(struct rconn *c)
     pl_map_each(&c->subs, resubscribe_one, &r);
     if (r.n && r.rc == PL_OK)
         r.rc = send_sub(c, "SUBSCRIBE", r.n, r.batch);
-    PL_LOG(PL_LOG_NOTICE, "redis", "subscribing again to %zu channels on %s", c->subs.count,
-           c->endpoint);
+    if (c->ever_up)
+        PL_LOG(PL_LOG_NOTICE, "redis", "subscribing again to %zu channels on %s", c->subs.count,
+               c->endpoint);
 }
 
 /* The connection is gone: the confirmations it owed will not come. */
@@ -639,6 +641,7 @@ static void handshake_reply(struct rconn *c, enum handshake_step step, int statu
         else
             PL_LOG(PL_LOG_NOTICE, "redis", "connected to %s", c->endpoint);
         resubscribe(c);
+        c->ever_up = true;
         set_state(c, RCONN_UP);
     }
 }
