@@ -94,8 +94,8 @@ static void add_sources(struct handoff_op *op, struct handoff *h, const struct s
     }
 }
 
-/* Did the newest answer cite any knowledge-base document? Then only those files' passages are
- * the ones it used. */
+/* When the recent answers cited knowledge-base documents, only those files' passages are the
+ * ones the bot used: is `source` one of them (or were none cited)? */
 static bool cited_kb(const struct handoff *h, const char *source)
 {
     for (size_t i = 0; i < h->n_sources; i++)
