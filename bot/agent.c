@@ -407,6 +407,9 @@ static void on_watch_opened(void *ud, int status, const struct sess_record *rec,
         return;
     }
     send_history(a, w->sid, entries, n);
+    /* The agent who holds the session gets its handoff packet again (a reloaded console). */
+    if (strcmp(rec->state, "agent") == 0 && strcmp(rec->agent, a->sub) == 0)
+        send_handoff(a, w->sid);
     w->state = WATCH_LISTENING;
     w->listener.ops = &watch_listener_ops;
     /* From the first turn the history has no answer for: a turn that ended here since the

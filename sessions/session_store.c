@@ -384,6 +384,8 @@ static bool parse_record(const redisReply *r, struct sess_record *rec)
             copy_field(rec->channel, sizeof(rec->channel), v);
         else if (strcmp(k->str, "state") == 0)
             copy_field(rec->state, sizeof(rec->state), v);
+        else if (strcmp(k->str, "agent") == 0)
+            copy_field(rec->agent, sizeof(rec->agent), v);
         else if (strcmp(k->str, "caller_id") == 0)
             copy_field(rec->caller_id, sizeof(rec->caller_id), v);
         else if (strcmp(k->str, "caller_name") == 0)

@@ -81,7 +81,8 @@ struct sess_usage_totals {
 struct sess_record {
     char id[SESS_ID_LEN + 1];
     char channel[16]; /* web, voice, chat, ... */
-    char state[16];   /* bot, agent, closed */
+    char state[16];   /* bot, agent, waiting_agent, closed */
+    char agent[129];  /* while state is agent: who holds it (a token's sub); "" otherwise */
     char caller_id[129];
     char caller_name[129];
     char policy_number[65];

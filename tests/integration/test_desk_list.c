@@ -233,6 +233,25 @@ static void test_handoff_packet(void **state)
     }
     json_decref(h);
 
+    /* eve's console reloads (on the other instance): watching the session she holds brings the
+     * packet again, after the history */
+    struct ts_caller eve2;
+    agent_open(&eve2, st.parleyd.port, "eve");
+    snprintf(frame, sizeof(frame), "{\"type\":\"watch\",\"session_id\":\"%s\"}", sid);
+    assert_int_equal(ts_caller_send(&eve2, frame), 0);
+    json_t *hist = ts_caller_recv(&eve2, 5000);
+    assert_non_null(hist);
+    assert_string_equal(json_string_value(json_object_get(hist, "type")), "history");
+    json_decref(hist);
+    h = ts_caller_expect(&eve2, "handoff", 10000);
+    assert_non_null(h);
+    p = json_object_get(h, "packet");
+    assert_string_equal(json_string_value(json_object_get(p, "session_id")), sid);
+    assert_string_equal(json_string_value(json_object_get(p, "question")),
+                        "Is a cracked windscreen covered?");
+    json_decref(h);
+    ts_caller_close(&eve2);
+
     /* stored: the session's record shows the packet as text */
     char *stored = ts_redis_query(&st.redis, "HGET parley:{%s}:session handoff", sid);
     assert_non_null(stored);
