@@ -300,6 +300,14 @@ static const struct opt opts[] = {
      0, 0,
      "HMAC secret of the signed webhooks POST /v1/lex and /v1/connect, 32 bytes or more (none: "
      "both are off)"},
+    {"webhook-previous-secret", "PARLEY_WEBHOOK_PREVIOUS_SECRET", "webhook_previous_secret",
+     OPT_STR, F(webhook_previous_secret), NULL, 0, 0,
+     "while rotating the webhook secret: signatures made with this former secret are accepted "
+     "too (drop it once every sender signs with --webhook-secret)"},
+    {"webhook-session-key", "PARLEY_WEBHOOK_SESSION_KEY", "webhook_session_key", OPT_STR,
+     F(webhook_session_key), NULL, 0, 0,
+     "HMAC key that names a Lex or Connect conversation's session, 32 bytes or more (default: "
+     "--webhook-secret); set it to keep sessions through a rotation of the secret"},
     {"lex-intents", "PARLEY_LEX_INTENTS", "lex_intents", OPT_STR, F(lex_intents), NULL, 0, 0,
      "JSON file mapping Lex intents to answer, verify_policy, escalate or delegate (none: every "
      "intent is answered; see data/lex-intents.json)"},
@@ -488,10 +496,19 @@ int config_load(struct bot_config *cfg, int argc, char **argv, bool *help, char 
                  cfg->token_ttl_s, cfg->max_token_ttl_s);
         return PL_EINVAL;
     }
-    if (cfg->webhook_secret && *cfg->webhook_secret) {
-        rc = auth_secret_check(cfg->webhook_secret, "--webhook-secret / PARLEY_WEBHOOK_SECRET", err,
-                               errlen);
-        if (rc)
+    static const struct {
+        size_t offset;
+        const char *name;
+    } webhook_keys[] = {
+        {offsetof(struct bot_config, webhook_secret), "--webhook-secret / PARLEY_WEBHOOK_SECRET"},
+        {offsetof(struct bot_config, webhook_previous_secret),
+         "--webhook-previous-secret / PARLEY_WEBHOOK_PREVIOUS_SECRET"},
+        {offsetof(struct bot_config, webhook_session_key),
+         "--webhook-session-key / PARLEY_WEBHOOK_SESSION_KEY"},
+    };
+    for (size_t i = 0; i < sizeof(webhook_keys) / sizeof(webhook_keys[0]); i++) {
+        const char *v = *(char **)((char *)cfg + webhook_keys[i].offset);
+        if (v && *v && (rc = auth_secret_check(v, webhook_keys[i].name, err, errlen)))
             return rc;
     }
     if (strcmp(cfg->lex_voice_output, "ssml") != 0 && strcmp(cfg->lex_voice_output, "text") != 0) {

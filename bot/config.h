@@ -100,9 +100,11 @@ struct bot_config {
     char *budget_usd_per_day;       /* per tenant, decimal dollars; NULL: no cost budget */
     uint32_t budget_warn_percent;
     /* Lex and Connect webhooks (docs/lex-connect.md) */
-    char *webhook_secret;   /* NULL or "": the webhooks are off; never logged */
-    char *lex_intents;      /* the intents file; NULL: every intent is answered */
-    char *lex_voice_output; /* ssml, text */
+    char *webhook_secret;          /* NULL or "": the webhooks are off; never logged */
+    char *webhook_previous_secret; /* also accepted while the secret is rotated; NULL: none */
+    char *webhook_session_key;     /* names webhook sessions; NULL: the webhook secret */
+    char *lex_intents;             /* the intents file; NULL: every intent is answered */
+    char *lex_voice_output;        /* ssml, text */
     uint32_t lex_time_budget_ms;
     char *lex_holding_message;
     uint32_t connect_time_budget_ms;

@@ -387,7 +387,7 @@ static void on_authentic(struct http_server_req *r, void *ud, bool ok)
         }
         snprintf(c->sid, sizeof(c->sid), "%s", named);
     } else {
-        webhook_session_id(cfg->webhook_secret, "connect", contact, c->sid);
+        webhook_session_id(webhook_session_key(cfg), "connect", contact, c->sid);
     }
     char *attrs = c->ev.attributes ? json_dumps(c->ev.attributes, JSON_COMPACT) : NULL;
     const struct hook_session_open o = {.sid = c->sid,

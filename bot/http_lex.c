@@ -465,7 +465,7 @@ static void on_authentic(struct http_server_req *r, void *ud, bool ok)
     http_server_ref(r);
     c->req = r;
     const struct bot_config *cfg = r->srv->cfg;
-    webhook_session_id(cfg->webhook_secret, "lex", c->ev.session_id, c->sid);
+    webhook_session_id(webhook_session_key(cfg), "lex", c->ev.session_id, c->sid);
     /* A session's channel is set by its first event and picks its prompt template
      * (prompts/prompt_templates.h): "lex" is spoken (the voice template), "lex-text" typed. */
     const struct hook_session_open o = {.sid = c->sid,

@@ -22,10 +22,16 @@ bool webhook_auth_verify(struct http_server_req *r, const char *endpoint,
     }
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    enum webhook_verdict v =
-        webhook_verify(secret, strlen(secret), http_head_field(&r->head, "X-Parley-Timestamp"),
-                       http_head_field(&r->head, "X-Parley-Signature"),
-                       r->body.data ? r->body.data : "", r->body.len, (int64_t)tv.tv_sec, matched);
+    const char *ts = http_head_field(&r->head, "X-Parley-Timestamp");
+    const char *sig = http_head_field(&r->head, "X-Parley-Signature");
+    const char *body = r->body.data ? r->body.data : "";
+    enum webhook_verdict v = webhook_verify(secret, strlen(secret), ts, sig, body, r->body.len,
+                                            (int64_t)tv.tv_sec, matched);
+    /* While the secret is rotated, senders not yet moved sign with the former one. */
+    const char *previous = r->srv->cfg->webhook_previous_secret;
+    if (v == WEBHOOK_MISMATCH && previous && *previous)
+        v = webhook_verify(previous, strlen(previous), ts, sig, body, r->body.len,
+                           (int64_t)tv.tv_sec, matched);
     if (v == WEBHOOK_OK)
         return true;
     /* The reason, never the signature: it would be a valid one for someone's body. */
@@ -80,6 +86,12 @@ void webhook_auth_remember(struct http_server_req *r, const char *endpoint,
     if (hook_signature_remember(r->srv->store, matched, WEBHOOK_REPLAY_TTL_S, on_remembered, op) !=
         PL_OK)
         on_remembered(op, PL_EIO);
+}
+
+const char *webhook_session_key(const struct bot_config *cfg)
+{
+    return cfg->webhook_session_key && *cfg->webhook_session_key ? cfg->webhook_session_key
+                                                                 : cfg->webhook_secret;
 }
 
 void webhook_session_id(const char *secret, const char *kind, const char *external_id,

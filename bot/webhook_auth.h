@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bot/config.h"
 #include "bot/http_server.h"
 #include "bot/webhook_sig.h"
 #include "sessions/session_store.h"
@@ -38,9 +39,13 @@ void webhook_auth_remember(struct http_server_req *r, const char *endpoint,
                            const char matched[WEBHOOK_SIG_HEX_LEN + 1],
                            void (*done)(struct http_server_req *r, void *ud, bool ok), void *ud);
 
+/** The key that names webhook sessions: --webhook-session-key, else --webhook-secret. */
+const char *webhook_session_key(const struct bot_config *cfg);
+
 /** The session id of outside conversation `external_id` of `kind` ("lex", "connect"): the
- *  first 128 bits of HMAC-SHA256(webhook secret, kind "." id) in hex. The same conversation
- *  gives the same session on every instance; nobody without the secret can name it. */
+ *  first 128 bits of HMAC-SHA256(`secret`, kind "." id) in hex, `secret` the session key
+ *  (webhook_session_key). The same conversation gives the same session on every instance;
+ *  nobody without the key can name it. */
 void webhook_session_id(const char *secret, const char *kind, const char *external_id,
                         char out[SESS_ID_LEN + 1]);
 

@@ -85,50 +85,23 @@ static int teardown(void **state)
 
 /* ---- requests ---- */
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    pl_buf_append(ud, p, size * n);
-    return size * n;
-}
-
 enum signing { SIGNED, UNSIGNED, WRONG_SECRET, STALE };
 
-/* POST `body` to `path` of `stack`, signed as `how` says at `ts` (0: now); the signature used is
- * left in `sig_out` when not NULL. Returns the status; the body in `out` (new). */
+/* POST `body` to `path` of `stack`, signed as `how` says at `ts` (0: now), with the signature
+ * `sig_in` instead when not NULL. Returns the status; the body in `out` (new). */
 static long post_as(struct ts_stack *s, const char *path, const char *body, enum signing how,
                     long long ts, const char *sig_in, char **out)
 {
-    char url[256], tsh[64], sigh[128], tsv[24], sig[WEBHOOK_SIG_HEX_LEN + 1];
+    char url[256], sigh[128], tsv[24], sig[WEBHOOK_SIG_HEX_LEN + 1];
     snprintf(url, sizeof(url), "%s%s", s->parleyd.url, path);
     if (!ts)
         ts = (long long)time(NULL) - (how == STALE ? 600 : 0);
     snprintf(tsv, sizeof(tsv), "%lld", ts);
     const char *secret = how == WRONG_SECRET ? "another-secret-0123456789abcdef-0000" : SECRET;
     webhook_sign(secret, strlen(secret), tsv, body, strlen(body), sig);
-    snprintf(tsh, sizeof(tsh), "X-Parley-Timestamp: %s", tsv);
-    snprintf(sigh, sizeof(sigh), "X-Parley-Signature: v1=%s", sig_in ? sig_in : sig);
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    if (how != UNSIGNED) {
-        hdrs = curl_slist_append(hdrs, tsh);
-        hdrs = curl_slist_append(hdrs, sigh);
-    }
-    struct pl_buf b;
-    pl_buf_init(&b, SIZE_MAX);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    long status = 0;
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    pl_buf_append(&b, "", 1);
-    *out = pl_buf_take(&b);
-    return status;
+    snprintf(sigh, sizeof(sigh), "v1=%s", sig_in ? sig_in : sig);
+    return ts_post_signed(url, how == UNSIGNED ? NULL : tsv, how == UNSIGNED ? NULL : sigh, body,
+                          out);
 }
 
 static const char *str(json_t *o, const char *key)

@@ -395,6 +395,38 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+long ts_post_signed(const char *url, const char *ts, const char *signature, const char *body,
+                    char **out)
+{
+    char tsh[96], sigh[512];
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (ts) {
+        snprintf(tsh, sizeof(tsh), "X-Parley-Timestamp: %s", ts);
+        hdrs = curl_slist_append(hdrs, tsh);
+    }
+    if (signature) {
+        snprintf(sigh, sizeof(sigh), "X-Parley-Signature: %s", signature);
+        hdrs = curl_slist_append(hdrs, sigh);
+    }
+    struct pl_buf b;
+    pl_buf_init(&b, SIZE_MAX);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    long status = 0;
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    pl_buf_append(&b, "", 1);
+    *out = pl_buf_take(&b);
+    return status;
+}
+
 static void header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
 {
     size_t n = strlen(name);

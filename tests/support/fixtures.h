@@ -134,6 +134,13 @@ int ts_http_accept(const char *method, const char *url, const char *bearer, cons
                    const char *accept, long timeout_ms, struct ts_http_reply *out);
 void ts_http_reply_free(struct ts_http_reply *r);
 
+/** POST the JSON `body` to `url` with the headers X-Parley-Timestamp: `ts` and
+ *  X-Parley-Signature: `signature` (the whole value, "v1=HEX,..."); a NULL one is left out (the
+ *  webhooks' signing, docs/lex-connect.md). Returns the HTTP status (0: no answer) with the body
+ *  in *out (new, NUL-terminated). */
+long ts_post_signed(const char *url, const char *ts, const char *signature, const char *body,
+                    char **out);
+
 /** Split a text/event-stream body into its events: a JSON array of {"event":NAME,"data":OBJ}
  *  (data parsed as JSON; a comment line is left out). NULL if an event's data is not JSON or
  *  the body does not end with a complete event. */
