@@ -6,7 +6,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "bot/agent_proto.h"
 #include "bot/auth_token.h"
@@ -23,6 +22,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/wall_clock.h"
 #include "common/ws_rx.h"
 #include "sessions/conversation_order.h"
 #include "sessions/session_agent.h"
@@ -57,13 +57,6 @@ struct agent_conn {
     bool listed;                    /* a list was answered: live session_updates follow */
     struct desk_list_follower desk; /* from ready until the socket closes */
 };
-
-static long long wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void agent_ref(struct agent_conn *a)
 {
@@ -275,15 +268,9 @@ static void on_handoff(void *ud, int status, const struct handoff *h)
         PL_LOG(PL_LOG_WARN, "agent", "sess=%s: no handoff packet (%s)", hr->sid,
                pl_strerror(status));
     } else {
-        struct pl_buf text;
-        pl_buf_init(&text, 64 * 1024);
-        handoff_text(h, &text);
-        char *packet = pl_buf_take(&text);
-        char now[24];
-        snprintf(now, sizeof(now), "%lld", wall_ms());
-        const char *names[] = {"handoff", "handoff_updated"};
-        const char *values[] = {packet, now};
-        hook_session_set(a->ws.srv->store, hr->sid, names, values, 2, NULL, NULL);
+        char *packet;
+        /* told all the same; a failed store leaves GET /v1/sessions/{sid} the former packet */
+        handoff_store(a->ws.srv, h, &packet, NULL, NULL);
         pl_free(packet);
         if (a->ws.conn) {
             struct pl_buf *b = frame_buf(a);
@@ -327,7 +314,7 @@ static void on_acted(void *ud, int status, enum sess_agent_result result, long t
         const struct turn_agent_event ev = {.kind = kind[op->action],
                                             .agent = a->sub,
                                             .turn = turn,
-                                            .ts_ms = wall_ms(),
+                                            .ts_ms = pl_wall_ms(),
                                             .text = op->text,
                                             .len = op->len};
         turn_tell_agent(srv->engine, op->sid, &ev);
@@ -528,7 +515,7 @@ static void handle_hello(struct agent_conn *a, const struct agent_in *in)
         return;
     }
     struct auth_claims claims;
-    const struct auth_verify_opts o = {.now_s = wall_ms() / 1000,
+    const struct auth_verify_opts o = {.now_s = pl_wall_ms() / 1000,
                                        .max_ttl_s = cfg->max_token_ttl_s};
     const char *why;
     int rc = auth_token_check((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),

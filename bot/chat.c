@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "bot/auth_token.h"
 #include "bot/caller_escalation.h"
@@ -23,6 +22,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/wall_clock.h"
 #include "common/ws_rx.h"
 #include "sessions/conversation_order.h"
 #include "sessions/policy_store.h"
@@ -50,13 +50,6 @@ struct append_op {
     struct chat_conn *conn;
     char *client_id;
 };
-
-static long long wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* ---- sending ---- */
 
@@ -148,7 +141,7 @@ static void send_ready(struct chat_conn *c, const char *sid, bool resumed)
     snprintf(claims.sub, sizeof(claims.sub), "%s", c->sub);
     claims.role = AUTH_ROLE_CALLER;
     snprintf(claims.sid, sizeof(claims.sid), "%s", sid);
-    claims.iat = wall_ms() / 1000;
+    claims.iat = pl_wall_ms() / 1000;
     claims.exp = claims.iat + cfg->token_ttl_s;
     char *token =
         auth_token_mint((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret), &claims);
@@ -325,7 +318,7 @@ static void handle_hello(struct chat_conn *c, const struct chat_in *in)
     int rc;
     if (in->token) {
         struct auth_claims claims;
-        const struct auth_verify_opts o = {.now_s = wall_ms() / 1000,
+        const struct auth_verify_opts o = {.now_s = pl_wall_ms() / 1000,
                                            .max_ttl_s = cfg->max_token_ttl_s};
         const char *why;
         rc = auth_token_check((const unsigned char *)cfg->jwt_secret, strlen(cfg->jwt_secret),

@@ -12,8 +12,10 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "common/wall_clock.h"
 #include "knowledge/kb_index.h"
 #include "sessions/session_handoff.h"
+#include "sessions/webhook_store.h"
 
 #define SEARCH_MAX 16 /* passages looked at for the last question */
 
@@ -242,6 +244,20 @@ void handoff_text(const struct handoff *h, struct pl_buf *out)
     }
     if (h->n_sources)
         pl_buf_append_str(out, ".");
+}
+
+int handoff_store(struct bot_server *srv, const struct handoff *h, char **text,
+                  void (*cb)(void *ud, int status), void *ud)
+{
+    struct pl_buf packet;
+    pl_buf_init(&packet, 64 * 1024);
+    handoff_text(h, &packet);
+    *text = pl_buf_take(&packet);
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", pl_wall_ms());
+    const char *names[] = {"handoff", "handoff_updated"};
+    const char *values[] = {*text, now};
+    return hook_session_set(srv->store, h->session_id, names, values, 2, cb, ud);
 }
 
 static json_t *str_or_null(const char *s)

@@ -63,6 +63,12 @@ int handoff_build(struct bot_server *srv, const char *sid, handoff_cb cb, void *
  *  ... Sources: TITLE (SOURCE); ...". */
 void handoff_text(const struct handoff *h, struct pl_buf *out);
 
+/** Store the packet's text in the session (fields handoff, handoff_updated: what
+ *  GET /v1/sessions/{sid} shows) and give it in *text (new, always set). Returns the store's
+ *  answer to the call (PL_OK: `cb`, may be NULL, runs later with the outcome). */
+int handoff_store(struct bot_server *srv, const struct handoff *h, char **text,
+                  void (*cb)(void *ud, int status), void *ud);
+
 /** {"session_id","channel","state","caller":{"id","name","policy_number","identified_by"},
  *  "verified","reason","waiting_since","summary","question","sources":[{"source","title"}],
  *  "passages":[{"source","title","text"}]}; unknown strings null. New reference. */

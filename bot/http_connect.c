@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <jansson.h>
 
@@ -279,19 +278,8 @@ static void on_handoff(void *ud, int status, const struct handoff *h)
         reply_error(c, api_error_message(API_ERR_STORAGE_UNAVAILABLE));
         return;
     }
-    struct pl_buf packet;
-    pl_buf_init(&packet, 64 * 1024);
-    handoff_text(h, &packet);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    char now[24];
-    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
     c->waiting = !strcmp(h->state, "waiting_agent");
-    c->packet = pl_buf_take(&packet);
-    const char *names[] = {"handoff", "handoff_updated"};
-    const char *values[] = {c->packet, now};
-    if (hook_session_set(c->req->srv->store, c->sid, names, values, 2, on_handoff_stored, c) !=
-        PL_OK)
+    if (handoff_store(c->req->srv, h, &c->packet, on_handoff_stored, c) != PL_OK)
         on_handoff_stored(c, PL_EIO);
 }
 

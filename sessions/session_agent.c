@@ -3,13 +3,14 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"
+#include "common/wall_clock.h"
 #include "sessions/redis_conn.h"
 #include "sessions/session_conn.h"
+#include "sessions/session_keys.h"
 
 /* KEYS: session, transcript. ARGV: action, agent, override, now, text, preview.
  * Returns {code, turns}: code 0 no such session, 1 done, 2 held by another agent, 3 not held,
@@ -110,12 +111,10 @@ int sess_agent_act(struct sess_store *s, const char *sid, enum sess_agent_action
         text = "";
         len = 0;
     }
-    char session[64], transcript[64], now[24];
-    snprintf(session, sizeof(session), "parley:{%s}:session", sid);
-    snprintf(transcript, sizeof(transcript), "parley:{%s}:transcript", sid);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    char session[SESS_KEY_MAX], transcript[SESS_KEY_MAX], now[24];
+    sess_key(session, sid, "session");
+    sess_key(transcript, sid, "transcript");
+    snprintf(now, sizeof(now), "%lld", pl_wall_ms());
     const char *name = sess_agent_action_name(action);
     const char *argv[] = {"2", session, transcript, name, agent, override ? "1" : "0",
                           now, text,    text};

@@ -3,13 +3,14 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/utf8.h"
+#include "common/wall_clock.h"
 #include "sessions/redis_conn.h"
 #include "sessions/session_conn.h"
+#include "sessions/session_keys.h"
 
 #define REASON_MAX 255
 
@@ -56,11 +57,9 @@ int sess_escalate(struct sess_store *s, const char *sid, const char *reason, ses
         rconn_script_init(&script, escalate_lua);
     if (!sess_id_valid(sid))
         return PL_EINVAL;
-    char key[64], now[24];
-    snprintf(key, sizeof(key), "parley:{%s}:session", sid);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    snprintf(now, sizeof(now), "%lld", (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    char key[SESS_KEY_MAX], now[24];
+    sess_key(key, sid, "session");
+    snprintf(now, sizeof(now), "%lld", pl_wall_ms());
     /* cut to whole UTF-8 characters within REASON_MAX bytes */
     size_t len = reason ? strlen(reason) : 0, cut = 0, k;
     while (cut < len && (k = pl_utf8_seq_len(reason + cut, len - cut)) > 0 && cut + k <= REASON_MAX)

@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "sessions/redis_conn.h"
 #include "sessions/session_conn.h"
+#include "sessions/session_keys.h"
 
 /* {0}: no such session; {1, noted, unsure, misses, repeated}. */
 static const char note_lua[] =
@@ -71,8 +72,8 @@ int sess_signal_note(struct sess_store *s, const char *sid, const struct sess_si
         rconn_script_init(&script, note_lua);
     if (!sess_id_valid(sid) || n->turn <= 0 || !cb)
         return PL_EINVAL;
-    char key[64], turn[24];
-    snprintf(key, sizeof(key), "parley:{%s}:session", sid);
+    char key[SESS_KEY_MAX], turn[24];
+    sess_key(key, sid, "session");
     snprintf(turn, sizeof(turn), "%ld", n->turn);
     const char *miss = n->miss > 0 ? "1" : n->miss == 0 ? "0" : "-1";
     const char *question = n->question ? n->question : "";

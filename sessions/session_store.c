@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <openssl/rand.h>
 
@@ -14,6 +13,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "common/wall_clock.h"
 #include "sessions/ack_promise.h"
 #include "sessions/redis_conn.h"
 #include "sessions/script_args.h"
@@ -81,13 +81,6 @@ struct op {
     struct sess_append_result appended;
     char owner[96];
 };
-
-static long long now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 bool sess_id_valid(const char *sid)
 {
@@ -537,7 +530,7 @@ static struct op *create_begin(struct sess_store *s, struct script_args *a, void
     struct op *op = op_new(s, sid, ud);
     call_begin(a, op, SCRIPT_CREATE);
     script_arg_str(a, CREATE_id, op->sid); /* op lives until the reply: sid does not */
-    script_arg_int(a, CREATE_now, now_ms());
+    script_arg_int(a, CREATE_now, pl_wall_ms());
     script_arg_int(a, CREATE_ttl, s->ttl_s);
     return op;
 }
@@ -813,7 +806,7 @@ int sess_append_caller(struct sess_store *s, const char *sid, const struct sess_
         script_arg_int(&a, APPEND_CALLER_cost, cost);
     script_arg_str(&a, APPEND_CALLER_client_id, client_id);
     script_arg_bin(&a, APPEND_CALLER_text, text, len);
-    script_arg_int(&a, APPEND_CALLER_now, now_ms());
+    script_arg_int(&a, APPEND_CALLER_now, pl_wall_ms());
     script_arg_int(&a, APPEND_CALLER_ttl, s->ttl_s);
     script_arg_bin(&a, APPEND_CALLER_preview, text, pl_utf8_cut(text, len, SESS_PREVIEW_BYTES));
     script_arg_str(&a, APPEND_CALLER_owner, begin ? begin->owner : NULL);
@@ -861,7 +854,7 @@ int sess_append_agent(struct sess_store *s, const char *sid, const char *agent, 
     call_begin(&a, op, SCRIPT_APPEND_AGENT);
     script_arg_str(&a, APPEND_AGENT_agent, agent);
     script_arg_bin(&a, APPEND_AGENT_text, text, len);
-    script_arg_int(&a, APPEND_AGENT_now, now_ms());
+    script_arg_int(&a, APPEND_AGENT_now, pl_wall_ms());
     script_arg_int(&a, APPEND_AGENT_ttl, s->ttl_s);
     script_arg_bin(&a, APPEND_AGENT_preview, text, pl_utf8_cut(text, len, SESS_PREVIEW_BYTES));
     return call_send(op, &a, on_done);
@@ -935,7 +928,7 @@ int sess_turn_answer(struct sess_store *s, const char *sid, long turn, sess_answ
     struct script_args a;
     call_begin(&a, op, SCRIPT_TURN_ANSWER);
     script_arg_int(&a, TURN_ANSWER_turn, turn);
-    script_arg_int(&a, TURN_ANSWER_now, now_ms());
+    script_arg_int(&a, TURN_ANSWER_now, pl_wall_ms());
     script_arg_int(&a, TURN_ANSWER_per_minute, s->limits.polls_per_minute);
     script_arg_int(&a, TURN_ANSWER_burst, s->limits.polls_burst ? s->limits.polls_burst : 1);
     return call_send(op, &a, on_turn_answer);
@@ -962,7 +955,7 @@ int sess_turn_end(struct sess_store *s, const char *sid, const char *owner,
     script_arg_str(&c, TURN_END_model, a->model);
     script_arg_str(&c, TURN_END_provider, a->provider);
     script_arg_str(&c, TURN_END_citations, a->citations);
-    script_arg_int(&c, TURN_END_now, now_ms());
+    script_arg_int(&c, TURN_END_now, pl_wall_ms());
     script_arg_int(&c, TURN_END_ttl, s->ttl_s);
     script_arg_bin(&c, TURN_END_preview, a->text,
                    a->text ? pl_utf8_cut(a->text, a->text_len, SESS_PREVIEW_BYTES) : 0);
@@ -1077,7 +1070,7 @@ int sess_summary_store(struct sess_store *s, const char *sid, const struct sess_
     script_arg_int(&a, SUMMARY_STORE_cache_read, sum->cache_read_input_tokens);
     script_arg_int(&a, SUMMARY_STORE_cache_creation, sum->cache_creation_input_tokens);
     script_arg_int(&a, SUMMARY_STORE_cost, sum->cost_micros);
-    script_arg_int(&a, SUMMARY_STORE_now, now_ms());
+    script_arg_int(&a, SUMMARY_STORE_now, pl_wall_ms());
     script_arg_int(&a, SUMMARY_STORE_usage_ttl, SESS_TENANT_USAGE_TTL_S);
     if (sum->tenant && *sum->tenant && sum->day && *sum->day) {
         char key[SESS_KEY_MAX];
@@ -1152,7 +1145,7 @@ int sess_reserve(struct sess_store *s, const struct sess_reservation *r, sess_re
     struct op *op = tenant_call(s, &a, SCRIPT_RESERVE, r->tenant, r->day, ud);
     op->cb.reserve = cb;
     script_arg_str(&a, RESERVE_member, r->member);
-    script_arg_int(&a, RESERVE_now, now_ms());
+    script_arg_int(&a, RESERVE_now, pl_wall_ms());
     script_arg_int(&a, RESERVE_expires, r->expires_ms);
     script_arg_int(&a, RESERVE_tokens, (long long)r->tokens);
     script_arg_int(&a, RESERVE_micros, (long long)r->micros);
@@ -1207,7 +1200,7 @@ int sess_tenant_usage(struct sess_store *s, const char *tenant, const char *day,
     struct script_args a;
     struct op *op = tenant_call(s, &a, SCRIPT_USAGE, tenant, day, ud);
     op->cb.tenant_day = cb;
-    script_arg_int(&a, USAGE_now, now_ms());
+    script_arg_int(&a, USAGE_now, pl_wall_ms());
     return call_send(op, &a, on_tenant_usage);
 }
 

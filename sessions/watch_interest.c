@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "sessions/redis_conn.h"
 #include "sessions/session_conn.h"
+#include "sessions/session_keys.h"
 
 /* The counter is raised and given its life in one script, so it never stays without expiry. */
 static const char join_script_text[] = "local v = redis.call('INCR', KEYS[1])\n"
@@ -109,8 +110,8 @@ int sess_watch_read(struct sess_store *s, const char *sid, bool self_subscribed,
 {
     if (!sess_id_valid(sid))
         return PL_EINVAL;
-    char channel[64], key[64];
-    snprintf(channel, sizeof(channel), "parley:{%s}:live", sid);
+    char channel[SESS_KEY_MAX], key[64];
+    sess_key(channel, sid, "live");
     joins_key(key, sizeof(key), sid);
     const char *numsub[] = {"PUBSUB", "NUMSUB", channel};
     size_t numsub_lens[] = {6, 6, strlen(channel)};

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/wall_clock.h"
 #include "sessions/redis_conn.h"
 #include "sessions/session_conn.h"
 #include "sessions/session_keys.h"
@@ -47,13 +47,6 @@ struct hook_op {
     hook_session_cb opened;
     void *ud;
 };
-
-static long long now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void on_remembered(void *ud, int status, redisReply *reply)
 {
@@ -138,7 +131,7 @@ int hook_session_open(struct sess_store *s, const struct hook_session_open *o, h
         rconn_script_init(&script, open_lua);
     char key[SESS_KEY_MAX], now[24], ttl[16];
     sess_key(key, o->sid, "session");
-    snprintf(now, sizeof(now), "%lld", now_ms());
+    snprintf(now, sizeof(now), "%lld", pl_wall_ms());
     snprintf(ttl, sizeof(ttl), "%u", o->ttl_s);
     char tenant[SESS_TENANT_MAX + 1];
     sess_tenant_name(tenant, o->tenant);
