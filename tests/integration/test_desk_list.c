@@ -4,6 +4,7 @@
  * whose caller is on A: its answer, its escalation, an agent's takeover on A. The agent who
  * takes a session over gets the handoff packet: the caller as identified, the reason, a summary,
  * the cited documents and the passages of the last question; it is stored in the session. */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,12 +269,61 @@ static void test_handoff_packet(void **state)
     free(token);
 }
 
+/* HTTP status of GET `path` on the parleyd at `url`. */
+static long http_status(const char *url, const char *path)
+{
+    char full[200];
+    snprintf(full, sizeof(full), "%s%s", url, path);
+    struct ts_http_reply r;
+    long status = ts_http("GET", full, NULL, NULL, &r) == 0 ? r.status : 0;
+    ts_http_reply_free(&r);
+    return status;
+}
+
+/* Redis restarts while an agent has the list open: the subscriber connection comes back and
+ * subscribes again, and the next change reaches the agent (nothing is left half-subscribed). */
+static void test_updates_resume_after_redis_restarts(void **state)
+{
+    (void)state;
+    struct ts_caller desk, caller;
+    agent_open(&desk, b.port, "dee");
+    agent_list(&desk);
+    ts_redis_stop(&st.redis);
+    for (int i = 0; i < 50 && http_status(b.url, "/readyz") == 200; i++)
+        poll(NULL, 0, 100); /* polling a condition with a deadline */
+    assert_int_equal(http_status(b.url, "/readyz"), 503);
+    assert_int_equal(ts_redis_restart(&st.redis), 0);
+    for (int i = 0; i < 100 && (http_status(b.url, "/readyz") != 200 ||
+                                http_status(st.parleyd.url, "/readyz") != 200);
+         i++)
+        poll(NULL, 0, 100);
+    assert_int_equal(http_status(b.url, "/readyz"), 200);
+    /* the mark may have gone with the restart: the agent's instance sets it again within one
+     * refresh (DESK_LIST_REFRESH_MS), and the subscriber resubscribes on reconnecting */
+    assert_true(ts_redis_wait(&st.redis, "1", 10000, "EXISTS parley:desk:listing"));
+    /* both instances had agents in this suite: both subscribe again */
+    if (!ts_redis_wait(&st.redis, "\n2", 10000, "PUBSUB NUMSUB parley:desk:sessions")) {
+        char *n = ts_redis_query(&st.redis, "PUBSUB NUMSUB parley:desk:sessions");
+        fail_msg("subscribers of the desk channel after the restart: %s", n ? n : "?");
+    }
+    assert_int_equal(ts_caller_open(&caller, st.parleyd.ws_url, NULL, 0, 0), 0);
+    struct ts_turn t;
+    assert_int_equal(ts_caller_ask(&caller, "r1", "Is a cracked windscreen covered?", 10000, &t),
+                     0);
+    ts_turn_free(&t);
+    json_t *u = expect_update(&desk, caller.session_id, "state", "bot");
+    json_decref(u);
+    ts_caller_close(&caller);
+    ts_caller_close(&desk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nothing_published_while_nobody_lists),
         cmocka_unit_test(test_updates_reach_an_agent_on_another_instance),
         cmocka_unit_test(test_handoff_packet),
+        cmocka_unit_test(test_updates_resume_after_redis_restarts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
