@@ -195,23 +195,6 @@ static const char *str(json_t *f, const char *key)
     return s ? s : "";
 }
 
-/* Model requests the double has logged that contain `marker`. */
-static int requests_with(const char *marker)
-{
-    FILE *fp = fopen(st.upstream.log, "r");
-    if (!fp)
-        return 0;
-    char *line = NULL;
-    size_t cap = 0;
-    int n = 0;
-    while (getline(&line, &cap, fp) > 0)
-        if (strstr(line, marker))
-            n++;
-    free(line);
-    fclose(fp);
-    return n;
-}
-
 static void b_action(struct ts_caller *a, const char *type, const char *sid, const char *text)
 {
     char frame[512];
@@ -296,14 +279,14 @@ static void test_takeover_from_b(void **state)
     assert_string_equal(t.text, "w1 w2 w3");
     ts_turn_free(&t);
     long long deadline = now_ms() + 10000;
-    while (requests_with("BOT-AGAIN-B") == 0 && now_ms() < deadline) {
+    while (ts_upstream_requests_with(&st.upstream, "BOT-AGAIN-B") == 0 && now_ms() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL); /* polling the double's log with a deadline */
     }
     /* the agent's message was never a model request of its own: only the prompt after
      * release carries it, in its history */
-    assert_int_equal(requests_with("BOT-AGAIN-B"), 1);
-    assert_int_equal(requests_with("AGENT-ONLY-B"), 1);
+    assert_int_equal(ts_upstream_requests_with(&st.upstream, "BOT-AGAIN-B"), 1);
+    assert_int_equal(ts_upstream_requests_with(&st.upstream, "AGENT-ONLY-B"), 1);
     ts_caller_close(&a);
     ts_caller_close(&caller);
 }

@@ -67,23 +67,6 @@ static void expect_audit(struct ts_caller *a, const char *agent, const char *act
     }
 }
 
-/* Model requests the double has logged whose body contains `marker`. */
-static int requests_with(const char *marker)
-{
-    FILE *fp = fopen(st.upstream.log, "r");
-    if (!fp)
-        return 0;
-    char *line = NULL;
-    size_t cap = 0;
-    int n = 0;
-    while (getline(&line, &cap, fp) > 0)
-        if (strstr(line, marker))
-            n++;
-    free(line);
-    fclose(fp);
-    return n;
-}
-
 static void test_takeover_say_release(void **state)
 {
     (void)state;
@@ -191,10 +174,12 @@ static void test_takeover_say_release(void **state)
     ts_turn_free(&t);
     /* the message the agent had was never a model request of its own: the only requests
      * that carry it are the one after release (it is in that prompt's history) */
-    for (time_t end = time(NULL) + 10; requests_with("BOT-AGAIN") == 0 && time(NULL) < end;)
+    for (time_t end = time(NULL) + 10;
+         ts_upstream_requests_with(&st.upstream, "BOT-AGAIN") == 0 && time(NULL) < end;)
         ;
-    assert_int_equal(requests_with("BOT-AGAIN"), 1);
-    assert_int_equal(requests_with("AGENT-ONLY"), 1); /* both in the one prompt after release */
+    assert_int_equal(ts_upstream_requests_with(&st.upstream, "BOT-AGAIN"), 1);
+    assert_int_equal(ts_upstream_requests_with(&st.upstream, "AGENT-ONLY"),
+                     1); /* both in the one prompt after release */
 
     /* a new watch reads the audit entries; the caller's history never has them */
     struct ts_caller again;

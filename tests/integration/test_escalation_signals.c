@@ -231,23 +231,6 @@ static void test_across_instances(void **state)
     assert_int_equal(ts_parleyd_stop(&other), 0);
 }
 
-/* Model requests the double has logged whose body contains `marker`. */
-static int requests_with(const char *marker)
-{
-    FILE *fp = fopen(st.upstream.log, "r");
-    if (!fp)
-        return 0;
-    char *line = NULL;
-    size_t cap = 0;
-    int n = 0;
-    while (getline(&line, &cap, fp) > 0)
-        if (strstr(line, marker))
-            n++;
-    free(line);
-    fclose(fp);
-    return n;
-}
-
 static const char *str(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -294,7 +277,7 @@ static void test_unavailable(void **state)
     ask(&c, "o1", "Is glass covered? #allopen", code, sizeof(code));
     assert_string_equal(code, "upstream_unavailable");
     escalated(c.session_id, "the assistant is unavailable");
-    assert_int_equal(requests_with("#allopen"), 0);
+    assert_int_equal(ts_upstream_requests_with(&st.upstream, "#allopen"), 0);
     ts_caller_close(&c);
 
     /* the desk sees each with its reason; the calm one is the bot's with none */

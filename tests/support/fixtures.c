@@ -351,6 +351,22 @@ int ts_parleyd_stop(struct ts_parleyd *p)
     return rc;
 }
 
+int ts_upstream_requests_with(const struct ts_upstream *u, const char *marker)
+{
+    FILE *fp = fopen(u->log, "r");
+    if (!fp)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    while (getline(&line, &cap, fp) > 0)
+        if (strstr(line, marker))
+            n++;
+    free(line);
+    fclose(fp);
+    return n;
+}
+
 int ts_stack_start(struct ts_stack *s, const char *name, const char *const *upstream_args,
                    const char *const *parleyd_args)
 {

@@ -59,6 +59,8 @@ struct ts_upstream {
 /** Start the upstream double with extra arguments (NULL-terminated list, may be NULL). */
 int ts_upstream_start(struct ts_upstream *u, const char *workdir, const char *const *args);
 void ts_upstream_stop(struct ts_upstream *u);
+/** How many requests in the double's log hold `marker` (0 when there is no log yet). */
+int ts_upstream_requests_with(const struct ts_upstream *u, const char *marker);
 /** The system prompt (a string, or the text of its first block) of the first request in the
  *  double's log whose last message contains `marker` (new string); polled for 10 s, since the
  *  log line may land just after the answer. NULL when no such request was logged. */
